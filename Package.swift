@@ -1,0 +1,99 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Modules follow the data flow of SPEC §1; see docs/ARCHITECTURE.md.
+let package = Package(
+    name: "purgewatch",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "purgewatch", targets: ["purgewatch"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // Executable: argument parsing and exit codes only.
+        .executableTarget(
+            name: "purgewatch",
+            dependencies: [
+                "PurgeCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Pure logic: configuration, path → URL rules. No file system, no network.
+        .target(
+            name: "PurgeCore",
+            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+        // Tencent Cloud CDN API 3.0 client: TC3 signing, actions, errors, credentials, transport.
+        .target(
+            name: "TencentCDN",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The only C boundary to SQLite (system libsqlite3).
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // The state database: migrations, manifest (later: queue, batches).
+        .target(name: "StateStore", dependencies: ["CSQLite"]),
+        // inotify watcher, tree walker, change detector.
+        .target(
+            name: "SiteWatch",
+            dependencies: [
+                "StateStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Test support: a Tencent CDN API emulator on 127.0.0.1.
+        .target(
+            name: "TencentEmulator",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/TencentEmulator"
+        ),
+        // Benchmarks (not tests): print figures against baselines; see benchmarks/.
+        .executableTarget(
+            name: "bench-sitewatch",
+            dependencies: ["SiteWatch", "StateStore"],
+            path: "Benchmarks/SiteWatchBench"
+        ),
+        .executableTarget(
+            name: "bench-tc3",
+            dependencies: ["TencentCDN"],
+            path: "Benchmarks/SigningBench"
+        ),
+        .testTarget(name: "PurgeCoreTests", dependencies: ["PurgeCore"]),
+        .testTarget(
+            name: "TencentCDNTests",
+            dependencies: ["TencentCDN", "TencentEmulator", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
+        .testTarget(name: "SiteWatchTests", dependencies: ["SiteWatch", "StateStore"]),
+        .testTarget(name: "CLITests", dependencies: ["purgewatch", "PurgeCore"]),
+    ]
+)
+
+// The same language mode and upcoming features on every target.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}
+package.swiftLanguageModes = [.v6]
