@@ -1,0 +1,9 @@
+/// The CDN API 3.0 actions this client calls (version 2018-06-06).
+public enum TencentCDNAction: String, Sendable, CaseIterable {
+    case purgeUrlsCache = "PurgeUrlsCache"
+    case purgePathCache = "PurgePathCache"
+    case describePurgeTasks = "DescribePurgeTasks"
+    case describePurgeQuota = "DescribePurgeQuota"
+
+    public static let version = "2018-06-06"
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// Any failure of a Tencent Cloud API call: an API error envelope, a non-200 status, a transport
+/// failure, a malformed response or a credential problem.
+///
+/// API errors keep Tencent's `Code` (`InternalError.CdnDbError`). Failures that never reached the
+/// API use client-side codes: `ClientError.Timeout`, `ClientError.Network`,
+/// `ClientError.MalformedResponse`, `ClientError.ResponseTooLarge`, `ClientError.DeadlineExceeded`,
+/// `ClientError.Credentials`, `ClientError.InvalidEndpoint`, `ClientError.InvalidRequest`, and
+/// `HTTPError.<status>` for a non-200 response. Messages never contain secrets.
+public struct TencentCloudError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var code: String
+    public var message: String
+    public var requestId: String?
+    public var errorClass: ErrorClass
+    public var httpStatus: Int?
+    /// For ``ErrorClass/quota``: when the daily quota resets (next 00:00 UTC+8).
+    public var resetAt: Date?
+    /// For `InvalidParameter.CdnUrlExceedLength`: the request's URL the API named, so the caller
+    /// can fail that URL alone. `nil` when the message did not identify it.
+    public var rejectedURL: String?
+
+    public init(
+        code: String,
+        message: String,
+        requestId: String? = nil,
+        errorClass: ErrorClass? = nil,
+        httpStatus: Int? = nil,
+        resetAt: Date? = nil,
+        rejectedURL: String? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.requestId = requestId
+        self.errorClass = errorClass ?? ErrorClass.classify(code: code)
+        self.httpStatus = httpStatus
+        self.resetAt = resetAt
+        self.rejectedURL = rejectedURL
+    }
+
+    /// Whether the API rejected a URL as too long (`InvalidParameter.CdnUrlExceedLength`).
+    public var isURLTooLong: Bool { code == "InvalidParameter.CdnUrlExceedLength" }
+
+    public var description: String {
+        var s = "\(code): \(message) [class \(errorClass.rawValue)"
+        if let requestId { s += ", RequestId \(requestId)" }
+        if let httpStatus { s += ", HTTP \(httpStatus)" }
+        if let resetAt { s += ", quota resets \(Self.iso8601(resetAt))" }
+        if let rejectedURL { s += ", URL \(rejectedURL)" }
+        return s + "]"
+    }
+
+    static func iso8601(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: date)
+    }
+}
+
+extension TencentCloudError {
+    static func client(_ kind: String, _ message: String, errorClass: ErrorClass? = nil) -> TencentCloudError {
+        TencentCloudError(code: "ClientError.\(kind)", message: message, errorClass: errorClass)
+    }
+}

@@ -1,0 +1,314 @@
+import Foundation
+
+/// Everything the emulator knows, mutated under one lock; `handle` is synchronous.
+struct EmulatorState {
+    struct TaskRecord {
+        var id: String
+        var created: ContinuousClock.Instant
+        var createTime: String
+        var purgeType: String
+        var flushType: String?
+        var urls: [String]
+    }
+
+    var config: EmulatorConfiguration
+    var verifier: TC3Verifier
+    var quotas: [String: EmulatedQuota]
+    var acceptedURLs: [String] = []
+    var acceptedPaths: [String] = []
+    var requests: [RecordedRequest] = []
+    var tasks: [String: TaskRecord] = [:]
+    var taskOrder: [String] = []
+    var failURLs: Set<String> = []
+    var queuedFaults: [(fault: Fault, action: String?)] = []
+    var randomFaults: (rate: Double, faults: [Fault], actions: Set<String>?)?
+    var rng = SplitMix64(seed: 0)
+    var clockOffset: TimeInterval = 0
+    var taskCounter = 0
+    var injectedFaults: [Fault] = []
+
+    init(config: EmulatorConfiguration) {
+        self.config = config
+        self.verifier = TC3Verifier(
+            keys: [config.secretId: .init(secretKey: config.secretKey, token: nil)],
+            window: config.signatureWindow
+        )
+        var quotas: [String: EmulatedQuota] = [:]
+        for area in config.areas {
+            quotas[area] = EmulatedQuota(
+                urlBatch: config.urlBatch, urlTotal: config.urlDailyQuota, urlAvailable: config.urlDailyQuota,
+                pathBatch: config.pathBatch, pathTotal: config.pathDailyQuota, pathAvailable: config.pathDailyQuota
+            )
+        }
+        self.quotas = quotas
+    }
+
+    /// What the handler decided, and whether to wait before answering.
+    enum Decision {
+        case reply(status: Int, body: [UInt8], contentType: String, delay: Duration?)
+        case drop
+    }
+
+    mutating func handle(_ request: ReceivedRequest) -> Decision {
+        let arrival = ContinuousClock.now
+        let action = request.header("X-TC-Action") ?? ""
+        let requestId = UUID().uuidString.lowercased()
+        let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any]
+        let urlCount = ((body?["Urls"] ?? body?["Paths"]) as? [Any])?.count ?? 0
+        var record = RecordedRequest(
+            action: action, arrival: arrival, urlCount: urlCount, outcome: "OK", fault: nil,
+            timestamp: request.header("X-TC-Timestamp").flatMap { Int($0) }, requestId: requestId
+        )
+        defer { requests.append(record) }
+
+        func fail(_ code: String, _ message: String) -> Decision {
+            record.outcome = code
+            return .reply(status: 200, body: Self.errorBody(code, message, requestId), contentType: "application/json", delay: nil)
+        }
+
+        // Per-action rate limit, counted on every arrival.
+        let windowStart = arrival - .seconds(1)
+        let recent = requests.lazy.filter { $0.action == action && $0.arrival > windowStart }.count
+        if recent >= config.requestsPerSecondPerAction {
+            return fail("RequestLimitExceeded", "Your current request times equals to `\(config.requestsPerSecondPerAction)` in a second, which exceeds the frequency limit.")
+        }
+
+        // Injected faults.
+        var delay: Duration?
+        if let fault = nextFault(for: action) {
+            record.fault = fault
+            injectedFaults.append(fault)
+            switch fault {
+            case .internalError:
+                return fail("InternalError", "An internal error has occurred. Retry your request.")
+            case .apiError(let code, let message):
+                return fail(code, message)
+            case .authFailure(let code):
+                return fail(code, "Injected authentication failure.")
+            case .http(let status):
+                record.outcome = "HTTP \(status)"
+                return .reply(status: status, body: Array("<html><body>\(status) injected</body></html>".utf8), contentType: "text/html", delay: nil)
+            case .drop:
+                record.outcome = "dropped"
+                return .drop
+            case .slow(let seconds):
+                delay = .seconds(seconds)
+            }
+        }
+
+        if request.method != "POST" {
+            return fail("UnsupportedProtocol", "Only POST is emulated.")
+        }
+        let now = Date().addingTimeInterval(clockOffset)
+        switch verifier.verify(request, now: now) {
+        case .invalid(let code, let message):
+            return fail(code, message)
+        case .valid:
+            break
+        }
+        guard request.header("X-TC-Version") == "2018-06-06" else {
+            return fail("NoSuchVersion", "The API version `\(request.header("X-TC-Version") ?? "")` does not exist.")
+        }
+        let contentType = (request.header("Content-Type") ?? "").lowercased()
+        guard contentType.hasPrefix("application/json") else {
+            return fail("InvalidParameter", "Content-Type must be application/json.")
+        }
+        guard let params = body else {
+            return fail("InvalidParameter", "The request body is not a JSON object.")
+        }
+        let result: Result<[String: Any], APIError>
+        switch action {
+        case "PurgeUrlsCache": result = purgeURLs(params, arrival: arrival, now: now)
+        case "PurgePathCache": result = purgePaths(params, arrival: arrival, now: now)
+        case "DescribePurgeTasks": result = describeTasks(params, arrival: arrival)
+        case "DescribePurgeQuota": result = describeQuota(params)
+        case "": return fail("MissingParameter", "The request is missing X-TC-Action.")
+        default: return fail("InvalidAction", "The action `\(action)` does not exist.")
+        }
+        switch result {
+        case .failure(let error):
+            return fail(error.code, error.message)
+        case .success(var response):
+            response["RequestId"] = requestId
+            let data = (try? JSONSerialization.data(withJSONObject: ["Response": response], options: [.sortedKeys])) ?? Data()
+            return .reply(status: 200, body: Array(data), contentType: "application/json", delay: delay)
+        }
+    }
+
+    private mutating func nextFault(for action: String) -> Fault? {
+        if let index = queuedFaults.firstIndex(where: { $0.action == nil || $0.action == action }) {
+            return queuedFaults.remove(at: index).fault
+        }
+        if let random = randomFaults, !random.faults.isEmpty, random.actions?.contains(action) ?? true {
+            let draw = Double(rng.next() >> 11) / Double(1 << 53)
+            let pick = Int(rng.next() % UInt64(random.faults.count))
+            if draw < random.rate { return random.faults[pick] }
+        }
+        return nil
+    }
+
+    struct APIError: Error {
+        var code: String
+        var message: String
+        init(_ code: String, _ message: String) {
+            self.code = code
+            self.message = message
+        }
+    }
+
+    private func checkKeys(_ params: [String: Any], allowed: Set<String>) -> APIError? {
+        for key in params.keys where !allowed.contains(key) {
+            return APIError("UnknownParameter", "The parameter `\(key)` is not recognized.")
+        }
+        return nil
+    }
+
+    private func affectedAreas(_ params: [String: Any]) -> Result<[String], APIError> {
+        guard let area = params["Area"] else { return .success(config.areas) }
+        guard let area = area as? String, config.areas.contains(area) else {
+            return .failure(APIError("InvalidParameter.CdnParamError", "Area must be one of \(config.areas.joined(separator: ", "))."))
+        }
+        return .success([area])
+    }
+
+    private func validate(_ items: [String]) -> APIError? {
+        for item in items {
+            let lower = item.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+                return APIError("InvalidParameter.CdnParamError", "URL must include the scheme (http:// or https://): \(item)")
+            }
+            if item.utf8.count > config.maxURLLength {
+                return APIError("InvalidParameter.CdnUrlExceedLength", "The URL exceeds the length limit: \(item)")
+            }
+            let rest = item[item.index(item.firstIndex(of: ":")!, offsetBy: 3)...]
+            let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }.split(separator: ":").first.map { String($0).lowercased() } ?? ""
+            if !config.knownDomains.isEmpty && !config.knownDomains.contains(host) {
+                return APIError("ResourceNotFound.CdnHostNotExists", "The domain `\(host)` does not exist in this account.")
+            }
+        }
+        return nil
+    }
+
+    private mutating func purgeURLs(_ params: [String: Any], arrival: ContinuousClock.Instant, now: Date) -> Result<[String: Any], APIError> {
+        if let error = checkKeys(params, allowed: ["Urls", "Area", "UrlEncode"]) { return .failure(error) }
+        guard let urls = params["Urls"] as? [String] else {
+            return .failure(APIError("MissingParameter", "The request is missing the required parameter `Urls`."))
+        }
+        if params["UrlEncode"] != nil && (params["UrlEncode"] as? Bool) == nil {
+            return .failure(APIError("InvalidParameter.CdnParamError", "UrlEncode must be a boolean."))
+        }
+        guard !urls.isEmpty else { return .failure(APIError("InvalidParameter.CdnParamError", "Urls is empty.")) }
+        let areas: [String]
+        switch affectedAreas(params) {
+        case .failure(let e): return .failure(e)
+        case .success(let a): areas = a
+        }
+        let batch = areas.compactMap { quotas[$0]?.urlBatch }.min() ?? config.urlBatch
+        if urls.count > batch {
+            return .failure(APIError("LimitExceeded.CdnPurgeUrlExceedBatchLimit", "The number of URLs to be purged exceeds the limit of \(batch) per request."))
+        }
+        if let error = validate(urls) { return .failure(error) }
+        for area in areas where (quotas[area]?.urlAvailable ?? 0) < urls.count {
+            return .failure(APIError("LimitExceeded.CdnPurgeUrlExceedDayLimit", "The number of URLs to be purged exceeds the daily limit (\(area))."))
+        }
+        for area in areas { quotas[area]?.urlAvailable -= urls.count }
+        acceptedURLs.append(contentsOf: urls)
+        let id = makeTask(type: "url", flushType: nil, urls: urls, arrival: arrival, now: now)
+        return .success(["TaskId": id])
+    }
+
+    private mutating func purgePaths(_ params: [String: Any], arrival: ContinuousClock.Instant, now: Date) -> Result<[String: Any], APIError> {
+        if let error = checkKeys(params, allowed: ["Paths", "FlushType", "Area", "UrlEncode"]) { return .failure(error) }
+        guard let paths = params["Paths"] as? [String] else {
+            return .failure(APIError("MissingParameter", "The request is missing the required parameter `Paths`."))
+        }
+        guard let flushType = params["FlushType"] as? String else {
+            return .failure(APIError("MissingParameter", "The request is missing the required parameter `FlushType`."))
+        }
+        guard flushType == "flush" || flushType == "delete" else {
+            return .failure(APIError("InvalidParameter.CdnParamError", "FlushType must be flush or delete."))
+        }
+        guard !paths.isEmpty else { return .failure(APIError("InvalidParameter.CdnParamError", "Paths is empty.")) }
+        let areas: [String]
+        switch affectedAreas(params) {
+        case .failure(let e): return .failure(e)
+        case .success(let a): areas = a
+        }
+        let batch = areas.compactMap { quotas[$0]?.pathBatch }.min() ?? config.pathBatch
+        if paths.count > batch {
+            return .failure(APIError("LimitExceeded.CdnPurgePathExceedBatchLimit", "The number of directories to be purged exceeds the limit of \(batch) per request."))
+        }
+        if let error = validate(paths) { return .failure(error) }
+        for area in areas where (quotas[area]?.pathAvailable ?? 0) < paths.count {
+            return .failure(APIError("LimitExceeded.CdnPurgePathExceedDayLimit", "The number of directories to be purged exceeds the daily limit (\(area))."))
+        }
+        for area in areas { quotas[area]?.pathAvailable -= paths.count }
+        acceptedPaths.append(contentsOf: paths)
+        let id = makeTask(type: "path", flushType: flushType, urls: paths, arrival: arrival, now: now)
+        return .success(["TaskId": id])
+    }
+
+    private mutating func makeTask(type: String, flushType: String?, urls: [String], arrival: ContinuousClock.Instant, now: Date) -> String {
+        taskCounter += 1
+        let id = "\(Int(now.timeIntervalSince1970))-emu\(String(taskCounter, radix: 36))"
+        tasks[id] = TaskRecord(id: id, created: arrival, createTime: Self.beijingTime(now), purgeType: type, flushType: flushType, urls: urls)
+        taskOrder.append(id)
+        return id
+    }
+
+    private func describeTasks(_ params: [String: Any], arrival: ContinuousClock.Instant) -> Result<[String: Any], APIError> {
+        let allowed: Set<String> = ["PurgeType", "StartTime", "EndTime", "TaskId", "Offset", "Limit", "Keyword", "Status", "Area"]
+        if let error = checkKeys(params, allowed: allowed) { return .failure(error) }
+        let taskId = params["TaskId"] as? String
+        let startTime = params["StartTime"] as? String
+        guard taskId != nil || startTime != nil else {
+            return .failure(APIError("MissingParameter", "Either TaskId or StartTime is required."))
+        }
+        let offset = (params["Offset"] as? Int) ?? 0
+        let limit = (params["Limit"] as? Int) ?? 20
+        guard offset >= 0, limit >= 1, limit <= config.maxDescribeLimit else {
+            return .failure(APIError("InvalidParameter.CdnParamError", "Offset must be ≥ 0 and Limit in 1...\(config.maxDescribeLimit)."))
+        }
+        let ids = taskId.map { [$0] } ?? taskOrder.filter { tasks[$0]!.createTime >= startTime! }
+        var logs: [[String: Any]] = []
+        for id in ids {
+            guard let task = tasks[id] else { continue }
+            let finished = arrival - task.created >= config.taskCompletionDelay
+            for url in task.urls {
+                var entry: [String: Any] = [
+                    "TaskId": task.id, "Url": url, "PurgeType": task.purgeType, "CreateTime": task.createTime,
+                    "Status": finished ? (failURLs.contains(url) ? "fail" : "done") : "process",
+                ]
+                entry["FlushType"] = task.flushType ?? "delete"
+                logs.append(entry)
+            }
+        }
+        let page = offset < logs.count ? Array(logs[offset..<min(logs.count, offset + limit)]) : []
+        return .success(["PurgeLogs": page, "TotalCount": logs.count])
+    }
+
+    private func describeQuota(_ params: [String: Any]) -> Result<[String: Any], APIError> {
+        if let error = checkKeys(params, allowed: []) { return .failure(error) }
+        let urlPurge = config.areas.compactMap { area in
+            quotas[area].map { ["Area": area, "Batch": $0.urlBatch, "Total": $0.urlTotal, "Available": $0.urlAvailable] as [String: Any] }
+        }
+        let pathPurge = config.areas.compactMap { area in
+            quotas[area].map { ["Area": area, "Batch": $0.pathBatch, "Total": $0.pathTotal, "Available": $0.pathAvailable] as [String: Any] }
+        }
+        return .success(["UrlPurge": urlPurge, "PathPurge": pathPurge])
+    }
+
+    static func errorBody(_ code: String, _ message: String, _ requestId: String) -> [UInt8] {
+        let object: [String: Any] = ["Response": ["Error": ["Code": code, "Message": message], "RequestId": requestId]]
+        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS` in UTC+8, as the API reports times.
+    static func beijingTime(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(secondsFromGMT: 8 * 3600)
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: date)
+    }
+}
