@@ -37,6 +37,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The only C boundary to SQLite (system libsqlite3).
@@ -82,7 +83,10 @@ let package = Package(
         .testTarget(name: "PurgeCoreTests", dependencies: ["PurgeCore"]),
         .testTarget(
             name: "TencentCDNTests",
-            dependencies: ["TencentCDN", "TencentEmulator", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "TencentCDN", "TencentEmulator", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
         .testTarget(name: "SiteWatchTests", dependencies: ["SiteWatch", "StateStore"]),
