@@ -1,0 +1,56 @@
+import StateStore
+
+/// How a file's content changed, judged by its end state against the manifest.
+public enum ChangeKind: String, Sendable, Hashable, CaseIterable {
+    /// On disk now, not in the manifest.
+    case created
+    /// On disk and in the manifest, with other bytes.
+    case modified
+    /// In the manifest, no longer on disk (or now excluded).
+    case deleted
+}
+
+/// One changed file: its path relative to the root (raw bytes) and how it changed.
+public struct Change: Sendable, Hashable, CustomStringConvertible {
+    public var path: RelativePath
+    public var kind: ChangeKind
+
+    public init(path: RelativePath, kind: ChangeKind) {
+        self.path = path
+        self.kind = kind
+    }
+
+    public var description: String { "\(kind.rawValue) \(path)" }
+}
+
+/// What to compare against the manifest.
+public enum DetectionScope: Sendable, Hashable {
+    /// The whole tree: startup reconcile, recovery from an overflow, a new root, degraded mode.
+    case full
+    /// These paths: each a file, a directory (its subtree is walked) or a path that is gone
+    /// (every manifest entry at or under it is judged).
+    case paths(Set<RelativePath>)
+}
+
+/// The result of ``Detector/detect(_:in:)``: the changes, and the manifest rows that
+/// ``Detector/commit(_:in:_:)`` will write with them.
+public struct Detection: Sendable {
+    /// The changes, sorted by path. Empty for a baseline.
+    public let changes: [Change]
+    /// `true` when this was the first full walk of an empty manifest: every file was recorded
+    /// and nothing is reported (a new site purges nothing, SPEC §5).
+    public let isBaseline: Bool
+    /// Files seen on disk in the scope.
+    public let filesScanned: Int
+    /// Files whose content was read (the rest matched the manifest's size, mtime and inode).
+    public let filesHashed: Int
+    /// Paths that could not be read (permissions, I/O errors); their manifest rows are left as they were.
+    public let unreadable: [RelativePath]
+    /// Manifest rows to write: changed files, and unchanged files whose stat data was refreshed.
+    public let manifestUpserts: [ManifestEntry]
+    /// Manifest rows to delete.
+    public let manifestDeletions: [[UInt8]]
+
+    /// `true` when committing would change nothing.
+    public var isEmpty: Bool { changes.isEmpty && manifestUpserts.isEmpty && manifestDeletions.isEmpty && !isBaseline }
+}

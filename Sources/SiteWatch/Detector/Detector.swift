@@ -1,0 +1,260 @@
+import Dispatch
+import Glibc
+import StateStore
+
+/// Compares what is on disk with the manifest and reports created / modified / deleted files
+/// by content (SPEC §5).
+///
+/// A file whose size, mtime (ns) and inode match its manifest row is not read (unless it was
+/// modified within ``racyWindowNanoseconds`` of the last check, when a same-size rewrite could
+/// keep the same coarse timestamp). Any other file is hashed with SHA-256; identical bytes with
+/// new stat data are *unchanged* (only the row's stat data is refreshed). A path that vanished
+/// between the event and the check is judged by its end state.
+///
+/// Usage, when the coalescing window closes:
+/// ```swift
+/// let detection = try await detector.detect(.paths(touched), in: db)
+/// try await detector.commit(detection, in: db) { tx in
+///     // write the queue rows for detection.changes with tx; same transaction as the manifest
+/// }
+/// ```
+public struct Detector: Sendable {
+    /// The configured root; a symbolic link is resolved at every detection, so a swapped
+    /// `current -> releases/N` is compared as the new tree.
+    public let root: String
+    public let exclude: ExclusionRule
+    /// Files modified this close to their last check are re-hashed even when their stat matches.
+    public var racyWindowNanoseconds: Int64 = 1_000_000_000
+    /// The size of each `read` when hashing.
+    public var readSize: Int = 1 << 20
+
+    /// The `meta` key that records that the baseline was taken.
+    static let baselineKey = "sitewatch.baseline_ns"
+
+    private static let queue = DispatchQueue(label: "purgewatch.sitewatch.detector", qos: .utility)
+
+    public init(root: String, exclude: @escaping ExclusionRule = { _, _ in false }) {
+        self.root = root
+        self.exclude = exclude
+    }
+
+    /// Compares `scope` on disk with the manifest in `db`. Reads the manifest, writes nothing;
+    /// file I/O runs on a dedicated dispatch queue, not on the cooperative pool.
+    ///
+    /// A `.full` detection of a manifest that never had a baseline is a baseline: no changes,
+    /// every file recorded (``Detection/isBaseline``).
+    /// - Throws: ``SiteWatchError`` (`rootUnavailable`) when the root cannot be opened — a root
+    ///   in the middle of being replaced is retried later, never judged as "everything deleted";
+    ///   ``DatabaseError`` from the manifest.
+    public func detect(_ scope: DetectionScope, in db: StateDatabase) async throws -> Detection {
+        try await withCheckedThrowingContinuation { continuation in
+            Self.queue.async {
+                continuation.resume(with: Result { try self.detectNow(scope, in: db) })
+            }
+        }
+    }
+
+    /// Writes the manifest rows of `detection` and whatever `body` writes in one transaction,
+    /// so a change is never acknowledged (dropped from the manifest's view) before the rows
+    /// derived from it — the queued URLs — are durable. If `body` throws, nothing is written.
+    public func commit<T: Sendable>(
+        _ detection: Detection, in db: StateDatabase, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Self.queue.async {
+                continuation.resume(with: Result { try self.commitNow(detection, in: db, body) })
+            }
+        }
+    }
+
+    /// ``commit(_:in:_:)`` with nothing else to write (a baseline, or a dry check).
+    public func commit(_ detection: Detection, in db: StateDatabase) async throws {
+        try await commit(detection, in: db) { _ in () }
+    }
+
+    func commitNow<T>(_ detection: Detection, in db: StateDatabase, _ body: (Database) throws -> T) throws -> T {
+        try db.transaction { tx in
+            let result = try body(tx)
+            for path in detection.manifestDeletions { try tx.deleteManifestEntry(path: path) }
+            for entry in detection.manifestUpserts { try tx.upsertManifestEntry(entry) }
+            if try detection.isBaseline || tx.metaValue(Self.baselineKey) == nil {
+                try tx.setMetaValue(Self.baselineKey, .integer(FileSystem.nowNanoseconds()))
+            }
+            return result
+        }
+    }
+
+    /// `true` once a baseline has been committed to `db`.
+    public static func hasBaseline(in db: StateDatabase) throws -> Bool {
+        try db.read { try $0.metaValue(baselineKey) } != nil
+    }
+
+    // MARK: - Detection
+
+    private enum Work {
+        case hash(WalkEntry, old: ManifestEntry?)
+    }
+
+    func detectNow(_ scope: DetectionScope, in db: StateDatabase) throws -> Detection {
+        let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard rootFD >= 0 else {
+            throw SiteWatchError(code: .rootUnavailable, message: "cannot open the site root \(root); will retry", path: root, errno: errno)
+        }
+        defer { close(rootFD) }
+        let scopes: [RelativePath]
+        switch scope {
+        case .full: scopes = [.root]
+        case .paths(let paths): scopes = Self.outermost(paths)
+        }
+        let isBaseline = try scope == .full && !Self.hasBaseline(in: db)
+        let walker = Walker(exclude: exclude)
+
+        let found = Found()
+        for scopePath in scopes {
+            collect(scopePath, rootFD: rootFD, walker: walker, into: found)
+        }
+        let onDisk = found.entries.sorted { $0.path < $1.path }
+        found.entries = []
+        var unreadable = found.unreadable
+
+        // Pass 1, in one read snapshot: merge the sorted walk with the manifest rows of each scope.
+        var work: [Work] = []
+        var deletions: [ManifestEntry] = []
+        let now = FileSystem.nowNanoseconds()
+        try db.read { tx in
+            var index = 0
+            for scopePath in scopes {
+                // Disk entries of this scope form a contiguous run (scopes are disjoint and sorted).
+                let start = index
+                while index < onDisk.count, scopePath.contains(onDisk[index].path) { index += 1 }
+                var diskIndex = start
+                try tx.forEachManifestEntry(atOrUnder: scopePath.bytes) { row in
+                    let rowPath = RelativePath(row.path)
+                    while diskIndex < index, onDisk[diskIndex].path < rowPath {
+                        work.append(.hash(onDisk[diskIndex], old: nil))
+                        diskIndex += 1
+                    }
+                    if diskIndex < index, onDisk[diskIndex].path == rowPath {
+                        let entry = onDisk[diskIndex]
+                        diskIndex += 1
+                        let statMatches = entry.size == row.size && entry.mtimeNanoseconds == row.mtimeNanoseconds
+                            && entry.inode == row.inode
+                        let racy = row.mtimeNanoseconds + racyWindowNanoseconds >= row.checkedNanoseconds
+                        if !statMatches || racy { work.append(.hash(entry, old: row)) }
+                    } else if !unreadable.contains(where: { $0.contains(rowPath) }) {
+                        deletions.append(row)
+                    }
+                }
+                while diskIndex < index {
+                    work.append(.hash(onDisk[diskIndex], old: nil))
+                    diskIndex += 1
+                }
+            }
+        }
+
+        // Pass 2, outside any transaction: read what must be read.
+        var changes: [Change] = []
+        var upserts: [ManifestEntry] = []
+        let hasher = ContentHasher(bufferSize: readSize)
+        var hashed = 0
+        for item in work {
+            guard case .hash(let entry, let old) = item else { continue }
+            hashed += 1
+            switch hasher.hash(root: rootFD, entry: entry) {
+            case .hashed(let hash, let stat):
+                let row = ManifestEntry(
+                    path: entry.path.bytes, size: stat.size, mtimeNanoseconds: stat.mtimeNanoseconds,
+                    inode: stat.inode, hash: hash, checkedNanoseconds: now)
+                if let old {
+                    if old.hash != hash {
+                        changes.append(Change(path: entry.path, kind: .modified))
+                        upserts.append(row)
+                    } else {
+                        upserts.append(row)  // same bytes: refresh the stat data only
+                    }
+                } else {
+                    if !isBaseline { changes.append(Change(path: entry.path, kind: .created)) }
+                    upserts.append(row)
+                }
+            case .gone:
+                if let old { deletions.append(old) }
+            case .unreadable:
+                unreadable.append(entry.path)
+            }
+        }
+        for row in deletions { changes.append(Change(path: RelativePath(row.path), kind: .deleted)) }
+        changes.sort { $0.path < $1.path || ($0.path == $1.path && $0.kind.rawValue < $1.kind.rawValue) }
+        return Detection(
+            changes: isBaseline ? [] : changes, isBaseline: isBaseline, filesScanned: onDisk.count,
+            filesHashed: hashed, unreadable: unreadable, manifestUpserts: upserts,
+            manifestDeletions: deletions.map(\.path))
+    }
+
+    /// Collects the files at or under `scopePath`: nothing when it is gone, excluded, or
+    /// reachable only through a symbolic link.
+    private final class Found {
+        var entries: [WalkEntry] = []
+        var unreadable: [RelativePath] = []
+        var visitor: Walker.Visitor {
+            Walker.Visitor(file: { self.entries.append($0) }, unreadable: { path, _ in self.unreadable.append(path) })
+        }
+    }
+
+    private func collect(_ scopePath: RelativePath, rootFD: Int32, walker: Walker, into found: Found) {
+        if scopePath.isRoot {
+            walker.walk(
+                directory: rootFD, path: .root,
+                found.visitor)
+            return
+        }
+        // An excluded ancestor excludes everything beneath it.
+        var ancestor = scopePath.parent
+        while let directory = ancestor, !directory.isRoot {
+            if exclude(directory.bytes, true) { return }
+            ancestor = directory.parent
+        }
+        guard let parent = scopePath.parent else { return }
+        let parentFD = FileSystem.openDirectory(root: rootFD, path: parent)
+        guard parentFD >= 0 else {
+            if errno == EACCES { found.unreadable.append(scopePath) }
+            return
+        }
+        defer { close(parentFD) }
+        let name = scopePath.name
+        guard let stat = FileSystem.lstat(at: parentFD, name) else { return }
+        switch stat.kind {
+        case .directory:
+            guard !exclude(scopePath.bytes, true) else { return }
+            let fd = FileSystem.openDirectory(at: parentFD, name)
+            guard fd >= 0 else {
+                if errno == EACCES { found.unreadable.append(scopePath) }
+                return
+            }
+            defer { close(fd) }
+            walker.walk(
+                directory: fd, path: scopePath,
+                found.visitor)
+        case .regular, .symlink:
+            guard !exclude(scopePath.bytes, false) else { return }
+            found.entries.append(
+                WalkEntry(
+                    path: scopePath, isSymlink: stat.kind == .symlink, size: stat.size,
+                    mtimeNanoseconds: stat.mtimeNanoseconds, inode: stat.inode, device: stat.device))
+        case .other:
+            return
+        }
+    }
+
+    /// The paths of `paths` not beneath another one of them, sorted.
+    static func outermost(_ paths: Set<RelativePath>) -> [RelativePath] {
+        var result: [RelativePath] = []
+        for path in paths.sorted() {
+            // Sorted order puts `a` before `a/b`, but `a-b` can sit between them: check every kept one
+            // that could be an ancestor (only the ones that are prefixes in bytes).
+            if let last = result.last, last.contains(path) { continue }
+            if result.contains(where: { $0.contains(path) }) { continue }
+            result.append(path)
+        }
+        return result
+    }
+}

@@ -1,0 +1,134 @@
+import Glibc
+
+/// Thin wrappers over the `*at` system calls, on raw-byte names. Nothing here follows a
+/// symbolic link inside the tree.
+enum FileSystem {
+    enum Kind: Sendable, Equatable {
+        case regular, symlink, directory, other
+    }
+
+    struct Stat: Sendable, Equatable {
+        var kind: Kind
+        var size: Int64
+        var mtimeNanoseconds: Int64
+        var inode: UInt64
+        var device: UInt64
+    }
+
+    static func stat(from st: Glibc.stat) -> Stat {
+        let kind: Kind
+        switch st.st_mode & 0o170000 {
+        case 0o100000: kind = .regular
+        case 0o120000: kind = .symlink
+        case 0o040000: kind = .directory
+        default: kind = .other
+        }
+        return Stat(
+            kind: kind, size: Int64(st.st_size),
+            mtimeNanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+            inode: UInt64(st.st_ino), device: UInt64(st.st_dev))
+    }
+
+    /// Calls `body` with `bytes` as a NUL-terminated C string.
+    static func withCString<T>(_ bytes: some Collection<UInt8>, _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
+        var buffer = [CChar]()
+        buffer.reserveCapacity(bytes.count + 1)
+        for byte in bytes { buffer.append(CChar(bitPattern: byte)) }
+        buffer.append(0)
+        return try buffer.withUnsafeBufferPointer { try body($0.baseAddress!) }
+    }
+
+    /// `fstatat(dirFD, name, AT_SYMLINK_NOFOLLOW)`; `nil` with `errno` set on failure.
+    static func lstat(at dirFD: Int32, _ name: some Collection<UInt8>) -> Stat? {
+        var st = Glibc.stat()
+        let rc = withCString(name) { fstatat(dirFD, $0, &st, AT_SYMLINK_NOFOLLOW) }
+        return rc == 0 ? stat(from: st) : nil
+    }
+
+    static func fstat(_ fd: Int32) -> Stat? {
+        var st = Glibc.stat()
+        return Glibc.fstat(fd, &st) == 0 ? stat(from: st) : nil
+    }
+
+    /// Opens the directory `name` under `dirFD` without following a symbolic link; -1 on failure.
+    static func openDirectory(at dirFD: Int32, _ name: some Collection<UInt8>) -> Int32 {
+        withCString(name) { openat(dirFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+    }
+
+    /// Opens the directory at `path` under `rootFD` one component at a time, following no
+    /// symbolic link on the way; `dirFD` itself (duplicated) for the root. -1 on failure.
+    static func openDirectory(root rootFD: Int32, path: RelativePath) -> Int32 {
+        var current = dup(rootFD)
+        guard current >= 0 else { return -1 }
+        for component in path.components {
+            let next = openDirectory(at: current, component)
+            let saved = errno
+            close(current)
+            guard next >= 0 else {
+                errno = saved
+                return -1
+            }
+            current = next
+        }
+        return current
+    }
+
+    /// Reads the target of the symbolic link `name` under `dirFD`.
+    static func readLink(at dirFD: Int32, _ name: some Collection<UInt8>) -> [UInt8]? {
+        var capacity = 256
+        while capacity <= 1 << 16 {
+            var buffer = [UInt8](repeating: 0, count: capacity)
+            let count = withCString(name) { cName in
+                buffer.withUnsafeMutableBytes { readlinkat(dirFD, cName, $0.baseAddress!.assumingMemoryBound(to: CChar.self), capacity) }
+            }
+            if count < 0 { return nil }
+            if count < capacity { return Array(buffer[0..<count]) }
+            capacity *= 4
+        }
+        return nil
+    }
+
+    /// The names in an open directory (without `.` and `..`), with `d_type` mapped to a kind
+    /// (`nil` for `DT_UNKNOWN`). Takes ownership of nothing: `dirFD` stays open.
+    static func listDirectory(_ dirFD: Int32) -> [(name: [UInt8], kind: Kind?)]? {
+        let copy = dup(dirFD)
+        guard copy >= 0, let dir = fdopendir(copy) else { return nil }
+        defer { closedir(dir) }
+        var result: [(name: [UInt8], kind: Kind?)] = []
+        while let entry = readdir(dir) {
+            let name: [UInt8] = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
+                tuple.withMemoryRebound(to: CChar.self, capacity: 256) { cName in
+                    let length = strlen(cName)
+                    return cName.withMemoryRebound(to: UInt8.self, capacity: length) {
+                        Array(UnsafeBufferPointer(start: $0, count: length))
+                    }
+                }
+            }
+            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            let kind: Kind?
+            switch Int(entry.pointee.d_type) {
+            case Int(DT_REG): kind = .regular
+            case Int(DT_DIR): kind = .directory
+            case Int(DT_LNK): kind = .symlink
+            case Int(DT_UNKNOWN): kind = nil
+            default: kind = .other
+            }
+            result.append((name, kind))
+        }
+        return result
+    }
+
+    /// The canonical absolute path of `path` (following symbolic links), or `nil`.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Nanoseconds since the epoch (CLOCK_REALTIME, the clock file timestamps use).
+    static func nowNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}

@@ -1,0 +1,626 @@
+import Glibc
+import Logging
+import Synchronization
+
+/// inotify masks (`IN_*` come from Glibc in mixed integer types; normalised to `UInt32` here).
+enum InotifyMask {
+    static let closeWrite = UInt32(IN_CLOSE_WRITE)
+    static let movedFrom = UInt32(IN_MOVED_FROM)
+    static let movedTo = UInt32(IN_MOVED_TO)
+    static let create = UInt32(IN_CREATE)
+    static let delete = UInt32(IN_DELETE)
+    static let deleteSelf = UInt32(IN_DELETE_SELF)
+    static let moveSelf = UInt32(IN_MOVE_SELF)
+    static let unmount = UInt32(IN_UNMOUNT)
+    static let overflow = UInt32(IN_Q_OVERFLOW)
+    static let ignored = UInt32(IN_IGNORED)
+    static let onlyDir = UInt32(IN_ONLYDIR)
+    static let dontFollow = UInt32(IN_DONT_FOLLOW)
+    static let exclUnlink = UInt32(IN_EXCL_UNLINK)
+    static let isDir = UInt32(IN_ISDIR)
+
+    /// Directories of the tree. Added through `/proc/self/fd/N` of a directory opened with
+    /// `O_NOFOLLOW`, so `IN_DONT_FOLLOW` (which would stop at the magic link) is not set there:
+    /// the descriptor already guarantees that no symbolic link was followed.
+    static let tree = closeWrite | movedFrom | movedTo | create | delete | deleteSelf | moveSelf | onlyDir | exclUnlink
+    /// The directory that holds the root (to see `current` replaced).
+    static let parent = movedFrom | movedTo | create | delete | deleteSelf | moveSelf | onlyDir | dontFollow | exclUnlink
+}
+
+/// State shared between the reader thread and ``SiteMonitor``.
+struct BridgeState: Sendable {
+    var stopRequested = false
+    var injectOverflow = false
+    var paused = false
+    var status = SiteMonitor.Status()
+}
+
+final class BridgeShared: Sendable {
+    private let state = Mutex(BridgeState())
+    /// The pipe that wakes the reader thread: [read end, write end]; the write end is closed by `stop`.
+    let wakeRead: Int32
+    private let wakeWrite: Mutex<Int32>
+
+    init(wakeRead: Int32, wakeWrite: Int32) {
+        self.wakeRead = wakeRead
+        self.wakeWrite = Mutex(wakeWrite)
+    }
+
+    func withLock<T: Sendable>(_ body: (inout BridgeState) -> T) -> T {
+        state.withLock { body(&$0) }
+    }
+
+    func wake() {
+        wakeWrite.withLock { fd in
+            guard fd >= 0 else { return }
+            var one: UInt8 = 1
+            _ = write(fd, &one, 1)
+        }
+    }
+
+    /// Called by the reader thread as it exits.
+    func closeWakeWriteEnd() {
+        wakeWrite.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
+    }
+}
+
+/// The inotify reader. Everything but `shared` and `wakeFD` is confined to the reader thread
+/// (after ``setUp()`` on the starting thread): it reads events, keeps the watch-descriptor map,
+/// adds watches for new directories *before* listing them, pairs directory renames by cookie,
+/// and yields ``SiteEvent``s. It never touches SQLite or the network.
+final class InotifyBridge: @unchecked Sendable {
+    let configuredRoot: String
+    let exclude: ExclusionRule
+    let options: SiteMonitor.Options
+    let logger: Logger
+    let continuation: AsyncStream<SiteEvent>.Continuation
+    let shared: BridgeShared
+
+    private var inotifyFD: Int32 = -1
+    private let walker: Walker
+
+    // Root resolution.
+    private var rootName: [UInt8] = []
+    private var parentWD: Int32 = -1
+    private var realRoot: String?
+    private var rootFD: Int32 = -1
+    private var rootIdentity: (device: UInt64, inode: UInt64)?
+
+    // Watches.
+    private var wdToPath: [Int32: RelativePath] = [:]
+    private var pathToWD: [RelativePath: Int32] = [:]
+    private var retired: Set<Int32> = []
+    private var pendingMoves: [UInt32: (path: RelativePath, deadline: UInt64)] = [:]
+
+    // Per-iteration output.
+    private var touched: Set<RelativePath> = []
+    private var resyncReason: RescanReason?
+
+    // Degraded mode and timers.
+    private var degraded = false
+    private var limitHitInPass = false
+    private var nextDegradedTick: UInt64 = .max
+    private var nextRootCheck: UInt64 = 0
+    private var overflowCount = 0
+    private var rescanCount = 0
+    private var requiredWatchLimit: Int?
+
+    init(root: String, exclude: @escaping ExclusionRule, options: SiteMonitor.Options, logger: Logger,
+         continuation: AsyncStream<SiteEvent>.Continuation, shared: BridgeShared) {
+        configuredRoot = root
+        self.exclude = exclude
+        self.options = options
+        self.logger = logger
+        self.continuation = continuation
+        self.shared = shared
+        walker = Walker(exclude: exclude)
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+
+    // MARK: - Set-up (on the starting thread)
+
+    /// Creates the inotify instance, watches the root's parent, and watches the tree (each
+    /// directory before it is listed). Throws when the root cannot be opened or inotify
+    /// cannot be initialised; a watch limit is not fatal (degraded mode).
+    func setUp() throws {
+        inotifyFD = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard inotifyFD >= 0 else {
+            let code = errno
+            if code == EMFILE {
+                throw SiteWatchError(
+                    code: .instanceLimitReached,
+                    message: "inotify instance limit reached: raise it with `sysctl fs.inotify.max_user_instances=\(Self.readProcInt("/proc/sys/fs/inotify/max_user_instances").map { $0 * 2 } ?? 1024)`",
+                    errno: code)
+            }
+            throw SiteWatchError(code: .systemCallFailed, message: "inotify_init1 failed", errno: code)
+        }
+        let bytes = Array(configuredRoot.utf8)
+        let trimmed = bytes.count > 1 && bytes.last == UInt8(ascii: "/") ? Array(bytes.dropLast()) : bytes
+        if let slash = trimmed.lastIndex(of: UInt8(ascii: "/")) {
+            rootName = Array(trimmed[(slash + 1)...])
+            let parentBytes = slash == 0 ? [UInt8(ascii: "/")] : Array(trimmed[..<slash])
+            let parentPath = String(decoding: parentBytes, as: UTF8.self)
+            if let realParent = FileSystem.realPath(parentPath) {
+                parentWD = inotify_add_watch(inotifyFD, realParent, InotifyMask.parent)
+                if parentWD < 0 {
+                    logger.warning(
+                        "cannot watch the root's parent directory; a replaced root is found by the periodic check only",
+                        metadata: ["sitewatch.path": "\(realParent)", "sitewatch.errno": "\(errno)"])
+                }
+            }
+        }
+        guard attachRoot() else {
+            let code = errno
+            close(inotifyFD)
+            inotifyFD = -1
+            throw SiteWatchError(code: .rootUnavailable, message: "cannot open the site root \(configuredRoot)", path: configuredRoot, errno: code)
+        }
+        nextRootCheck = Self.monotonicNanoseconds() + Self.nanoseconds(options.rootCheckInterval)
+        publishStatus()
+    }
+
+    /// Resolves the root and watches its tree. `false` (with `errno`) when it cannot be opened.
+    private func attachRoot() -> Bool {
+        guard let resolved = FileSystem.realPath(configuredRoot) else { return false }
+        let fd = open(resolved, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0, let stat = FileSystem.fstat(fd) else { return false }
+        realRoot = resolved
+        rootFD = fd
+        rootIdentity = (stat.device, stat.inode)
+        limitHitInPass = false
+        walker.walk(directory: fd, path: .root, Walker.Visitor(willList: { [self] path, dirFD in addWatch(path, dirFD: dirFD) }))
+        return true
+    }
+
+    private func detachRoot() {
+        for wd in wdToPath.keys {
+            inotify_rm_watch(inotifyFD, wd)
+            retired.insert(wd)
+        }
+        wdToPath = [:]
+        pathToWD = [:]
+        pendingMoves = [:]
+        if rootFD >= 0 { close(rootFD) }
+        rootFD = -1
+        realRoot = nil
+        rootIdentity = nil
+    }
+
+    // MARK: - Watches
+
+    @discardableResult
+    private func addWatch(_ path: RelativePath, dirFD: Int32) -> Bool {
+        var wd: Int32
+        if let limit = options.watchLimitForTesting, pathToWD[path] == nil, wdToPath.count >= limit {
+            wd = -1
+            errno = ENOSPC
+        } else {
+            wd = inotify_add_watch(inotifyFD, "/proc/self/fd/\(dirFD)", InotifyMask.tree)
+        }
+        guard wd >= 0 else {
+            let code = errno
+            switch code {
+            case ENOSPC:
+                limitHitInPass = true
+                enterDegraded()
+            case ENOENT, ENOTDIR:
+                break  // gone already: its parent's event reports it
+            default:
+                logger.warning("inotify_add_watch failed", metadata: ["sitewatch.path": "\(path)", "sitewatch.errno": "\(code)"])
+                markOutOfSync(.watchFailed(path: path, errno: code))
+            }
+            return false
+        }
+        if let old = wdToPath[wd], old != path, pathToWD[old] == wd { pathToWD[old] = nil }
+        if let previous = pathToWD[path], previous != wd, wdToPath[previous] == path {
+            // The path now names another directory: the old one is no longer in the tree here.
+            inotify_rm_watch(inotifyFD, previous)
+            wdToPath[previous] = nil
+            retired.insert(previous)
+        }
+        wdToPath[wd] = path
+        pathToWD[path] = wd
+        retired.remove(wd)
+        return true
+    }
+
+    /// A directory appeared (created or moved in): watch it first, then list it, and report every
+    /// file found — recursively — so nothing written before the watch existed is missed.
+    private func attachSubtree(_ path: RelativePath) {
+        guard rootFD >= 0 else { return }
+        let fd = FileSystem.openDirectory(root: rootFD, path: path)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        walker.walk(
+            directory: fd, path: path,
+            Walker.Visitor(
+                willList: { [self] dir, dirFD in addWatch(dir, dirFD: dirFD) },
+                file: { [self] entry in touched.insert(entry.path) }))
+    }
+
+    /// A directory left the tree (moved out or deleted): drop the watches under it.
+    private func detachSubtree(_ path: RelativePath) {
+        for (candidate, wd) in pathToWD where path.contains(candidate) {
+            inotify_rm_watch(inotifyFD, wd)
+            retired.insert(wd)
+            wdToPath[wd] = nil
+            pathToWD[candidate] = nil
+        }
+    }
+
+    /// A directory moved within the tree: its watches stay (same inodes); rename their paths.
+    private func remapSubtree(from old: RelativePath, to new: RelativePath) {
+        let moved = pathToWD.filter { old.contains($0.key) }
+        for (candidate, _) in moved { pathToWD[candidate] = nil }
+        for (candidate, wd) in moved {
+            let suffix = candidate.bytes.dropFirst(old.bytes.count)
+            let renamed = RelativePath(new.bytes + suffix)
+            pathToWD[renamed] = wd
+            wdToPath[wd] = renamed
+        }
+    }
+
+    /// Re-adds a watch on every directory of the tree (the kernel returns the existing descriptor
+    /// for a directory already watched) and drops watches on directories no longer in it.
+    private func resyncWatches() {
+        guard rootFD >= 0 else { return }
+        var seen: Set<Int32> = []
+        limitHitInPass = false
+        walker.walk(
+            directory: rootFD, path: .root,
+            Walker.Visitor(willList: { [self] path, dirFD in
+                if addWatch(path, dirFD: dirFD), let wd = pathToWD[path] { seen.insert(wd) }
+            }))
+        for (wd, path) in wdToPath where !seen.contains(wd) {
+            inotify_rm_watch(inotifyFD, wd)
+            retired.insert(wd)
+            wdToPath[wd] = nil
+            if pathToWD[path] == wd { pathToWD[path] = nil }
+        }
+    }
+
+    private func markOutOfSync(_ reason: RescanReason) {
+        if resyncReason == nil { resyncReason = reason }
+    }
+
+    // MARK: - Degraded mode
+
+    private func enterDegraded() {
+        guard !degraded else { return }
+        degraded = true
+        let error = watchLimitError()
+        requiredWatchLimit = error.requiredWatchLimit
+        logger.error("\(error.message)", metadata: ["sitewatch.required_watches": "\(error.requiredWatchLimit ?? 0)"])
+        continuation.yield(.degraded(error))
+        nextDegradedTick = Self.monotonicNanoseconds() + Self.nanoseconds(options.degradedRescanInterval)
+    }
+
+    private func watchLimitError() -> SiteWatchError {
+        var directories = 0
+        if rootFD >= 0 {
+            walker.walk(directory: rootFD, path: .root, Walker.Visitor(willList: { _, _ in directories += 1 }))
+        }
+        let current: Int
+        let othersInUse: Int
+        if let limit = options.watchLimitForTesting {
+            current = limit
+            othersInUse = 0
+        } else {
+            current = Self.readProcInt("/proc/sys/fs/inotify/max_user_watches") ?? 8192
+            othersInUse = max(0, Self.watchesHeldByThisUser() - Self.watchCount(fdinfo: "/proc/self/fdinfo/\(inotifyFD)"))
+        }
+        let needed = othersInUse + directories + 1
+        let suggested = max(current + 1024, (needed + needed / 10 + 1023) / 1024 * 1024)
+        let message = """
+            inotify watch limit reached: \(configuredRoot) has \(directories) directories and this user \
+            already holds \(othersInUse) other watches, but fs.inotify.max_user_watches is \(current). \
+            Run `sysctl fs.inotify.max_user_watches=\(suggested)` (persist it in /etc/sysctl.d/60-purgewatch.conf). \
+            Until then purgewatch is in degraded mode: it walks the whole tree every \
+            \(options.degradedRescanInterval) instead of watching part of it.
+            """
+        return SiteWatchError(
+            code: .watchLimitReached, message: message, path: configuredRoot, errno: ENOSPC, requiredWatchLimit: suggested)
+    }
+
+    static func readProcInt(_ path: String) -> Int? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 63) }
+        guard count > 0 else { return nil }
+        return Int(String(decoding: buffer[0..<count].filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self))
+    }
+
+    /// Counts `inotify wd:` lines in one fdinfo file.
+    static func watchCount(fdinfo path: String) -> Int {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
+            if count <= 0 { break }
+            data += chunk[0..<count]
+        }
+        let needle = Array("inotify wd:".utf8)
+        var total = 0
+        var index = 0
+        while index + needle.count <= data.count {
+            if data[index] == needle[0], data[index..<(index + needle.count)].elementsEqual(needle) {
+                total += 1
+                index += needle.count
+            } else {
+                index += 1
+            }
+        }
+        return total
+    }
+
+    /// Watches held by every inotify instance this user can see in /proc (the limit is per user).
+    static func watchesHeldByThisUser() -> Int {
+        guard let proc = opendir("/proc") else { return 0 }
+        defer { closedir(proc) }
+        let uid = getuid()
+        var total = 0
+        while let entry = readdir(proc) {
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            guard !name.isEmpty, name.allSatisfy(\.isNumber) else { continue }
+            var st = stat()
+            guard stat("/proc/\(name)", &st) == 0, st.st_uid == uid else { continue }
+            guard let fds = opendir("/proc/\(name)/fd") else { continue }
+            while let fdEntry = readdir(fds) {
+                let fdName = withUnsafePointer(to: &fdEntry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                guard fdName.first?.isNumber == true else { continue }
+                var target = [CChar](repeating: 0, count: 256)
+                let length = readlink("/proc/\(name)/fd/\(fdName)", &target, 255)
+                guard length > 0 else { continue }
+                let text = String(decoding: target[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                if text == "anon_inode:inotify" { total += watchCount(fdinfo: "/proc/\(name)/fdinfo/\(fdName)") }
+            }
+            closedir(fds)
+        }
+        return total
+    }
+
+    // MARK: - The reader thread
+
+    func run() {
+        let bufferSize = 256 * 1024
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 8)
+        defer {
+            buffer.deallocate()
+            if rootFD >= 0 { close(rootFD) }
+            close(inotifyFD)  // also drops every watch
+            close(shared.wakeRead)
+            shared.closeWakeWriteEnd()
+            shared.withLock { $0.status.isRunning = false }
+            continuation.finish()
+        }
+        while true {
+            let (stop, inject, paused) = shared.withLock { state -> (Bool, Bool, Bool) in
+                let inject = state.injectOverflow
+                state.injectOverflow = false
+                return (state.stopRequested, inject, state.paused)
+            }
+            if stop { return }
+            if inject { handleOverflow() }
+
+            var fds = [
+                pollfd(fd: shared.wakeRead, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0),
+            ]
+            let timeout = paused ? 50 : timeoutMilliseconds()
+            let ready = poll(&fds, paused ? 1 : 2, timeout)
+            if ready < 0 && errno != EINTR { logger.error("poll failed", metadata: ["sitewatch.errno": "\(errno)"]) }
+            if fds[0].revents != 0 {
+                var drain = [UInt8](repeating: 0, count: 64)
+                _ = read(shared.wakeRead, &drain, 64)
+            }
+            if !paused && fds[1].revents != 0 {
+                // A short pause lets a burst collect, so one read drains many events.
+                if options.readPause > .zero { usleep(UInt32(Self.nanoseconds(options.readPause) / 1000)) }
+                while true {
+                    let count = read(inotifyFD, buffer.baseAddress, bufferSize)
+                    if count <= 0 { break }
+                    parse(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                }
+            }
+            handleTimers()
+            finishIteration()
+        }
+    }
+
+    private func timeoutMilliseconds() -> Int32 {
+        let now = Self.monotonicNanoseconds()
+        var next = nextRootCheck
+        if degraded { next = min(next, nextDegradedTick) }
+        for move in pendingMoves.values { next = min(next, move.deadline) }
+        guard next > now else { return 0 }
+        return Int32(min((next - now) / 1_000_000 + 1, 60_000))
+    }
+
+    private func parse(_ bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset + 16 <= bytes.count {
+            let wd = bytes.loadUnaligned(fromByteOffset: offset, as: Int32.self)
+            let mask = bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+            let cookie = bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)
+            let length = Int(bytes.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+            // The name is not imported: it starts right after the 16-byte header, NUL-padded to `len`.
+            var name: [UInt8] = []
+            if length > 0 {
+                let start = offset + 16
+                let end = min(start + length, bytes.count)
+                var stop = start
+                while stop < end && bytes[stop] != 0 { stop += 1 }
+                name = Array(bytes[start..<stop])
+            }
+            offset += 16 + length
+            handle(wd: wd, mask: mask, cookie: cookie, name: name)
+        }
+    }
+
+    private func handle(wd: Int32, mask: UInt32, cookie: UInt32, name: [UInt8]) {
+        if mask & InotifyMask.overflow != 0 {
+            handleOverflow()
+            return
+        }
+        if wd == parentWD && parentWD >= 0 {
+            if mask & (InotifyMask.deleteSelf | InotifyMask.moveSelf | InotifyMask.ignored) != 0 {
+                parentWD = -1
+                checkRoot()
+            } else if name == rootName {
+                checkRoot()
+            }
+            return
+        }
+        if mask & InotifyMask.ignored != 0 {
+            let removed = wdToPath.removeValue(forKey: wd)
+            if let removed, pathToWD[removed] == wd { pathToWD[removed] = nil }
+            retired.insert(wd)
+            if removed?.isRoot == true { checkRoot() }
+            return
+        }
+        guard let directory = wdToPath[wd] else {
+            if !retired.contains(wd) { markOutOfSync(.unknownWatch(wd)) }
+            return
+        }
+        if name.isEmpty {
+            // An event on a watched directory itself: only the root's matters (its parent's
+            // event reports any other).
+            if directory.isRoot, mask & (InotifyMask.deleteSelf | InotifyMask.moveSelf | InotifyMask.unmount) != 0 { checkRoot() }
+            return
+        }
+        let path = directory.appending(name)
+        let isDirectory = mask & InotifyMask.isDir != 0
+        if exclude(path.bytes, isDirectory) { return }
+        if isDirectory {
+            if mask & InotifyMask.create != 0 {
+                attachSubtree(path)
+                touched.insert(path)
+            } else if mask & InotifyMask.movedTo != 0 {
+                if let from = pendingMoves.removeValue(forKey: cookie) {
+                    remapSubtree(from: from.path, to: path)
+                    touched.insert(from.path)
+                } else {
+                    attachSubtree(path)  // moved in from outside the tree (or from an excluded directory)
+                }
+                touched.insert(path)
+            } else if mask & InotifyMask.movedFrom != 0 {
+                pendingMoves[cookie] = (path, Self.monotonicNanoseconds() + Self.nanoseconds(options.renamePairingTimeout))
+            } else if mask & InotifyMask.delete != 0 {
+                detachSubtree(path)
+                touched.insert(path)
+            }
+        } else if mask & (InotifyMask.closeWrite | InotifyMask.create | InotifyMask.movedTo | InotifyMask.movedFrom | InotifyMask.delete) != 0 {
+            // A file's rename halves are both touched: the old name is judged gone, the new one by content.
+            touched.insert(path)
+        }
+    }
+
+    private func handleOverflow() {
+        overflowCount += 1
+        logger.warning("inotify queue overflow: events were lost; the tree will be walked against the manifest",
+                       metadata: ["sitewatch.overflows": "\(overflowCount)"])
+        markOutOfSync(.overflow)
+    }
+
+    private func handleTimers() {
+        let now = Self.monotonicNanoseconds()
+        for (cookie, move) in pendingMoves where move.deadline <= now {
+            // An unpaired MOVED_FROM: the directory left the tree (or went to an excluded name).
+            pendingMoves[cookie] = nil
+            detachSubtree(move.path)
+            touched.insert(move.path)
+        }
+        if now >= nextRootCheck {
+            nextRootCheck = now + Self.nanoseconds(options.rootCheckInterval)
+            checkRoot()
+        }
+        if degraded && now >= nextDegradedTick {
+            nextDegradedTick = now + Self.nanoseconds(options.degradedRescanInterval)
+            resyncWatches()
+            if !limitHitInPass {
+                degraded = false
+                requiredWatchLimit = nil
+                logger.notice("inotify watches fit again; degraded mode ended")
+                continuation.yield(.watchesRestored)
+            }
+            rescanCount += 1
+            continuation.yield(.rescanNeeded(.degradedPeriodic))
+        }
+    }
+
+    /// Re-resolves the root; when it names another directory now, moves every watch there and asks
+    /// for a full walk (the new release is compared with the manifest).
+    private func checkRoot() {
+        guard let resolved = FileSystem.realPath(configuredRoot),
+            let stat = FileSystem.lstat(at: AT_FDCWD, Array(resolved.utf8)), stat.kind == .directory
+        else {
+            if realRoot != nil {
+                logger.warning("site root is unavailable; waiting for it to reappear", metadata: ["sitewatch.root": "\(configuredRoot)"])
+                detachRoot()
+                continuation.yield(.rootUnavailable(configuredRoot))
+            }
+            return
+        }
+        if let identity = rootIdentity, identity.device == stat.device, identity.inode == stat.inode, resolved == realRoot {
+            return
+        }
+        logger.notice("site root replaced; moving watches and comparing the new tree with the manifest",
+                      metadata: ["sitewatch.root": "\(configuredRoot)", "sitewatch.target": "\(resolved)"])
+        detachRoot()
+        guard attachRoot() else {
+            continuation.yield(.rootUnavailable(configuredRoot))
+            return
+        }
+        touched = []
+        rescanCount += 1
+        continuation.yield(.rescanNeeded(.rootReplaced(resolved)))
+    }
+
+    private func finishIteration() {
+        if let reason = resyncReason {
+            resyncReason = nil
+            for move in pendingMoves.values {
+                detachSubtree(move.path)
+                touched.insert(move.path)
+            }
+            pendingMoves = [:]
+            resyncWatches()
+            rescanCount += 1
+            continuation.yield(.rescanNeeded(reason))
+        }
+        if !touched.isEmpty {
+            continuation.yield(.touched(touched))
+            touched = []
+        }
+        publishStatus()
+    }
+
+    private func publishStatus() {
+        let status = SiteMonitor.Status(
+            isRunning: true, resolvedRoot: realRoot, watchCount: wdToPath.count, isDegraded: degraded,
+            requiredWatchLimit: requiredWatchLimit, overflowCount: overflowCount, rescanCount: rescanCount)
+        shared.withLock { $0.status = status }
+    }
+}

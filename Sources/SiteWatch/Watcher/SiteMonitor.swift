@@ -1,0 +1,139 @@
+import Glibc
+import Logging
+import Synchronization
+
+/// Watches a site's publish directory with inotify and reports where to look for changes.
+///
+/// It owns root resolution (a `current -> releases/N` symlink root is resolved, its parent is
+/// watched, and a swap moves every watch to the new tree), the out-of-sync state (an overflow,
+/// an unknown watch descriptor, a failed `inotify_add_watch` or a replaced root ask for a full
+/// walk), and degraded mode (the watch limit: a clear error with the `sysctl` line, then
+/// periodic full walks).
+///
+/// The reader is one dedicated thread that only reads, parses and keeps watches; consumers get
+/// ``SiteEvent``s from ``start()``'s `AsyncStream` and feed them to ``PendingChanges``. Start
+/// the monitor *before* the startup reconcile (a `.full` detection), so that nothing changed
+/// during the reconcile is missed.
+///
+/// See inotify(7).
+public final class SiteMonitor: Sendable {
+    public struct Options: Sendable {
+        /// How often the tree is walked while the watch limit leaves part of it unwatched.
+        public var degradedRescanInterval: Duration = .seconds(60)
+        /// How often the root is re-resolved even without an event (a root replaced behind our back).
+        public var rootCheckInterval: Duration = .seconds(5)
+        /// How long a directory's `IN_MOVED_FROM` waits for its `IN_MOVED_TO` before it counts as moved out.
+        public var renamePairingTimeout: Duration = .milliseconds(100)
+        /// A pause after the inotify descriptor becomes readable, so bursts are drained in few reads.
+        public var readPause: Duration = .milliseconds(1)
+        /// Tests: behave as if `fs.inotify.max_user_watches` allowed only this many watches.
+        public var watchLimitForTesting: Int?
+
+        public init() {}
+    }
+
+    /// A snapshot for `status` and sd_notify `STATUS=`.
+    public struct Status: Sendable, Hashable {
+        public var isRunning = false
+        /// The directory the root resolves to now (`nil` while unavailable).
+        public var resolvedRoot: String?
+        public var watchCount = 0
+        public var isDegraded = false
+        /// In degraded mode: the `fs.inotify.max_user_watches` value to set.
+        public var requiredWatchLimit: Int?
+        public var overflowCount = 0
+        public var rescanCount = 0
+    }
+
+    public let root: String
+    public let exclude: ExclusionRule
+    public let options: Options
+    private let logger: Logger
+    private let shared = Mutex<BridgeShared?>(nil)
+
+    /// - Parameters:
+    ///   - root: the configured site root; may be a symbolic link that deploys swap.
+    ///   - exclude: the rules' exclusion; excluded directories are never watched.
+    public init(root: String, exclude: @escaping ExclusionRule = { _, _ in false }, options: Options = Options(), logger: Logger) {
+        self.root = root
+        self.exclude = exclude
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Sets up inotify and every watch (each directory is watched before it is listed), then
+    /// starts the reader thread. Call once.
+    ///
+    /// The stream ends after ``stop()``; cancelling the task that iterates it stops the monitor too.
+    /// - Throws: ``SiteWatchError``: `rootUnavailable`, `instanceLimitReached`, `systemCallFailed`.
+    ///   Hitting the watch limit is not thrown: the stream starts with ``SiteEvent/degraded(_:)``.
+    public func start() throws -> AsyncStream<SiteEvent> {
+        if shared.withLock({ $0 != nil }) {
+            throw SiteWatchError(code: .systemCallFailed, message: "SiteMonitor.start() called twice")
+        }
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else {
+            throw SiteWatchError(code: .systemCallFailed, message: "pipe failed", errno: errno)
+        }
+        for fd in pipeFDs {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        let bridgeShared = BridgeShared(wakeRead: pipeFDs[0], wakeWrite: pipeFDs[1])
+        let (stream, continuation) = AsyncStream<SiteEvent>.makeStream(bufferingPolicy: .unbounded)
+        let bridge = InotifyBridge(
+            root: root, exclude: exclude, options: options, logger: logger, continuation: continuation,
+            shared: bridgeShared)
+        do {
+            try bridge.setUp()
+        } catch {
+            close(pipeFDs[0])
+            bridgeShared.closeWakeWriteEnd()
+            continuation.finish()
+            throw error
+        }
+        shared.withLock { $0 = bridgeShared }
+        continuation.onTermination = { [weak self] _ in self?.stop() }
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(bridge).toOpaque()
+        let rc = pthread_create(&thread, nil, { context in
+            let bridge = Unmanaged<InotifyBridge>.fromOpaque(context!).takeRetainedValue()
+            bridge.run()
+            return nil
+        }, context)
+        guard rc == 0 else {
+            Unmanaged<InotifyBridge>.fromOpaque(context).release()
+            throw SiteWatchError(code: .systemCallFailed, message: "cannot start the inotify reader thread", errno: rc)
+        }
+        pthread_detach(thread)
+        return stream
+    }
+
+    /// Stops the reader thread; it closes the inotify descriptor (dropping every watch) and ends the stream.
+    public func stop() {
+        guard let bridge = shared.withLock({ $0 }) else { return }
+        bridge.withLock { $0.stopRequested = true }
+        bridge.wake()
+    }
+
+    /// The current status.
+    public var status: Status {
+        shared.withLock { $0 }?.withLock { $0.status } ?? Status()
+    }
+
+    // MARK: - Test hooks
+
+    /// Tests: stop reading the inotify descriptor (events pile up in the kernel queue) or resume.
+    func setReaderPaused(_ paused: Bool) {
+        guard let bridge = shared.withLock({ $0 }) else { return }
+        bridge.withLock { $0.paused = paused }
+        bridge.wake()
+    }
+
+    /// Tests: act as if the kernel had reported `IN_Q_OVERFLOW`.
+    func injectOverflow() {
+        guard let bridge = shared.withLock({ $0 }) else { return }
+        bridge.withLock { $0.injectOverflow = true }
+        bridge.wake()
+    }
+}

@@ -1,0 +1,70 @@
+import CSQLite
+
+/// Manifest access. Paths compare as BLOBs (memcmp), so every path under directory `d` lies
+/// in the half-open range [`d/`, `d0`) — `0` is the byte after `/`.
+extension Database {
+    private static let selectColumns = "SELECT path, size, mtime_ns, inode, hash, checked_ns FROM manifest"
+
+    private static func entry(_ row: Statement) -> ManifestEntry {
+        ManifestEntry(
+            path: row.blob(0), size: row.int64(1), mtimeNanoseconds: row.int64(2),
+            inode: UInt64(bitPattern: row.int64(3)), hash: row.blob(4), checkedNanoseconds: row.int64(5))
+    }
+
+    /// The entry for one path, or `nil`.
+    public func manifestEntry(path: [UInt8]) throws -> ManifestEntry? {
+        try queryFirst(Self.selectColumns + " WHERE path = ?", [.blob(path)], Self.entry)
+    }
+
+    /// Calls `body` for every entry at `path` or beneath it (all entries for the empty path),
+    /// in ascending byte order of the path, without loading them all at once.
+    public func forEachManifestEntry(atOrUnder path: [UInt8], _ body: (ManifestEntry) throws -> Void) throws {
+        let statement: Statement
+        if path.isEmpty {
+            statement = try prepare(Self.selectColumns + " ORDER BY path")
+        } else {
+            statement = try prepare(
+                Self.selectColumns + " WHERE path = ?1 OR (path >= ?2 AND path < ?3) ORDER BY path")
+            try statement.bind(path, at: 1)
+            try statement.bind(path + [UInt8(ascii: "/")], at: 2)
+            try statement.bind(path + [UInt8(ascii: "0")], at: 3)
+        }
+        defer { statement.reset() }
+        while try statement.step() { try body(Self.entry(statement)) }
+    }
+
+    /// Inserts or replaces one entry.
+    public func upsertManifestEntry(_ entry: ManifestEntry) throws {
+        let statement = try prepare(
+            "INSERT OR REPLACE INTO manifest (path, size, mtime_ns, inode, hash, checked_ns) VALUES (?, ?, ?, ?, ?, ?)")
+        try statement.bind(entry.path, at: 1)
+        try statement.bind(entry.size, at: 2)
+        try statement.bind(entry.mtimeNanoseconds, at: 3)
+        try statement.bind(Int64(bitPattern: entry.inode), at: 4)
+        try statement.bind(entry.hash, at: 5)
+        try statement.bind(entry.checkedNanoseconds, at: 6)
+        try statement.run()
+    }
+
+    /// Deletes one path's entry.
+    public func deleteManifestEntry(path: [UInt8]) throws {
+        let statement = try prepare("DELETE FROM manifest WHERE path = ?")
+        try statement.bind(path, at: 1)
+        try statement.run()
+    }
+
+    /// The number of files tracked.
+    public func manifestCount() throws -> Int {
+        try queryFirst("SELECT count(*) FROM manifest") { Int($0.int64(0)) } ?? 0
+    }
+
+    /// A value from the `meta` key/value table.
+    public func metaValue(_ key: String) throws -> SQLValue? {
+        try queryFirst("SELECT value FROM meta WHERE key = ?", [.text(key)]) { $0.value(0) }
+    }
+
+    /// Sets (or with `.null` keeps as NULL) a value in the `meta` key/value table.
+    public func setMetaValue(_ key: String, _ value: SQLValue) throws {
+        try run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [.text(key), value])
+    }
+}
