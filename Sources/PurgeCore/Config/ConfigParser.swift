@@ -1,0 +1,358 @@
+import TOMLKit
+
+/// Decodes and validates a purgewatch TOML file into a ``SiteConfig`` (SPEC §3).
+///
+/// Pure: it is given the text, the file's path (for messages and relative paths), the working
+/// directory (when that path is relative) and the environment (`STATE_DIRECTORY`). Every problem
+/// is a ``ConfigError`` naming the file, the line where one can be found, and the key path.
+public struct ConfigParser {
+    let file: String
+    let directory: String
+    let environment: [String: String]
+    let locator: TOMLLineLocator
+
+    /// - Parameters:
+    ///   - text: the TOML source.
+    ///   - sourcePath: the config file's path as the user gave it.
+    ///   - workingDirectory: the directory a relative `sourcePath` is relative to.
+    ///   - environment: the process environment (only `STATE_DIRECTORY` is read).
+    /// - Throws: ``ConfigError`` for any syntax error, unknown key, wrong type or invalid value.
+    public static func parse(
+        text: String,
+        sourcePath: String,
+        workingDirectory: String,
+        environment: [String: String]
+    ) throws(ConfigError) -> SiteConfig {
+        let absolute = FilePaths.resolve(sourcePath, against: workingDirectory)
+        let parser = ConfigParser(
+            file: sourcePath,
+            directory: FilePaths.directory(of: absolute),
+            environment: environment,
+            locator: TOMLLineLocator(text: text)
+        )
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(file: sourcePath, line: error.source.begin.line, keyPath: "", message: error.description)
+        } catch {
+            throw ConfigError(file: sourcePath, line: nil, keyPath: "", message: "cannot parse TOML: \(error)")
+        }
+        return try parser.decode(table, configStem: FilePaths.stem(of: absolute))
+    }
+
+    // MARK: - Sections
+
+    private func decode(_ root: TOMLTable, configStem: String) throws(ConfigError) -> SiteConfig {
+        try checkKeys(root, path: "", allowed: ["site", "state", "rule", "coalesce", "purge", "tencentcloud"])
+
+        guard let siteTable = try table(root, "site", path: "site") else {
+            throw error("site", "the [site] table is required (with root = \"/path/to/publish/dir\")")
+        }
+        try checkKeys(siteTable, path: "site", allowed: ["root", "exclude"])
+        guard let rootText = try string(siteTable, "root", path: "site.root") else {
+            throw error("site.root", "missing: set root to the publish directory")
+        }
+        guard !rootText.isEmpty else { throw error("site.root", "must not be empty") }
+        let excludeTexts = try stringArray(siteTable, "exclude", path: "site.exclude") ?? SiteConfig.Site.defaultExclude
+        var exclude: [ExcludeGlob] = []
+        for (index, text) in excludeTexts.enumerated() {
+            guard let glob = ExcludeGlob(text) else {
+                throw error("site.exclude[\(index)]", "\(quoted(text)) is not a valid glob (empty, or an unclosed [)")
+            }
+            exclude.append(glob)
+        }
+        let site = SiteConfig.Site(root: FilePaths.resolve(rootText, against: directory), exclude: exclude)
+
+        let state = try decodeState(root, configStem: configStem)
+        let rules = try decodeRules(root)
+        let coalesce = try decodeCoalesce(root)
+        let purge = try decodePurge(root)
+        let cloud = try decodeTencentCloud(root)
+        return SiteConfig(
+            sourcePath: file, site: site, state: state, rules: rules, coalesce: coalesce, purge: purge,
+            tencentCloud: cloud)
+    }
+
+    private func decodeState(_ root: TOMLTable, configStem: String) throws(ConfigError) -> SiteConfig.State {
+        let stateTable = try table(root, "state", path: "state")
+        if let stateTable { try checkKeys(stateTable, path: "state", allowed: ["path"]) }
+        if let stateTable, let path = try string(stateTable, "path", path: "state.path") {
+            guard !path.isEmpty else { throw error("state.path", "must not be empty") }
+            return .init(path: FilePaths.resolve(path, against: directory))
+        }
+        // Default: $STATE_DIRECTORY/<stem>.sqlite (systemd may list several, colon-separated:
+        // the first is ours); else .purgewatch/<stem>.sqlite beside the config file.
+        if let stateDirectory = environment["STATE_DIRECTORY"]?.split(separator: ":").first, !stateDirectory.isEmpty {
+            return .init(path: FilePaths.join(String(stateDirectory), "\(configStem).sqlite"))
+        }
+        return .init(path: FilePaths.join(FilePaths.join(directory, ".purgewatch"), "\(configStem).sqlite"))
+    }
+
+    private func decodeRules(_ root: TOMLTable) throws(ConfigError) -> [SiteConfig.Rule] {
+        guard let value = root["rule"] else {
+            throw error("rule", "at least one [[rule]] is required (prefix and urls)")
+        }
+        guard let array = value.array else {
+            throw error("rule", "must be an array of tables, written [[rule]] (found \(typeName(value)))")
+        }
+        guard !array.isEmpty else { throw error("rule", "at least one [[rule]] is required") }
+        var rules: [SiteConfig.Rule] = []
+        var seenPrefixes: [String: Int] = [:]
+        for index in 0..<array.count {
+            let path = "rule[\(index)]"
+            guard let ruleTable = array[index].table else {
+                throw error(path, "must be a table, written [[rule]] (found \(typeName(array[index])))")
+            }
+            try checkKeys(ruleTable, path: path, allowed: ["prefix", "urls", "index", "index_bare"])
+            let prefix = try string(ruleTable, "prefix", path: "\(path).prefix") ?? ""
+            try validatePrefix(prefix, path: "\(path).prefix")
+            if let earlier = seenPrefixes[prefix] {
+                throw error("\(path).prefix", "duplicate prefix \(quoted(prefix)): rule[\(earlier)] already has it")
+            }
+            seenPrefixes[prefix] = index
+            guard let urls = try stringArray(ruleTable, "urls", path: "\(path).urls") else {
+                throw error("\(path).urls", "missing: list the base URLs this prefix is served under")
+            }
+            guard !urls.isEmpty else { throw error("\(path).urls", "must list at least one base URL") }
+            for (urlIndex, url) in urls.enumerated() {
+                try validateBaseURL(url, path: "\(path).urls[\(urlIndex)]")
+            }
+            let indexNames = try stringArray(ruleTable, "index", path: "\(path).index") ?? ["index.html"]
+            for (nameIndex, name) in indexNames.enumerated()
+            where name.isEmpty || name.contains("/") || name == "." || name == ".." {
+                throw error("\(path).index[\(nameIndex)]", "\(quoted(name)) must be a plain file name")
+            }
+            let indexBare = try bool(ruleTable, "index_bare", path: "\(path).index_bare") ?? false
+            rules.append(.init(prefix: prefix, urls: urls, index: indexNames, indexBare: indexBare))
+        }
+        return rules
+    }
+
+    private func decodeCoalesce(_ root: TOMLTable) throws(ConfigError) -> SiteConfig.Coalesce {
+        let section = try table(root, "coalesce", path: "coalesce")
+        if let section { try checkKeys(section, path: "coalesce", allowed: ["quiet", "max_delay"]) }
+        let quiet = try duration(section, "quiet", path: "coalesce.quiet") ?? ConfigDuration(milliseconds: 2_000)
+        let maxDelay =
+            try duration(section, "max_delay", path: "coalesce.max_delay") ?? ConfigDuration(milliseconds: 30_000)
+        guard maxDelay.milliseconds > 0 else { throw error("coalesce.max_delay", "must be greater than 0") }
+        guard quiet <= maxDelay else {
+            throw error("coalesce.quiet", "quiet (\(quiet)) must not be longer than max_delay (\(maxDelay))")
+        }
+        return .init(quiet: quiet, maxDelay: maxDelay)
+    }
+
+    private func decodePurge(_ root: TOMLTable) throws(ConfigError) -> SiteConfig.Purge {
+        let section = try table(root, "purge", path: "purge")
+        if let section {
+            try checkKeys(
+                section, path: "purge",
+                allowed: ["on", "area", "url_encode", "requests_per_second", "directory_fallback"])
+        }
+        var kinds: [SiteConfig.ChangeKind] = [.modified, .deleted]
+        if let section, let names = try stringArray(section, "on", path: "purge.on") {
+            kinds = []
+            for (index, name) in names.enumerated() {
+                guard let kind = SiteConfig.ChangeKind(rawValue: name) else {
+                    throw error("purge.on[\(index)]", "\(quoted(name)) is not one of \"created\", \"modified\", \"deleted\"")
+                }
+                if !kinds.contains(kind) { kinds.append(kind) }
+            }
+            guard !kinds.isEmpty else { throw error("purge.on", "must name at least one change kind, or nothing is ever purged") }
+        }
+        var area = SiteConfig.Area.any
+        if let section, let name = try string(section, "area", path: "purge.area") {
+            guard let parsed = SiteConfig.Area(rawValue: name) else {
+                throw error("purge.area", "\(quoted(name)) is not one of \"\", \"mainland\", \"overseas\"")
+            }
+            area = parsed
+        }
+        let urlEncode = try section.flatMap { (s) throws(ConfigError) in try bool(s, "url_encode", path: "purge.url_encode") } ?? false
+        var rate = 10.0
+        if let section, let value = section["requests_per_second"] {
+            guard let number = value.int.map(Double.init) ?? value.double else {
+                throw error("purge.requests_per_second", "expected a number, found \(typeName(value))")
+            }
+            guard number > 0 && number <= 20 else {
+                throw error("purge.requests_per_second", "\(number) is outside 0 < rate ≤ 20 (the API allows 20 requests/s)")
+            }
+            rate = number
+        }
+        let fallback =
+            try section.flatMap { (s) throws(ConfigError) in try bool(s, "directory_fallback", path: "purge.directory_fallback") } ?? true
+        return .init(on: kinds, area: area, urlEncode: urlEncode, requestsPerSecond: rate, directoryFallback: fallback)
+    }
+
+    private func decodeTencentCloud(_ root: TOMLTable) throws(ConfigError) -> SiteConfig.TencentCloud {
+        let section = try table(root, "tencentcloud", path: "tencentcloud")
+        if let section {
+            try checkKeys(
+                section, path: "tencentcloud",
+                allowed: ["endpoint", "credentials_file", "cvm_role", "metadata_endpoint"])
+        }
+        let endpoint =
+            try section.flatMap { (s) throws(ConfigError) in try string(s, "endpoint", path: "tencentcloud.endpoint") }
+            ?? "https://cdn.tencentcloudapi.com"
+        try validateEndpoint(endpoint, path: "tencentcloud.endpoint")
+        var credentialsFile: String?
+        if let section, let path = try string(section, "credentials_file", path: "tencentcloud.credentials_file") {
+            guard !path.isEmpty else { throw error("tencentcloud.credentials_file", "must not be empty") }
+            credentialsFile = FilePaths.resolve(path, against: directory)
+        }
+        let cvmRole = try section.flatMap { (s) throws(ConfigError) in try bool(s, "cvm_role", path: "tencentcloud.cvm_role") } ?? false
+        let metadata =
+            try section.flatMap { (s) throws(ConfigError) in
+                try string(s, "metadata_endpoint", path: "tencentcloud.metadata_endpoint")
+            } ?? "http://metadata.tencentyun.com"
+        guard let parsed = HTTPURLParts(metadata), parsed.pathAndQuery.allSatisfy({ $0 == "/" }) else {
+            throw error("tencentcloud.metadata_endpoint", "\(quoted(metadata)) is not an http(s) base URL")
+        }
+        return .init(endpoint: endpoint, credentialsFile: credentialsFile, cvmRole: cvmRole, metadataEndpoint: metadata)
+    }
+
+    // MARK: - Value rules
+
+    private func validatePrefix(_ prefix: String, path: String) throws(ConfigError) {
+        if prefix.isEmpty { return }
+        guard prefix.hasSuffix("/") else {
+            throw error(path, "\(quoted(prefix)) must be \"\" or end in \"/\" (a directory relative to the root)")
+        }
+        guard !prefix.hasPrefix("/") else {
+            throw error(path, "\(quoted(prefix)) must be relative to the root, without a leading \"/\"")
+        }
+        let segments = prefix.dropLast().split(separator: "/", omittingEmptySubsequences: false)
+        guard !segments.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            throw error(path, "\(quoted(prefix)) must not contain empty, \".\" or \"..\" segments")
+        }
+    }
+
+    private func validateBaseURL(_ url: String, path: String) throws(ConfigError) {
+        guard let parts = HTTPURLParts(url) else {
+            throw error(path, "\(quoted(url)) is not an absolute http:// or https:// URL")
+        }
+        guard url.hasSuffix("/") else {
+            throw error(path, "\(quoted(url)) must end in \"/\" (paths are appended to it)")
+        }
+        guard !parts.pathAndQuery.contains("?") && !parts.pathAndQuery.contains("#") else {
+            throw error(path, "\(quoted(url)) must not have a query or fragment")
+        }
+    }
+
+    private func validateEndpoint(_ endpoint: String, path: String) throws(ConfigError) {
+        guard let parts = HTTPURLParts(endpoint), parts.pathAndQuery.allSatisfy({ $0 == "/" }) else {
+            throw error(path, "\(quoted(endpoint)) is not an https:// base URL such as https://cdn.tencentcloudapi.com")
+        }
+        if parts.scheme == "http" && !parts.isLoopback {
+            throw error(path, "\(quoted(endpoint)) must use https:// (plain http:// is allowed for 127.0.0.1 only)")
+        }
+    }
+
+    // MARK: - Typed access
+
+    private func checkKeys(_ table: TOMLTable, path: String, allowed: Set<String>) throws(ConfigError) {
+        for key in table.keys.sorted() where !allowed.contains(key) {
+            let keyPath = path.isEmpty ? key : "\(path).\(key)"
+            let known = allowed.sorted().joined(separator: ", ")
+            throw error(keyPath, "unknown key (allowed here: \(known))")
+        }
+    }
+
+    private func table(_ parent: TOMLTable, _ key: String, path: String) throws(ConfigError) -> TOMLTable? {
+        guard let value = parent[key] else { return nil }
+        guard let table = value.table else { throw error(path, "expected a table, found \(typeName(value))") }
+        return table
+    }
+
+    private func string(_ parent: TOMLTable, _ key: String, path: String) throws(ConfigError) -> String? {
+        guard let value = parent[key] else { return nil }
+        guard let text = value.string else { throw error(path, "expected a string, found \(typeName(value))") }
+        return text
+    }
+
+    private func bool(_ parent: TOMLTable, _ key: String, path: String) throws(ConfigError) -> Bool? {
+        guard let value = parent[key] else { return nil }
+        guard let flag = value.bool else { throw error(path, "expected true or false, found \(typeName(value))") }
+        return flag
+    }
+
+    private func stringArray(_ parent: TOMLTable, _ key: String, path: String) throws(ConfigError) -> [String]? {
+        guard let value = parent[key] else { return nil }
+        guard let array = value.array else {
+            throw error(path, "expected an array of strings, found \(typeName(value))")
+        }
+        var strings: [String] = []
+        for index in 0..<array.count {
+            guard let text = array[index].string else {
+                throw error("\(path)[\(index)]", "expected a string, found \(typeName(array[index]))")
+            }
+            strings.append(text)
+        }
+        return strings
+    }
+
+    private func duration(_ parent: TOMLTable?, _ key: String, path: String) throws(ConfigError) -> ConfigDuration? {
+        guard let parent, let text = try string(parent, key, path: path) else { return nil }
+        guard let duration = ConfigDuration(parsing: text) else {
+            throw error(path, "\(quoted(text)) is not a duration: write a whole number with ms, s, m or h, e.g. \"500ms\", \"2s\", \"5m\", \"1h\"")
+        }
+        return duration
+    }
+
+    private func typeName(_ value: any TOMLValueConvertible) -> String {
+        switch value.type {
+        case .table: "a table"
+        case .array: "an array"
+        case .string: "a string"
+        case .int: "an integer"
+        case .double: "a float"
+        case .bool: "a boolean"
+        case .date, .time, .dateTime: "a date/time"
+        }
+    }
+
+    private func quoted(_ text: String) -> String { "\"\(text)\"" }
+
+    private func error(_ keyPath: String, _ message: String) -> ConfigError {
+        ConfigError(file: file, line: locator.line(for: keyPath), keyPath: keyPath, message: message)
+    }
+}
+
+/// The parts of an absolute `http(s)://host[:port]/…` URL that validation needs.
+struct HTTPURLParts {
+    let scheme: String
+    let host: String
+    let pathAndQuery: String
+
+    init?(_ text: String) {
+        let scheme: String
+        if text.hasPrefix("https://") {
+            scheme = "https"
+        } else if text.hasPrefix("http://") {
+            scheme = "http"
+        } else {
+            return nil
+        }
+        let rest = text.dropFirst(scheme.count + 3)
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !authority.isEmpty, !authority.contains("@"),
+            !text.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" || $0.isASCII == false })
+        else { return nil }
+        var host = String(authority)
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            host = String(host[host.index(after: host.startIndex)..<close])
+        } else if let colon = host.lastIndex(of: ":") {
+            let port = host[host.index(after: colon)...]
+            guard !port.isEmpty, port.allSatisfy(\.isNumber) else { return nil }
+            host = String(host[..<colon])
+        }
+        guard !host.isEmpty else { return nil }
+        self.scheme = scheme
+        self.host = host.lowercased()
+        self.pathAndQuery = String(rest.dropFirst(authority.count))
+    }
+
+    var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}

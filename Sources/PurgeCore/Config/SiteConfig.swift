@@ -1,0 +1,121 @@
+/// One site's settings: the typed, validated form of a purgewatch TOML file (SPEC §3).
+public struct SiteConfig: Sendable, Equatable {
+    /// The config file as given (used in messages and for the default state file name).
+    public var sourcePath: String
+    public var site: Site
+    public var state: State
+    public var rules: [Rule]
+    public var coalesce: Coalesce
+    public var purge: Purge
+    public var tencentCloud: TencentCloud
+
+    public init(
+        sourcePath: String, site: Site, state: State, rules: [Rule], coalesce: Coalesce, purge: Purge,
+        tencentCloud: TencentCloud
+    ) {
+        self.sourcePath = sourcePath
+        self.site = site
+        self.state = state
+        self.rules = rules
+        self.coalesce = coalesce
+        self.purge = purge
+        self.tencentCloud = tencentCloud
+    }
+
+    public struct Site: Sendable, Equatable {
+        /// Absolute path of the publish directory (may be a symlink that deploys swap).
+        public var root: String
+        /// Exclude patterns; matching paths are never purged.
+        public var exclude: [ExcludeGlob]
+        public static let defaultExclude = [".*", "*.tmp", "*.swp", "*~"]
+
+        public init(root: String, exclude: [ExcludeGlob]) {
+            self.root = root
+            self.exclude = exclude
+        }
+    }
+
+    public struct State: Sendable, Equatable {
+        /// Absolute path of the SQLite state file.
+        public var path: String
+
+        public init(path: String) { self.path = path }
+    }
+
+    public struct Rule: Sendable, Equatable {
+        /// `""` or a relative directory ending in `/`.
+        public var prefix: String
+        /// Absolute `http(s)` base URLs, each ending in `/`.
+        public var urls: [String]
+        /// File names that also purge their directory URL.
+        public var index: [String]
+        /// Also purge the directory URL without its trailing slash.
+        public var indexBare: Bool
+
+        public init(prefix: String, urls: [String], index: [String] = ["index.html"], indexBare: Bool = false) {
+            self.prefix = prefix
+            self.urls = urls
+            self.index = index
+            self.indexBare = indexBare
+        }
+    }
+
+    public struct Coalesce: Sendable, Equatable {
+        public var quiet: ConfigDuration
+        public var maxDelay: ConfigDuration
+
+        public init(quiet: ConfigDuration, maxDelay: ConfigDuration) {
+            self.quiet = quiet
+            self.maxDelay = maxDelay
+        }
+    }
+
+    public enum ChangeKind: String, Sendable, CaseIterable, Hashable {
+        case created, modified, deleted
+    }
+
+    public enum Area: String, Sendable, CaseIterable {
+        case any = ""
+        case mainland, overseas
+    }
+
+    public struct Purge: Sendable, Equatable {
+        public var on: [ChangeKind]
+        public var area: Area
+        public var urlEncode: Bool
+        public var requestsPerSecond: Double
+        public var directoryFallback: Bool
+
+        public init(on: [ChangeKind], area: Area, urlEncode: Bool, requestsPerSecond: Double, directoryFallback: Bool) {
+            self.on = on
+            self.area = area
+            self.urlEncode = urlEncode
+            self.requestsPerSecond = requestsPerSecond
+            self.directoryFallback = directoryFallback
+        }
+    }
+
+    public struct TencentCloud: Sendable, Equatable {
+        public var endpoint: String
+        public var credentialsFile: String?
+        public var cvmRole: Bool
+        public var metadataEndpoint: String
+
+        public init(endpoint: String, credentialsFile: String?, cvmRole: Bool, metadataEndpoint: String) {
+            self.endpoint = endpoint
+            self.credentialsFile = credentialsFile
+            self.cvmRole = cvmRole
+            self.metadataEndpoint = metadataEndpoint
+        }
+    }
+}
+
+extension SiteConfig {
+    /// The path → URL mapper for these rules.
+    public var mapper: PathMapper {
+        PathMapper(rules: rules, exclude: site.exclude, urlEncode: purge.urlEncode)
+    }
+
+    /// The state file a `--dry-run` daemon keeps (SPEC §6): the state path with `.dry-run` appended.
+    public var dryRunStatePath: String { state.path + ".dry-run" }
+}
