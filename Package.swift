@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // Executable: argument parsing and exit codes only.
@@ -58,6 +59,12 @@ let package = Package(
             ]
         ),
 
+        // journald native protocol LogHandler and sd_notify (no libsystemd).
+        .target(
+            name: "Reporting",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+
         // Test support: a Tencent CDN API emulator on 127.0.0.1.
         .target(
             name: "TencentEmulator",
@@ -90,6 +97,7 @@ let package = Package(
         ),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
         .testTarget(name: "SiteWatchTests", dependencies: ["SiteWatch", "StateStore"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CLITests", dependencies: ["purgewatch", "PurgeCore"]),
     ]
 )
