@@ -22,8 +22,11 @@ let package = Package(
         .executableTarget(
             name: "purgewatch",
             dependencies: [
-                "PurgeCore",
+                "PurgeCore", "Daemon", "Reporting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // Pure logic: configuration, path → URL rules. No file system, no network.
@@ -63,6 +66,16 @@ let package = Package(
         .target(
             name: "Reporting",
             dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+
+        // The daemon: queue, submitter, verifier, control socket, status — wired from the stages.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "PurgeCore", "TencentCDN", "SiteWatch", "StateStore", "Reporting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
 
         // Test support: a Tencent CDN API emulator on 127.0.0.1.

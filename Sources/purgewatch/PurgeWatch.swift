@@ -2,15 +2,16 @@ import ArgumentParser
 
 /// The `purgewatch` command: argument parsing and exit codes only; the work is in the modules.
 @main
-struct PurgeWatch: ParsableCommand {
+struct PurgeWatch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "purgewatch",
         abstract: "Keep a Tencent Cloud CDN in step with a static site: purge exactly the URLs whose files changed.",
         discussion: """
             Configuration: one TOML file per site (see Config/demo.toml). Exit status: 0 success, \
-            1 runtime failure, 64–78 usage and configuration errors (sysexits.h).
+            1 runtime failure, 64–78 usage and configuration errors (sysexits.h): 64 usage, 65 bad \
+            input, 66 unreadable config, 69 no daemon running, 75 `flush --wait` timed out, 78 config error.
             """,
-        subcommands: [CheckConfig.self, Explain.self]
+        subcommands: [Run.self, Flush.self, Status.self, Purge.self, Explain.self, CheckConfig.self]
     )
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import CSQLite
 import Glibc
 
@@ -188,6 +189,15 @@ public final class StateDatabase: @unchecked Sendable {
             var result: T?
             try begin("BEGIN DEFERRED") { result = try body($0) }
             return result!
+        }
+    }
+
+    /// Writes a consistent copy of the database to `path` (`VACUUM INTO`), e.g. the state a
+    /// `--dry-run` starts from. Works on a read-only open while another process writes.
+    public func copy(to path: String) throws {
+        try withLock {
+            let escaped = path.replacingOccurrences(of: "'", with: "''")
+            try connection.execute("VACUUM INTO '\(escaped)'")
         }
     }
 

@@ -7,6 +7,7 @@ enum SysExit {
     static let usage = ExitCode(64)  // EX_USAGE
     static let dataError = ExitCode(65)  // EX_DATAERR
     static let noInput = ExitCode(66)  // EX_NOINPUT
+    static let unavailable = ExitCode(69)  // EX_UNAVAILABLE
     static let tempFail = ExitCode(75)  // EX_TEMPFAIL
     static let config = ExitCode(78)  // EX_CONFIG
 }

@@ -1,0 +1,67 @@
+import Foundation
+import SiteWatch
+import TencentCDN
+
+/// How the daemon runs: the CLI's flags plus timings. Every timing has an operator-sensible
+/// default; tests shrink them with `PURGEWATCH_TEST_TIME_SCALE` (see ``init(environment:)``).
+public struct DaemonOptions: Sendable {
+    /// `run --dry-run`: everything but the API; batches are logged and count as submitted.
+    public var dryRun = false
+    /// `run --once`: reconcile, submit what is pending, wait for the submissions, exit.
+    public var once = false
+    /// How often the work loop wakes (coalescing deadlines, retries, watchdog).
+    public var tick: Duration = .milliseconds(200)
+    /// How long one submission may retry transient failures before it is rescheduled.
+    public var submitDeadline: Duration = .seconds(120)
+    /// Rescheduled submissions wait this long, doubling per attempt up to `retryMax`.
+    public var retryBase: Duration = .seconds(30)
+    public var retryMax: Duration = .seconds(900)
+    /// After a permanent failure (bad credentials…) nothing is sent for this long, doubling up
+    /// to `permanentPauseMax`: a broken setup costs a handful of requests an hour, not a storm.
+    public var permanentPauseBase: Duration = .seconds(60)
+    public var permanentPauseMax: Duration = .seconds(900)
+    /// DescribePurgeTasks polling: first after `verifyInitial`, doubling up to `verifyMax`.
+    public var verifyInitial: Duration = .seconds(15)
+    public var verifyMax: Duration = .seconds(300)
+    /// How old the cached DescribePurgeQuota may be before it is asked again.
+    public var quotaRefresh: Duration = .seconds(600)
+    /// A URL whose purge task fails is queued again this many times, then reported.
+    public var maxTaskRetries = 3
+    public var monitor = SiteMonitor.Options()
+    public var retryPolicy: RetryPolicy = .default
+    public var requestTimeout: Duration = .seconds(30)
+
+    public init() {}
+
+    /// The defaults, with every timing multiplied by `PURGEWATCH_TEST_TIME_SCALE` when set (the
+    /// end-to-end tests use 0.01 so a 30 s retry is 300 ms). Only the environment of the process
+    /// can set it — nothing in a config file can.
+    public init(environment: [String: String]) {
+        self.init()
+        guard let text = environment["PURGEWATCH_TEST_TIME_SCALE"], let scale = Double(text), scale > 0, scale < 1 else {
+            return
+        }
+        func scaled(_ duration: Duration) -> Duration { duration * scale }
+        submitDeadline = scaled(submitDeadline)
+        retryBase = scaled(retryBase)
+        retryMax = scaled(retryMax)
+        permanentPauseBase = scaled(permanentPauseBase)
+        permanentPauseMax = scaled(permanentPauseMax)
+        verifyInitial = scaled(verifyInitial)
+        verifyMax = scaled(verifyMax)
+        quotaRefresh = scaled(quotaRefresh)
+        requestTimeout = max(scaled(requestTimeout), .seconds(2))
+        retryPolicy = RetryPolicy(
+            baseDelay: scaled(retryPolicy.baseDelay), maxDelay: scaled(retryPolicy.maxDelay),
+            maxAttempts: retryPolicy.maxAttempts)
+        monitor.rootCheckInterval = max(scaled(monitor.rootCheckInterval), .milliseconds(200))
+        monitor.degradedRescanInterval = max(scaled(monitor.degradedRescanInterval), .milliseconds(500))
+    }
+}
+
+/// Wall-clock milliseconds, the unit of every time stored in the state database.
+func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded()) }
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000 }
+}

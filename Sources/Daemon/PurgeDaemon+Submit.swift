@@ -1,0 +1,472 @@
+import Foundation
+import Logging
+import PurgeCore
+import Reporting
+import StateStore
+import TencentCDN
+
+/// Planning and sending: SPEC §6.
+extension PurgeDaemon {
+    static let urlAction = "PurgeUrlsCache"
+    static let pathAction = "PurgePathCache"
+
+    var areaParameter: String? { config.purge.area == .any ? nil : config.purge.area.rawValue }
+
+    func hasDueBatches() -> Bool {
+        let now = nowMilliseconds()
+        let due = (try? db.read {
+            try $0.count(
+                "SELECT COUNT(*) FROM batches WHERE state IN ('planned', 'waiting-quota') AND COALESCE(next_attempt_at, 0) <= ?",
+                [.integer(now)])
+        }) ?? 0
+        return due > 0
+    }
+
+    /// Plans the pending queue into batches and sends every batch that is due.
+    func submit() async throws {
+        if let pausedUntil, ContinuousClock.now < pausedUntil { return }
+        try await refreshQuotaIfStale()
+        let now = nowMilliseconds()
+        // Batches that waited for the quota reset are planned again with what is pending.
+        try db.transaction { tx in
+            for batch in try tx.batches(state: "waiting-quota") where (batch.nextAttemptMilliseconds ?? 0) <= now {
+                try tx.dissolveBatch(id: batch.id)
+            }
+        }
+        try plan()
+        let due = try db.read { try $0.batches(state: "planned") }.filter { ($0.nextAttemptMilliseconds ?? 0) <= now }
+        for batch in due {
+            try Task.checkCancellation()
+            if let pausedUntil, ContinuousClock.now < pausedUntil { break }
+            try await send(batch)
+        }
+    }
+
+    /// Turns pending URLs into `planned` batches (and `waiting-quota` for what does not fit).
+    func plan() throws {
+        let queue = try db.read { try $0.pendingQueue() }
+        guard !queue.isEmpty else { return }
+        let quota = currentQuotaView()
+        let plan = Planner.plan(
+            queue: queue.map { QueuedURL(id: $0.id, url: $0.url) }, quota: quota,
+            directoryFallback: config.purge.directoryFallback)
+        let area = config.purge.area.rawValue
+        let now = nowMilliseconds()
+        let reset = QuotaClock.nextReset(after: Date())
+        let dryRun = options.dryRun
+        try db.transaction { tx in
+            for batch in plan.urlBatches {
+                _ = try tx.insertBatch(
+                    action: Self.urlAction, area: area, state: "planned", targets: batch.map(\.url),
+                    queueIDs: batch.map(\.id), dryRun: dryRun, nowMilliseconds: now)
+            }
+            for batch in plan.directoryBatches {
+                _ = try tx.insertBatch(
+                    action: Self.pathAction, area: area, state: "planned", targets: batch.directories,
+                    queueIDs: batch.covers, dryRun: dryRun, nowMilliseconds: now)
+            }
+            if !plan.waiting.isEmpty {
+                let urls = queue.filter { plan.waiting.contains($0.id) }.map(\.url)
+                _ = try tx.insertBatch(
+                    action: Self.urlAction, area: area, state: "waiting-quota", targets: urls, queueIDs: plan.waiting,
+                    dryRun: dryRun, nextAttemptMilliseconds: Int64(reset.timeIntervalSince1970 * 1_000),
+                    nowMilliseconds: now)
+            }
+        }
+        for root in plan.siteRoots {
+            logger.warning("purging the whole site root \(root): nothing narrower fits today's directory quota")
+        }
+        if !plan.directoryBatches.isEmpty {
+            logger.notice(
+                "the URL quota cannot cover the queue: \(plan.directoryBatches.flatMap(\.directories).count) directory purge(s) cover \(plan.directoryBatches.flatMap(\.covers).count) URL(s)")
+        }
+        if !plan.waiting.isEmpty, lastQuotaWarningReset != reset {
+            lastQuotaWarningReset = reset
+            logger.warning(
+                "quota exhausted: \(plan.waiting.count) URL(s) wait for the reset at \(Self.format(reset))",
+                metadata: MessageID.quotaExhausted.metadata([
+                    "purge.url_count": "\(plan.waiting.count)", "purge.quota_reset": "\(Self.format(reset))",
+                ]))
+        }
+    }
+
+    /// Sends one batch and records the outcome.
+    func send(_ batch: BatchRow) async throws {
+        let now = nowMilliseconds()
+        try db.transaction {
+            try $0.updateBatch(id: batch.id, state: "sending", attempts: batch.attempts + 1, nowMilliseconds: now)
+        }
+        var metadata: Logger.Metadata = [
+            "purge.batch_id": "\(batch.id)", "purge.action": "\(batch.action)", "purge.area": "\(batch.area)",
+            "purge.url_count": "\(batch.targets.count)",
+        ]
+        if options.dryRun {
+            let first = batch.targets.prefix(3).joined(separator: " ")
+            let more = batch.targets.count > 3 ? " …" : ""
+            logger.notice(
+                "dry run: would send \(batch.action) area=\(batch.area.isEmpty ? "(domain's)" : batch.area) with \(batch.targets.count) \(batch.action == Self.urlAction ? "URL" : "directory")(s): \(first)\(more)",
+                metadata: MessageID.batchSubmitted.metadata(metadata))
+            try db.transaction { tx in
+                try tx.updateBatch(id: batch.id, state: "done", taskID: "dry-run-\(batch.id)", nowMilliseconds: nowMilliseconds())
+                try tx.consumeQuota(kind: batch.action == Self.urlAction ? "url" : "path", count: batch.targets.count, areas: quotaAreas)
+            }
+            lastBatchSummary = "dry-run (\(batch.targets.count))"
+            return
+        }
+        guard let client else { return }
+        let deadline = ContinuousClock.now.advanced(by: options.submitDeadline)
+        do {
+            let response: PurgeResponse
+            if batch.action == Self.urlAction {
+                response = try await client.purgeURLs(batch.targets, area: areaParameter, urlEncode: config.purge.urlEncode, deadline: deadline)
+            } else {
+                response = try await client.purgePaths(
+                    batch.targets, flushType: .flush, area: areaParameter, urlEncode: config.purge.urlEncode, deadline: deadline)
+            }
+            try db.transaction { tx in
+                try tx.updateBatch(
+                    id: batch.id, state: "accepted", taskID: response.taskId, requestID: response.requestId,
+                    nextAttemptMilliseconds: .some(nowMilliseconds() + options.verifyInitial.milliseconds),
+                    errorCode: .some(nil), errorMessage: .some(nil), nowMilliseconds: nowMilliseconds())
+                try tx.consumeQuota(kind: batch.action == Self.urlAction ? "url" : "path", count: batch.targets.count, areas: quotaAreas)
+            }
+            pauseLevel = 0
+            metadata["purge.task_id"] = "\(response.taskId)"
+            metadata["purge.request_id"] = "\(response.requestId)"
+            logger.info(
+                "submitted \(batch.action) with \(batch.targets.count) target(s): task \(response.taskId)",
+                metadata: MessageID.batchSubmitted.metadata(metadata))
+            lastBatchSummary = "accepted (\(batch.targets.count))"
+        } catch is CancellationError {
+            throw CancellationError()  // left `sending`: sent again at the next start
+        } catch let error as TencentCloudError {
+            if Task.isCancelled { throw CancellationError() }
+            try handleFailure(error, batch: batch, metadata: metadata)
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            try reschedule(batch, code: "ClientError", message: "\(error)", metadata: metadata)
+        }
+    }
+
+    func handleFailure(_ error: TencentCloudError, batch: BatchRow, metadata: Logger.Metadata) throws {
+        var metadata = metadata
+        metadata["purge.error_code"] = "\(error.code)"
+        if let requestId = error.requestId { metadata["purge.request_id"] = "\(requestId)" }
+        let now = nowMilliseconds()
+        switch error.errorClass {
+        case .transient, .reSign:
+            try reschedule(batch, code: error.code, message: error.message, metadata: metadata)
+        case .quota:
+            let reset = error.resetAt ?? QuotaClock.nextReset(after: Date())
+            try db.transaction { tx in
+                try tx.updateBatch(
+                    id: batch.id, state: "waiting-quota",
+                    nextAttemptMilliseconds: .some(Int64(reset.timeIntervalSince1970 * 1_000)),
+                    errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: now)
+                try tx.consumeQuota(kind: batch.action == Self.urlAction ? "url" : "path", count: Int.max / 2, areas: quotaAreas)
+            }
+            lastBatchSummary = "waiting-quota (\(batch.targets.count))"
+            logger.warning(
+                "quota exhausted (\(error.code)): \(batch.targets.count) target(s) wait for the reset at \(Self.format(reset))",
+                metadata: MessageID.quotaExhausted.metadata(metadata))
+        case .batchTooBig:
+            // Halve the batch size we believe in and plan again.
+            try db.transaction { tx in
+                try tx.run(
+                    "UPDATE quota SET batch = MAX(1, ?) WHERE kind = ?",
+                    [.integer(Int64(max(1, batch.targets.count / 2))), .text(batch.action == Self.urlAction ? "url" : "path")])
+                if try tx.quotaRows().isEmpty {
+                    try tx.replaceQuota(Self.defaultQuotaRows(urlBatch: max(1, batch.targets.count / 2)))
+                }
+                try tx.dissolveBatch(id: batch.id)
+            }
+            logger.warning("\(error.code): batch of \(batch.targets.count) too big, splitting", metadata: metadata)
+            submitRequested = true
+        case .permanent:
+            if error.isURLTooLong, batch.targets.count > 1 {
+                try isolateTooLong(error, batch: batch, metadata: metadata)
+                return
+            }
+            try db.transaction { tx in
+                try tx.updateBatch(
+                    id: batch.id, state: "failed", errorCode: .some(error.code), errorMessage: .some(error.message),
+                    nowMilliseconds: now)
+                for row in try tx.queueRows(batchID: batch.id) {
+                    try tx.setQueueState(id: row.id, state: "failed", errorCode: error.code)
+                }
+            }
+            lastBatchSummary = "failed \(error.code)"
+            let pause = min(options.permanentPauseBase * Int(1 << min(pauseLevel, 10)), options.permanentPauseMax)
+            pauseLevel += 1
+            pausedUntil = ContinuousClock.now.advanced(by: pause)
+            logger.error(
+                "\(batch.action) failed permanently with \(error.code): \(error.message) — needs a human; the \(batch.targets.count) target(s) stay failed in `status`; no request for \(pause)",
+                metadata: MessageID.batchFailed.metadata(metadata))
+        }
+    }
+
+    /// A URL too long for the API fails alone; the rest of its batch is sent again.
+    func isolateTooLong(_ error: TencentCloudError, batch: BatchRow, metadata: Logger.Metadata) throws {
+        let now = nowMilliseconds()
+        try db.transaction { tx in
+            let rows = try tx.queueRows(batchID: batch.id)
+            if let rejected = error.rejectedURL, rows.contains(where: { $0.url == rejected }) {
+                for row in rows where row.url == rejected {
+                    try tx.setQueueState(id: row.id, state: "failed", errorCode: error.code)
+                }
+                try tx.updateBatch(
+                    id: batch.id, state: "planned", nextAttemptMilliseconds: .some(nil),
+                    errorCode: .some(error.code), errorMessage: .some(error.message),
+                    targets: batch.targets.filter { $0 != rejected }, nowMilliseconds: now)
+            } else {
+                // The API did not say which: send each URL alone to find it.
+                for row in rows {
+                    _ = try tx.insertBatch(
+                        action: batch.action, area: batch.area, state: "planned", targets: [row.url], queueIDs: [row.id],
+                        dryRun: false, nowMilliseconds: now)
+                }
+                try tx.run("DELETE FROM batches WHERE id = ?", [.integer(batch.id)])
+            }
+        }
+        logger.error(
+            "a URL is too long for the API (\(error.code)): \(error.rejectedURL ?? "isolating it"); the rest is sent again",
+            metadata: MessageID.batchFailed.metadata(metadata))
+        submitRequested = true
+    }
+
+    func reschedule(_ batch: BatchRow, code: String, message: String, metadata: Logger.Metadata) throws {
+        let attempts = batch.attempts + 1
+        let delay = min(options.retryBase * Int(1 << min(attempts - 1, 10)), options.retryMax)
+        try db.transaction { tx in
+            try tx.updateBatch(
+                id: batch.id, state: "planned", nextAttemptMilliseconds: .some(nowMilliseconds() + delay.milliseconds),
+                errorCode: .some(code), errorMessage: .some(message), nowMilliseconds: nowMilliseconds())
+        }
+        lastBatchSummary = "retrying \(code)"
+        logger.warning(
+            "\(batch.action) not accepted yet (\(code)): trying again in \(delay)", metadata: metadata)
+    }
+
+    // MARK: - Verify
+
+    /// Polls DescribePurgeTasks for accepted batches whose next check is due.
+    func verify() async throws {
+        guard let client, !options.dryRun else { return }
+        if let pausedUntil, ContinuousClock.now < pausedUntil { return }
+        let now = nowMilliseconds()
+        let due = try db.read { try $0.batches(state: "accepted") }.filter { ($0.nextAttemptMilliseconds ?? 0) <= now }
+        for batch in due {
+            try Task.checkCancellation()
+            guard let taskID = batch.taskID else { continue }
+            let tasks: [PurgeTask]
+            do {
+                tasks = try await client.describePurgeTasks(taskId: taskID, deadline: .now.advanced(by: options.submitDeadline))
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                logger.warning("DescribePurgeTasks for task \(taskID) failed: \(error); asking again later")
+                try scheduleNextPoll(batch)
+                continue
+            }
+            try settle(batch, tasks: tasks)
+        }
+    }
+
+    func scheduleNextPoll(_ batch: BatchRow) throws {
+        let polls = verifyPolls[batch.id, default: 0] + 1
+        verifyPolls[batch.id] = polls
+        let delay = min(options.verifyInitial * Int(1 << min(polls, 10)), options.verifyMax)
+        try db.transaction {
+            try $0.updateBatch(
+                id: batch.id, state: "accepted", nextAttemptMilliseconds: .some(nowMilliseconds() + delay.milliseconds),
+                nowMilliseconds: nowMilliseconds())
+        }
+    }
+
+    /// Applies DescribePurgeTasks' answer: done URLs are done, failed ones queued again (up to
+    /// ``DaemonOptions/maxTaskRetries``), and the batch is done once nothing is in process.
+    func settle(_ batch: BatchRow, tasks: [PurgeTask]) throws {
+        var status: [String: PurgeTask.Status] = [:]
+        for task in tasks { status[task.url] = task.status }
+        let isPath = batch.action == Self.pathAction
+        var inProcess = false
+        var failedTargets: [String] = []
+        for target in batch.targets {
+            switch status[target] {
+            case .done?: break
+            case .fail?: failedTargets.append(target)
+            default: inProcess = true
+            }
+        }
+        if inProcess {
+            try scheduleNextPoll(batch)
+            return
+        }
+        verifyPolls[batch.id] = nil
+        var requeued = 0
+        var gaveUp = 0
+        let maxRetries = options.maxTaskRetries
+        try db.transaction { tx in
+            for row in try tx.queueRows(batchID: batch.id) where row.state == "batched" {
+                let failed: Bool
+                if isPath {
+                    failed = failedTargets.contains { row.url.hasPrefix($0) }
+                } else {
+                    failed = failedTargets.contains(row.url)
+                }
+                if !failed {
+                    try tx.setQueueState(id: row.id, state: "done")
+                } else if row.retries < maxRetries {
+                    try tx.requeue(id: row.id, errorCode: "TaskFailed")
+                    requeued += 1
+                } else {
+                    try tx.setQueueState(id: row.id, state: "failed", errorCode: "TaskFailed")
+                    gaveUp += 1
+                }
+            }
+            try tx.updateBatch(
+                id: batch.id, state: gaveUp > 0 ? "failed" : "done", nextAttemptMilliseconds: .some(nil),
+                errorCode: failedTargets.isEmpty ? nil : .some("TaskFailed"),
+                errorMessage: failedTargets.isEmpty ? nil : .some("\(failedTargets.count) target(s) reported fail"),
+                nowMilliseconds: nowMilliseconds())
+        }
+        let metadata: Logger.Metadata = [
+            "purge.batch_id": "\(batch.id)", "purge.task_id": "\(batch.taskID ?? "")",
+            "purge.url_count": "\(batch.targets.count)",
+        ]
+        if failedTargets.isEmpty {
+            logger.info("task \(batch.taskID ?? "") done: \(batch.targets.count) target(s) purged", metadata: MessageID.batchDone.metadata(metadata))
+            lastBatchSummary = "done (\(batch.targets.count))"
+        } else {
+            logger.error(
+                "task \(batch.taskID ?? ""): \(failedTargets.count) target(s) failed; \(requeued) URL(s) queued again, \(gaveUp) given up",
+                metadata: MessageID.batchFailed.metadata(metadata.merging(["purge.error_code": "TaskFailed"]) { $1 }))
+            lastBatchSummary = "task failures (\(failedTargets.count))"
+            if requeued > 0 { submitRequested = true }
+        }
+    }
+
+    // MARK: - flush --wait
+
+    func answerWaiters() throws {
+        guard !waiters.isEmpty else { return }
+        var remaining: [(upTo: Int64, connection: ControlConnection)] = []
+        for waiter in waiters {
+            guard waiter.upTo >= 0 else {
+                remaining.append(waiter)
+                continue
+            }
+            let progress = try db.read { try $0.flushProgress(upTo: waiter.upTo) }
+            if progress.unsettled > 0 {
+                remaining.append(waiter)
+            } else if progress.failed > 0 {
+                waiter.connection.answer("failed \(progress.failed)")
+            } else {
+                waiter.connection.answer("submitted")
+            }
+        }
+        waiters = remaining
+    }
+
+    // MARK: - --once
+
+    func drainOnce() async throws -> Int32 {
+        try await submit()
+        let (unsettled, failed) = try db.read { try $0.flushProgress(upTo: try $0.highestQueueID()) }
+        if failed > 0 {
+            logger.error("\(failed) URL(s) failed permanently")
+            return 1
+        }
+        if unsettled > 0 {
+            logger.warning("\(unsettled) URL(s) are not accepted yet (retrying later or waiting for the quota); they stay queued")
+            return 1
+        }
+        logger.notice("everything queued was submitted")
+        return 0
+    }
+
+    // MARK: - Quota
+
+    /// The areas an accepted batch counts against: the configured one, or every area (SPEC §6).
+    var quotaAreas: [String] { config.purge.area == .any ? [] : [config.purge.area.rawValue] }
+
+    func currentQuotaView() -> QuotaView {
+        let rows = (try? db?.read { try $0.quotaRows() }) ?? []
+        func views(_ kind: String) -> [QuotaRow] {
+            rows.filter { $0.kind == kind && (config.purge.area == .any || $0.area == config.purge.area.rawValue) }
+        }
+        let urls = views("url")
+        let paths = views("path")
+        let fallback = QuotaView.documentedDefault
+        return QuotaView(
+            urlBatch: urls.map(\.batch).min() ?? fallback.urlBatch,
+            urlAvailable: urls.map(\.available).min() ?? fallback.urlAvailable,
+            pathBatch: paths.map(\.batch).min() ?? fallback.pathBatch,
+            pathAvailable: paths.map(\.available).min() ?? fallback.pathAvailable)
+    }
+
+    static func defaultQuotaRows(urlBatch: Int = 1_000) -> [QuotaRow] {
+        let now = nowMilliseconds()
+        return ["mainland", "overseas"].flatMap { area in
+            [
+                QuotaRow(area: area, kind: "url", batch: urlBatch, total: 10_000, available: 10_000, fetchedMilliseconds: now),
+                QuotaRow(area: area, kind: "path", batch: 20, total: 100, available: 100, fetchedMilliseconds: now),
+            ]
+        }
+    }
+
+    /// A dry run counts against a local copy of the quota, reset daily.
+    func seedDryRunQuota() throws {
+        try db.transaction { tx in
+            let rows = try tx.quotaRows()
+            let lastReset = QuotaClock.nextReset(after: Date()).addingTimeInterval(-86_400)
+            if rows.isEmpty || rows.contains(where: { Double($0.fetchedMilliseconds) / 1_000 < lastReset.timeIntervalSince1970 }) {
+                try tx.replaceQuota(rows.isEmpty ? Self.defaultQuotaRows() : rows.map {
+                    var row = $0
+                    row.available = row.total
+                    row.fetchedMilliseconds = nowMilliseconds()
+                    return row
+                })
+            }
+        }
+    }
+
+    /// Asks DescribePurgeQuota when the cache is empty, older than a reset, or stale.
+    func refreshQuotaIfStale() async throws {
+        guard let client else {
+            try seedDryRunQuota()
+            return
+        }
+        let rows = try db.read { try $0.quotaRows() }
+        let now = Date()
+        let lastReset = QuotaClock.nextReset(after: now).addingTimeInterval(-86_400)
+        let oldest = rows.map(\.fetchedMilliseconds).min().map { Date(timeIntervalSince1970: Double($0) / 1_000) }
+        if let oldest, oldest > lastReset, now.timeIntervalSince(oldest) < Double(options.quotaRefresh.milliseconds) / 1_000 {
+            return
+        }
+        do {
+            let quota = try await client.describePurgeQuota(deadline: .now.advanced(by: options.submitDeadline / 4))
+            let fetched = nowMilliseconds()
+            let fresh =
+                quota.urlPurge.map {
+                    QuotaRow(area: $0.area, kind: "url", batch: $0.batch, total: $0.total, available: $0.available, fetchedMilliseconds: fetched)
+                }
+                + quota.pathPurge.map {
+                    QuotaRow(area: $0.area, kind: "path", batch: $0.batch, total: $0.total, available: $0.available, fetchedMilliseconds: fetched)
+                }
+            try db.transaction { try $0.replaceQuota(fresh) }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            logger.warning("DescribePurgeQuota failed (\(error)); planning with the last known quota")
+        }
+    }
+
+    static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import PurgeCore
+import StateStore
+import TencentCDN
+
+/// What `purgewatch status` shows, read from the state database (works while the daemon runs).
+///
+/// The JSON form is a stable interface (documented in the README): keys are only ever added.
+public struct StatusReport: Sendable {
+    public struct Batch: Sendable {
+        public var id: Int64
+        public var action: String
+        public var area: String
+        public var state: String
+        public var targetCount: Int
+        public var firstTargets: [String]
+        public var taskID: String?
+        public var requestID: String?
+        public var attempts: Int
+        public var errorCode: String?
+        public var errorMessage: String?
+        public var nextAttempt: Date?
+        public var created: Date
+        public var updated: Date
+        public var dryRun: Bool
+    }
+
+    public struct Failure: Sendable {
+        public var url: String
+        public var path: String?
+        public var errorCode: String?
+        public var batchID: Int64?
+    }
+
+    public struct Quota: Sendable {
+        public var area: String
+        public var kind: String
+        public var batch: Int
+        public var total: Int
+        public var available: Int
+        public var fetched: Date
+    }
+
+    public var configPath: String
+    public var statePath: String
+    public var dryRun: Bool
+    public var daemonRunning: Bool
+    public var stateExists: Bool
+    public var filesTracked: Int
+    public var pendingURLs: Int
+    public var oldestPending: Date?
+    public var waitingQuotaURLs: Int
+    public var waitingUntil: Date?
+    public var batches: [Batch]
+    public var failures: [Failure]
+    public var quota: [Quota]
+    public var nextQuotaReset: Date
+    public var now: Date
+
+    /// Reads the report for a config (`dryRun`: the dry-run state file).
+    public static func read(config: SiteConfig, dryRun: Bool, now: Date = Date()) throws -> StatusReport {
+        let statePath = dryRun ? config.dryRunStatePath : config.state.path
+        let socket = ControlSocket.path(forState: statePath)
+        let running = (try? ControlSocket.send("ping", to: socket, timeout: .seconds(2))) == "pong"
+        var report = StatusReport(
+            configPath: config.sourcePath, statePath: statePath, dryRun: dryRun, daemonRunning: running,
+            stateExists: FileManager.default.fileExists(atPath: statePath), filesTracked: 0, pendingURLs: 0,
+            oldestPending: nil, waitingQuotaURLs: 0, waitingUntil: nil, batches: [], failures: [], quota: [],
+            nextQuotaReset: QuotaClock.nextReset(after: now), now: now)
+        guard report.stateExists else { return report }
+        let db = try StateDatabase.openReadOnly(path: statePath)
+        defer { db.close() }
+        guard try db.userVersion() >= QueueSchema.migrations[0].version else { return report }
+        let since = Int64((now.timeIntervalSince1970 - 86_400) * 1_000)
+        func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1_000) }
+        try db.read { tx in
+            report.filesTracked = try tx.manifestCount()
+            report.pendingURLs = try tx.count("SELECT COUNT(*) FROM queue WHERE state = 'pending'")
+            report.oldestPending = try tx.oldestPendingMilliseconds().map(date)
+            report.waitingQuotaURLs = try tx.count(
+                "SELECT COUNT(*) FROM queue q JOIN batches b ON b.id = q.batch_id WHERE q.state = 'batched' AND b.state = 'waiting-quota'")
+            report.waitingUntil = try tx.queryFirst(
+                "SELECT MIN(next_attempt_at) FROM batches WHERE state = 'waiting-quota'"
+            ) { $0.isNull(0) ? nil : date($0.int64(0)) } ?? nil
+            report.batches = try tx.batches(updatedSince: since).prefix(200).map {
+                Batch(
+                    id: $0.id, action: $0.action, area: $0.area, state: $0.state, targetCount: $0.targets.count,
+                    firstTargets: Array($0.targets.prefix(3)), taskID: $0.taskID, requestID: $0.requestID,
+                    attempts: $0.attempts, errorCode: $0.lastErrorCode, errorMessage: $0.lastErrorMessage,
+                    nextAttempt: $0.nextAttemptMilliseconds.map(date), created: date($0.createdMilliseconds),
+                    updated: date($0.updatedMilliseconds), dryRun: $0.isDryRun)
+            }
+            report.failures = try tx.queueRows(state: "failed", limit: 200).map {
+                Failure(
+                    url: $0.url, path: $0.path.map { PurgeCore.RelativePath(bytes: $0).description }, errorCode: $0.errorCode,
+                    batchID: $0.batchID)
+            }
+            report.quota = try tx.quotaRows().map {
+                Quota(area: $0.area, kind: $0.kind, batch: $0.batch, total: $0.total, available: $0.available, fetched: date($0.fetchedMilliseconds))
+            }
+        }
+        return report
+    }
+
+    static func iso(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    /// The stable JSON form (`status --json`).
+    public var json: String {
+        typealias J = JSONText
+        func string(_ value: String?) -> String { value.map(J.string) ?? "null" }
+        func date(_ value: Date?) -> String { value.map { J.string(Self.iso($0)) } ?? "null" }
+        let batchesJSON = batches.map { batch in
+            J.object([
+                ("id", "\(batch.id)"), ("action", J.string(batch.action)), ("area", J.string(batch.area)),
+                ("state", J.string(batch.state)), ("url_count", "\(batch.targetCount)"),
+                ("first_targets", J.array(batch.firstTargets.map(J.string))), ("task_id", string(batch.taskID)),
+                ("request_id", string(batch.requestID)), ("attempts", "\(batch.attempts)"),
+                ("error_code", string(batch.errorCode)), ("error_message", string(batch.errorMessage)),
+                ("next_attempt_at", date(batch.nextAttempt)), ("created_at", date(batch.created)),
+                ("updated_at", date(batch.updated)), ("dry_run", batch.dryRun ? "true" : "false"),
+            ])
+        }
+        let failuresJSON = failures.map { failure in
+            J.object([
+                ("url", J.string(failure.url)), ("path", string(failure.path)), ("error_code", string(failure.errorCode)),
+                ("batch_id", failure.batchID.map { "\($0)" } ?? "null"),
+            ])
+        }
+        let quotaJSON = quota.map { quota in
+            J.object([
+                ("area", J.string(quota.area)), ("kind", J.string(quota.kind)), ("batch", "\(quota.batch)"),
+                ("total", "\(quota.total)"), ("available", "\(quota.available)"),
+                ("used", "\(max(0, quota.total - quota.available))"), ("fetched_at", date(quota.fetched)),
+            ])
+        }
+        let failedBatches = batches.filter { $0.state == "failed" }.count
+        return J.object([
+            ("config", J.string(configPath)),
+            ("state_path", J.string(statePath)),
+            ("dry_run", dryRun ? "true" : "false"),
+            ("daemon_running", daemonRunning ? "true" : "false"),
+            ("files_tracked", "\(filesTracked)"),
+            ("pending", J.object([
+                ("urls", "\(pendingURLs)"), ("oldest_at", date(oldestPending)),
+                ("oldest_age_seconds", oldestPending.map { "\(Int(now.timeIntervalSince($0)))" } ?? "null"),
+            ])),
+            ("waiting_quota", J.object([("urls", "\(waitingQuotaURLs)"), ("until", date(waitingUntil))])),
+            ("batches", J.array(batchesJSON)),
+            ("failures", J.object([("batches", "\(failedBatches)"), ("urls", J.array(failuresJSON))])),
+            ("quota", J.array(quotaJSON)),
+            ("next_quota_reset", date(nextQuotaReset)),
+        ])
+    }
+
+    /// The readable form.
+    public var text: String {
+        var lines: [String] = []
+        lines.append("config:   \(configPath)\(dryRun ? " (dry run)" : "")")
+        lines.append("state:    \(statePath)\(stateExists ? "" : " (not created yet)")")
+        lines.append("daemon:   \(daemonRunning ? "running" : "not running")")
+        lines.append("files:    \(filesTracked) tracked")
+        var pendingLine = "pending:  \(pendingURLs) URL(s)"
+        if let oldestPending { pendingLine += ", oldest since \(Self.iso(oldestPending))" }
+        lines.append(pendingLine)
+        if waitingQuotaURLs > 0 {
+            lines.append("waiting:  \(waitingQuotaURLs) URL(s) wait for the quota reset at \(waitingUntil.map(Self.iso) ?? "?")")
+        }
+        for quota in quota {
+            lines.append("quota:    \(quota.area) \(quota.kind): \(quota.total - quota.available) of \(quota.total) used today, batch \(quota.batch)")
+        }
+        lines.append("reset:    next quota reset \(Self.iso(nextQuotaReset)) (00:00 UTC+8)")
+        let failed = batches.filter { $0.state == "failed" }
+        if !failed.isEmpty || !failures.isEmpty {
+            lines.append("NEEDS A HUMAN: \(failed.count) failed batch(es), \(failures.count) failed URL(s)")
+            for batch in failed.prefix(10) {
+                lines.append("  batch \(batch.id) \(batch.action): \(batch.errorCode ?? "?") \(batch.errorMessage ?? "")")
+            }
+            for failure in failures.prefix(10) {
+                lines.append("  \(failure.url): \(failure.errorCode ?? "?")")
+            }
+        }
+        if !batches.isEmpty { lines.append("batches (last 24 h):") }
+        for batch in batches.prefix(20) {
+            var line = "  #\(batch.id) \(Self.iso(batch.updated)) \(batch.state) \(batch.action) \(batch.targetCount) target(s)"
+            if let task = batch.taskID { line += " task \(task)" }
+            if let request = batch.requestID { line += " request \(request)" }
+            if let code = batch.errorCode { line += " [\(code)]" }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+}

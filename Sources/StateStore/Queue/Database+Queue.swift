@@ -1,0 +1,269 @@
+/// A URL waiting in (or moving through) the queue.
+public struct QueueRow: Sendable, Hashable {
+    public var id: Int64
+    public var url: String
+    public var area: String
+    public var path: [UInt8]?
+    public var kind: String
+    public var firstSeenMilliseconds: Int64
+    public var state: String
+    public var batchID: Int64?
+    public var retries: Int
+    public var errorCode: String?
+}
+
+/// A purge request, planned or sent.
+public struct BatchRow: Sendable, Hashable {
+    public var id: Int64
+    public var action: String
+    public var area: String
+    public var state: String
+    /// The URLs or directories sent, in order.
+    public var targets: [String]
+    public var taskID: String?
+    public var requestID: String?
+    public var attempts: Int
+    public var nextAttemptMilliseconds: Int64?
+    public var lastErrorCode: String?
+    public var lastErrorMessage: String?
+    public var isDryRun: Bool
+    public var createdMilliseconds: Int64
+    public var updatedMilliseconds: Int64
+}
+
+/// A cached DescribePurgeQuota entry, decremented locally as batches are accepted.
+public struct QuotaRow: Sendable, Hashable {
+    public var area: String
+    /// `url` or `path`.
+    public var kind: String
+    public var batch: Int
+    public var total: Int
+    public var available: Int
+    public var fetchedMilliseconds: Int64
+
+    public init(area: String, kind: String, batch: Int, total: Int, available: Int, fetchedMilliseconds: Int64) {
+        self.area = area
+        self.kind = kind
+        self.batch = batch
+        self.total = total
+        self.available = available
+        self.fetchedMilliseconds = fetchedMilliseconds
+    }
+}
+
+extension Database {
+    private static let queueColumns = "id, url, area, path, kind, first_seen, state, batch_id, retries, error_code"
+    private static let batchColumns =
+        "id, action, area, state, targets, task_id, request_id, attempts, next_attempt_at, last_error_code, last_error_message, dry_run, created_at, updated_at"
+
+    private func queueRow(_ s: Statement) -> QueueRow {
+        QueueRow(
+            id: s.int64(0), url: s.text(1) ?? "", area: s.text(2) ?? "", path: s.isNull(3) ? nil : s.blob(3),
+            kind: s.text(4) ?? "", firstSeenMilliseconds: s.int64(5), state: s.text(6) ?? "",
+            batchID: s.isNull(7) ? nil : s.int64(7), retries: Int(s.int64(8)), errorCode: s.text(9))
+    }
+
+    private func batchRow(_ s: Statement) -> BatchRow {
+        BatchRow(
+            id: s.int64(0), action: s.text(1) ?? "", area: s.text(2) ?? "", state: s.text(3) ?? "",
+            targets: (s.text(4) ?? "").split(separator: "\n").map(String.init),
+            taskID: s.text(5), requestID: s.text(6), attempts: Int(s.int64(7)),
+            nextAttemptMilliseconds: s.isNull(8) ? nil : s.int64(8), lastErrorCode: s.text(9),
+            lastErrorMessage: s.text(10), isDryRun: s.int64(11) != 0, createdMilliseconds: s.int64(12),
+            updatedMilliseconds: s.int64(13))
+    }
+
+    // MARK: - Queue
+
+    /// Queues a URL unless the same (url, area) is already pending. Returns whether a row was added.
+    @discardableResult
+    public func enqueue(url: String, area: String, path: [UInt8]?, kind: String, nowMilliseconds: Int64) throws -> Bool {
+        try run(
+            "INSERT OR IGNORE INTO queue (url, area, path, kind, first_seen) VALUES (?, ?, ?, ?, ?)",
+            [.text(url), .text(area), path.map { .blob($0) } ?? .null, .text(kind), .integer(nowMilliseconds)]) > 0
+    }
+
+    /// Pending URLs, oldest first.
+    public func pendingQueue(limit: Int = Int.max) throws -> [QueueRow] {
+        try query(
+            "SELECT \(Self.queueColumns) FROM queue WHERE state = 'pending' ORDER BY id LIMIT ?",
+            [.integer(Int64(min(limit, Int(Int64.max))))], queueRow)
+    }
+
+    public func queueRows(batchID: Int64) throws -> [QueueRow] {
+        try query("SELECT \(Self.queueColumns) FROM queue WHERE batch_id = ? ORDER BY id", [.integer(batchID)], queueRow)
+    }
+
+    public func queueRows(state: String, limit: Int = 1_000) throws -> [QueueRow] {
+        try query(
+            "SELECT \(Self.queueColumns) FROM queue WHERE state = ? ORDER BY id DESC LIMIT ?",
+            [.text(state), .integer(Int64(limit))], queueRow)
+    }
+
+    /// Moves queue rows into a batch.
+    public func assign(queueIDs: [Int64], toBatch batchID: Int64) throws {
+        for id in queueIDs {
+            try run("UPDATE queue SET state = 'batched', batch_id = ? WHERE id = ?", [.integer(batchID), .integer(id)])
+        }
+    }
+
+    public func setQueueState(id: Int64, state: String, errorCode: String? = nil) throws {
+        try run(
+            "UPDATE queue SET state = ?, error_code = ? WHERE id = ?",
+            [.text(state), errorCode.map { .text($0) } ?? .null, .integer(id)])
+    }
+
+    /// Puts a URL whose purge did not take back in the queue (retries + 1). When the same URL is
+    /// already pending again, this row is marked `superseded` instead: one pending row per URL.
+    public func requeue(id: Int64, errorCode: String?) throws {
+        let changed = try run(
+            """
+            UPDATE OR IGNORE queue SET state = 'pending', batch_id = NULL, retries = retries + 1, error_code = ?
+            WHERE id = ?
+            """, [errorCode.map { .text($0) } ?? .null, .integer(id)])
+        if changed == 0 {
+            try run("UPDATE queue SET state = 'superseded', error_code = ? WHERE id = ?", [errorCode.map { .text($0) } ?? .null, .integer(id)])
+        }
+    }
+
+    public func highestQueueID() throws -> Int64 {
+        try queryFirst("SELECT COALESCE(MAX(id), 0) FROM queue") { $0.int64(0) } ?? 0
+    }
+
+    /// For `flush --wait`: of the rows with id ≤ `upTo`, how many are not yet submitted and how
+    /// many failed permanently. Submitted = in a batch the API accepted (or a dry run logged).
+    public func flushProgress(upTo: Int64) throws -> (unsettled: Int, failed: Int) {
+        try queryFirst(
+            """
+            SELECT
+              SUM(CASE WHEN q.state IN ('done', 'superseded') THEN 0
+                       WHEN q.state = 'failed' THEN 0
+                       WHEN q.state = 'batched' AND b.state IN ('accepted', 'done', 'failed') THEN 0
+                       ELSE 1 END),
+              SUM(CASE WHEN q.state = 'failed' OR (q.state = 'batched' AND b.state = 'failed') THEN 1 ELSE 0 END)
+            FROM queue q LEFT JOIN batches b ON b.id = q.batch_id
+            WHERE q.id <= ?
+            """, [.integer(upTo)]
+        ) { (Int($0.int64(0)), Int($0.int64(1))) } ?? (0, 0)
+    }
+
+    // MARK: - Batches
+
+    /// Records a planned batch and moves its queue rows into it.
+    public func insertBatch(
+        action: String, area: String, state: String, targets: [String], queueIDs: [Int64], dryRun: Bool,
+        nextAttemptMilliseconds: Int64? = nil, nowMilliseconds: Int64
+    ) throws -> Int64 {
+        try run(
+            """
+            INSERT INTO batches (action, area, state, targets, dry_run, next_attempt_at, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(action), .text(area), .text(state), .text(targets.joined(separator: "\n")), .integer(dryRun ? 1 : 0),
+                nextAttemptMilliseconds.map { .integer($0) } ?? .null, .integer(nowMilliseconds), .integer(nowMilliseconds),
+            ])
+        let id = lastInsertRowID
+        try assign(queueIDs: queueIDs, toBatch: id)
+        return id
+    }
+
+    public func batch(id: Int64) throws -> BatchRow? {
+        try queryFirst("SELECT \(Self.batchColumns) FROM batches WHERE id = ?", [.integer(id)], batchRow)
+    }
+
+    public func batches(state: String) throws -> [BatchRow] {
+        try query("SELECT \(Self.batchColumns) FROM batches WHERE state = ? ORDER BY id", [.text(state)], batchRow)
+    }
+
+    public func batches(updatedSince milliseconds: Int64) throws -> [BatchRow] {
+        try query(
+            "SELECT \(Self.batchColumns) FROM batches WHERE updated_at >= ? OR state NOT IN ('done') ORDER BY id DESC",
+            [.integer(milliseconds)], batchRow)
+    }
+
+    /// Updates a batch's state and whatever else is given.
+    public func updateBatch(
+        id: Int64, state: String, taskID: String? = nil, requestID: String? = nil, attempts: Int? = nil,
+        nextAttemptMilliseconds: Int64?? = nil, errorCode: String?? = nil, errorMessage: String?? = nil,
+        targets: [String]? = nil, nowMilliseconds: Int64
+    ) throws {
+        var sets = ["state = ?", "updated_at = ?"]
+        var values: [SQLValue] = [.text(state), .integer(nowMilliseconds)]
+        if let taskID { sets.append("task_id = ?"); values.append(.text(taskID)) }
+        if let requestID { sets.append("request_id = ?"); values.append(.text(requestID)) }
+        if let attempts { sets.append("attempts = ?"); values.append(.integer(Int64(attempts))) }
+        if let nextAttemptMilliseconds {
+            sets.append("next_attempt_at = ?"); values.append(nextAttemptMilliseconds.map { .integer($0) } ?? .null)
+        }
+        if let errorCode { sets.append("last_error_code = ?"); values.append(errorCode.map { .text($0) } ?? .null) }
+        if let errorMessage { sets.append("last_error_message = ?"); values.append(errorMessage.map { .text($0) } ?? .null) }
+        if let targets { sets.append("targets = ?"); values.append(.text(targets.joined(separator: "\n"))) }
+        values.append(.integer(id))
+        try run("UPDATE batches SET \(sets.joined(separator: ", ")) WHERE id = ?", values)
+    }
+
+    /// Dissolves a batch that was never accepted: its rows go back to `pending`.
+    public func dissolveBatch(id: Int64) throws {
+        let rows = try queueRows(batchID: id)
+        for row in rows where row.state == "batched" {
+            let changed = try run(
+                "UPDATE OR IGNORE queue SET state = 'pending', batch_id = NULL WHERE id = ?", [.integer(row.id)])
+            if changed == 0 { try run("UPDATE queue SET state = 'superseded' WHERE id = ?", [.integer(row.id)]) }
+        }
+        try run("DELETE FROM batches WHERE id = ?", [.integer(id)])
+    }
+
+    /// At start: a batch left `sending` by a crash is sent again.
+    @discardableResult
+    public func resetInterruptedBatches(nowMilliseconds: Int64) throws -> Int {
+        try run(
+            "UPDATE batches SET state = 'planned', next_attempt_at = NULL, updated_at = ? WHERE state = 'sending'",
+            [.integer(nowMilliseconds)])
+    }
+
+    // MARK: - Counts for status
+
+    public func count(_ sql: String, _ bindings: [SQLValue] = []) throws -> Int {
+        try queryFirst(sql, bindings) { Int($0.int64(0)) } ?? 0
+    }
+
+    public func oldestPendingMilliseconds() throws -> Int64? {
+        try queryFirst("SELECT MIN(first_seen) FROM queue WHERE state = 'pending'") { $0.isNull(0) ? nil : $0.int64(0) } ?? nil
+    }
+
+    // MARK: - Quota cache
+
+    public func quotaRows() throws -> [QuotaRow] {
+        try query("SELECT area, kind, batch, total, available, fetched_at FROM quota ORDER BY area, kind") {
+            QuotaRow(
+                area: $0.text(0) ?? "", kind: $0.text(1) ?? "", batch: Int($0.int64(2)), total: Int($0.int64(3)),
+                available: Int($0.int64(4)), fetchedMilliseconds: $0.int64(5))
+        }
+    }
+
+    public func replaceQuota(_ rows: [QuotaRow]) throws {
+        try run("DELETE FROM quota")
+        for row in rows {
+            try run(
+                "INSERT INTO quota (area, kind, batch, total, available, fetched_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    .text(row.area), .text(row.kind), .integer(Int64(row.batch)), .integer(Int64(row.total)),
+                    .integer(Int64(row.available)), .integer(row.fetchedMilliseconds),
+                ])
+        }
+    }
+
+    /// Counts an accepted batch against the cached quota of `areas` (every area when empty).
+    public func consumeQuota(kind: String, count: Int, areas: [String]) throws {
+        if areas.isEmpty {
+            try run("UPDATE quota SET available = MAX(0, available - ?) WHERE kind = ?", [.integer(Int64(count)), .text(kind)])
+        } else {
+            for area in areas {
+                try run(
+                    "UPDATE quota SET available = MAX(0, available - ?) WHERE kind = ? AND area = ?",
+                    [.integer(Int64(count)), .text(kind), .text(area)])
+            }
+        }
+    }
+}

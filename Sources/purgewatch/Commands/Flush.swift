@@ -1,0 +1,63 @@
+import ArgumentParser
+import Daemon
+import PurgeCore
+
+struct Flush: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tell the running daemon to close the coalescing window now (call it after a deploy's last write).",
+        discussion: """
+            With --wait, returns when every URL queued before the call has been submitted (exit 0) or \
+            has failed permanently (exit 1); exits 75 when --timeout passes first, 69 when no daemon \
+            runs for the config. Reaches a `run --dry-run` daemon too. Needs no root: only access to \
+            the state directory.
+            """
+    )
+
+    @OptionGroup var options: ConfigOption
+
+    @Flag(name: .long, help: "Wait until everything queued before the call is submitted or has failed.")
+    var wait = false
+
+    @Option(name: .long, help: ArgumentHelp("How long --wait may take (e.g. 30s, 5m).", valueName: "DURATION"))
+    var timeout: String = "5m"
+
+    func run() throws {
+        let config = try options.load()
+        guard let limit = ConfigDuration(parsing: timeout) else {
+            throw ValidationError("--timeout \(timeout) is not a duration such as 30s or 5m")
+        }
+        let answer = try DaemonConnection.send(wait ? "flush-wait" : "flush", config: config, timeout: limit.duration)
+        switch answer.split(separator: " ").first {
+        case "ok"?, "submitted"?:
+            if wait { Console.out("submitted") }
+        case "failed"?:
+            Console.err("some URLs failed permanently (\(answer.dropFirst(7)) URL(s)); see `purgewatch status`")
+            throw ExitCode.failure
+        default:
+            Console.err("unexpected answer from the daemon: \(answer)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Finds the daemon for a config: the real one, else a dry-run one (SPEC §6).
+enum DaemonConnection {
+    static func send(_ command: String, config: SiteConfig, timeout: Duration) throws -> String {
+        var lastError: ControlSocketError?
+        for state in [config.state.path, config.dryRunStatePath] {
+            let socket = ControlSocket.path(forState: state)
+            do {
+                return try ControlSocket.send(command, to: socket, timeout: timeout)
+            } catch let error as ControlSocketError where error.noDaemon {
+                lastError = error
+                continue
+            } catch let error as ControlSocketError where error.timedOut {
+                Console.err("timed out after \(timeout) waiting for the daemon (\(socket)); the queue is intact")
+                throw SysExit.tempFail
+            }
+        }
+        Console.err(
+            "no purgewatch daemon is running for \(config.sourcePath) (no socket at \(ControlSocket.path(forState: config.state.path))): \(lastError?.description ?? "")")
+        throw SysExit.unavailable
+    }
+}

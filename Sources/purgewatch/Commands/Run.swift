@@ -1,0 +1,88 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import Logging
+import PurgeCore
+import Reporting
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The daemon: reconcile the tree, watch it, and purge changed URLs until SIGTERM.",
+        discussion: """
+            Signals: SIGTERM/SIGINT stop (the queue waits in the state file for the next start); \
+            SIGHUP re-reads the config (an invalid one is rejected and the running one kept).
+            """
+    )
+
+    @OptionGroup var options: ConfigOption
+
+    @Flag(name: .long, help: "Do everything but call the API: log each batch it would submit (own state file: STATE.dry-run).")
+    var dryRun = false
+
+    @Flag(name: .long, help: "Reconcile, submit what is pending, wait for the submissions, and exit (0 if all were accepted).")
+    var once = false
+
+    func run() async throws {
+        let config = try options.load()
+        let environment = ProcessInfo.processInfo.environment
+        LoggingSystem.bootstrap(LogBootstrap.make(identifier: "purgewatch", environment: environment))
+        var logger = Logger(label: "purgewatch")
+        logger[metadataKey: "purge.site"] = "\(FilePaths.stem(of: config.sourcePath))"
+        var daemonOptions = DaemonOptions(environment: environment)
+        daemonOptions.dryRun = dryRun
+        daemonOptions.once = once
+        let daemon = PurgeDaemon(
+            config: config, options: daemonOptions, logger: logger,
+            notifier: SystemdNotifier(environment: environment), environment: environment)
+        let service = DaemonService(daemon: daemon)
+        let reloads = ClosureService { [daemon] in
+            for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+                daemon.requestReload()
+            }
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: reloads),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "purgewatch.lifecycle", factory: { _ in SwiftLogNoOpLogHandler() })))
+        do {
+            try await group.run()
+        } catch {
+            let failure = service.failure.withLock { $0 }
+            logger.critical("\(failure?.message ?? "\(error)")")
+            throw failure?.isConfiguration == true ? SysExit.config : ExitCode.failure
+        }
+        let status = service.exitStatus.withLock { $0 }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// Runs the daemon as a swift-service-lifecycle `Service`: a graceful shutdown cancels it,
+/// which stops in-flight HTTP at once; a batch caught mid-request stays resendable.
+final class DaemonService: Service, Sendable {
+    let daemon: PurgeDaemon
+    let exitStatus = Mutex<Int32>(0)
+    let failure = Mutex<(message: String, isConfiguration: Bool)?>(nil)
+
+    init(daemon: PurgeDaemon) {
+        self.daemon = daemon
+    }
+
+    func run() async throws {
+        do {
+            let status = try await cancelWhenGracefulShutdown { [daemon] in try await daemon.run() }
+            exitStatus.withLock { $0 = status }
+        } catch is CancellationError {
+            // SIGTERM: the queue waits in SQLite for the next start (SPEC §6).
+        } catch {
+            failure.withLock { $0 = ("\(error)", error is DaemonError) }
+            throw error
+        }
+    }
+}
