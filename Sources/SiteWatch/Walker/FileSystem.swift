@@ -94,6 +94,9 @@ enum FileSystem {
         let copy = dup(dirFD)
         guard copy >= 0, let dir = fdopendir(copy) else { return nil }
         defer { closedir(dir) }
+        // The duplicate shares the file offset: start from the top even if this descriptor was
+        // listed before (the watcher lists its long-lived root descriptor on every resync).
+        rewinddir(dir)
         var result: [(name: [UInt8], kind: Kind?)] = []
         while let entry = readdir(dir) {
             let name: [UInt8] = withUnsafePointer(to: &entry.pointee.d_name) { tuple in

@@ -323,7 +323,8 @@ final class InotifyBridge: @unchecked Sendable {
             othersInUse = max(0, Self.watchesHeldByThisUser() - Self.watchCount(fdinfo: "/proc/self/fdinfo/\(inotifyFD)"))
         }
         let needed = othersInUse + directories + 1
-        let suggested = max(current + 1024, (needed + needed / 10 + 1023) / 1024 * 1024)
+        let target = max(needed + needed / 10, current + 1)
+        let suggested = (target + 1023) / 1024 * 1024
         let message = """
             inotify watch limit reached: \(configuredRoot) has \(directories) directories and this user \
             already holds \(othersInUse) other watches, but fs.inotify.max_user_watches is \(current). \
@@ -526,6 +527,8 @@ final class InotifyBridge: @unchecked Sendable {
                 }
                 touched.insert(path)
             } else if mask & InotifyMask.movedFrom != 0 {
+                // Judged now (the old path is gone whatever happens next); the watches wait for the pair.
+                touched.insert(path)
                 pendingMoves[cookie] = (path, Self.monotonicNanoseconds() + Self.nanoseconds(options.renamePairingTimeout))
             } else if mask & InotifyMask.delete != 0 {
                 detachSubtree(path)

@@ -1,6 +1,7 @@
-/// Delays full walks that repeat: the first runs at once; each one that follows the previous
-/// within `quietPeriod` waits twice as long as the last (from `initial` up to `maximum`), so an
-/// overflow loop cannot pin the CPU (watchman #1354).
+/// Delays full walks that repeat: the first runs at once; the next one within `quietPeriod`
+/// waits `initial` after it, and each further one twice as long as the last (up to `maximum`),
+/// so an overflow loop cannot pin the CPU (watchman #1354). After `quietPeriod` without a full
+/// walk, the next one runs at once again.
 public struct RescanBackoff: Sendable, Hashable {
     public var initial: Duration
     public var maximum: Duration
@@ -16,16 +17,16 @@ public struct RescanBackoff: Sendable, Hashable {
 
     /// The earliest instant the next full walk may start.
     public func earliestNextRun(now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-        guard let lastRun else { return now }
+        guard let lastRun, now - lastRun < quietPeriod else { return now }
         return lastRun + delay
     }
 
     /// Records that a full walk started at `now`.
     public mutating func didRun(now: ContinuousClock.Instant) {
         if let lastRun, now - lastRun < quietPeriod {
-            delay = delay == .zero ? initial : min(delay * 2, maximum)
+            delay = max(initial, min(delay * 2, maximum))
         } else {
-            delay = .zero
+            delay = initial
         }
         lastRun = now
     }

@@ -1,0 +1,190 @@
+import Foundation
+import Glibc
+import StateStore
+import Testing
+@testable import SiteWatch
+
+@Suite struct RelativePathTests {
+    @Test(arguments: [
+        ([0x61, 0x2F, 0x62] as [UInt8], "a/b"),
+        ([0x63, 0x61, 0x66, 0xE9], "caf\\xE9"),
+        (Array("中文/页面.html".utf8), "中文/页面.html"),
+        ([0xE4, 0xB8], "\\xE4\\xB8"),  // a truncated sequence
+        ([0xED, 0xA0, 0x80], "\\xED\\xA0\\x80"),  // a UTF-16 surrogate is not UTF-8
+        ([0xC0, 0xAF], "\\xC0\\xAF"),  // overlong
+        (Array("a\\b".utf8), "a\\\\b"),
+        (Array("with space #%.html".utf8), "with space #%.html"),
+    ])
+    func descriptionEscapesInvalidUTF8(bytes: [UInt8], expected: String) {
+        #expect(RelativePath(bytes).description == expected)
+    }
+
+    @Test func containmentRespectsComponentBoundaries() {
+        #expect(RelativePath("a").contains("a/b"))
+        #expect(RelativePath("a").contains("a"))
+        #expect(!RelativePath("a").contains("a-b"))
+        #expect(!RelativePath("a").contains("ab/c"))
+        #expect(RelativePath.root.contains("x/y"))
+        #expect(RelativePath("a/b/c").parent == "a/b")
+        #expect(RelativePath("a").parent == .root)
+        #expect(RelativePath("a/b/c").name == Array("c".utf8))
+    }
+
+    @Test func outermostDropsNestedScopes() {
+        let scopes: Set<RelativePath> = ["a", "a/b", "a-b", "a-b/c", "c/d", "c/d/e/f", "c/de"]
+        #expect(Detector.outermost(scopes) == ["a", "a-b", "c/d", "c/de"])
+        #expect(Detector.outermost(["x", "", "y/z"]) == [.root])
+    }
+}
+
+@Suite struct PendingChangesTests {
+    @Test func touchedPathsAccumulateAndAreTakenOnce() {
+        var pending = PendingChanges()
+        let now = ContinuousClock.now
+        #expect(pending.take(now: now) == nil)
+        pending.absorb(.touched(["a", "b"]))
+        pending.absorb(.touched(["b", "c"]))
+        #expect(pending.take(now: now) == .paths(["a", "b", "c"]))
+        #expect(pending.isEmpty)
+    }
+
+    @Test func repeatedFullRescansBackOff() {
+        var pending = PendingChanges(backoff: RescanBackoff(initial: .seconds(1), maximum: .seconds(4), quietPeriod: .seconds(60)))
+        let start = ContinuousClock.now
+        pending.absorb(.rescanNeeded(.overflow))
+        #expect(pending.take(now: start) == .full)  // first: at once
+        pending.absorb(.rescanNeeded(.overflow))
+        pending.absorb(.touched(["x"]))
+        #expect(pending.take(now: start + .milliseconds(10)) == .paths(["x"]))  // held back; touched paths go through
+        #expect(pending.take(now: start + .milliseconds(500)) == nil)
+        #expect(pending.take(now: start + .seconds(1)) == .full)  // after 1 s
+        pending.absorb(.rescanNeeded(.overflow))
+        #expect(pending.take(now: start + .seconds(2)) == nil)
+        #expect(pending.take(now: start + .seconds(3)) == .full)  // after 2 s more
+        pending.absorb(.rescanNeeded(.overflow))
+        #expect(pending.take(now: start + .seconds(6)) == nil)
+        #expect(pending.take(now: start + .seconds(7)) == .full)  // after 4 s (the maximum)
+        pending.absorb(.rescanNeeded(.overflow))
+        #expect(pending.take(now: start + .seconds(11)) == .full)  // still 4 s
+        pending.absorb(.rescanNeeded(.overflow))
+        #expect(pending.take(now: start + .seconds(200)) == .full)  // after a quiet period: at once
+        #expect(pending.backoff.delay == .seconds(1))
+    }
+
+    @Test func aFullRescanSubsumesTouchedPaths() {
+        var pending = PendingChanges()
+        pending.absorb(.touched(["a"]))
+        pending.absorb(.rescanNeeded(.rootReplaced("/srv/releases/2")))
+        #expect(pending.fullRescanReason == .rootReplaced("/srv/releases/2"))
+        #expect(pending.take(now: .now) == .full)
+        #expect(pending.isEmpty)
+    }
+}
+
+/// The detector on its own (no inotify): the fast path, hashing, end states.
+@Suite struct DetectorTests {
+    func setUp() throws -> (Scratch, String, StateDatabase, Detector) {
+        let scratch = Scratch("detector")
+        let root = scratch.path + "/site"
+        makeDirectories(Array((root + "/d").utf8))
+        writeFile(root, "a.html", "a")
+        writeFile(root, "d/b.html", "b")
+        writeFile(root, ".hidden", "h")
+        let db = try StateDatabase.open(path: scratch.path + "/state.sqlite")
+        return (scratch, root, db, Detector(root: root, exclude: testExclusion))
+    }
+
+    @Test func baselineThenFastPath() async throws {
+        let (scratch, _, db, detector) = try setUp()
+        _ = scratch
+        let baseline = try await detector.detect(.full, in: db)
+        #expect(baseline.isBaseline)
+        #expect(baseline.changes.isEmpty)
+        #expect(baseline.manifestUpserts.count == 2)  // .hidden excluded
+        try await detector.commit(baseline, in: db)
+        // Right after hashing, the files are "racy" (modified within the window): re-hashed once.
+        var fast = detector
+        fast.racyWindowNanoseconds = 0
+        let second = try await fast.detect(.full, in: db)
+        #expect(!second.isBaseline)
+        #expect(second.changes.isEmpty)
+        #expect(second.filesScanned == 2)
+        #expect(second.filesHashed == 0)
+    }
+
+    @Test func sameSizeRewriteWithinTheTimestampGranularityIsCaught() async throws {
+        let (scratch, root, db, detector) = try setUp()
+        _ = scratch
+        try await detector.commit(try await detector.detect(.full, in: db), in: db)
+        // Same size, and put the old mtime back: only the racy check (or the inode) can see it.
+        let before = FileSystem.lstat(at: AT_FDCWD, Array((root + "/a.html").utf8))!
+        writeFile(root, "a.html", "z")
+        var times = [
+            timespec(tv_sec: Int(before.mtimeNanoseconds / 1_000_000_000), tv_nsec: Int(before.mtimeNanoseconds % 1_000_000_000)),
+            timespec(tv_sec: Int(before.mtimeNanoseconds / 1_000_000_000), tv_nsec: Int(before.mtimeNanoseconds % 1_000_000_000)),
+        ]
+        #expect(utimensat(AT_FDCWD, root + "/a.html", &times, 0) == 0)
+        let detection = try await detector.detect(.paths(["a.html"]), in: db)
+        #expect(detection.changes == [Change(path: "a.html", kind: .modified)])
+    }
+
+    @Test func vanishedAndExcludedPathsAreJudgedByEndState() async throws {
+        let (scratch, root, db, detector) = try setUp()
+        _ = scratch
+        try await detector.commit(try await detector.detect(.full, in: db), in: db)
+        removeFile(Array((root + "/d/b.html").utf8))
+        rmdir(root + "/d")
+        // Touched paths that no longer exist, never existed, or are excluded.
+        let detection = try await detector.detect(.paths(["d/b.html", "d", "nothing/here", ".hidden"]), in: db)
+        #expect(detection.changes == [Change(path: "d/b.html", kind: .deleted)])
+        try await detector.commit(detection, in: db)
+        #expect(try db.read { try $0.manifestCount() } == 1)
+    }
+
+    @Test func commitWritesCallerRowsInTheSameTransaction() async throws {
+        struct Refused: Error {}
+        let (scratch, root, _, _) = try setUp()
+        let queue = Migration(version: 100, name: "queue", sql: "CREATE TABLE queue (path BLOB, kind TEXT)")
+        let db = try StateDatabase.open(path: scratch.path + "/queue.sqlite", migrations: [queue])
+        let detector = Detector(root: root, exclude: testExclusion)
+        try await detector.commit(try await detector.detect(.full, in: db), in: db)
+        writeFile(root, "a.html", "a2")
+        writeFile(root, "new.html", "n")
+        let detection = try await detector.detect(.paths(["a.html", "new.html"]), in: db)
+        #expect(detection.changes.count == 2)
+        // A failing queue write leaves the manifest untouched: the change is detected again.
+        await #expect(throws: Refused.self) {
+            try await detector.commit(detection, in: db) { _ in throw Refused() }
+        }
+        let again = try await detector.detect(.paths(["a.html", "new.html"]), in: db)
+        #expect(again.changes == detection.changes)
+        let changes = again.changes
+        let queued = try await detector.commit(again, in: db) { tx -> Int in
+            for change in changes {
+                try tx.run("INSERT INTO queue VALUES (?, ?)", [.blob(change.path.bytes), .text(change.kind.rawValue)])
+            }
+            return try tx.queryFirst("SELECT count(*) FROM queue") { Int($0.int64(0)) } ?? 0
+        }
+        #expect(queued == 2)
+        #expect(try await detector.detect(.paths(["a.html", "new.html"]), in: db).changes.isEmpty)
+    }
+
+    @Test func unreadableFilesAreLeftAlone() async throws {
+        guard getuid() != 0 else { return }  // root reads everything
+        let (scratch, root, db, detector) = try setUp()
+        _ = scratch
+        try await detector.commit(try await detector.detect(.full, in: db), in: db)
+        chmod(root + "/d", 0)
+        defer { chmod(root + "/d", 0o755) }
+        let detection = try await detector.detect(.full, in: db)
+        #expect(detection.changes.isEmpty)
+        #expect(detection.unreadable == ["d"])
+    }
+
+    @Test func missingRootThrows() async throws {
+        let scratch = Scratch("detector")
+        let db = try StateDatabase.open(path: scratch.path + "/state.sqlite")
+        let detector = Detector(root: scratch.path + "/nope")
+        await #expect(throws: SiteWatchError.self) { _ = try await detector.detect(.full, in: db) }
+    }
+}
