@@ -102,17 +102,23 @@ public struct TencentCDNClient: Sendable {
             }
             if sendAt > .now { try await Task.sleep(until: sendAt, clock: .continuous) }
             var usedTemporaryCredentials = false
+            var clippedByDeadline = false
             do {
                 let credentials = try await credentialProvider.credentials()
                 usedTemporaryCredentials = credentials.isTemporary
                 let remaining = ContinuousClock.now.duration(to: deadline)
                 guard remaining > .zero else { throw deadlineError(action, lastError) }
                 let timeout = min(requestTimeout, remaining)
+                clippedByDeadline = remaining < requestTimeout
                 let body = try await send(action, payload: payload, credentials: credentials, timeout: timeout)
                 let response = try ResponseEnvelope.decode(Response.self, from: body)
                 logger.debug("request succeeded", metadata: ["tencentcloud.attempt": "\(attempt)"])
                 return response
             } catch var error as TencentCloudError {
+                if clippedByDeadline, error.code == "ClientError.Timeout", let lastError {
+                    // The attempt was cut short by the caller's deadline: report what was retried.
+                    throw deadlineError(action, lastError)
+                }
                 if error.isURLTooLong { error.rejectedURL = Self.rejectedURL(in: error.message, among: urls) }
                 if error.errorClass == .quota { error.resetAt = QuotaClock.nextReset(after: now()) }
                 if error.code == "AuthFailure.TokenFailure" && !usedTemporaryCredentials {
@@ -144,7 +150,9 @@ public struct TencentCDNClient: Sendable {
                     if delay > .zero { try await Task.sleep(for: delay) }
                 case .stop(let reason):
                     metadata["tencentcloud.stop_reason"] = "\(reason)"
-                    logger.error("request failed: \(error.message)", metadata: metadata)
+                    logger.notice("request failed: \(error.message)", metadata: metadata)
+                    if reason == .deadline { error.message += " (deadline reached while retrying)" }
+                    if reason == .attemptsExhausted { error.message += " (gave up after \(attempt) attempts)" }
                     if reason == .reSignFailedTwice {
                         error.errorClass = .permanent
                         error.message += " (still failing after refreshing credentials and re-signing;"

@@ -13,7 +13,8 @@ public struct TokenBucket<I: InstantProtocol>: Sendable where I.Duration == Dura
     ///   - burst: requests that may go at once after a quiet spell (≥ 1).
     public init(ratePerSecond: Double, burst: Int = 1) {
         precondition(ratePerSecond > 0 && ratePerSecond.isFinite, "rate must be positive")
-        self.interval = .seconds(1.0 / ratePerSecond)
+        // Rounded up to whole nanoseconds, so that `rate` intervals never add up to less than 1 s.
+        self.interval = .nanoseconds(Int64((1e9 / ratePerSecond).rounded(.up)))
         self.burst = max(1, burst)
     }
 

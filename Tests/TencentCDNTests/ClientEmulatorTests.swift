@@ -1,0 +1,398 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import Testing
+import TencentEmulator
+
+@testable import TencentCDN
+
+func urls(_ count: Int, prefix: String = "https://www.example.com/p/") -> [String] {
+    (0..<count).map { "\(prefix)\($0).html" }
+}
+
+func expectError(
+    _ body: () async throws -> Void,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ check: (TencentCloudError) -> Void
+) async {
+    do {
+        try await body()
+        Issue.record("expected a TencentCloudError", sourceLocation: sourceLocation)
+    } catch let error as TencentCloudError {
+        check(error)
+    } catch {
+        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+@Suite("Client against the emulator")
+struct ClientEmulatorTests {
+    @Test("a 2,500-URL purge goes out as 3 requests of at most Batch (1,000) URLs")
+    func batchesOf1000() async throws {
+        try await withEmulator { emu, http in
+            let client = try makeClient(emu, http)
+            let quota = try await client.describePurgeQuota(deadline: deadline())
+            let batch = quota.urlPurge.map(\.batch).min() ?? 1000
+            #expect(batch == 1000)
+            let all = urls(2500)
+            var taskIds: [String] = []
+            for start in stride(from: 0, to: all.count, by: batch) {
+                let r = try await client.purgeURLs(Array(all[start..<min(all.count, start + batch)]), area: nil, urlEncode: false, deadline: deadline())
+                taskIds.append(r.taskId)
+            }
+            let purges = emu.requests.filter { $0.action == "PurgeUrlsCache" }
+            #expect(purges.map(\.urlCount) == [1000, 1000, 500])
+            #expect(purges.allSatisfy { $0.outcome == "OK" })
+            #expect(emu.acceptedURLs == all)
+            #expect(Set(taskIds).count == 3)
+            // Counted against both areas (no Area given).
+            #expect(emu.quota(area: "mainland")?.urlAvailable == 7500)
+            #expect(emu.quota(area: "overseas")?.urlAvailable == 7500)
+        }
+    }
+
+    @Test("30% injected transient faults still deliver every URL; duplicates come only from timed-out requests")
+    func randomFaults() async throws {
+        try await withEmulator { emu, http in
+            emu.setRandomFaults(
+                rate: 0.3,
+                seed: 0x5EED,
+                faults: [.internalError, .http(500), .http(502), .drop, .slow(0.4),
+                         .apiError(code: "RequestLimitExceeded", message: "slow down"),
+                         .apiError(code: "InternalError.CdnDbError", message: "db")],
+                actions: ["PurgeUrlsCache"]
+            )
+            let client = try makeClient(emu, http, requestsPerSecond: 15, requestTimeout: .milliseconds(150))
+            let all = urls(2500)
+            for start in stride(from: 0, to: all.count, by: 100) {
+                _ = try await client.purgeURLs(Array(all[start..<start + 100]), area: nil, urlEncode: false, deadline: deadline(30))
+            }
+            let accepted = emu.acceptedURLs
+            let faults = emu.injectedFaults
+            let slow = faults.filter { if case .slow = $0 { return true } else { return false } }.count
+            #expect(faults.count >= 5, "the seed injects faults (\(faults.count))")
+            #expect(Set(accepted) == Set(all))
+            // Each timed-out (slow) request was accepted and then re-sent: its 100 URLs arrived twice.
+            #expect(accepted.count == all.count + slow * 100)
+            var counts: [String: Int] = [:]
+            for url in accepted { counts[url, default: 0] += 1 }
+            #expect(counts.values.allSatisfy { $0 >= 1 && $0 <= 1 + slow })
+            let purges = emu.requests.filter { $0.action == "PurgeUrlsCache" }
+            #expect(purges.filter { $0.outcome == "OK" }.count == 25 + slow)
+            // Every attempt was signed afresh: the emulator verified all of them (no auth failures).
+            #expect(!purges.contains { $0.outcome.hasPrefix("AuthFailure") })
+        }
+    }
+
+    @Test("HTTP 500/502, dropped connections and InternalError are retried until delivered once")
+    func transientFaults() async throws {
+        try await withEmulator { emu, http in
+            let client = try makeClient(emu, http)
+            emu.failNext(1, with: .http(502))
+            emu.failNext(1, with: .drop)
+            emu.failNext(1, with: .internalError)
+            emu.failNext(1, with: .http(500))
+            let r = try await client.purgeURLs(["https://www.example.com/a"], area: "mainland", urlEncode: false, deadline: deadline())
+            #expect(!r.taskId.isEmpty)
+            #expect(emu.acceptedURLs == ["https://www.example.com/a"])
+            #expect(emu.requests.map(\.outcome) == ["HTTP 502", "dropped", "InternalError", "HTTP 500", "OK"])
+            // Each attempt carried its own signature; retries got a fresh timestamp, never an older one.
+            let stamps = emu.requests.compactMap(\.timestamp)
+            #expect(stamps == stamps.sorted())
+        }
+    }
+
+    @Test("a response slower than the request timeout is retried; the emulator counts the duplicate")
+    func slowResponse() async throws {
+        try await withEmulator { emu, http in
+            let client = try makeClient(emu, http, requestTimeout: .milliseconds(200))
+            emu.failNext(1, with: .slow(1.0))
+            let start = ContinuousClock.now
+            _ = try await client.purgeURLs(["https://www.example.com/slow"], area: nil, urlEncode: false, deadline: deadline())
+            #expect(ContinuousClock.now - start < .milliseconds(900))
+            #expect(emu.acceptedURLs == ["https://www.example.com/slow", "https://www.example.com/slow"])
+        }
+    }
+
+    @Test("AuthFailure.SignatureFailure is permanent and not retried (forced, and with a wrong key)")
+    func signatureFailure() async throws {
+        try await withEmulator { emu, http in
+            let client = try makeClient(emu, http)
+            emu.failNext(1, with: .authFailure("AuthFailure.SignatureFailure"))
+            await expectError({
+                _ = try await client.purgeURLs(["https://www.example.com/a"], area: nil, urlEncode: false, deadline: deadline())
+            }) { error in
+                #expect(error.code == "AuthFailure.SignatureFailure")
+                #expect(error.errorClass == .permanent)
+                #expect(error.requestId != nil)
+            }
+            #expect(emu.requests.count == 1)
+            let wrongKey = try makeClient(emu, http, credentials: StaticCredentialProvider(Credentials(secretId: emu.secretId, secretKey: Secret("wrong"))))
+            await expectError({
+                _ = try await wrongKey.purgeURLs(["https://www.example.com/a"], area: nil, urlEncode: false, deadline: deadline())
+            }) { error in
+                #expect(error.code == "AuthFailure.SignatureFailure")
+            }
+            #expect(emu.requests.count == 2)
+            #expect(emu.acceptedURLs.isEmpty)
+        }
+    }
+
+    @Test("AuthFailure.SignatureExpire is re-signed and retried once; a skewed clock then fails for good")
+    func signatureExpire() async throws {
+        try await withEmulator { emu, http in
+            let client = try makeClient(emu, http)
+            emu.failNext(1, with: .authFailure("AuthFailure.SignatureExpire"))
+            _ = try await client.describePurgeQuota(deadline: deadline())
+            #expect(emu.requests.map(\.outcome) == ["AuthFailure.SignatureExpire", "OK"])
+
+            emu.resetRecords()
+            let skewed = try makeClient(emu, http, now: { Date().addingTimeInterval(-400) })
+            await expectError({ _ = try await skewed.describePurgeQuota(deadline: deadline()) }) { error in
+                #expect(error.code == "AuthFailure.SignatureExpire")
+                #expect(error.errorClass == .permanent)
+                #expect(error.message.contains("NTP"))
+            }
+            #expect(emu.requests.count == 2)
+        }
+    }
+
+    @Test("AuthFailure.TokenFailure with role credentials refreshes them and retries once")
+    func tokenFailureRefreshesRoleCredentials() async throws {
+        try await withEmulator { emu, http in
+            let expiry = Int64(Date().timeIntervalSince1970) + 7200
+            let metadata = try await FakeMetadataService.start(
+                credentials: .init(secretId: "AKIDroleTmp", secretKey: "roleKey", token: "token-1", expiredTime: expiry)
+            )
+            emu.addCredential(secretId: "AKIDroleTmp", secretKey: "roleKey", token: "token-1")
+            let chain = CredentialChain(environment: [:], credentialsFile: nil, cvmRole: true, metadataEndpoint: metadata.endpoint, httpClient: http, logger: quietLogger)
+            let client = try makeClient(emu, http, credentials: chain)
+            _ = try await client.purgeURLs(["https://www.example.com/1"], area: nil, urlEncode: false, deadline: deadline())
+            // The service rotates the session token; the old one is now refused.
+            emu.addCredential(secretId: "AKIDroleTmp", secretKey: "roleKey", token: "token-2")
+            metadata.setCredentials(.init(secretId: "AKIDroleTmp", secretKey: "roleKey", token: "token-2", expiredTime: expiry))
+            _ = try await client.purgeURLs(["https://www.example.com/2"], area: nil, urlEncode: false, deadline: deadline())
+            #expect(emu.requests.map(\.outcome) == ["OK", "AuthFailure.TokenFailure", "OK"])
+            #expect(metadata.credentialFetches == 2)
+            #expect(emu.acceptedURLs == ["https://www.example.com/1", "https://www.example.com/2"])
+            await metadata.shutdown()
+
+            // With long-lived keys there is nothing to refresh: permanent at once.
+            emu.resetRecords()
+            let fixed = try makeClient(emu, http)
+            emu.failNext(1, with: .authFailure("AuthFailure.TokenFailure"))
+            await expectError({ _ = try await fixed.describePurgeQuota(deadline: deadline()) }) { error in
+                #expect(error.errorClass == .permanent)
+            }
+            #expect(emu.requests.count == 1)
+        }
+    }
+
+    @Test("quota exhaustion is the quota class, with the next 00:00 UTC+8 reset, and not retried")
+    func quotaExhausted() async throws {
+        try await withEmulator { emu, http in
+            emu.setQuota(area: "mainland", urls: 5)
+            let client = try makeClient(emu, http)
+            let before = Date()
+            await expectError({
+                _ = try await client.purgeURLs(urls(10), area: "mainland", urlEncode: false, deadline: deadline())
+            }) { error in
+                #expect(error.code == "LimitExceeded.CdnPurgeUrlExceedDayLimit")
+                #expect(error.errorClass == .quota)
+                #expect(error.resetAt == QuotaClock.nextReset(after: before))
+                if let reset = error.resetAt {
+                    #expect(Int64(reset.timeIntervalSince1970) % 86_400 == 16 * 3600)
+                    #expect(reset > before && reset.timeIntervalSince(before) <= 86_400)
+                }
+            }
+            #expect(emu.requests.count == 1)
+            // The other area still has room, and the quota call reports what is left.
+            _ = try await client.purgeURLs(urls(10), area: "overseas", urlEncode: false, deadline: deadline())
+            let quota = try await client.describePurgeQuota(deadline: deadline())
+            #expect(quota.urlPurge.first { $0.area == "mainland" }?.available == 5)
+            #expect(quota.urlPurge.first { $0.area == "overseas" }?.available == 9990)
+        }
+    }
+
+    @Test("more URLs than Batch is the batch-too-big class; a too-long URL is identified")
+    func batchAndLength() async throws {
+        try await withEmulator { emu, http in
+            let client = try makeClient(emu, http)
+            await expectError({
+                _ = try await client.purgeURLs(urls(1001), area: nil, urlEncode: false, deadline: deadline())
+            }) { error in
+                #expect(error.errorClass == .batchTooBig)
+            }
+            emu.setMaxURLLength(80)
+            let long = "https://www.example.com/" + String(repeating: "x", count: 100)
+            await expectError({
+                _ = try await client.purgeURLs(["https://www.example.com/ok", long], area: nil, urlEncode: false, deadline: deadline())
+            }) { error in
+                #expect(error.isURLTooLong)
+                #expect(error.rejectedURL == long)
+                #expect(error.errorClass == .permanent)
+            }
+            await expectError({
+                _ = try await client.purgeURLs(["https://unknown.example.org/a"], area: nil, urlEncode: false, deadline: deadline())
+            }) { error in
+                #expect(error.code == "ResourceNotFound.CdnHostNotExists")
+                #expect(error.errorClass == .permanent)
+            }
+            await expectError({
+                _ = try await client.purgeURLs(["www.example.com/no-scheme"], area: nil, urlEncode: false, deadline: deadline())
+            }) { error in
+                #expect(error.code == "InvalidParameter.CdnParamError")
+            }
+            #expect(emu.requests.count == 4)
+            #expect(emu.acceptedURLs.isEmpty)
+        }
+    }
+
+    @Test("the configured rate is never exceeded across actions")
+    func rateLimit() async throws {
+        try await withEmulator { emu, http in
+            let rate = 10.0
+            let client = try makeClient(emu, http, requestsPerSecond: rate)
+            // Open the connection first, so that connection set-up does not skew arrival times.
+            _ = try await client.describePurgeQuota(deadline: deadline())
+            try await Task.sleep(for: .milliseconds(150))
+            emu.resetRecords()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<24 {
+                    group.addTask {
+                        if i % 2 == 0 {
+                            _ = try await client.describePurgeQuota(deadline: deadline())
+                        } else {
+                            _ = try await client.purgeURLs(["https://www.example.com/r\(i)"], area: nil, urlEncode: false, deadline: deadline())
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let arrivals = emu.requests.map(\.arrival).sorted()
+            #expect(arrivals.count == 24)
+            #expect(emu.requests.allSatisfy { $0.outcome == "OK" })
+            // Any window of one second (less 50 ms for scheduling jitter between the client's send and
+            // the emulator's arrival stamp, with the other tests running) holds at most `rate` requests.
+            for (i, start) in arrivals.enumerated() {
+                let inWindow = arrivals[i...].prefix { $0 < start + .milliseconds(950) }.count
+                #expect(Double(inWindow) <= rate, "\(inWindow) requests within a second")
+            }
+            #expect(arrivals.last! - arrivals.first! >= .milliseconds(2200))
+        }
+    }
+
+    @Test("the emulator's own 20/s limit answers RequestLimitExceeded, which is retried")
+    func emulatorRateLimit() async throws {
+        try await withEmulator { emu, http in
+            emu.setRequestsPerSecondPerAction(3)
+            let patient = RetryPolicy(baseDelay: .milliseconds(100), maxDelay: .milliseconds(800), maxAttempts: 30)
+            let client = try makeClient(emu, http, requestsPerSecond: 100, retryPolicy: patient)
+            for _ in 0..<5 { _ = try await client.describePurgeQuota(deadline: deadline()) }
+            let outcomes = emu.requests.map(\.outcome)
+            #expect(outcomes.filter { $0 == "OK" }.count == 5)
+            #expect(outcomes.contains("RequestLimitExceeded"))
+        }
+    }
+
+    @Test("the deadline bounds retries")
+    func deadlineBoundsRetries() async throws {
+        try await withEmulator { emu, http in
+            emu.failNext(1000, with: .internalError)
+            let unbounded = RetryPolicy(baseDelay: .milliseconds(20), maxDelay: .milliseconds(60), maxAttempts: .max)
+            let client = try makeClient(emu, http, requestsPerSecond: 15, retryPolicy: unbounded)
+            let start = ContinuousClock.now
+            await expectError({
+                _ = try await client.describePurgeQuota(deadline: .now + .milliseconds(800))
+            }) { error in
+                #expect(error.code == "InternalError")
+                #expect(error.errorClass == .transient)
+                #expect(error.message.contains("deadline"))
+            }
+            #expect(ContinuousClock.now - start < .milliseconds(1500))
+            #expect(emu.requests.count > 2, "\(emu.requests.map { "\($0.outcome) \($0.arrival - start)" })")
+            // A deadline already past sends nothing.
+            let before = emu.requests.count
+            await expectError({ _ = try await client.describePurgeQuota(deadline: .now - .seconds(1)) }) { error in
+                #expect(error.code == "ClientError.DeadlineExceeded")
+            }
+            #expect(emu.requests.count == before)
+        }
+    }
+
+    @Test("DescribePurgeTasks pages through TotalCount; tasks go process → done, or fail for chosen URLs")
+    func describeTasks() async throws {
+        try await withEmulator { emu, http in
+            let client = try makeClient(emu, http)
+            let batch = urls(250)
+            emu.failURLs([batch[3], batch[200]])
+            emu.setTaskCompletionDelay(.seconds(60))
+            let r = try await client.purgeURLs(batch, area: nil, urlEncode: false, deadline: deadline())
+            let running = try await client.describePurgeTasks(taskId: r.taskId, deadline: deadline())
+            #expect(running.count == 250)
+            #expect(running.allSatisfy { $0.status == .process && $0.taskId == r.taskId })
+            #expect(emu.requests.filter { $0.action == "DescribePurgeTasks" }.count == 3)
+
+            emu.setTaskCompletionDelay(.zero)
+            let finished = try await client.describePurgeTasks(taskId: r.taskId, pageSize: 40, deadline: deadline())
+            #expect(finished.map(\.url) == batch)
+            #expect(Set(finished.filter { $0.status == .fail }.map(\.url)) == [batch[3], batch[200]])
+            #expect(finished.filter { $0.status == .done }.count == 248)
+            #expect(emu.requests.filter { $0.action == "DescribePurgeTasks" }.count == 3 + 7)
+            #expect(try await client.describePurgeTasks(taskId: "no-such-task", deadline: deadline()).isEmpty)
+        }
+    }
+
+    @Test("PurgePathCache sends directories with FlushType")
+    func purgePaths() async throws {
+        try await withEmulator { emu, http in
+            let client = try makeClient(emu, http)
+            let r = try await client.purgePaths(["https://www.example.com/blog/"], flushType: .flush, area: "overseas", urlEncode: false, deadline: deadline())
+            #expect(emu.acceptedPaths == ["https://www.example.com/blog/"])
+            let tasks = try await client.describePurgeTasks(taskId: r.taskId, deadline: deadline())
+            #expect(tasks.first?.flushType == "flush")
+            #expect(tasks.first?.purgeType == "path")
+            #expect(emu.quota(area: "overseas")?.pathAvailable == 99)
+            #expect(emu.quota(area: "mainland")?.pathAvailable == 100)
+            await expectError({
+                _ = try await client.purgePaths(urls(21), flushType: .delete, area: nil, urlEncode: false, deadline: deadline())
+            }) { error in
+                #expect(error.errorClass == .batchTooBig)
+            }
+        }
+    }
+
+    @Test("transport failures are transient: a closed port retries until the deadline")
+    func connectionRefused() async throws {
+        let emu = try await TencentEmulator.start()
+        let endpoint = emu.endpoint
+        await emu.shutdown()
+        let http = TencentCDNClient.makeHTTPClient(connectTimeout: .milliseconds(200))
+        let client = try TencentCDNClient(
+            endpoint: endpoint,
+            credentials: StaticCredentialProvider(Credentials(secretId: "a", secretKey: Secret("b"))),
+            requestsPerSecond: 100, httpClient: http, logger: quietLogger, retryPolicy: fastRetry
+        )
+        await expectError({ _ = try await client.describePurgeQuota(deadline: .now + .milliseconds(300)) }) { error in
+            #expect(error.code == "ClientError.Network" || error.code == "ClientError.Timeout")
+            #expect(error.errorClass == .transient)
+        }
+        try await http.shutdown()
+    }
+
+    @Test("the client refuses plain http to a non-loopback host, and a non-positive rate")
+    func refusesInsecureEndpoint() async throws {
+        let http = TencentCDNClient.makeHTTPClient()
+        let creds = StaticCredentialProvider(Credentials(secretId: "a", secretKey: Secret("b")))
+        #expect(throws: TencentCloudError.self) {
+            _ = try TencentCDNClient(endpoint: "http://cdn.tencentcloudapi.com", credentials: creds, requestsPerSecond: 10, httpClient: http, logger: quietLogger)
+        }
+        #expect(throws: TencentCloudError.self) {
+            _ = try TencentCDNClient(endpoint: "https://cdn.tencentcloudapi.com", credentials: creds, requestsPerSecond: 0, httpClient: http, logger: quietLogger)
+        }
+        #expect(throws: Never.self) {
+            _ = try TencentCDNClient(endpoint: "https://cdn.intl.tencentcloudapi.com", credentials: creds, requestsPerSecond: 10, httpClient: http, logger: quietLogger)
+        }
+        try await http.shutdown()
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+
+@testable import TencentCDN
+
+/// One entry of `../shared/reference/tc3-vectors.json`.
+struct TC3Vector: Decodable, Sendable, CustomTestStringConvertible {
+    struct Expected: Decodable, Sendable {
+        var utc_date: String
+        var credential_scope: String
+        var hashed_payload: String
+        var canonical_request: String
+        var string_to_sign: String
+        var signature: String
+        var authorization: String
+    }
+    var name: String
+    var method: String
+    var host: String
+    var path: String
+    var query: String
+    var content_type: String
+    var payload: String
+    var timestamp: Int64
+    var secret_id: String
+    var secret_key: String
+    var token: String?
+    var service: String
+    var action: String
+    var version: String
+    var request_headers: [String: String]
+    var expected: Expected
+
+    var testDescription: String { name }
+
+    static let all: [TC3Vector] = {
+        struct File: Decodable { var vectors: [TC3Vector] }
+        let url = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/reference/tc3-vectors.json")
+        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
+        return (try? JSONDecoder().decode(File.self, from: data).vectors) ?? []
+    }()
+}
+
+@Suite("TC3 signing")
+struct SigningVectorTests {
+    @Test("the reference file holds all 18 vectors")
+    func vectorsLoad() {
+        #expect(TC3Vector.all.count == 18)
+        #expect(TC3Vector.all.filter { $0.method == "POST" }.count == 16)
+    }
+
+    @Test("reproduces canonical request, string to sign, signature and Authorization", arguments: TC3Vector.all)
+    func reproducesVector(_ v: TC3Vector) {
+        let input = TC3SigningInput(
+            method: v.method,
+            host: v.host,
+            path: v.path,
+            query: v.query,
+            contentType: v.content_type,
+            payload: Array(v.payload.utf8),
+            unsignedPayload: v.request_headers["X-TC-Content-SHA256"] == "UNSIGNED-PAYLOAD"
+        )
+        let credentials = Credentials(
+            secretId: v.secret_id,
+            secretKey: Secret(v.secret_key),
+            token: v.token.map(Secret.init)
+        )
+        let result = TC3Signer(service: v.service).sign(input, credentials: credentials, timestamp: v.timestamp)
+        #expect(result.date == v.expected.utc_date)
+        #expect(result.credentialScope == v.expected.credential_scope)
+        #expect(result.hashedPayload == v.expected.hashed_payload)
+        #expect(result.canonicalRequest == v.expected.canonical_request)
+        #expect(result.stringToSign == v.expected.string_to_sign)
+        #expect(result.signature == v.expected.signature)
+        #expect(result.authorization == v.expected.authorization)
+    }
+
+    @Test("the client sends the vector's headers, with X-TC-Token only for temporary credentials")
+    func clientHeaders() throws {
+        for v in TC3Vector.all where v.method == "POST" && v.service == "cdn" {
+            guard let action = TencentCDNAction(rawValue: v.action) else { continue }
+            let headers = Dictionary(
+                TencentCDNClient.headers(
+                    action: action,
+                    host: v.host,
+                    timestamp: v.timestamp,
+                    authorization: v.expected.authorization,
+                    token: v.token.map(Secret.init)
+                ),
+                uniquingKeysWith: { a, _ in a }
+            )
+            for name in ["Host", "Content-Type", "X-TC-Action", "X-TC-Version", "X-TC-Timestamp", "Authorization", "X-TC-Token"] {
+                #expect(headers[name] == v.request_headers[name], "\(v.name): \(name)")
+            }
+            #expect(headers["X-TC-Language"] == "en-US")
+        }
+    }
+
+    @Test(
+        "the scope date is the UTC date of the timestamp",
+        arguments: [
+            (Int64(1_551_113_065), "2019-02-25"), (1_704_067_199, "2023-12-31"), (1_704_067_200, "2024-01-01"),
+            (1_704_038_400, "2023-12-31"), (0, "1970-01-01"), (951_782_400, "2000-02-29"), (4_102_444_800, "2100-01-01"),
+        ]
+    )
+    func utcDate(_ timestamp: Int64, _ expected: String) {
+        #expect(UTCDate.string(fromUnixSeconds: timestamp) == expected)
+    }
+
+    @Test("a non-default port is part of the signed host; a default one is not")
+    func endpointHost() throws {
+        #expect(try Endpoint("http://127.0.0.1:8080").hostHeader == "127.0.0.1:8080")
+        #expect(try Endpoint("https://cdn.tencentcloudapi.com").hostHeader == "cdn.tencentcloudapi.com")
+        #expect(try Endpoint("https://cdn.tencentcloudapi.com:443/").hostHeader == "cdn.tencentcloudapi.com")
+        #expect(try Endpoint("https://cdn.example.test:8443").hostHeader == "cdn.example.test:8443")
+        #expect(try Endpoint("http://localhost:9").url == "http://localhost:9/")
+        #expect(try Endpoint("http://[::1]:9").hostHeader == "[::1]:9")
+    }
+
+    @Test(
+        "plain http is refused except on loopback",
+        arguments: ["http://cdn.tencentcloudapi.com", "http://10.0.0.1:80", "ftp://127.0.0.1", "cdn.tencentcloudapi.com", "http://128.0.0.1"]
+    )
+    func insecureEndpoints(_ endpoint: String) {
+        #expect(throws: TencentCloudError.self) { try Endpoint(endpoint) }
+    }
+}
