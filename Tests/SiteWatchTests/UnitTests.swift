@@ -141,6 +141,25 @@ import Testing
         #expect(try db.read { try $0.manifestCount() } == 1)
     }
 
+    @Test func siblingScopesThatSortBetweenADirectoryAndItsFiles() async throws {
+        let (scratch, root, db, detector) = try setUp()
+        _ = scratch
+        makeDirectories(root + "/blog/x")
+        writeFile(root, "blog/a.html", "a")
+        writeFile(root, "blog/x/y.html", "y")
+        writeFile(root, "blog.html", "b")
+        writeFile(root, "blog-2.html", "c")
+        try await detector.commit(try await detector.detect(.full, in: db), in: db)
+        // '.' and '-' sort before '/': "blog.html" lies between "blog" and "blog/a.html".
+        let scope: Set<RelativePath> = ["blog", "blog.html", "blog-2.html", "blog/x"]
+        #expect(try await detector.detect(.paths(scope), in: db).changes.isEmpty)
+        writeFile(root, "blog/x/y.html", "y2")
+        removeFile(Array((root + "/blog.html").utf8))
+        #expect(try await detector.detect(.paths(scope), in: db).changes == [
+            Change(path: "blog.html", kind: .deleted), Change(path: "blog/x/y.html", kind: .modified),
+        ])
+    }
+
     @Test func commitWritesCallerRowsInTheSameTransaction() async throws {
         struct Refused: Error {}
         let (scratch, root, _, _) = try setUp()

@@ -31,6 +31,9 @@ public struct Detector: Sendable {
     /// The `meta` key that records that the baseline was taken.
     static let baselineKey = "sitewatch.baseline_ns"
 
+    /// Above this many touched paths, the whole tree is walked instead (same judgments, fewer syscalls).
+    static let largeScopeThreshold = 20_000
+
     private static let queue = DispatchQueue(label: "purgewatch.sitewatch.detector", qos: .utility)
 
     public init(root: String, exclude: @escaping ExclusionRule = { _, _ in false }) {
@@ -104,53 +107,59 @@ public struct Detector: Sendable {
         let scopes: [RelativePath]
         switch scope {
         case .full: scopes = [.root]
-        case .paths(let paths): scopes = Self.outermost(paths)
+        case .paths(let paths):
+            // A rebuild touches most of the tree: one walk is cheaper than thousands of lookups.
+            scopes = paths.count > Self.largeScopeThreshold ? [.root] : Self.outermost(paths)
         }
         let isBaseline = try scope == .full && !Self.hasBaseline(in: db)
         let walker = Walker(exclude: exclude)
 
-        let found = Found()
+        // Walk each scope on its own: sorted per scope, merged per scope. (Scopes cannot share one
+        // sorted run: "blog.html" sorts between "blog" and "blog/a.html" because '.' < '/'.)
+        var perScope: [(scope: RelativePath, entries: [WalkEntry])] = []
+        var unreadable: [RelativePath] = []
+        var filesScanned = 0
         for scopePath in scopes {
+            let found = Found()
             collect(scopePath, rootFD: rootFD, walker: walker, into: found)
+            found.entries.sort { $0.path < $1.path }
+            filesScanned += found.entries.count
+            unreadable += found.unreadable
+            perScope.append((scopePath, found.entries))
         }
-        let onDisk = found.entries.sorted { $0.path < $1.path }
-        found.entries = []
-        var unreadable = found.unreadable
 
-        // Pass 1, in one read snapshot: merge the sorted walk with the manifest rows of each scope.
+        // Pass 1, in one read snapshot: merge each scope's sorted walk with its manifest rows.
         var work: [Work] = []
         var deletions: [ManifestEntry] = []
         let now = FileSystem.nowNanoseconds()
+        let unreadableSoFar = unreadable
         try db.read { tx in
-            var index = 0
-            for scopePath in scopes {
-                // Disk entries of this scope form a contiguous run (scopes are disjoint and sorted).
-                let start = index
-                while index < onDisk.count, scopePath.contains(onDisk[index].path) { index += 1 }
-                var diskIndex = start
+            for (scopePath, onDisk) in perScope {
+                var diskIndex = 0
                 try tx.forEachManifestEntry(atOrUnder: scopePath.bytes) { row in
                     let rowPath = RelativePath(row.path)
-                    while diskIndex < index, onDisk[diskIndex].path < rowPath {
+                    while diskIndex < onDisk.count, onDisk[diskIndex].path < rowPath {
                         work.append(.hash(onDisk[diskIndex], old: nil))
                         diskIndex += 1
                     }
-                    if diskIndex < index, onDisk[diskIndex].path == rowPath {
+                    if diskIndex < onDisk.count, onDisk[diskIndex].path == rowPath {
                         let entry = onDisk[diskIndex]
                         diskIndex += 1
                         let statMatches = entry.size == row.size && entry.mtimeNanoseconds == row.mtimeNanoseconds
                             && entry.inode == row.inode
                         let racy = row.mtimeNanoseconds + racyWindowNanoseconds >= row.checkedNanoseconds
                         if !statMatches || racy { work.append(.hash(entry, old: row)) }
-                    } else if !unreadable.contains(where: { $0.contains(rowPath) }) {
+                    } else if unreadableSoFar.isEmpty || !unreadableSoFar.contains(where: { $0.contains(rowPath) }) {
                         deletions.append(row)
                     }
                 }
-                while diskIndex < index {
+                while diskIndex < onDisk.count {
                     work.append(.hash(onDisk[diskIndex], old: nil))
                     diskIndex += 1
                 }
             }
         }
+        perScope = []
 
         // Pass 2, outside any transaction: read what must be read.
         var changes: [Change] = []
@@ -185,7 +194,7 @@ public struct Detector: Sendable {
         for row in deletions { changes.append(Change(path: RelativePath(row.path), kind: .deleted)) }
         changes.sort { $0.path < $1.path || ($0.path == $1.path && $0.kind.rawValue < $1.kind.rawValue) }
         return Detection(
-            changes: isBaseline ? [] : changes, isBaseline: isBaseline, filesScanned: onDisk.count,
+            changes: isBaseline ? [] : changes, isBaseline: isBaseline, filesScanned: filesScanned,
             filesHashed: hashed, unreadable: unreadable, manifestUpserts: upserts,
             manifestDeletions: deletions.map(\.path))
     }
@@ -245,16 +254,22 @@ public struct Detector: Sendable {
         }
     }
 
-    /// The paths of `paths` not beneath another one of them, sorted.
+    /// The paths of `paths` not beneath another one of them, sorted. O(n × depth).
     static func outermost(_ paths: Set<RelativePath>) -> [RelativePath] {
+        if paths.contains(.root) { return [.root] }
         var result: [RelativePath] = []
-        for path in paths.sorted() {
-            // Sorted order puts `a` before `a/b`, but `a-b` can sit between them: check every kept one
-            // that could be an ancestor (only the ones that are prefixes in bytes).
-            if let last = result.last, last.contains(path) { continue }
-            if result.contains(where: { $0.contains(path) }) { continue }
-            result.append(path)
+        for path in paths {
+            var ancestor = path.parent
+            var covered = false
+            while let candidate = ancestor, !candidate.isRoot {
+                if paths.contains(candidate) {
+                    covered = true
+                    break
+                }
+                ancestor = candidate.parent
+            }
+            if !covered { result.append(path) }
         }
-        return result
+        return result.sorted()
     }
 }
