@@ -21,7 +21,10 @@ while let arg = arguments.popFirst() {
 }
 
 let signer = TC3Signer(service: "cdn")
-let credentials = Credentials(secretId: "AKIDEXAMPLEcdnpurge0000000000000000", secretKey: Secret("examplesecretkey0000000000000000"))
+let credentials = Credentials(
+    secretId: "AKIDEXAMPLEcdnpurge0000000000000000",
+    secretKey: Secret("examplesecretkey0000000000000000")
+)
 
 for count in urlCounts {
     let urls = (0..<count).map { "\"https://www.example.com/assets/page-\($0).html\"" }.joined(separator: ",")
@@ -29,7 +32,9 @@ for count in urlCounts {
     let input = TC3SigningInput(host: "cdn.tencentcloudapi.com", payload: payload)
     // Warm up, then measure in rounds of 256 signatures until the time is up.
     var sink = 0
-    for i in 0..<256 { sink &+= signer.sign(input, credentials: credentials, timestamp: 1_700_000_000 + Int64(i)).signature.utf8.count }
+    for i in 0..<256 {
+        sink &+= signer.sign(input, credentials: credentials, timestamp: 1_700_000_000 + Int64(i)).signature.utf8.count
+    }
     let clock = ContinuousClock()
     let start = clock.now
     var signed = 0
@@ -44,6 +49,14 @@ for count in urlCounts {
     let elapsed = clock.now - start
     let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     let rate = Double(signed) / secs
-    print(String(format: "tc3 sign urls=%d bytes=%d: %.0f requests/s (%.2f µs/request)", count, payload.count, rate, 1e6 / rate))
+    print(
+        String(
+            format: "tc3 sign urls=%d bytes=%d: %.0f requests/s (%.2f µs/request)",
+            count,
+            payload.count,
+            rate,
+            1e6 / rate
+        )
+    )
     if sink == 42 { print("") }  // keep the work observable
 }

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
-import Testing
 import TencentEmulator
+import Testing
 
 @testable import TencentCDN
 
@@ -10,19 +10,20 @@ func urls(_ count: Int, prefix: String = "https://www.example.com/p/") -> [Strin
     (0..<count).map { "\(prefix)\($0).html" }
 }
 
-func expectError(
+/// The TencentCloudError `body` throws; records an issue if it throws nothing or something else.
+func captureError(
     _ body: () async throws -> Void,
-    sourceLocation: SourceLocation = #_sourceLocation,
-    _ check: (TencentCloudError) -> Void
-) async {
+    sourceLocation: SourceLocation = #_sourceLocation
+) async -> TencentCloudError? {
     do {
         try await body()
         Issue.record("expected a TencentCloudError", sourceLocation: sourceLocation)
     } catch let error as TencentCloudError {
-        check(error)
+        return error
     } catch {
         Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
     }
+    return nil
 }
 
 @Suite("Client against the emulator")
@@ -37,7 +38,12 @@ struct ClientEmulatorTests {
             let all = urls(2500)
             var taskIds: [String] = []
             for start in stride(from: 0, to: all.count, by: batch) {
-                let r = try await client.purgeURLs(Array(all[start..<min(all.count, start + batch)]), area: nil, urlEncode: false, deadline: deadline())
+                let r = try await client.purgeURLs(
+                    Array(all[start..<min(all.count, start + batch)]),
+                    area: nil,
+                    urlEncode: false,
+                    deadline: deadline()
+                )
                 taskIds.append(r.taskId)
             }
             let purges = emu.requests.filter { $0.action == "PurgeUrlsCache" }
@@ -57,15 +63,22 @@ struct ClientEmulatorTests {
             emu.setRandomFaults(
                 rate: 0.3,
                 seed: 0x5EED,
-                faults: [.internalError, .http(500), .http(502), .drop, .slow(0.4),
-                         .apiError(code: "RequestLimitExceeded", message: "slow down"),
-                         .apiError(code: "InternalError.CdnDbError", message: "db")],
+                faults: [
+                    .internalError, .http(500), .http(502), .drop, .slow(0.4),
+                    .apiError(code: "RequestLimitExceeded", message: "slow down"),
+                    .apiError(code: "InternalError.CdnDbError", message: "db"),
+                ],
                 actions: ["PurgeUrlsCache"]
             )
             let client = try makeClient(emu, http, requestsPerSecond: 15, requestTimeout: .milliseconds(150))
             let all = urls(2500)
             for start in stride(from: 0, to: all.count, by: 100) {
-                _ = try await client.purgeURLs(Array(all[start..<start + 100]), area: nil, urlEncode: false, deadline: deadline(30))
+                _ = try await client.purgeURLs(
+                    Array(all[start..<start + 100]),
+                    area: nil,
+                    urlEncode: false,
+                    deadline: deadline(30)
+                )
             }
             let accepted = emu.acceptedURLs
             let faults = emu.injectedFaults
@@ -92,7 +105,12 @@ struct ClientEmulatorTests {
             emu.failNext(1, with: .drop)
             emu.failNext(1, with: .internalError)
             emu.failNext(1, with: .http(500))
-            let r = try await client.purgeURLs(["https://www.example.com/a"], area: "mainland", urlEncode: false, deadline: deadline())
+            let r = try await client.purgeURLs(
+                ["https://www.example.com/a"],
+                area: "mainland",
+                urlEncode: false,
+                deadline: deadline()
+            )
             #expect(!r.taskId.isEmpty)
             #expect(emu.acceptedURLs == ["https://www.example.com/a"])
             #expect(emu.requests.map(\.outcome) == ["HTTP 502", "dropped", "InternalError", "HTTP 500", "OK"])
@@ -108,7 +126,12 @@ struct ClientEmulatorTests {
             let client = try makeClient(emu, http, requestTimeout: .milliseconds(200))
             emu.failNext(1, with: .slow(1.0))
             let start = ContinuousClock.now
-            _ = try await client.purgeURLs(["https://www.example.com/slow"], area: nil, urlEncode: false, deadline: deadline())
+            _ = try await client.purgeURLs(
+                ["https://www.example.com/slow"],
+                area: nil,
+                urlEncode: false,
+                deadline: deadline()
+            )
             #expect(ContinuousClock.now - start < .milliseconds(900))
             #expect(emu.acceptedURLs == ["https://www.example.com/slow", "https://www.example.com/slow"])
         }
@@ -119,18 +142,32 @@ struct ClientEmulatorTests {
         try await withEmulator { emu, http in
             let client = try makeClient(emu, http)
             emu.failNext(1, with: .authFailure("AuthFailure.SignatureFailure"))
-            await expectError({
-                _ = try await client.purgeURLs(["https://www.example.com/a"], area: nil, urlEncode: false, deadline: deadline())
-            }) { error in
+            if let error = await captureError({
+                _ = try await client.purgeURLs(
+                    ["https://www.example.com/a"],
+                    area: nil,
+                    urlEncode: false,
+                    deadline: deadline()
+                )
+            }) {
                 #expect(error.code == "AuthFailure.SignatureFailure")
                 #expect(error.errorClass == .permanent)
                 #expect(error.requestId != nil)
             }
             #expect(emu.requests.count == 1)
-            let wrongKey = try makeClient(emu, http, credentials: StaticCredentialProvider(Credentials(secretId: emu.secretId, secretKey: Secret("wrong"))))
-            await expectError({
-                _ = try await wrongKey.purgeURLs(["https://www.example.com/a"], area: nil, urlEncode: false, deadline: deadline())
-            }) { error in
+            let wrongKey = try makeClient(
+                emu,
+                http,
+                credentials: StaticCredentialProvider(Credentials(secretId: emu.secretId, secretKey: Secret("wrong")))
+            )
+            if let error = await captureError({
+                _ = try await wrongKey.purgeURLs(
+                    ["https://www.example.com/a"],
+                    area: nil,
+                    urlEncode: false,
+                    deadline: deadline()
+                )
+            }) {
                 #expect(error.code == "AuthFailure.SignatureFailure")
             }
             #expect(emu.requests.count == 2)
@@ -148,7 +185,7 @@ struct ClientEmulatorTests {
 
             emu.resetRecords()
             let skewed = try makeClient(emu, http, now: { Date().addingTimeInterval(-400) })
-            await expectError({ _ = try await skewed.describePurgeQuota(deadline: deadline()) }) { error in
+            if let error = await captureError({ _ = try await skewed.describePurgeQuota(deadline: deadline()) }) {
                 #expect(error.code == "AuthFailure.SignatureExpire")
                 #expect(error.errorClass == .permanent)
                 #expect(error.message.contains("NTP"))
@@ -165,13 +202,32 @@ struct ClientEmulatorTests {
                 credentials: .init(secretId: "AKIDroleTmp", secretKey: "roleKey", token: "token-1", expiredTime: expiry)
             )
             emu.addCredential(secretId: "AKIDroleTmp", secretKey: "roleKey", token: "token-1")
-            let chain = CredentialChain(environment: [:], credentialsFile: nil, cvmRole: true, metadataEndpoint: metadata.endpoint, httpClient: http, logger: quietLogger)
+            let chain = CredentialChain(
+                environment: [:],
+                credentialsFile: nil,
+                cvmRole: true,
+                metadataEndpoint: metadata.endpoint,
+                httpClient: http,
+                logger: quietLogger
+            )
             let client = try makeClient(emu, http, credentials: chain)
-            _ = try await client.purgeURLs(["https://www.example.com/1"], area: nil, urlEncode: false, deadline: deadline())
+            _ = try await client.purgeURLs(
+                ["https://www.example.com/1"],
+                area: nil,
+                urlEncode: false,
+                deadline: deadline()
+            )
             // The service rotates the session token; the old one is now refused.
             emu.addCredential(secretId: "AKIDroleTmp", secretKey: "roleKey", token: "token-2")
-            metadata.setCredentials(.init(secretId: "AKIDroleTmp", secretKey: "roleKey", token: "token-2", expiredTime: expiry))
-            _ = try await client.purgeURLs(["https://www.example.com/2"], area: nil, urlEncode: false, deadline: deadline())
+            metadata.setCredentials(
+                .init(secretId: "AKIDroleTmp", secretKey: "roleKey", token: "token-2", expiredTime: expiry)
+            )
+            _ = try await client.purgeURLs(
+                ["https://www.example.com/2"],
+                area: nil,
+                urlEncode: false,
+                deadline: deadline()
+            )
             #expect(emu.requests.map(\.outcome) == ["OK", "AuthFailure.TokenFailure", "OK"])
             #expect(metadata.credentialFetches == 2)
             #expect(emu.acceptedURLs == ["https://www.example.com/1", "https://www.example.com/2"])
@@ -181,7 +237,7 @@ struct ClientEmulatorTests {
             emu.resetRecords()
             let fixed = try makeClient(emu, http)
             emu.failNext(1, with: .authFailure("AuthFailure.TokenFailure"))
-            await expectError({ _ = try await fixed.describePurgeQuota(deadline: deadline()) }) { error in
+            if let error = await captureError({ _ = try await fixed.describePurgeQuota(deadline: deadline()) }) {
                 #expect(error.errorClass == .permanent)
             }
             #expect(emu.requests.count == 1)
@@ -194,9 +250,9 @@ struct ClientEmulatorTests {
             emu.setQuota(area: "mainland", urls: 5)
             let client = try makeClient(emu, http)
             let before = Date()
-            await expectError({
+            if let error = await captureError({
                 _ = try await client.purgeURLs(urls(10), area: "mainland", urlEncode: false, deadline: deadline())
-            }) { error in
+            }) {
                 #expect(error.code == "LimitExceeded.CdnPurgeUrlExceedDayLimit")
                 #expect(error.errorClass == .quota)
                 #expect(error.resetAt == QuotaClock.nextReset(after: before))
@@ -218,29 +274,44 @@ struct ClientEmulatorTests {
     func batchAndLength() async throws {
         try await withEmulator { emu, http in
             let client = try makeClient(emu, http)
-            await expectError({
+            if let error = await captureError({
                 _ = try await client.purgeURLs(urls(1001), area: nil, urlEncode: false, deadline: deadline())
-            }) { error in
+            }) {
                 #expect(error.errorClass == .batchTooBig)
             }
             emu.setMaxURLLength(80)
             let long = "https://www.example.com/" + String(repeating: "x", count: 100)
-            await expectError({
-                _ = try await client.purgeURLs(["https://www.example.com/ok", long], area: nil, urlEncode: false, deadline: deadline())
-            }) { error in
+            if let error = await captureError({
+                _ = try await client.purgeURLs(
+                    ["https://www.example.com/ok", long],
+                    area: nil,
+                    urlEncode: false,
+                    deadline: deadline()
+                )
+            }) {
                 #expect(error.isURLTooLong)
                 #expect(error.rejectedURL == long)
                 #expect(error.errorClass == .permanent)
             }
-            await expectError({
-                _ = try await client.purgeURLs(["https://unknown.example.org/a"], area: nil, urlEncode: false, deadline: deadline())
-            }) { error in
+            if let error = await captureError({
+                _ = try await client.purgeURLs(
+                    ["https://unknown.example.org/a"],
+                    area: nil,
+                    urlEncode: false,
+                    deadline: deadline()
+                )
+            }) {
                 #expect(error.code == "ResourceNotFound.CdnHostNotExists")
                 #expect(error.errorClass == .permanent)
             }
-            await expectError({
-                _ = try await client.purgeURLs(["www.example.com/no-scheme"], area: nil, urlEncode: false, deadline: deadline())
-            }) { error in
+            if let error = await captureError({
+                _ = try await client.purgeURLs(
+                    ["www.example.com/no-scheme"],
+                    area: nil,
+                    urlEncode: false,
+                    deadline: deadline()
+                )
+            }) {
                 #expect(error.code == "InvalidParameter.CdnParamError")
             }
             #expect(emu.requests.count == 4)
@@ -263,7 +334,12 @@ struct ClientEmulatorTests {
                         if i % 2 == 0 {
                             _ = try await client.describePurgeQuota(deadline: deadline())
                         } else {
-                            _ = try await client.purgeURLs(["https://www.example.com/r\(i)"], area: nil, urlEncode: false, deadline: deadline())
+                            _ = try await client.purgeURLs(
+                                ["https://www.example.com/r\(i)"],
+                                area: nil,
+                                urlEncode: false,
+                                deadline: deadline()
+                            )
                         }
                     }
                 }
@@ -302,9 +378,9 @@ struct ClientEmulatorTests {
             let unbounded = RetryPolicy(baseDelay: .milliseconds(20), maxDelay: .milliseconds(60), maxAttempts: .max)
             let client = try makeClient(emu, http, requestsPerSecond: 15, retryPolicy: unbounded)
             let start = ContinuousClock.now
-            await expectError({
+            if let error = await captureError({
                 _ = try await client.describePurgeQuota(deadline: .now + .milliseconds(800))
-            }) { error in
+            }) {
                 #expect(error.code == "InternalError")
                 #expect(error.errorClass == .transient)
                 #expect(error.message.contains("deadline"))
@@ -313,7 +389,8 @@ struct ClientEmulatorTests {
             #expect(emu.requests.count > 2, "\(emu.requests.map { "\($0.outcome) \($0.arrival - start)" })")
             // A deadline already past sends nothing.
             let before = emu.requests.count
-            await expectError({ _ = try await client.describePurgeQuota(deadline: .now - .seconds(1)) }) { error in
+            if let error = await captureError({ _ = try await client.describePurgeQuota(deadline: .now - .seconds(1)) })
+            {
                 #expect(error.code == "ClientError.DeadlineExceeded")
             }
             #expect(emu.requests.count == before)
@@ -347,16 +424,28 @@ struct ClientEmulatorTests {
     func purgePaths() async throws {
         try await withEmulator { emu, http in
             let client = try makeClient(emu, http)
-            let r = try await client.purgePaths(["https://www.example.com/blog/"], flushType: .flush, area: "overseas", urlEncode: false, deadline: deadline())
+            let r = try await client.purgePaths(
+                ["https://www.example.com/blog/"],
+                flushType: .flush,
+                area: "overseas",
+                urlEncode: false,
+                deadline: deadline()
+            )
             #expect(emu.acceptedPaths == ["https://www.example.com/blog/"])
             let tasks = try await client.describePurgeTasks(taskId: r.taskId, deadline: deadline())
             #expect(tasks.first?.flushType == "flush")
             #expect(tasks.first?.purgeType == "path")
             #expect(emu.quota(area: "overseas")?.pathAvailable == 99)
             #expect(emu.quota(area: "mainland")?.pathAvailable == 100)
-            await expectError({
-                _ = try await client.purgePaths(urls(21), flushType: .delete, area: nil, urlEncode: false, deadline: deadline())
-            }) { error in
+            if let error = await captureError({
+                _ = try await client.purgePaths(
+                    urls(21),
+                    flushType: .delete,
+                    area: nil,
+                    urlEncode: false,
+                    deadline: deadline()
+                )
+            }) {
                 #expect(error.errorClass == .batchTooBig)
             }
         }
@@ -371,9 +460,14 @@ struct ClientEmulatorTests {
         let client = try TencentCDNClient(
             endpoint: endpoint,
             credentials: StaticCredentialProvider(Credentials(secretId: "a", secretKey: Secret("b"))),
-            requestsPerSecond: 100, httpClient: http, logger: quietLogger, retryPolicy: fastRetry
+            requestsPerSecond: 100,
+            httpClient: http,
+            logger: quietLogger,
+            retryPolicy: fastRetry
         )
-        await expectError({ _ = try await client.describePurgeQuota(deadline: .now + .milliseconds(300)) }) { error in
+        if let error = await captureError({
+            _ = try await client.describePurgeQuota(deadline: .now + .milliseconds(300))
+        }) {
             #expect(error.code == "ClientError.Network" || error.code == "ClientError.Timeout")
             #expect(error.errorClass == .transient)
         }
@@ -385,13 +479,31 @@ struct ClientEmulatorTests {
         let http = TencentCDNClient.makeHTTPClient()
         let creds = StaticCredentialProvider(Credentials(secretId: "a", secretKey: Secret("b")))
         #expect(throws: TencentCloudError.self) {
-            _ = try TencentCDNClient(endpoint: "http://cdn.tencentcloudapi.com", credentials: creds, requestsPerSecond: 10, httpClient: http, logger: quietLogger)
+            _ = try TencentCDNClient(
+                endpoint: "http://cdn.tencentcloudapi.com",
+                credentials: creds,
+                requestsPerSecond: 10,
+                httpClient: http,
+                logger: quietLogger
+            )
         }
         #expect(throws: TencentCloudError.self) {
-            _ = try TencentCDNClient(endpoint: "https://cdn.tencentcloudapi.com", credentials: creds, requestsPerSecond: 0, httpClient: http, logger: quietLogger)
+            _ = try TencentCDNClient(
+                endpoint: "https://cdn.tencentcloudapi.com",
+                credentials: creds,
+                requestsPerSecond: 0,
+                httpClient: http,
+                logger: quietLogger
+            )
         }
         #expect(throws: Never.self) {
-            _ = try TencentCDNClient(endpoint: "https://cdn.intl.tencentcloudapi.com", credentials: creds, requestsPerSecond: 10, httpClient: http, logger: quietLogger)
+            _ = try TencentCDNClient(
+                endpoint: "https://cdn.intl.tencentcloudapi.com",
+                credentials: creds,
+                requestsPerSecond: 10,
+                httpClient: http,
+                logger: quietLogger
+            )
         }
         try await http.shutdown()
     }

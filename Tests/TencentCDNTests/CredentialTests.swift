@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
-import Testing
 import TencentEmulator
+import Testing
 
 @testable import TencentCDN
 
@@ -11,7 +11,8 @@ struct CredentialTests {
     static let noLog = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
     func tempDir() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("purgewatch-cred-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("purgewatch-cred-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }
@@ -24,8 +25,17 @@ struct CredentialTests {
     func environment() async throws {
         let http = TencentCDNClient.makeHTTPClient()
         defer { Task { try? await http.shutdown() } }
-        let env = ["TENCENTCLOUD_SECRET_ID": "AKIDenv0001", "TENCENTCLOUD_SECRET_KEY": "envkey", "TENCENTCLOUD_TOKEN": "envtoken"]
-        let chain = CredentialChain(environment: env, credentialsFile: "/nonexistent", cvmRole: true, httpClient: http, logger: Self.noLog)
+        let env = [
+            "TENCENTCLOUD_SECRET_ID": "AKIDenv0001", "TENCENTCLOUD_SECRET_KEY": "envkey",
+            "TENCENTCLOUD_TOKEN": "envtoken",
+        ]
+        let chain = CredentialChain(
+            environment: env,
+            credentialsFile: "/nonexistent",
+            cvmRole: true,
+            httpClient: http,
+            logger: Self.noLog
+        )
         #expect(chain.kind == .environment)
         let c = try await chain.credentials()
         #expect(c.secretId == "AKIDenv0001")
@@ -35,7 +45,10 @@ struct CredentialTests {
         #expect(located?.kind == .environment)
         #expect(located?.detail == "TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY, TENCENTCLOUD_TOKEN")
         // An id without a key is not a source.
-        #expect(CredentialChain.locate(environment: ["TENCENTCLOUD_SECRET_ID": "x"], credentialsFile: nil, cvmRole: false) == nil)
+        #expect(
+            CredentialChain.locate(environment: ["TENCENTCLOUD_SECRET_ID": "x"], credentialsFile: nil, cvmRole: false)
+                == nil
+        )
     }
 
     @Test("systemd credentials: $CREDENTIALS_DIRECTORY files, trailing newline trimmed")
@@ -46,7 +59,13 @@ struct CredentialTests {
         try write("AKIDsystemd01\n", dir + "/tencentcloud-secret-id")
         try write("systemdkey\n", dir + "/tencentcloud-secret-key")
         let env = ["CREDENTIALS_DIRECTORY": dir]
-        let chain = CredentialChain(environment: env, credentialsFile: "/x", cvmRole: true, httpClient: http, logger: Self.noLog)
+        let chain = CredentialChain(
+            environment: env,
+            credentialsFile: "/x",
+            cvmRole: true,
+            httpClient: http,
+            logger: Self.noLog
+        )
         #expect(chain.kind == .systemdCredentials)
         let c = try await chain.credentials()
         #expect(c.secretId == "AKIDsystemd01")
@@ -82,7 +101,13 @@ struct CredentialTests {
             """,
             path
         )
-        let chain = CredentialChain(environment: [:], credentialsFile: path, cvmRole: true, httpClient: http, logger: Self.noLog)
+        let chain = CredentialChain(
+            environment: [:],
+            credentialsFile: path,
+            cvmRole: true,
+            httpClient: http,
+            logger: Self.noLog
+        )
         #expect(chain.kind == .credentialsFile)
         #expect(chain.detail == path)
         let c = try await chain.credentials()
@@ -90,9 +115,21 @@ struct CredentialTests {
         #expect(c.secretKey.revealed() == "filekey")
 
         try write("[prod]\nsecret_id = a\nsecret_key = b\n", path)
-        let missing = CredentialChain(environment: [:], credentialsFile: path, cvmRole: false, httpClient: http, logger: Self.noLog)
+        let missing = CredentialChain(
+            environment: [:],
+            credentialsFile: path,
+            cvmRole: false,
+            httpClient: http,
+            logger: Self.noLog
+        )
         await #expect(throws: TencentCloudError.self) { _ = try await missing.credentials() }
-        let unreadable = CredentialChain(environment: [:], credentialsFile: dir + "/nope", cvmRole: false, httpClient: http, logger: Self.noLog)
+        let unreadable = CredentialChain(
+            environment: [:],
+            credentialsFile: dir + "/nope",
+            cvmRole: false,
+            httpClient: http,
+            logger: Self.noLog
+        )
         do {
             _ = try await unreadable.credentials()
             Issue.record("expected an error")
@@ -110,13 +147,24 @@ struct CredentialTests {
         try write("key", dir + "/tencentcloud-secret-key")
         let env = ["TENCENTCLOUD_SECRET_ID": "a", "TENCENTCLOUD_SECRET_KEY": "b", "CREDENTIALS_DIRECTORY": dir]
         #expect(CredentialChain.locate(environment: env, credentialsFile: "/f", cvmRole: true)?.kind == .environment)
-        #expect(CredentialChain.locate(environment: ["CREDENTIALS_DIRECTORY": dir], credentialsFile: "/f", cvmRole: true)?.kind == .systemdCredentials)
-        #expect(CredentialChain.locate(environment: [:], credentialsFile: "/f", cvmRole: true)?.kind == .credentialsFile)
+        #expect(
+            CredentialChain.locate(environment: ["CREDENTIALS_DIRECTORY": dir], credentialsFile: "/f", cvmRole: true)?
+                .kind == .systemdCredentials
+        )
+        #expect(
+            CredentialChain.locate(environment: [:], credentialsFile: "/f", cvmRole: true)?.kind == .credentialsFile
+        )
         #expect(CredentialChain.locate(environment: [:], credentialsFile: nil, cvmRole: true)?.kind == .cvmRole)
         #expect(CredentialChain.locate(environment: [:], credentialsFile: nil, cvmRole: false) == nil)
         let http = TencentCDNClient.makeHTTPClient()
         defer { Task { try? await http.shutdown() } }
-        let none = CredentialChain(environment: [:], credentialsFile: nil, cvmRole: false, httpClient: http, logger: Self.noLog)
+        let none = CredentialChain(
+            environment: [:],
+            credentialsFile: nil,
+            cvmRole: false,
+            httpClient: http,
+            logger: Self.noLog
+        )
         #expect(none.kind == nil)
         await #expect(throws: TencentCloudError.self) { _ = try await none.credentials() }
     }
@@ -130,7 +178,10 @@ struct CredentialTests {
         )
         let http = TencentCDNClient.makeHTTPClient()
         let provider = CVMRoleCredentialProvider(
-            metadataEndpoint: metadata.endpoint + "/", httpClient: http, logger: Self.noLog, now: { clock.now }
+            metadataEndpoint: metadata.endpoint + "/",
+            httpClient: http,
+            logger: Self.noLog,
+            now: { clock.now }
         )
         let first = try await provider.credentials()
         #expect(first.secretId == "AKIDtmp1")
@@ -140,7 +191,9 @@ struct CredentialTests {
         #expect(metadata.credentialFetches == 1)
 
         // 400 s left: cached.
-        metadata.setCredentials(.init(secretId: "AKIDtmp2", secretKey: "tmpkey2", token: "tok2", expiredTime: t0 + 5000))
+        metadata.setCredentials(
+            .init(secretId: "AKIDtmp2", secretKey: "tmpkey2", token: "tok2", expiredTime: t0 + 5000)
+        )
         clock.set(Date(timeIntervalSince1970: TimeInterval(t0 + 600)))
         #expect(try await provider.credentials().secretId == "AKIDtmp1")
         #expect(metadata.credentialFetches == 1)
@@ -174,17 +227,33 @@ struct CredentialTests {
     func cvmRoleChain() async throws {
         let metadata = try await FakeMetadataService.start(
             roleName: "cdn-purger",
-            credentials: .init(secretId: "AKIDrole", secretKey: "rolekey", token: "roletoken", expiredTime: Int64(Date().timeIntervalSince1970) + 7200)
+            credentials: .init(
+                secretId: "AKIDrole",
+                secretKey: "rolekey",
+                token: "roletoken",
+                expiredTime: Int64(Date().timeIntervalSince1970) + 7200
+            )
         )
         let http = TencentCDNClient.makeHTTPClient()
-        let chain = CredentialChain(environment: [:], credentialsFile: nil, cvmRole: true, metadataEndpoint: metadata.endpoint, httpClient: http, logger: Self.noLog)
+        let chain = CredentialChain(
+            environment: [:],
+            credentialsFile: nil,
+            cvmRole: true,
+            metadataEndpoint: metadata.endpoint,
+            httpClient: http,
+            logger: Self.noLog
+        )
         #expect(chain.kind == .cvmRole)
         let c = try await chain.credentials()
         #expect(c.secretId == "AKIDrole")
         #expect(c.isTemporary)
 
         metadata.setRoleName(nil)
-        let unbound = CVMRoleCredentialProvider(metadataEndpoint: metadata.endpoint, httpClient: http, logger: Self.noLog)
+        let unbound = CVMRoleCredentialProvider(
+            metadataEndpoint: metadata.endpoint,
+            httpClient: http,
+            logger: Self.noLog
+        )
         do {
             _ = try await unbound.credentials()
             Issue.record("expected an error")

@@ -26,11 +26,13 @@ struct ErrorClassificationTests {
     static let permanent = [
         "AuthFailure.InvalidAuthorization", "AuthFailure.SignatureFailure", "AuthFailure.SecretIdNotFound",
         "AuthFailure.InvalidSecretId", "AuthFailure.MFAFailure", "AuthFailure.UnauthorizedOperation",
-        "UnauthorizedOperation", "UnauthorizedOperation.CdnCamUnauthorized", "UnauthorizedOperation.CdnHostUnauthorized",
+        "UnauthorizedOperation", "UnauthorizedOperation.CdnCamUnauthorized",
+        "UnauthorizedOperation.CdnHostUnauthorized",
         "UnauthorizedOperation.CdnUserAuthFail", "UnauthorizedOperation.CdnUserAuthWait",
         "UnauthorizedOperation.CdnUserIsSuspended", "UnauthorizedOperation.CdnUserIsIsolated",
         "UnauthorizedOperation.EcdnMigratedCdn", "UnauthorizedOperation.OpNoAuth",
-        "ResourceNotFound.CdnHostNotExists", "ResourceNotFound.CdnUserNotExists", "ResourceUnavailable.CdnHostIsNotOnline",
+        "ResourceNotFound.CdnHostNotExists", "ResourceNotFound.CdnUserNotExists",
+        "ResourceUnavailable.CdnHostIsNotOnline",
         "InvalidParameter.CdnHostInvalidStatus", "InvalidParameter.CdnParamError",
         "InvalidParameter.CdnPurgeWildcardNotAllowed", "InvalidParameter.CdnStatInvalidDate",
         "InvalidParameter.CdnUrlExceedLength", "InvalidParameter", "InvalidParameterValue", "MissingParameter",
@@ -38,10 +40,13 @@ struct ErrorClassificationTests {
         "UnsupportedProtocol", "UnsupportedRegion", "RequestSizeLimitExceeded", "IpInBlacklist", "IpNotInWhitelist",
     ]
 
-    @Test("every code of the reference table has its class", arguments: [
-        (ErrorClass.transient, transient), (.reSign, reSign), (.quota, quota), (.batchTooBig, batchTooBig),
-        (.permanent, permanent),
-    ])
+    @Test(
+        "every code of the reference table has its class",
+        arguments: [
+            (ErrorClass.transient, transient), (.reSign, reSign), (.quota, quota), (.batchTooBig, batchTooBig),
+            (.permanent, permanent),
+        ]
+    )
     func referenceTable(_ expected: ErrorClass, _ codes: [String]) {
         for code in codes {
             #expect(ErrorClass.classify(code: code) == expected, "\(code)")
@@ -49,14 +54,17 @@ struct ErrorClassificationTests {
         }
     }
 
-    @Test("unknown codes default by prefix", arguments: [
-        ("InternalError.SomethingNew", ErrorClass.transient), ("RequestLimitExceeded.NewLimit", .transient),
-        ("FailedOperation.Whatever", .transient), ("ServiceUnavailable.Later", .transient),
-        ("LimitExceeded.CdnPurgeSomethingDayLimit", .quota), ("LimitExceeded.CdnNewBatchLimit", .batchTooBig),
-        ("AuthFailure.SomethingElse", .permanent), ("UnauthorizedOperation.NewThing", .permanent),
-        ("InvalidParameter.Cdn404", .permanent), ("ResourceNotFound.X", .permanent), ("TotallyUnknown", .permanent),
-        ("HTTPError.502", .transient), ("ClientError.Timeout", .transient),
-    ])
+    @Test(
+        "unknown codes default by prefix",
+        arguments: [
+            ("InternalError.SomethingNew", ErrorClass.transient), ("RequestLimitExceeded.NewLimit", .transient),
+            ("FailedOperation.Whatever", .transient), ("ServiceUnavailable.Later", .transient),
+            ("LimitExceeded.CdnPurgeSomethingDayLimit", .quota), ("LimitExceeded.CdnNewBatchLimit", .batchTooBig),
+            ("AuthFailure.SomethingElse", .permanent), ("UnauthorizedOperation.NewThing", .permanent),
+            ("InvalidParameter.Cdn404", .permanent), ("ResourceNotFound.X", .permanent), ("TotallyUnknown", .permanent),
+            ("HTTPError.502", .transient), ("ClientError.Timeout", .transient),
+        ]
+    )
     func prefixDefaults(_ code: String, _ expected: ErrorClass) {
         #expect(ErrorClass.classify(code: code) == expected)
     }
@@ -109,20 +117,26 @@ struct ResponseEnvelopeTests {
 
     @Test("quota and task pages decode")
     func quotaAndTasks() throws {
-        let quota = #"{"Response":{"UrlPurge":[{"Area":"mainland","Batch":1000,"Total":10000,"Available":9990}],"PathPurge":[{"Area":"overseas","Batch":20,"Total":100,"Available":100,"Unused":0}],"RequestId":"q"}}"#
+        let quota =
+            #"{"Response":{"UrlPurge":[{"Area":"mainland","Batch":1000,"Total":10000,"Available":9990}],"PathPurge":[{"Area":"overseas","Batch":20,"Total":100,"Available":100,"Unused":0}],"RequestId":"q"}}"#
         let q = try ResponseEnvelope.decode(PurgeQuota.self, from: Array(quota.utf8))
         #expect(q.urlPurge == [.init(area: "mainland", batch: 1000, total: 10000, available: 9990)])
         #expect(q.pathPurge.first?.batch == 20)
-        let tasks = #"{"Response":{"PurgeLogs":[{"TaskId":"t","Url":"https://a/","Status":"done","PurgeType":"url","FlushType":"delete","CreateTime":"2023-11-15 06:13:20"},{"TaskId":"t","Url":"https://b/","Status":"weird"}],"TotalCount":2,"RequestId":"d"}}"#
+        let tasks =
+            #"{"Response":{"PurgeLogs":[{"TaskId":"t","Url":"https://a/","Status":"done","PurgeType":"url","FlushType":"delete","CreateTime":"2023-11-15 06:13:20"},{"TaskId":"t","Url":"https://b/","Status":"weird"}],"TotalCount":2,"RequestId":"d"}}"#
         let page = try ResponseEnvelope.decode(DescribePurgeTasksResponse.self, from: Array(tasks.utf8))
         #expect(page.totalCount == 2)
         #expect(page.purgeLogs?.map(\.status) == [.done, .other("weird")])
     }
 
-    @Test("a malformed body is an error, not a crash", arguments: [
-        "", "not json", "[]", #"{"Response":null}"#, #"{"Response":{"TaskId":5,"RequestId":"r"}}"#,
-        #"{"Response":{"RequestId":"r"}}"#, #"{"Other":{}}"#, "{\"Response\":{\"TaskId\":\"x\"", #"{"Response":{"Error":{"Message":"no code"}}}"#,
-    ])
+    @Test(
+        "a malformed body is an error, not a crash",
+        arguments: [
+            "", "not json", "[]", #"{"Response":null}"#, #"{"Response":{"TaskId":5,"RequestId":"r"}}"#,
+            #"{"Response":{"RequestId":"r"}}"#, #"{"Other":{}}"#, "{\"Response\":{\"TaskId\":\"x\"",
+            #"{"Response":{"Error":{"Message":"no code"}}}"#,
+        ]
+    )
     func malformed(_ body: String) {
         #expect(throws: TencentCloudError.self) {
             _ = try ResponseEnvelope.decode(PurgeResponse.self, from: Array(body.utf8))
@@ -138,10 +152,16 @@ struct ResponseEnvelopeTests {
 
     @Test("request bodies are compact JSON with the API's names; unset options are omitted")
     func requestBodies() throws {
-        let urls = try TencentCDNClient.encode(PurgeUrlsCacheRequest(urls: ["https://www.example.com/a b/"], area: "", urlEncode: false))
+        let urls = try TencentCDNClient.encode(
+            PurgeUrlsCacheRequest(urls: ["https://www.example.com/a b/"], area: "", urlEncode: false)
+        )
         #expect(String(decoding: urls, as: UTF8.self) == #"{"Urls":["https://www.example.com/a b/"]}"#)
-        let full = try TencentCDNClient.encode(PurgeUrlsCacheRequest(urls: ["https://x/中"], area: "overseas", urlEncode: true))
-        #expect(String(decoding: full, as: UTF8.self) == #"{"Area":"overseas","UrlEncode":true,"Urls":["https://x/中"]}"#)
+        let full = try TencentCDNClient.encode(
+            PurgeUrlsCacheRequest(urls: ["https://x/中"], area: "overseas", urlEncode: true)
+        )
+        #expect(
+            String(decoding: full, as: UTF8.self) == #"{"Area":"overseas","UrlEncode":true,"Urls":["https://x/中"]}"#
+        )
         let paths = try TencentCDNClient.encode(PurgePathCacheRequest(paths: ["https://x/d/"], flushType: .flush))
         #expect(String(decoding: paths, as: UTF8.self) == #"{"FlushType":"flush","Paths":["https://x/d/"]}"#)
         #expect(String(decoding: try TencentCDNClient.encode(DescribePurgeQuotaRequest()), as: UTF8.self) == "{}")

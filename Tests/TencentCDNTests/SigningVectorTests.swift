@@ -6,32 +6,49 @@ import Testing
 /// One entry of `../shared/reference/tc3-vectors.json`.
 struct TC3Vector: Decodable, Sendable, CustomTestStringConvertible {
     struct Expected: Decodable, Sendable {
-        var utc_date: String
-        var credential_scope: String
-        var hashed_payload: String
-        var canonical_request: String
-        var string_to_sign: String
+        var utcDate: String
+        var credentialScope: String
+        var hashedPayload: String
+        var canonicalRequest: String
+        var stringToSign: String
         var signature: String
         var authorization: String
+
+        enum CodingKeys: String, CodingKey {
+            case signature, authorization
+            case utcDate = "utc_date"
+            case credentialScope = "credential_scope"
+            case hashedPayload = "hashed_payload"
+            case canonicalRequest = "canonical_request"
+            case stringToSign = "string_to_sign"
+        }
     }
     var name: String
     var method: String
     var host: String
     var path: String
     var query: String
-    var content_type: String
+    var contentType: String
     var payload: String
     var timestamp: Int64
-    var secret_id: String
-    var secret_key: String
+    var secretId: String
+    var secretKey: String
     var token: String?
     var service: String
     var action: String
     var version: String
-    var request_headers: [String: String]
+    var requestHeaders: [String: String]
     var expected: Expected
 
     var testDescription: String { name }
+
+    enum CodingKeys: String, CodingKey {
+        case name, method, host, path, query, payload, timestamp, token, service, action, version, expected
+        case contentType = "content_type"
+        case secretId = "secret_id"
+        case secretKey = "secret_key"
+        case requestHeaders = "request_headers"
+    }
 
     static let all: [TC3Vector] = {
         struct File: Decodable { var vectors: [TC3Vector] }
@@ -58,21 +75,21 @@ struct SigningVectorTests {
             host: v.host,
             path: v.path,
             query: v.query,
-            contentType: v.content_type,
+            contentType: v.contentType,
             payload: Array(v.payload.utf8),
-            unsignedPayload: v.request_headers["X-TC-Content-SHA256"] == "UNSIGNED-PAYLOAD"
+            unsignedPayload: v.requestHeaders["X-TC-Content-SHA256"] == "UNSIGNED-PAYLOAD"
         )
         let credentials = Credentials(
-            secretId: v.secret_id,
-            secretKey: Secret(v.secret_key),
+            secretId: v.secretId,
+            secretKey: Secret(v.secretKey),
             token: v.token.map(Secret.init)
         )
         let result = TC3Signer(service: v.service).sign(input, credentials: credentials, timestamp: v.timestamp)
-        #expect(result.date == v.expected.utc_date)
-        #expect(result.credentialScope == v.expected.credential_scope)
-        #expect(result.hashedPayload == v.expected.hashed_payload)
-        #expect(result.canonicalRequest == v.expected.canonical_request)
-        #expect(result.stringToSign == v.expected.string_to_sign)
+        #expect(result.date == v.expected.utcDate)
+        #expect(result.credentialScope == v.expected.credentialScope)
+        #expect(result.hashedPayload == v.expected.hashedPayload)
+        #expect(result.canonicalRequest == v.expected.canonicalRequest)
+        #expect(result.stringToSign == v.expected.stringToSign)
         #expect(result.signature == v.expected.signature)
         #expect(result.authorization == v.expected.authorization)
     }
@@ -91,8 +108,10 @@ struct SigningVectorTests {
                 ),
                 uniquingKeysWith: { a, _ in a }
             )
-            for name in ["Host", "Content-Type", "X-TC-Action", "X-TC-Version", "X-TC-Timestamp", "Authorization", "X-TC-Token"] {
-                #expect(headers[name] == v.request_headers[name], "\(v.name): \(name)")
+            for name in [
+                "Host", "Content-Type", "X-TC-Action", "X-TC-Version", "X-TC-Timestamp", "Authorization", "X-TC-Token",
+            ] {
+                #expect(headers[name] == v.requestHeaders[name], "\(v.name): \(name)")
             }
             #expect(headers["X-TC-Language"] == "en-US")
         }
@@ -102,7 +121,8 @@ struct SigningVectorTests {
         "the scope date is the UTC date of the timestamp",
         arguments: [
             (Int64(1_551_113_065), "2019-02-25"), (1_704_067_199, "2023-12-31"), (1_704_067_200, "2024-01-01"),
-            (1_704_038_400, "2023-12-31"), (0, "1970-01-01"), (951_782_400, "2000-02-29"), (4_102_444_800, "2100-01-01"),
+            (1_704_038_400, "2023-12-31"), (0, "1970-01-01"), (951_782_400, "2000-02-29"),
+            (4_102_444_800, "2100-01-01"),
         ]
     )
     func utcDate(_ timestamp: Int64, _ expected: String) {
@@ -121,7 +141,10 @@ struct SigningVectorTests {
 
     @Test(
         "plain http is refused except on loopback",
-        arguments: ["http://cdn.tencentcloudapi.com", "http://10.0.0.1:80", "ftp://127.0.0.1", "cdn.tencentcloudapi.com", "http://128.0.0.1"]
+        arguments: [
+            "http://cdn.tencentcloudapi.com", "http://10.0.0.1:80", "ftp://127.0.0.1", "cdn.tencentcloudapi.com",
+            "http://128.0.0.1",
+        ]
     )
     func insecureEndpoints(_ endpoint: String) {
         #expect(throws: TencentCloudError.self) { try Endpoint(endpoint) }

@@ -36,8 +36,12 @@ struct EmulatorState {
         var quotas: [String: EmulatedQuota] = [:]
         for area in config.areas {
             quotas[area] = EmulatedQuota(
-                urlBatch: config.urlBatch, urlTotal: config.urlDailyQuota, urlAvailable: config.urlDailyQuota,
-                pathBatch: config.pathBatch, pathTotal: config.pathDailyQuota, pathAvailable: config.pathDailyQuota
+                urlBatch: config.urlBatch,
+                urlTotal: config.urlDailyQuota,
+                urlAvailable: config.urlDailyQuota,
+                pathBatch: config.pathBatch,
+                pathTotal: config.pathDailyQuota,
+                pathAvailable: config.pathDailyQuota
             )
         }
         self.quotas = quotas
@@ -56,21 +60,34 @@ struct EmulatorState {
         let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any]
         let urlCount = ((body?["Urls"] ?? body?["Paths"]) as? [Any])?.count ?? 0
         var record = RecordedRequest(
-            action: action, arrival: arrival, urlCount: urlCount, outcome: "OK", fault: nil,
-            timestamp: request.header("X-TC-Timestamp").flatMap { Int($0) }, requestId: requestId
+            action: action,
+            arrival: arrival,
+            urlCount: urlCount,
+            outcome: "OK",
+            fault: nil,
+            timestamp: request.header("X-TC-Timestamp").flatMap { Int($0) },
+            requestId: requestId
         )
         defer { requests.append(record) }
 
         func fail(_ code: String, _ message: String) -> Decision {
             record.outcome = code
-            return .reply(status: 200, body: Self.errorBody(code, message, requestId), contentType: "application/json", delay: nil)
+            return .reply(
+                status: 200,
+                body: Self.errorBody(code, message, requestId),
+                contentType: "application/json",
+                delay: nil
+            )
         }
 
         // Per-action rate limit, counted on every arrival.
         let windowStart = arrival - .seconds(1)
         let recent = requests.lazy.filter { $0.action == action && $0.arrival > windowStart }.count
         if recent >= config.requestsPerSecondPerAction {
-            return fail("RequestLimitExceeded", "Your current request times equals to `\(config.requestsPerSecondPerAction)` in a second, which exceeds the frequency limit.")
+            return fail(
+                "RequestLimitExceeded",
+                "Your current request times equals to `\(config.requestsPerSecondPerAction)` in a second, which exceeds the frequency limit."
+            )
         }
 
         // Injected faults.
@@ -87,7 +104,12 @@ struct EmulatorState {
                 return fail(code, "Injected authentication failure.")
             case .http(let status):
                 record.outcome = "HTTP \(status)"
-                return .reply(status: status, body: Array("<html><body>\(status) injected</body></html>".utf8), contentType: "text/html", delay: nil)
+                return .reply(
+                    status: status,
+                    body: Array("<html><body>\(status) injected</body></html>".utf8),
+                    contentType: "text/html",
+                    delay: nil
+                )
             case .drop:
                 record.outcome = "dropped"
                 return .drop
@@ -130,7 +152,8 @@ struct EmulatorState {
             return fail(error.code, error.message)
         case .success(var response):
             response["RequestId"] = requestId
-            let data = (try? JSONSerialization.data(withJSONObject: ["Response": response], options: [.sortedKeys])) ?? Data()
+            let data =
+                (try? JSONSerialization.data(withJSONObject: ["Response": response], options: [.sortedKeys])) ?? Data()
             return .reply(status: 200, body: Array(data), contentType: "application/json", delay: delay)
         }
     }
@@ -166,7 +189,12 @@ struct EmulatorState {
     private func affectedAreas(_ params: [String: Any]) -> Result<[String], APIError> {
         guard let area = params["Area"] else { return .success(config.areas) }
         guard let area = area as? String, config.areas.contains(area) else {
-            return .failure(APIError("InvalidParameter.CdnParamError", "Area must be one of \(config.areas.joined(separator: ", "))."))
+            return .failure(
+                APIError(
+                    "InvalidParameter.CdnParamError",
+                    "Area must be one of \(config.areas.joined(separator: ", "))."
+                )
+            )
         }
         return .success([area])
     }
@@ -175,21 +203,32 @@ struct EmulatorState {
         for item in items {
             let lower = item.lowercased()
             guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
-                return APIError("InvalidParameter.CdnParamError", "URL must include the scheme (http:// or https://): \(item)")
+                return APIError(
+                    "InvalidParameter.CdnParamError",
+                    "URL must include the scheme (http:// or https://): \(item)"
+                )
             }
             if item.utf8.count > config.maxURLLength {
                 return APIError("InvalidParameter.CdnUrlExceedLength", "The URL exceeds the length limit: \(item)")
             }
             let rest = item[item.index(item.firstIndex(of: ":")!, offsetBy: 3)...]
-            let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }.split(separator: ":").first.map { String($0).lowercased() } ?? ""
+            let host =
+                rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }.split(separator: ":").first.map {
+                    String($0).lowercased()
+                } ?? ""
             if !config.knownDomains.isEmpty && !config.knownDomains.contains(host) {
-                return APIError("ResourceNotFound.CdnHostNotExists", "The domain `\(host)` does not exist in this account.")
+                return APIError(
+                    "ResourceNotFound.CdnHostNotExists",
+                    "The domain `\(host)` does not exist in this account."
+                )
             }
         }
         return nil
     }
 
-    private mutating func purgeURLs(_ params: [String: Any], arrival: ContinuousClock.Instant, now: Date) -> Result<[String: Any], APIError> {
+    private mutating func purgeURLs(_ params: [String: Any], arrival: ContinuousClock.Instant, now: Date) -> Result<
+        [String: Any], APIError
+    > {
         if let error = checkKeys(params, allowed: ["Urls", "Area", "UrlEncode"]) { return .failure(error) }
         guard let urls = params["Urls"] as? [String] else {
             return .failure(APIError("MissingParameter", "The request is missing the required parameter `Urls`."))
@@ -205,11 +244,21 @@ struct EmulatorState {
         }
         let batch = areas.compactMap { quotas[$0]?.urlBatch }.min() ?? config.urlBatch
         if urls.count > batch {
-            return .failure(APIError("LimitExceeded.CdnPurgeUrlExceedBatchLimit", "The number of URLs to be purged exceeds the limit of \(batch) per request."))
+            return .failure(
+                APIError(
+                    "LimitExceeded.CdnPurgeUrlExceedBatchLimit",
+                    "The number of URLs to be purged exceeds the limit of \(batch) per request."
+                )
+            )
         }
         if let error = validate(urls) { return .failure(error) }
         for area in areas where (quotas[area]?.urlAvailable ?? 0) < urls.count {
-            return .failure(APIError("LimitExceeded.CdnPurgeUrlExceedDayLimit", "The number of URLs to be purged exceeds the daily limit (\(area))."))
+            return .failure(
+                APIError(
+                    "LimitExceeded.CdnPurgeUrlExceedDayLimit",
+                    "The number of URLs to be purged exceeds the daily limit (\(area))."
+                )
+            )
         }
         for area in areas { quotas[area]?.urlAvailable -= urls.count }
         acceptedURLs.append(contentsOf: urls)
@@ -217,8 +266,12 @@ struct EmulatorState {
         return .success(["TaskId": id])
     }
 
-    private mutating func purgePaths(_ params: [String: Any], arrival: ContinuousClock.Instant, now: Date) -> Result<[String: Any], APIError> {
-        if let error = checkKeys(params, allowed: ["Paths", "FlushType", "Area", "UrlEncode"]) { return .failure(error) }
+    private mutating func purgePaths(_ params: [String: Any], arrival: ContinuousClock.Instant, now: Date) -> Result<
+        [String: Any], APIError
+    > {
+        if let error = checkKeys(params, allowed: ["Paths", "FlushType", "Area", "UrlEncode"]) {
+            return .failure(error)
+        }
         guard let paths = params["Paths"] as? [String] else {
             return .failure(APIError("MissingParameter", "The request is missing the required parameter `Paths`."))
         }
@@ -236,11 +289,21 @@ struct EmulatorState {
         }
         let batch = areas.compactMap { quotas[$0]?.pathBatch }.min() ?? config.pathBatch
         if paths.count > batch {
-            return .failure(APIError("LimitExceeded.CdnPurgePathExceedBatchLimit", "The number of directories to be purged exceeds the limit of \(batch) per request."))
+            return .failure(
+                APIError(
+                    "LimitExceeded.CdnPurgePathExceedBatchLimit",
+                    "The number of directories to be purged exceeds the limit of \(batch) per request."
+                )
+            )
         }
         if let error = validate(paths) { return .failure(error) }
         for area in areas where (quotas[area]?.pathAvailable ?? 0) < paths.count {
-            return .failure(APIError("LimitExceeded.CdnPurgePathExceedDayLimit", "The number of directories to be purged exceeds the daily limit (\(area))."))
+            return .failure(
+                APIError(
+                    "LimitExceeded.CdnPurgePathExceedDayLimit",
+                    "The number of directories to be purged exceeds the daily limit (\(area))."
+                )
+            )
         }
         for area in areas { quotas[area]?.pathAvailable -= paths.count }
         acceptedPaths.append(contentsOf: paths)
@@ -248,16 +311,33 @@ struct EmulatorState {
         return .success(["TaskId": id])
     }
 
-    private mutating func makeTask(type: String, flushType: String?, urls: [String], arrival: ContinuousClock.Instant, now: Date) -> String {
+    private mutating func makeTask(
+        type: String,
+        flushType: String?,
+        urls: [String],
+        arrival: ContinuousClock.Instant,
+        now: Date
+    ) -> String {
         taskCounter += 1
         let id = "\(Int(now.timeIntervalSince1970))-emu\(String(taskCounter, radix: 36))"
-        tasks[id] = TaskRecord(id: id, created: arrival, createTime: Self.beijingTime(now), purgeType: type, flushType: flushType, urls: urls)
+        tasks[id] = TaskRecord(
+            id: id,
+            created: arrival,
+            createTime: Self.beijingTime(now),
+            purgeType: type,
+            flushType: flushType,
+            urls: urls
+        )
         taskOrder.append(id)
         return id
     }
 
-    private func describeTasks(_ params: [String: Any], arrival: ContinuousClock.Instant) -> Result<[String: Any], APIError> {
-        let allowed: Set<String> = ["PurgeType", "StartTime", "EndTime", "TaskId", "Offset", "Limit", "Keyword", "Status", "Area"]
+    private func describeTasks(_ params: [String: Any], arrival: ContinuousClock.Instant) -> Result<
+        [String: Any], APIError
+    > {
+        let allowed: Set<String> = [
+            "PurgeType", "StartTime", "EndTime", "TaskId", "Offset", "Limit", "Keyword", "Status", "Area",
+        ]
         if let error = checkKeys(params, allowed: allowed) { return .failure(error) }
         let taskId = params["TaskId"] as? String
         let startTime = params["StartTime"] as? String
@@ -267,7 +347,12 @@ struct EmulatorState {
         let offset = (params["Offset"] as? Int) ?? 0
         let limit = (params["Limit"] as? Int) ?? 20
         guard offset >= 0, limit >= 1, limit <= config.maxDescribeLimit else {
-            return .failure(APIError("InvalidParameter.CdnParamError", "Offset must be ≥ 0 and Limit in 1...\(config.maxDescribeLimit)."))
+            return .failure(
+                APIError(
+                    "InvalidParameter.CdnParamError",
+                    "Offset must be ≥ 0 and Limit in 1...\(config.maxDescribeLimit)."
+                )
+            )
         }
         let ids = taskId.map { [$0] } ?? taskOrder.filter { tasks[$0]!.createTime >= startTime! }
         var logs: [[String: Any]] = []
@@ -290,16 +375,24 @@ struct EmulatorState {
     private func describeQuota(_ params: [String: Any]) -> Result<[String: Any], APIError> {
         if let error = checkKeys(params, allowed: []) { return .failure(error) }
         let urlPurge = config.areas.compactMap { area in
-            quotas[area].map { ["Area": area, "Batch": $0.urlBatch, "Total": $0.urlTotal, "Available": $0.urlAvailable] as [String: Any] }
+            quotas[area].map {
+                ["Area": area, "Batch": $0.urlBatch, "Total": $0.urlTotal, "Available": $0.urlAvailable]
+                    as [String: Any]
+            }
         }
         let pathPurge = config.areas.compactMap { area in
-            quotas[area].map { ["Area": area, "Batch": $0.pathBatch, "Total": $0.pathTotal, "Available": $0.pathAvailable] as [String: Any] }
+            quotas[area].map {
+                ["Area": area, "Batch": $0.pathBatch, "Total": $0.pathTotal, "Available": $0.pathAvailable]
+                    as [String: Any]
+            }
         }
         return .success(["UrlPurge": urlPurge, "PathPurge": pathPurge])
     }
 
     static func errorBody(_ code: String, _ message: String, _ requestId: String) -> [UInt8] {
-        let object: [String: Any] = ["Response": ["Error": ["Code": code, "Message": message], "RequestId": requestId]]
+        let object: [String: Any] = [
+            "Response": ["Error": ["Code": code, "Message": message], "RequestId": requestId]
+        ]
         return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
     }
 

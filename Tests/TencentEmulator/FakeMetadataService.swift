@@ -36,7 +36,9 @@ public final class FakeMetadataService: Sendable {
         self.state = state
     }
 
-    public static func start(roleName: String? = "purgewatch-role", credentials: RoleCredentials) async throws -> FakeMetadataService {
+    public static func start(roleName: String? = "purgewatch-role", credentials: RoleCredentials) async throws
+        -> FakeMetadataService
+    {
         let state = Locked(State(roleName: roleName, credentials: credentials))
         let prefix = "/latest/meta-data/cam/security-credentials/"
         let server = try await HTTPServer.start { request in
@@ -57,10 +59,17 @@ public final class FakeMetadataService: Sendable {
                     return .respond(status: 200, contentType: "text/plain", body: Array(role.utf8), delay: nil)
                 }
                 guard rest == role else {
-                    return .respond(status: 404, contentType: "text/plain", body: Array("unknown role".utf8), delay: nil)
+                    return .respond(
+                        status: 404,
+                        contentType: "text/plain",
+                        body: Array("unknown role".utf8),
+                        delay: nil
+                    )
                 }
                 let c = s.credentials
-                let expiration = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(c.expiredTime)))
+                let expiration = ISO8601DateFormatter().string(
+                    from: Date(timeIntervalSince1970: TimeInterval(c.expiredTime))
+                )
                 let object: [String: Any] = [
                     "TmpSecretId": c.secretId, "TmpSecretKey": c.secretKey, "Token": c.token,
                     "ExpiredTime": c.expiredTime, "Expiration": expiration, "Code": "Success",

@@ -99,43 +99,49 @@ final class HTTPServer: Sendable {
         defer { _ = connections.withLock { $0.removeValue(forKey: id) } }
         do {
             try await connection.executeThenClose { inbound, outbound in
-            var head: HTTPRequestHead?
-            var body: [UInt8] = []
-            for try await part in inbound {
-                switch part {
-                case .head(let h):
-                    head = h
-                    body = []
-                case .body(let buffer):
-                    body.append(contentsOf: buffer.readableBytesView)
-                case .end:
-                    guard let h = head else { return }
-                    let request = ReceivedRequest(
-                        method: h.method.rawValue,
-                        uri: h.uri,
-                        headers: h.headers.map { ($0.name, $0.value) },
-                        body: body
-                    )
-                    switch await handler(request) {
-                    case .drop:
-                        return
-                    case .respond(let status, let contentType, let responseBody, let delay):
-                        if let delay, delay > .zero { try await Task.sleep(for: delay) }
-                        var headers = HTTPHeaders()
-                        headers.add(name: "Content-Type", value: contentType)
-                        headers.add(name: "Content-Length", value: String(responseBody.count))
-                        if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
-                        try await outbound.write(
-                            .head(HTTPResponseHead(version: h.version, status: .init(statusCode: status), headers: headers))
+                var head: HTTPRequestHead?
+                var body: [UInt8] = []
+                for try await part in inbound {
+                    switch part {
+                    case .head(let h):
+                        head = h
+                        body = []
+                    case .body(let buffer):
+                        body.append(contentsOf: buffer.readableBytesView)
+                    case .end:
+                        guard let h = head else { return }
+                        let request = ReceivedRequest(
+                            method: h.method.rawValue,
+                            uri: h.uri,
+                            headers: h.headers.map { ($0.name, $0.value) },
+                            body: body
                         )
-                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: responseBody))))
-                        try await outbound.write(.end(nil))
-                        if !h.isKeepAlive { return }
+                        switch await handler(request) {
+                        case .drop:
+                            return
+                        case .respond(let status, let contentType, let responseBody, let delay):
+                            if let delay, delay > .zero { try await Task.sleep(for: delay) }
+                            var headers = HTTPHeaders()
+                            headers.add(name: "Content-Type", value: contentType)
+                            headers.add(name: "Content-Length", value: String(responseBody.count))
+                            if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
+                            try await outbound.write(
+                                .head(
+                                    HTTPResponseHead(
+                                        version: h.version,
+                                        status: .init(statusCode: status),
+                                        headers: headers
+                                    )
+                                )
+                            )
+                            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: responseBody))))
+                            try await outbound.write(.end(nil))
+                            if !h.isKeepAlive { return }
+                        }
+                        head = nil
                     }
-                    head = nil
                 }
             }
-        }
         } catch {
             // The peer went away (timeouts, drops): expected in fault tests.
         }

@@ -36,17 +36,26 @@ struct TC3Verifier: Sendable {
             return .invalid(code: "MissingParameter", message: "X-TC-Timestamp is missing.")
         }
         if abs(now.timeIntervalSince1970 - Double(timestamp)) > window {
-            return .invalid(code: "AuthFailure.SignatureExpire", message: "Signature expired: the timestamp is more than 5 minutes off server time.")
+            return .invalid(
+                code: "AuthFailure.SignatureExpire",
+                message: "Signature expired: the timestamp is more than 5 minutes off server time."
+            )
         }
         guard let key = keys[secretId] else {
             return .invalid(code: "AuthFailure.SecretIdNotFound", message: "The SecretId is not found.")
         }
         let signed = parsed.signedHeaders.split(separator: ";").map { String($0) }
         guard signed.contains("content-type"), signed.contains("host"), signed == signed.sorted() else {
-            return .invalid(code: "AuthFailure.InvalidAuthorization", message: "SignedHeaders must include content-type and host, sorted.")
+            return .invalid(
+                code: "AuthFailure.InvalidAuthorization",
+                message: "SignedHeaders must include content-type and host, sorted."
+            )
         }
         guard service == self.service, date == Self.utcDay(timestamp) else {
-            return .invalid(code: "AuthFailure.SignatureFailure", message: "The credential scope does not match the request.")
+            return .invalid(
+                code: "AuthFailure.SignatureFailure",
+                message: "The credential scope does not match the request."
+            )
         }
         var canonicalHeaders = ""
         for name in signed {
@@ -78,7 +87,10 @@ struct TC3Verifier: Sendable {
         let expected = HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: k)
             .map { String(format: "%02x", $0) }.joined()
         guard expected == parsed.signature else {
-            return .invalid(code: "AuthFailure.SignatureFailure", message: "The provided credentials could not be validated. Please check your signature is correct.")
+            return .invalid(
+                code: "AuthFailure.SignatureFailure",
+                message: "The provided credentials could not be validated. Please check your signature is correct."
+            )
         }
         if let token = key.token, request.header("X-TC-Token") != token {
             return .invalid(code: "AuthFailure.TokenFailure", message: "The token is invalid or expired.")

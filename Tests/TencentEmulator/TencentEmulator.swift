@@ -29,7 +29,9 @@ public final class TencentEmulator: Sendable {
     }
 
     /// Starts an emulator on 127.0.0.1 with an ephemeral port.
-    public static func start(_ configuration: EmulatorConfiguration = EmulatorConfiguration()) async throws -> TencentEmulator {
+    public static func start(_ configuration: EmulatorConfiguration = EmulatorConfiguration()) async throws
+        -> TencentEmulator
+    {
         let state = Locked(EmulatorState(config: configuration))
         let server = try await HTTPServer.start { request in
             switch state.withLock({ $0.handle(request) }) {
@@ -97,10 +99,16 @@ public final class TencentEmulator: Sendable {
     /// Sets today's remaining URL and directory quota of `area` (and the per-request batches).
     public func setQuota(area: String, urls: Int? = nil, paths: Int? = nil, batch: Int? = nil, pathBatch: Int? = nil) {
         state.withLock { s in
-            var q = s.quotas[area] ?? EmulatedQuota(
-                urlBatch: s.config.urlBatch, urlTotal: s.config.urlDailyQuota, urlAvailable: s.config.urlDailyQuota,
-                pathBatch: s.config.pathBatch, pathTotal: s.config.pathDailyQuota, pathAvailable: s.config.pathDailyQuota
-            )
+            var q =
+                s.quotas[area]
+                ?? EmulatedQuota(
+                    urlBatch: s.config.urlBatch,
+                    urlTotal: s.config.urlDailyQuota,
+                    urlAvailable: s.config.urlDailyQuota,
+                    pathBatch: s.config.pathBatch,
+                    pathTotal: s.config.pathDailyQuota,
+                    pathAvailable: s.config.pathDailyQuota
+                )
             if let urls {
                 q.urlAvailable = urls
                 q.urlTotal = max(q.urlTotal, urls)

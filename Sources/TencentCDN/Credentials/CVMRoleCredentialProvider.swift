@@ -80,11 +80,19 @@ public actor CVMRoleCredentialProvider: CredentialProvider {
     }
 
     private struct RoleCredentialsBody: Decodable {
-        var TmpSecretId: String?
-        var TmpSecretKey: String?
-        var Token: String?
-        var ExpiredTime: Int64?
-        var Code: String?
+        var tmpSecretId: String?
+        var tmpSecretKey: String?
+        var token: String?
+        var expiredTime: Int64?
+        var code: String?
+
+        enum CodingKeys: String, CodingKey {
+            case tmpSecretId = "TmpSecretId"
+            case tmpSecretKey = "TmpSecretKey"
+            case token = "Token"
+            case expiredTime = "ExpiredTime"
+            case code = "Code"
+        }
     }
 
     private func fetch() async throws -> Credentials {
@@ -104,10 +112,11 @@ public actor CVMRoleCredentialProvider: CredentialProvider {
         guard let parsed = try? JSONDecoder().decode(RoleCredentialsBody.self, from: Data(body)) else {
             throw unavailable("metadata service returned malformed role credentials")
         }
-        guard parsed.Code == nil || parsed.Code == "Success", let id = parsed.TmpSecretId, let key = parsed.TmpSecretKey,
-            let token = parsed.Token, let expired = parsed.ExpiredTime, !id.isEmpty, !key.isEmpty
+        guard parsed.code == nil || parsed.code == "Success", let id = parsed.tmpSecretId,
+            let key = parsed.tmpSecretKey,
+            let token = parsed.token, let expired = parsed.expiredTime, !id.isEmpty, !key.isEmpty
         else {
-            throw unavailable("metadata service role credentials are incomplete (Code \(parsed.Code ?? "none"))")
+            throw unavailable("metadata service role credentials are incomplete (Code \(parsed.code ?? "none"))")
         }
         fetchCount += 1
         let credentials = Credentials(

@@ -155,7 +155,8 @@ public struct TencentCDNClient: Sendable {
                     if reason == .attemptsExhausted { error.message += " (gave up after \(attempt) attempts)" }
                     if reason == .reSignFailedTwice {
                         error.errorClass = .permanent
-                        error.message += " (still failing after refreshing credentials and re-signing;"
+                        error.message +=
+                            " (still failing after refreshing credentials and re-signing;"
                             + " if SignatureExpire: check the host clock/NTP)"
                     }
                     throw error
@@ -169,7 +170,11 @@ public struct TencentCDNClient: Sendable {
             last.message += " (deadline reached while retrying)"
             return last
         }
-        return .client("DeadlineExceeded", "\(action.rawValue) not attempted: the deadline passed", errorClass: .transient)
+        return .client(
+            "DeadlineExceeded",
+            "\(action.rawValue) not attempted: the deadline passed",
+            errorClass: .transient
+        )
     }
 
     /// One signed attempt; returns the 200 body or throws a classified error.
@@ -208,7 +213,8 @@ public struct TencentCDNClient: Sendable {
                 "\(action.rawValue) response exceeds \(maxResponseBytes) bytes",
                 errorClass: .permanent
             )
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout
+        } catch let error as HTTPClientError
+            where error == .deadlineExceeded || error == .readTimeout
             || error == .connectTimeout
         {
             throw TencentCloudError.client("Timeout", "\(action.rawValue) timed out: \(error)")
