@@ -1,0 +1,120 @@
+function __purgewatch_should_offer_completions_for_flags_or_options -a expected_commands
+    set -l non_repeating_flags_or_options $argv[2..]
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __purgewatch_parse_tokens
+    test "$commands" = "$expected_commands"; and return $non_repeating_flags_or_options_absent
+end
+
+function __purgewatch_should_offer_completions_for_positional -a expected_commands positional_index_comparison expected_positional_index
+    set -l non_repeating_flags_or_options
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __purgewatch_parse_tokens
+    test "$commands" = "$expected_commands" -a \( "$positional_index" "$positional_index_comparison" "$expected_positional_index" \)
+end
+
+function __purgewatch_parse_tokens -S
+    set -l unparsed_tokens (__purgewatch_tokens -pc)
+    switch $unparsed_tokens[1]
+    case 'purgewatch'
+        __purgewatch_parse_subcommand 0 'h/help'
+        switch $unparsed_tokens[1]
+        case 'run'
+            __purgewatch_parse_subcommand 0 'config=' 'dry-run' 'once' 'h/help'
+        case 'flush'
+            __purgewatch_parse_subcommand 0 'config=' 'wait' 'timeout=' 'h/help'
+        case 'status'
+            __purgewatch_parse_subcommand 0 'config=' 'json' 'dry-run' 'h/help'
+        case 'purge'
+            __purgewatch_parse_subcommand -r 1 'config=' 'wait' 'timeout=' 'h/help'
+        case 'explain'
+            __purgewatch_parse_subcommand -r 1 'config=' 'json' 'h/help'
+        case 'check-config'
+            __purgewatch_parse_subcommand 0 'config=' 'h/help'
+        case 'help'
+            __purgewatch_parse_subcommand -r 1 
+        end
+    end
+end
+
+function __purgewatch_tokens
+    if test (string split -m 1 -f 1 -- . "$FISH_VERSION") -gt 3
+        commandline --tokens-raw $argv
+    else
+        commandline -o $argv
+    end
+end
+
+function __purgewatch_parse_subcommand -S -a positional_count
+    argparse -s r -- $argv
+    set -l option_specs $argv[2..]
+    set -l is_repeating_positional $_flag_r
+    set -el _flag_r
+    set -a commands $unparsed_tokens[1]
+    set positional_index 0
+    while true
+        set -e unparsed_tokens[1]
+        argparse -sn "$commands" $option_specs -- $unparsed_tokens 2> /dev/null
+        set unparsed_tokens $argv
+        set positional_index (math $positional_index + 1)
+        for non_repeating_flag_or_option in $non_repeating_flags_or_options
+            if set -ql "_flag_$(string replace -a - _ -- $non_repeating_flag_or_option)"
+                set non_repeating_flags_or_options_absent 1
+                break
+            end
+        end
+        test (count $unparsed_tokens) -eq 0 -o \( -z "$is_repeating_positional" -a "$positional_index" -gt "$positional_count" \) && break
+    end
+end
+
+function __purgewatch_complete_directories
+    set -l token (commandline -t)
+    string match -- '*/' $token
+    set -l subdirs $token*/
+    printf %s\n $subdirs
+end
+
+function __purgewatch_custom_completion
+    set -x SAP_SHELL fish
+    set -x SAP_SHELL_VERSION $FISH_VERSION
+    set -l tokens (__purgewatch_tokens -p)
+    if test -z "$(__purgewatch_tokens -t)"
+        set -l index (count (__purgewatch_tokens -pc))
+        set tokens $tokens[..$index] \'\' $tokens[(math $index + 1)..]
+    end
+    command $tokens[1] $argv $tokens
+end
+
+complete -c 'purgewatch' -f
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_positional "purgewatch" -eq 1' -fa 'run' -d 'The daemon: reconcile the tree, watch it, and purge changed URLs until SIGTERM.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_positional "purgewatch" -eq 1' -fa 'flush' -d 'Tell the running daemon to close the coalescing window now (call it after a deploy\'s last write).'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_positional "purgewatch" -eq 1' -fa 'status' -d 'Show files tracked, pending URLs, recent batches, failures needing a human, and today\'s quota.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_positional "purgewatch" -eq 1' -fa 'purge' -d 'Queue URLs, or paths mapped through the rules, by hand: same queue, deduplication, quota and retries.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_positional "purgewatch" -eq 1' -fa 'explain' -d 'Show, for each path, the rule that matches, whether it is excluded, and its exact URLs.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_positional "purgewatch" -eq 1' -fa 'check-config' -d 'Validate a config file and print the resolved settings (secrets are never printed).'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_positional "purgewatch" -eq 1' -fa 'help' -d 'Show subcommand help information.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch run" config' -l 'config' -d 'The site\'s TOML config file.' -rfka ''
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch run" dry-run' -l 'dry-run' -d 'Do everything but call the API: log each batch it would submit (own state file: STATE.dry-run).'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch run" once' -l 'once' -d 'Reconcile, submit what is pending, wait for the submissions, and exit (0 if all were accepted).'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch run" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch flush" config' -l 'config' -d 'The site\'s TOML config file.' -rfka ''
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch flush" wait' -l 'wait' -d 'Wait until everything queued before the call is submitted or has failed.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch flush" timeout' -l 'timeout' -d 'How long --wait may take (e.g. 30s, 5m).' -rfka ''
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch flush" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch status" config' -l 'config' -d 'The site\'s TOML config file.' -rfka ''
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch status" json' -l 'json' -d 'Print the stable JSON form.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch status" dry-run' -l 'dry-run' -d 'Read the dry-run state (STATE.dry-run).'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch status" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch purge" config' -l 'config' -d 'The site\'s TOML config file.' -rfka ''
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch purge" wait' -l 'wait' -d 'Wait until they are submitted (exit 0) or failed (exit 1).'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch purge" timeout' -l 'timeout' -d 'How long --wait may take.' -rfka ''
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch purge" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch explain" config' -l 'config' -d 'The site\'s TOML config file.' -rfka ''
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch explain" json' -l 'json' -d 'Print a JSON array of {"path", "excluded", "rule", "urls"}.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch explain" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch check-config" config' -l 'config' -d 'The site\'s TOML config file.' -rfka ''
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch check-config" h help' -s 'h' -l 'help' -d 'Show help information.'
