@@ -48,7 +48,7 @@ struct ClientEmulatorTests {
             }
             let purges = emu.requests.filter { $0.action == "PurgeUrlsCache" }
             #expect(purges.map(\.urlCount) == [1000, 1000, 500])
-            #expect(purges.allSatisfy { $0.outcome == "OK" })
+            #expect(purges.allSatisfy { $0.outcome == "accepted" })
             #expect(emu.acceptedURLs == all)
             #expect(Set(taskIds).count == 3)
             // Counted against both areas (no Area given).
@@ -91,7 +91,7 @@ struct ClientEmulatorTests {
             for url in accepted { counts[url, default: 0] += 1 }
             #expect(counts.values.allSatisfy { $0 >= 1 && $0 <= 1 + slow })
             let purges = emu.requests.filter { $0.action == "PurgeUrlsCache" }
-            #expect(purges.filter { $0.outcome == "OK" }.count == 25 + slow)
+            #expect(purges.filter { $0.outcome == "accepted" }.count == 25 + slow)
             // Every attempt was signed afresh: the emulator verified all of them (no auth failures).
             #expect(!purges.contains { $0.outcome.hasPrefix("AuthFailure") })
         }
@@ -113,7 +113,7 @@ struct ClientEmulatorTests {
             )
             #expect(!r.taskId.isEmpty)
             #expect(emu.acceptedURLs == ["https://www.example.com/a"])
-            #expect(emu.requests.map(\.outcome) == ["HTTP 502", "dropped", "InternalError", "HTTP 500", "OK"])
+            #expect(emu.requests.map(\.outcome) == ["HTTP 502", "dropped", "InternalError", "HTTP 500", "accepted"])
             // Each attempt carried its own signature; retries got a fresh timestamp, never an older one.
             let stamps = emu.requests.compactMap(\.timestamp)
             #expect(stamps == stamps.sorted())
@@ -181,7 +181,7 @@ struct ClientEmulatorTests {
             let client = try makeClient(emu, http)
             emu.failNext(1, with: .authFailure("AuthFailure.SignatureExpire"))
             _ = try await client.describePurgeQuota(deadline: deadline())
-            #expect(emu.requests.map(\.outcome) == ["AuthFailure.SignatureExpire", "OK"])
+            #expect(emu.requests.map(\.outcome) == ["AuthFailure.SignatureExpire", "accepted"])
 
             emu.resetRecords()
             let skewed = try makeClient(emu, http, now: { Date().addingTimeInterval(-400) })
@@ -228,7 +228,7 @@ struct ClientEmulatorTests {
                 urlEncode: false,
                 deadline: deadline()
             )
-            #expect(emu.requests.map(\.outcome) == ["OK", "AuthFailure.TokenFailure", "OK"])
+            #expect(emu.requests.map(\.outcome) == ["accepted", "AuthFailure.TokenFailure", "accepted"])
             #expect(metadata.credentialFetches == 2)
             #expect(emu.acceptedURLs == ["https://www.example.com/1", "https://www.example.com/2"])
             await metadata.shutdown()
@@ -347,7 +347,7 @@ struct ClientEmulatorTests {
             }
             let arrivals = emu.requests.map(\.arrival).sorted()
             #expect(arrivals.count == 24)
-            #expect(emu.requests.allSatisfy { $0.outcome == "OK" })
+            #expect(emu.requests.allSatisfy { $0.outcome == "accepted" })
             // Any window of one second (less 50 ms for scheduling jitter between the client's send and
             // the emulator's arrival stamp, with the other tests running) holds at most `rate` requests.
             for (i, start) in arrivals.enumerated() {
@@ -366,7 +366,7 @@ struct ClientEmulatorTests {
             let client = try makeClient(emu, http, requestsPerSecond: 100, retryPolicy: patient)
             for _ in 0..<5 { _ = try await client.describePurgeQuota(deadline: deadline()) }
             let outcomes = emu.requests.map(\.outcome)
-            #expect(outcomes.filter { $0 == "OK" }.count == 5)
+            #expect(outcomes.filter { $0 == "accepted" }.count == 5)
             #expect(outcomes.contains("RequestLimitExceeded"))
         }
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How an emulator starts; everything can also be changed while it runs.
 public struct EmulatorConfiguration: Sendable {
     /// The API key the emulator accepts (more with ``TencentEmulator/addCredential(secretId:secretKey:token:)``).
@@ -60,9 +62,12 @@ public struct RecordedRequest: Sendable, Hashable {
     public var action: String
     /// Arrival, on the continuous clock (for rate checks).
     public var arrival: ContinuousClock.Instant
+    /// Arrival, on the wall clock.
+    public var date: Date
     /// URLs or paths in the request body.
     public var urlCount: Int
-    /// `"OK"`, the API error code answered, or `"HTTP 502"` / `"dropped"` for faults.
+    /// `"accepted"` for a successful answer, else the API error code answered, or `"HTTP 502"` /
+    /// `"dropped"` for those faults.
     public var outcome: String
     /// The fault injected, if any.
     public var fault: Fault?

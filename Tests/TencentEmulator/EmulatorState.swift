@@ -62,8 +62,9 @@ struct EmulatorState {
         var record = RecordedRequest(
             action: action,
             arrival: arrival,
+            date: Date(),
             urlCount: urlCount,
-            outcome: "OK",
+            outcome: "accepted",
             fault: nil,
             timestamp: request.header("X-TC-Timestamp").flatMap { Int($0) },
             requestId: requestId
