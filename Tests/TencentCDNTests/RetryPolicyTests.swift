@@ -148,12 +148,46 @@ struct RetryPolicyTests {
         #expect(slots == [t0, t0, t0, t0 + .milliseconds(250), t0 + .milliseconds(500)])
     }
 
-    @Test("no one-second window of reserved slots exceeds the rate", arguments: [1.0, 3.0, 7.0, 10.0, 20.0, 33.0])
+    @Test("confirmed grants keep their spacing even when callers wake late")
+    func bucketConfirm() {
+        var bucket = TokenBucket<ContinuousClock.Instant>(ratePerSecond: 10)
+        let first = bucket.reserve(now: t0)
+        let second = bucket.reserve(now: t0)
+        #expect(second == t0 + .milliseconds(100))
+        // The first caller wakes 70 ms late; the second, on time, must wait for the spacing.
+        #expect(bucket.confirm(now: first + .milliseconds(70)) == nil)
+        #expect(bucket.confirm(now: second) == t0 + .milliseconds(170))
+        #expect(bucket.confirm(now: t0 + .milliseconds(170)) == nil)
+    }
+
+    @Test("a burst allows that many grants per burst window, no more")
+    func bucketConfirmBurst() {
+        var bucket = TokenBucket<ContinuousClock.Instant>(ratePerSecond: 4, burst: 2)
+        #expect(bucket.confirm(now: t0) == nil)
+        #expect(bucket.confirm(now: t0) == nil)
+        #expect(bucket.confirm(now: t0 + .milliseconds(100)) == t0 + .milliseconds(500))
+        #expect(bucket.confirm(now: t0 + .milliseconds(500)) == nil)
+    }
+
+    @Test(
+        "no one-second window of grants exceeds the rate, whatever the wake-up jitter",
+        arguments: [1.0, 3.0, 7.0, 10.0, 20.0, 33.0]
+    )
     func bucketWindow(_ rate: Double) {
         var bucket = TokenBucket<ContinuousClock.Instant>(ratePerSecond: rate)
-        let slots = (0..<Int(rate * 3)).map { i in bucket.reserve(now: t0 + .milliseconds(i * 7)) }
-        for (i, start) in slots.enumerated() {
-            let inWindow = slots[i...].prefix { $0 < start + .seconds(1) }.count
+        var rng = SystemRandomNumberGenerator()
+        var grants: [ContinuousClock.Instant] = []
+        for i in 0..<Int(rate * 3) {
+            var wake = bucket.reserve(now: t0 + .milliseconds(i * 7))
+            while true {
+                wake = wake + .milliseconds(Int.random(in: 0...40, using: &rng))
+                guard let retry = bucket.confirm(now: wake) else { break }
+                wake = retry
+            }
+            grants.append(wake)
+        }
+        for (i, start) in grants.enumerated() {
+            let inWindow = grants[i...].prefix { $0 < start + .seconds(1) }.count
             #expect(Double(inWindow) <= rate)
         }
     }

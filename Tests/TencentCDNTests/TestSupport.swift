@@ -117,3 +117,19 @@ final class ManualWallClock: @unchecked Sendable {
         lock.unlock()
     }
 }
+
+/// Instants recorded from any task.
+final class SendLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var instants: [ContinuousClock.Instant] = []
+    func append(_ instant: ContinuousClock.Instant) {
+        lock.lock()
+        instants.append(instant)
+        lock.unlock()
+    }
+    var all: [ContinuousClock.Instant] {
+        lock.lock()
+        defer { lock.unlock() }
+        return instants
+    }
+}

@@ -6,8 +6,16 @@ actor RateLimiter {
         bucket = TokenBucket(ratePerSecond: requestsPerSecond, burst: burst)
     }
 
-    /// Reserves a slot and returns the instant the request may start.
-    func reserve(now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-        bucket.reserve(now: now)
+    /// Waits for a grant and returns its instant, or `nil` without waiting further when the grant
+    /// could not come before `deadline`.
+    func acquire(before deadline: ContinuousClock.Instant) async throws -> ContinuousClock.Instant? {
+        var wakeAt = bucket.reserve(now: .now)
+        while true {
+            if wakeAt >= deadline { return nil }
+            if wakeAt > .now { try await Task.sleep(until: wakeAt, clock: .continuous) }
+            let now = ContinuousClock.now
+            guard let retryAt = bucket.confirm(now: now) else { return now }
+            wakeAt = retryAt
+        }
     }
 }

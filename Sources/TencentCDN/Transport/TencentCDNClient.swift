@@ -24,6 +24,8 @@ public struct TencentCDNClient: Sendable {
     public let requestTimeout: Duration
     public let maxResponseBytes: Int
     private let now: @Sendable () -> Date
+    /// Called with the instant the rate limiter granted each attempt (tests check the spacing).
+    var attemptObserver: (@Sendable (TencentCDNAction, ContinuousClock.Instant) -> Void)?
 
     /// - Parameters:
     ///   - endpoint: `https://cdn.tencentcloudapi.com` or another https endpoint; `http://` only on loopback.
@@ -96,11 +98,10 @@ public struct TencentCDNClient: Sendable {
         while true {
             try Task.checkCancellation()
             attempt += 1
-            let sendAt = await limiter.reserve(now: .now)
-            if sendAt >= deadline {
+            guard let grantedAt = try await limiter.acquire(before: deadline) else {
                 throw deadlineError(action, lastError)
             }
-            if sendAt > .now { try await Task.sleep(until: sendAt, clock: .continuous) }
+            attemptObserver?(action, grantedAt)
             var usedTemporaryCredentials = false
             var clippedByDeadline = false
             do {

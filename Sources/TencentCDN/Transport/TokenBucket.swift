@@ -1,12 +1,17 @@
-/// A token bucket in its GCRA form: the earliest instant each request may be sent.
+/// A token bucket for request pacing, as a pure state machine fed the current time.
 ///
-/// With `burst` 1 requests are evenly spaced `1/rate` apart, so no window of one second ever
-/// holds more than `rate` of them. Reservations are handed out in call order; a caller that
-/// reserves must wait until the returned instant.
+/// Two steps per request. ``reserve(now:)`` hands out provisional slots in call order (GCRA), so
+/// concurrent callers queue up instead of all waking at once. ``confirm(now:)``, called when the
+/// caller wakes, grants the request only if it keeps the *actual* grants within the limit — at
+/// most `burst` grants in any window of `burst / rate` seconds (with `burst` 1: grants at least
+/// `1/rate` apart) — so a caller that woke late cannot squeeze the next ones closer together.
+/// Hence no window of one second ever holds more than `rate` grants.
 public struct TokenBucket<I: InstantProtocol>: Sendable where I.Duration == Duration, I: Sendable {
     public let interval: Duration
     public let burst: Int
     private var theoreticalArrival: I?
+    /// The last `burst` grant instants, oldest first.
+    private var recentGrants: [I] = []
 
     /// - Parameters:
     ///   - ratePerSecond: sustained requests per second (> 0).
@@ -18,12 +23,24 @@ public struct TokenBucket<I: InstantProtocol>: Sendable where I.Duration == Dura
         self.burst = max(1, burst)
     }
 
-    /// Reserves the next slot and returns when it starts (`now` or later).
+    /// Reserves the next provisional slot and returns when it starts (`now` or later).
     public mutating func reserve(now: I) -> I {
         var tat = theoreticalArrival ?? now
         if tat < now { tat = now }
         let allowedAt = tat.advanced(by: interval * (burst - 1) * -1)
         theoreticalArrival = tat.advanced(by: interval)
         return allowedAt < now ? now : allowedAt
+    }
+
+    /// Grants a request at `now` (returns `nil` and records the grant), or returns the instant
+    /// to try again at.
+    public mutating func confirm(now: I) -> I? {
+        if recentGrants.count == burst, let oldest = recentGrants.first {
+            let earliest = oldest.advanced(by: interval * burst)
+            if now < earliest { return earliest }
+            recentGrants.removeFirst()
+        }
+        recentGrants.append(now)
+        return nil
     }
 }
