@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 
 /// Chooses where logs go: journald under systemd, readable lines on stderr elsewhere (SPEC §7).

@@ -89,7 +89,8 @@ import Testing
             "purge.url_count": "412", "purge.area": "mainland",
             "message_id": .string(MessageID.quotaExhausted.rawValue),
         ]
-        let fields = JournalFields(event: event, metadata: metadata, identifier: "purgewatch", label: "purgewatch.submit")
+        let fields = JournalFields(
+            event: event, metadata: metadata, identifier: "purgewatch", label: "purgewatch.submit")
         #expect(
             fields.fields.map(\.name) == [
                 "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "MESSAGE_ID", "CODE_FILE", "CODE_LINE", "CODE_FUNC",

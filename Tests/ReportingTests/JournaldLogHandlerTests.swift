@@ -12,7 +12,9 @@ import Testing
             JournaldLogHandler(label: label, socketPath: journal.address)
         }
         let line = #line + 1
-        logger.info("batch submitted", metadata: MessageID.batchSubmitted.metadata(["purge.task_id": "15-abc", "purge.url_count": "3"]))
+        logger.info(
+            "batch submitted",
+            metadata: MessageID.batchSubmitted.metadata(["purge.task_id": "15-abc", "purge.url_count": "3"]))
 
         let fields = try NativeProtocolParser.dictionary(journal.receive().bytes)
         #expect(fields["MESSAGE"] == "batch submitted")
@@ -41,7 +43,9 @@ import Testing
 
     @Test func levelsBelowTheLoggersAreNotSent() throws {
         let journal = try DatagramReceiver()
-        let logger = Logger(label: "t") { JournaldLogHandler(label: $0, logLevel: .notice, socketPath: journal.address) }
+        let logger = Logger(label: "t") {
+            JournaldLogHandler(label: $0, logLevel: .notice, socketPath: journal.address)
+        }
         logger.info("dropped")
         logger.notice("kept")
         #expect(try NativeProtocolParser.dictionary(journal.receive().bytes)["MESSAGE"] == "kept")

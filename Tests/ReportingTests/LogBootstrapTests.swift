@@ -44,7 +44,8 @@ import Testing
     }
 
     @Test func theEnvironmentReaderReadsOnlySystemdsVariables() {
-        #expect(SystemdEnvironment.variableNames == ["JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"])
+        #expect(
+            SystemdEnvironment.variableNames == ["JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"])
         #expect(Set(SystemdEnvironment.current().keys).isSubset(of: SystemdEnvironment.variableNames))
     }
 }

@@ -6,7 +6,8 @@ import Testing
 
 @Suite struct StderrLogHandlerTests {
     private func event(_ level: Logger.Level, _ message: Logger.Message, error: (any Error)? = nil) -> LogEvent {
-        LogEvent(level: level, message: message, error: error, metadata: nil, source: nil, file: "f", function: "g", line: 1)
+        LogEvent(
+            level: level, message: message, error: error, metadata: nil, source: nil, file: "f", function: "g", line: 1)
     }
 
     @Test func aLineHasLevelLabelMessageAndSortedMetadata() {
@@ -14,12 +15,16 @@ import Testing
             event: event(.warning, "quota exhausted"),
             metadata: ["purge.url_count": "412", "purge.area": "mainland"],
             label: "purgewatch", timestamp: "2026-11-29T20:31:02.123Z")
-        #expect(line == "2026-11-29T20:31:02.123Z warning purgewatch: quota exhausted purge.area=mainland purge.url_count=412\n")
+        #expect(
+            line
+                == "2026-11-29T20:31:02.123Z warning purgewatch: quota exhausted purge.area=mainland purge.url_count=412\n"
+        )
     }
 
     @Test func theMessageIDIsLeftToJournald() {
         let line = StderrLogHandler.format(
-            event: event(.info, "batch done"), metadata: MessageID.batchDone.metadata(["purge.task_id": "t"]), label: "l",
+            event: event(.info, "batch done"), metadata: MessageID.batchDone.metadata(["purge.task_id": "t"]),
+            label: "l",
             timestamp: nil)
         #expect(line == "info l: batch done purge.task_id=t\n")
     }
@@ -56,7 +61,8 @@ import Testing
         var fds: [Int32] = [0, 0]
         try #require(pipe(&fds) == 0)
         defer { close(fds[0]) }
-        let handler = StderrLogHandler(label: "purgewatch", logLevel: .info, timestamps: false, metadataProvider: nil, fd: fds[1])
+        let handler = StderrLogHandler(
+            label: "purgewatch", logLevel: .info, timestamps: false, metadataProvider: nil, fd: fds[1])
         let logger = Logger(label: "purgewatch") { _ in handler }
         logger.debug("dropped")
         logger.notice("watching", metadata: ["files": "3"])

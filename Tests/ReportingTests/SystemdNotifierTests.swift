@@ -73,18 +73,19 @@ import Testing
         #expect(error.description.contains("NOTIFY_SOCKET="))
     }
 
-    @Test(arguments: [
-        (["WATCHDOG_USEC": "20000000"], 100, Duration?.some(.seconds(10))),
-        (["WATCHDOG_USEC": "20000000", "WATCHDOG_PID": "100"], 100, .seconds(10)),
-        (["WATCHDOG_USEC": "20000000", "WATCHDOG_PID": "101"], 100, nil),
-        (["WATCHDOG_USEC": "20000000", "WATCHDOG_PID": "x"], 100, nil),
-        (["WATCHDOG_USEC": "3"], 100, .microseconds(1)),
-        (["WATCHDOG_USEC": "0"], 100, nil),
-        (["WATCHDOG_USEC": "-5"], 100, nil),
-        (["WATCHDOG_USEC": "soon"], 100, nil),
-        (["WATCHDOG_PID": "100"], 100, nil),
-        ([:], 100, nil),
-    ] as [([String: String], Int32, Duration?)])
+    @Test(
+        arguments: [
+            (["WATCHDOG_USEC": "20000000"], 100, Duration?.some(.seconds(10))),
+            (["WATCHDOG_USEC": "20000000", "WATCHDOG_PID": "100"], 100, .seconds(10)),
+            (["WATCHDOG_USEC": "20000000", "WATCHDOG_PID": "101"], 100, nil),
+            (["WATCHDOG_USEC": "20000000", "WATCHDOG_PID": "x"], 100, nil),
+            (["WATCHDOG_USEC": "3"], 100, .microseconds(1)),
+            (["WATCHDOG_USEC": "0"], 100, nil),
+            (["WATCHDOG_USEC": "-5"], 100, nil),
+            (["WATCHDOG_USEC": "soon"], 100, nil),
+            (["WATCHDOG_PID": "100"], 100, nil),
+            ([:], 100, nil),
+        ] as [([String: String], Int32, Duration?)])
     func watchdogInterval(environment: [String: String], pid: Int32, expected: Duration?) {
         #expect(SystemdNotifier.watchdogInterval(environment: environment, processID: pid) == expected)
     }

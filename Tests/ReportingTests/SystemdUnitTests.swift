@@ -46,7 +46,8 @@ import Testing
             "no summary in: \(result.stdout) \(result.stderr)")
         // "→ Overall exposure level for purgewatch@i.service: 1.2 OK 🙂" (":-)" without a UTF-8 locale)
         let afterName = try #require(summary.range(of: ".service: "), "\(summary)").upperBound
-        let figure = try #require(summary[afterName...].split(separator: " ").first.flatMap { Double($0) }, "\(summary)")
+        let figure = try #require(
+            summary[afterName...].split(separator: " ").first.flatMap { Double($0) }, "\(summary)")
         #expect(figure <= 2.0, "\(summary)")
         // Every directive was understood (a typo is only a warning, and would silently weaken it).
         #expect(!result.stderr.contains("Unknown"), "\(result.stderr)")

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The client side of journald's native socket: one unconnected `AF_UNIX` `SOCK_DGRAM` socket,
 /// shared by every handler a bootstrap makes (datagram sends are atomic and thread-safe).

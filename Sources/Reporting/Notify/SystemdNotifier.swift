@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Tells systemd about the service's state through `NOTIFY_SOCKET`, without libsystemd (SPEC §7).
 ///
@@ -66,7 +62,9 @@ public struct SystemdNotifier: Sendable {
             throw SystemdNotifierError(operation: .address, errno: EINVAL, socketAddress: socketAddress)
         }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemdNotifierError(operation: .socket, errno: errno, socketAddress: socketAddress) }
+        guard fd >= 0 else {
+            throw SystemdNotifierError(operation: .socket, errno: errno, socketAddress: socketAddress)
+        }
         defer { close(fd) }
         let message = Array(assignments.joined(separator: "\n").utf8)
         let failure: Int32 = message.withUnsafeBytes { buffer in

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 
 /// A swift-log `LogHandler` that writes one readable line per log call to stderr (fd 2).
@@ -39,7 +35,8 @@ public struct StderrLogHandler: LogHandler {
     }
 
     /// For tests: write to `fd` instead of stderr.
-    init(label: String, logLevel: Logger.Level, timestamps: Bool, metadataProvider: Logger.MetadataProvider?, fd: Int32) {
+    init(label: String, logLevel: Logger.Level, timestamps: Bool, metadataProvider: Logger.MetadataProvider?, fd: Int32)
+    {
         self.label = label
         self.logLevel = logLevel
         self.timestamps = timestamps

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Writes bytes to a file descriptor, all of them, in as few `write(2)` calls as the kernel allows.
 ///

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// An `AF_UNIX` socket address: a file-system path, or a name in Linux's abstract namespace.
 ///
