@@ -120,6 +120,81 @@ struct ClientEmulatorTests {
         }
     }
 
+    @Test("a malformed 200 body is a transient error, retried; an oversized body is permanent")
+    func malformedAndOversized() async throws {
+        try await withEmulator { emu, http in
+            let client = try makeClient(emu, http)
+            emu.failNext(2, with: .malformedBody)
+            let quota = try await client.describePurgeQuota(deadline: deadline())
+            #expect(quota.urlPurge.count == 2)
+            #expect(emu.requests.map(\.outcome) == ["malformed", "malformed", "accepted"])
+
+            emu.resetRecords()
+            emu.failNext(100, with: .malformedBody)
+            let once = RetryPolicy(baseDelay: .milliseconds(1), maxDelay: .milliseconds(2), maxAttempts: 3)
+            let giving = try makeClient(emu, http, retryPolicy: once)
+            if let error = await captureError({ _ = try await giving.describePurgeQuota(deadline: deadline()) }) {
+                #expect(error.code == "ClientError.MalformedResponse")
+                #expect(error.errorClass == .transient)
+                #expect(error.message.contains("gave up after 3 attempts"))
+            }
+            #expect(emu.requests.count == 3)
+
+            emu.clearFaults()
+            emu.resetRecords()
+            let capped = try TencentCDNClient(
+                endpoint: emu.endpoint,
+                credentials: StaticCredentialProvider(
+                    Credentials(secretId: emu.secretId, secretKey: Secret(emu.secretKey))
+                ),
+                requestsPerSecond: 100,
+                httpClient: http,
+                logger: quietLogger,
+                retryPolicy: fastRetry,
+                maxResponseBytes: 64
+            )
+            if let error = await captureError({ _ = try await capped.describePurgeQuota(deadline: deadline()) }) {
+                #expect(error.code == "ClientError.ResponseTooLarge")
+                #expect(error.errorClass == .permanent)
+            }
+            #expect(emu.requests.count == 1)
+        }
+    }
+
+    @Test("requests reuse one keep-alive connection")
+    func connectionReuse() async throws {
+        try await withEmulator { emu, http in
+            let client = try makeClient(emu, http)
+            for i in 0..<10 {
+                _ = try await client.purgeURLs(
+                    ["https://www.example.com/c\(i)"],
+                    area: nil,
+                    urlEncode: false,
+                    deadline: deadline()
+                )
+            }
+            #expect(emu.requests.count == 10)
+            #expect(emu.connectionCount == 1)
+        }
+    }
+
+    @Test("non-ASCII URLs are signed over the exact UTF-8 bytes sent and arrive unchanged")
+    func nonASCII() async throws {
+        try await withEmulator { emu, http in
+            let client = try makeClient(emu, http)
+            let raw = "https://www.example.com/文档/首页.html"
+            let encoded = "https://www.example.com/%E6%96%87%E6%A1%A3/a%20b.html"
+            _ = try await client.purgeURLs([raw], area: nil, urlEncode: true, deadline: deadline())
+            _ = try await client.purgeURLs(
+                [encoded, "https://www.example.com/q?x=1&y=/z"],
+                area: nil,
+                urlEncode: false,
+                deadline: deadline()
+            )
+            #expect(emu.acceptedURLs == [raw, encoded, "https://www.example.com/q?x=1&y=/z"])
+        }
+    }
+
     @Test("a response slower than the request timeout is retried; the emulator counts the duplicate")
     func slowResponse() async throws {
         try await withEmulator { emu, http in

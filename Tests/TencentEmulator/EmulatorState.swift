@@ -114,6 +114,14 @@ struct EmulatorState {
             case .drop:
                 record.outcome = "dropped"
                 return .drop
+            case .malformedBody:
+                record.outcome = "malformed"
+                return .reply(
+                    status: 200,
+                    body: Array("{\"Response\": {\"TaskId\": ".utf8),
+                    contentType: "application/json",
+                    delay: nil
+                )
             case .slow(let seconds):
                 delay = .seconds(seconds)
             }

@@ -13,6 +13,8 @@ public enum Fault: Sendable, Hashable, CustomStringConvertible {
     case drop
     /// HTTP 200 with an `AuthFailure.*` code, whatever the signature; not processed.
     case authFailure(String)
+    /// HTTP 200, `Content-Type: application/json`, and a body that is not JSON; not processed.
+    case malformedBody
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum Fault: Sendable, Hashable, CustomStringConvertible {
         case .slow(let seconds): return "slow(\(seconds)s)"
         case .drop: return "drop"
         case .authFailure(let code): return "authFailure(\(code))"
+        case .malformedBody: return "malformedBody"
         }
     }
 

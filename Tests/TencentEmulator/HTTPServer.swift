@@ -28,17 +28,20 @@ final class HTTPServer: Sendable {
     let port: Int
     private let serverChannel: any Channel
     private let connections: Locked<[ObjectIdentifier: any Channel]>
+    private let accepted: Locked<Int>
     private let acceptTask: Task<Void, Never>
 
     private init(
         port: Int,
         serverChannel: any Channel,
         connections: Locked<[ObjectIdentifier: any Channel]>,
+        accepted: Locked<Int>,
         acceptTask: Task<Void, Never>
     ) {
         self.port = port
         self.serverChannel = serverChannel
         self.connections = connections
+        self.accepted = accepted
         self.acceptTask = acceptTask
     }
 
@@ -61,12 +64,14 @@ final class HTTPServer: Sendable {
             throw ChannelError.unknownLocalAddress
         }
         let connections = Locked<[ObjectIdentifier: any Channel]>([:])
+        let accepted = Locked(0)
         let serverChannel = server.channel
         let task = Task<Void, Never> {
             do {
                 try await server.executeThenClose { inbound in
                     try await withThrowingDiscardingTaskGroup { group in
                         for try await connection in inbound {
+                            accepted.withLock { $0 += 1 }
                             group.addTask {
                                 await serve(connection, connections: connections, handler: handler)
                             }
@@ -77,8 +82,17 @@ final class HTTPServer: Sendable {
                 // The listener closed or the task was cancelled: nothing to report in a test fixture.
             }
         }
-        return HTTPServer(port: port, serverChannel: serverChannel, connections: connections, acceptTask: task)
+        return HTTPServer(
+            port: port,
+            serverChannel: serverChannel,
+            connections: connections,
+            accepted: accepted,
+            acceptTask: task
+        )
     }
+
+    /// TCP connections accepted so far.
+    var connectionCount: Int { accepted.withLock { $0 } }
 
     /// Closes the listener and every open connection, and waits for the handlers to end.
     func shutdown() async {

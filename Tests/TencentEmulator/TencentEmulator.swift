@@ -61,6 +61,8 @@ public final class TencentEmulator: Sendable {
     public var acceptedPaths: [String] { state.withLock { $0.acceptedPaths } }
     /// Every request received, in arrival order.
     public var requests: [RecordedRequest] { state.withLock { $0.requests } }
+    /// TCP connections accepted so far (connection reuse shows as fewer connections than requests).
+    public var connectionCount: Int { server.connectionCount }
     /// Every fault injected so far, in order.
     public var injectedFaults: [Fault] { state.withLock { $0.injectedFaults } }
     /// The current quota of `area`.
@@ -82,6 +84,14 @@ public final class TencentEmulator: Sendable {
     public func failNext(_ count: Int = 1, with fault: Fault, action: String? = nil) {
         state.withLock { s in
             for _ in 0..<max(0, count) { s.queuedFaults.append((fault, action)) }
+        }
+    }
+
+    /// Cancels queued and random faults.
+    public func clearFaults() {
+        state.withLock {
+            $0.queuedFaults = []
+            $0.randomFaults = nil
         }
     }
 
