@@ -116,6 +116,19 @@ case "watch":
     // Stay up until killed (the script reads VmHWM from /proc and sends SIGTERM).
     for await _ in stream {}
 
+case "walk":
+    // The walker alone (lstat of every file, no manifest): where the warm time goes.
+    let start = clock.now
+    let entries: [WalkEntry]
+    do { entries = try Walker().files(under: tree) } catch { fail("\(error)") }
+    let walked = clock.now
+    let sorted = entries.sorted { $0.path < $1.path }
+    let done = clock.now
+    say("mode=walk files=\(sorted.count) walk_s=\(seconds(walked - start)) sort_s=\(seconds(done - walked)) vmhwm_kib=\(peakRSSKiB())")
+
+case "noop":
+    say("mode=noop vmhwm_kib=\(peakRSSKiB())")
+
 default:
     fail("unknown mode \(mode)")
 }
