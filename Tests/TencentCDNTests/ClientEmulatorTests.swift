@@ -64,13 +64,13 @@ struct ClientEmulatorTests {
                 rate: 0.3,
                 seed: 0x5EED,
                 faults: [
-                    .internalError, .http(500), .http(502), .drop, .slow(0.4),
+                    .internalError, .http(500), .http(502), .drop, .slow(2.0),
                     .apiError(code: "RequestLimitExceeded", message: "slow down"),
                     .apiError(code: "InternalError.CdnDbError", message: "db"),
                 ],
                 actions: ["PurgeUrlsCache"]
             )
-            let client = try makeClient(emu, http, requestsPerSecond: 15, requestTimeout: .milliseconds(150))
+            let client = try makeClient(emu, http, requestsPerSecond: 15, requestTimeout: .seconds(1))
             let all = urls(2500)
             for start in stride(from: 0, to: all.count, by: 100) {
                 _ = try await client.purgeURLs(
@@ -83,7 +83,8 @@ struct ClientEmulatorTests {
             let accepted = emu.acceptedURLs
             let faults = emu.injectedFaults
             let slow = faults.filter { if case .slow = $0 { return true } else { return false } }.count
-            #expect(faults.count >= 5, "the seed injects faults (\(faults.count))")
+            #expect(faults.count >= 5, "the seed injects faults (\(faults.count), \(slow) slow)")
+            #expect(slow >= 1, "the seed includes at least one timeout")
             #expect(Set(accepted) == Set(all))
             // Each timed-out (slow) request was accepted and then re-sent: its 100 URLs arrived twice.
             #expect(accepted.count == all.count + slow * 100)
@@ -198,8 +199,8 @@ struct ClientEmulatorTests {
     @Test("a response slower than the request timeout is retried; the emulator counts the duplicate")
     func slowResponse() async throws {
         try await withEmulator { emu, http in
-            let client = try makeClient(emu, http, requestTimeout: .milliseconds(200))
-            emu.failNext(1, with: .slow(1.0))
+            let client = try makeClient(emu, http, requestTimeout: .milliseconds(500))
+            emu.failNext(1, with: .slow(3.0))
             let start = ContinuousClock.now
             _ = try await client.purgeURLs(
                 ["https://www.example.com/slow"],
@@ -207,7 +208,7 @@ struct ClientEmulatorTests {
                 urlEncode: false,
                 deadline: deadline()
             )
-            #expect(ContinuousClock.now - start < .milliseconds(900))
+            #expect(ContinuousClock.now - start < .milliseconds(2500))
             #expect(emu.acceptedURLs == ["https://www.example.com/slow", "https://www.example.com/slow"])
         }
     }
@@ -427,14 +428,14 @@ struct ClientEmulatorTests {
                 #expect(Double(inWindow) <= rate, "\(inWindow) attempts within a second")
             }
             #expect(starts.last! - starts.first! >= .milliseconds(2300))
-            // What the emulator saw: the same, give or take one request of scheduling jitter
+            // What the emulator saw: the same, give or take two requests of scheduling jitter
             // between the client's send and the emulator's arrival stamp.
             let arrivals = emu.requests.map(\.arrival).sorted()
             #expect(arrivals.count == 24)
             #expect(emu.requests.allSatisfy { $0.outcome == "accepted" })
             for (i, start) in arrivals.enumerated() {
                 let inWindow = arrivals[i...].prefix { $0 < start + .seconds(1) }.count
-                #expect(Double(inWindow) <= rate + 1, "\(inWindow) requests arrived within a second")
+                #expect(Double(inWindow) <= rate + 2, "\(inWindow) requests arrived within a second")
             }
         }
     }
@@ -466,7 +467,7 @@ struct ClientEmulatorTests {
                 #expect(error.errorClass == .transient)
                 #expect(error.message.contains("deadline"))
             }
-            #expect(ContinuousClock.now - start < .milliseconds(1500))
+            #expect(ContinuousClock.now - start < .seconds(2))
             #expect(emu.requests.count > 2, "\(emu.requests.map { "\($0.outcome) \($0.arrival - start)" })")
             // A deadline already past sends nothing.
             let before = emu.requests.count
