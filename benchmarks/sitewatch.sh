@@ -79,6 +79,7 @@ watch_setup() {
 median() { sort -n -k1,1 "$1" | awk '{ t[NR]=$1; r[NR]=$2 } END { m=int((NR+1)/2); printf "%s %s", t[m], r[m] }'; }
 
 rm -f "$WORK"/*.runs
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for run in $(seq "$RUNS"); do
     echo "run $run/$RUNS…" >&2
     rm -f "$WORK/state.sqlite"*
@@ -90,8 +91,11 @@ for run in $(seq "$RUNS"); do
     watch_setup base_watch inotifywait -m -r "$TREE"
 done
 
-printf '\nSiteWatch benchmark: %s files, %s directories, %s MB (%s); median of %s runs; %s cores\n' \
-    "$nfiles" "$ndirs" "$mb" "$TREE" "$RUNS" "$(nproc)"
+measure ours_noop "$BIN" noop "$TREE"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+printf '\nSiteWatch benchmark: %s files, %s directories, %s MB (%s); median of %s runs; %s cores; load %s → %s\n' \
+    "$nfiles" "$ndirs" "$mb" "$TREE" "$RUNS" "$(nproc)" "$load_before" "$load_after"
 printf '%-16s | %-34s | %10s | %10s | %-26s | %10s | %10s | %7s | %7s\n' \
     "task" "baseline" "base s" "base RSS" "purgewatch" "ours s" "ours RSS" "time ×" "RSS ×"
 printf -- '-%.0s' {1..150}; echo
@@ -107,8 +111,10 @@ row() {
 row "cold walk+hash" "find | xargs sha256sum" base_cold "bench-sitewatch cold" ours_cold
 row "warm walk" "find -printf '%s %T@ %i'" base_warm "bench-sitewatch warm" ours_warm
 row "watch setup" "inotifywait -m -r (established)" base_watch "SiteMonitor.start()" ours_watch
+read -r _ floor <<< "$(median "$WORK/ours_noop.runs")"
+printf '(peak RSS floor of a do-nothing bench-sitewatch — Swift runtime, Foundation via swift-crypto, SQLite: %.1f MB)\n' \
+    "$(awk -v k="$floor" 'BEGIN{print k/1024}')"
 echo
 echo "purgewatch detail (last run):"
 cat "$WORK/ours_cold.stdout" "$WORK/ours_warm.stdout"
-tail -n 1 "$WORK/ours_watch.stderr" >/dev/null 2>&1 || true
 echo "(time × and RSS × are purgewatch / baseline; cold = empty manifest, page cache warm unless DROP_CACHES=1)"

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A path relative to the site root, as raw bytes: `/`-separated, no leading or trailing
 /// slash, no `.` or `..` components. The empty path is the root itself.
 ///
@@ -52,7 +54,22 @@ public struct RelativePath: Hashable, Sendable, Comparable, CustomStringConverti
 
     /// Byte order, the order SQLite uses for BLOBs.
     public static func < (lhs: RelativePath, rhs: RelativePath) -> Bool {
-        lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
+        compare(lhs.bytes, rhs.bytes) < 0
+    }
+
+    /// memcmp order, then length: SQLite's BLOB order.
+    @inlinable
+    static func compare(_ lhs: [UInt8], _ rhs: [UInt8]) -> Int32 {
+        lhs.withUnsafeBytes { l in
+            rhs.withUnsafeBytes { r in
+                let common = min(l.count, r.count)
+                if common > 0 {
+                    let order = memcmp(l.baseAddress!, r.baseAddress!, common)
+                    if order != 0 { return order }
+                }
+                return l.count == r.count ? 0 : (l.count < r.count ? -1 : 1)
+            }
+        }
     }
 
     public var description: String { Self.escaped(bytes) }
