@@ -92,6 +92,9 @@ for run in $(seq "$RUNS"); do
 done
 
 measure ours_noop "$BIN" noop "$TREE"
+# Once: every file rewritten in place with its own bytes while the watcher runs (no baseline:
+# inotifywait has no content judgement). Expect 0 overflows and 0 changes.
+"$BIN" rewrite "$TREE" "$WORK/state.sqlite" > "$WORK/ours_rewrite.stdout"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 printf '\nSiteWatch benchmark: %s files, %s directories, %s MB (%s); median of %s runs; %s cores; load %s → %s\n' \
@@ -116,5 +119,5 @@ printf '(peak RSS floor of a do-nothing bench-sitewatch — Swift runtime, Found
     "$(awk -v k="$floor" 'BEGIN{print k/1024}')"
 echo
 echo "purgewatch detail (last run):"
-cat "$WORK/ours_cold.stdout" "$WORK/ours_warm.stdout"
+cat "$WORK/ours_cold.stdout" "$WORK/ours_warm.stdout" "$WORK/ours_rewrite.stdout"
 echo "(time × and RSS × are purgewatch / baseline; cold = empty manifest, page cache warm unless DROP_CACHES=1)"

@@ -4,6 +4,8 @@
 //   bench-sitewatch cold TREE DB      first walk: hash every file, record the manifest
 //   bench-sitewatch warm TREE DB      walk against a full manifest (stat only)
 //   bench-sitewatch watch TREE        set up every watch, print "Watches established." to stderr, wait
+//   bench-sitewatch rewrite TREE DB   rewrite every file with its own bytes while watching, then detect
+//   bench-sitewatch walk|noop TREE    the walker alone; the RSS floor
 //
 // Each mode prints one line `key=value ...`; peak RSS is measured from outside (/usr/bin/time -v)
 // and from /proc/self/status (VmHWM).
@@ -125,6 +127,51 @@ case "walk":
     let sorted = entries.sorted { $0.path < $1.path }
     let done = clock.now
     say("mode=walk files=\(sorted.count) walk_s=\(seconds(walked - start)) sort_s=\(seconds(done - walked)) vmhwm_kib=\(peakRSSKiB())")
+
+case "rewrite":
+    // Rewrite every file in place with its own bytes while watching; then detect the touched set.
+    guard arguments.count >= 4 else { fail("usage: bench-sitewatch rewrite TREE DB") }
+    let db: StateDatabase
+    do { db = try StateDatabase.open(path: arguments[3]) } catch { fail("\(error)") }
+    var logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+    logger.logLevel = .critical
+    let monitor = SiteMonitor(root: tree, logger: logger)
+    let stream: AsyncStream<SiteEvent>
+    do { stream = try monitor.start() } catch { fail("\(error)") }
+    let collector = Task { () -> (Set<RelativePath>, Int) in
+        var pending = PendingChanges()
+        var rescans = 0
+        for await event in stream {
+            if case .rescanNeeded = event { rescans += 1 }
+            pending.absorb(event)
+        }
+        return (pending.paths, rescans)
+    }
+    let files: [WalkEntry]
+    do { files = try Walker().files(under: tree) } catch { fail("\(error)") }
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    let start = clock.now
+    for file in files {
+        let path = tree + "/" + file.path.description
+        let fd = open(path, O_RDWR)
+        if fd < 0 { continue }
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        _ = ftruncate(fd, 0)
+        _ = buffer.withUnsafeBytes { pwrite(fd, $0.baseAddress, max(0, count), 0) }
+        close(fd)
+    }
+    let written = clock.now
+    try? await Task.sleep(for: .seconds(2))  // let the reader drain
+    monitor.stop()
+    let (touched, rescans) = await collector.value
+    let detectStart = clock.now
+    let detection: Detection
+    do { detection = try await Detector(root: tree).detect(.paths(touched), in: db) } catch { fail("\(error)") }
+    let detected = clock.now
+    say(
+        "mode=rewrite files=\(files.count) rewrite_s=\(seconds(written - start)) touched=\(touched.count) "
+            + "overflows=\(monitor.status.overflowCount) rescans=\(rescans) detect_s=\(seconds(detected - detectStart)) "
+            + "hashed=\(detection.filesHashed) changes=\(detection.changes.count) vmhwm_kib=\(peakRSSKiB())")
 
 case "noop":
     say("mode=noop vmhwm_kib=\(peakRSSKiB())")
