@@ -38,6 +38,12 @@ struct RedactionTests {
             #expect(!Self.leaks(form), "\(form)")
         }
         #expect("\(c.secretKey)" == "<redacted>")
+        // The signer caches the derived key; neither it nor the cache reveals anything.
+        let signer = TC3Signer()
+        _ = signer.sign(TC3SigningInput(host: "h", payload: []), credentials: c, timestamp: 1_700_000_000)
+        var dumpedSigner = ""
+        dump(signer, to: &dumpedSigner)
+        #expect(!Self.leaks(dumpedSigner + String(reflecting: signer)))
         #expect(c.description.contains("AKID…3456"))
     }
 

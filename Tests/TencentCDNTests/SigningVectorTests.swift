@@ -94,6 +94,31 @@ struct SigningVectorTests {
         #expect(result.authorization == v.expected.authorization)
     }
 
+    @Test("one signer reproduces every vector in turn: its key cache follows key, date and service")
+    func sharedSignerCache() {
+        var signers: [String: TC3Signer] = [:]
+        for v in TC3Vector.all + TC3Vector.all.reversed() {
+            let signer = signers[v.service, default: TC3Signer(service: v.service)]
+            signers[v.service] = signer
+            let input = TC3SigningInput(
+                method: v.method,
+                host: v.host,
+                path: v.path,
+                query: v.query,
+                contentType: v.contentType,
+                payload: Array(v.payload.utf8),
+                unsignedPayload: v.requestHeaders["X-TC-Content-SHA256"] == "UNSIGNED-PAYLOAD"
+            )
+            let result = signer.sign(
+                input,
+                secretId: v.secretId,
+                secretKey: Secret(v.secretKey),
+                timestamp: v.timestamp
+            )
+            #expect(result.signature == v.expected.signature, "\(v.name)")
+        }
+    }
+
     @Test("the client sends the vector's headers, with X-TC-Token only for temporary credentials")
     func clientHeaders() throws {
         for v in TC3Vector.all where v.method == "POST" && v.service == "cdn" {

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// What TC3 signs: the request as it goes on the wire.
 ///
@@ -57,17 +58,21 @@ public struct TC3Signature: Sendable, Equatable {
 /// canonical request → string to sign → `TC3`+key HMAC chain over date, service and
 /// `tc3_request` → hex HMAC of the string to sign. Only `content-type` and `host` are signed,
 /// as the official SDKs do. The scope date is the UTC date of the timestamp.
-public struct TC3Signer: Sendable {
+public struct TC3Signer: Sendable, CustomReflectable {
     public static let algorithm = "TC3-HMAC-SHA256"
     public static let signedHeaders = "content-type;host"
     static let unsignedPayloadMarker = "UNSIGNED-PAYLOAD"
+    static let unsignedPayloadHash = Hex.encode(SHA256.hash(data: Data(unsignedPayloadMarker.utf8)))
 
     /// The credential scope's service: always `cdn` for this client, whatever the endpoint host.
     public var service: String
+    private let keyCache = SigningKeyCache()
 
     public init(service: String = "cdn") {
         self.service = service
     }
+
+    public var customMirror: Mirror { Mirror(self, children: ["service": service], displayStyle: .struct) }
 
     /// Signs `input` at `timestamp` (Unix seconds, the value sent as `X-TC-Timestamp`).
     public func sign(_ input: TC3SigningInput, credentials: Credentials, timestamp: Int64) -> TC3Signature {
@@ -80,20 +85,26 @@ public struct TC3Signer: Sendable {
         let scope = "\(date)/\(service)/tc3_request"
         let hashedPayload =
             input.unsignedPayload
-            ? Hex.encode(SHA256.hash(data: Array(Self.unsignedPayloadMarker.utf8)))
+            ? Self.unsignedPayloadHash
             : Hex.encode(SHA256.hash(data: input.payload))
-        let contentType = Self.canonicalValue(input.contentType)
-        let host = Self.canonicalValue(input.host)
-        let canonicalRequest =
-            input.method.uppercased() + "\n" + input.path + "\n" + input.query + "\n"
-            + "content-type:" + contentType + "\n" + "host:" + host + "\n" + "\n"
-            + Self.signedHeaders + "\n" + hashedPayload
+        var canonicalRequest = ""
+        canonicalRequest.reserveCapacity(160 + input.query.utf8.count + input.host.utf8.count)
+        for part in [
+            input.method.uppercased(), "\n", input.path, "\n", input.query, "\ncontent-type:",
+            Self.canonicalValue(input.contentType), "\nhost:", Self.canonicalValue(input.host), "\n\n",
+            Self.signedHeaders, "\n", hashedPayload,
+        ] {
+            canonicalRequest += part
+        }
         let stringToSign =
             Self.algorithm + "\n" + String(timestamp) + "\n" + scope + "\n"
-            + Hex.encode(SHA256.hash(data: Array(canonicalRequest.utf8)))
-        let signingKey = Self.signingKey(secretKey: secretKey, date: date, service: service)
+            + Hex.encode(SHA256.hash(data: Data(canonicalRequest.utf8)))
+        let service = self.service
+        let signingKey = keyCache.key(secretKey: secretKey, date: date, service: service) {
+            Self.signingKey(secretKey: secretKey, date: date, service: service)
+        }
         let signature = Hex.encode(
-            HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: signingKey)
+            HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: signingKey)
         )
         let authorization =
             "\(Self.algorithm) Credential=\(secretId)/\(scope), SignedHeaders=\(Self.signedHeaders), Signature=\(signature)"
