@@ -126,7 +126,9 @@ case "walk":
     let walked = clock.now
     let sorted = entries.sorted { $0.path < $1.path }
     let done = clock.now
-    say("mode=walk files=\(sorted.count) walk_s=\(seconds(walked - start)) sort_s=\(seconds(done - walked)) vmhwm_kib=\(peakRSSKiB())")
+    say(
+        "mode=walk files=\(sorted.count) walk_s=\(seconds(walked - start)) sort_s=\(seconds(done - walked)) vmhwm_kib=\(peakRSSKiB())"
+    )
 
 case "rewrite":
     // Rewrite every file in place with its own bytes while watching; then detect the touched set.

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import StateStore
 import Testing
+
 @testable import SiteWatch
 
 /// The tools users deploy with, run for real against a watched tree.
@@ -30,9 +31,11 @@ extension EndToEndTests {
         removeFile(Array((source + "/about.html").utf8))
         writeFile(source, "index.html", "home")
         #expect(shell("rsync \(flags) -I '\(source)/' '\(harness.root)/'") == 0)
-        #expect(try await harness.settle() == changes([
-            ("blog/a.html", .modified), ("blog/c.html", .created), ("about.html", .deleted),
-        ]))
+        #expect(
+            try await harness.settle()
+                == changes([
+                    ("blog/a.html", .modified), ("blog/c.html", .created), ("about.html", .deleted),
+                ]))
         #expect(!harness.lastScopeWasFull)
         await harness.stop()
     }
@@ -48,19 +51,25 @@ extension EndToEndTests {
         #expect(shell("\(git) clone -q '\(origin)' '\(harness.root)'") == 0)
         try await harness.start()
         #expect(try !harness.manifestPaths().contains { $0.description.hasPrefix(".git") })
-        #expect(shell("""
-            cd '\(origin)' && echo 'post a v2' > blog/a.html && git rm -q about.html && mkdir -p docs/deep \
-            && echo guide > docs/deep/guide.html && \(git) add -A && \(git) commit -qm v2
-            """) == 0)
+        #expect(
+            shell(
+                """
+                cd '\(origin)' && echo 'post a v2' > blog/a.html && git rm -q about.html && mkdir -p docs/deep \
+                && echo guide > docs/deep/guide.html && \(git) add -A && \(git) commit -qm v2
+                """) == 0)
         #expect(shell("cd '\(harness.root)' && \(git) pull -q --ff-only") == 0)
-        #expect(try await harness.settle() == changes([
-            ("blog/a.html", .modified), ("about.html", .deleted), ("docs/deep/guide.html", .created),
-        ]))
+        #expect(
+            try await harness.settle()
+                == changes([
+                    ("blog/a.html", .modified), ("about.html", .deleted), ("docs/deep/guide.html", .created),
+                ]))
         // Checking out the previous commit undoes exactly that.
         #expect(shell("cd '\(harness.root)' && \(git) checkout -q HEAD~1") == 0)
-        #expect(try await harness.settle() == changes([
-            ("blog/a.html", .modified), ("about.html", .created), ("docs/deep/guide.html", .deleted),
-        ]))
+        #expect(
+            try await harness.settle()
+                == changes([
+                    ("blog/a.html", .modified), ("about.html", .created), ("docs/deep/guide.html", .deleted),
+                ]))
         await harness.stop()
     }
 
@@ -70,10 +79,14 @@ extension EndToEndTests {
         let project = harness.scratch.path + "/hugo"
         makeDirectories(Array((project + "/layouts/_default").utf8))
         makeDirectories(Array((project + "/content/posts").utf8))
-        writeFile(project, "hugo.toml", "baseURL = 'https://example.com/'\ntitle = 'T'\ndisableKinds = ['RSS', 'sitemap', 'taxonomy', 'term']\n")
+        writeFile(
+            project, "hugo.toml",
+            "baseURL = 'https://example.com/'\ntitle = 'T'\ndisableKinds = ['RSS', 'sitemap', 'taxonomy', 'term']\n")
         writeFile(project, "layouts/_default/baseof.html", "<html>{{ block \"main\" . }}{{ end }}</html>")
         writeFile(project, "layouts/_default/single.html", "{{ define \"main\" }}{{ .Title }}: {{ .Content }}{{ end }}")
-        writeFile(project, "layouts/_default/list.html", "{{ define \"main\" }}{{ range .Pages }}{{ .Title }} {{ end }}{{ end }}")
+        writeFile(
+            project, "layouts/_default/list.html",
+            "{{ define \"main\" }}{{ range .Pages }}{{ .Title }} {{ end }}{{ end }}")
         writeFile(project, "layouts/index.html", "home {{ range .Site.RegularPages }}{{ .Title }} {{ end }}")
         writeFile(project, "content/posts/one.md", "---\ntitle: One\n---\nfirst\n")
         writeFile(project, "content/posts/two.md", "---\ntitle: Two\n---\nsecond\n")

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import StateStore
 import Testing
+
 @testable import SiteWatch
 
 /// SPEC §5, one bullet at a time, with real inotify in temporary directories. Serialized: one
@@ -95,7 +96,9 @@ import Testing
         removeFile(join(harness.root, bytes("blog/b.html")))
         harness.write("blog/c.html", "post c")
         harness.write("new.html", "new")
-        #expect(try await harness.settle() == changes([("blog/b.html", .deleted), ("blog/c.html", .created), ("new.html", .created)]))
+        #expect(
+            try await harness.settle()
+                == changes([("blog/b.html", .deleted), ("blog/c.html", .created), ("new.html", .created)]))
         // Delete-and-recreate with other bytes is a modification.
         removeFile(join(harness.root, bytes("new.html")))
         harness.write("new.html", "newer")
@@ -108,7 +111,8 @@ import Testing
         Self.makeSite(harness)
         try await harness.start()
         // Created and written before the watcher can have watched any of them.
-        let status = shell("""
+        let status = shell(
+            """
             cd '\(harness.root)' && mkdir -p l1/l2/l3/l4/l5 && echo 1 > l1/f1.html && echo 2 > l1/l2/f2.html \
             && echo 3 > l1/l2/l3/f3.html && echo 4 > l1/l2/l3/l4/f4.html && echo 5 > l1/l2/l3/l4/l5/f5.html
             """)
@@ -122,7 +126,8 @@ import Testing
         // Every new level is watched: a later write at the bottom is seen.
         harness.write("l1/l2/l3/l4/l5/f5.html", "5b")
         #expect(try await harness.settle() == changes([("l1/l2/l3/l4/l5/f5.html", .modified)]))
-        #expect(try await harness.eventually { harness.monitor?.status.watchCount == 9 })  // root, blog, assets, assets/css, l1…l5
+        // root, blog, assets, assets/css, l1…l5
+        #expect(try await harness.eventually { harness.monitor?.status.watchCount == 9 })
         await harness.stop()
     }
 
@@ -137,10 +142,12 @@ import Testing
         writeFile(outside, "sub/deeper/z.html", "z")
         writeFile(outside, "sub/.hidden", "excluded")
         renamePath(Array(outside.utf8), join(harness.root, bytes("blog/incoming")))
-        #expect(try await harness.settle() == changes([
-            ("blog/incoming/x.html", .created), ("blog/incoming/sub/y.html", .created),
-            ("blog/incoming/sub/deeper/z.html", .created),
-        ]))
+        #expect(
+            try await harness.settle()
+                == changes([
+                    ("blog/incoming/x.html", .created), ("blog/incoming/sub/y.html", .created),
+                    ("blog/incoming/sub/deeper/z.html", .created),
+                ]))
         harness.write("blog/incoming/sub/deeper/z.html", "z2")
         #expect(try await harness.settle() == changes([("blog/incoming/sub/deeper/z.html", .modified)]))
         await harness.stop()
@@ -153,9 +160,11 @@ import Testing
         harness.write("blog/2019/old/p.html", "p")
         try await harness.start()
         renamePath(join(harness.root, bytes("blog")), Array((harness.scratch.path + "/gone").utf8))
-        #expect(try await harness.settle() == changes([
-            ("blog/a.html", .deleted), ("blog/b.html", .deleted), ("blog/2019/old/p.html", .deleted),
-        ]))
+        #expect(
+            try await harness.settle()
+                == changes([
+                    ("blog/a.html", .deleted), ("blog/b.html", .deleted), ("blog/2019/old/p.html", .deleted),
+                ]))
         // Its watches were dropped: writes in the moved-out tree are not reported.
         writeFile(harness.scratch.path + "/gone", "a.html", "outside now")
         #expect(try await harness.settle().isEmpty)
@@ -170,10 +179,12 @@ import Testing
         harness.write("blog/deep/d.html", "d")
         try await harness.start()
         renamePath(join(harness.root, bytes("blog")), join(harness.root, bytes("posts")))
-        #expect(try await harness.settle() == changes([
-            ("blog/a.html", .deleted), ("blog/b.html", .deleted), ("blog/deep/d.html", .deleted),
-            ("posts/a.html", .created), ("posts/b.html", .created), ("posts/deep/d.html", .created),
-        ]))
+        #expect(
+            try await harness.settle()
+                == changes([
+                    ("blog/a.html", .deleted), ("blog/b.html", .deleted), ("blog/deep/d.html", .deleted),
+                    ("posts/a.html", .created), ("posts/b.html", .created), ("posts/deep/d.html", .created),
+                ]))
         // The watches followed the rename: a write under the new name is reported under it.
         harness.write("posts/deep/d.html", "d2")
         #expect(try await harness.settle() == changes([("posts/deep/d.html", .modified)]))
@@ -199,9 +210,11 @@ import Testing
         writeFile(releases + "/2", "blog/c.html", "c")
         writeFile(releases + "/2", "same.css", "same")
         #expect(shell("cd '\(scratch.path)' && ln -s releases/2 current.new && mv -T current.new current") == 0)
-        #expect(try await harness.settle() == changes([
-            ("index.html", .modified), ("blog/b.html", .deleted), ("blog/c.html", .created),
-        ]))
+        #expect(
+            try await harness.settle()
+                == changes([
+                    ("index.html", .modified), ("blog/b.html", .deleted), ("blog/c.html", .created),
+                ]))
         #expect(harness.monitor?.status.resolvedRoot == releases + "/2")
         // Watches moved: the new tree reports, the old one does not.
         writeFile(releases + "/2", "blog/a.html", "a2")
@@ -276,10 +289,12 @@ import Testing
         renamePath(Array((scratch.path + "/site/assets").utf8), Array((scratch.path + "/assets-away").utf8))
         let second = try Harness(scratch: scratch)
         let reconciled = try await second.start()
-        #expect(reconciled == changes([
-            ("index.html", .modified), ("about.html", .deleted), ("contact.html", .created),
-            ("assets/css/site.css", .deleted),
-        ]))
+        #expect(
+            reconciled
+                == changes([
+                    ("index.html", .modified), ("about.html", .deleted), ("contact.html", .created),
+                    ("assets/css/site.css", .deleted),
+                ]))
         #expect(try await second.settle().isEmpty)
         await second.stop()
     }

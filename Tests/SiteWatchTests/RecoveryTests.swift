@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import StateStore
 import Testing
+
 @testable import SiteWatch
 
 /// Lost events (overflow, unknown watches), the watch limit, and the true set after recovery.
@@ -99,13 +100,15 @@ extension EndToEndTests {
             harness.write("d\(index)/e/f.html", "\(index)")
         }
         try await harness.start()
-        #expect(try await harness.waitForEvent {
-            if case .degraded(let error) = $0 {
-                return error.code == .watchLimitReached && error.message.contains("sysctl fs.inotify.max_user_watches=")
-                    && error.requiredWatchLimit != nil
-            }
-            return false
-        })
+        #expect(
+            try await harness.waitForEvent {
+                if case .degraded(let error) = $0 {
+                    return error.code == .watchLimitReached
+                        && error.message.contains("sysctl fs.inotify.max_user_watches=")
+                        && error.requiredWatchLimit != nil
+                }
+                return false
+            })
         #expect(harness.monitor?.status.isDegraded == true)
         #expect(harness.monitor?.status.watchCount == 3)
         // A change in an unwatched directory is found by the periodic walk.
@@ -131,10 +134,11 @@ extension EndToEndTests {
         makeDirectories(Array((scratch.path + "/releases/2").utf8))
         writeFile(scratch.path + "/releases/2", "index.html", "v2")
         symlinkPath(target: "releases/2", at: scratch.path + "/current")
-        #expect(try await harness.waitForEvent { event in
-            if case .rescanNeeded(.rootReplaced) = event { return true }
-            return false
-        })
+        #expect(
+            try await harness.waitForEvent { event in
+                if case .rescanNeeded(.rootReplaced) = event { return true }
+                return false
+            })
         #expect(try await harness.settle() == changes([("index.html", .modified)]))
         await harness.stop()
     }

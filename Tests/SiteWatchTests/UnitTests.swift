@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import StateStore
 import Testing
+
 @testable import SiteWatch
 
 @Suite struct RelativePathTests {
@@ -49,7 +50,8 @@ import Testing
     }
 
     @Test func repeatedFullRescansBackOff() {
-        var pending = PendingChanges(backoff: RescanBackoff(initial: .seconds(1), maximum: .seconds(4), quietPeriod: .seconds(60)))
+        var pending = PendingChanges(
+            backoff: RescanBackoff(initial: .seconds(1), maximum: .seconds(4), quietPeriod: .seconds(60)))
         let start = ContinuousClock.now
         pending.absorb(.rescanNeeded(.overflow))
         #expect(pending.take(now: start) == .full)  // first: at once
@@ -120,8 +122,12 @@ import Testing
         let before = FileSystem.lstat(at: AT_FDCWD, Array((root + "/a.html").utf8))!
         writeFile(root, "a.html", "z")
         var times = [
-            timespec(tv_sec: Int(before.mtimeNanoseconds / 1_000_000_000), tv_nsec: Int(before.mtimeNanoseconds % 1_000_000_000)),
-            timespec(tv_sec: Int(before.mtimeNanoseconds / 1_000_000_000), tv_nsec: Int(before.mtimeNanoseconds % 1_000_000_000)),
+            timespec(
+                tv_sec: Int(before.mtimeNanoseconds / 1_000_000_000),
+                tv_nsec: Int(before.mtimeNanoseconds % 1_000_000_000)),
+            timespec(
+                tv_sec: Int(before.mtimeNanoseconds / 1_000_000_000),
+                tv_nsec: Int(before.mtimeNanoseconds % 1_000_000_000)),
         ]
         #expect(utimensat(AT_FDCWD, root + "/a.html", &times, 0) == 0)
         let detection = try await detector.detect(.paths(["a.html"]), in: db)
@@ -155,9 +161,10 @@ import Testing
         #expect(try await detector.detect(.paths(scope), in: db).changes.isEmpty)
         writeFile(root, "blog/x/y.html", "y2")
         removeFile(Array((root + "/blog.html").utf8))
-        #expect(try await detector.detect(.paths(scope), in: db).changes == [
-            Change(path: "blog.html", kind: .deleted), Change(path: "blog/x/y.html", kind: .modified),
-        ])
+        #expect(
+            try await detector.detect(.paths(scope), in: db).changes == [
+                Change(path: "blog.html", kind: .deleted), Change(path: "blog/x/y.html", kind: .modified),
+            ])
     }
 
     @Test func commitWritesCallerRowsInTheSameTransaction() async throws {

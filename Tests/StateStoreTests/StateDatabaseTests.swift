@@ -32,7 +32,9 @@ final class TemporaryDirectory {
 
     @Test func appendedMigrationsRunOnceInOrder() throws {
         let dir = TemporaryDirectory()
-        let queue = Migration(version: 100, name: "queue", sql: "CREATE TABLE queue (url TEXT PRIMARY KEY); INSERT INTO queue VALUES ('a')")
+        let queue = Migration(
+            version: 100, name: "queue",
+            sql: "CREATE TABLE queue (url TEXT PRIMARY KEY); INSERT INTO queue VALUES ('a')")
         let batches = Migration(version: 101, name: "batches") { db in
             try db.execute("CREATE TABLE batches (id INTEGER PRIMARY KEY, task TEXT)")
         }
@@ -67,7 +69,9 @@ final class TemporaryDirectory {
         }
         let db = try StateDatabase.open(path: dir.database)
         #expect(try db.userVersion() == 2)
-        #expect(try db.read { try $0.queryFirst("SELECT count(*) FROM sqlite_schema WHERE name = 't'") { $0.int64(0) } } == 0)
+        #expect(
+            try db.read { try $0.queryFirst("SELECT count(*) FROM sqlite_schema WHERE name = 't'") { $0.int64(0) } }
+                == 0)
     }
 
     @Test func transactionRollsBackWhenBodyThrows() throws {
@@ -76,7 +80,8 @@ final class TemporaryDirectory {
         let db = try StateDatabase.open(path: dir.database)
         #expect(throws: Boom.self) {
             try db.transaction { tx in
-                try tx.upsertManifestEntry(ManifestEntry(path: [1], size: 1, mtimeNanoseconds: 1, inode: 1, hash: [1], checkedNanoseconds: 1))
+                try tx.upsertManifestEntry(
+                    ManifestEntry(path: [1], size: 1, mtimeNanoseconds: 1, inode: 1, hash: [1], checkedNanoseconds: 1))
                 throw Boom()
             }
         }
@@ -119,7 +124,8 @@ final class TemporaryDirectory {
         let back = try db.transaction { tx -> [SQLValue] in
             try tx.run("CREATE TABLE v (a, b, c, d, e, f)")
             try tx.run("INSERT INTO v VALUES (?, ?, ?, ?, ?, ?)", values)
-            return try tx.queryFirst("SELECT a, b, c, d, e, f FROM v") { row in (0..<6).map { row.value(Int32($0)) } } ?? []
+            return try tx.queryFirst("SELECT a, b, c, d, e, f FROM v") { row in (0..<6).map { row.value(Int32($0)) } }
+                ?? []
         }
         #expect(back == values)
     }
@@ -130,7 +136,9 @@ final class TemporaryDirectory {
         let paths = ["a", "a-b/x", "a/x", "a/y/z", "a0", "b", "a.html"].map { Array($0.utf8) } + [[0x61, 0x2F, 0xE9]]
         try db.transaction { tx in
             for path in paths {
-                try tx.upsertManifestEntry(ManifestEntry(path: path, size: 1, mtimeNanoseconds: 2, inode: UInt64.max, hash: [9], checkedNanoseconds: 3))
+                try tx.upsertManifestEntry(
+                    ManifestEntry(
+                        path: path, size: 1, mtimeNanoseconds: 2, inode: UInt64.max, hash: [9], checkedNanoseconds: 3))
             }
         }
         var under: [[UInt8]] = []
@@ -149,7 +157,8 @@ final class TemporaryDirectory {
         let dir = TemporaryDirectory()
         let writer = try StateDatabase.open(path: dir.database)
         try writer.transaction { tx in
-            try tx.upsertManifestEntry(ManifestEntry(path: [1], size: 1, mtimeNanoseconds: 1, inode: 1, hash: [1], checkedNanoseconds: 1))
+            try tx.upsertManifestEntry(
+                ManifestEntry(path: [1], size: 1, mtimeNanoseconds: 1, inode: 1, hash: [1], checkedNanoseconds: 1))
         }
         let reader = try StateDatabase.openReadOnly(path: dir.database)
         let inside = DispatchSemaphore(value: 0)
@@ -157,7 +166,8 @@ final class TemporaryDirectory {
         let done = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
             try? writer.transaction { tx in
-                try tx.upsertManifestEntry(ManifestEntry(path: [2], size: 1, mtimeNanoseconds: 1, inode: 1, hash: [1], checkedNanoseconds: 1))
+                try tx.upsertManifestEntry(
+                    ManifestEntry(path: [2], size: 1, mtimeNanoseconds: 1, inode: 1, hash: [1], checkedNanoseconds: 1))
                 inside.signal()
                 release.wait()
             }
@@ -182,7 +192,10 @@ final class TemporaryDirectory {
                 group.addTask {
                     for index in 0..<50 {
                         try? db.transaction { tx in
-                            try tx.upsertManifestEntry(ManifestEntry(path: [UInt8(worker), UInt8(index)], size: 1, mtimeNanoseconds: 1, inode: 1, hash: [1], checkedNanoseconds: 1))
+                            try tx.upsertManifestEntry(
+                                ManifestEntry(
+                                    path: [UInt8(worker), UInt8(index)], size: 1, mtimeNanoseconds: 1, inode: 1,
+                                    hash: [1], checkedNanoseconds: 1))
                         }
                     }
                 }

@@ -28,8 +28,11 @@ final class ContentHasher {
         if expected.isSymlink { return hashSymlink(root: rootFD, path: expected.path) }
         var fd: Int32 = -1
         if expected.path.bytes.count < Int(PATH_MAX) - 1 {
-            fd = FileSystem.withCString(expected.path.bytes) { openat(rootFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) }
-            if fd >= 0, let stat = FileSystem.fstat(fd), stat.inode != expected.inode || stat.device != expected.device {
+            fd = FileSystem.withCString(expected.path.bytes) {
+                openat(rootFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+            }
+            if fd >= 0, let stat = FileSystem.fstat(fd), stat.inode != expected.inode || stat.device != expected.device
+            {
                 close(fd)
                 fd = -1
             }
@@ -66,7 +69,9 @@ final class ContentHasher {
         let dirFD = FileSystem.openDirectory(root: rootFD, path: parent)
         guard dirFD >= 0 else { return -1 }
         defer { close(dirFD) }
-        return FileSystem.withCString(path.name) { openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) }
+        return FileSystem.withCString(path.name) {
+            openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        }
     }
 
     /// A link's content is its target path (SPEC §5): hash the `readlink` bytes.
@@ -78,10 +83,14 @@ final class ContentHasher {
         guard let stat = FileSystem.lstat(at: dirFD, path.name) else { return .gone }
         if stat.kind == .regular {
             // Replaced by a file since the walk: hash that instead.
-            let fd = FileSystem.withCString(path.name) { openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) }
+            let fd = FileSystem.withCString(path.name) {
+                openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+            }
             guard fd >= 0 else { return .gone }
             close(fd)
-            let entry = WalkEntry(path: path, isSymlink: false, size: stat.size, mtimeNanoseconds: stat.mtimeNanoseconds, inode: stat.inode, device: stat.device)
+            let entry = WalkEntry(
+                path: path, isSymlink: false, size: stat.size, mtimeNanoseconds: stat.mtimeNanoseconds,
+                inode: stat.inode, device: stat.device)
             return hash(root: rootFD, entry: entry)
         }
         guard stat.kind == .symlink, let target = FileSystem.readLink(at: dirFD, path.name) else { return .gone }

@@ -101,7 +101,9 @@ public struct Detector: Sendable {
     func detectNow(_ scope: DetectionScope, in db: StateDatabase) throws -> Detection {
         let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else {
-            throw SiteWatchError(code: .rootUnavailable, message: "cannot open the site root \(root); will retry", path: root, errno: errno)
+            throw SiteWatchError(
+                code: .rootUnavailable, message: "cannot open the site root \(root); will retry", path: root,
+                errno: errno)
         }
         defer { close(rootFD) }
         let scopes: [RelativePath]
@@ -145,7 +147,8 @@ public struct Detector: Sendable {
                     if diskIndex < onDisk.count, onDisk[diskIndex].path == rowPath {
                         let entry = onDisk[diskIndex]
                         diskIndex += 1
-                        let statMatches = entry.size == row.size && entry.mtimeNanoseconds == row.mtimeNanoseconds
+                        let statMatches =
+                            entry.size == row.size && entry.mtimeNanoseconds == row.mtimeNanoseconds
                             && entry.inode == row.inode
                         let racy = row.mtimeNanoseconds + racyWindowNanoseconds >= row.checkedNanoseconds
                         if !statMatches || racy { work.append(.hash(entry, old: row)) }

@@ -30,7 +30,9 @@ enum FileSystem {
     }
 
     /// Calls `body` with `bytes` as a NUL-terminated C string.
-    static func withCString<T>(_ bytes: some Collection<UInt8>, _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
+    static func withCString<T>(_ bytes: some Collection<UInt8>, _ body: (UnsafePointer<CChar>) throws -> T) rethrows
+        -> T
+    {
         var buffer = [CChar]()
         buffer.reserveCapacity(bytes.count + 1)
         for byte in bytes { buffer.append(CChar(bitPattern: byte)) }
@@ -79,7 +81,9 @@ enum FileSystem {
         while capacity <= 1 << 16 {
             var buffer = [UInt8](repeating: 0, count: capacity)
             let count = withCString(name) { cName in
-                buffer.withUnsafeMutableBytes { readlinkat(dirFD, cName, $0.baseAddress!.assumingMemoryBound(to: CChar.self), capacity) }
+                buffer.withUnsafeMutableBytes {
+                    readlinkat(dirFD, cName, $0.baseAddress!.assumingMemoryBound(to: CChar.self), capacity)
+                }
             }
             if count < 0 { return nil }
             if count < capacity { return Array(buffer[0..<count]) }

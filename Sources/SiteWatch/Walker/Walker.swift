@@ -94,7 +94,8 @@ public struct Walker: Sendable {
     public func files(under root: String) throws -> [WalkEntry] {
         let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw SiteWatchError(code: .rootUnavailable, message: "cannot open the site root \(root)", path: root, errno: errno)
+            throw SiteWatchError(
+                code: .rootUnavailable, message: "cannot open the site root \(root)", path: root, errno: errno)
         }
         defer { close(fd) }
         var entries: [WalkEntry] = []

@@ -24,7 +24,8 @@ enum InotifyMask {
     /// the descriptor already guarantees that no symbolic link was followed.
     static let tree = closeWrite | movedFrom | movedTo | create | delete | deleteSelf | moveSelf | onlyDir | exclUnlink
     /// The directory that holds the root (to see `current` replaced).
-    static let parent = movedFrom | movedTo | create | delete | deleteSelf | moveSelf | onlyDir | dontFollow | exclUnlink
+    static let parent =
+        movedFrom | movedTo | create | delete | deleteSelf | moveSelf | onlyDir | dontFollow | exclUnlink
 }
 
 /// State shared between the reader thread and ``SiteMonitor``.
@@ -108,8 +109,10 @@ final class InotifyBridge: @unchecked Sendable {
     private var rescanCount = 0
     private var requiredWatchLimit: Int?
 
-    init(root: String, exclude: @escaping ExclusionRule, options: SiteMonitor.Options, logger: Logger,
-         continuation: AsyncStream<SiteEvent>.Continuation, shared: BridgeShared) {
+    init(
+        root: String, exclude: @escaping ExclusionRule, options: SiteMonitor.Options, logger: Logger,
+        continuation: AsyncStream<SiteEvent>.Continuation, shared: BridgeShared
+    ) {
         configuredRoot = root
         self.exclude = exclude
         self.options = options
@@ -142,7 +145,8 @@ final class InotifyBridge: @unchecked Sendable {
             if code == EMFILE {
                 throw SiteWatchError(
                     code: .instanceLimitReached,
-                    message: "inotify instance limit reached: raise it with `sysctl fs.inotify.max_user_instances=\(Self.readProcInt("/proc/sys/fs/inotify/max_user_instances").map { $0 * 2 } ?? 1024)`",
+                    message:
+                        "inotify instance limit reached: raise it with `sysctl fs.inotify.max_user_instances=\(Self.readProcInt("/proc/sys/fs/inotify/max_user_instances").map { $0 * 2 } ?? 1024)`",
                     errno: code)
             }
             throw SiteWatchError(code: .systemCallFailed, message: "inotify_init1 failed", errno: code)
@@ -166,7 +170,9 @@ final class InotifyBridge: @unchecked Sendable {
             let code = errno
             close(inotifyFD)
             inotifyFD = -1
-            throw SiteWatchError(code: .rootUnavailable, message: "cannot open the site root \(configuredRoot)", path: configuredRoot, errno: code)
+            throw SiteWatchError(
+                code: .rootUnavailable, message: "cannot open the site root \(configuredRoot)", path: configuredRoot,
+                errno: code)
         }
         nextRootCheck = Self.monotonicNanoseconds() + Self.nanoseconds(options.rootCheckInterval)
         publishStatus()
@@ -181,7 +187,9 @@ final class InotifyBridge: @unchecked Sendable {
         rootFD = fd
         rootIdentity = (stat.device, stat.inode)
         limitHitInPass = false
-        walker.walk(directory: fd, path: .root, Walker.Visitor(willList: { [self] path, dirFD in addWatch(path, dirFD: dirFD) }))
+        walker.walk(
+            directory: fd, path: .root, Walker.Visitor(willList: { [self] path, dirFD in addWatch(path, dirFD: dirFD) })
+        )
         return true
     }
 
@@ -219,7 +227,8 @@ final class InotifyBridge: @unchecked Sendable {
             case ENOENT, ENOTDIR:
                 break  // gone already: its parent's event reports it
             default:
-                logger.warning("inotify_add_watch failed", metadata: ["sitewatch.path": "\(path)", "sitewatch.errno": "\(code)"])
+                logger.warning(
+                    "inotify_add_watch failed", metadata: ["sitewatch.path": "\(path)", "sitewatch.errno": "\(code)"])
                 markOutOfSync(.watchFailed(path: path, errno: code))
             }
             return false
@@ -320,7 +329,8 @@ final class InotifyBridge: @unchecked Sendable {
             othersInUse = 0
         } else {
             current = Self.readProcInt("/proc/sys/fs/inotify/max_user_watches") ?? 8192
-            othersInUse = max(0, Self.watchesHeldByThisUser() - Self.watchCount(fdinfo: "/proc/self/fdinfo/\(inotifyFD)"))
+            othersInUse = max(
+                0, Self.watchesHeldByThisUser() - Self.watchCount(fdinfo: "/proc/self/fdinfo/\(inotifyFD)"))
         }
         let needed = othersInUse + directories + 1
         let target = max(needed + needed / 10, current + 1)
@@ -333,7 +343,8 @@ final class InotifyBridge: @unchecked Sendable {
             \(options.degradedRescanInterval) instead of watching part of it.
             """
         return SiteWatchError(
-            code: .watchLimitReached, message: message, path: configuredRoot, errno: ENOSPC, requiredWatchLimit: suggested)
+            code: .watchLimitReached, message: message, path: configuredRoot, errno: ENOSPC,
+            requiredWatchLimit: suggested)
     }
 
     static func readProcInt(_ path: String) -> Int? {
@@ -508,7 +519,9 @@ final class InotifyBridge: @unchecked Sendable {
         if name.isEmpty {
             // An event on a watched directory itself: only the root's matters (its parent's
             // event reports any other).
-            if directory.isRoot, mask & (InotifyMask.deleteSelf | InotifyMask.moveSelf | InotifyMask.unmount) != 0 { checkRoot() }
+            if directory.isRoot, mask & (InotifyMask.deleteSelf | InotifyMask.moveSelf | InotifyMask.unmount) != 0 {
+                checkRoot()
+            }
             return
         }
         let path = directory.appending(name)
@@ -529,12 +542,17 @@ final class InotifyBridge: @unchecked Sendable {
             } else if mask & InotifyMask.movedFrom != 0 {
                 // Judged now (the old path is gone whatever happens next); the watches wait for the pair.
                 touched.insert(path)
-                pendingMoves[cookie] = (path, Self.monotonicNanoseconds() + Self.nanoseconds(options.renamePairingTimeout))
+                pendingMoves[cookie] = (
+                    path, Self.monotonicNanoseconds() + Self.nanoseconds(options.renamePairingTimeout)
+                )
             } else if mask & InotifyMask.delete != 0 {
                 detachSubtree(path)
                 touched.insert(path)
             }
-        } else if mask & (InotifyMask.closeWrite | InotifyMask.create | InotifyMask.movedTo | InotifyMask.movedFrom | InotifyMask.delete) != 0 {
+        } else if mask
+            & (InotifyMask.closeWrite | InotifyMask.create | InotifyMask.movedTo | InotifyMask.movedFrom
+                | InotifyMask.delete) != 0
+        {
             // A file's rename halves are both touched: the old name is judged gone, the new one by content.
             touched.insert(path)
         }
@@ -542,8 +560,9 @@ final class InotifyBridge: @unchecked Sendable {
 
     private func handleOverflow() {
         overflowCount += 1
-        logger.warning("inotify queue overflow: events were lost; the tree will be walked against the manifest",
-                       metadata: ["sitewatch.overflows": "\(overflowCount)"])
+        logger.warning(
+            "inotify queue overflow: events were lost; the tree will be walked against the manifest",
+            metadata: ["sitewatch.overflows": "\(overflowCount)"])
         markOutOfSync(.overflow)
     }
 
@@ -580,17 +599,22 @@ final class InotifyBridge: @unchecked Sendable {
             let stat = FileSystem.lstat(at: AT_FDCWD, Array(resolved.utf8)), stat.kind == .directory
         else {
             if realRoot != nil {
-                logger.warning("site root is unavailable; waiting for it to reappear", metadata: ["sitewatch.root": "\(configuredRoot)"])
+                logger.warning(
+                    "site root is unavailable; waiting for it to reappear",
+                    metadata: ["sitewatch.root": "\(configuredRoot)"])
                 detachRoot()
                 continuation.yield(.rootUnavailable(configuredRoot))
             }
             return
         }
-        if let identity = rootIdentity, identity.device == stat.device, identity.inode == stat.inode, resolved == realRoot {
+        if let identity = rootIdentity, identity.device == stat.device, identity.inode == stat.inode,
+            resolved == realRoot
+        {
             return
         }
-        logger.notice("site root replaced; moving watches and comparing the new tree with the manifest",
-                      metadata: ["sitewatch.root": "\(configuredRoot)", "sitewatch.target": "\(resolved)"])
+        logger.notice(
+            "site root replaced; moving watches and comparing the new tree with the manifest",
+            metadata: ["sitewatch.root": "\(configuredRoot)", "sitewatch.target": "\(resolved)"])
         detachRoot()
         guard attachRoot() else {
             continuation.yield(.rootUnavailable(configuredRoot))

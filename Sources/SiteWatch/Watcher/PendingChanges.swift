@@ -9,7 +9,9 @@ public struct RescanBackoff: Sendable, Hashable {
     public private(set) var lastRun: ContinuousClock.Instant?
     public private(set) var delay: Duration = .zero
 
-    public init(initial: Duration = .seconds(1), maximum: Duration = .seconds(60), quietPeriod: Duration = .seconds(120)) {
+    public init(
+        initial: Duration = .seconds(1), maximum: Duration = .seconds(60), quietPeriod: Duration = .seconds(120)
+    ) {
         self.initial = initial
         self.maximum = maximum
         self.quietPeriod = quietPeriod

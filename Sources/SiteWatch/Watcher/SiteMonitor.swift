@@ -54,7 +54,9 @@ public final class SiteMonitor: Sendable {
     /// - Parameters:
     ///   - root: the configured site root; may be a symbolic link that deploys swap.
     ///   - exclude: the rules' exclusion; excluded directories are never watched.
-    public init(root: String, exclude: @escaping ExclusionRule = { _, _ in false }, options: Options = Options(), logger: Logger) {
+    public init(
+        root: String, exclude: @escaping ExclusionRule = { _, _ in false }, options: Options = Options(), logger: Logger
+    ) {
         self.root = root
         self.exclude = exclude
         self.options = options
@@ -96,11 +98,13 @@ public final class SiteMonitor: Sendable {
         continuation.onTermination = { [weak self] _ in self?.stop() }
         var thread = pthread_t()
         let context = Unmanaged.passRetained(bridge).toOpaque()
-        let rc = pthread_create(&thread, nil, { context in
-            let bridge = Unmanaged<InotifyBridge>.fromOpaque(context!).takeRetainedValue()
-            bridge.run()
-            return nil
-        }, context)
+        let rc = pthread_create(
+            &thread, nil,
+            { context in
+                let bridge = Unmanaged<InotifyBridge>.fromOpaque(context!).takeRetainedValue()
+                bridge.run()
+                return nil
+            }, context)
         guard rc == 0 else {
             Unmanaged<InotifyBridge>.fromOpaque(context).release()
             throw SiteWatchError(code: .systemCallFailed, message: "cannot start the inotify reader thread", errno: rc)

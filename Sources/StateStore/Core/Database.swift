@@ -2,7 +2,7 @@ import CSQLite
 
 /// `SQLITE_TRANSIENT`: SQLite copies the bound bytes before `sqlite3_bind_*` returns.
 /// (The C macro is a cast of -1 and is not imported into Swift.)
-let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// The open SQLite connection, lent to the closures of ``StateDatabase/transaction(_:)`` and
 /// ``StateDatabase/read(_:)``.
@@ -147,7 +147,7 @@ public final class Statement {
     }
 
     public func bind(_ value: String, at index: Int32) throws {
-        try check(sqlite3_bind_text(pointer, index, value, -1, SQLITE_TRANSIENT))
+        try check(sqlite3_bind_text(pointer, index, value, -1, sqliteTransient))
     }
 
     /// Binds bytes as a BLOB (an empty array binds a zero-length blob, not NULL).
@@ -156,7 +156,8 @@ public final class Statement {
             if raw.count == 0 {
                 try check(sqlite3_bind_zeroblob(pointer, index, 0))
             } else {
-                try check(sqlite3_bind_blob64(pointer, index, raw.baseAddress, sqlite3_uint64(raw.count), SQLITE_TRANSIENT))
+                try check(
+                    sqlite3_bind_blob64(pointer, index, raw.baseAddress, sqlite3_uint64(raw.count), sqliteTransient))
             }
         }
     }

@@ -1,5 +1,5 @@
-import Foundation
 import CSQLite
+import Foundation
 import Glibc
 
 /// The purgewatch state database: one SQLite file in WAL mode, owned by one connection.
@@ -84,7 +84,8 @@ public final class StateDatabase: @unchecked Sendable {
         for (previous, next) in zip(all, all.dropFirst()) where next.version <= previous.version {
             throw DatabaseError(
                 extendedResultCode: SQLITE_MISUSE,
-                message: "migration \(next.version) (\(next.name)) must have a higher version than \(previous.version) (\(previous.name))",
+                message:
+                    "migration \(next.version) (\(next.name)) must have a higher version than \(previous.version) (\(previous.name))",
                 path: path)
         }
         let database = try openConnection(
@@ -122,7 +123,8 @@ public final class StateDatabase: @unchecked Sendable {
         if let newest = migrations.last?.version, current > newest {
             throw DatabaseError(
                 extendedResultCode: SQLITE_ERROR,
-                message: "schema version \(current) is newer than this build knows (\(newest)); upgrade purgewatch or move the state file aside",
+                message:
+                    "schema version \(current) is newer than this build knows (\(newest)); upgrade purgewatch or move the state file aside",
                 path: path)
         }
         for migration in migrations where migration.version > current {

@@ -12,7 +12,9 @@ public struct ManifestEntry: Sendable, Hashable {
     /// file system's timestamp granularity of this instant is re-hashed on the next check.
     public var checkedNanoseconds: Int64
 
-    public init(path: [UInt8], size: Int64, mtimeNanoseconds: Int64, inode: UInt64, hash: [UInt8], checkedNanoseconds: Int64) {
+    public init(
+        path: [UInt8], size: Int64, mtimeNanoseconds: Int64, inode: UInt64, hash: [UInt8], checkedNanoseconds: Int64
+    ) {
         self.path = path
         self.size = size
         self.mtimeNanoseconds = mtimeNanoseconds

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+
 @testable import SiteWatch
 
 /// A fresh directory under /tmp, removed at deinit.
@@ -25,7 +26,9 @@ func writeFile(_ path: [UInt8], _ content: String) {
     close(fd)
 }
 
-func writeFile(_ base: String, _ relative: String, _ content: String) { writeFile(join(base, bytes(relative)), content) }
+func writeFile(_ base: String, _ relative: String, _ content: String) {
+    writeFile(join(base, bytes(relative)), content)
+}
 
 func makeDirectories(_ path: [UInt8]) {
     var current: [UInt8] = []
@@ -66,7 +69,8 @@ func shell(_ command: String) -> Int32 {
     let output = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     if process.terminationStatus != 0 {
-        FileHandle.standardError.write("command failed (\(process.terminationStatus)): \(command)\n".data(using: .utf8)!)
+        FileHandle.standardError.write(
+            "command failed (\(process.terminationStatus)): \(command)\n".data(using: .utf8)!)
         FileHandle.standardError.write(output)
     }
     return process.terminationStatus

@@ -3,6 +3,7 @@ import Logging
 import StateStore
 import Synchronization
 import Testing
+
 @testable import SiteWatch
 
 /// The harness's exclusion: dot files and directories, `*~`, `*.swp`, `*.tmp` (like the example config).
@@ -16,7 +17,13 @@ let testExclusion: ExclusionRule = { path, _ in
 final class EventCollector: Sendable {
     private let events = Mutex<[SiteEvent]>([])
     func append(_ event: SiteEvent) { events.withLock { $0.append(event) } }
-    func drain() -> [SiteEvent] { events.withLock { let all = $0; $0 = []; return all } }
+    func drain() -> [SiteEvent] {
+        events.withLock {
+            let all = $0
+            $0 = []
+            return all
+        }
+    }
 }
 
 /// A daemon in miniature: a monitor feeding ``PendingChanges``, a detector and a real SQLite
@@ -43,7 +50,8 @@ final class Harness: @unchecked Sendable {
         return logger
     }()
 
-    init(scratch: Scratch = Scratch(), root: String? = nil, options: SiteMonitor.Options = SiteMonitor.Options()) throws {
+    init(scratch: Scratch = Scratch(), root: String? = nil, options: SiteMonitor.Options = SiteMonitor.Options()) throws
+    {
         self.scratch = scratch
         self.root = root ?? scratch.path + "/site"
         makeDirectories(Array(self.root.utf8))
