@@ -40,6 +40,24 @@ extension EndToEndTests {
         await harness.stop()
     }
 
+    /// rsync's own temp names (`.name.XXXXXX`, the `.~tmp~` directory) when nothing excludes them:
+    /// they come and go within the window and leave nothing to report.
+    @Test(.enabled(if: toolExists("rsync"), "rsync is not installed"))
+    func rsyncDelayUpdatesWithoutExclusions() async throws {
+        let harness = try Harness(exclude: { _, _ in false })
+        let source = harness.scratch.path + "/src"
+        Self.makeSource(source)
+        #expect(shell("rsync -r --delete --delay-updates '\(source)/' '\(harness.root)/'") == 0)
+        try await harness.start()
+        writeFile(source, "blog/b.html", "post b, edited")
+        makeDirectories(source + "/new/deeper")
+        writeFile(source, "new/deeper/n.html", "n")
+        #expect(shell("rsync -r --delete --delay-updates -I '\(source)/' '\(harness.root)/'") == 0)
+        #expect(try await harness.settle() == changes([("blog/b.html", .modified), ("new/deeper/n.html", .created)]))
+        #expect(try harness.manifestPaths().allSatisfy { !$0.description.contains("~tmp~") })
+        await harness.stop()
+    }
+
     @Test(.enabled(if: toolExists("git"), "git is not installed"))
     func gitPullAndCheckout() async throws {
         let harness = try Harness()

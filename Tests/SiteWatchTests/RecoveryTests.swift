@@ -120,6 +120,31 @@ extension EndToEndTests {
         await harness.stop()
     }
 
+    /// A plain-directory root replaced by another directory (`mv site site.old && mv site.new site`).
+    @Test func plainDirectoryRootReplaced() async throws {
+        let harness = try Harness()
+        Self.makeSite(harness)
+        try await harness.start()
+        let next = harness.scratch.path + "/site.new"
+        #expect(shell("cp -a '\(harness.root)' '\(next)'") == 0)
+        writeFile(next, "about.html", "about v2")
+        removeFile(Array((next + "/blog/a.html").utf8))
+        #expect(shell("cd '\(harness.scratch.path)' && mv site site.old && mv site.new site") == 0)
+        #expect(
+            try await harness.waitForEvent { event in
+                if case .rescanNeeded(.rootReplaced) = event { return true }
+                return false
+            })
+        #expect(try await harness.settle() == changes([("about.html", .modified), ("blog/a.html", .deleted)]))
+        // The new tree is watched (an edit is reported without a full walk); the old one is not.
+        writeFile(harness.scratch.path + "/site.old", "about.html", "stale")
+        harness.write("index.html", "home v3")
+        #expect(try await harness.settle() == changes([("index.html", .modified)]))
+        #expect(!harness.lastScopeWasFull)
+        #expect(harness.monitor?.status.resolvedRoot == harness.scratch.path + "/site")
+        await harness.stop()
+    }
+
     @Test func rootDisappearingIsNotEverythingDeleted() async throws {
         let scratch = Scratch()
         makeDirectories(Array((scratch.path + "/releases/1").utf8))

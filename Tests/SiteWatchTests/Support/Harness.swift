@@ -50,13 +50,18 @@ final class Harness: @unchecked Sendable {
         return logger
     }()
 
-    init(scratch: Scratch = Scratch(), root: String? = nil, options: SiteMonitor.Options = SiteMonitor.Options()) throws
-    {
+    let exclude: ExclusionRule
+
+    init(
+        scratch: Scratch = Scratch(), root: String? = nil, options: SiteMonitor.Options = SiteMonitor.Options(),
+        exclude: @escaping ExclusionRule = testExclusion
+    ) throws {
         self.scratch = scratch
         self.root = root ?? scratch.path + "/site"
         makeDirectories(Array(self.root.utf8))
         db = try StateDatabase.open(path: scratch.path + "/state.sqlite")
-        detector = Detector(root: self.root, exclude: testExclusion)
+        detector = Detector(root: self.root, exclude: exclude)
+        self.exclude = exclude
         self.options = options
     }
 
@@ -68,7 +73,7 @@ final class Harness: @unchecked Sendable {
     /// Starts watching, then takes the baseline (or, with a manifest, reconciles) by a full walk.
     @discardableResult
     func start(reconcile: Bool = true) async throws -> Set<Change> {
-        let monitor = SiteMonitor(root: root, exclude: testExclusion, options: options, logger: Self.logger)
+        let monitor = SiteMonitor(root: root, exclude: exclude, options: options, logger: Self.logger)
         let stream = try monitor.start()
         self.monitor = monitor
         let collector = self.collector
