@@ -70,31 +70,39 @@ struct ClientEmulatorTests {
                 ],
                 actions: ["PurgeUrlsCache"]
             )
-            let client = try makeClient(emu, http, requestsPerSecond: 15, requestTimeout: .seconds(1))
+            let (logger, log) = makeCapturingLogger()
+            let client = try makeClient(emu, http, logger: logger, requestsPerSecond: 15, requestTimeout: .seconds(1))
             let all = urls(2500)
             for start in stride(from: 0, to: all.count, by: 100) {
                 _ = try await client.purgeURLs(
                     Array(all[start..<start + 100]),
                     area: nil,
                     urlEncode: false,
-                    deadline: deadline(30)
+                    deadline: deadline(60)
                 )
             }
             let accepted = emu.acceptedURLs
             let faults = emu.injectedFaults
             let slow = faults.filter { if case .slow = $0 { return true } else { return false } }.count
+            let timeouts = log.all.filter { $0.contains("tencentcloud.error_code=ClientError.Timeout") }.count
             #expect(faults.count >= 5, "the seed injects faults (\(faults.count), \(slow) slow)")
             #expect(slow >= 1, "the seed includes at least one timeout")
+            // Every URL reached the CDN.
             #expect(Set(accepted) == Set(all))
-            // Each timed-out (slow) request was accepted and then re-sent: its 100 URLs arrived twice.
-            #expect(accepted.count == all.count + slow * 100)
+            // Duplicates come only from requests the emulator accepted but whose answer the client
+            // gave up on (timed out) and re-sent: at least every slow fault, at most every timeout.
+            let acceptedRequests = emu.requests.filter { $0.action == "PurgeUrlsCache" && $0.outcome == "accepted" }
+            #expect(accepted.count == acceptedRequests.count * 100)
+            let duplicatedRequests = acceptedRequests.count - 25
+            #expect(duplicatedRequests >= slow)
+            #expect(duplicatedRequests <= timeouts, "\(duplicatedRequests) duplicated requests, \(timeouts) timeouts")
             var counts: [String: Int] = [:]
             for url in accepted { counts[url, default: 0] += 1 }
-            #expect(counts.values.allSatisfy { $0 >= 1 && $0 <= 1 + slow })
-            let purges = emu.requests.filter { $0.action == "PurgeUrlsCache" }
-            #expect(purges.filter { $0.outcome == "accepted" }.count == 25 + slow)
+            #expect(counts.values.allSatisfy { $0 >= 1 && $0 <= 1 + timeouts })
+            // On an unloaded machine only the slow faults time out: exactly one extra copy each.
+            if timeouts == slow { #expect(accepted.count == all.count + slow * 100) }
             // Every attempt was signed afresh: the emulator verified all of them (no auth failures).
-            #expect(!purges.contains { $0.outcome.hasPrefix("AuthFailure") })
+            #expect(!emu.requests.contains { $0.outcome.hasPrefix("AuthFailure") })
         }
     }
 
@@ -199,8 +207,9 @@ struct ClientEmulatorTests {
     @Test("a response slower than the request timeout is retried; the emulator counts the duplicate")
     func slowResponse() async throws {
         try await withEmulator { emu, http in
-            let client = try makeClient(emu, http, requestTimeout: .milliseconds(500))
-            emu.failNext(1, with: .slow(3.0))
+            let (logger, log) = makeCapturingLogger()
+            let client = try makeClient(emu, http, logger: logger, requestTimeout: .milliseconds(500))
+            emu.failNext(1, with: .slow(10))
             let start = ContinuousClock.now
             _ = try await client.purgeURLs(
                 ["https://www.example.com/slow"],
@@ -208,8 +217,14 @@ struct ClientEmulatorTests {
                 urlEncode: false,
                 deadline: deadline()
             )
-            #expect(ContinuousClock.now - start < .milliseconds(2500))
-            #expect(emu.acceptedURLs == ["https://www.example.com/slow", "https://www.example.com/slow"])
+            // The client did not wait for the slow answer...
+            #expect(ContinuousClock.now - start < .seconds(8))
+            // ...so the URL arrived twice (more only if the machine is so loaded that a normal
+            // answer also took longer than the timeout).
+            let timeouts = log.all.filter { $0.contains("tencentcloud.error_code=ClientError.Timeout") }.count
+            let accepted = emu.acceptedURLs
+            #expect(accepted.count >= 2 && accepted.count <= 1 + timeouts)
+            #expect(Set(accepted) == ["https://www.example.com/slow"])
         }
     }
 
@@ -440,16 +455,25 @@ struct ClientEmulatorTests {
         }
     }
 
-    @Test("the emulator's own 20/s limit answers RequestLimitExceeded, which is retried")
+    @Test("the emulator's own per-action limit answers RequestLimitExceeded, which is retried")
     func emulatorRateLimit() async throws {
         try await withEmulator { emu, http in
-            emu.setRequestsPerSecondPerAction(3)
-            let patient = RetryPolicy(baseDelay: .milliseconds(100), maxDelay: .milliseconds(800), maxAttempts: 30)
+            emu.setRequestsPerSecondPerAction(2)
+            let patient = RetryPolicy(baseDelay: .milliseconds(100), maxDelay: .milliseconds(800), maxAttempts: 40)
             let client = try makeClient(emu, http, requestsPerSecond: 100, retryPolicy: patient)
-            for _ in 0..<5 { _ = try await client.describePurgeQuota(deadline: deadline()) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<6 {
+                    group.addTask { _ = try await client.describePurgeQuota(deadline: deadline(30)) }
+                }
+                try await group.waitForAll()
+            }
             let outcomes = emu.requests.map(\.outcome)
-            #expect(outcomes.filter { $0 == "accepted" }.count == 5)
+            #expect(outcomes.filter { $0 == "accepted" }.count == 6)
             #expect(outcomes.contains("RequestLimitExceeded"))
+            let accepted = emu.requests.filter { $0.outcome == "accepted" }.map(\.arrival)
+            for (k, start) in accepted.enumerated() {
+                #expect(accepted[k...].prefix { $0 < start + .seconds(1) }.count <= 2)
+            }
         }
     }
 
@@ -461,13 +485,13 @@ struct ClientEmulatorTests {
             let client = try makeClient(emu, http, requestsPerSecond: 15, retryPolicy: unbounded)
             let start = ContinuousClock.now
             if let error = await captureError({
-                _ = try await client.describePurgeQuota(deadline: .now + .milliseconds(800))
+                _ = try await client.describePurgeQuota(deadline: .now + .seconds(2))
             }) {
                 #expect(error.code == "InternalError")
                 #expect(error.errorClass == .transient)
                 #expect(error.message.contains("deadline"))
             }
-            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(ContinuousClock.now - start < .seconds(3))
             #expect(emu.requests.count >= 2, "\(emu.requests.map { "\($0.outcome) \($0.arrival - start)" })")
             // A deadline already past sends nothing.
             let before = emu.requests.count

@@ -81,9 +81,11 @@ struct EmulatorState {
             )
         }
 
-        // Per-action rate limit, counted on every arrival.
+        // Per-action rate limit: requests of the last second that were not themselves refused for it.
         let windowStart = arrival - .seconds(1)
-        let recent = requests.lazy.filter { $0.action == action && $0.arrival > windowStart }.count
+        let recent = requests.lazy.filter {
+            $0.action == action && $0.arrival > windowStart && $0.outcome != "RequestLimitExceeded"
+        }.count
         if recent >= config.requestsPerSecondPerAction {
             return fail(
                 "RequestLimitExceeded",
