@@ -28,10 +28,18 @@ enum InotifyMask {
         movedFrom | movedTo | create | delete | deleteSelf | moveSelf | onlyDir | dontFollow | exclUnlink
 }
 
+struct InjectedEvent: Sendable {
+    var wd: Int32
+    var mask: UInt32
+    var cookie: UInt32 = 0
+    var name: [UInt8] = []
+}
+
 /// State shared between the reader thread and ``SiteMonitor``.
 struct BridgeState: Sendable {
     var stopRequested = false
-    var injectOverflow = false
+    /// Tests: raw events handled as if read from the kernel (wd, mask, cookie, name).
+    var injected: [InjectedEvent] = []
     var paused = false
     var status = SiteMonitor.Status()
 }
@@ -428,13 +436,13 @@ final class InotifyBridge: @unchecked Sendable {
             continuation.finish()
         }
         while true {
-            let (stop, inject, paused) = shared.withLock { state -> (Bool, Bool, Bool) in
-                let inject = state.injectOverflow
-                state.injectOverflow = false
-                return (state.stopRequested, inject, state.paused)
+            let (stop, injected, paused) = shared.withLock { state -> (Bool, [InjectedEvent], Bool) in
+                let injected = state.injected
+                state.injected = []
+                return (state.stopRequested, injected, state.paused)
             }
             if stop { return }
-            if inject { handleOverflow() }
+            for event in injected { handle(wd: event.wd, mask: event.mask, cookie: event.cookie, name: event.name) }
 
             var fds = [
                 pollfd(fd: shared.wakeRead, events: Int16(POLLIN), revents: 0),
