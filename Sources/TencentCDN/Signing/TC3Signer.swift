@@ -81,31 +81,36 @@ public struct TC3Signer: Sendable, CustomReflectable {
 
     /// Signs `input` at `timestamp` with an explicit key pair.
     public func sign(_ input: TC3SigningInput, secretId: String, secretKey: Secret, timestamp: Int64) -> TC3Signature {
-        let date = UTCDate.string(fromUnixSeconds: timestamp)
-        let scope = "\(date)/\(service)/tc3_request"
+        let date = keyCache.date(fromUnixSeconds: timestamp)
+        let scope = date + "/" + service + "/tc3_request"
         let hashedPayload =
             input.unsignedPayload
             ? Self.unsignedPayloadHash
-            : Hex.encode(SHA256.hash(data: input.payload))
+            : input.payload.withUnsafeBytes { Hex.encode(SHA256.hash(data: $0)) }
         var canonicalRequest = ""
         canonicalRequest.reserveCapacity(160 + input.query.utf8.count + input.host.utf8.count)
-        for part in [
-            input.method.uppercased(), "\n", input.path, "\n", input.query, "\ncontent-type:",
-            Self.canonicalValue(input.contentType), "\nhost:", Self.canonicalValue(input.host), "\n\n",
-            Self.signedHeaders, "\n", hashedPayload,
-        ] {
-            canonicalRequest += part
-        }
-        let stringToSign =
-            Self.algorithm + "\n" + String(timestamp) + "\n" + scope + "\n"
-            + Hex.encode(SHA256.hash(data: Data(canonicalRequest.utf8)))
+        canonicalRequest += Self.canonicalMethod(input.method)
+        canonicalRequest += "\n"
+        canonicalRequest += input.path
+        canonicalRequest += "\n"
+        canonicalRequest += input.query
+        canonicalRequest += "\ncontent-type:"
+        canonicalRequest += Self.canonicalValue(input.contentType)
+        canonicalRequest += "\nhost:"
+        canonicalRequest += Self.canonicalValue(input.host)
+        canonicalRequest += "\n\n"
+        canonicalRequest += Self.signedHeaders
+        canonicalRequest += "\n"
+        canonicalRequest += hashedPayload
+        var stringToSign = Self.algorithm + "\n" + String(timestamp) + "\n" + scope + "\n"
+        stringToSign += canonicalRequest.withUTF8 { Hex.encode(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
         let service = self.service
         let signingKey = keyCache.key(secretKey: secretKey, date: date, service: service) {
             Self.signingKey(secretKey: secretKey, date: date, service: service)
         }
-        let signature = Hex.encode(
-            HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: signingKey)
-        )
+        let signature = stringToSign.withUTF8 {
+            Hex.encode(HMAC<SHA256>.authenticationCode(for: UnsafeRawBufferPointer($0), using: signingKey))
+        }
         let authorization =
             "\(Self.algorithm) Credential=\(secretId)/\(scope), SignedHeaders=\(Self.signedHeaders), Signature=\(signature)"
         return TC3Signature(
@@ -131,8 +136,20 @@ public struct TC3Signer: Sendable, CustomReflectable {
         return SymmetricKey(data: kSigning)
     }
 
+    /// Lower-cased and trimmed; returned as is (no allocation) when it already is.
     private static func canonicalValue(_ value: String) -> String {
-        value.trimmingASCIIWhitespace().lowercased()
+        let utf8 = value.utf8
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        if let first = utf8.first, let last = utf8.last, !isSpace(first), !isSpace(last),
+            !utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A })
+        {
+            return value
+        }
+        return value.trimmingASCIIWhitespace().lowercased()
+    }
+
+    private static func canonicalMethod(_ method: String) -> String {
+        method == "POST" || method == "GET" ? method : method.uppercased()
     }
 }
 
