@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
         .testTarget(name: "SiteWatchTests", dependencies: ["SiteWatch", "StateStore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "CLITests", dependencies: ["purgewatch", "PurgeCore"]),
+        .testTarget(name: "CLITests", dependencies: ["purgewatch", "PurgeCore", "TencentEmulator"]),
     ]
 )
 

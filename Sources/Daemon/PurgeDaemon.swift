@@ -51,6 +51,9 @@ public actor PurgeDaemon {
     var lastStatusLine = ""
     var lastBatchSummary = "none yet"
     var needsRecoveryNotice: RescanReason?
+    /// A flush compares the whole tree: the deploy's last inotify events may not have reached
+    /// the loop yet when its `flush` arrives, and a stat-only walk of an unchanged tree is cheap.
+    var flushRequested = false
 
     public init(
         config: SiteConfig, options: DaemonOptions, logger: Logger, notifier: SystemdNotifier,
@@ -186,10 +189,12 @@ public actor PurgeDaemon {
             switch connection.command {
             case "flush":
                 coalescer.flush()
+                flushRequested = true
                 submitRequested = true
                 connection.answer("ok")
             case "flush-wait":
                 coalescer.flush()
+                flushRequested = true
                 submitRequested = true
                 // The watermark is taken after the window is closed below.
                 waiters.append((upTo: -1, connection: connection))
@@ -257,21 +262,36 @@ public actor PurgeDaemon {
     }
 
     func closeWindow(now: ContinuousClock.Instant) async throws {
-        try await detectAndQueue(now: now, reconcile: false)
+        logger.debug("coalescing window closed", metadata: ["purge.flush": "\(flushRequested)", "purge.full_walk_pending": "\(pending.fullRescanReason.map { "\($0)" } ?? "no")"])
+        if flushRequested {
+            flushRequested = false
+            _ = pending.take(now: now)  // the full walk below covers every touched path
+            try await detectAndQueue(now: now, reconcile: false, scope: .full)
+        } else {
+            try await detectAndQueue(now: now, reconcile: false)
+        }
+        // A full walk held back by the rescan backoff: come back when the window closes again.
+        if !pending.isEmpty { coalescer.noteChange(at: now) }
     }
 
-    func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool) async throws {
-        guard let scope = pending.take(now: now) else { return }
+    func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool, scope forced: DetectionScope? = nil) async throws {
+        guard let scope = forced ?? pending.take(now: now) else { return }
         let detector = Detector(root: config.site.root, exclude: exclusion)
         let detection: Detection
         do {
             detection = try await detector.detect(scope, in: db)
         } catch let error as SiteWatchError {
             logger.warning("cannot compare the tree now: \(error); will retry")
-            pending.restore(scope)
+            pending.restore(scope, reason: .rootReplaced(config.site.root))
             coalescer.noteChange(at: now)
             return
         }
+        logger.debug(
+            "compared \(scope == .full ? "the whole tree" : "touched paths") with the manifest",
+            metadata: [
+                "purge.files_scanned": "\(detection.filesScanned)", "purge.files_hashed": "\(detection.filesHashed)",
+                "purge.changes": "\(detection.changes.count)",
+            ])
         if detection.isEmpty { return }
         let kinds = Set(config.purge.on.map(\.rawValue))
         let mapper = config.mapper

@@ -79,3 +79,112 @@ struct PurgewatchProcess {
         )
     }
 }
+
+/// A `purgewatch` process left running (the daemon), with its output in a file.
+final class RunningProcess: @unchecked Sendable {
+    let pid: pid_t
+    let logPath: String
+    private(set) var exitStatus: Int32?
+
+    init(pid: pid_t, logPath: String) {
+        self.pid = pid
+        self.logPath = logPath
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Starts the executable with `arguments`; stdout and stderr go to `logPath`.
+    static func start(_ arguments: [String], environment: [String: String], logPath: String) throws -> RunningProcess {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([PurgewatchProcess.executable] + arguments).map { strdup($0) }
+        let env = environment.map { strdup("\($0.key)=\($0.value)") }
+        defer {
+            argv.forEach { free($0) }
+            env.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, PurgewatchProcess.executable, &actions, nil, argv + [nil], env + [nil])
+        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
+        return RunningProcess(pid: pid, logPath: logPath)
+    }
+
+    /// Whether the process is still running (reaps it when it has exited).
+    var isRunning: Bool {
+        if exitStatus != nil { return false }
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == pid {
+            exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            return false
+        }
+        return true
+    }
+
+    /// Sends `signal` and waits up to `timeout` for the exit. Returns the exit status (128+n for a signal).
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(10)) -> Int32? {
+        if let exitStatus { return exitStatus }
+        kill(pid, signal)
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while ContinuousClock.now < deadline {
+            if !isRunning { return exitStatus }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        exitStatus = 128 + SIGKILL
+        return nil
+    }
+
+    deinit { if isRunning { stop(signal: SIGKILL) } }
+}
+
+/// A datagram socket standing in for systemd's `NOTIFY_SOCKET`.
+final class NotifyListener: @unchecked Sendable {
+    let path: String
+    private let fd: Int32
+    private(set) var messages: [String] = []
+
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        precondition(bytes.count < 100, "notify socket path too long: \(path)")
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in bytes.enumerated() { buffer[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+
+    /// Reads datagrams until one satisfies `predicate` or `timeout` passes.
+    func wait(timeout: Duration = .seconds(60), until predicate: (String) -> Bool) -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while ContinuousClock.now < deadline {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) > 0 else { continue }
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { continue }
+            let message = String(decoding: buffer[0..<count], as: UTF8.self)
+            messages.append(message)
+            if predicate(message) { return true }
+        }
+        return false
+    }
+}

@@ -55,6 +55,9 @@ public struct SystemdNotifier: Sendable {
     }
 
     /// Sends `assignments` (each `KEY=value`, no newlines) as one notification.
+    ///
+    /// Never blocks: when the receiver's queue is full the notification is dropped (`EAGAIN`),
+    /// so a stalled listener cannot stall the daemon's work loop.
     /// - Throws: ``SystemdNotifierError`` when `NOTIFY_SOCKET` is set but unusable or the send fails.
     public func send(_ assignments: [String]) throws(SystemdNotifierError) {
         guard let socketAddress else { return }
@@ -71,7 +74,7 @@ public struct SystemdNotifier: Sendable {
             address.withSockAddr { sockaddr, length in
                 var sent: Int
                 repeat {
-                    sent = sendto(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL), sockaddr, length)
+                    sent = sendto(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), sockaddr, length)
                 } while sent < 0 && errno == EINTR
                 return sent < 0 ? errno : 0
             }

@@ -28,7 +28,8 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         let environment = ProcessInfo.processInfo.environment
-        LoggingSystem.bootstrap(LogBootstrap.make(identifier: "purgewatch", environment: environment))
+        let level = environment["PURGEWATCH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap(LogBootstrap.make(identifier: "purgewatch", environment: environment, logLevel: level))
         var logger = Logger(label: "purgewatch")
         logger[metadataKey: "purge.site"] = "\(FilePaths.stem(of: config.sourcePath))"
         var daemonOptions = DaemonOptions(environment: environment)

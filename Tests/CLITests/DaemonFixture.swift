@@ -1,0 +1,160 @@
+import Foundation
+import Glibc
+import TencentEmulator
+import Testing
+
+/// A site, its config and state in a temporary directory, the Tencent API emulator on
+/// 127.0.0.1, and the daemon run as a real process against both.
+final class DaemonFixture: @unchecked Sendable {
+    let directory: String
+    let site: String
+    let configPath: String
+    let statePath: String
+    let emulator: TencentEmulator
+    var daemon: RunningProcess?
+    var notify: NotifyListener?
+
+    static let www = "https://www.example.com/"
+
+    /// - Parameters:
+    ///   - siteRoot: where the root lives relative to the fixture (a symlink for swap tests).
+    ///   - extraConfig: TOML appended to the config (sections not already present).
+    init(
+        quiet: String = "300ms", maxDelay: String = "5s", requestsPerSecond: Double = 10, siteRoot: String = "site",
+        extraConfig: String = "", emulator configuration: EmulatorConfiguration = EmulatorConfiguration()
+    ) async throws {
+        directory = "/tmp/pw-e2e-\(UUID().uuidString.prefix(8))"
+        site = directory + "/" + siteRoot
+        configPath = directory + "/site.toml"
+        statePath = directory + "/state/site.sqlite"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        emulator = try await TencentEmulator.start(configuration)
+        let config = """
+            [site]
+            root = "\(siteRoot)"
+
+            [state]
+            path = "state/site.sqlite"
+
+            [[rule]]
+            prefix = ""
+            urls = ["\(Self.www)"]
+
+            [coalesce]
+            quiet = "\(quiet)"
+            max_delay = "\(maxDelay)"
+
+            [purge]
+            requests_per_second = \(requestsPerSecond)
+
+            [tencentcloud]
+            endpoint = "\(emulator.endpoint)"
+            \(extraConfig)
+            """
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Runs `body` with a fresh fixture and always tears it down (daemon killed, emulator
+    /// stopped, files removed), whether `body` returns or throws.
+    static func with(
+        quiet: String = "300ms", maxDelay: String = "5s", requestsPerSecond: Double = 10, siteRoot: String = "site",
+        extraConfig: String = "", emulator configuration: EmulatorConfiguration = EmulatorConfiguration(),
+        _ body: (DaemonFixture) async throws -> Void
+    ) async throws {
+        let fixture = try await DaemonFixture(
+            quiet: quiet, maxDelay: maxDelay, requestsPerSecond: requestsPerSecond, siteRoot: siteRoot,
+            extraConfig: extraConfig, emulator: configuration)
+        do {
+            try await body(fixture)
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+
+    func tearDown() async {
+        daemon?.stop(signal: SIGKILL)
+        await emulator.shutdown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    // MARK: Files
+
+    func write(_ path: String, _ content: String) throws {
+        let full = site + "/" + path
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try content.write(toFile: full, atomically: false, encoding: .utf8)
+    }
+
+    func remove(_ path: String) throws {
+        try FileManager.default.removeItem(atPath: site + "/" + path)
+    }
+
+    /// Runs a shell command (a deploy tool) in the fixture directory.
+    @discardableResult
+    func shell(_ command: String) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    // MARK: The daemon
+
+    var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        for key in ["TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "TENCENTCLOUD_TOKEN", "CREDENTIALS_DIRECTORY",
+            "STATE_DIRECTORY", "JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"]
+        {
+            environment[key] = nil
+        }
+        environment["TENCENTCLOUD_SECRET_ID"] = emulator.secretId
+        environment["TENCENTCLOUD_SECRET_KEY"] = emulator.secretKey
+        environment["PURGEWATCH_TEST_TIME_SCALE"] = "0.01"
+        environment["PURGEWATCH_LOG_LEVEL"] = "debug"
+        return environment
+    }
+
+    /// Starts `purgewatch run` and waits for `READY=1` on a fake `NOTIFY_SOCKET`.
+    func startDaemon(_ extraArguments: [String] = [], environment extra: [String: String] = [:]) throws {
+        let listener = try NotifyListener(path: directory + "/notify-\(UUID().uuidString.prefix(4)).sock")
+        notify = listener
+        var environment = self.environment
+        environment["NOTIFY_SOCKET"] = listener.path
+        for (key, value) in extra { environment[key] = value }
+        let process = try RunningProcess.start(
+            ["run", "--config", configPath] + extraArguments, environment: environment, logPath: directory + "/daemon.log")
+        daemon = process
+        let ready = listener.wait(timeout: .seconds(60)) { $0.contains("READY=1") }
+        #expect(ready, "the daemon never signalled READY=1; log:\n\(process.log)")
+    }
+
+    /// `purgewatch flush --wait`, as a deploy script runs it.
+    func flushWait(timeout: String = "60s") throws -> PurgewatchProcess.Result {
+        try PurgewatchProcess.run(["flush", "--config", configPath, "--wait", "--timeout", timeout], environment: environment)
+    }
+
+    func status() throws -> [String: Any] {
+        let result = try PurgewatchProcess.run(["status", "--config", configPath, "--json"], environment: environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        return (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// Polls `condition` every 50 ms for up to `timeout`.
+    func eventually(timeout: Duration = .seconds(30), _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while ContinuousClock.now < deadline {
+            if try condition() { return true }
+            usleep(50_000)
+        }
+        return try condition()
+    }
+
+    /// The URLs the emulated CDN accepted, as a set.
+    var purged: Set<String> { Set(emulator.acceptedURLs) }
+}
