@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "SiteWatch",
             dependencies: [
-                "StateStore",
+                "PurgeCore", "StateStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -92,7 +92,7 @@ let package = Package(
         // Benchmarks (not tests): print figures against baselines; see benchmarks/.
         .executableTarget(
             name: "bench-sitewatch",
-            dependencies: ["SiteWatch", "StateStore"],
+            dependencies: ["PurgeCore", "SiteWatch", "StateStore"],
             path: "Benchmarks/SiteWatchBench"
         ),
         .executableTarget(
@@ -109,7 +109,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
-        .testTarget(name: "SiteWatchTests", dependencies: ["SiteWatch", "StateStore"]),
+        .testTarget(name: "SiteWatchTests", dependencies: ["SiteWatch", "StateStore", "PurgeCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CLITests", dependencies: ["purgewatch", "PurgeCore", "TencentEmulator"]),
     ]

@@ -11,6 +11,7 @@
 // and from /proc/self/status (VmHWM).
 import Glibc
 import Logging
+import PurgeCore
 import SiteWatch
 import StateStore
 

@@ -162,7 +162,7 @@ public actor PurgeDaemon {
 
     var exclusion: ExclusionRule {
         let mapper = config.mapper
-        return { bytes, isDirectory in mapper.isExcluded(PurgeCore.RelativePath(bytes: bytes), isDirectory: isDirectory) }
+        return { bytes, isDirectory in mapper.isExcluded(RelativePath(bytes), isDirectory: isDirectory) }
     }
 
     func startMonitor() throws {
@@ -300,7 +300,7 @@ public actor PurgeDaemon {
             var added = 0
             let time = nowMilliseconds()
             for change in detection.changes where kinds.contains(change.kind.rawValue) {
-                for url in mapper.map(PurgeCore.RelativePath(bytes: change.path.bytes)).urls {
+                for url in mapper.map(change.path).urls {
                     if try tx.enqueue(url: url, area: area, path: change.path.bytes, kind: change.kind.rawValue, nowMilliseconds: time) {
                         added += 1
                     }

@@ -92,7 +92,7 @@ public struct StatusReport: Sendable {
             }
             report.failures = try tx.queueRows(state: "failed", limit: 200).map {
                 Failure(
-                    url: $0.url, path: $0.path.map { PurgeCore.RelativePath(bytes: $0).description }, errorCode: $0.errorCode,
+                    url: $0.url, path: $0.path.map { RelativePath($0).description }, errorCode: $0.errorCode,
                     batchID: $0.batchID)
             }
             report.quota = try tx.quotaRows().map {

@@ -14,14 +14,14 @@ import Testing
             for name in ["index.html", "a.html", "b.html", "about/index.html", "css/site.css"] {
                 try fixture.write(name, "original \(name)\n")
             }
-            try fixture.startDaemon()
+            try await fixture.startDaemon()
             #expect(fixture.emulator.acceptedURLs.isEmpty, "a new site's baseline purges nothing")
 
             try fixture.write("a.html", "new bytes\n")
             try fixture.remove("b.html")
             try fixture.write("about/index.html", "original about/index.html\n")  // identical bytes
-            try fixture.shell("touch site/index.html site/css/site.css")  // new mtime only
-            let flushed = try fixture.flushWait()
+            try await fixture.shell("touch site/index.html site/css/site.css")  // new mtime only
+            let flushed = try await fixture.flushWait()
             #expect(flushed.status == 0, "\(flushed.stderr)")
             #expect(fixture.purged == [Self.www + "a.html", Self.www + "b.html"])
 
@@ -31,7 +31,7 @@ import Testing
                 let content = try String(contentsOfFile: fixture.site + "/" + name, encoding: .utf8)
                 try fixture.write(name, content)
             }
-            #expect(try fixture.flushWait().status == 0)
+            #expect(try await fixture.flushWait().status == 0)
             #expect(fixture.emulator.acceptedURLs.isEmpty)
             #expect(fixture.emulator.requests.filter { $0.action.hasPrefix("Purge") }.isEmpty)
         }
@@ -44,42 +44,42 @@ import Testing
             return
         }
         try await DaemonFixture.with() { fixture in
-            try fixture.shell("mkdir -p build/blog && for i in 1 2 3 4 5; do echo post $i > build/blog/p$i.html; done && echo home > build/index.html")
-            #expect(try fixture.shell("rsync -a build/ site/") == 0)
-            try fixture.startDaemon()
+            try await fixture.shell("mkdir -p build/blog && for i in 1 2 3 4 5; do echo post $i > build/blog/p$i.html; done && echo home > build/index.html")
+            #expect(try await fixture.shell("rsync -a build/ site/") == 0)
+            try await fixture.startDaemon()
 
             // The next build: p2 changes, p3 is gone, p6 is new, the rest is rebuilt identically.
-            try fixture.shell("rm -rf build && mkdir -p build/blog && for i in 1 2 4 5; do echo post $i > build/blog/p$i.html; done && echo home > build/index.html && echo 'post 2, edited' > build/blog/p2.html && echo post 6 > build/blog/p6.html")
+            try await fixture.shell("rm -rf build && mkdir -p build/blog && for i in 1 2 4 5; do echo post $i > build/blog/p$i.html; done && echo home > build/index.html && echo 'post 2, edited' > build/blog/p2.html && echo post 6 > build/blog/p6.html")
             let options = delayUpdates ? "-a --checksum --delete --delay-updates" : "-a --checksum --delete"
-            #expect(try fixture.shell("rsync \(options) build/ site/") == 0)
-            #expect(try fixture.flushWait().status == 0)
+            #expect(try await fixture.shell("rsync \(options) build/ site/") == 0)
+            #expect(try await fixture.flushWait().status == 0)
             #expect(fixture.purged == [Self.www + "blog/p2.html", Self.www + "blog/p3.html"])
         }
     }
 
     @Test func symlinkSwapReleasePurgesTheDifferenceBetweenReleases() async throws {
         try await DaemonFixture.with(siteRoot: "current") { fixture in
-            try fixture.shell("mkdir -p releases/1/docs && echo a > releases/1/index.html && echo b > releases/1/docs/b.html && echo c > releases/1/docs/c.html && ln -s releases/1 current")
-            try fixture.startDaemon()
-            try fixture.shell("cp -a releases/1 releases/2 && echo b2 > releases/2/docs/b.html && rm releases/2/docs/c.html && ln -s releases/2 current.new && mv -T current.new current")
-            #expect(fixture.eventually { fixture.purged.count >= 2 }, "\(fixture.emulator.requests)\n\(fixture.daemon?.log ?? "")")
-            #expect(try fixture.flushWait().status == 0)
+            try await fixture.shell("mkdir -p releases/1/docs && echo a > releases/1/index.html && echo b > releases/1/docs/b.html && echo c > releases/1/docs/c.html && ln -s releases/1 current")
+            try await fixture.startDaemon()
+            try await fixture.shell("cp -a releases/1 releases/2 && echo b2 > releases/2/docs/b.html && rm releases/2/docs/c.html && ln -s releases/2 current.new && mv -T current.new current")
+            #expect(await fixture.eventually { fixture.purged.count >= 2 }, "\(fixture.emulator.requests)\n\(fixture.daemon?.log ?? "")")
+            #expect(try await fixture.flushWait().status == 0)
             #expect(fixture.purged == [Self.www + "docs/b.html", Self.www + "docs/c.html"])
 
             // Later edits in the new release are seen (the watches moved).
             fixture.emulator.resetRecords()
-            try fixture.shell("echo a2 > releases/2/index.html")
-            #expect(try fixture.flushWait().status == 0)
+            try await fixture.shell("echo a2 > releases/2/index.html")
+            #expect(try await fixture.flushWait().status == 0)
             #expect(fixture.purged == [Self.www + "index.html", Self.www])
         }
     }
 
     @Test func twentyFiveHundredChangesGoOutAsThreeRequests() async throws {
         try await DaemonFixture.with() { fixture in
-            try fixture.shell("mkdir -p site/p && cd site/p && for i in $(seq 1 2500); do echo v1 > f$i.html; done")
-            try fixture.startDaemon()
-            try fixture.shell("cd site/p && for i in $(seq 1 2500); do echo v2 > f$i.html; done")
-            #expect(try fixture.flushWait().status == 0)
+            try await fixture.shell("mkdir -p site/p && cd site/p && for i in $(seq 1 2500); do echo v1 > f$i.html; done")
+            try await fixture.startDaemon()
+            try await fixture.shell("cd site/p && for i in $(seq 1 2500); do echo v2 > f$i.html; done")
+            #expect(try await fixture.flushWait().status == 0)
             let purges = fixture.emulator.requests.filter { $0.action == "PurgeUrlsCache" && $0.outcome == "accepted" }
             #expect(purges.map(\.urlCount).sorted() == [500, 1_000, 1_000], "\(fixture.emulator.requests)\n\(fixture.daemon?.log ?? "")")
             #expect(fixture.purged == Set((1...2_500).map { Self.www + "p/f\($0).html" }))
@@ -88,17 +88,17 @@ import Testing
 
     @Test func sigkillAfterTheFirstAcceptedBatchLosesNothing() async throws {
         try await DaemonFixture.with(requestsPerSecond: 1) { fixture in
-            try fixture.shell("mkdir -p site/p && cd site/p && for i in $(seq 1 3000); do echo v1 > f$i.html; done")
-            try fixture.startDaemon()
-            try fixture.shell("cd site/p && for i in $(seq 1 3000); do echo v2 > f$i.html; done")
-            _ = try PurgewatchProcess.run(["flush", "--config", fixture.configPath], environment: fixture.environment)
-            let firstAccepted = fixture.eventually(timeout: .seconds(60)) { !fixture.emulator.acceptedURLs.isEmpty }
+            try await fixture.shell("mkdir -p site/p && cd site/p && for i in $(seq 1 3000); do echo v1 > f$i.html; done")
+            try await fixture.startDaemon()
+            try await fixture.shell("cd site/p && for i in $(seq 1 3000); do echo v2 > f$i.html; done")
+            _ = try await PurgewatchProcess.runAsync(["flush", "--config", fixture.configPath], environment: fixture.environment)
+            let firstAccepted = await fixture.eventually(timeout: .seconds(60)) { !fixture.emulator.acceptedURLs.isEmpty }
             #expect(firstAccepted)
-            fixture.daemon?.stop(signal: SIGKILL)
+            await fixture.stopDaemon(signal: SIGKILL)
             #expect(fixture.emulator.acceptedURLs.count < 3_000, "the kill came after everything was sent")
 
-            try fixture.startDaemon()
-            #expect(try fixture.flushWait().status == 0)
+            try await fixture.startDaemon()
+            #expect(try await fixture.flushWait().status == 0)
             let expected = Set((1...3_000).map { Self.www + "p/f\($0).html" })
             #expect(expected.isSubset(of: fixture.purged), "missing: \(expected.subtracting(fixture.purged).count)")
             #expect(fixture.purged.isSubset(of: expected))
@@ -108,14 +108,14 @@ import Testing
     @Test func quotaOverflowIsCoveredByDirectoryPurgesAndNothingIsDropped() async throws {
         try await DaemonFixture.with() { fixture in
             for area in ["mainland", "overseas"] { fixture.emulator.setQuota(area: area, urls: 100) }
-            try fixture.shell("mkdir -p site/blog site/docs && for i in $(seq 1 150); do echo v1 > site/blog/$i.html; echo v1 > site/docs/$i.html; done")
-            try fixture.startDaemon()
-            try fixture.shell("for i in $(seq 1 150); do echo v2 > site/blog/$i.html; echo v2 > site/docs/$i.html; done")
-            #expect(try fixture.flushWait().status == 0)
+            try await fixture.shell("mkdir -p site/blog site/docs && for i in $(seq 1 150); do echo v1 > site/blog/$i.html; echo v1 > site/docs/$i.html; done")
+            try await fixture.startDaemon()
+            try await fixture.shell("for i in $(seq 1 150); do echo v2 > site/blog/$i.html; echo v2 > site/docs/$i.html; done")
+            #expect(try await fixture.flushWait().status == 0)
             #expect(fixture.emulator.acceptedURLs.count == 100)
             #expect(Set(fixture.emulator.acceptedPaths) == [Self.www + "blog/", Self.www + "docs/"])
 
-            let status = try fixture.status()
+            let status = try await fixture.status()
             #expect((status["pending"] as? [String: Any])?["urls"] as? Int == 0)
             #expect((status["waiting_quota"] as? [String: Any])?["urls"] as? Int == 0)
             let batches = status["batches"] as? [[String: Any]] ?? []
@@ -129,10 +129,10 @@ import Testing
     @Test func flushWaitReturnsWithinSecondsDespiteALongQuietPeriod() async throws {
         try await DaemonFixture.with(quiet: "60s", maxDelay: "10m") { fixture in
             try fixture.write("page.html", "v1\n")
-            try fixture.startDaemon()
+            try await fixture.startDaemon()
             try fixture.write("page.html", "v2\n")
             let started = ContinuousClock.now
-            let result = try fixture.flushWait()
+            let result = try await fixture.flushWait()
             let elapsed = started.duration(to: .now)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(elapsed < .seconds(30), "flush --wait took \(elapsed) with quiet = 60s")
@@ -143,9 +143,9 @@ import Testing
     @Test func permanentAuthFailureParksTheBatchWithoutARetryStorm() async throws {
         try await DaemonFixture.with() { fixture in
             try fixture.write("page.html", "v1\n")
-            try fixture.startDaemon(environment: ["TENCENTCLOUD_SECRET_KEY": "not-the-right-key-0000000000000000"])
+            try await fixture.startDaemon(environment: ["TENCENTCLOUD_SECRET_KEY": "not-the-right-key-0000000000000000"])
             try fixture.write("page.html", "v2\n")
-            let result = try fixture.flushWait()
+            let result = try await fixture.flushWait()
             #expect(result.status == 1, "flush --wait reports a permanent failure: \(result.stderr)")
 
             // Keep deploying for a while: the daemon keeps watching and queueing, but holds back.
@@ -153,7 +153,7 @@ import Testing
             for round in 0..<20 {
                 try fixture.write("page-\(round).html", "v\(round)\n")
                 try fixture.write("page.html", "v\(round + 3)\n")
-                _ = try PurgewatchProcess.run(["flush", "--config", fixture.configPath], environment: fixture.environment)
+                _ = try await PurgewatchProcess.runAsync(["flush", "--config", fixture.configPath], environment: fixture.environment)
                 usleep(150_000)
             }
             let during = fixture.emulator.requests.count - before
@@ -161,34 +161,34 @@ import Testing
             #expect(fixture.daemon?.isRunning == true, "the daemon must stay up")
             #expect(fixture.emulator.acceptedURLs.isEmpty)
 
-            let status = try fixture.status()
+            let status = try await fixture.status()
             let batches = status["batches"] as? [[String: Any]] ?? []
             #expect(batches.contains { $0["state"] as? String == "failed" && $0["error_code"] as? String == "AuthFailure.SignatureFailure" })
             #expect(((status["failures"] as? [String: Any])?["batches"] as? Int ?? 0) >= 1)
             let secret = "not-the-right-key-0000000000000000"
             let log = fixture.daemon?.log ?? ""
             #expect(!log.contains(secret), "a secret reached the log")
-            #expect(!(try PurgewatchProcess.run(["status", "--config", fixture.configPath], environment: fixture.environment).stdout.contains(secret)))
+            #expect(!(try await PurgewatchProcess.runAsync(["status", "--config", fixture.configPath], environment: fixture.environment).stdout.contains(secret)))
         }
     }
 
     @Test func sigtermStopsPromptlyAndTheQueueWaitsForTheNextStart() async throws {
         try await DaemonFixture.with() { fixture in
             try fixture.write("page.html", "v1\n")
-            try fixture.startDaemon()
+            try await fixture.startDaemon()
             fixture.emulator.failNext(1, with: .slow(30), action: "PurgeUrlsCache")
             try fixture.write("page.html", "v2\n")
-            _ = try PurgewatchProcess.run(["flush", "--config", fixture.configPath], environment: fixture.environment)
-            #expect(fixture.eventually { fixture.emulator.requests.contains { $0.action == "PurgeUrlsCache" } })
+            _ = try await PurgewatchProcess.runAsync(["flush", "--config", fixture.configPath], environment: fixture.environment)
+            #expect(await fixture.eventually { fixture.emulator.requests.contains { $0.action == "PurgeUrlsCache" } })
             let started = ContinuousClock.now
-            let status = fixture.daemon?.stop(signal: SIGTERM, timeout: .seconds(10))
+            let status = await fixture.stopDaemon(signal: SIGTERM, timeout: .seconds(10))
             #expect(status == 0, "exit status after SIGTERM")
             #expect(started.duration(to: .now) < .seconds(5))
-            #expect(fixture.notify?.wait(timeout: .seconds(5)) { $0.contains("STOPPING=1") } == true)
+            #expect(await fixture.notify?.message(timeout: .seconds(5)) { $0.contains("STOPPING=1") } != nil)
 
             fixture.emulator.resetRecords()
-            try fixture.startDaemon()
-            #expect(try fixture.flushWait().status == 0)
+            try await fixture.startDaemon()
+            #expect(try await fixture.flushWait().status == 0)
             #expect(fixture.purged == [Self.www + "page.html"], "the interrupted batch is sent again")
         }
     }
@@ -196,10 +196,10 @@ import Testing
     @Test func onceDrainsTheQueueAndExits() async throws {
         try await DaemonFixture.with() { fixture in
             try fixture.write("page.html", "v1\n")
-            let baseline = try PurgewatchProcess.run(["run", "--config", fixture.configPath, "--once"], environment: fixture.environment)
+            let baseline = try await PurgewatchProcess.runAsync(["run", "--config", fixture.configPath, "--once"], environment: fixture.environment)
             #expect(baseline.status == 0, "\(baseline.stderr)")
             try fixture.write("page.html", "v2\n")
-            let once = try PurgewatchProcess.run(["run", "--config", fixture.configPath, "--once"], environment: fixture.environment)
+            let once = try await PurgewatchProcess.runAsync(["run", "--config", fixture.configPath, "--once"], environment: fixture.environment)
             #expect(once.status == 0, "\(once.stderr)")
             #expect(fixture.purged == [Self.www + "page.html"])
         }
@@ -208,17 +208,17 @@ import Testing
     @Test func dryRunLogsBatchesAndNeverTouchesTheRealState() async throws {
         try await DaemonFixture.with() { fixture in
             try fixture.write("page.html", "v1\n")
-            #expect(try PurgewatchProcess.run(["run", "--config", fixture.configPath, "--once"], environment: fixture.environment).status == 0)
-            try fixture.startDaemon(["--dry-run"])
+            #expect(try await PurgewatchProcess.runAsync(["run", "--config", fixture.configPath, "--once"], environment: fixture.environment).status == 0)
+            try await fixture.startDaemon(["--dry-run"])
             try fixture.write("page.html", "v2\n")
-            #expect(try fixture.flushWait().status == 0, "flush reaches the dry-run daemon")
+            #expect(try await fixture.flushWait().status == 0, "flush reaches the dry-run daemon")
             #expect(fixture.emulator.requests.filter { $0.action.hasPrefix("Purge") }.isEmpty)
             #expect(fixture.daemon?.log.contains("dry run: would send PurgeUrlsCache") == true)
             #expect(fixture.daemon?.log.contains(Self.www + "page.html") == true)
-            fixture.daemon?.stop()
+            await fixture.stopDaemon()
 
             // The real state did not see the change: a real run still purges it.
-            let once = try PurgewatchProcess.run(["run", "--config", fixture.configPath, "--once"], environment: fixture.environment)
+            let once = try await PurgewatchProcess.runAsync(["run", "--config", fixture.configPath, "--once"], environment: fixture.environment)
             #expect(once.status == 0, "\(once.stderr)")
             #expect(fixture.purged == [Self.www + "page.html"])
         }
@@ -227,8 +227,8 @@ import Testing
     @Test func purgeCommandQueuesURLsAndPathsThroughTheDaemon() async throws {
         try await DaemonFixture.with() { fixture in
             try fixture.write("docs/index.html", "v1\n")
-            try fixture.startDaemon()
-            let result = try PurgewatchProcess.run(
+            try await fixture.startDaemon()
+            let result = try await PurgewatchProcess.runAsync(
                 ["purge", "--config", fixture.configPath, "--wait", "docs/index.html", "https://www.example.com/extra.css"],
                 environment: fixture.environment)
             #expect(result.status == 0, "\(result.stderr)")
@@ -238,7 +238,7 @@ import Testing
 
     @Test func flushWithoutADaemonSaysSo() async throws {
         try await DaemonFixture.with() { fixture in
-            let result = try fixture.flushWait()
+            let result = try await fixture.flushWait()
             #expect(result.status == 69)
             #expect(result.stderr.contains("no purgewatch daemon is running"))
         }

@@ -74,7 +74,7 @@ final class DaemonFixture: @unchecked Sendable {
     }
 
     func tearDown() async {
-        daemon?.stop(signal: SIGKILL)
+        await stopDaemon(signal: SIGKILL)
         await emulator.shutdown()
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -94,7 +94,11 @@ final class DaemonFixture: @unchecked Sendable {
 
     /// Runs a shell command (a deploy tool) in the fixture directory.
     @discardableResult
-    func shell(_ command: String) throws -> Int32 {
+    func shell(_ command: String) async throws -> Int32 {
+        try await offload { [self] in try shellNow(command) }
+    }
+
+    private func shellNow(_ command: String) throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
@@ -121,7 +125,7 @@ final class DaemonFixture: @unchecked Sendable {
     }
 
     /// Starts `purgewatch run` and waits for `READY=1` on a fake `NOTIFY_SOCKET`.
-    func startDaemon(_ extraArguments: [String] = [], environment extra: [String: String] = [:]) throws {
+    func startDaemon(_ extraArguments: [String] = [], environment extra: [String: String] = [:]) async throws {
         let listener = try NotifyListener(path: directory + "/notify-\(UUID().uuidString.prefix(4)).sock")
         notify = listener
         var environment = self.environment
@@ -130,29 +134,36 @@ final class DaemonFixture: @unchecked Sendable {
         let process = try RunningProcess.start(
             ["run", "--config", configPath] + extraArguments, environment: environment, logPath: directory + "/daemon.log")
         daemon = process
-        let ready = listener.wait(timeout: .seconds(60)) { $0.contains("READY=1") }
+        let ready = await listener.message(timeout: .seconds(60)) { $0.contains("READY=1") } != nil
         #expect(ready, "the daemon never signalled READY=1; log:\n\(process.log)")
     }
 
     /// `purgewatch flush --wait`, as a deploy script runs it.
-    func flushWait(timeout: String = "60s") throws -> PurgewatchProcess.Result {
-        try PurgewatchProcess.run(["flush", "--config", configPath, "--wait", "--timeout", timeout], environment: environment)
+    func flushWait(timeout: String = "60s") async throws -> PurgewatchProcess.Result {
+        try await PurgewatchProcess.runAsync(["flush", "--config", configPath, "--wait", "--timeout", timeout], environment: environment)
     }
 
-    func status() throws -> [String: Any] {
-        let result = try PurgewatchProcess.run(["status", "--config", configPath, "--json"], environment: environment)
+    func status() async throws -> [String: Any] {
+        let result = try await PurgewatchProcess.runAsync(["status", "--config", configPath, "--json"], environment: environment)
         #expect(result.status == 0, "\(result.stderr)")
         return (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
     }
 
     /// Polls `condition` every 50 ms for up to `timeout`.
-    func eventually(timeout: Duration = .seconds(30), _ condition: () throws -> Bool) rethrows -> Bool {
+    func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while ContinuousClock.now < deadline {
-            if try condition() { return true }
-            usleep(50_000)
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
         }
-        return try condition()
+        return try await condition()
+    }
+
+    /// Stops the daemon (see ``RunningProcess/stop(signal:timeout:)``) without blocking the pool.
+    @discardableResult
+    func stopDaemon(signal: Int32 = SIGTERM, timeout: Duration = .seconds(10)) async -> Int32? {
+        guard let daemon else { return nil }
+        return (try? await offload { daemon.stop(signal: signal, timeout: timeout) }) ?? nil
     }
 
     /// The URLs the emulated CDN accepted, as a set.

@@ -11,42 +11,39 @@ import Testing
     @Test func notifySequenceReadyStatusWatchdogReloadingStopping() async throws {
         try await DaemonFixture.with { fixture in
             try fixture.write("page.html", "v1\n")
-            try fixture.startDaemon(environment: ["WATCHDOG_USEC": "400000"])
+            try await fixture.startDaemon(environment: ["WATCHDOG_USEC": "400000"])
             let notify = try #require(fixture.notify)
             #expect(notify.messages.contains { $0.contains("READY=1") })
-            #expect(notify.wait(timeout: .seconds(10)) { $0.contains("WATCHDOG=1") }, "pings every WATCHDOG_USEC/2")
+            #expect(await notify.message(timeout: .seconds(10)) { $0.contains("WATCHDOG=1") } != nil, "pings every WATCHDOG_USEC/2")
             try fixture.write("page.html", "v2\n")
-            #expect(try fixture.flushWait().status == 0)
-            #expect(notify.wait(timeout: .seconds(10)) { $0.contains("STATUS=") && $0.contains("last batch") })
+            #expect(try await fixture.flushWait().status == 0)
+            #expect(await notify.message(timeout: .seconds(10)) { $0.contains("STATUS=") && $0.contains("last batch") } != nil)
 
             let pid = try #require(fixture.daemon?.pid)
             kill(pid, SIGHUP)
-            var reloading: String?
-            #expect(notify.wait(timeout: .seconds(10)) { message in
-                if message.contains("RELOADING=1") { reloading = message }
-                return message.contains("RELOADING=1")
-            })
+            let reloading = await notify.message(timeout: .seconds(10)) { $0.contains("RELOADING=1") }
+            #expect(reloading != nil)
             #expect(reloading?.contains("MONOTONIC_USEC=") == true)
-            #expect(notify.wait(timeout: .seconds(10)) { $0.contains("READY=1") }, "READY=1 again after the reload")
+            #expect(await notify.message(timeout: .seconds(10)) { $0.contains("READY=1") } != nil, "READY=1 again after the reload")
 
-            let status = fixture.daemon?.stop(signal: SIGTERM)
+            let status = await fixture.stopDaemon(signal: SIGTERM)
             #expect(status == 0)
-            #expect(notify.wait(timeout: .seconds(5)) { $0.contains("STOPPING=1") })
+            #expect(await notify.message(timeout: .seconds(5)) { $0.contains("STOPPING=1") } != nil)
         }
     }
 
     @Test func reloadChangesRulesWithoutLosingWhatIsPending() async throws {
         try await DaemonFixture.with(quiet: "60s", maxDelay: "10m") { fixture in
             try fixture.write("page.html", "v1\n")
-            try fixture.startDaemon()
+            try await fixture.startDaemon()
             try fixture.write("page.html", "v2\n")  // touched, not yet compared (quiet is 60 s)
             let config = try String(contentsOfFile: fixture.configPath, encoding: .utf8)
             try config.replacingOccurrences(
                 of: "urls = [\"\(Self.www)\"]", with: "urls = [\"\(Self.www)\", \"https://example.com/\"]"
             ).write(toFile: fixture.configPath, atomically: true, encoding: .utf8)
             kill(try #require(fixture.daemon?.pid), SIGHUP)
-            #expect(fixture.notify?.wait(timeout: .seconds(10)) { $0.contains("READY=1") } == true)
-            #expect(try fixture.flushWait().status == 0)
+            #expect(await fixture.notify?.message(timeout: .seconds(10)) { $0.contains("READY=1") } != nil)
+            #expect(try await fixture.flushWait().status == 0)
             #expect(fixture.purged == [Self.www + "page.html", "https://example.com/page.html"])
             #expect(fixture.daemon?.log.contains("configuration reloaded") == true)
         }
@@ -55,19 +52,19 @@ import Testing
     @Test func anInvalidReloadIsRejectedAndTheOldConfigKeepsRunning() async throws {
         try await DaemonFixture.with { fixture in
             try fixture.write("page.html", "v1\n")
-            try fixture.startDaemon()
+            try await fixture.startDaemon()
             let good = try String(contentsOfFile: fixture.configPath, encoding: .utf8)
             try (good + "\n[purge2]\ntypo = true\n").write(toFile: fixture.configPath, atomically: true, encoding: .utf8)
             kill(try #require(fixture.daemon?.pid), SIGHUP)
-            #expect(fixture.notify?.wait(timeout: .seconds(10)) { $0.contains("READY=1") } == true)
-            #expect(fixture.eventually { fixture.daemon?.log.contains("reload rejected") == true })
+            #expect(await fixture.notify?.message(timeout: .seconds(10)) { $0.contains("READY=1") } != nil)
+            #expect(await fixture.eventually { fixture.daemon?.log.contains("reload rejected") == true })
             #expect(fixture.daemon?.log.contains("purge2: unknown key") == true, "the error names the key")
             #expect(fixture.daemon?.isRunning == true)
 
             // The old config keeps working (the broken file on disk would make `flush` itself fail
             // with exit 78, so the daemon's own quiet period closes the window here).
             try fixture.write("page.html", "v2\n")
-            #expect(fixture.eventually { fixture.purged == [Self.www + "page.html"] }, "\(fixture.daemon?.log ?? "")")
+            #expect(await fixture.eventually { fixture.purged == [Self.www + "page.html"] }, "\(fixture.daemon?.log ?? "")")
         }
     }
 
@@ -75,15 +72,15 @@ import Testing
         try await DaemonFixture.with { fixture in
             try fixture.write("good.html", "v1\n")
             try fixture.write("bad.html", "v1\n")
-            try fixture.startDaemon()
+            try await fixture.startDaemon()
             fixture.emulator.failURLs([Self.www + "bad.html"])
             try fixture.write("good.html", "v2\n")
             try fixture.write("bad.html", "v2\n")
-            #expect(try fixture.flushWait().status == 0, "both were accepted by the API")
+            #expect(try await fixture.flushWait().status == 0, "both were accepted by the API")
 
             // DescribePurgeTasks says `fail` for bad.html: sent again 3 times, then reported.
-            let reported = try fixture.eventually(timeout: .seconds(60)) {
-                let failures = (try fixture.status()["failures"] as? [String: Any])?["urls"] as? [[String: Any]] ?? []
+            let reported = try await fixture.eventually(timeout: .seconds(60)) {
+                let failures = (try await fixture.status()["failures"] as? [String: Any])?["urls"] as? [[String: Any]] ?? []
                 return failures.contains { $0["url"] as? String == Self.www + "bad.html" && $0["error_code"] as? String == "TaskFailed" }
             }
             #expect(reported, "\(fixture.daemon?.log ?? "")")

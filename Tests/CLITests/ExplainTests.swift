@@ -33,7 +33,7 @@ import Testing
 
     @Test func latin1BytePassedRawOnTheCommandLine() throws {
         let objects = try Self.explain([Array("caf".utf8) + [0xE9] + Array(".html".utf8)])
-        #expect(objects[0]["path"] as? String == "caf\\xe9.html")
+        #expect(objects[0]["path"] as? String == "caf\\xE9.html")
         #expect(objects[0]["urls"] as? [String] == [Self.www + "caf%E9.html", Self.apex + "caf%E9.html"])
     }
 

@@ -188,3 +188,39 @@ final class NotifyListener: @unchecked Sendable {
         return false
     }
 }
+
+/// Runs blocking work (waitpid, poll, a child process) on its own thread, so tests never block
+/// the cooperative pool that the emulator's and the client's async work needs (2 threads on
+/// 2 cores: two blocked tests would starve every other test).
+func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.start()
+    }
+}
+
+extension PurgewatchProcess {
+    static func runAsync(_ arguments: [String], environment: [String: String]? = nil) async throws -> Result {
+        try await offload { try run(arguments, environment: environment) }
+    }
+
+    static func runAsync(raw: [[UInt8]], environment: [String: String]? = nil) async throws -> Result {
+        try await offload { try run(raw: raw, environment: environment) }
+    }
+}
+
+extension PurgewatchProcess.Result: @unchecked Sendable {}
+
+extension NotifyListener {
+    /// The first datagram (read from now on, on another thread) that satisfies `predicate`, or nil.
+    func message(timeout: Duration = .seconds(30), where predicate: @escaping @Sendable (String) -> Bool) async -> String? {
+        (try? await offload { [self] in
+            var found: String?
+            _ = self.wait(timeout: timeout) { message in
+                if predicate(message) { found = message }
+                return found != nil
+            }
+            return found
+        }) ?? nil
+    }
+}

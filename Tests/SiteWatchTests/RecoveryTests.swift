@@ -4,6 +4,7 @@ import StateStore
 import Testing
 
 @testable import SiteWatch
+import PurgeCore
 
 /// Lost events (overflow, unknown watches), the watch limit, and the true set after recovery.
 extension EndToEndTests {

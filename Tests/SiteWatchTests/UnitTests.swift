@@ -4,6 +4,7 @@ import StateStore
 import Testing
 
 @testable import SiteWatch
+import PurgeCore
 
 @Suite struct RelativePathTests {
     @Test(arguments: [

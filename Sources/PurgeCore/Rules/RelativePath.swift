@@ -1,31 +1,29 @@
-/// A file's path relative to the site root: `/`-separated raw bytes, no leading `/`.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A path relative to the site root, as raw bytes: `/`-separated, no leading or trailing
+/// slash, no `.` or `..` components. The empty path is the root itself.
 ///
-/// File names on Linux are bytes, not text (SPEC §4): a path need not be valid UTF-8,
-/// so every stage that names a file carries it as bytes and only renders it for people.
-public struct RelativePath: Hashable, Sendable, Comparable, CustomStringConvertible {
+/// File names need not be UTF-8 (SPEC §4); ``description`` shows each byte of an invalid
+/// UTF-8 sequence as `\xNN` and a backslash as `\\`, so every path prints unambiguously.
+public struct RelativePath: Hashable, Sendable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
     public var bytes: [UInt8]
 
-    public init(bytes: [UInt8]) {
-        self.bytes = bytes
-    }
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ string: String) { self.bytes = Array(string.utf8) }
+    public init(stringLiteral value: String) { self.init(value) }
 
-    public init(_ string: String) {
-        self.bytes = Array(string.utf8)
-    }
+    public init(bytes: [UInt8]) { self.bytes = bytes }
 
-    /// Normalises a path given by a person: drops a leading `./`, repeated and trailing `/`.
+    /// Normalises a path given by a person: drops `.` components and repeated or trailing `/`.
     public static func normalized(_ raw: [UInt8]) -> RelativePath {
         let parts = raw.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
             .filter { !($0.count == 1 && $0.first == UInt8(ascii: ".")) }
-        return RelativePath(bytes: Array(parts.joined(separator: [UInt8(ascii: "/")])))
+        return RelativePath(Array(parts.joined(separator: [UInt8(ascii: "/")])))
     }
 
-    /// The path's components, split at `/`.
-    public var components: [ArraySlice<UInt8>] {
-        bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-    }
-
-    /// The last component (the file name).
+    /// The last component, as a slice of ``bytes``.
     public var fileName: ArraySlice<UInt8> {
         if let slash = bytes.lastIndex(of: UInt8(ascii: "/")) {
             return bytes[(slash + 1)...]
@@ -33,27 +31,85 @@ public struct RelativePath: Hashable, Sendable, Comparable, CustomStringConverti
         return bytes[...]
     }
 
-    /// Renders the path for people: valid UTF-8 as text, each invalid byte as `\xNN` (SPEC §4).
-    public var description: String { RelativePath.display(bytes) }
+    public static let root = RelativePath([])
 
-    public static func < (lhs: RelativePath, rhs: RelativePath) -> Bool {
-        lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
+    public var isRoot: Bool { bytes.isEmpty }
+
+    /// `self/name` (or `name` for the root).
+    public func appending(_ name: [UInt8]) -> RelativePath {
+        if bytes.isEmpty { return RelativePath(name) }
+        var result = bytes
+        result.reserveCapacity(bytes.count + 1 + name.count)
+        result.append(UInt8(ascii: "/"))
+        result.append(contentsOf: name)
+        return RelativePath(result)
     }
 
-    /// Renders bytes as text, with each byte that is not part of a valid UTF-8 sequence as `\xNN`.
-    public static func display<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        let array = Array(bytes)
+    /// The last component.
+    public var name: [UInt8] {
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return bytes }
+        return Array(bytes[(slash + 1)...])
+    }
+
+    /// The containing directory (the root for a top-level name); `nil` for the root.
+    public var parent: RelativePath? {
+        if bytes.isEmpty { return nil }
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return .root }
+        return RelativePath(Array(bytes[..<slash]))
+    }
+
+    /// The components (`a/b/c` → `a`, `b`, `c`).
+    public var components: [ArraySlice<UInt8>] {
+        bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+    }
+
+    /// `true` when `other` is this path or lies beneath it (everything lies beneath the root).
+    public func contains(_ other: RelativePath) -> Bool {
+        if bytes.isEmpty { return true }
+        if other.bytes.count == bytes.count { return other.bytes == bytes }
+        return other.bytes.count > bytes.count && other.bytes[bytes.count] == UInt8(ascii: "/")
+            && other.bytes.starts(with: bytes)
+    }
+
+    /// Byte order, the order SQLite uses for BLOBs.
+    public static func < (lhs: RelativePath, rhs: RelativePath) -> Bool {
+        compare(lhs.bytes, rhs.bytes) < 0
+    }
+
+    /// memcmp order, then length: SQLite's BLOB order.
+    @inlinable
+    static func compare(_ lhs: [UInt8], _ rhs: [UInt8]) -> Int32 {
+        lhs.withUnsafeBytes { l in
+            rhs.withUnsafeBytes { r in
+                let common = min(l.count, r.count)
+                if common > 0 {
+                    let order = memcmp(l.baseAddress!, r.baseAddress!, common)
+                    if order != 0 { return order }
+                }
+                return l.count == r.count ? 0 : (l.count < r.count ? -1 : 1)
+            }
+        }
+    }
+
+    public var description: String { Self.escaped(bytes) }
+
+    /// Bytes as text, each byte of invalid UTF-8 as `\xNN` and `\` as `\\`.
+    public static func escaped(_ bytes: [UInt8]) -> String {
         var out = ""
-        out.reserveCapacity(array.count)
         var index = 0
-        while index < array.count {
-            let length = UTF8Validation.sequenceLength(array, at: index)
-            if length > 0 {
-                out += String(decoding: array[index..<(index + length)], as: UTF8.self)
-                index += length
-            } else {
-                out += "\\x" + hexByte(array[index], uppercase: false)
+        while index < bytes.count {
+            let length = UTF8Validation.sequenceLength(bytes, at: index)
+            if length == 0 {
+                out += "\\x" + hexByte(bytes[index], uppercase: true)
                 index += 1
+            } else {
+                let scalarBytes = bytes[index..<(index + length)]
+                if length == 1 && bytes[index] == UInt8(ascii: "\\") {
+                    out += "\\\\"
+                } else {
+                    out += String(decoding: scalarBytes, as: UTF8.self)
+                }
+                index += length
             }
         }
         return out

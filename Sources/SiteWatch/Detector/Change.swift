@@ -1,4 +1,5 @@
 import StateStore
+import PurgeCore
 
 /// How a file's content changed, judged by its end state against the manifest.
 public enum ChangeKind: String, Sendable, Hashable, CaseIterable {

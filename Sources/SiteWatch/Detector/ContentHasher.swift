@@ -1,5 +1,6 @@
 import Crypto
 import Glibc
+import PurgeCore
 
 /// Streams a file's bytes through SHA-256 in large reads.
 final class ContentHasher {

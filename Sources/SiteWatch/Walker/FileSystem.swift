@@ -1,4 +1,5 @@
 import Glibc
+import PurgeCore
 
 /// Thin wrappers over the `*at` system calls, on raw-byte names. Nothing here follows a
 /// symbolic link inside the tree.

@@ -1,4 +1,5 @@
 import Glibc
+import PurgeCore
 
 /// One file found by the ``Walker``: a regular file or a symbolic link (never followed), with
 /// the `lstat` data the manifest's fast path compares.

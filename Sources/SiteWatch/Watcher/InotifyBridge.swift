@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import Synchronization
+import PurgeCore
 
 /// inotify masks (`IN_*` come from Glibc in mixed integer types; normalised to `UInt32` here).
 enum InotifyMask {

@@ -24,7 +24,7 @@ struct Explain: ParsableCommand {
         var mappings: [PathMapper.Mapping] = []
         for raw in RawArguments.bytes(of: paths) {
             guard let path = config.relativePath(forArgument: raw) else {
-                Console.err("\(RelativePath.display(raw)) is not under the site root \(config.site.root)")
+                Console.err("\(RelativePath.escaped(raw)) is not under the site root \(config.site.root)")
                 throw SysExit.dataError
             }
             mappings.append(mapper.map(path))

@@ -42,7 +42,7 @@ struct Purge: ParsableCommand {
                 continue
             }
             guard let path = config.relativePath(forArgument: raw) else {
-                Console.err("\(RelativePath.display(raw)) is not under the site root \(config.site.root)")
+                Console.err("\(RelativePath.escaped(raw)) is not under the site root \(config.site.root)")
                 throw SysExit.dataError
             }
             let mapping = mapper.map(path)

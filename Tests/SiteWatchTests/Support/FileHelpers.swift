@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 
 @testable import SiteWatch
+import PurgeCore
 
 /// A fresh directory under /tmp, removed at deinit.
 final class Scratch: @unchecked Sendable {

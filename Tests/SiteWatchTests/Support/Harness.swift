@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 
 @testable import SiteWatch
+import PurgeCore
 
 /// The harness's exclusion: dot files and directories, `*~`, `*.swp`, `*.tmp` (like the example config).
 let testExclusion: ExclusionRule = { path, _ in
