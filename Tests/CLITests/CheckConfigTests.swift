@@ -66,3 +66,53 @@ import Testing
         #expect(result.stdout.contains("explain"))
     }
 }
+
+@Suite struct CheckConfigCredentialTests {
+    static let demo = PurgewatchProcess.repositoryRoot + "/Config/demo.toml"
+
+    static func environment(_ extra: [String: String]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        for key in environment.keys where key.hasPrefix("TENCENTCLOUD_") || key == "CREDENTIALS_DIRECTORY" {
+            environment[key] = nil
+        }
+        return environment.merging(extra) { $1 }
+    }
+
+    @Test func reportsTheSourceButNeverTheSecret() throws {
+        let secret = "s3cr3t-key-that-must-not-print"
+        let result = try PurgewatchProcess.run(
+            ["check-config", "--config", Self.demo, "--require-credentials"],
+            environment: Self.environment(["TENCENTCLOUD_SECRET_ID": "AKIDcheckconfig", "TENCENTCLOUD_SECRET_KEY": secret]))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("# credentials: environment (TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY)"))
+        #expect(!(result.stdout + result.stderr).contains(secret))
+    }
+
+    @Test func missingCredentialsWarnOrFailOnRequest() throws {
+        let warned = try PurgewatchProcess.run(["check-config", "--config", Self.demo], environment: Self.environment([:]))
+        #expect(warned.status == 0)
+        #expect(warned.stderr.contains("warning: no Tencent Cloud credentials"))
+        let failed = try PurgewatchProcess.run(
+            ["check-config", "--config", Self.demo, "--require-credentials"], environment: Self.environment([:]))
+        #expect(failed.status == 78)
+    }
+
+    @Test func systemdCredentialsDirectoryIsChecked() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pw-creds-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "AKIDsystemd".write(toFile: directory + "/tencentcloud-secret-id", atomically: true, encoding: .utf8)
+        let missingKey = try PurgewatchProcess.run(
+            ["check-config", "--config", Self.demo, "--require-credentials"],
+            environment: Self.environment(["CREDENTIALS_DIRECTORY": directory]))
+        #expect(missingKey.status == 78)
+        #expect(missingKey.stderr.contains("no Tencent Cloud credentials"), "a half-present pair is not a source")
+        try "the-key".write(toFile: directory + "/tencentcloud-secret-key", atomically: true, encoding: .utf8)
+        let found = try PurgewatchProcess.run(
+            ["check-config", "--config", Self.demo, "--require-credentials"],
+            environment: Self.environment(["CREDENTIALS_DIRECTORY": directory]))
+        #expect(found.status == 0, "\(found.stderr)")
+        #expect(found.stdout.contains("# credentials: systemdCredentials"))
+        #expect(!found.stdout.contains("the-key"))
+    }
+}
