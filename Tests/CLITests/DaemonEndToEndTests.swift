@@ -236,6 +236,24 @@ import Testing
         }
     }
 
+    @Test func aURLTooLongForTheAPIFailsAloneNotItsBatch() async throws {
+        try await DaemonFixture.with { fixture in
+            fixture.emulator.setMaxURLLength(80)
+            let long = String(repeating: "l", count: 80) + ".html"
+            try fixture.write("short.html", "v1\n")
+            try fixture.write(long, "v1\n")
+            try await fixture.startDaemon()
+            try fixture.write("short.html", "v2\n")
+            try fixture.write(long, "v2\n")
+            let result = try await fixture.flushWait()
+            #expect(result.status == 1, "the long URL failed permanently: \(result.stderr)")
+            #expect(fixture.purged == [Self.www + "short.html"])
+            let failures = (try await fixture.status()["failures"] as? [String: Any])?["urls"] as? [[String: Any]] ?? []
+            #expect(failures.map { $0["url"] as? String } == [Self.www + long])
+            #expect(failures.first?["error_code"] as? String == "InvalidParameter.CdnUrlExceedLength")
+        }
+    }
+
     @Test func flushWithoutADaemonSaysSo() async throws {
         try await DaemonFixture.with() { fixture in
             let result = try await fixture.flushWait()
