@@ -267,7 +267,7 @@ _purgewatch_explain() {
 
 _purgewatch_check-config() {
     repeating_flags=()
-    non_repeating_flags=(-h --help)
+    non_repeating_flags=(--require-credentials -h --help)
     repeating_options=()
     non_repeating_options=(--config)
     __purgewatch_offer_flags_options 0

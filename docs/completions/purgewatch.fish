@@ -33,7 +33,7 @@ function __purgewatch_parse_tokens -S
         case 'explain'
             __purgewatch_parse_subcommand -r 1 'config=' 'json' 'h/help'
         case 'check-config'
-            __purgewatch_parse_subcommand 0 'config=' 'h/help'
+            __purgewatch_parse_subcommand 0 'config=' 'require-credentials' 'h/help'
         case 'help'
             __purgewatch_parse_subcommand -r 1 
         end
@@ -117,4 +117,5 @@ complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_
 complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch explain" json' -l 'json' -d 'Print a JSON array of {"path", "excluded", "rule", "urls"}.'
 complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch explain" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch check-config" config' -l 'config' -d 'The site\'s TOML config file.' -rfka ''
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch check-config" require-credentials' -l 'require-credentials' -d 'Fail (exit 78) when no usable credentials are found, e.g. in ExecStartPre=.'
 complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch check-config" h help' -s 'h' -l 'help' -d 'Show help information.'
