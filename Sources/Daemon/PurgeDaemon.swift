@@ -49,6 +49,8 @@ public actor PurgeDaemon {
     var lastQuotaWarningReset: Date?
     var lastWatchdog = ContinuousClock.now
     var lastStatusLine = ""
+    /// Manifest rows, counted after each detection rather than on every tick.
+    var filesTracked = 0
     var lastBatchSummary = "none yet"
     var needsRecoveryNotice: RescanReason?
     /// A flush compares the whole tree: the deploy's last inotify events may not have reached
@@ -142,6 +144,7 @@ public actor PurgeDaemon {
             logger.warning("\(resent) batch(es) were being sent when the daemon stopped: sending them again")
         }
         if options.dryRun { try seedDryRunQuota() }
+        filesTracked = try db.read { try $0.manifestCount() }
     }
 
     func makeClient() throws {
@@ -308,6 +311,7 @@ public actor PurgeDaemon {
             }
             return added
         }
+        filesTracked = (try? db.read { try $0.manifestCount() }) ?? filesTracked
         if detection.isBaseline {
             logger.notice("recorded the baseline: \(detection.filesScanned) files; nothing is purged for a new site")
             return
@@ -374,7 +378,7 @@ public actor PurgeDaemon {
 
     func updateStatus() {
         guard let db else { return }
-        let files = (try? db.read { try $0.manifestCount() }) ?? 0
+        let files = filesTracked
         let pendingURLs = (try? db.read { try $0.count("SELECT COUNT(*) FROM queue WHERE state = 'pending'") }) ?? 0
         let quotaLeft = currentQuotaView().urlAvailable
         var line = "\(files) files, \(pendingURLs) URLs pending, last batch \(lastBatchSummary), quota left \(quotaLeft)"
