@@ -49,6 +49,27 @@ import Testing
         }
     }
 
+    @Test func aReloadThatMovesTheRootWalksTheNewTree() async throws {
+        try await DaemonFixture.with { fixture in
+            try fixture.write("a.html", "v1\n")
+            try fixture.write("b.html", "same\n")
+            try await fixture.shell("mkdir -p site2 && echo v2 > site2/a.html && echo same > site2/b.html && echo new > site2/c.html")
+            try await fixture.startDaemon()
+            let config = try String(contentsOfFile: fixture.configPath, encoding: .utf8)
+            try config.replacingOccurrences(of: "root = \"site\"", with: "root = \"site2\"")
+                .write(toFile: fixture.configPath, atomically: true, encoding: .utf8)
+            kill(try #require(fixture.daemon?.pid), SIGHUP)
+            #expect(await fixture.notify?.message(timeout: .seconds(10)) { $0.contains("READY=1") } != nil)
+            #expect(try await fixture.flushWait().status == 0)
+            #expect(fixture.purged == [Self.www + "a.html"], "only content that differs is purged")
+
+            fixture.emulator.resetRecords()
+            try await fixture.shell("echo v3 > site2/b.html")
+            #expect(try await fixture.flushWait().status == 0)
+            #expect(fixture.purged == [Self.www + "b.html"], "the watches moved to the new root")
+        }
+    }
+
     @Test func anInvalidReloadIsRejectedAndTheOldConfigKeepsRunning() async throws {
         try await DaemonFixture.with { fixture in
             try fixture.write("page.html", "v1\n")
