@@ -459,10 +459,15 @@ final class InotifyBridge: @unchecked Sendable {
             if !paused && fds[1].revents != 0 {
                 // A short pause lets a burst collect, so one read drains many events.
                 if options.readPause > .zero { usleep(UInt32(Self.nanoseconds(options.readPause) / 1000)) }
+                // Drain, but hand on what was read at least every 50 ms: under a sustained burst
+                // the queue never empties, and holding every path back until it does would let
+                // the daemon's quiet period run out mid-deploy (and close the window on a part).
+                let drainStart = Self.monotonicNanoseconds()
                 while true {
                     let count = read(inotifyFD, buffer.baseAddress, bufferSize)
                     if count <= 0 { break }
                     parse(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                    if Self.monotonicNanoseconds() - drainStart > 50_000_000 { break }
                 }
             }
             handleTimers()
