@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Reporting
 
 /// The daemon's control socket: a Unix stream socket beside the state file
 /// (`<state file>.sock`), through which `flush` and `purge` reach the running daemon.
@@ -11,31 +12,18 @@ public enum ControlSocket {
     /// The socket path for a state file.
     public static func path(forState statePath: String) -> String { statePath + ".sock" }
 
-    /// A `sockaddr_un` for `path`. Paths longer than `sun_path` are reached through the
-    /// directory's descriptor (`/proc/self/fd/N/name`); `keepAlive` holds that descriptor.
-    static func address(for path: String) throws -> (sockaddr_un, keepAlive: Int32?) {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array(path.utf8)
-        var directoryFD: Int32?
-        let capacity = MemoryLayout.size(ofValue: address.sun_path) - 1
-        if bytes.count > capacity {
-            let directory = (path as NSString).deletingLastPathComponent
-            let name = (path as NSString).lastPathComponent
-            let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard fd >= 0 else { throw ControlSocketError("cannot open \(directory): \(String(cString: strerror(errno)))") }
-            directoryFD = fd
-            bytes = Array("/proc/self/fd/\(fd)/\(name)".utf8)
-            guard bytes.count <= capacity else {
-                close(fd)
-                throw ControlSocketError("socket name too long: \(path)")
-            }
+    /// The address of `path`. Paths longer than `sun_path` are reached through the directory's
+    /// descriptor (`/proc/self/fd/N/name`); `keepAlive` holds that descriptor open until closed.
+    static func address(for path: String) throws -> (UnixSocketAddress, keepAlive: Int32?) {
+        if let address = UnixSocketAddress(path) { return (address, nil) }
+        let directory = (path as NSString).deletingLastPathComponent
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw ControlSocketError("cannot open \(directory): \(String(cString: strerror(errno)))") }
+        guard let address = UnixSocketAddress("/proc/self/fd/\(fd)/\((path as NSString).lastPathComponent)") else {
+            close(fd)
+            throw ControlSocketError("socket name too long: \(path)")
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            for (index, byte) in bytes.enumerated() { buffer[index] = byte }
-            buffer[bytes.count] = 0
-        }
-        return (address, directoryFD)
+        return (address, fd)
     }
 
     /// Sends one command and waits for the one-line answer.
@@ -45,13 +33,9 @@ public enum ControlSocket {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ControlSocketError("socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var (address, keepAlive) = try address(for: path)
+        let (address, keepAlive) = try address(for: path)
         defer { if let keepAlive { close(keepAlive) } }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let connected = address.withSockAddr { connect(fd, $0, $1) }
         guard connected == 0 else {
             let code = errno
             throw ControlSocketError(
@@ -69,7 +53,7 @@ public enum ControlSocket {
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard remaining > .zero else { throw ControlSocketError("timed out", timedOut: true) }
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(min(remaining.components.seconds * 1_000 + remaining.components.attoseconds / 1_000_000_000_000_000, 60_000))
+            let milliseconds = Int32(min(remaining.milliseconds, 60_000))
             let ready = poll(&poller, 1, max(1, milliseconds))
             if ready < 0 && errno == EINTR { continue }
             guard ready > 0 else { continue }
@@ -132,7 +116,7 @@ final class ControlServer: @unchecked Sendable {
         self.path = path
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ControlSocketError("socket: \(String(cString: strerror(errno)))") }
-        var (address, keepAlive) = try ControlSocket.address(for: path)
+        let (address, keepAlive) = try ControlSocket.address(for: path)
         defer { if let keepAlive { close(keepAlive) } }
         // A socket file left by a crashed daemon: replace it, but never steal a live one.
         if (try? ControlSocket.send("ping", to: path, timeout: .seconds(1))) != nil {
@@ -140,9 +124,7 @@ final class ControlServer: @unchecked Sendable {
             throw ControlSocketError("another purgewatch daemon is already running for this state file (\(path))")
         }
         unlink(path)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let bound = address.withSockAddr { bind(fd, $0, $1) }
         guard bound == 0, listen(fd, 16) == 0 else {
             let message = String(cString: strerror(errno))
             close(fd)

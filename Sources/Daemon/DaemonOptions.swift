@@ -62,6 +62,13 @@ public struct DaemonOptions: Sendable {
 /// Wall-clock milliseconds, the unit of every time stored in the state database.
 func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded()) }
 
+/// A UTC timestamp as `status` and the logs show it: `2026-11-29T20:15:02Z`.
+func iso8601(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: date)
+}
+
 extension Duration {
     var milliseconds: Int64 { components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -10,6 +10,9 @@ extension PurgeDaemon {
     static let urlAction = "PurgeUrlsCache"
     static let pathAction = "PurgePathCache"
 
+    /// The quota a batch counts against: `url` for PurgeUrlsCache, `path` for PurgePathCache.
+    func quotaKind(of batch: BatchRow) -> String { batch.action == Self.urlAction ? "url" : "path" }
+
     var areaParameter: String? { config.purge.area == .any ? nil : config.purge.area.rawValue }
 
     func hasDueBatches() -> Bool {
@@ -66,7 +69,8 @@ extension PurgeDaemon {
                     queueIDs: batch.covers, dryRun: dryRun, nowMilliseconds: now)
             }
             if !plan.waiting.isEmpty {
-                let urls = queue.filter { plan.waiting.contains($0.id) }.map(\.url)
+                let waiting = Set(plan.waiting)
+                let urls = queue.filter { waiting.contains($0.id) }.map(\.url)
                 _ = try tx.insertBatch(
                     action: Self.urlAction, area: area, state: "waiting-quota", targets: urls, queueIDs: plan.waiting,
                     dryRun: dryRun, nextAttemptMilliseconds: Int64(reset.timeIntervalSince1970 * 1_000),
@@ -83,9 +87,9 @@ extension PurgeDaemon {
         if !plan.waiting.isEmpty, lastQuotaWarningReset != reset {
             lastQuotaWarningReset = reset
             logger.warning(
-                "quota exhausted: \(plan.waiting.count) URL(s) wait for the reset at \(Self.format(reset))",
+                "quota exhausted: \(plan.waiting.count) URL(s) wait for the reset at \(iso8601(reset))",
                 metadata: MessageID.quotaExhausted.metadata([
-                    "purge.url_count": "\(plan.waiting.count)", "purge.quota_reset": "\(Self.format(reset))",
+                    "purge.url_count": "\(plan.waiting.count)", "purge.quota_reset": "\(iso8601(reset))",
                 ]))
         }
     }
@@ -108,7 +112,7 @@ extension PurgeDaemon {
                 metadata: MessageID.batchSubmitted.metadata(metadata))
             try db.transaction { tx in
                 try tx.updateBatch(id: batch.id, state: "done", taskID: "dry-run-\(batch.id)", nowMilliseconds: nowMilliseconds())
-                try tx.consumeQuota(kind: batch.action == Self.urlAction ? "url" : "path", count: batch.targets.count, areas: quotaAreas)
+                try tx.consumeQuota(kind: quotaKind(of: batch), count: batch.targets.count, areas: quotaAreas)
             }
             lastBatchSummary = "dry-run (\(batch.targets.count))"
             return
@@ -128,7 +132,7 @@ extension PurgeDaemon {
                     id: batch.id, state: "accepted", taskID: response.taskId, requestID: response.requestId,
                     nextAttemptMilliseconds: .some(nowMilliseconds() + options.verifyInitial.milliseconds),
                     errorCode: .some(nil), errorMessage: .some(nil), nowMilliseconds: nowMilliseconds())
-                try tx.consumeQuota(kind: batch.action == Self.urlAction ? "url" : "path", count: batch.targets.count, areas: quotaAreas)
+                try tx.consumeQuota(kind: quotaKind(of: batch), count: batch.targets.count, areas: quotaAreas)
             }
             pauseLevel = 0
             metadata["purge.task_id"] = "\(response.taskId)"
@@ -163,18 +167,18 @@ extension PurgeDaemon {
                     id: batch.id, state: "waiting-quota",
                     nextAttemptMilliseconds: .some(Int64(reset.timeIntervalSince1970 * 1_000)),
                     errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: now)
-                try tx.consumeQuota(kind: batch.action == Self.urlAction ? "url" : "path", count: Int.max / 2, areas: quotaAreas)
+                try tx.consumeQuota(kind: quotaKind(of: batch), count: Int.max / 2, areas: quotaAreas)
             }
             lastBatchSummary = "waiting-quota (\(batch.targets.count))"
             logger.warning(
-                "quota exhausted (\(error.code)): \(batch.targets.count) target(s) wait for the reset at \(Self.format(reset))",
+                "quota exhausted (\(error.code)): \(batch.targets.count) target(s) wait for the reset at \(iso8601(reset))",
                 metadata: MessageID.quotaExhausted.metadata(metadata))
         case .batchTooBig:
             // Halve the batch size we believe in and plan again.
             try db.transaction { tx in
                 try tx.run(
                     "UPDATE quota SET batch = MAX(1, ?) WHERE kind = ?",
-                    [.integer(Int64(max(1, batch.targets.count / 2))), .text(batch.action == Self.urlAction ? "url" : "path")])
+                    [.integer(Int64(max(1, batch.targets.count / 2))), .text(quotaKind(of: batch))])
                 if try tx.quotaRows().isEmpty {
                     try tx.replaceQuota(Self.defaultQuotaRows(urlBatch: max(1, batch.targets.count / 2)))
                 }
@@ -464,9 +468,4 @@ extension PurgeDaemon {
         }
     }
 
-    static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
 }

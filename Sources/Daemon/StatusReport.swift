@@ -102,17 +102,11 @@ public struct StatusReport: Sendable {
         return report
     }
 
-    static func iso(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
-
     /// The stable JSON form (`status --json`).
     public var json: String {
         typealias J = JSONText
         func string(_ value: String?) -> String { value.map(J.string) ?? "null" }
-        func date(_ value: Date?) -> String { value.map { J.string(Self.iso($0)) } ?? "null" }
+        func date(_ value: Date?) -> String { value.map { J.string(iso8601($0)) } ?? "null" }
         let batchesJSON = batches.map { batch in
             J.object([
                 ("id", "\(batch.id)"), ("action", J.string(batch.action)), ("area", J.string(batch.area)),
@@ -164,15 +158,15 @@ public struct StatusReport: Sendable {
         lines.append("daemon:   \(daemonRunning ? "running" : "not running")")
         lines.append("files:    \(filesTracked) tracked")
         var pendingLine = "pending:  \(pendingURLs) URL(s)"
-        if let oldestPending { pendingLine += ", oldest since \(Self.iso(oldestPending))" }
+        if let oldestPending { pendingLine += ", oldest since \(iso8601(oldestPending))" }
         lines.append(pendingLine)
         if waitingQuotaURLs > 0 {
-            lines.append("waiting:  \(waitingQuotaURLs) URL(s) wait for the quota reset at \(waitingUntil.map(Self.iso) ?? "?")")
+            lines.append("waiting:  \(waitingQuotaURLs) URL(s) wait for the quota reset at \(waitingUntil.map(iso8601) ?? "?")")
         }
         for quota in quota {
             lines.append("quota:    \(quota.area) \(quota.kind): \(quota.total - quota.available) of \(quota.total) used today, batch \(quota.batch)")
         }
-        lines.append("reset:    next quota reset \(Self.iso(nextQuotaReset)) (00:00 UTC+8)")
+        lines.append("reset:    next quota reset \(iso8601(nextQuotaReset)) (00:00 UTC+8)")
         let failed = batches.filter { $0.state == "failed" }
         if !failed.isEmpty || !failures.isEmpty {
             lines.append("NEEDS A HUMAN: \(failed.count) failed batch(es), \(failures.count) failed URL(s)")
@@ -185,7 +179,7 @@ public struct StatusReport: Sendable {
         }
         if !batches.isEmpty { lines.append("batches (last 24 h):") }
         for batch in batches.prefix(20) {
-            var line = "  #\(batch.id) \(Self.iso(batch.updated)) \(batch.state) \(batch.action) \(batch.targetCount) target(s)"
+            var line = "  #\(batch.id) \(iso8601(batch.updated)) \(batch.state) \(batch.action) \(batch.targetCount) target(s)"
             if let task = batch.taskID { line += " task \(task)" }
             if let request = batch.requestID { line += " request \(request)" }
             if let code = batch.errorCode { line += " [\(code)]" }

@@ -5,20 +5,20 @@ import Glibc
 /// A leading `@` means the abstract namespace, as in systemd's `NOTIFY_SOCKET`
 /// (see `sd_notify(3)`): the `@` becomes a NUL byte and the address length covers exactly the
 /// name, with no terminating NUL.
-struct UnixSocketAddress: Sendable, CustomStringConvertible {
+public struct UnixSocketAddress: Sendable, CustomStringConvertible {
     /// The path or `@name` this address was made from.
-    let description: String
+    public let description: String
     private let storage: sockaddr_un
     private let length: socklen_t
 
     /// The room in `sun_path`, including the byte that is the NUL terminator for a path or the
     /// leading NUL of an abstract name.
-    static var pathCapacity: Int { MemoryLayout.size(ofValue: sockaddr_un().sun_path) }
+    public static var pathCapacity: Int { MemoryLayout.size(ofValue: sockaddr_un().sun_path) }
 
     /// - Parameter address: an absolute path (`/run/systemd/notify`) or an abstract name
     ///   (`@/org/freedesktop/systemd1/notify/123`). Returns nil for anything else, or when the
     ///   address does not fit in `sun_path`.
-    init?(_ address: String) {
+    public init?(_ address: String) {
         var bytes = Array(address.utf8)
         let abstract = bytes.first == UInt8(ascii: "@")
         guard abstract || bytes.first == UInt8(ascii: "/") else { return nil }
@@ -40,7 +40,7 @@ struct UnixSocketAddress: Sendable, CustomStringConvertible {
 
     /// Calls `body` with the address as a `sockaddr` and its length, for `sendto(2)`, `bind(2)` and
     /// `sendmsg(2)`.
-    func withSockAddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws -> Result) rethrows -> Result {
+    public func withSockAddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws -> Result) rethrows -> Result {
         try withUnsafePointer(to: storage) { pointer in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body($0, length) }
         }
