@@ -18,7 +18,8 @@ import TencentCDN
 public actor PurgeDaemon {
     enum Input: Sendable {
         case site(SiteEvent)
-        case siteEnded
+        /// The event stream of monitor number `generation` ended.
+        case siteEnded(generation: Int)
         case control(ControlConnection)
         case tick
         case reload
@@ -36,6 +37,10 @@ public actor PurgeDaemon {
     var httpClient: HTTPClient?
     var monitor: SiteMonitor?
     var monitorTask: Task<Void, Never>?
+    /// Counts monitors started, so the end of a replaced one (a reload) is not taken for a failure.
+    var monitorGeneration = 0
+    /// When a monitor that stopped on its own is started again (nil: none is waiting).
+    var monitorRestartAt: ContinuousClock.Instant?
     var control: ControlServer?
     var inputs: AsyncStream<Input>.Continuation?
 
@@ -172,10 +177,12 @@ public actor PurgeDaemon {
         let monitor = SiteMonitor(root: config.site.root, exclude: exclusion, options: options.monitor, logger: logger)
         let events = try monitor.start()
         self.monitor = monitor
+        monitorGeneration += 1
+        let generation = monitorGeneration
         let continuation = inputs
         monitorTask = Task {
             for await event in events { continuation?.yield(.site(event)) }
-            continuation?.yield(.siteEnded)
+            continuation?.yield(.siteEnded(generation: generation))
         }
     }
 
@@ -186,8 +193,16 @@ public actor PurgeDaemon {
         switch input {
         case .site(let event):
             absorb(event, now: now)
+        case .siteEnded(let generation) where generation == monitorGeneration && !Task.isCancelled:
+            // The watcher stopped by itself: never keep running blind. Walk the tree (nothing
+            // seen meanwhile is lost) and start watching again.
+            logger.error("the inotify watcher stopped; starting it again and walking the whole tree")
+            monitor = nil
+            monitorRestartAt = now
+            pending.requestFullRescan(.overflow)
+            coalescer.noteChange(at: now)
         case .siteEnded:
-            break
+            break  // a monitor replaced by a reload
         case .control(let connection):
             switch connection.command {
             case "flush":
@@ -233,6 +248,15 @@ public actor PurgeDaemon {
 
     func runDueWork(now: ContinuousClock.Instant) async throws {
         pingWatchdog(now: now)
+        if let restartAt = monitorRestartAt, now >= restartAt {
+            do {
+                try startMonitor()
+                monitorRestartAt = nil
+            } catch {
+                logger.error("cannot watch \(config.site.root): \(error); trying again in 5 s")
+                monitorRestartAt = now.advanced(by: .seconds(5))
+            }
+        }
         if coalescer.takeIfDue(at: now) {
             try await closeWindow(now: now)
             submitRequested = true
@@ -366,7 +390,9 @@ public actor PurgeDaemon {
             do {
                 try startMonitor()
             } catch {
-                logger.error("reload: cannot watch \(fresh.site.root): \(error)")
+                logger.error("reload: cannot watch \(fresh.site.root): \(error); trying again in 5 s")
+                monitor = nil
+                monitorRestartAt = ContinuousClock.now.advanced(by: .seconds(5))
             }
             pending.requestFullRescan(.rootReplaced(fresh.site.root))
             coalescer.noteChange(at: .now)
