@@ -254,6 +254,58 @@ import Testing
         }
     }
 
+    @Test func transientAPIFailuresAreRetriedUntilEveryURLIsAcceptedOnce() async throws {
+        try await DaemonFixture.with { fixture in
+            for index in 1...20 { try fixture.write("p\(index).html", "v1\n") }
+            try await fixture.startDaemon()
+            fixture.emulator.failNext(1, with: .http(502), action: "PurgeUrlsCache")
+            fixture.emulator.failNext(1, with: .internalError, action: "PurgeUrlsCache")
+            fixture.emulator.failNext(1, with: .drop, action: "PurgeUrlsCache")
+            fixture.emulator.failNext(1, with: .apiError(code: "RequestLimitExceeded", message: "too often"), action: "PurgeUrlsCache")
+            for index in 1...20 { try fixture.write("p\(index).html", "v2\n") }
+            #expect(try await fixture.flushWait().status == 0)
+            let expected = (1...20).map { Self.www + "p\($0).html" }
+            #expect(fixture.emulator.acceptedURLs.sorted() == expected.sorted(), "each URL accepted exactly once")
+            #expect(fixture.emulator.injectedFaults.count == 4)
+        }
+    }
+
+    @Test func aBatchTheAPIFindsTooBigIsSplitAndSentAgain() async throws {
+        try await DaemonFixture.with { fixture in
+            for index in 1...10 { try fixture.write("p\(index).html", "v1\n") }
+            try await fixture.startDaemon()
+            fixture.emulator.failNext(
+                1, with: .apiError(code: "LimitExceeded.CdnPurgeUrlExceedBatchLimit", message: "batch too big"),
+                action: "PurgeUrlsCache")
+            for index in 1...10 { try fixture.write("p\(index).html", "v2\n") }
+            #expect(try await fixture.flushWait().status == 0)
+            #expect(fixture.purged == Set((1...10).map { Self.www + "p\($0).html" }))
+            let accepted = fixture.emulator.requests.filter { $0.action == "PurgeUrlsCache" && $0.outcome == "accepted" }
+            #expect(accepted.map(\.urlCount) == [5, 5], "halved after the rejection")
+        }
+    }
+
+    @Test func theAPIsDailyLimitParksTheBatchUntilTheReset() async throws {
+        try await DaemonFixture.with { fixture in
+            try fixture.write("page.html", "v1\n")
+            try await fixture.startDaemon()
+            fixture.emulator.failNext(
+                1, with: .apiError(code: "LimitExceeded.CdnPurgeUrlExceedDayLimit", message: "daily limit"),
+                action: "PurgeUrlsCache")
+            try fixture.write("page.html", "v2\n")
+            let result = try await fixture.flushWait(timeout: "2s")
+            #expect(result.status == 75, "not submitted before the timeout: \(result.stderr)")
+            #expect(fixture.emulator.acceptedURLs.isEmpty)
+            let status = try await fixture.status()
+            let waiting = status["waiting_quota"] as? [String: Any]
+            #expect(waiting?["urls"] as? Int == 1)
+            let until = try #require(waiting?["until"] as? String)
+            #expect(until.hasSuffix("T16:00:00Z"), "the reset is 00:00 UTC+8: \(until)")
+            #expect(fixture.daemon?.log.contains("quota exhausted (LimitExceeded.CdnPurgeUrlExceedDayLimit)") == true)
+            #expect(fixture.daemon?.isRunning == true)
+        }
+    }
+
     @Test func flushWithoutADaemonSaysSo() async throws {
         try await DaemonFixture.with() { fixture in
             let result = try await fixture.flushWait()
