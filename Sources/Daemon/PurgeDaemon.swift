@@ -169,8 +169,7 @@ public actor PurgeDaemon {
     }
 
     var exclusion: ExclusionRule {
-        let mapper = config.mapper
-        return { bytes, isDirectory in mapper.isExcluded(RelativePath(bytes), isDirectory: isDirectory) }
+        ExclusionRule(config.mapper.excludeSet)
     }
 
     func startMonitor() throws {

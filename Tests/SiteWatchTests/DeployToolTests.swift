@@ -44,7 +44,7 @@ extension EndToEndTests {
     /// they come and go within the window and leave nothing to report.
     @Test(.enabled(if: toolExists("rsync"), "rsync is not installed"))
     func rsyncDelayUpdatesWithoutExclusions() async throws {
-        let harness = try Harness(exclude: { _, _ in false })
+        let harness = try Harness(exclude: .none)
         let source = harness.scratch.path + "/src"
         Self.makeSource(source)
         #expect(shell("rsync -r --delete --delay-updates '\(source)/' '\(harness.root)/'") == 0)

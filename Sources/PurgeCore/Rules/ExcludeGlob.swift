@@ -3,25 +3,46 @@
 /// - A pattern without `/` matches the file (or directory) name at any depth (`*.tmp`).
 /// - A pattern with `/` matches the whole relative path (`drafts/**`); a leading `/` anchors
 ///   a pattern to the root; a trailing `/` makes it match directories only.
-/// - `*` and `?` never cross `/`; `**` does, and `**/` also matches no directory at all;
-///   `*` matches a leading dot; `[abc]`, `[a-z]` and `[!abc]` match one byte of a set.
+/// - `*` and `?` never cross `/`; `**` does. `**/` at the start of the pattern or right after a
+///   `/` stands for zero or more *whole* directories (`**/.*` matches `.env` and `a/.env`, never
+///   `a.html`; `a/**/c` matches `a/c` and `a/x/y/c`, never `a/bc`). `*` matches a leading dot;
+///   `[abc]`, `[a-z]` and `[!abc]` match one byte of a set (never `/`); `\x` is a literal `x`.
 /// - A pattern that matches a directory excludes everything beneath it.
+///
+/// Matching runs a small NFA over the path's bytes with a fixed-size ``StateSet``: no allocation
+/// per byte, linear in the path length, no backtracking. Where this reading differs from
+/// gitignore's (a `**` that is not a whole path segment), see docs/ARCHITECTURE.md.
 public struct ExcludeGlob: Sendable, Hashable, CustomStringConvertible {
-    enum Token: Hashable, Sendable {
+    /// One NFA state; transitions are in ``step(_:_:)``, empty moves in ``closure``.
+    enum Node: Hashable, Sendable {
         case literal(UInt8)
         case anyByte  // ?
-        case star  // *
-        case globStar  // ** (crosses /)
-        case globStarSlash  // **/ (zero or more whole directories)
-        case byteClass(Set<UInt8>, negated: Bool)
+        case byteClass(ByteSet)  // [..], never containing "/"
+        case star  // *: any bytes but "/"
+        case globStar  // ** not followed by "/": any bytes, "/" included
+        /// `**/` at a segment start: skips ahead (zero directories) or starts a directory name.
+        case directoriesStart
+        /// Inside a directory name consumed by `**/`; only a `/` ends it (back to the start).
+        case directoryName
     }
 
-    public let pattern: String
-    let tokens: [Token]
-    let matchesNameOnly: Bool
-    let directoriesOnly: Bool
+    /// The longest pattern, in NFA states, that a fixed-size state set holds.
+    public static let maximumStates = StateSet.capacity - 1
 
-    /// Parses a pattern. Returns nil for an empty pattern or an unterminated `[`.
+    public let pattern: String
+    let nodes: [Node]
+    /// For each node, the node an empty move reaches, or -1.
+    private let emptyMove: [Int]
+    /// The nodes with an empty move, ascending (every empty move goes forward).
+    private let nodesWithEmptyMoves: [Int]
+    /// The state set before any byte is read (the start state and its empty moves).
+    let initialStates: StateSet
+    /// `true` when the pattern has no `/` (after removing a trailing one): it matches names.
+    public let matchesNameOnly: Bool
+    public let directoriesOnly: Bool
+
+    /// Parses a pattern. Returns nil for an empty pattern, an unterminated `[`, or a pattern
+    /// longer than ``maximumStates``.
     public init?(_ pattern: String) {
         self.pattern = pattern
         var body = Array(pattern.utf8)
@@ -38,35 +59,54 @@ public struct ExcludeGlob: Sendable, Hashable, CustomStringConvertible {
         guard !body.isEmpty else { return nil }
         self.directoriesOnly = directoriesOnly
         self.matchesNameOnly = !anchored && !body.contains(UInt8(ascii: "/"))
-        guard let tokens = ExcludeGlob.tokenize(body) else { return nil }
-        self.tokens = tokens
+        guard let nodes = ExcludeGlob.compile(body), nodes.count <= Self.maximumStates else { return nil }
+        self.nodes = nodes
+        var emptyMove = [Int](repeating: -1, count: nodes.count)
+        for (index, node) in nodes.enumerated() {
+            switch node {
+            case .star, .globStar: emptyMove[index] = index + 1
+            case .directoriesStart: emptyMove[index] = index + 2  // past its directoryName node
+            default: break
+            }
+        }
+        self.emptyMove = emptyMove
+        let nodesWithEmptyMoves = emptyMove.indices.filter { emptyMove[$0] >= 0 }
+        self.nodesWithEmptyMoves = nodesWithEmptyMoves
+        var initial = StateSet()
+        initial.insert(0)
+        for index in nodesWithEmptyMoves where initial.contains(index) { initial.insert(emptyMove[index]) }
+        self.initialStates = initial
     }
 
     public var description: String { pattern }
 
-    private static func tokenize(_ body: [UInt8]) -> [Token]? {
-        var tokens: [Token] = []
+    public static func == (lhs: ExcludeGlob, rhs: ExcludeGlob) -> Bool { lhs.pattern == rhs.pattern }
+    public func hash(into hasher: inout Hasher) { hasher.combine(pattern) }
+
+    private static func compile(_ body: [UInt8]) -> [Node]? {
+        let slash = UInt8(ascii: "/")
+        var nodes: [Node] = []
         var index = 0
         while index < body.count {
             let byte = body[index]
             switch byte {
             case UInt8(ascii: "*"):
-                if index + 1 < body.count && body[index + 1] == UInt8(ascii: "*") {
-                    var end = index + 2
-                    while end < body.count && body[end] == UInt8(ascii: "*") { end += 1 }  // "***" is "**"
-                    if end < body.count && body[end] == UInt8(ascii: "/") {
-                        tokens.append(.globStarSlash)
-                        index = end + 1
-                    } else {
-                        tokens.append(.globStar)
-                        index = end
-                    }
+                var end = index + 1
+                while end < body.count && body[end] == UInt8(ascii: "*") { end += 1 }  // "***" is "**"
+                if end - index == 1 {
+                    nodes.append(.star)
+                    index = end
+                } else if (index == 0 || body[index - 1] == slash) && end < body.count && body[end] == slash {
+                    // "**/" as a whole segment: zero or more whole directories.
+                    nodes.append(.directoriesStart)
+                    nodes.append(.directoryName)
+                    index = end + 1
                 } else {
-                    tokens.append(.star)
-                    index += 1
+                    nodes.append(.globStar)
+                    index = end
                 }
             case UInt8(ascii: "?"):
-                tokens.append(.anyByte)
+                nodes.append(.anyByte)
                 index += 1
             case UInt8(ascii: "["):
                 var cursor = index + 1
@@ -75,7 +115,7 @@ public struct ExcludeGlob: Sendable, Hashable, CustomStringConvertible {
                     negated = true
                     cursor += 1
                 }
-                var set = Set<UInt8>()
+                var set = ByteSet()
                 var first = true
                 while cursor < body.count && (first || body[cursor] != UInt8(ascii: "]")) {
                     first = false
@@ -92,24 +132,24 @@ public struct ExcludeGlob: Sendable, Hashable, CustomStringConvertible {
                     }
                 }
                 guard cursor < body.count else { return nil }
-                tokens.append(.byteClass(set, negated: negated))
+                if negated { set.invert() }
+                set.remove(slash)
+                nodes.append(.byteClass(set))
                 index = cursor + 1
             case UInt8(ascii: "\\") where index + 1 < body.count:
-                tokens.append(.literal(body[index + 1]))
+                nodes.append(.literal(body[index + 1]))
                 index += 2
             default:
-                tokens.append(.literal(byte))
+                nodes.append(.literal(byte))
                 index += 1
             }
         }
-        return tokens
+        return nodes
     }
 
+    // MARK: - Matching
+
     /// Whether this pattern excludes `path` — the path itself or any directory above it.
-    ///
-    /// One forward pass of a small NFA over the path's bytes: the pattern's state set after each
-    /// byte says whether the prefix read so far matches, so every ancestor directory is tested at
-    /// its `/` without re-reading the path (linear in the path length, no recursion).
     public func excludes(_ path: RelativePath, isDirectory: Bool) -> Bool {
         let bytes = path.bytes
         let slash = UInt8(ascii: "/")
@@ -122,63 +162,144 @@ public struct ExcludeGlob: Sendable, Hashable, CustomStringConvertible {
             }
             return false
         }
-        var states = initialStates()
+        var states = initialStates
         for byte in bytes {
-            if byte == slash && states[tokens.count] { return true }  // an ancestor directory matches
+            if byte == slash && accepts(states) { return true }  // an ancestor directory matches
             states = step(states, byte)
-            if !states.contains(true) { return false }
+            if states.isEmpty { return false }
         }
-        return states[tokens.count] && (isDirectory || !directoriesOnly)
+        return accepts(states) && (isDirectory || !directoriesOnly)
     }
 
-    /// Whether the pattern matches `text` in full.
-    func matches(_ text: ArraySlice<UInt8>) -> Bool {
-        var states = initialStates()
+    /// Whether the pattern matches `text` in full (a name, for a name pattern).
+    public func matches(_ text: some Sequence<UInt8>) -> Bool {
+        accepts(advance(initialStates, over: text))
+    }
+
+    /// Whether `states` holds the accepting state.
+    func accepts(_ states: StateSet) -> Bool { states.contains(nodes.count) }
+
+    /// The states after reading `text` from `states` (empty once nothing can match any more).
+    func advance(_ states: StateSet, over text: some Sequence<UInt8>) -> StateSet {
+        var states = states
         for byte in text {
+            if states.isEmpty { break }
             states = step(states, byte)
-            if !states.contains(true) { return false }
         }
-        return states[tokens.count]
-    }
-
-    private func initialStates() -> [Bool] {
-        var states = [Bool](repeating: false, count: tokens.count + 1)
-        states[0] = true
-        closeOverEmptyMatches(&states)
         return states
     }
 
-    /// `*`, `**` and `**/` may match nothing: whoever reaches them also reaches what follows.
-    private func closeOverEmptyMatches(_ states: inout [Bool]) {
-        for index in tokens.indices where states[index] {
-            switch tokens[index] {
-            case .star, .globStar, .globStarSlash: states[index + 1] = true
-            default: break
+    /// One byte's transitions from every state in `states`, then the empty moves.
+    func step(_ states: StateSet, _ byte: UInt8) -> StateSet {
+        let slash = UInt8(ascii: "/")
+        var next = StateSet()
+        let count = nodes.count
+        states.forEach { index in
+            guard index < count else { return }  // the accepting state reads nothing
+            switch nodes[index] {
+            case .literal(let literal):
+                if byte == literal { next.insert(index + 1) }
+            case .anyByte:
+                if byte != slash { next.insert(index + 1) }
+            case .byteClass(let set):
+                if set.contains(byte) { next.insert(index + 1) }
+            case .star:
+                if byte != slash { next.insert(index) }
+            case .globStar:
+                next.insert(index)
+            case .directoriesStart:
+                if byte != slash { next.insert(index + 1) }
+            case .directoryName:
+                next.insert(byte == slash ? index - 1 : index)
             }
+        }
+        return closure(of: next)
+    }
+
+    /// `states` with every state an empty move reaches (`*`, `**` and `**/` may match nothing).
+    private func closure(of states: StateSet) -> StateSet {
+        var states = states
+        for index in nodesWithEmptyMoves where states.contains(index) {
+            states.insert(emptyMove[index])
+        }
+        return states
+    }
+}
+
+/// A set of NFA states of fixed size (``capacity`` bits), so matching never allocates.
+public struct StateSet: Hashable, Sendable {
+    public static let capacity = 256
+    private var w0: UInt64 = 0
+    private var w1: UInt64 = 0
+    private var w2: UInt64 = 0
+    private var w3: UInt64 = 0
+
+    public init() {}
+
+    public var isEmpty: Bool { (w0 | w1 | w2 | w3) == 0 }
+
+    private func word(_ index: Int) -> UInt64 {
+        switch index {
+        case 0: w0
+        case 1: w1
+        case 2: w2
+        default: w3
         }
     }
 
-    private func step(_ states: [Bool], _ byte: UInt8) -> [Bool] {
-        let slash = UInt8(ascii: "/")
-        var next = [Bool](repeating: false, count: tokens.count + 1)
-        for index in tokens.indices where states[index] {
-            switch tokens[index] {
-            case .literal(let literal):
-                if byte == literal { next[index + 1] = true }
-            case .anyByte:
-                if byte != slash { next[index + 1] = true }
-            case .byteClass(let set, let negated):
-                if byte != slash && set.contains(byte) != negated { next[index + 1] = true }
-            case .star:
-                if byte != slash { next[index] = true }
-            case .globStar:
-                next[index] = true
-            case .globStarSlash:
-                next[index] = true
-                if byte == slash { next[index + 1] = true }
+    public func contains(_ state: Int) -> Bool {
+        word(state >> 6) & (1 << UInt64(state & 63)) != 0
+    }
+
+    public mutating func insert(_ state: Int) {
+        let bit: UInt64 = 1 << UInt64(state & 63)
+        switch state >> 6 {
+        case 0: w0 |= bit
+        case 1: w1 |= bit
+        case 2: w2 |= bit
+        default: w3 |= bit
+        }
+    }
+
+    public mutating func remove(_ state: Int) {
+        let bit: UInt64 = ~(1 << UInt64(state & 63))
+        switch state >> 6 {
+        case 0: w0 &= bit
+        case 1: w1 &= bit
+        case 2: w2 &= bit
+        default: w3 &= bit
+        }
+    }
+
+    /// Every state of the capacity that is not a member.
+    public mutating func invert() {
+        w0 = ~w0
+        w1 = ~w1
+        w2 = ~w2
+        w3 = ~w3
+    }
+
+    /// Calls `body` with each member, ascending.
+    @inline(__always)
+    func forEach(_ body: (Int) -> Void) {
+        for wordIndex in 0..<4 {
+            var bits = word(wordIndex)
+            while bits != 0 {
+                body(wordIndex << 6 | bits.trailingZeroBitCount)
+                bits &= bits &- 1
             }
         }
-        closeOverEmptyMatches(&next)
-        return next
     }
+}
+
+/// A set of bytes as a 256-bit map (a `[...]` class).
+public struct ByteSet: Hashable, Sendable {
+    private var members = StateSet()
+
+    public init() {}
+
+    public func contains(_ byte: UInt8) -> Bool { members.contains(Int(byte)) }
+    public mutating func insert(_ byte: UInt8) { members.insert(Int(byte)) }
+    public mutating func remove(_ byte: UInt8) { members.remove(Int(byte)) }
+    public mutating func invert() { members.invert() }
 }

@@ -6,6 +6,7 @@
 public struct PathMapper: Sendable {
     public let rules: [SiteConfig.Rule]
     public let exclude: [ExcludeGlob]
+    public let excludeSet: ExcludeSet
     public let urlEncode: Bool
     /// Rules by descending prefix length, so the first match is the longest.
     private let rulesByLength: [SiteConfig.Rule]
@@ -13,6 +14,7 @@ public struct PathMapper: Sendable {
     public init(rules: [SiteConfig.Rule], exclude: [ExcludeGlob], urlEncode: Bool) {
         self.rules = rules
         self.exclude = exclude
+        self.excludeSet = ExcludeSet(exclude)
         self.urlEncode = urlEncode
         self.rulesByLength = rules.sorted { $0.prefix.utf8.count > $1.prefix.utf8.count }
     }
@@ -28,7 +30,7 @@ public struct PathMapper: Sendable {
 
     /// Whether an exclude pattern matches the path or a directory above it.
     public func isExcluded(_ path: RelativePath, isDirectory: Bool = false) -> Bool {
-        exclude.contains { $0.excludes(path, isDirectory: isDirectory) }
+        excludeSet.excludes(path, isDirectory: isDirectory)
     }
 
     /// The rule whose prefix is the longest one the path starts with.

@@ -91,7 +91,7 @@ final class ContentHasher {
             close(fd)
             let entry = WalkEntry(
                 path: path, isSymlink: false, size: stat.size, mtimeNanoseconds: stat.mtimeNanoseconds,
-                inode: stat.inode, device: stat.device)
+                ctimeNanoseconds: stat.ctimeNanoseconds, inode: stat.inode, device: stat.device)
             return hash(root: rootFD, entry: entry)
         }
         guard stat.kind == .symlink, let target = FileSystem.readLink(at: dirFD, path.name) else { return .gone }

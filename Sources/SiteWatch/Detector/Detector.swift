@@ -6,9 +6,11 @@ import PurgeCore
 /// Compares what is on disk with the manifest and reports created / modified / deleted files
 /// by content (SPEC §5).
 ///
-/// A file whose size, mtime (ns) and inode match its manifest row is not read (unless it was
-/// modified within ``racyWindowNanoseconds`` of the last check, when a same-size rewrite could
-/// keep the same coarse timestamp). Any other file is hashed with SHA-256; identical bytes with
+/// A file whose size, mtime (ns), ctime (ns), inode and device all match its manifest row is not
+/// read (unless it was modified or changed within ``racyWindowNanoseconds`` of the last check,
+/// when a same-size rewrite could keep the same coarse timestamp). ctime matters: a rewrite in
+/// place that keeps the size and restores the mtime (`rsync -a --checksum --inplace`, `cp -p`)
+/// cannot restore the ctime. A row recorded before ctime was (NULL) is compared by content once. Any other file is hashed with SHA-256; identical bytes with
 /// new stat data are *unchanged* (only the row's stat data is refreshed). A path that vanished
 /// between the event and the check is judged by its end state.
 ///
@@ -37,7 +39,7 @@ public struct Detector: Sendable {
 
     private static let queue = DispatchQueue(label: "purgewatch.sitewatch.detector", qos: .utility)
 
-    public init(root: String, exclude: @escaping ExclusionRule = { _, _ in false }) {
+    public init(root: String, exclude: ExclusionRule = .none) {
         self.root = root
         self.exclude = exclude
     }
@@ -150,8 +152,10 @@ public struct Detector: Sendable {
                         diskIndex += 1
                         let statMatches =
                             entry.size == row.size && entry.mtimeNanoseconds == row.mtimeNanoseconds
-                            && entry.inode == row.inode
-                        let racy = row.mtimeNanoseconds + racyWindowNanoseconds >= row.checkedNanoseconds
+                            && entry.ctimeNanoseconds == row.ctimeNanoseconds && entry.inode == row.inode
+                            && entry.device == row.device
+                        let lastChange = max(row.mtimeNanoseconds, row.ctimeNanoseconds ?? row.mtimeNanoseconds)
+                        let racy = lastChange + racyWindowNanoseconds >= row.checkedNanoseconds
                         if !statMatches || racy { work.append(.hash(entry, old: row)) }
                     } else if unreadableSoFar.isEmpty || !unreadableSoFar.contains(where: { $0.contains(rowPath) }) {
                         deletions.append(row)
@@ -177,7 +181,8 @@ public struct Detector: Sendable {
             case .hashed(let hash, let stat):
                 let row = ManifestEntry(
                     path: entry.path.bytes, size: stat.size, mtimeNanoseconds: stat.mtimeNanoseconds,
-                    inode: stat.inode, hash: hash, checkedNanoseconds: now)
+                    inode: stat.inode, ctimeNanoseconds: stat.ctimeNanoseconds, device: stat.device, hash: hash,
+                    checkedNanoseconds: now)
                 if let old {
                     if old.hash != hash {
                         changes.append(Change(path: entry.path, kind: .modified))
@@ -252,7 +257,8 @@ public struct Detector: Sendable {
             found.entries.append(
                 WalkEntry(
                     path: scopePath, isSymlink: stat.kind == .symlink, size: stat.size,
-                    mtimeNanoseconds: stat.mtimeNanoseconds, inode: stat.inode, device: stat.device))
+                    mtimeNanoseconds: stat.mtimeNanoseconds, ctimeNanoseconds: stat.ctimeNanoseconds,
+                    inode: stat.inode, device: stat.device))
         case .other:
             return
         }

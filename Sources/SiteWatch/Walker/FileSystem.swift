@@ -12,6 +12,7 @@ enum FileSystem {
         var kind: Kind
         var size: Int64
         var mtimeNanoseconds: Int64
+        var ctimeNanoseconds: Int64
         var inode: UInt64
         var device: UInt64
     }
@@ -27,6 +28,7 @@ enum FileSystem {
         return Stat(
             kind: kind, size: Int64(st.st_size),
             mtimeNanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+            ctimeNanoseconds: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec),
             inode: UInt64(st.st_ino), device: UInt64(st.st_dev))
     }
 

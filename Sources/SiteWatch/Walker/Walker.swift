@@ -8,6 +8,8 @@ public struct WalkEntry: Sendable, Hashable {
     public var isSymlink: Bool
     public var size: Int64
     public var mtimeNanoseconds: Int64
+    /// The inode change time: a rewrite that restores size and mtime still moves it (SPEC §5).
+    public var ctimeNanoseconds: Int64
     public var inode: UInt64
     public var device: UInt64
 }
@@ -21,7 +23,7 @@ public struct WalkEntry: Sendable, Hashable {
 public struct Walker: Sendable {
     public let exclude: ExclusionRule
 
-    public init(exclude: @escaping ExclusionRule = { _, _ in false }) {
+    public init(exclude: ExclusionRule = .none) {
         self.exclude = exclude
     }
 
@@ -47,16 +49,22 @@ public struct Walker: Sendable {
     }
 
     /// Walks the open directory `directoryFD`, whose path relative to the root is `path`.
-    /// `directoryFD` is not closed.
+    /// `directoryFD` is not closed. Nothing is listed when `path` itself is excluded.
     public func walk(directory directoryFD: Int32, path: RelativePath, _ visitor: Visitor) {
+        guard let cursor = exclude.set.cursor(at: path) else { return }
+        walk(directory: directoryFD, path: path, cursor: cursor, visitor)
+    }
+
+    /// Exclusion is decided with the directory's cursor: each entry costs its own name only.
+    private func walk(directory directoryFD: Int32, path: RelativePath, cursor: ExcludeSet.Cursor, _ visitor: Visitor) {
         visitor.willList(path, directoryFD)
         guard let names = FileSystem.listDirectory(directoryFD) else {
             visitor.unreadable(path, errno)
             return
         }
-        var subdirectories: [RelativePath] = []
+        let excludes = exclude.set
+        var subdirectories: [(name: [UInt8], path: RelativePath)] = []
         for (name, listedKind) in names {
-            let child = path.appending(name)
             var kind = listedKind
             var stat: FileSystem.Stat?
             if kind == nil || kind == .regular || kind == .symlink {
@@ -66,25 +74,28 @@ public struct Walker: Sendable {
             }
             switch kind {
             case .directory:
-                if !exclude(child.bytes, true) { subdirectories.append(child) }
+                if !excludes.excludes(name: name, isDirectory: true, in: cursor) {
+                    subdirectories.append((name, path.appending(name)))
+                }
             case .regular, .symlink:
-                guard let stat, !exclude(child.bytes, false) else { continue }
+                guard let stat, !excludes.excludes(name: name, isDirectory: false, in: cursor) else { continue }
                 visitor.file(
                     WalkEntry(
-                        path: child, isSymlink: kind == .symlink, size: stat.size,
-                        mtimeNanoseconds: stat.mtimeNanoseconds, inode: stat.inode, device: stat.device))
+                        path: path.appending(name), isSymlink: kind == .symlink, size: stat.size,
+                        mtimeNanoseconds: stat.mtimeNanoseconds, ctimeNanoseconds: stat.ctimeNanoseconds,
+                        inode: stat.inode, device: stat.device))
             default:
                 continue
             }
         }
-        for child in subdirectories {
-            let fd = FileSystem.openDirectory(at: directoryFD, child.name)
+        for (name, child) in subdirectories {
+            let fd = FileSystem.openDirectory(at: directoryFD, name)
             if fd < 0 {
                 let code = errno
                 if code != ENOENT && code != ENOTDIR && code != ELOOP { visitor.unreadable(child, code) }
                 continue
             }
-            walk(directory: fd, path: child, visitor)
+            walk(directory: fd, path: child, cursor: excludes.descend(into: name, from: cursor), visitor)
             close(fd)
         }
     }

@@ -119,7 +119,7 @@ final class InotifyBridge: @unchecked Sendable {
     private var requiredWatchLimit: Int?
 
     init(
-        root: String, exclude: @escaping ExclusionRule, options: SiteMonitor.Options, logger: Logger,
+        root: String, exclude: ExclusionRule, options: SiteMonitor.Options, logger: Logger,
         continuation: AsyncStream<SiteEvent>.Continuation, shared: BridgeShared
     ) {
         configuredRoot = root

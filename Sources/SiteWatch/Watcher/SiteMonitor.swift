@@ -55,7 +55,7 @@ public final class SiteMonitor: Sendable {
     ///   - root: the configured site root; may be a symbolic link that deploys swap.
     ///   - exclude: the rules' exclusion; excluded directories are never watched.
     public init(
-        root: String, exclude: @escaping ExclusionRule = { _, _ in false }, options: Options = Options(), logger: Logger
+        root: String, exclude: ExclusionRule = .none, options: Options = Options(), logger: Logger
     ) {
         self.root = root
         self.exclude = exclude

@@ -35,10 +35,12 @@ public final class StateDatabase: @unchecked Sendable {
         }
     }
 
-    /// StateStore's own schema: version 1 is the manifest, version 2 a small key/value table.
+    /// StateStore's own schema: version 1 is the manifest, version 2 a small key/value table,
+    /// version 3 adds the manifest's ctime and device columns.
     public static let builtInMigrations: [Migration] = [
         Migration(version: 1, name: "manifest", sql: ManifestSchema.createManifest),
         Migration(version: 2, name: "meta", sql: ManifestSchema.createMeta),
+        Migration(version: 3, name: "manifest ctime and device", sql: ManifestSchema.addCtimeAndDevice),
     ]
 
     /// The file this database was opened from.

@@ -3,12 +3,14 @@ import CSQLite
 /// Manifest access. Paths compare as BLOBs (memcmp), so every path under directory `d` lies
 /// in the half-open range [`d/`, `d0`) — `0` is the byte after `/`.
 extension Database {
-    private static let selectColumns = "SELECT path, size, mtime_ns, inode, hash, checked_ns FROM manifest"
+    private static let selectColumns = "SELECT path, size, mtime_ns, inode, hash, checked_ns, ctime_ns, device FROM manifest"
 
     private static func entry(_ row: Statement) -> ManifestEntry {
         ManifestEntry(
             path: row.blob(0), size: row.int64(1), mtimeNanoseconds: row.int64(2),
-            inode: UInt64(bitPattern: row.int64(3)), hash: row.blob(4), checkedNanoseconds: row.int64(5))
+            inode: UInt64(bitPattern: row.int64(3)), ctimeNanoseconds: row.isNull(6) ? nil : row.int64(6),
+            device: row.isNull(7) ? nil : UInt64(bitPattern: row.int64(7)), hash: row.blob(4),
+            checkedNanoseconds: row.int64(5))
     }
 
     /// The entry for one path, or `nil`.
@@ -36,13 +38,16 @@ extension Database {
     /// Inserts or replaces one entry.
     public func upsertManifestEntry(_ entry: ManifestEntry) throws {
         let statement = try prepare(
-            "INSERT OR REPLACE INTO manifest (path, size, mtime_ns, inode, hash, checked_ns) VALUES (?, ?, ?, ?, ?, ?)")
+            "INSERT OR REPLACE INTO manifest (path, size, mtime_ns, inode, hash, checked_ns, ctime_ns, device)"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         try statement.bind(entry.path, at: 1)
         try statement.bind(entry.size, at: 2)
         try statement.bind(entry.mtimeNanoseconds, at: 3)
         try statement.bind(Int64(bitPattern: entry.inode), at: 4)
         try statement.bind(entry.hash, at: 5)
         try statement.bind(entry.checkedNanoseconds, at: 6)
+        try statement.bind(entry.ctimeNanoseconds.map(SQLValue.integer) ?? .null, at: 7)
+        try statement.bind(entry.device.map { SQLValue.integer(Int64(bitPattern: $0)) } ?? .null, at: 8)
         try statement.run()
     }
 

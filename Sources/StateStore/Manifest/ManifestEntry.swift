@@ -7,14 +7,22 @@ public struct ManifestEntry: Sendable, Hashable {
     public var size: Int64
     public var mtimeNanoseconds: Int64
     public var inode: UInt64
+    /// The inode change time (ns); nil for a row written before ctime was recorded, which is
+    /// compared by content once and then recorded (SPEC §5).
+    public var ctimeNanoseconds: Int64?
+    /// The file system's device number; nil for a row written before it was recorded.
+    public var device: UInt64?
     public var hash: [UInt8]
     /// When the content was last hashed (ns since the epoch). A file modified within the
     /// file system's timestamp granularity of this instant is re-hashed on the next check.
     public var checkedNanoseconds: Int64
 
     public init(
-        path: [UInt8], size: Int64, mtimeNanoseconds: Int64, inode: UInt64, hash: [UInt8], checkedNanoseconds: Int64
+        path: [UInt8], size: Int64, mtimeNanoseconds: Int64, inode: UInt64, ctimeNanoseconds: Int64? = nil,
+        device: UInt64? = nil, hash: [UInt8], checkedNanoseconds: Int64
     ) {
+        self.ctimeNanoseconds = ctimeNanoseconds
+        self.device = device
         self.path = path
         self.size = size
         self.mtimeNanoseconds = mtimeNanoseconds
@@ -34,6 +42,12 @@ enum ManifestSchema {
             hash BLOB NOT NULL,
             checked_ns INTEGER NOT NULL
         ) WITHOUT ROWID
+        """
+    /// Version 3: ctime and device for the stat fast path (existing rows keep NULL until their
+    /// next content comparison).
+    static let addCtimeAndDevice = """
+        ALTER TABLE manifest ADD COLUMN ctime_ns INTEGER;
+        ALTER TABLE manifest ADD COLUMN device INTEGER
         """
     static let createMeta = """
         CREATE TABLE meta (

@@ -8,12 +8,7 @@ import Testing
 import PurgeCore
 
 /// The harness's exclusion: dot files and directories, `*~`, `*.swp`, `*.tmp` (like the example config).
-let testExclusion: ExclusionRule = { path, _ in
-    let name = path.split(separator: 0x2F).last.map(Array.init) ?? path
-    if name.first == UInt8(ascii: ".") { return true }
-    if name.last == UInt8(ascii: "~") { return true }
-    return name.count > 4 && (name.suffix(4) == Array(".swp".utf8)[...] || name.suffix(4) == Array(".tmp".utf8)[...])
-}
+let testExclusion = ExclusionRule(patterns: [".*", "*~", "*.swp", "*.tmp"])
 
 final class EventCollector: Sendable {
     private let events = Mutex<[SiteEvent]>([])
@@ -55,7 +50,7 @@ final class Harness: @unchecked Sendable {
 
     init(
         scratch: Scratch = Scratch(), root: String? = nil, options: SiteMonitor.Options = SiteMonitor.Options(),
-        exclude: @escaping ExclusionRule = testExclusion
+        exclude: ExclusionRule = testExclusion
     ) throws {
         self.scratch = scratch
         self.root = root ?? scratch.path + "/site"
