@@ -215,3 +215,97 @@ import PurgeCore
         await #expect(throws: SiteWatchError.self) { _ = try await detector.detect(.full, in: db) }
     }
 }
+
+/// SPEC §5: the stat fast path compares size, mtime, ctime, inode and device; a row recorded
+/// before ctime was is compared by content once, then recorded.
+@Suite struct CtimeFastPathTests {
+    func setUp() throws -> (Scratch, String, StateDatabase, Detector) {
+        let scratch = Scratch("ctime")
+        let root = scratch.path + "/site"
+        makeDirectories(Array(root.utf8))
+        writeFile(root, "a.html", "aaaa")
+        writeFile(root, "b.html", "bbbb")
+        let db = try StateDatabase.open(path: scratch.path + "/state.sqlite")
+        var detector = Detector(root: root, exclude: testExclusion)
+        detector.racyWindowNanoseconds = 0  // only the stat comparison may notice
+        return (scratch, root, db, detector)
+    }
+
+    func restoreMtime(_ path: String, _ mtime: Int64) {
+        var times = [
+            timespec(tv_sec: Int(mtime / 1_000_000_000), tv_nsec: Int(mtime % 1_000_000_000)),
+            timespec(tv_sec: Int(mtime / 1_000_000_000), tv_nsec: Int(mtime % 1_000_000_000)),
+        ]
+        #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+    }
+
+    @Test func sameSizeRewriteWithRestoredMtimeOnTheSameInodeIsModified() async throws {
+        let (scratch, root, db, detector) = try setUp()
+        _ = scratch
+        try await detector.commit(try await detector.detect(.full, in: db), in: db)
+        let before = FileSystem.lstat(at: AT_FDCWD, Array((root + "/a.html").utf8))!
+        writeFile(root, "a.html", "zzzz")  // O_TRUNC: same inode, same size
+        restoreMtime(root + "/a.html", before.mtimeNanoseconds)
+        let after = FileSystem.lstat(at: AT_FDCWD, Array((root + "/a.html").utf8))!
+        #expect(after.inode == before.inode && after.size == before.size && after.mtimeNanoseconds == before.mtimeNanoseconds)
+        let detection = try await detector.detect(.full, in: db)
+        #expect(detection.changes == [Change(path: "a.html", kind: .modified)])
+        #expect(detection.filesHashed == 1, "only the file whose ctime moved is read")
+    }
+
+    @Test func sameBytesWithANewCtimeIsHashedButNotAChange() async throws {
+        let (scratch, root, db, detector) = try setUp()
+        _ = scratch
+        try await detector.commit(try await detector.detect(.full, in: db), in: db)
+        #expect(chmod(root + "/a.html", 0o600) == 0)  // moves ctime only
+        let detection = try await detector.detect(.full, in: db)
+        #expect(detection.changes.isEmpty)
+        #expect(detection.filesHashed == 1)
+        try await detector.commit(detection, in: db)
+        #expect(try await detector.detect(.full, in: db).filesHashed == 0, "the new ctime was recorded")
+    }
+
+    @Test func rowsWithoutCtimeAreComparedByContentOnceThenRecorded() async throws {
+        let (scratch, root, db, detector) = try setUp()
+        _ = scratch
+        try await detector.commit(try await detector.detect(.full, in: db), in: db)
+        // What a manifest written before migration 3 holds: no ctime, no device.
+        _ = try db.transaction { try $0.run("UPDATE manifest SET ctime_ns = NULL, device = NULL") }
+        let first = try await detector.detect(.full, in: db)
+        #expect(first.changes.isEmpty)
+        #expect(first.filesHashed == 2)
+        try await detector.commit(first, in: db)
+        let row = try #require(try db.read { try $0.manifestEntry(path: Array("a.html".utf8)) })
+        #expect(row.ctimeNanoseconds != nil && row.device != nil)
+        #expect(try await detector.detect(.full, in: db).filesHashed == 0)
+        _ = root
+    }
+}
+
+/// Migration 3 against a manifest written by the previous schema (made with the `sqlite3` CLI,
+/// an independent writer): rows survive with NULL ctime and device.
+@Suite struct ManifestMigrationTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "sqlite3 CLI missing (apt-get install sqlite3)"))
+    func versionTwoManifestKeepsItsRows() throws {
+        let scratch = Scratch("migration")
+        let path = scratch.path + "/old.sqlite"
+        let sql = """
+            CREATE TABLE manifest (path BLOB PRIMARY KEY NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+              inode INTEGER NOT NULL, hash BLOB NOT NULL, checked_ns INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value ANY) WITHOUT ROWID;
+            INSERT INTO manifest VALUES (CAST('a.html' AS BLOB), 4, 1000, 42, x'00', 2000);
+            PRAGMA user_version = 2;
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [path, sql]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let db = try StateDatabase.open(path: path)
+        let row = try #require(try db.read { try $0.manifestEntry(path: Array("a.html".utf8)) })
+        #expect(row.size == 4 && row.mtimeNanoseconds == 1000 && row.inode == 42)
+        #expect(row.ctimeNanoseconds == nil && row.device == nil)
+        #expect(try db.read { try $0.userVersion } >= 3)
+    }
+}
