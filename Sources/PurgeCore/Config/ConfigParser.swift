@@ -44,7 +44,7 @@ public struct ConfigParser {
     // MARK: - Sections
 
     private func decode(_ root: TOMLTable, configStem: String) throws(ConfigError) -> SiteConfig {
-        try checkKeys(root, path: "", allowed: ["site", "state", "rule", "coalesce", "purge", "tencentcloud"])
+        try checkKeys(root, path: "", allowed: ["site", "state", "rule", "coalesce", "purge", "tencentcloud", "metrics"])
 
         guard let siteTable = try table(root, "site", path: "site") else {
             throw error("site", "the [site] table is required (with root = \"/path/to/publish/dir\")")
@@ -69,9 +69,10 @@ public struct ConfigParser {
         let coalesce = try decodeCoalesce(root)
         let purge = try decodePurge(root)
         let cloud = try decodeTencentCloud(root)
+        let metrics = try decodeMetrics(root)
         return SiteConfig(
             sourcePath: file, site: site, state: state, rules: rules, coalesce: coalesce, purge: purge,
-            tencentCloud: cloud)
+            tencentCloud: cloud, metrics: metrics)
     }
 
     private func decodeState(_ root: TOMLTable, configStem: String) throws(ConfigError) -> SiteConfig.State {
@@ -147,7 +148,7 @@ public struct ConfigParser {
         if let section {
             try checkKeys(
                 section, path: "purge",
-                allowed: ["on", "area", "url_encode", "requests_per_second", "directory_fallback"])
+                allowed: ["on", "area", "url_encode", "requests_per_second", "directory_fallback", "prefetch"])
         }
         var kinds: [SiteConfig.ChangeKind] = [.modified, .deleted]
         if let section, let names = try stringArray(section, "on", path: "purge.on") {
@@ -180,7 +181,23 @@ public struct ConfigParser {
         }
         let fallback =
             try section.flatMap { (s) throws(ConfigError) in try bool(s, "directory_fallback", path: "purge.directory_fallback") } ?? true
-        return .init(on: kinds, area: area, urlEncode: urlEncode, requestsPerSecond: rate, directoryFallback: fallback)
+        let prefetch = try section.flatMap { (s) throws(ConfigError) in try bool(s, "prefetch", path: "purge.prefetch") } ?? false
+        if prefetch {
+            throw error("purge.prefetch", "prefetching is not supported by this build of purgewatch yet: set prefetch = false")
+        }
+        return .init(
+            on: kinds, area: area, urlEncode: urlEncode, requestsPerSecond: rate, directoryFallback: fallback,
+            prefetch: prefetch)
+    }
+
+    private func decodeMetrics(_ root: TOMLTable) throws(ConfigError) -> SiteConfig.Metrics {
+        guard let section = try table(root, "metrics", path: "metrics") else { return .init() }
+        try checkKeys(section, path: "metrics", allowed: ["listen"])
+        let listen = try string(section, "listen", path: "metrics.listen") ?? ""
+        guard listen.isEmpty else {
+            throw error("metrics.listen", "the metrics endpoint is not supported by this build of purgewatch yet: set listen = \"\"")
+        }
+        return .init(listen: listen)
     }
 
     private func decodeTencentCloud(_ root: TOMLTable) throws(ConfigError) -> SiteConfig.TencentCloud {

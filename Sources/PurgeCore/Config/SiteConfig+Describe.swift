@@ -32,6 +32,10 @@ extension SiteConfig {
         let rate = purge.requestsPerSecond
         lines.append("requests_per_second = \(rate == rate.rounded() ? String(Int(rate)) : String(rate))")
         lines.append("directory_fallback = \(purge.directoryFallback)")
+        lines.append("prefetch = \(purge.prefetch)")
+        lines.append("")
+        lines.append("[metrics]")
+        lines.append("listen = \(JSONText.string(metrics.listen))")
         lines.append("")
         lines.append("[tencentcloud]")
         lines.append("endpoint = \(JSONText.string(tencentCloud.endpoint))")

@@ -8,11 +8,13 @@ public struct SiteConfig: Sendable, Equatable {
     public var coalesce: Coalesce
     public var purge: Purge
     public var tencentCloud: TencentCloud
+    public var metrics: Metrics
 
     public init(
         sourcePath: String, site: Site, state: State, rules: [Rule], coalesce: Coalesce, purge: Purge,
-        tencentCloud: TencentCloud
+        tencentCloud: TencentCloud, metrics: Metrics = Metrics()
     ) {
+        self.metrics = metrics
         self.sourcePath = sourcePath
         self.site = site
         self.state = state
@@ -85,14 +87,28 @@ public struct SiteConfig: Sendable, Equatable {
         public var urlEncode: Bool
         public var requestsPerSecond: Double
         public var directoryFallback: Bool
+        /// PushUrlsCache after a purge task is done (SPEC §6). Only `false` is accepted by this
+        /// build (the parser says so); the key exists so that SPEC §3's example config is valid.
+        public var prefetch: Bool
 
-        public init(on: [ChangeKind], area: Area, urlEncode: Bool, requestsPerSecond: Double, directoryFallback: Bool) {
+        public init(
+            on: [ChangeKind], area: Area, urlEncode: Bool, requestsPerSecond: Double, directoryFallback: Bool,
+            prefetch: Bool = false
+        ) {
+            self.prefetch = prefetch
             self.on = on
             self.area = area
             self.urlEncode = urlEncode
             self.requestsPerSecond = requestsPerSecond
             self.directoryFallback = directoryFallback
         }
+    }
+
+    /// `[metrics]` (SPEC §3, §7). Only `listen = ""` (off) is accepted by this build.
+    public struct Metrics: Sendable, Equatable {
+        public var listen: String
+
+        public init(listen: String = "") { self.listen = listen }
     }
 
     public struct TencentCloud: Sendable, Equatable {
