@@ -100,6 +100,7 @@ let package = Package(
             dependencies: ["TencentCDN"],
             path: "Benchmarks/SigningBench"
         ),
+        .executableTarget(name: "bench-planner", dependencies: ["PurgeCore"], path: "Benchmarks/PlannerBench"),
         .executableTarget(name: "bench-daemon", dependencies: ["TencentEmulator"], path: "Benchmarks/DaemonBench"),
         .testTarget(name: "PurgeCoreTests", dependencies: ["PurgeCore"]),
         .testTarget(

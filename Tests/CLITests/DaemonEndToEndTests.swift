@@ -126,6 +126,23 @@ import Testing
         }
     }
 
+    /// SPEC §6: the root only when nothing narrower fits. A deploy that changes the sitemap and
+    /// the home page beside 40 posts, with 3 URLs left today: the top-level URLs take the URL
+    /// quota and blog/ the directory purge; the whole host is never purged.
+    @Test func aTopLevelFileNeverTurnsTheFallbackIntoAWholeHostPurge() async throws {
+        try await DaemonFixture.with() { fixture in
+            for area in ["mainland", "overseas"] { fixture.emulator.setQuota(area: area, urls: 3) }
+            try await fixture.shell("mkdir -p site/blog && for i in $(seq 1 40); do echo v1 > site/blog/$i.html; done && echo v1 > site/sitemap.xml && echo v1 > site/index.html")
+            try await fixture.startDaemon()
+            try await fixture.shell("for i in $(seq 1 40); do echo v2 > site/blog/$i.html; done && echo v2 > site/sitemap.xml && echo v2 > site/index.html")
+            let flushed = try await fixture.flushWait()
+            #expect(flushed.status == 0, "\(flushed.stderr)")
+            #expect(Set(fixture.emulator.acceptedURLs) == [Self.www + "sitemap.xml", Self.www + "index.html", Self.www])
+            #expect(fixture.emulator.acceptedPaths == [Self.www + "blog/"], "never \(Self.www) as a directory")
+            #expect(fixture.daemon?.log.contains("purging the whole site root") != true, "\(fixture.daemon?.log ?? "")")
+        }
+    }
+
     @Test func flushWaitReturnsWithinSecondsDespiteALongQuietPeriod() async throws {
         try await DaemonFixture.with(quiet: "60s", maxDelay: "10m") { fixture in
             try fixture.write("page.html", "v1\n")

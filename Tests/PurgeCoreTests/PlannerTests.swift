@@ -90,4 +90,108 @@ import Testing
         #expect(DirectoryCover.directory(of: "https://h.example/a/b/x.html")?.url == "https://h.example/a/b/")
         #expect(DirectoryCover.directory(of: "https://h.example/")?.url == "https://h.example/")
     }
+
+    // MARK: - A fallback that stays narrow (SPEC §6)
+
+    @Test func topLevelFilesTakeTheURLQuotaSoTheFallbackStaysNarrow() {
+        // A deploy: 150 blog posts, the sitemap, robots.txt and the home page; 3 URLs left today.
+        let urls = (0..<150).map { "https://www.example.com/blog/\($0).html" }
+            + ["https://www.example.com/sitemap.xml", "https://www.example.com/robots.txt", "https://www.example.com/"]
+        let quota = QuotaView(urlBatch: 1_000, urlAvailable: 3, pathBatch: 20, pathAvailable: 10)
+        let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
+        #expect(plan.urlBatches.flatMap { $0 }.map(\.url) == Array(urls.suffix(3)))
+        #expect(plan.directoryBatches.map(\.directories) == [["https://www.example.com/blog/"]])
+        #expect(plan.directoryBatches[0].covers == Array(1...150))
+        #expect(plan.siteRoots.isEmpty, "one top-level file must not turn the fallback into a whole-host purge")
+        #expect(plan.waiting.isEmpty)
+    }
+
+    @Test func theRestOfTheURLQuotaGoesToTheOldestDeeperURLs() {
+        let urls = ["https://h.example/a/1.html", "https://h.example/top.html", "https://h.example/b/2.html",
+            "https://h.example/b/3.html"]
+        let quota = QuotaView(urlBatch: 1_000, urlAvailable: 2, pathBatch: 20, pathAvailable: 10)
+        let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
+        #expect(plan.urlBatches.flatMap { $0 }.map(\.id) == [1, 2])
+        #expect(plan.directoryBatches.map(\.directories) == [["https://h.example/b/"]])
+        #expect(plan.siteRoots.isEmpty)
+    }
+
+    @Test func topLevelURLsBeyondTheURLQuotaNeedTheRootAndSaySo() {
+        let urls = ["https://h.example/a.html", "https://h.example/b.html", "https://h.example/d/c.html"]
+        let quota = QuotaView(urlBatch: 1_000, urlAvailable: 1, pathBatch: 20, pathAvailable: 5)
+        let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
+        #expect(plan.urlBatches.flatMap { $0 }.map(\.id) == [1])
+        // b.html can only be covered by the root, and the root covers d/ as well.
+        #expect(plan.directoryBatches.map(\.directories) == [["https://h.example/"]])
+        #expect(plan.directoryBatches[0].covers == [2, 3])
+        #expect(plan.siteRoots == ["https://h.example/"])
+    }
+
+    @Test func collapsingStartsDeepestAndWithTheLargestSaving() {
+        // Deepest cover: a/b/x/, a/b/y/, a/b/z/, a/c/u/, a/c/v/, e/  (6); 4 slots.
+        // Depth 2 first: a/b/ saves 2 (3 → 1), enough; a/c/ stays split; nothing at depth 1 or 0.
+        let urls = ["a/b/x/1", "a/b/y/2", "a/b/z/3", "a/c/u/4", "a/c/v/5", "e/6"].map { "https://h.example/" + $0 }
+        let quota = QuotaView(urlBatch: 1_000, urlAvailable: 0, pathBatch: 20, pathAvailable: 4)
+        let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
+        #expect(plan.directoryBatches.map(\.directories) == [[
+            "https://h.example/a/b/", "https://h.example/a/c/u/", "https://h.example/a/c/v/", "https://h.example/e/",
+        ]])
+        #expect(plan.directoryBatches[0].covers == [1, 2, 3, 4, 5, 6])
+    }
+
+    @Test func filesInADirectoryPinItsCover() {
+        // a/1 lives in a/ itself: a/ is chosen, and its subdirectories ride along.
+        let urls = ["https://h.example/a/1", "https://h.example/a/b/2", "https://h.example/c/3"]
+        let quota = QuotaView(urlBatch: 1_000, urlAvailable: 0, pathBatch: 20, pathAvailable: 5)
+        let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
+        #expect(plan.directoryBatches.map(\.directories) == [["https://h.example/a/", "https://h.example/c/"]])
+    }
+
+    @Test func moreHostsThanDirectorySlotsWaitForTheReset() {
+        let urls = ["https://one.example/a/1", "https://one.example/a/2", "https://two.example/b/3", "https://three.example/c/4"]
+        let quota = QuotaView(urlBatch: 1_000, urlAvailable: 0, pathBatch: 20, pathAvailable: 1)
+        let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
+        #expect(plan.directoryBatches.map(\.directories) == [["https://one.example/a/"]])
+        #expect(plan.waiting == [3, 4])
+        #expect(plan.siteRoots.isEmpty)
+    }
+
+    /// Seeded random queues: every URL is sent, covered by a chosen directory it lies under, or
+    /// waits; never more directories than slots; no chosen directory lies under another.
+    @Test(arguments: 0..<40)
+    func everyURLIsAccountedForExactlyOnce(seed: Int) {
+        var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 &+ 1
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        let hosts = ["https://a.example", "https://b.example"]
+        let names = ["x", "y", "z", "w"]
+        var urls = Set<String>()
+        for _ in 0..<(1 + next(60)) {
+            let depth = next(4)
+            let path = (0..<depth).map { _ in names[next(names.count)] + "/" }.joined()
+            urls.insert(hosts[next(2)] + "/" + path + (next(5) == 0 ? "" : "f\(next(9)).html"))
+        }
+        let queue = Self.queue(urls.sorted())
+        let quota = QuotaView(urlBatch: 7, urlAvailable: next(10), pathBatch: 3, pathAvailable: 1 + next(6))
+        let plan = Planner.plan(queue: queue, quota: quota, directoryFallback: true)
+        let sent = plan.urlBatches.flatMap { $0 }.map(\.id)
+        let covered = plan.directoryBatches.flatMap(\.covers)
+        let all = sent + covered + plan.waiting
+        #expect(all.sorted() == queue.map(\.id), "each URL once")
+        #expect(sent.count <= quota.urlAvailable)
+        #expect(plan.urlBatches.allSatisfy { $0.count <= quota.urlBatch })
+        let directories = plan.directoryBatches.flatMap(\.directories)
+        #expect(directories.count <= quota.pathAvailable)
+        #expect(plan.directoryBatches.allSatisfy { $0.directories.count <= quota.pathBatch })
+        for directory in directories {
+            #expect(!directories.contains { $0 != directory && directory.hasPrefix($0) }, "\(directory) nested")
+        }
+        let byID = Dictionary(uniqueKeysWithValues: queue.map { ($0.id, $0.url) })
+        for id in covered {
+            #expect(directories.contains { byID[id]!.hasPrefix($0) }, "\(byID[id]!) is under a chosen directory")
+        }
+        if !plan.waiting.isEmpty { #expect(directories.count == quota.pathAvailable, "only a full path quota leaves URLs waiting") }
+    }
 }

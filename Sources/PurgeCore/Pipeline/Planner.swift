@@ -66,19 +66,50 @@ public struct PurgePlan: Sendable, Equatable {
 /// `directory_fallback`) directory purges for the rest — deepest directories first, each
 /// covering as many queued URLs as possible, a site root only when nothing narrower fits the
 /// path quota — and what still does not fit waits.
+///
+/// When the URL quota cannot cover the queue, it is spent first on the URLs whose only directory
+/// cover would be their site root (`/sitemap.xml`, `/robots.txt`, the bare `https://host/`), so
+/// that one top-level file never turns a narrow fallback into a whole-host purge; the rest of the
+/// URL quota goes to the oldest of the other URLs.
 public enum Planner {
     public static func plan(queue: [QueuedURL], quota: QuotaView, directoryFallback: Bool) -> PurgePlan {
         var plan = PurgePlan()
         let ordered = queue.sorted { $0.id < $1.id }
         let urlBatch = max(1, quota.urlBatch)
-        let fitting = min(ordered.count, max(0, quota.urlAvailable))
+        let urlSlots = max(0, quota.urlAvailable)
+        var sent: [QueuedURL]
+        var rest: [QueuedURL]
+        if ordered.count <= urlSlots {
+            sent = ordered
+            rest = []
+        } else if directoryFallback && quota.pathAvailable > 0 {
+            // Top-level URLs first: a directory purge could only cover them with the site root.
+            var topLevel: [QueuedURL] = []
+            var deeper: [QueuedURL] = []
+            for queued in ordered {
+                if DirectoryCover.isTopLevel(queued.url) {
+                    topLevel.append(queued)
+                } else {
+                    deeper.append(queued)
+                }
+            }
+            let topSent = min(topLevel.count, urlSlots)
+            let deeperSent = min(deeper.count, urlSlots - topSent)
+            sent = Array(topLevel[..<topSent])
+            sent += deeper[..<deeperSent]
+            if topSent > 0 && deeperSent > 0 { sent.sort { $0.id < $1.id } }
+            rest = Array(topLevel[topSent...]) + Array(deeper[deeperSent...])
+        } else {
+            sent = Array(ordered[..<urlSlots])
+            rest = Array(ordered[urlSlots...])
+        }
         var start = 0
-        while start < fitting {
-            let end = min(start + urlBatch, fitting)
-            plan.urlBatches.append(Array(ordered[start..<end]))
+        while start < sent.count {
+            let end = min(start + urlBatch, sent.count)
+            plan.urlBatches.append(Array(sent[start..<end]))
             start = end
         }
-        let rest = Array(ordered[fitting...])
+        sent = []
         guard !rest.isEmpty else { return plan }
         guard directoryFallback, quota.pathAvailable > 0 else {
             plan.waiting = rest.map(\.id)
@@ -100,6 +131,14 @@ public enum Planner {
 }
 
 /// Chooses at most `slots` directory URLs that cover a set of URLs.
+///
+/// The queued URLs' directories form a trie (one per host). Files directly in a directory can
+/// only be covered by it or an ancestor, so the deepest possible cover is, per subtree, the
+/// directory itself when it holds files, else the union of its children's covers. When that
+/// needs more than `slots` directories, subtrees are collapsed into their top directory, deepest
+/// first and the one saving the most slots first at each depth, until the cover fits; a site
+/// root is collapsed only when nothing deeper saves enough. Two linear passes over the trie, one
+/// sort per depth: no rescans.
 enum DirectoryCover {
     struct Directory: Hashable {
         var origin: Substring  // "https://host"
@@ -127,35 +166,145 @@ enum DirectoryCover {
         return Directory(origin: origin, segments: segments.filter { !$0.isEmpty })
     }
 
+    /// The index of the `/` that ends `scheme://host`, or nil.
+    @inline(__always)
+    private static func hostSlash(_ url: Substring) -> String.Index? {
+        let bytes = url.utf8
+        var index = bytes.startIndex
+        var colonSlashSlash = 0  // progress through "://"
+        while index != bytes.endIndex {
+            let byte = bytes[index]
+            if colonSlashSlash == 3 {
+                if byte == UInt8(ascii: "/") { return index }
+            } else if byte == UInt8(ascii: ":") && colonSlashSlash == 0 {
+                colonSlashSlash = 1
+            } else if byte == UInt8(ascii: "/") && colonSlashSlash > 0 {
+                colonSlashSlash += 1
+            } else {
+                colonSlashSlash = 0
+            }
+            index = bytes.index(after: index)
+        }
+        return nil
+    }
+
+    /// Whether the only directory that could cover `url` is its site root (`https://h/x`, `https://h/`).
+    static func isTopLevel(_ url: String) -> Bool {
+        let text = url[...]
+        guard let slash = hostSlash(text) else { return false }
+        return text.utf8.lastIndex(of: UInt8(ascii: "/")) == slash
+    }
+
+    /// The URL of the directory that holds `url` (`scheme://host/a/b/`), or nil.
+    private static func directoryURL(of url: Substring) -> Substring? {
+        guard hostSlash(url) != nil, let lastSlash = url.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        return url[...lastSlash]
+    }
+
+    /// The trie, as arrays indexed by node.
+    private struct Trie {
+        var url: [Substring] = []
+        var parent: [Int] = []
+        var depth: [Int] = []
+        var direct: [[Int64]] = []
+        var index: [Substring: Int] = [:]
+
+        /// The node of the directory URL `directory` (ends in `/`; created with its ancestors
+        /// as needed). A site root (`scheme://host/`) has no parent.
+        mutating func node(_ directory: Substring) -> Int {
+            if let existing = index[directory] { return existing }
+            var parentNode = -1
+            var nodeDepth = 0
+            let last = directory.utf8.index(before: directory.utf8.endIndex)
+            if let root = DirectoryCover.hostSlash(directory), root != last,
+                let slash = directory.utf8[..<last].lastIndex(of: UInt8(ascii: "/"))
+            {
+                parentNode = node(directory[...slash])
+                nodeDepth = depth[parentNode] + 1
+            }
+            let id = url.count
+            url.append(directory)
+            parent.append(parentNode)
+            depth.append(nodeDepth)
+            direct.append([])
+            index[directory] = id
+            return id
+        }
+    }
+
     static func cover(_ urls: [QueuedURL], slots: Int) -> (directories: [Chosen], uncovered: [Int64]) {
-        var nodes: [Directory: [Int64]] = [:]
+        var trie = Trie()
         var uncovered: [Int64] = []
         for queued in urls {
-            if let directory = directory(of: queued.url) {
-                nodes[directory, default: []].append(queued.id)
+            if let directory = directoryURL(of: queued.url[...]) {
+                trie.direct[trie.node(directory)].append(queued.id)
             } else {
                 uncovered.append(queued.id)
             }
         }
-        // Lift the deepest directories to their parents, the parent that merges the most of
-        // them first, until the set fits the slots or only site roots are left.
-        while nodes.count > slots {
-            guard let depth = nodes.keys.map(\.segments.count).max(), depth > 0 else { break }
-            let deepest = nodes.keys.filter { $0.segments.count == depth }
-            let groups = Dictionary(grouping: deepest, by: \.parent)
-            let (parent, members) = groups.max { lhs, rhs in
-                if lhs.value.count != rhs.value.count { return lhs.value.count < rhs.value.count }
-                return lhs.key.url > rhs.key.url  // deterministic: the smallest URL wins ties
-            }!
-            for member in members {
-                nodes[parent, default: []].append(contentsOf: nodes.removeValue(forKey: member) ?? [])
+        let count = trie.url.count
+        guard count > 0 else { return ([], uncovered) }
+        let maxDepth = trie.depth.max() ?? 0
+        var byDepth = [[Int]](repeating: [], count: maxDepth + 1)
+        for node in 0..<count { byDepth[trie.depth[node]].append(node) }
+
+        // Pass 1: the deepest cover's size per subtree.
+        var need = [Int](repeating: 0, count: count)
+        var childSum = [Int](repeating: 0, count: count)
+        for depth in stride(from: maxDepth, through: 0, by: -1) {
+            for node in byDepth[depth] {
+                need[node] = trie.direct[node].isEmpty ? childSum[node] : 1
+                if trie.parent[node] >= 0 { childSum[trie.parent[node]] += need[node] }
             }
         }
-        var chosen = nodes.map { Chosen(url: $0.key.url, covers: $0.value.sorted(), isSiteRoot: $0.key.isSiteRoot) }
-        chosen.sort { $0.covers.count != $1.covers.count ? $0.covers.count > $1.covers.count : $0.url < $1.url }
+        var excess = byDepth[0].reduce(0) { $0 + need[$1] } - slots
+
+        // Pass 2: collapse subtrees, deepest first, the largest saving first at each depth.
+        var collapsed = [Bool](repeating: false, count: count)
+        if excess > 0 {
+            childSum = [Int](repeating: 0, count: count)
+            for depth in stride(from: maxDepth, through: 0, by: -1) {
+                var candidates: [Int] = []
+                for node in byDepth[depth] {
+                    need[node] = trie.direct[node].isEmpty ? childSum[node] : 1
+                    if need[node] > 1 { candidates.append(node) }
+                }
+                if excess > 0 && !candidates.isEmpty {
+                    candidates.sort { need[$0] != need[$1] ? need[$0] > need[$1] : trie.url[$0] < trie.url[$1] }
+                    for node in candidates where excess > 0 {
+                        excess -= need[node] - 1
+                        need[node] = 1
+                        collapsed[node] = true
+                    }
+                }
+                for node in byDepth[depth] where trie.parent[node] >= 0 { childSum[trie.parent[node]] += need[node] }
+            }
+        }
+
+        // The chosen directories: top-down, the first node on each path that holds files or was
+        // collapsed; it covers every URL beneath it.
+        var children = [[Int]](repeating: [], count: count)
+        for node in 0..<count where trie.parent[node] >= 0 { children[trie.parent[node]].append(node) }
+        var chosen: [Chosen] = []
+        func gather(_ node: Int, into ids: inout [Int64]) {
+            ids += trie.direct[node]
+            for child in children[node] { gather(child, into: &ids) }
+        }
+        var stack = byDepth[0]
+        while let node = stack.popLast() {
+            if collapsed[node] || !trie.direct[node].isEmpty {
+                var ids: [Int64] = []
+                gather(node, into: &ids)
+                chosen.append(Chosen(url: String(trie.url[node]), covers: ids.sorted(), isSiteRoot: trie.parent[node] < 0))
+            } else {
+                stack += children[node]
+            }
+        }
+        // More hosts than slots: the site roots that cover the most go; the rest waits.
         if chosen.count > slots {
+            chosen.sort { $0.covers.count != $1.covers.count ? $0.covers.count > $1.covers.count : $0.url < $1.url }
             uncovered += chosen[slots...].flatMap(\.covers)
-            chosen = Array(chosen[..<slots])
+            chosen = Array(chosen[..<max(0, slots)])
         }
         return (chosen.sorted { $0.url < $1.url }, uncovered)
     }
