@@ -8,8 +8,10 @@ struct Purge: ParsableCommand {
         abstract: "Queue URLs, or paths mapped through the rules, by hand: same queue, deduplication, quota and retries.",
         discussion: """
             Arguments starting with http:// or https:// are URLs; anything else is a path (relative \
-            to the root, or absolute under it). The running daemon is told at once; without one, \
-            the URLs wait for its next start (or `run --once`).
+            to the root, or absolute under it, never with a ".." segment). A URL must lie under one \
+            of the rules' urls unless --any-url is given, and may contain no space or control \
+            character. Any refused argument exits 65 before anything is queued. The running daemon \
+            is told at once; without one, the URLs wait for its next start (or `run --once`).
             """
     )
 
@@ -20,6 +22,9 @@ struct Purge: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("How long --wait may take.", valueName: "DURATION"))
     var timeout: String = "5m"
+
+    @Flag(name: .long, help: "Accept URLs under none of the rules' urls (another host of the account).")
+    var anyURL = false
 
     @Argument(help: ArgumentHelp("URLs or paths.", valueName: "URL|PATH"))
     var targets: [String]
@@ -32,25 +37,12 @@ struct Purge: ParsableCommand {
         var urls: [(url: String, path: [UInt8]?)] = []
         let mapper = config.mapper
         for raw in RawArguments.bytes(of: targets) {
-            let text = String(decoding: raw, as: UTF8.self)
-            if text.hasPrefix("http://") || text.hasPrefix("https://") {
-                guard !text.contains(" ") else {
-                    Console.err("\(text) is not a valid URL (percent-encode it)")
-                    throw SysExit.dataError
-                }
-                urls.append((text, nil))
-                continue
-            }
-            guard let path = config.relativePath(forArgument: raw) else {
-                Console.err("\(RelativePath.escaped(raw)) is not under the site root \(config.site.root)")
+            switch ManualTarget.resolve(raw, config: config, mapper: mapper, anyURL: anyURL) {
+            case .success(let resolved): urls += resolved
+            case .failure(let refusal):
+                Console.err(refusal.description)
                 throw SysExit.dataError
             }
-            let mapping = mapper.map(path)
-            if mapping.urls.isEmpty {
-                Console.err("\(path) maps to no URL (\(mapping.excluded ? "excluded" : "no rule matches")); see `purgewatch explain`")
-                throw SysExit.dataError
-            }
-            urls += mapping.urls.map { ($0, path.bytes) }
         }
         let added = try ManualQueue.enqueue(urls, config: config)
         Console.out("queued \(added) URL(s) (\(urls.count - added) already pending)")
