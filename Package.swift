@@ -108,7 +108,9 @@ let package = Package(
             dependencies: [
                 "TencentCDN", "TencentEmulator", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
+            ],
+            // TC3 reference vectors from the official SDK (SPEC §8: fixtures live in the repository).
+            resources: [.copy("Resources/tc3-vectors.json")]
         ),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
         .testTarget(name: "SiteWatchTests", dependencies: ["SiteWatch", "StateStore", "PurgeCore"]),
