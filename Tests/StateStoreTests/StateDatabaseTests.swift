@@ -18,7 +18,7 @@ final class TemporaryDirectory {
     @Test func opensInWALModeWithBuiltInMigrations() throws {
         let dir = TemporaryDirectory()
         let db = try StateDatabase.open(path: dir.database)
-        #expect(try db.userVersion() == 2)
+        #expect(try db.userVersion() == StateDatabase.builtInMigrations.last?.version)
         let mode = try db.read { try $0.queryFirst("PRAGMA journal_mode") { $0.text(0) } }
         #expect(mode == "wal")
         let sync = try db.read { try $0.queryFirst("PRAGMA synchronous") { $0.int64(0) } }
@@ -27,7 +27,7 @@ final class TemporaryDirectory {
         db.close()
         // Reopening applies nothing twice.
         let again = try StateDatabase.open(path: dir.database)
-        #expect(try again.userVersion() == 2)
+        #expect(try again.userVersion() == StateDatabase.builtInMigrations.last?.version)
     }
 
     @Test func appendedMigrationsRunOnceInOrder() throws {
@@ -68,7 +68,7 @@ final class TemporaryDirectory {
             #expect(error.resultCode == 1)  // SQLITE_ERROR
         }
         let db = try StateDatabase.open(path: dir.database)
-        #expect(try db.userVersion() == 2)
+        #expect(try db.userVersion() == StateDatabase.builtInMigrations.last?.version)
         #expect(
             try db.read { try $0.queryFirst("SELECT count(*) FROM sqlite_schema WHERE name = 't'") { $0.int64(0) } }
                 == 0)

@@ -234,7 +234,7 @@ _purgewatch_status() {
 
 _purgewatch_purge() {
     repeating_flags=()
-    non_repeating_flags=(--wait -h --help)
+    non_repeating_flags=(--wait --any-url -h --help)
     repeating_options=()
     non_repeating_options=(--config --timeout)
     __purgewatch_offer_flags_options -1
