@@ -30,6 +30,13 @@ public struct DaemonOptions: Sendable {
     public var monitor = SiteMonitor.Options()
     public var retryPolicy: RetryPolicy = .default
     public var requestTimeout: Duration = .seconds(30)
+    /// A task still `process` (or not found) this long after it was accepted is `unverified`.
+    public var unverifiedAfter: Duration = .seconds(30 * 60)
+    /// `done`, `failed` and forgotten history older than this is pruned (SPEC §6), this often.
+    public var historyRetention: Duration = .seconds(7 * 86_400)
+    public var pruneInterval: Duration = .seconds(3_600)
+    /// The longest one comparison of the tree may take before the watchdog stops (a hung hash).
+    public var detectBound: Duration = .seconds(30 * 60)
 
     public init() {}
 
@@ -50,6 +57,7 @@ public struct DaemonOptions: Sendable {
         verifyInitial = scaled(verifyInitial)
         verifyMax = scaled(verifyMax)
         quotaRefresh = scaled(quotaRefresh)
+        unverifiedAfter = scaled(unverifiedAfter)
         requestTimeout = max(scaled(requestTimeout), .seconds(2))
         retryPolicy = RetryPolicy(
             baseDelay: scaled(retryPolicy.baseDelay), maxDelay: scaled(retryPolicy.maxDelay),
@@ -59,8 +67,23 @@ public struct DaemonOptions: Sendable {
     }
 }
 
+/// The wall clock every stage reads (the quota day, verification deadlines, retention): the
+/// system clock, shifted by `PURGEWATCH_TEST_WALL_CLOCK_OFFSET` seconds when that is set in the
+/// process environment — tests run the real binary across 00:00 UTC+8 with it; no config file
+/// can reach it. Read once per process.
+let wallClockOffset: TimeInterval = {
+    guard let text = ProcessInfo.processInfo.environment["PURGEWATCH_TEST_WALL_CLOCK_OFFSET"],
+        let seconds = TimeInterval(text), seconds.isFinite
+    else { return 0 }
+    return seconds
+}()
+
+/// Now, on the daemon's wall clock (see ``wallClockOffset``).
+public func wallClockNow() -> Date { Date().addingTimeInterval(wallClockOffset) }
+
 /// Wall-clock milliseconds, the unit of every time stored in the state database.
-func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded()) }
+func nowMilliseconds() -> Int64 { Int64((wallClockNow().timeIntervalSince1970 * 1_000).rounded()) }
+func wallClockMilliseconds() -> Int64 { nowMilliseconds() }
 
 /// A UTC timestamp as `status` and the logs show it: `2026-11-29T20:15:02Z`.
 func iso8601(_ date: Date) -> String {

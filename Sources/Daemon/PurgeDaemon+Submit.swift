@@ -16,13 +16,20 @@ extension PurgeDaemon {
     var areaParameter: String? { config.purge.area == .any ? nil : config.purge.area.rawValue }
 
     func hasDueBatches() -> Bool {
-        let now = nowMilliseconds()
         let due = (try? db.read {
-            try $0.count(
-                "SELECT COUNT(*) FROM batches WHERE state IN ('planned', 'waiting-quota') AND COALESCE(next_attempt_at, 0) <= ?",
-                [.integer(now)])
+            try $0.dueBatchCount(states: [.planned, .waitingQuota], nowMilliseconds: nowMilliseconds())
         }) ?? 0
         return due > 0
+    }
+
+    /// Work waits for the quota and the cached quota is old enough to ask again: a reading that
+    /// shows room re-plans it at once (SPEC §6), so a reading taken a moment too early never
+    /// parks work for a day.
+    func quotaWaitWorthRechecking() -> Bool {
+        guard client != nil, let rows = try? db.read({ try $0.quotaRows() }), !rows.isEmpty else { return false }
+        guard ((try? db.read { try $0.batchCount(state: .waitingQuota) }) ?? 0) > 0 else { return false }
+        let oldest = rows.map(\.fetchedMilliseconds).min() ?? 0
+        return nowMilliseconds() - oldest >= options.quotaRefresh.milliseconds
     }
 
     /// Plans the pending queue into batches and sends every batch that is due.
@@ -30,17 +37,28 @@ extension PurgeDaemon {
         if let pausedUntil, ContinuousClock.now < pausedUntil { return }
         try await refreshQuotaIfStale()
         let now = nowMilliseconds()
-        // Batches that waited for the quota reset are planned again with what is pending.
-        try db.transaction { tx in
-            for batch in try tx.batches(state: "waiting-quota") where (batch.nextAttemptMilliseconds ?? 0) <= now {
+        // Batches that waited for the quota are planned again with what is pending (duplicates
+        // collapse): at the reset, or as soon as a quota reading shows room.
+        let quota = currentQuotaView()
+        let room = quota.urlAvailable > 0 || (config.purge.directoryFallback && quota.pathAvailable > 0)
+        let dissolved = try db.transaction { tx -> Int in
+            var count = 0
+            for batch in try tx.batches(state: .waitingQuota) where room || (batch.nextAttemptMilliseconds ?? 0) <= now {
                 try tx.dissolveBatch(id: batch.id)
+                count += 1
             }
+            return count
+        }
+        if dissolved > 0 {
+            logger.notice("\(dissolved) batch(es) that waited for the quota are planned again (quota available: \(quota.urlAvailable) URL(s))")
         }
         try plan()
-        let due = try db.read { try $0.batches(state: "planned") }.filter { ($0.nextAttemptMilliseconds ?? 0) <= now }
+        let due = try db.read { try $0.batches(state: .planned) }.filter { ($0.nextAttemptMilliseconds ?? 0) <= now }
         for batch in due {
             try Task.checkCancellation()
             if let pausedUntil, ContinuousClock.now < pausedUntil { break }
+            health.begin(.submitter, now: .now)
+            defer { health.end(.submitter) }
             try await send(batch)
         }
     }
@@ -55,24 +73,24 @@ extension PurgeDaemon {
             directoryFallback: config.purge.directoryFallback)
         let area = config.purge.area.rawValue
         let now = nowMilliseconds()
-        let reset = QuotaClock.nextReset(after: Date())
+        let reset = QuotaClock.nextReset(after: wallClockNow())
         let dryRun = options.dryRun
         try db.transaction { tx in
             for batch in plan.urlBatches {
                 _ = try tx.insertBatch(
-                    action: Self.urlAction, area: area, state: "planned", targets: batch.map(\.url),
+                    action: Self.urlAction, area: area, state: .planned, targets: batch.map(\.url),
                     queueIDs: batch.map(\.id), dryRun: dryRun, nowMilliseconds: now)
             }
             for batch in plan.directoryBatches {
                 _ = try tx.insertBatch(
-                    action: Self.pathAction, area: area, state: "planned", targets: batch.directories,
+                    action: Self.pathAction, area: area, state: .planned, targets: batch.directories,
                     queueIDs: batch.covers, dryRun: dryRun, nowMilliseconds: now)
             }
             if !plan.waiting.isEmpty {
                 let waiting = Set(plan.waiting)
                 let urls = queue.filter { waiting.contains($0.id) }.map(\.url)
                 _ = try tx.insertBatch(
-                    action: Self.urlAction, area: area, state: "waiting-quota", targets: urls, queueIDs: plan.waiting,
+                    action: Self.urlAction, area: area, state: .waitingQuota, targets: urls, queueIDs: plan.waiting,
                     dryRun: dryRun, nextAttemptMilliseconds: Int64(reset.timeIntervalSince1970 * 1_000),
                     nowMilliseconds: now)
             }
@@ -98,7 +116,7 @@ extension PurgeDaemon {
     func send(_ batch: BatchRow) async throws {
         let now = nowMilliseconds()
         try db.transaction {
-            try $0.updateBatch(id: batch.id, state: "sending", attempts: batch.attempts + 1, nowMilliseconds: now)
+            try $0.updateBatch(id: batch.id, state: .sending, attempts: batch.attempts + 1, nowMilliseconds: now)
         }
         var metadata: Logger.Metadata = [
             "purge.batch_id": "\(batch.id)", "purge.action": "\(batch.action)", "purge.area": "\(batch.area)",
@@ -111,7 +129,7 @@ extension PurgeDaemon {
                 "dry run: would send \(batch.action) area=\(batch.area.isEmpty ? "(domain's)" : batch.area) with \(batch.targets.count) \(batch.action == Self.urlAction ? "URL" : "directory")(s): \(first)\(more)",
                 metadata: MessageID.batchSubmitted.metadata(metadata))
             try db.transaction { tx in
-                try tx.updateBatch(id: batch.id, state: "done", taskID: "dry-run-\(batch.id)", nowMilliseconds: nowMilliseconds())
+                try tx.updateBatch(id: batch.id, state: .done, taskID: "dry-run-\(batch.id)", nowMilliseconds: nowMilliseconds())
                 try tx.consumeQuota(kind: quotaKind(of: batch), count: batch.targets.count, areas: quotaAreas)
             }
             lastBatchSummary = "dry-run (\(batch.targets.count))"
@@ -129,9 +147,10 @@ extension PurgeDaemon {
             }
             try db.transaction { tx in
                 try tx.updateBatch(
-                    id: batch.id, state: "accepted", taskID: response.taskId, requestID: response.requestId,
+                    id: batch.id, state: .accepted, taskID: response.taskId, requestID: response.requestId,
                     nextAttemptMilliseconds: .some(nowMilliseconds() + options.verifyInitial.milliseconds),
-                    errorCode: .some(nil), errorMessage: .some(nil), nowMilliseconds: nowMilliseconds())
+                    errorCode: .some(nil), errorMessage: .some(nil), acceptedMilliseconds: nowMilliseconds(), polls: 0,
+                    nowMilliseconds: nowMilliseconds())
                 try tx.consumeQuota(kind: quotaKind(of: batch), count: batch.targets.count, areas: quotaAreas)
             }
             pauseLevel = 0
@@ -161,10 +180,10 @@ extension PurgeDaemon {
         case .transient, .reSign:
             try reschedule(batch, code: error.code, message: error.message, metadata: metadata)
         case .quota:
-            let reset = error.resetAt ?? QuotaClock.nextReset(after: Date())
+            let reset = error.resetAt ?? QuotaClock.nextReset(after: wallClockNow())
             try db.transaction { tx in
                 try tx.updateBatch(
-                    id: batch.id, state: "waiting-quota",
+                    id: batch.id, state: .waitingQuota,
                     nextAttemptMilliseconds: .some(Int64(reset.timeIntervalSince1970 * 1_000)),
                     errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: now)
                 try tx.consumeQuota(kind: quotaKind(of: batch), count: Int.max / 2, areas: quotaAreas)
@@ -176,9 +195,7 @@ extension PurgeDaemon {
         case .batchTooBig:
             // Halve the batch size we believe in and plan again.
             try db.transaction { tx in
-                try tx.run(
-                    "UPDATE quota SET batch = MAX(1, ?) WHERE kind = ?",
-                    [.integer(Int64(max(1, batch.targets.count / 2))), .text(quotaKind(of: batch))])
+                try tx.lowerQuotaBatch(kind: quotaKind(of: batch), to: batch.targets.count / 2)
                 if try tx.quotaRows().isEmpty {
                     try tx.replaceQuota(Self.defaultQuotaRows(urlBatch: max(1, batch.targets.count / 2)))
                 }
@@ -193,10 +210,10 @@ extension PurgeDaemon {
             }
             try db.transaction { tx in
                 try tx.updateBatch(
-                    id: batch.id, state: "failed", errorCode: .some(error.code), errorMessage: .some(error.message),
+                    id: batch.id, state: .failed, errorCode: .some(error.code), errorMessage: .some(error.message),
                     nowMilliseconds: now)
-                for row in try tx.queueRows(batchID: batch.id) {
-                    try tx.setQueueState(id: row.id, state: "failed", errorCode: error.code)
+                for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
+                    try tx.setQueueState(id: row.id, state: .failed, errorCode: error.code, nowMilliseconds: now)
                 }
             }
             lastBatchSummary = "failed \(error.code)"
@@ -215,21 +232,21 @@ extension PurgeDaemon {
         try db.transaction { tx in
             let rows = try tx.queueRows(batchID: batch.id)
             if let rejected = error.rejectedURL, rows.contains(where: { $0.url == rejected }) {
-                for row in rows where row.url == rejected {
-                    try tx.setQueueState(id: row.id, state: "failed", errorCode: error.code)
+                for row in rows where row.url == rejected && row.state == .batched {
+                    try tx.setQueueState(id: row.id, state: .failed, errorCode: error.code, nowMilliseconds: now)
                 }
                 try tx.updateBatch(
-                    id: batch.id, state: "planned", nextAttemptMilliseconds: .some(nil),
+                    id: batch.id, state: .planned, nextAttemptMilliseconds: .some(nil),
                     errorCode: .some(error.code), errorMessage: .some(error.message),
                     targets: batch.targets.filter { $0 != rejected }, nowMilliseconds: now)
             } else {
                 // The API did not say which: send each URL alone to find it.
-                for row in rows {
+                for row in rows where row.state == .batched {
                     _ = try tx.insertBatch(
-                        action: batch.action, area: batch.area, state: "planned", targets: [row.url], queueIDs: [row.id],
+                        action: batch.action, area: batch.area, state: .planned, targets: [row.url], queueIDs: [row.id],
                         dryRun: false, nowMilliseconds: now)
                 }
-                try tx.run("DELETE FROM batches WHERE id = ?", [.integer(batch.id)])
+                try tx.dissolveBatch(id: batch.id)
             }
         }
         logger.error(
@@ -243,7 +260,7 @@ extension PurgeDaemon {
         let delay = min(options.retryBase * Int(1 << min(attempts - 1, 10)), options.retryMax)
         try db.transaction { tx in
             try tx.updateBatch(
-                id: batch.id, state: "planned", nextAttemptMilliseconds: .some(nowMilliseconds() + delay.milliseconds),
+                id: batch.id, state: .planned, nextAttemptMilliseconds: .some(nowMilliseconds() + delay.milliseconds),
                 errorCode: .some(code), errorMessage: .some(message), nowMilliseconds: nowMilliseconds())
         }
         lastBatchSummary = "retrying \(code)"
@@ -253,18 +270,23 @@ extension PurgeDaemon {
 
     // MARK: - Verify
 
-    /// Polls DescribePurgeTasks for accepted batches whose next check is due.
+    /// Polls DescribePurgeTasks for accepted batches whose next check is due. A task still
+    /// `process` (or not found) ``DaemonOptions/unverifiedAfter`` after acceptance becomes
+    /// `unverified`: reported once, polled no more (SPEC §6).
     func verify() async throws {
         guard let client, !options.dryRun else { return }
         if let pausedUntil, ContinuousClock.now < pausedUntil { return }
         let now = nowMilliseconds()
-        let due = try db.read { try $0.batches(state: "accepted") }.filter { ($0.nextAttemptMilliseconds ?? 0) <= now }
+        let due = try db.read { try $0.batches(state: .accepted) }.filter { ($0.nextAttemptMilliseconds ?? 0) <= now }
         for batch in due {
             try Task.checkCancellation()
             guard let taskID = batch.taskID else { continue }
             let tasks: [PurgeTask]
+            health.begin(.submitter, now: .now)
+            defer { health.end(.submitter) }
             do {
-                tasks = try await client.describePurgeTasks(taskId: taskID, deadline: .now.advanced(by: options.submitDeadline))
+                tasks = try await client.describePurgeTasks(
+                    taskId: taskID, pageSize: Self.describePageSize, deadline: .now.advanced(by: options.submitDeadline))
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
@@ -277,14 +299,37 @@ extension PurgeDaemon {
         }
     }
 
+    /// The largest page DescribePurgeTasks accepts (`Limit`, API maximum 1,000).
+    static let describePageSize = 1_000
+
+    /// The next poll with a doubling delay (the count is in the batch row, so a restart keeps
+    /// the backoff), or `unverified` once the deadline since acceptance has passed.
     func scheduleNextPoll(_ batch: BatchRow) throws {
-        let polls = verifyPolls[batch.id, default: 0] + 1
-        verifyPolls[batch.id] = polls
+        let now = nowMilliseconds()
+        let accepted = batch.acceptedMilliseconds ?? batch.updatedMilliseconds
+        if now - accepted >= options.unverifiedAfter.milliseconds {
+            try db.transaction { tx in
+                try tx.updateBatch(
+                    id: batch.id, state: .unverified, nextAttemptMilliseconds: .some(nil),
+                    errorCode: .some("Unverified"),
+                    errorMessage: .some("task still in process or not found \(options.unverifiedAfter) after it was accepted"),
+                    nowMilliseconds: now)
+            }
+            lastBatchSummary = "unverified (\(batch.targets.count))"
+            logger.warning(
+                "task \(batch.taskID ?? "") is still not done \(options.unverifiedAfter) after it was accepted: marked unverified, polled no more",
+                metadata: [
+                    "purge.batch_id": "\(batch.id)", "purge.task_id": "\(batch.taskID ?? "")",
+                    "purge.url_count": "\(batch.targets.count)", "purge.error_code": "Unverified",
+                ])
+            return
+        }
+        let polls = batch.polls + 1
         let delay = min(options.verifyInitial * Int(1 << min(polls, 10)), options.verifyMax)
         try db.transaction {
             try $0.updateBatch(
-                id: batch.id, state: "accepted", nextAttemptMilliseconds: .some(nowMilliseconds() + delay.milliseconds),
-                nowMilliseconds: nowMilliseconds())
+                id: batch.id, state: .accepted, nextAttemptMilliseconds: .some(now + delay.milliseconds), polls: polls,
+                nowMilliseconds: now)
         }
     }
 
@@ -307,12 +352,12 @@ extension PurgeDaemon {
             try scheduleNextPoll(batch)
             return
         }
-        verifyPolls[batch.id] = nil
         var requeued = 0
         var gaveUp = 0
         let maxRetries = options.maxTaskRetries
         try db.transaction { tx in
-            for row in try tx.queueRows(batchID: batch.id) where row.state == "batched" {
+            let now = nowMilliseconds()
+            for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
                 let failed: Bool
                 if isPath {
                     failed = failedTargets.contains { row.url.hasPrefix($0) }
@@ -320,17 +365,17 @@ extension PurgeDaemon {
                     failed = failedTargets.contains(row.url)
                 }
                 if !failed {
-                    try tx.setQueueState(id: row.id, state: "done")
+                    try tx.setQueueState(id: row.id, state: .done)
                 } else if row.retries < maxRetries {
                     try tx.requeue(id: row.id, errorCode: "TaskFailed")
                     requeued += 1
                 } else {
-                    try tx.setQueueState(id: row.id, state: "failed", errorCode: "TaskFailed")
+                    try tx.setQueueState(id: row.id, state: .failed, errorCode: "TaskFailed", nowMilliseconds: now)
                     gaveUp += 1
                 }
             }
             try tx.updateBatch(
-                id: batch.id, state: gaveUp > 0 ? "failed" : "done", nextAttemptMilliseconds: .some(nil),
+                id: batch.id, state: gaveUp > 0 ? .failed : .done, nextAttemptMilliseconds: .some(nil),
                 errorCode: failedTargets.isEmpty ? nil : .some("TaskFailed"),
                 errorMessage: failedTargets.isEmpty ? nil : .some("\(failedTargets.count) target(s) reported fail"),
                 nowMilliseconds: nowMilliseconds())
@@ -355,17 +400,21 @@ extension PurgeDaemon {
 
     func answerWaiters() throws {
         guard !waiters.isEmpty else { return }
-        var remaining: [(upTo: Int64, connection: ControlConnection)] = []
-        for waiter in waiters {
-            guard waiter.upTo >= 0 else {
-                remaining.append(waiter)
-                continue
+        var remaining: [FlushWaiter] = []
+        for var waiter in waiters {
+            if waiter.upTo == nil {
+                guard detectionsFinished >= waiter.afterDetection else {
+                    remaining.append(waiter)
+                    continue
+                }
+                waiter.upTo = try db.read { try $0.highestQueueID() }
             }
-            let progress = try db.read { try $0.flushProgress(upTo: waiter.upTo) }
+            let upTo = waiter.upTo ?? 0
+            let progress = try db.read { try $0.flushProgress(upTo: upTo, failuresSince: waiter.since) }
             if progress.unsettled > 0 {
                 remaining.append(waiter)
-            } else if progress.failed > 0 {
-                waiter.connection.answer("failed \(progress.failed)")
+            } else if !progress.failed.isEmpty {
+                waiter.connection.answer("failed \(progress.failed.count) \(progress.failed.prefix(20).joined(separator: " "))")
             } else {
                 waiter.connection.answer("submitted")
             }
@@ -376,10 +425,11 @@ extension PurgeDaemon {
     // MARK: - --once
 
     func drainOnce() async throws -> Int32 {
+        let started = nowMilliseconds()
         try await submit()
-        let (unsettled, failed) = try db.read { try $0.flushProgress(upTo: try $0.highestQueueID()) }
-        if failed > 0 {
-            logger.error("\(failed) URL(s) failed permanently")
+        let (unsettled, failed) = try db.read { try $0.flushProgress(upTo: try $0.highestQueueID(), failuresSince: started) }
+        if !failed.isEmpty {
+            logger.error("\(failed.count) URL(s) failed permanently: \(failed.prefix(20).joined(separator: " "))")
             return 1
         }
         if unsettled > 0 {
@@ -395,8 +445,15 @@ extension PurgeDaemon {
     /// The areas an accepted batch counts against: the configured one, or every area (SPEC §6).
     var quotaAreas: [String] { config.purge.area == .any ? [] : [config.purge.area.rawValue] }
 
+    /// The cached quota; a reading taken before the last 00:00 UTC+8 counts as reset (its
+    /// `available` is back to `total`), so a failed refresh after the reset does not park work.
     func currentQuotaView() -> QuotaView {
-        let rows = (try? db?.read { try $0.quotaRows() }) ?? []
+        let lastReset = Int64(QuotaClock.nextReset(after: wallClockNow()).addingTimeInterval(-86_400).timeIntervalSince1970 * 1_000)
+        let rows = ((try? db?.read { try $0.quotaRows() }) ?? []).map { row -> QuotaRow in
+            var row = row
+            if row.fetchedMilliseconds < lastReset { row.available = row.total }
+            return row
+        }
         func views(_ kind: String) -> [QuotaRow] {
             rows.filter { $0.kind == kind && (config.purge.area == .any || $0.area == config.purge.area.rawValue) }
         }
@@ -424,7 +481,7 @@ extension PurgeDaemon {
     func seedDryRunQuota() throws {
         try db.transaction { tx in
             let rows = try tx.quotaRows()
-            let lastReset = QuotaClock.nextReset(after: Date()).addingTimeInterval(-86_400)
+            let lastReset = QuotaClock.nextReset(after: wallClockNow()).addingTimeInterval(-86_400)
             if rows.isEmpty || rows.contains(where: { Double($0.fetchedMilliseconds) / 1_000 < lastReset.timeIntervalSince1970 }) {
                 try tx.replaceQuota(rows.isEmpty ? Self.defaultQuotaRows() : rows.map {
                     var row = $0
@@ -443,7 +500,7 @@ extension PurgeDaemon {
             return
         }
         let rows = try db.read { try $0.quotaRows() }
-        let now = Date()
+        let now = wallClockNow()
         let lastReset = QuotaClock.nextReset(after: now).addingTimeInterval(-86_400)
         let oldest = rows.map(\.fetchedMilliseconds).min().map { Date(timeIntervalSince1970: Double($0) / 1_000) }
         if let oldest, oldest > lastReset, now.timeIntervalSince(oldest) < Double(options.quotaRefresh.milliseconds) / 1_000 {

@@ -9,12 +9,19 @@ import TencentCDN
 
 /// The daemon: reconcile, watch, coalesce, queue, plan, submit, verify (SPEC §1).
 ///
-/// One actor owns the pipeline and runs one loop. Everything that happens arrives as an
-/// ``Input`` on one stream — inotify events, control-socket commands, SIGHUP, a periodic tick —
-/// and is handled in order, so the state machines (``Coalescer``, ``PendingChanges``) need no
-/// locks. Every change crosses SQLite before it is acknowledged: the manifest and the queue rows
-/// commit together, batches are written `planned` before they are sent, and a batch left
-/// `sending` by a crash is sent again at the next start.
+/// One actor owns the pipeline's state; three stages run as child tasks on it:
+/// - the **control loop** takes every ``Input`` in order — inotify events, control-socket
+///   commands, SIGHUP, a periodic tick — runs the coalescer, answers `flush` and `flush --wait`,
+///   sends STATUS and WATCHDOG; it never awaits the network or hashing;
+/// - the **detector** compares the tree with the manifest when a window closes (hashing runs on
+///   the detector's own dispatch queue) and commits the queue rows with the manifest;
+/// - the **submitter** plans, sends and verifies batches (HTTP, bounded by deadlines).
+/// They hand work on through the durable queue and two wake-up streams, never by awaiting each
+/// other; while one awaits I/O the actor serves the others. `WATCHDOG=1` is sent only while every
+/// stage is idle or busy for less than its bound (``StageHealth``), so a stage that hangs gets the
+/// daemon restarted and a slow API does not. Every change crosses SQLite before it is
+/// acknowledged: the manifest and the queue rows commit together, batches are written `planned`
+/// before they are sent, and a batch left `sending` by a crash is sent again at the next start.
 public actor PurgeDaemon {
     enum Input: Sendable {
         case site(SiteEvent)
@@ -47,12 +54,20 @@ public actor PurgeDaemon {
     var coalescer: Coalescer<ContinuousClock.Instant>
     var pending = PendingChanges()
     var submitRequested = false
-    var waiters: [(upTo: Int64, connection: ControlConnection)] = []
+    var waiters: [FlushWaiter] = []
     var pausedUntil: ContinuousClock.Instant?
     var pauseLevel = 0
-    var verifyPolls: [Int64: Int] = [:]
     var lastQuotaWarningReset: Date?
     var lastWatchdog = ContinuousClock.now
+    var lastPrune: ContinuousClock.Instant?
+    /// Wakes the detector (a window closed) and the submitter (work queued, a tick).
+    var detectorWake: AsyncStream<Void>.Continuation?
+    var submitterWake: AsyncStream<Void>.Continuation?
+    /// Windows closed and not yet compared; detection runs started and finished, in order.
+    var windowsClosed = 0
+    var detectionsStarted = 0
+    var detectionsFinished = 0
+    var health = StageHealth()
     var lastStatusLine = ""
     /// Manifest rows, counted after each detection rather than on every tick.
     var filesTracked = 0
@@ -106,18 +121,61 @@ public actor PurgeDaemon {
         submitRequested = true
         updateStatus()
 
-        let ticker = Task { [tick = options.tick] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: tick)
-                continuation.yield(.tick)
+        let (detectorStream, detector) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (submitterStream, submitter) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        detectorWake = detector
+        submitterWake = submitter
+        submitter.yield()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [tick = options.tick] in
+                while !Task.isCancelled {
+                    try await Task.sleep(for: tick)
+                    continuation.yield(.tick)
+                }
             }
-        }
-        defer { ticker.cancel() }
-        for await input in stream {
-            try Task.checkCancellation()
-            try await handle(input)
+            group.addTask { try await self.detectorStage(detectorStream) }
+            group.addTask { try await self.submitterStage(submitterStream) }
+            group.addTask {
+                for await input in stream {
+                    try Task.checkCancellation()
+                    try await self.handle(input)
+                }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
         }
         return 0
+    }
+
+    /// The detector stage: one comparison per closed window, in order.
+    func detectorStage(_ wakes: AsyncStream<Void>) async throws {
+        for await _ in wakes {
+            while windowsClosed > 0 {
+                try Task.checkCancellation()
+                windowsClosed = 0
+                detectionsStarted += 1
+                health.begin(.detector, now: .now)
+                defer { health.end(.detector) }
+                try await closeWindow(now: .now)
+                detectionsFinished = detectionsStarted
+                submitRequested = true
+                submitterWake?.yield()
+            }
+        }
+    }
+
+    /// The submitter stage: plan, send, verify whatever is due, whenever woken (work queued, or
+    /// the control loop's tick).
+    func submitterStage(_ wakes: AsyncStream<Void>) async throws {
+        for await _ in wakes {
+            try Task.checkCancellation()
+            if submitRequested || hasDueBatches() || quotaWaitWorthRechecking() {
+                submitRequested = false
+                try await submit()
+            }
+            try await verify()
+            try pruneIfDue(now: .now)
+        }
     }
 
     /// Asks the loop to re-read the config (SIGHUP).
@@ -165,7 +223,7 @@ public actor PurgeDaemon {
         client = try TencentCDNClient(
             endpoint: config.tencentCloud.endpoint, credentials: credentials,
             requestsPerSecond: config.purge.requestsPerSecond, httpClient: http, logger: logger,
-            retryPolicy: options.retryPolicy, requestTimeout: options.requestTimeout)
+            retryPolicy: options.retryPolicy, requestTimeout: options.requestTimeout, now: { wallClockNow() })
     }
 
     var exclusion: ExclusionRule {
@@ -207,14 +265,15 @@ public actor PurgeDaemon {
             case "flush":
                 coalescer.flush()
                 flushRequested = true
-                submitRequested = true
                 connection.answer("ok")
             case "flush-wait":
                 coalescer.flush()
                 flushRequested = true
-                submitRequested = true
-                // The watermark is taken after the window is closed below.
-                waiters.append((upTo: -1, connection: connection))
+                // Answered once a comparison that starts after this moment has queued its URLs.
+                waiters.append(
+                    FlushWaiter(
+                        connection: connection, afterDetection: detectionsStarted + 1,
+                        since: wallClockMilliseconds()))
             default:
                 connection.answer("error unknown command \(connection.command)")
             }
@@ -223,7 +282,7 @@ public actor PurgeDaemon {
         case .tick:
             break
         }
-        try await runDueWork(now: ContinuousClock.now)
+        try runDueWork(now: ContinuousClock.now)
     }
 
     func absorb(_ event: SiteEvent, now: ContinuousClock.Instant) {
@@ -245,7 +304,8 @@ public actor PurgeDaemon {
         updateStatus()
     }
 
-    func runDueWork(now: ContinuousClock.Instant) async throws {
+    /// The control loop's share: never the network, never hashing (SPEC §6).
+    func runDueWork(now: ContinuousClock.Instant) throws {
         pingWatchdog(now: now)
         if let restartAt = monitorRestartAt, now >= restartAt {
             do {
@@ -257,27 +317,33 @@ public actor PurgeDaemon {
             }
         }
         if coalescer.takeIfDue(at: now) {
-            try await closeWindow(now: now)
-            submitRequested = true
+            windowsClosed += 1
+            detectorWake?.yield()
         }
-        for index in waiters.indices where waiters[index].upTo < 0 {
-            waiters[index].upTo = try db.read { try $0.highestQueueID() }
-        }
-        if submitRequested || hasDueBatches() {
-            submitRequested = false
-            try await submit()
-        }
-        try await verify()
+        submitterWake?.yield()
         try answerWaiters()
         updateStatus()
     }
 
+    /// `WATCHDOG=1` at half the interval, and only while every stage is healthy: a stage busy
+    /// longer than its bound (a hung hash, a request past its deadline) stops the pings and lets
+    /// systemd restart the daemon.
     func pingWatchdog(now: ContinuousClock.Instant) {
         guard let interval = notifier.watchdogInterval else { return }
-        if lastWatchdog.duration(to: now) >= interval / 2 {
-            try? notifier.watchdog()
-            lastWatchdog = now
+        guard lastWatchdog.duration(to: now) >= interval / 2 else { return }
+        let bounds: [StageHealth.Stage: Duration] = [
+            .detector: options.detectBound, .submitter: options.submitDeadline + options.requestTimeout + .seconds(30),
+        ]
+        if let stuck = health.stuck(now: now, bounds: bounds) {
+            if !health.reportedStuck {
+                health.reportedStuck = true
+                logger.critical("the \(stuck) stage has made no progress within its bound: holding WATCHDOG=1 back")
+            }
+            return
         }
+        health.reportedStuck = false
+        try? notifier.watchdog()
+        lastWatchdog = now
     }
 
     // MARK: - Detect and queue
@@ -285,6 +351,17 @@ public actor PurgeDaemon {
     func reconcile() async throws {
         pending.requestFullRescan(.overflow)
         try await detectAndQueue(now: .now, reconcile: true)
+    }
+
+    /// Prunes history older than 7 days (SPEC §6), at start and then hourly.
+    func pruneIfDue(now: ContinuousClock.Instant) throws {
+        if let lastPrune, lastPrune.duration(to: now) < options.pruneInterval { return }
+        lastPrune = now
+        let cutoff = wallClockMilliseconds() - options.historyRetention.milliseconds
+        let pruned = try db.transaction { try $0.pruneHistory(olderThan: cutoff) }
+        if pruned.queue + pruned.batches > 0 {
+            logger.info("pruned history older than \(options.historyRetention): \(pruned.queue) queue row(s), \(pruned.batches) batch(es)")
+        }
     }
 
     func closeWindow(now: ContinuousClock.Instant) async throws {
@@ -376,11 +453,15 @@ public actor PurgeDaemon {
         if fresh.purge.requestsPerSecond != old.purge.requestsPerSecond || fresh.tencentCloud != old.tencentCloud,
             !options.dryRun
         {
+            let oldHTTP = httpClient
+            let oldClient = client
             do {
-                if let httpClient { try await httpClient.shutdown() }
                 try makeClient()
+                if let oldHTTP { try? await oldHTTP.shutdown() }
             } catch {
-                logger.error("reload: cannot rebuild the API client: \(error)")
+                httpClient = oldHTTP
+                client = oldClient
+                logger.error("reload: cannot build the new API client, keeping the old one: \(error)")
             }
         }
         if fresh.site != old.site, !options.once {
@@ -404,7 +485,7 @@ public actor PurgeDaemon {
     func updateStatus() {
         guard let db else { return }
         let files = filesTracked
-        let pendingURLs = (try? db.read { try $0.count("SELECT COUNT(*) FROM queue WHERE state = 'pending'") }) ?? 0
+        let pendingURLs = (try? db.read { try $0.queueCount(state: .pending) }) ?? 0
         let quotaLeft = currentQuotaView().urlAvailable
         var line = "\(files) files, \(pendingURLs) URLs pending, last batch \(lastBatchSummary), quota left \(quotaLeft)"
         if monitor?.status.isDegraded == true { line += ", DEGRADED: watch limit reached" }
@@ -412,6 +493,40 @@ public actor PurgeDaemon {
         if line != lastStatusLine {
             lastStatusLine = line
             try? notifier.status(line)
+        }
+    }
+}
+
+/// A `flush --wait` client: answered once a comparison that started after its flush has
+/// finished, for the URLs queued up to then and the failures since (SPEC §6).
+struct FlushWaiter {
+    var connection: ControlConnection
+    /// The detection run (1-based) whose end fixes the watermark.
+    var afterDetection: Int
+    /// Wall-clock ms of the flush: failures before it belong to earlier deploys.
+    var since: Int64
+    /// The highest queue id covered, fixed when `afterDetection` has finished.
+    var upTo: Int64?
+}
+
+/// Per-stage progress for the watchdog: a stage is idle, or busy since an instant.
+struct StageHealth {
+    enum Stage: String, CustomStringConvertible, CaseIterable {
+        case detector, submitter
+        var description: String { rawValue }
+    }
+    private var busySince: [Stage: ContinuousClock.Instant] = [:]
+    var reportedStuck = false
+
+    /// A unit of bounded work starts (a comparison, one request with its retries).
+    mutating func begin(_ stage: Stage, now: ContinuousClock.Instant) { busySince[stage] = now }
+    mutating func end(_ stage: Stage) { busySince[stage] = nil }
+
+    /// The first stage busy for longer than its bound, if any.
+    func stuck(now: ContinuousClock.Instant, bounds: [Stage: Duration]) -> Stage? {
+        Stage.allCases.first { stage in
+            guard let since = busySince[stage], let bound = bounds[stage] else { return false }
+            return since.duration(to: now) > bound
         }
     }
 }

@@ -11,7 +11,7 @@ public struct StatusReport: Sendable {
         public var id: Int64
         public var action: String
         public var area: String
-        public var state: String
+        public var state: BatchState
         public var targetCount: Int
         public var firstTargets: [String]
         public var taskID: String?
@@ -30,6 +30,7 @@ public struct StatusReport: Sendable {
         public var path: String?
         public var errorCode: String?
         public var batchID: Int64?
+        public var failedAt: Date?
     }
 
     public struct Quota: Sendable {
@@ -51,6 +52,8 @@ public struct StatusReport: Sendable {
     public var oldestPending: Date?
     public var waitingQuotaURLs: Int
     public var waitingUntil: Date?
+    /// Batches whose task never reached `done`/`fail` within 30 minutes (SPEC §6).
+    public var unverifiedBatches: Int = 0
     public var batches: [Batch]
     public var failures: [Failure]
     public var quota: [Quota]
@@ -58,7 +61,7 @@ public struct StatusReport: Sendable {
     public var now: Date
 
     /// Reads the report for a config (`dryRun`: the dry-run state file).
-    public static func read(config: SiteConfig, dryRun: Bool, now: Date = Date()) throws -> StatusReport {
+    public static func read(config: SiteConfig, dryRun: Bool, now: Date = wallClockNow()) throws -> StatusReport {
         let statePath = dryRun ? config.dryRunStatePath : config.state.path
         let socket = ControlSocket.path(forState: statePath)
         let running = (try? ControlSocket.send("ping", to: socket, timeout: .seconds(2))) == "pong"
@@ -75,13 +78,11 @@ public struct StatusReport: Sendable {
         func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1_000) }
         try db.read { tx in
             report.filesTracked = try tx.manifestCount()
-            report.pendingURLs = try tx.count("SELECT COUNT(*) FROM queue WHERE state = 'pending'")
+            report.pendingURLs = try tx.queueCount(state: .pending)
             report.oldestPending = try tx.oldestPendingMilliseconds().map(date)
-            report.waitingQuotaURLs = try tx.count(
-                "SELECT COUNT(*) FROM queue q JOIN batches b ON b.id = q.batch_id WHERE q.state = 'batched' AND b.state = 'waiting-quota'")
-            report.waitingUntil = try tx.queryFirst(
-                "SELECT MIN(next_attempt_at) FROM batches WHERE state = 'waiting-quota'"
-            ) { $0.isNull(0) ? nil : date($0.int64(0)) } ?? nil
+            report.waitingQuotaURLs = try tx.waitingQuotaURLCount()
+            report.waitingUntil = try tx.earliestQuotaWaitMilliseconds().map(date)
+            report.unverifiedBatches = try tx.batchCount(state: .unverified)
             report.batches = try tx.batches(updatedSince: since).prefix(200).map {
                 Batch(
                     id: $0.id, action: $0.action, area: $0.area, state: $0.state, targetCount: $0.targets.count,
@@ -90,10 +91,10 @@ public struct StatusReport: Sendable {
                     nextAttempt: $0.nextAttemptMilliseconds.map(date), created: date($0.createdMilliseconds),
                     updated: date($0.updatedMilliseconds), dryRun: $0.isDryRun)
             }
-            report.failures = try tx.queueRows(state: "failed", limit: 200).map {
+            report.failures = try tx.queueRows(state: .failed, limit: 200).map {
                 Failure(
                     url: $0.url, path: $0.path.map { RelativePath($0).description }, errorCode: $0.errorCode,
-                    batchID: $0.batchID)
+                    batchID: $0.batchID, failedAt: $0.failedMilliseconds.map(date))
             }
             report.quota = try tx.quotaRows().map {
                 Quota(area: $0.area, kind: $0.kind, batch: $0.batch, total: $0.total, available: $0.available, fetched: date($0.fetchedMilliseconds))
@@ -110,7 +111,7 @@ public struct StatusReport: Sendable {
         let batchesJSON = batches.map { batch in
             J.object([
                 ("id", "\(batch.id)"), ("action", J.string(batch.action)), ("area", J.string(batch.area)),
-                ("state", J.string(batch.state)), ("url_count", "\(batch.targetCount)"),
+                ("state", J.string(batch.state.rawValue)), ("url_count", "\(batch.targetCount)"),
                 ("first_targets", J.array(batch.firstTargets.map(J.string))), ("task_id", string(batch.taskID)),
                 ("request_id", string(batch.requestID)), ("attempts", "\(batch.attempts)"),
                 ("error_code", string(batch.errorCode)), ("error_message", string(batch.errorMessage)),
@@ -121,7 +122,7 @@ public struct StatusReport: Sendable {
         let failuresJSON = failures.map { failure in
             J.object([
                 ("url", J.string(failure.url)), ("path", string(failure.path)), ("error_code", string(failure.errorCode)),
-                ("batch_id", failure.batchID.map { "\($0)" } ?? "null"),
+                ("batch_id", failure.batchID.map { "\($0)" } ?? "null"), ("failed_at", date(failure.failedAt)),
             ])
         }
         let quotaJSON = quota.map { quota in
@@ -131,7 +132,7 @@ public struct StatusReport: Sendable {
                 ("used", "\(max(0, quota.total - quota.available))"), ("fetched_at", date(quota.fetched)),
             ])
         }
-        let failedBatches = batches.filter { $0.state == "failed" }.count
+        let failedBatches = batches.filter { $0.state == .failed }.count
         return J.object([
             ("config", J.string(configPath)),
             ("state_path", J.string(statePath)),
@@ -143,6 +144,7 @@ public struct StatusReport: Sendable {
                 ("oldest_age_seconds", oldestPending.map { "\(Int(now.timeIntervalSince($0)))" } ?? "null"),
             ])),
             ("waiting_quota", J.object([("urls", "\(waitingQuotaURLs)"), ("until", date(waitingUntil))])),
+            ("unverified_batches", "\(unverifiedBatches)"),
             ("batches", J.array(batchesJSON)),
             ("failures", J.object([("batches", "\(failedBatches)"), ("urls", J.array(failuresJSON))])),
             ("quota", J.array(quotaJSON)),
@@ -167,7 +169,10 @@ public struct StatusReport: Sendable {
             lines.append("quota:    \(quota.area) \(quota.kind): \(quota.total - quota.available) of \(quota.total) used today, batch \(quota.batch)")
         }
         lines.append("reset:    next quota reset \(iso8601(nextQuotaReset)) (00:00 UTC+8)")
-        let failed = batches.filter { $0.state == "failed" }
+        if unverifiedBatches > 0 {
+            lines.append("unverified: \(unverifiedBatches) batch(es) accepted but never reported done within 30 min (no longer polled)")
+        }
+        let failed = batches.filter { $0.state == .failed }
         if !failed.isEmpty || !failures.isEmpty {
             lines.append("NEEDS A HUMAN: \(failed.count) failed batch(es), \(failures.count) failed URL(s)")
             for batch in failed.prefix(10) {

@@ -1,3 +1,21 @@
+/// Where a queued URL stands. StateStore alone maps these to the `queue.state` column.
+///
+/// `pending` → `batched` (in a batch) → `done` | `failed`; `superseded` when the same URL is
+/// pending again in a newer row (one pending row per URL and area).
+public enum QueueState: String, Sendable, CaseIterable {
+    case pending, batched, done, failed, superseded
+}
+
+/// Where a purge request stands. StateStore alone maps these to the `batches.state` column.
+///
+/// `planned` → `sending` → `accepted` → `done` | `failed` | `unverified` (still `process`, or
+/// not found, 30 minutes after it was accepted: polled no more); `waiting-quota` until the
+/// daily reset (or a quota reading that shows room), when it is dissolved and planned again.
+public enum BatchState: String, Sendable, CaseIterable {
+    case planned, sending, accepted, done, failed, unverified
+    case waitingQuota = "waiting-quota"
+}
+
 /// A URL waiting in (or moving through) the queue.
 public struct QueueRow: Sendable, Hashable {
     public var id: Int64
@@ -6,10 +24,12 @@ public struct QueueRow: Sendable, Hashable {
     public var path: [UInt8]?
     public var kind: String
     public var firstSeenMilliseconds: Int64
-    public var state: String
+    public var state: QueueState
     public var batchID: Int64?
     public var retries: Int
     public var errorCode: String?
+    /// When it failed permanently (nil for rows that failed before this was recorded).
+    public var failedMilliseconds: Int64?
 }
 
 /// A purge request, planned or sent.
@@ -17,7 +37,7 @@ public struct BatchRow: Sendable, Hashable {
     public var id: Int64
     public var action: String
     public var area: String
-    public var state: String
+    public var state: BatchState
     /// The URLs or directories sent, in order.
     public var targets: [String]
     public var taskID: String?
@@ -29,6 +49,10 @@ public struct BatchRow: Sendable, Hashable {
     public var isDryRun: Bool
     public var createdMilliseconds: Int64
     public var updatedMilliseconds: Int64
+    /// When the API accepted it (the verification deadline counts from here).
+    public var acceptedMilliseconds: Int64?
+    /// DescribePurgeTasks polls so far (durable: the backoff survives a restart).
+    public var polls: Int
 }
 
 /// A cached DescribePurgeQuota entry, decremented locally as batches are accepted.
@@ -52,25 +76,28 @@ public struct QuotaRow: Sendable, Hashable {
 }
 
 extension Database {
-    private static let queueColumns = "id, url, area, path, kind, first_seen, state, batch_id, retries, error_code"
+    private static let queueColumns = "id, url, area, path, kind, first_seen, state, batch_id, retries, error_code, failed_at"
     private static let batchColumns =
-        "id, action, area, state, targets, task_id, request_id, attempts, next_attempt_at, last_error_code, last_error_message, dry_run, created_at, updated_at"
+        "id, action, area, state, targets, task_id, request_id, attempts, next_attempt_at, last_error_code, last_error_message, dry_run, created_at, updated_at, accepted_at, polls"
 
     private func queueRow(_ s: Statement) -> QueueRow {
         QueueRow(
             id: s.int64(0), url: s.text(1) ?? "", area: s.text(2) ?? "", path: s.isNull(3) ? nil : s.blob(3),
-            kind: s.text(4) ?? "", firstSeenMilliseconds: s.int64(5), state: s.text(6) ?? "",
-            batchID: s.isNull(7) ? nil : s.int64(7), retries: Int(s.int64(8)), errorCode: s.text(9))
+            kind: s.text(4) ?? "", firstSeenMilliseconds: s.int64(5), state: QueueState(rawValue: s.text(6) ?? "") ?? .failed,
+            batchID: s.isNull(7) ? nil : s.int64(7), retries: Int(s.int64(8)), errorCode: s.text(9),
+            failedMilliseconds: s.isNull(10) ? nil : s.int64(10))
     }
 
     private func batchRow(_ s: Statement) -> BatchRow {
         BatchRow(
-            id: s.int64(0), action: s.text(1) ?? "", area: s.text(2) ?? "", state: s.text(3) ?? "",
+            id: s.int64(0), action: s.text(1) ?? "", area: s.text(2) ?? "",
+            state: BatchState(rawValue: s.text(3) ?? "") ?? .failed,
             targets: (s.text(4) ?? "").split(separator: "\n").map(String.init),
             taskID: s.text(5), requestID: s.text(6), attempts: Int(s.int64(7)),
             nextAttemptMilliseconds: s.isNull(8) ? nil : s.int64(8), lastErrorCode: s.text(9),
             lastErrorMessage: s.text(10), isDryRun: s.int64(11) != 0, createdMilliseconds: s.int64(12),
-            updatedMilliseconds: s.int64(13))
+            updatedMilliseconds: s.int64(13), acceptedMilliseconds: s.isNull(14) ? nil : s.int64(14),
+            polls: Int(s.int64(15)))
     }
 
     // MARK: - Queue
@@ -94,10 +121,31 @@ extension Database {
         try query("SELECT \(Self.queueColumns) FROM queue WHERE batch_id = ? ORDER BY id", [.integer(batchID)], queueRow)
     }
 
-    public func queueRows(state: String, limit: Int = 1_000) throws -> [QueueRow] {
+    public func queueRows(state: QueueState, limit: Int = 1_000) throws -> [QueueRow] {
         try query(
             "SELECT \(Self.queueColumns) FROM queue WHERE state = ? ORDER BY id DESC LIMIT ?",
-            [.text(state), .integer(Int64(limit))], queueRow)
+            [.text(state.rawValue), .integer(Int64(limit))], queueRow)
+    }
+
+    /// Rows in `state`, counted.
+    public func queueCount(state: QueueState) throws -> Int {
+        try count("SELECT COUNT(*) FROM queue WHERE state = ?", [.text(state.rawValue)])
+    }
+
+    /// URLs parked in `waiting-quota` batches.
+    public func waitingQuotaURLCount() throws -> Int {
+        try count(
+            """
+            SELECT COUNT(*) FROM queue q JOIN batches b ON b.id = q.batch_id
+            WHERE q.state = 'batched' AND b.state = 'waiting-quota'
+            """)
+    }
+
+    /// The earliest time a `waiting-quota` batch is due.
+    public func earliestQuotaWaitMilliseconds() throws -> Int64? {
+        try queryFirst("SELECT MIN(next_attempt_at) FROM batches WHERE state = 'waiting-quota'") {
+            $0.isNull(0) ? nil : $0.int64(0)
+        } ?? nil
     }
 
     /// Moves queue rows into a batch.
@@ -107,10 +155,16 @@ extension Database {
         }
     }
 
-    public func setQueueState(id: Int64, state: String, errorCode: String? = nil) throws {
+    /// Sets a row's state; `failed` also records when (``flushProgress(upTo:failuresSince:)``).
+    public func setQueueState(id: Int64, state: QueueState, errorCode: String? = nil, nowMilliseconds: Int64? = nil)
+        throws
+    {
         try run(
-            "UPDATE queue SET state = ?, error_code = ? WHERE id = ?",
-            [.text(state), errorCode.map { .text($0) } ?? .null, .integer(id)])
+            "UPDATE queue SET state = ?, error_code = ?, failed_at = ? WHERE id = ?",
+            [
+                .text(state.rawValue), errorCode.map { .text($0) } ?? .null,
+                state == .failed ? nowMilliseconds.map { .integer($0) } ?? .null : .null, .integer(id),
+            ])
     }
 
     /// Puts a URL whose purge did not take back in the queue (retries + 1). When the same URL is
@@ -122,7 +176,9 @@ extension Database {
             WHERE id = ?
             """, [errorCode.map { .text($0) } ?? .null, .integer(id)])
         if changed == 0 {
-            try run("UPDATE queue SET state = 'superseded', error_code = ? WHERE id = ?", [errorCode.map { .text($0) } ?? .null, .integer(id)])
+            try run(
+                "UPDATE queue SET state = 'superseded', batch_id = NULL, error_code = ? WHERE id = ?",
+                [errorCode.map { .text($0) } ?? .null, .integer(id)])
         }
     }
 
@@ -130,28 +186,30 @@ extension Database {
         try queryFirst("SELECT COALESCE(MAX(id), 0) FROM queue") { $0.int64(0) } ?? 0
     }
 
-    /// For `flush --wait`: of the rows with id ≤ `upTo`, how many are not yet submitted and how
-    /// many failed permanently. Submitted = in a batch the API accepted (or a dry run logged).
-    public func flushProgress(upTo: Int64) throws -> (unsettled: Int, failed: Int) {
-        try queryFirst(
+    /// For `flush --wait` (SPEC §6): of the rows with id ≤ `upTo` — the URLs queued when the
+    /// window was closed — how many are not yet submitted, and which failed permanently at or
+    /// after `failuresSince` (older failures belong to earlier deploys and do not count).
+    /// Submitted = in a batch the API accepted (or a dry run logged). Reads only unsettled and
+    /// recently failed rows (indexed by state), never the whole history.
+    public func flushProgress(upTo: Int64, failuresSince: Int64) throws -> (unsettled: Int, failed: [String]) {
+        let unsettled = try count(
             """
-            SELECT
-              SUM(CASE WHEN q.state IN ('done', 'superseded') THEN 0
-                       WHEN q.state = 'failed' THEN 0
-                       WHEN q.state = 'batched' AND b.state IN ('accepted', 'done', 'failed') THEN 0
-                       ELSE 1 END),
-              SUM(CASE WHEN q.state = 'failed' OR (q.state = 'batched' AND b.state = 'failed') THEN 1 ELSE 0 END)
-            FROM queue q LEFT JOIN batches b ON b.id = q.batch_id
-            WHERE q.id <= ?
-            """, [.integer(upTo)]
-        ) { (Int($0.int64(0)), Int($0.int64(1))) } ?? (0, 0)
+            SELECT COUNT(*) FROM queue q LEFT JOIN batches b ON b.id = q.batch_id
+            WHERE q.state IN ('pending', 'batched') AND q.id <= ?
+              AND NOT (q.state = 'batched' AND b.state IN ('accepted', 'done', 'failed', 'unverified'))
+            """, [.integer(upTo)])
+        let failed = try query(
+            "SELECT url FROM queue WHERE state = 'failed' AND id <= ? AND failed_at >= ? ORDER BY id",
+            [.integer(upTo), .integer(failuresSince)]
+        ) { $0.text(0) ?? "" }
+        return (unsettled, failed)
     }
 
     // MARK: - Batches
 
     /// Records a planned batch and moves its queue rows into it.
     public func insertBatch(
-        action: String, area: String, state: String, targets: [String], queueIDs: [Int64], dryRun: Bool,
+        action: String, area: String, state: BatchState, targets: [String], queueIDs: [Int64], dryRun: Bool,
         nextAttemptMilliseconds: Int64? = nil, nowMilliseconds: Int64
     ) throws -> Int64 {
         try run(
@@ -160,7 +218,8 @@ extension Database {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                .text(action), .text(area), .text(state), .text(targets.joined(separator: "\n")), .integer(dryRun ? 1 : 0),
+                .text(action), .text(area), .text(state.rawValue), .text(targets.joined(separator: "\n")),
+                .integer(dryRun ? 1 : 0),
                 nextAttemptMilliseconds.map { .integer($0) } ?? .null, .integer(nowMilliseconds), .integer(nowMilliseconds),
             ])
         let id = lastInsertRowID
@@ -172,24 +231,42 @@ extension Database {
         try queryFirst("SELECT \(Self.batchColumns) FROM batches WHERE id = ?", [.integer(id)], batchRow)
     }
 
-    public func batches(state: String) throws -> [BatchRow] {
-        try query("SELECT \(Self.batchColumns) FROM batches WHERE state = ? ORDER BY id", [.text(state)], batchRow)
+    public func batches(state: BatchState) throws -> [BatchRow] {
+        try query("SELECT \(Self.batchColumns) FROM batches WHERE state = ? ORDER BY id", [.text(state.rawValue)], batchRow)
+    }
+
+    /// Batches in `states` due at `nowMilliseconds` (no next attempt, or one that has come).
+    public func dueBatchCount(states: [BatchState], nowMilliseconds: Int64) throws -> Int {
+        let list = states.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try count(
+            "SELECT COUNT(*) FROM batches WHERE state IN (\(list)) AND COALESCE(next_attempt_at, 0) <= ?",
+            [.integer(nowMilliseconds)])
+    }
+
+    public func batchCount(state: BatchState) throws -> Int {
+        try count("SELECT COUNT(*) FROM batches WHERE state = ?", [.text(state.rawValue)])
     }
 
     public func batches(updatedSince milliseconds: Int64) throws -> [BatchRow] {
         try query(
-            "SELECT \(Self.batchColumns) FROM batches WHERE updated_at >= ? OR state NOT IN ('done') ORDER BY id DESC",
+            """
+            SELECT \(Self.batchColumns) FROM batches WHERE updated_at >= ?
+            UNION SELECT \(Self.batchColumns) FROM batches WHERE state IN ('planned', 'sending', 'accepted', 'waiting-quota', 'failed', 'unverified')
+            ORDER BY id DESC
+            """,
             [.integer(milliseconds)], batchRow)
     }
 
     /// Updates a batch's state and whatever else is given.
     public func updateBatch(
-        id: Int64, state: String, taskID: String? = nil, requestID: String? = nil, attempts: Int? = nil,
+        id: Int64, state: BatchState, taskID: String? = nil, requestID: String? = nil, attempts: Int? = nil,
         nextAttemptMilliseconds: Int64?? = nil, errorCode: String?? = nil, errorMessage: String?? = nil,
-        targets: [String]? = nil, nowMilliseconds: Int64
+        targets: [String]? = nil, acceptedMilliseconds: Int64? = nil, polls: Int? = nil, nowMilliseconds: Int64
     ) throws {
         var sets = ["state = ?", "updated_at = ?"]
-        var values: [SQLValue] = [.text(state), .integer(nowMilliseconds)]
+        var values: [SQLValue] = [.text(state.rawValue), .integer(nowMilliseconds)]
+        if let acceptedMilliseconds { sets.append("accepted_at = ?"); values.append(.integer(acceptedMilliseconds)) }
+        if let polls { sets.append("polls = ?"); values.append(.integer(Int64(polls))) }
         if let taskID { sets.append("task_id = ?"); values.append(.text(taskID)) }
         if let requestID { sets.append("request_id = ?"); values.append(.text(requestID)) }
         if let attempts { sets.append("attempts = ?"); values.append(.integer(Int64(attempts))) }
@@ -203,15 +280,43 @@ extension Database {
         try run("UPDATE batches SET \(sets.joined(separator: ", ")) WHERE id = ?", values)
     }
 
-    /// Dissolves a batch that was never accepted: its rows go back to `pending`.
+    /// Dissolves a batch that was never accepted: its rows go back to `pending` (or become
+    /// `superseded` when the same URL is pending again), every row's reference to the batch is
+    /// cleared — superseded and failed rows included — and the batch is deleted. Safe at the
+    /// quota reset, when many URLs of a parked batch were changed again meanwhile.
     public func dissolveBatch(id: Int64) throws {
         let rows = try queueRows(batchID: id)
-        for row in rows where row.state == "batched" {
+        for row in rows where row.state == .batched {
             let changed = try run(
                 "UPDATE OR IGNORE queue SET state = 'pending', batch_id = NULL WHERE id = ?", [.integer(row.id)])
-            if changed == 0 { try run("UPDATE queue SET state = 'superseded' WHERE id = ?", [.integer(row.id)]) }
+            if changed == 0 { try run("UPDATE queue SET state = 'superseded', batch_id = NULL WHERE id = ?", [.integer(row.id)]) }
         }
+        try run("UPDATE queue SET batch_id = NULL WHERE batch_id = ?", [.integer(id)])
         try run("DELETE FROM batches WHERE id = ?", [.integer(id)])
+    }
+
+    /// Shrinks the believed per-request `batch` of a quota kind (an API batch-limit rejection).
+    public func lowerQuotaBatch(kind: String, to batch: Int) throws {
+        try run("UPDATE quota SET batch = MAX(1, ?) WHERE kind = ?", [.integer(Int64(max(1, batch))), .text(kind)])
+    }
+
+    /// History older than `olderThan` (SPEC §6: 7 days): settled queue rows, and batches that
+    /// ended (`done`, `failed`, `unverified`) with no unsettled row left. Returns the rows
+    /// deleted (queue, batches).
+    @discardableResult
+    public func pruneHistory(olderThan milliseconds: Int64) throws -> (queue: Int, batches: Int) {
+        let queue = try run(
+            """
+            DELETE FROM queue WHERE state IN ('done', 'superseded', 'failed')
+              AND COALESCE(failed_at, first_seen) < ?
+              AND (batch_id IS NULL OR batch_id IN (SELECT id FROM batches WHERE updated_at < ?))
+            """, [.integer(milliseconds), .integer(milliseconds)])
+        let batches = try run(
+            """
+            DELETE FROM batches WHERE state IN ('done', 'failed', 'unverified') AND updated_at < ?
+              AND NOT EXISTS (SELECT 1 FROM queue WHERE queue.batch_id = batches.id)
+            """, [.integer(milliseconds)])
+        return (queue, batches)
     }
 
     /// At start: a batch left `sending` by a crash is sent again.

@@ -2,8 +2,8 @@
 ///
 /// A queued URL moves `pending` → `batched` (into a batch) → `done` | `failed`; a URL whose
 /// purge task failed goes back to `pending` (up to a bound). A batch moves `planned` →
-/// `sending` → `accepted` → `done` | `failed`, or waits as `waiting-quota` until the daily
-/// reset. A batch found `sending` at start was interrupted mid-request and is sent again
+/// `sending` → `accepted` → `done` | `failed` | `unverified`, or waits as `waiting-quota` until
+/// the daily reset (``QueueState``, ``BatchState``). A batch found `sending` at start was interrupted mid-request and is sent again
 /// (at-least-once delivery): nothing queued is ever dropped.
 public enum QueueSchema {
     public static let migrations: [Migration] = [
@@ -51,6 +51,20 @@ public enum QueueSchema {
                     fetched_at INTEGER NOT NULL,
                     PRIMARY KEY (area, kind)
                 );
+                """),
+        // When a URL failed (flush --wait answers for its own window), when a batch was accepted
+        // (the 30-minute verification deadline) and how often it was polled (a durable backoff);
+        // indexes for the per-tick queries, so their cost does not grow with history.
+        Migration(
+            version: 101, name: "lifecycle times",
+            sql: """
+                ALTER TABLE queue ADD COLUMN failed_at INTEGER;
+                ALTER TABLE batches ADD COLUMN accepted_at INTEGER;
+                ALTER TABLE batches ADD COLUMN polls INTEGER NOT NULL DEFAULT 0;
+                UPDATE batches SET accepted_at = updated_at WHERE state = 'accepted';
+                CREATE INDEX batches_state_due ON batches(state, next_attempt_at);
+                CREATE INDEX batches_updated ON batches(updated_at);
+                CREATE INDEX queue_state_id ON queue(state, id);
                 """),
     ]
 }
