@@ -15,11 +15,19 @@ extension PurgeDaemon {
 
     var areaParameter: String? { config.purge.area == .any ? nil : config.purge.area.rawValue }
 
+    /// Pending URLs to plan, or batches whose time has come.
     func hasDueBatches() -> Bool {
         let due = (try? db.read {
-            try $0.dueBatchCount(states: [.planned, .waitingQuota], nowMilliseconds: nowMilliseconds())
+            try $0.queueCount(state: .pending)
+                + $0.dueBatchCount(states: [.planned, .waitingQuota], nowMilliseconds: nowMilliseconds())
         }) ?? 0
         return due > 0
+    }
+
+    /// After a permanent account-wide failure nothing is sent for a while (no retry storm).
+    var isPaused: Bool {
+        if let pausedUntil, ContinuousClock.now < pausedUntil { return true }
+        return false
     }
 
     /// Work waits for the quota and the cached quota is old enough to ask again: a reading that
@@ -217,6 +225,14 @@ extension PurgeDaemon {
                 }
             }
             lastBatchSummary = "failed \(error.code)"
+            if error.isScopedToTargets {
+                // One host or URL: the rest of the work goes on at once.
+                logger.error(
+                    "\(batch.action) failed permanently with \(error.code): \(error.message) — needs a human; the \(batch.targets.count) target(s) stay failed in `status`",
+                    metadata: MessageID.batchFailed.metadata(metadata))
+                submitRequested = true
+                return
+            }
             let pause = min(options.permanentPauseBase * Int(1 << min(pauseLevel, 10)), options.permanentPauseMax)
             pauseLevel += 1
             pausedUntil = ContinuousClock.now.advanced(by: pause)

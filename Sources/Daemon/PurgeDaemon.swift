@@ -169,7 +169,9 @@ public actor PurgeDaemon {
     func submitterStage(_ wakes: AsyncStream<Void>) async throws {
         for await _ in wakes {
             try Task.checkCancellation()
-            if submitRequested || hasDueBatches() || quotaWaitWorthRechecking() {
+            if isPaused {
+                // Keep what was asked for: it is sent when the pause ends.
+            } else if submitRequested || hasDueBatches() || quotaWaitWorthRechecking() {
                 submitRequested = false
                 try await submit()
             }

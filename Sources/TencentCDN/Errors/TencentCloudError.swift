@@ -41,6 +41,18 @@ public struct TencentCloudError: Error, Sendable, Hashable, CustomStringConverti
     /// Whether the API rejected a URL as too long (`InvalidParameter.CdnUrlExceedLength`).
     public var isURLTooLong: Bool { code == "InvalidParameter.CdnUrlExceedLength" }
 
+    /// Codes that concern one host or one URL of a request, not the account or the credentials
+    /// (SPEC §6): they fail only what they are about and never pause the other work.
+    public static let scopedCodes: Set<String> = [
+        "ResourceNotFound.CdnHostNotExists", "ResourceUnavailable.CdnHostIsNotOnline",
+        "UnauthorizedOperation.CdnHostUnauthorized", "InvalidParameter.CdnUrlExceedLength",
+        "InvalidParameter.CdnParamError", "InvalidParameter.CdnHostInvalidStatus",
+        "InvalidParameter.CdnPurgeWildcardNotAllowed",
+    ]
+
+    /// Whether this failure concerns one host or URL (``scopedCodes``) rather than the account.
+    public var isScopedToTargets: Bool { Self.scopedCodes.contains(code) }
+
     public var description: String {
         var s = "\(code): \(message) [class \(errorClass.rawValue)"
         if let requestId { s += ", RequestId \(requestId)" }
