@@ -73,7 +73,12 @@ public struct StatusReport: Sendable {
         guard report.stateExists else { return report }
         let db = try StateDatabase.openReadOnly(path: statePath)
         defer { db.close() }
-        guard try db.userVersion() >= QueueSchema.migrations[0].version else { return report }
+        // A file the daemon has not migrated yet (an upgrade before its restart): the tracked
+        // file count only.
+        guard let latest = QueueSchema.migrations.last?.version, try db.userVersion() >= latest else {
+            report.filesTracked = (try? db.read { try $0.manifestCount() }) ?? 0
+            return report
+        }
         let since = Int64((now.timeIntervalSince1970 - 86_400) * 1_000)
         func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1_000) }
         try db.read { tx in

@@ -72,14 +72,23 @@ import Testing
         }
     }
 
-    /// Each file in `Config/`: a page the first rule serves is purged when modified; a file the
-    /// config excludes is not.
-    @Test(arguments: [
+    /// The table below covers every file in `Config/`: a new example config needs its row.
+    @Test func everyShippedConfigHasARow() throws {
+        let shipped = try FileManager.default.contentsOfDirectory(atPath: PurgewatchProcess.repositoryRoot + "/Config")
+            .filter { $0.hasSuffix(".toml") }
+        #expect(Set(shipped) == Set(Self.shippedConfigs.map(\.0)), "add a row to shippedConfigs for each Config/*.toml")
+    }
+
+    static let shippedConfigs: [(String, [String], String)] = [
         ("demo.toml", ["https://www.example.com/page.html", "https://example.com/page.html"], "notes.tmp"),
         ("rsync.toml", ["https://www.example.com/page.html", "https://example.com/page.html"], ".~tmp~/page.html"),
         ("git-pull.toml", ["https://docs.example.com/page.html"], ".git/HEAD"),
         ("symlink-releases.toml", ["https://shop.example.com/page.html"], "app.js.map"),
-    ])
+    ]
+
+    /// Each file in `Config/`: a page the first rule serves is purged when modified; a file the
+    /// config excludes is not.
+    @Test(arguments: shippedConfigs)
     func shippedConfigPurgesAModifiedPage(file: String, expected: [String], excluded: String) async throws {
         let hosts: Set<String> = [
             "www.example.com", "example.com", "static.example.com", "dl.example.com", "docs.example.com",

@@ -40,6 +40,12 @@ import Testing
         ("https://www.example.com/a b.html", "contains a space"),
         ("https://www.example.com/a\nb.html", "control character (byte 0xA)"),
         ("https://www.example.com/a\u{7F}.html", "control character (byte 0x7F)"),
+        ("HTTPS://evil.example.net/x", "under none of the rules' urls"),
+        ("ftp://www.example.com/x", "only http:// and https://"),
+        ("https://www.example.com/../../x", "\"..\" segment"),
+        ("https://www.example.com/a/./b", "\".\" or \"..\" segment"),
+        ("https://www.example.com/%zz.html", "not a percent-escape"),
+        ("https://www.example.com/100%", "not a percent-escape"),
     ])
     func refusedArgumentsExit65AndQueueNothing(argument: String, reason: String) throws {
         let site = try Site()
@@ -48,6 +54,13 @@ import Testing
         #expect(result.stderr.contains(reason), "\(result.stderr)")
         #expect(result.stderr.contains(argument.split(separator: "\n").first.map(String.init) ?? argument))
         #expect(!site.stateExists, "nothing is queued when any argument is refused")
+    }
+
+    @Test func schemeAndHostCompareCaseInsensitively() throws {
+        let site = try Site()
+        let result = try site.purge([Array("HTTPS://WWW.Example.COM/Blog/A.html".utf8)])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("queued 1 URL(s)"))
     }
 
     @Test func anyURLAcceptsAnotherHostOfTheAccount() throws {

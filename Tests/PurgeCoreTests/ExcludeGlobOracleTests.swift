@@ -36,7 +36,7 @@ import Testing
     }
 
     static func pattern(_ random: inout Generator) -> String {
-        let atoms = ["a", "b", ".", "*", "?", "[ab]"]
+        let atoms = ["a", "b", ".", "*", "?", "[ab]", "[!a]", "[a-b]", "[]a]", "[b-a]"]
         var segments: [String] = []
         for _ in 0..<(1 + random.below(3)) {
             if random.chance(20) {

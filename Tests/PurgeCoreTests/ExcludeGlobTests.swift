@@ -50,6 +50,10 @@ import Testing
         ("[abc].txt", "b.txt", true), ("[abc].txt", "d.txt", false), ("[!abc].txt", "d.txt", true),
         ("[!abc].txt", "a.txt", false), ("[a-c]x", "bx", true), ("[a-c]x", "dx", false),
         ("x/a[!b]c", "x/a/c", false), ("x/a[/]c", "x/a/c", false),
+        // Classes as gitignore reads them: `\` escapes inside, `]` first is a member, a reversed
+        // range holds its first byte.
+        ("x[\\]a]", "x]", true), ("x[\\]a]", "xa", true), ("x[\\]a]", "x\\", false), ("[]a]", "]", true),
+        ("[b-a]", "b", true), ("[b-a]", "a", false), ("[a-]", "-", true),
         // Escapes.
         ("\\*.html", "*.html", true), ("\\*.html", "a.html", false),
     ])
@@ -85,7 +89,7 @@ import Testing
         #expect(!glob.excludes(RelativePath(bytes: Array("ca".utf8) + [0xE9]), isDirectory: false))
     }
 
-    @Test func longPathsAreLinear() {
+    @Test func longPathsMatch() {
         let path = String(repeating: "a/", count: 2_000) + "z.tmp"
         #expect(Self.excluded("**/*.tmp", path))
         #expect(!Self.excluded("**/*.html", path))

@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func whatFitsNowhereWaits() {
-        let urls = ["https://one.example/a.html", "https://two.example/b.html", "https://three.example/c.html"]
+        let urls = ["https://one.example/x/a.html", "https://two.example/y/b.html", "https://three.example/z/c.html"]
         let quota = QuotaView(urlBatch: 1_000, urlAvailable: 1, pathBatch: 20, pathAvailable: 1)
         let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
         #expect(plan.urlBatches.flatMap { $0 }.map(\.id) == [1])
@@ -116,15 +116,43 @@ import Testing
         #expect(plan.siteRoots.isEmpty)
     }
 
-    @Test func topLevelURLsBeyondTheURLQuotaNeedTheRootAndSaySo() {
-        let urls = ["https://h.example/a.html", "https://h.example/b.html", "https://h.example/d/c.html"]
+    @Test func topLevelURLsBeyondTheURLQuotaWaitRatherThanPurgeTheWholeHost() {
+        // The URL quota is spent: the sitemap would need the site root, which would purge every
+        // page of the host for one file. It waits for the URL quota; d/ is purged narrowly.
+        let urls = ["https://h.example/a.html", "https://h.example/sitemap.xml", "https://h.example/d/c.html"]
         let quota = QuotaView(urlBatch: 1_000, urlAvailable: 1, pathBatch: 20, pathAvailable: 5)
         let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
         #expect(plan.urlBatches.flatMap { $0 }.map(\.id) == [1])
-        // b.html can only be covered by the root, and the root covers d/ as well.
+        #expect(plan.directoryBatches.map(\.directories) == [["https://h.example/d/"]])
+        #expect(plan.waiting == [2])
+        #expect(plan.siteRoots.isEmpty)
+    }
+
+    @Test func topLevelURLsRideAlongWhenTheRootIsPurgedAnyway() {
+        // Nothing narrower than the root fits the deeper URLs: the root is purged (with a warning)
+        // and covers the top-level URL too.
+        let urls = ["https://h.example/a/1.html", "https://h.example/b/2.html", "https://h.example/robots.txt"]
+        let quota = QuotaView(urlBatch: 1_000, urlAvailable: 0, pathBatch: 20, pathAvailable: 1)
+        let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
         #expect(plan.directoryBatches.map(\.directories) == [["https://h.example/"]])
-        #expect(plan.directoryBatches[0].covers == [2, 3])
+        #expect(plan.directoryBatches[0].covers == [1, 2, 3])
         #expect(plan.siteRoots == ["https://h.example/"])
+        #expect(plan.waiting.isEmpty)
+    }
+
+    @Test func aDirectoryHoldingFilesCoversItsSubtreeWithoutSpendingSlots() {
+        // docs/ holds a file, so docs/v/1/ and docs/v/2/ cost nothing extra: collapsing them
+        // saves no slot. Three slots: blog/, docs/, shop/ cover everything (a review found the
+        // planner leaving shop/y/2.html waiting).
+        let urls = [
+            "docs/index.html", "docs/v/1/a.html", "docs/v/2/b.html", "blog/p.html", "shop/x/1.html", "shop/y/2.html",
+        ].map { "https://www.example.com/" + $0 }
+        let quota = QuotaView(urlBatch: 1_000, urlAvailable: 0, pathBatch: 20, pathAvailable: 3)
+        let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
+        #expect(plan.directoryBatches.map(\.directories) == [[
+            "https://www.example.com/blog/", "https://www.example.com/docs/", "https://www.example.com/shop/",
+        ]])
+        #expect(plan.waiting.isEmpty)
     }
 
     @Test func collapsingStartsDeepestAndWithTheLargestSaving() {
@@ -158,7 +186,7 @@ import Testing
 
     /// Seeded random queues: every URL is sent, covered by a chosen directory it lies under, or
     /// waits; never more directories than slots; no chosen directory lies under another.
-    @Test(arguments: 0..<40)
+    @Test(arguments: 0..<400)
     func everyURLIsAccountedForExactlyOnce(seed: Int) {
         var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 &+ 1
         func next(_ bound: Int) -> Int {
@@ -176,6 +204,7 @@ import Testing
         let queue = Self.queue(urls.sorted())
         let quota = QuotaView(urlBatch: 7, urlAvailable: next(10), pathBatch: 3, pathAvailable: 1 + next(6))
         let plan = Planner.plan(queue: queue, quota: quota, directoryFallback: true)
+        let byID = Dictionary(uniqueKeysWithValues: queue.map { ($0.id, $0.url) })
         let sent = plan.urlBatches.flatMap { $0 }.map(\.id)
         let covered = plan.directoryBatches.flatMap(\.covers)
         let all = sent + covered + plan.waiting
@@ -188,10 +217,27 @@ import Testing
         for directory in directories {
             #expect(!directories.contains { $0 != directory && directory.hasPrefix($0) }, "\(directory) nested")
         }
-        let byID = Dictionary(uniqueKeysWithValues: queue.map { ($0.id, $0.url) })
         for id in covered {
             #expect(directories.contains { byID[id]!.hasPrefix($0) }, "\(byID[id]!) is under a chosen directory")
         }
-        if !plan.waiting.isEmpty { #expect(directories.count == quota.pathAvailable, "only a full path quota leaves URLs waiting") }
+        // Only a full path quota leaves deeper URLs waiting; a top-level URL may wait rather than
+        // widen the purge to its whole host.
+        let waitingDeeper = plan.waiting.filter { !DirectoryCover.isTopLevel(byID[$0]!) }
+        if !waitingDeeper.isEmpty {
+            #expect(directories.count == quota.pathAvailable, "deeper URLs wait only when every slot is used")
+        }
+        if plan.waiting.isEmpty == false && directories.count < quota.pathAvailable {
+            #expect(waitingDeeper.isEmpty)
+        }
+        // Collapsing can always reach one directory per host: with no more hosts than slots,
+        // no deeper URL waits.
+        let sentIDs = Set(sent)
+        let deeperHosts = Set(
+            queue.filter { !sentIDs.contains($0.id) && !DirectoryCover.isTopLevel($0.url) }.compactMap {
+                DirectoryCover.siteRoot(of: $0.url)
+            })
+        if deeperHosts.count <= quota.pathAvailable {
+            #expect(waitingDeeper.isEmpty, "\(deeperHosts.count) host(s), \(quota.pathAvailable) slot(s), yet \(waitingDeeper.count) deeper URL(s) wait")
+        }
     }
 }

@@ -79,6 +79,8 @@ public enum Planner {
         let urlSlots = max(0, quota.urlAvailable)
         var sent: [QueuedURL]
         var rest: [QueuedURL]
+        /// Top-level URLs beyond the URL quota: never a reason to purge a whole host.
+        var topLevelLeft: [QueuedURL] = []
         if ordered.count <= urlSlots {
             sent = ordered
             rest = []
@@ -98,7 +100,8 @@ public enum Planner {
             sent = Array(topLevel[..<topSent])
             sent += deeper[..<deeperSent]
             if topSent > 0 && deeperSent > 0 { sent.sort { $0.id < $1.id } }
-            rest = Array(topLevel[topSent...]) + Array(deeper[deeperSent...])
+            rest = Array(deeper[deeperSent...])
+            topLevelLeft = Array(topLevel[topSent...])
         } else {
             sent = Array(ordered[..<urlSlots])
             rest = Array(ordered[urlSlots...])
@@ -110,12 +113,26 @@ public enum Planner {
             start = end
         }
         sent = []
-        guard !rest.isEmpty else { return plan }
+        guard !rest.isEmpty || !topLevelLeft.isEmpty else { return plan }
         guard directoryFallback, quota.pathAvailable > 0 else {
             plan.waiting = rest.map(\.id)
             return plan
         }
-        let cover = DirectoryCover.cover(rest, slots: quota.pathAvailable)
+        var cover = DirectoryCover.cover(rest, slots: quota.pathAvailable)
+        // A top-level URL rides along when its host's root is purged anyway (nothing narrower
+        // fitted the deeper URLs); otherwise it waits for the URL quota rather than widen the
+        // purge to the whole host.
+        var waitingTopLevel: [Int64] = []
+        for queued in topLevelLeft {
+            let root = DirectoryCover.siteRoot(of: queued.url)
+            if let index = cover.directories.firstIndex(where: { $0.isSiteRoot && $0.url == root }) {
+                cover.directories[index].covers.append(queued.id)
+                cover.directories[index].covers.sort()
+            } else {
+                waitingTopLevel.append(queued.id)
+            }
+        }
+        cover.uncovered += waitingTopLevel
         let pathBatch = max(1, quota.pathBatch)
         var index = 0
         while index < cover.directories.count {
@@ -186,6 +203,12 @@ enum DirectoryCover {
             index = bytes.index(after: index)
         }
         return nil
+    }
+
+    /// `scheme://host/` of a URL (its site root's directory URL), or nil.
+    static func siteRoot(of url: String) -> String? {
+        guard let slash = hostSlash(url[...]) else { return nil }
+        return String(url[...slash])
     }
 
     /// Whether the only directory that could cover `url` is its site root (`https://h/x`, `https://h/`).
@@ -259,6 +282,16 @@ enum DirectoryCover {
         }
         var excess = byDepth[0].reduce(0) { $0 + need[$1] } - slots
 
+        // Nodes beneath a directory that holds files are covered by it whatever happens below:
+        // collapsing them saves nothing.
+        var pinnedAbove = [Bool](repeating: false, count: count)
+        for depth in 1..<(maxDepth + 1) {
+            for node in byDepth[depth] {
+                let parent = trie.parent[node]
+                pinnedAbove[node] = pinnedAbove[parent] || !trie.direct[parent].isEmpty
+            }
+        }
+
         // Pass 2: collapse subtrees, deepest first, the largest saving first at each depth.
         var collapsed = [Bool](repeating: false, count: count)
         if excess > 0 {
@@ -267,7 +300,7 @@ enum DirectoryCover {
                 var candidates: [Int] = []
                 for node in byDepth[depth] {
                     need[node] = trie.direct[node].isEmpty ? childSum[node] : 1
-                    if need[node] > 1 { candidates.append(node) }
+                    if need[node] > 1 && !pinnedAbove[node] { candidates.append(node) }
                 }
                 if excess > 0 && !candidates.isEmpty {
                     candidates.sort { need[$0] != need[$1] ? need[$0] > need[$1] : trie.url[$0] < trie.url[$1] }

@@ -117,18 +117,26 @@ public struct ExcludeGlob: Sendable, Hashable, CustomStringConvertible {
                 }
                 var set = ByteSet()
                 var first = true
+                // As gitignore's wildmatch: `]` first is a member, `\x` is `x`, `a-z` a range (a
+                // reversed one holds its first byte only).
+                func member(at position: Int) -> (byte: UInt8, next: Int)? {
+                    guard position < body.count else { return nil }
+                    if body[position] == UInt8(ascii: "\\") {
+                        return position + 1 < body.count ? (body[position + 1], position + 2) : nil
+                    }
+                    return (body[position], position + 1)
+                }
                 while cursor < body.count && (first || body[cursor] != UInt8(ascii: "]")) {
                     first = false
-                    let low = body[cursor]
-                    if cursor + 2 < body.count && body[cursor + 1] == UInt8(ascii: "-")
-                        && body[cursor + 2] != UInt8(ascii: "]")
+                    guard let (low, afterLow) = member(at: cursor) else { return nil }
+                    set.insert(low)
+                    if afterLow + 1 < body.count && body[afterLow] == UInt8(ascii: "-")
+                        && body[afterLow + 1] != UInt8(ascii: "]"), let (high, afterHigh) = member(at: afterLow + 1)
                     {
-                        let high = body[cursor + 2]
-                        if low <= high { for member in low...high { set.insert(member) } }
-                        cursor += 3
+                        if low <= high { for byte in low...high { set.insert(byte) } }
+                        cursor = afterHigh
                     } else {
-                        set.insert(low)
-                        cursor += 1
+                        cursor = afterLow
                     }
                 }
                 guard cursor < body.count else { return nil }

@@ -120,16 +120,36 @@ public final class StateDatabase: @unchecked Sendable {
         return StateDatabase(connection: Database(handle: handle, path: path), path: path, readOnly: readOnly)
     }
 
+    /// The migrations a file had applied before they were recorded one by one (`user_version`
+    /// then named the last one applied): the manifest (1), meta (2) and the queue (100).
+    static let legacyVersions = [1, 2, 100]
+
+    /// Applies every migration not yet recorded in `schema_migrations`, in version order, each in
+    /// its own transaction. Recording each version (rather than trusting `user_version` alone)
+    /// lets a module add a low-numbered migration later: migration 3 runs on a file that is
+    /// already at 100. `user_version` stays the highest version applied.
     private func migrate(_ migrations: [Migration]) throws {
         let current = try read { try $0.userVersion }
-        if let newest = migrations.last?.version, current > newest {
+        if let newest = migrations.map(\.version).max(), current > newest {
             throw DatabaseError(
                 extendedResultCode: SQLITE_ERROR,
                 message:
                     "schema version \(current) is newer than this build knows (\(newest)); upgrade purgewatch or move the state file aside",
                 path: path)
         }
-        for migration in migrations where migration.version > current {
+        let applied = try transaction { db -> Set<Int> in
+            try db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL)")
+            var applied = Set(try db.query("SELECT version FROM schema_migrations") { Int($0.int64(0)) })
+            if applied.isEmpty && current > 0 {
+                for version in Self.legacyVersions where version <= current {
+                    try db.run("INSERT INTO schema_migrations (version, name) VALUES (?, 'before tracking')", [.integer(Int64(version))])
+                    applied.insert(version)
+                }
+            }
+            return applied
+        }
+        for migration in migrations where !applied.contains(migration.version) {
             try transaction { db in
                 do {
                     try migration.apply(db)
@@ -139,7 +159,11 @@ public final class StateDatabase: @unchecked Sendable {
                         message: "migration \(migration.version) (\(migration.name)) failed: \(error.message)",
                         sql: error.sql, path: path)
                 }
-                try db.execute("PRAGMA user_version = \(migration.version)")
+                try db.run(
+                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                    [.integer(Int64(migration.version)), .text(migration.name)])
+                let version = max(try db.userVersion, migration.version)
+                try db.execute("PRAGMA user_version = \(version)")
             }
         }
     }
