@@ -212,8 +212,11 @@ extension PurgeDaemon {
             logger.warning("\(error.code): batch of \(batch.targets.count) too big, splitting", metadata: metadata)
             submitRequested = true
         case .permanent:
-            if error.isURLTooLong, batch.targets.count > 1 {
+            if error.isURLTooLong, batch.targets.count > 1, error.rejectedURL != nil {
                 try isolateTooLong(error, batch: batch, metadata: metadata)
+                return
+            }
+            if error.isScopedToTargets, batch.targets.count > 1, try isolate(error, batch: batch, metadata: metadata) {
                 return
             }
             try db.transaction { tx in
@@ -240,6 +243,49 @@ extension PurgeDaemon {
                 "\(batch.action) failed permanently with \(error.code): \(error.message) — needs a human; the \(batch.targets.count) target(s) stay failed in `status`; no request for \(pause)",
                 metadata: MessageID.batchFailed.metadata(metadata))
         }
+    }
+
+    /// A failure that concerns one host or one URL fails only what it is about (SPEC §6): the
+    /// batch is split by host; a batch of one host is bisected unless the code concerns the whole
+    /// host. The parts are planned at once; at most ⌈log₂ n⌉ + 2 extra requests find the bad ones.
+    /// Returns false when there is nothing to split (the caller fails the batch).
+    func isolate(_ error: TencentCloudError, batch: BatchRow, metadata: Logger.Metadata) throws -> Bool {
+        var byHost: [String: [String]] = [:]
+        var hostOrder: [String] = []
+        for target in batch.targets {
+            let host = DirectoryCover.siteRoot(of: target) ?? target
+            if byHost[host] == nil { hostOrder.append(host) }
+            byHost[host, default: []].append(target)
+        }
+        let parts: [[String]]
+        if hostOrder.count > 1 {
+            parts = hostOrder.map { byHost[$0]! }
+        } else if error.concernsHost {
+            return false
+        } else {
+            let half = batch.targets.count / 2
+            parts = [Array(batch.targets[..<half]), Array(batch.targets[half...])]
+        }
+        let now = nowMilliseconds()
+        let isPath = batch.action == Self.pathAction
+        try db.transaction { tx in
+            let rows = try tx.queueRows(batchID: batch.id).filter { $0.state == .batched }
+            for part in parts {
+                let members = Set(part)
+                let ids = rows.filter { row in
+                    isPath ? part.contains { row.url.hasPrefix($0) } : members.contains(row.url)
+                }.map(\.id)
+                _ = try tx.insertBatch(
+                    action: batch.action, area: batch.area, state: .planned, targets: part, queueIDs: ids,
+                    dryRun: false, nowMilliseconds: now)
+            }
+            try tx.dissolveBatch(id: batch.id)
+        }
+        logger.warning(
+            "\(batch.action) rejected with \(error.code) (\(error.message)): splitting \(batch.targets.count) target(s) into \(parts.map(\.count)) to find what it concerns",
+            metadata: metadata)
+        submitRequested = true
+        return true
     }
 
     /// A URL too long for the API fails alone; the rest of its batch is sent again.

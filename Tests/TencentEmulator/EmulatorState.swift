@@ -20,6 +20,9 @@ struct EmulatorState {
     var tasks: [String: TaskRecord] = [:]
     var taskOrder: [String] = []
     var failURLs: Set<String> = []
+    /// URLs whose presence fails the whole request with `InvalidParameter.CdnParamError`, with a
+    /// message that does not say which URL (the client must bisect).
+    var unnamedBadURLs: Set<String> = []
     var queuedFaults: [(fault: Fault, action: String?)] = []
     var randomFaults: (rate: Double, faults: [Fault], actions: Set<String>?)?
     var rng = SplitMix64(seed: 0)
@@ -211,6 +214,9 @@ struct EmulatorState {
     }
 
     private func validate(_ items: [String]) -> APIError? {
+        if items.contains(where: unnamedBadURLs.contains) {
+            return APIError("InvalidParameter.CdnParamError", "A parameter is invalid.")
+        }
         for item in items {
             let lower = item.lowercased()
             guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {

@@ -135,6 +135,11 @@ public final class TencentEmulator: Sendable {
     }
 
     /// DescribePurgeTasks reports these URLs (or paths) as `fail` once their task completes.
+    /// Any request holding one of `urls` fails with `InvalidParameter.CdnParamError`, naming none.
+    public func rejectWithoutNaming(_ urls: Set<String>) {
+        state.withLock { $0.unnamedBadURLs = urls }
+    }
+
     public func failURLs(_ urls: Set<String>) {
         state.withLock { $0.failURLs = urls }
     }

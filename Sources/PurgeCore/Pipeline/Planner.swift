@@ -156,7 +156,7 @@ public enum Planner {
 /// first and the one saving the most slots first at each depth, until the cover fits; a site
 /// root is collapsed only when nothing deeper saves enough. Two linear passes over the trie, one
 /// sort per depth: no rescans.
-enum DirectoryCover {
+public enum DirectoryCover {
     struct Directory: Hashable {
         var origin: Substring  // "https://host"
         var segments: [Substring]
@@ -206,13 +206,13 @@ enum DirectoryCover {
     }
 
     /// `scheme://host/` of a URL (its site root's directory URL), or nil.
-    static func siteRoot(of url: String) -> String? {
+    public static func siteRoot(of url: String) -> String? {
         guard let slash = hostSlash(url[...]) else { return nil }
         return String(url[...slash])
     }
 
     /// Whether the only directory that could cover `url` is its site root (`https://h/x`, `https://h/`).
-    static func isTopLevel(_ url: String) -> Bool {
+    public static func isTopLevel(_ url: String) -> Bool {
         let text = url[...]
         guard let slash = hostSlash(text) else { return false }
         return text.utf8.lastIndex(of: UInt8(ascii: "/")) == slash

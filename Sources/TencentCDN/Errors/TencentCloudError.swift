@@ -53,6 +53,16 @@ public struct TencentCloudError: Error, Sendable, Hashable, CustomStringConverti
     /// Whether this failure concerns one host or URL (``scopedCodes``) rather than the account.
     public var isScopedToTargets: Bool { Self.scopedCodes.contains(code) }
 
+    /// The scoped codes that concern a whole host: a batch of one host fails as a whole.
+    public static let hostCodes: Set<String> = [
+        "ResourceNotFound.CdnHostNotExists", "ResourceUnavailable.CdnHostIsNotOnline",
+        "UnauthorizedOperation.CdnHostUnauthorized", "InvalidParameter.CdnHostInvalidStatus",
+        "InvalidParameter.CdnPurgeWildcardNotAllowed",
+    ]
+
+    /// Whether this failure concerns a whole host (``hostCodes``) rather than one URL.
+    public var concernsHost: Bool { Self.hostCodes.contains(code) }
+
     public var description: String {
         var s = "\(code): \(message) [class \(errorClass.rawValue)"
         if let requestId { s += ", RequestId \(requestId)" }

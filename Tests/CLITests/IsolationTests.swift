@@ -1,0 +1,78 @@
+import Foundation
+import TencentEmulator
+import Testing
+
+/// Trouble stays where it starts (SPEC §6): a failure about one host or one URL fails only what
+/// it is about; the rest of its batch is purged.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct IsolationTests {
+    static let www = "https://www.example.com/"
+    static let apex = "https://example.com/"
+
+    static func configure(_ fixture: DaemonFixture, urls: [String]) throws {
+        let list = urls.map { "\"\($0)\"" }.joined(separator: ", ")
+        try """
+        [site]
+        root = "site"
+        [state]
+        path = "state/site.sqlite"
+        [[rule]]
+        prefix = ""
+        urls = [\(list)]
+        [coalesce]
+        quiet = "300ms"
+        max_delay = "5s"
+        [tencentcloud]
+        endpoint = "\(fixture.emulator.endpoint)"
+        """.write(toFile: fixture.configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// An apex that only redirects is not a CDN domain of the account: its URLs fail with
+    /// ResourceNotFound.CdnHostNotExists, and every www URL of the same batches is purged.
+    @Test func aHostThatIsNotOnTheAccountFailsAloneAndTheGoodHostIsPurged() async throws {
+        try await DaemonFixture.with(emulator: EmulatorConfiguration(knownDomains: ["www.example.com"])) { fixture in
+            try Self.configure(fixture, urls: [Self.www, Self.apex])
+            let names = (1...10).map { "p\($0).html" }
+            for name in names { try fixture.write(name, "v1\n") }
+            try await fixture.startDaemon()
+            for name in names { try fixture.write(name, "v2\n") }
+            let flushed = try await fixture.flushWait()
+            #expect(flushed.status == 1, "the apex URLs failed: \(flushed.stderr)")
+            #expect(flushed.stderr.contains(Self.apex + "p1.html"), "named: \(flushed.stderr)")
+            #expect(fixture.purged == Set(names.map { Self.www + $0 }), "\(fixture.daemon?.log ?? "")")
+
+            let purgeRequests = fixture.emulator.requests.filter { $0.action == "PurgeUrlsCache" }
+            let n = 2 * names.count
+            let bound = 1 + Int(ceil(log2(Double(n)))) + 2
+            #expect(purgeRequests.count <= bound, "\(purgeRequests.count) requests for one batch of \(n) (bound \(bound))")
+            let status = try await fixture.status()
+            let failures = (status["failures"] as? [String: Any])?["urls"] as? [[String: Any]] ?? []
+            #expect(Set(failures.compactMap { $0["url"] as? String }) == Set(names.map { Self.apex + $0 }))
+            #expect(failures.allSatisfy { $0["error_code"] as? String == "ResourceNotFound.CdnHostNotExists" })
+
+            // Nothing paused: the next deploy's www URLs go out at once.
+            fixture.emulator.resetRecords()
+            try fixture.write("p1.html", "v3\n")
+            _ = try await fixture.flushWait()
+            #expect(fixture.purged == [Self.www + "p1.html"])
+        }
+    }
+
+    /// A URL the API refuses without saying which (InvalidParameter.CdnParamError) is found by
+    /// bisection: it fails alone, its 15 neighbours are purged.
+    @Test func aBadURLTheAPIDoesNotNameIsFoundByBisection() async throws {
+        try await DaemonFixture.with { fixture in
+            try Self.configure(fixture, urls: [Self.www])
+            let names = (1...16).map { "q\($0).html" }
+            for name in names { try fixture.write(name, "v1\n") }
+            try await fixture.startDaemon()
+            fixture.emulator.rejectWithoutNaming([Self.www + "q11.html"])
+            for name in names { try fixture.write(name, "v2\n") }
+            let flushed = try await fixture.flushWait()
+            #expect(flushed.status == 1)
+            #expect(flushed.stderr.contains(Self.www + "q11.html"), "\(flushed.stderr)")
+            #expect(fixture.purged == Set(names.filter { $0 != "q11.html" }.map { Self.www + $0 }))
+            let requests = fixture.emulator.requests.filter { $0.action == "PurgeUrlsCache" }.count
+            #expect(requests <= 1 + 2 * 4, "bisection: \(requests) requests for 16 URLs")
+        }
+    }
+}
