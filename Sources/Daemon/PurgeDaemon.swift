@@ -42,6 +42,8 @@ public actor PurgeDaemon {
     var db: StateDatabase!
     var client: TencentCDNClient?
     var httpClient: HTTPClient?
+    /// Where the credentials come from (no secret), for the logs.
+    var credentialSource: String?
     var monitor: SiteMonitor?
     var monitorTask: Task<Void, Never>?
     /// Counts monitors started, so the end of a replaced one (a reload) is not taken for a failure.
@@ -97,7 +99,15 @@ public actor PurgeDaemon {
     public func run() async throws -> Int32 {
         try openState()
         defer { shutDown() }
-        if !options.dryRun { try makeClient() }
+        if !options.dryRun {
+            try makeClient()
+            // Read the secrets now: a later reload that finds them unreadable keeps these.
+            do {
+                try await client?.loadCredentials()
+            } catch {
+                logger.error("cannot read the credentials from \(credentialSource ?? "?") now: \(error); each request will try again")
+            }
+        }
 
         let (stream, continuation) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
         inputs = continuation
@@ -222,6 +232,7 @@ public actor PurgeDaemon {
         guard credentials.kind != nil else {
             throw DaemonError.noCredentials
         }
+        credentialSource = credentials.detail
         client = try TencentCDNClient(
             endpoint: config.tencentCloud.endpoint, credentials: credentials,
             requestsPerSecond: config.purge.requestsPerSecond, httpClient: http, logger: logger,
@@ -452,15 +463,19 @@ public actor PurgeDaemon {
         config = fresh
         coalescer = Coalescer(quiet: fresh.coalesce.quiet.duration, maxDelay: fresh.coalesce.maxDelay.duration)
         if !pending.isEmpty { coalescer.noteChange(at: .now) }
-        if fresh.purge.requestsPerSecond != old.purge.requestsPerSecond || fresh.tencentCloud != old.tencentCloud,
-            !options.dryRun
-        {
+        // Every reload reads every credential source again (SPEC §6: a rotated key is picked up
+        // without a restart). The new client is built and its credentials loaded before the old
+        // one is retired; if that fails, the old one keeps working.
+        if !options.dryRun {
             let oldHTTP = httpClient
             let oldClient = client
             do {
                 try makeClient()
+                _ = try await client?.loadCredentials()
                 if let oldHTTP { try? await oldHTTP.shutdown() }
+                logger.info("reload: credentials read again from \(credentialSource ?? "?")")
             } catch {
+                if let newHTTP = httpClient, newHTTP !== oldHTTP { try? await newHTTP.shutdown() }
                 httpClient = oldHTTP
                 client = oldClient
                 logger.error("reload: cannot build the new API client, keeping the old one: \(error)")

@@ -93,6 +93,7 @@ public struct TencentCDNClient: Sendable {
         var attempt = 0
         var reSigns = 0
         var lastError: TencentCloudError?
+        var rereadForRotation = false
         var logger = self.logger
         logger[metadataKey: "tencentcloud.action"] = "\(action.rawValue)"
         while true {
@@ -124,6 +125,17 @@ public struct TencentCDNClient: Sendable {
                 if error.errorClass == .quota { error.resetAt = QuotaClock.nextReset(after: now()) }
                 if error.code == "AuthFailure.TokenFailure" && !usedTemporaryCredentials {
                     error.errorClass = .permanent
+                }
+                // A rotated key (SPEC §6): read every credential source again once before the
+                // request is failed for an unknown or wrong key.
+                if Self.rotationCodes.contains(error.code) && !rereadForRotation {
+                    rereadForRotation = true
+                    lastError = error
+                    await credentialProvider.invalidate()
+                    logger.notice(
+                        "request failed with \(error.code): reading the credentials again once (a rotated key?)",
+                        metadata: ["tencentcloud.error_code": "\(error.code)", "tencentcloud.attempt": "\(attempt)"])
+                    continue
                 }
                 lastError = error
                 let decision = retryPolicy.decide(
@@ -165,6 +177,19 @@ public struct TencentCDNClient: Sendable {
             }
         }
     }
+
+    /// Loads the credentials now (a reload checks a new client with it before using it).
+    /// - Throws: what the credential provider throws (no credentials, an unreadable file).
+    @discardableResult
+    public func loadCredentials() async throws -> Bool {
+        _ = try await credentialProvider.credentials()
+        return true
+    }
+
+    /// Codes after which the credentials are read again once before the request fails.
+    public static let rotationCodes: Set<String> = [
+        "AuthFailure.SecretIdNotFound", "AuthFailure.InvalidSecretId", "AuthFailure.SignatureFailure",
+    ]
 
     private func deadlineError(_ action: TencentCDNAction, _ last: TencentCloudError?) -> TencentCloudError {
         if var last {
