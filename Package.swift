@@ -22,7 +22,7 @@ let package = Package(
         .executableTarget(
             name: "purgewatch",
             dependencies: [
-                "PurgeCore", "Daemon", "Reporting",
+                "PurgeCore", "Daemon", "Reporting", "TencentCDN", "CProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -44,6 +44,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // prctl(2), which Swift's Glibc module does not import (non-dumpable daemon).
+        .target(name: "CProcess"),
         // The only C boundary to SQLite (system libsqlite3).
         .systemLibrary(
             name: "CSQLite",
@@ -120,7 +122,7 @@ let package = Package(
 )
 
 // The same language mode and upcoming features on every target.
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.name != "CProcess" {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     target.swiftSettings = settings

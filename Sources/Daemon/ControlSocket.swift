@@ -78,16 +78,34 @@ public struct ControlSocketError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+/// `struct ucred` of socket(7) (not imported by Glibc's module without `_GNU_SOURCE`).
+private struct PeerCredentials {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+}
+
+/// Who is on the other end of a connection (`SO_PEERCRED`), for the log line of each command.
+struct ControlPeer: Sendable, CustomStringConvertible {
+    var uid: UInt32
+    var pid: Int32
+    var description: String { "uid \(uid) pid \(pid)" }
+}
+
 /// One accepted connection: the command read, and a way to answer it once.
 final class ControlConnection: @unchecked Sendable {
     let command: String
+    let peer: ControlPeer?
     private let fd: Int32
     private let lock = NSLock()
     private var isClosed = false
+    private let onClose: @Sendable () -> Void
 
-    init(fd: Int32, command: String) {
+    init(fd: Int32, command: String, peer: ControlPeer? = nil, onClose: @escaping @Sendable () -> Void = {}) {
         self.fd = fd
         self.command = command
+        self.peer = peer
+        self.onClose = onClose
     }
 
     /// Writes one line and closes the connection.
@@ -97,24 +115,43 @@ final class ControlConnection: @unchecked Sendable {
         guard !isClosed else { return }
         isClosed = true
         let bytes = Array((line + "\n").utf8)
+        // Blocking for the answer (a short line): the client is waiting to read it.
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         close(fd)
+        onClose()
     }
 
     deinit { answer("error daemon stopped") }
 }
 
-/// The listening side: a thread that accepts connections and reads one line from each.
+/// The listening side: one thread runs a `poll(2)` loop over the listening socket and every
+/// connection still sending its command, so no client — idle, slow or many — can hold up
+/// another. Each connection has a deadline to send its line (``commandDeadline``); beyond
+/// ``maxConnections`` open at once a new one is refused with a message. Commands are handed to
+/// the daemon with the peer's uid and pid (`SO_PEERCRED`).
 final class ControlServer: @unchecked Sendable {
     let path: String
+    /// Connections open at once (waiting for a command or for their answer).
+    static let maxConnections = 128
+    /// How long a client may take to send its command line.
+    static let commandDeadline: Duration = .seconds(5)
+    /// The longest command line (a `purge` carries its URLs).
+    static let maxCommandBytes = 4 << 20
+
     private let listenFD: Int32
-    private let lock = NSLock()
+    private let wakeFD: (read: Int32, write: Int32)
+    private let state = NSLock()
     private var stopped = false
+    private var openConnections = 0
 
     /// Binds `path` (replacing a stale socket) and starts accepting; each command is yielded.
     init(path: String, onCommand: @escaping @Sendable (ControlConnection) -> Void) throws {
         self.path = path
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw ControlSocketError("socket: \(String(cString: strerror(errno)))") }
         let (address, keepAlive) = try ControlSocket.address(for: path)
         defer { if let keepAlive { close(keepAlive) } }
@@ -125,48 +162,138 @@ final class ControlServer: @unchecked Sendable {
         }
         unlink(path)
         let bound = address.withSockAddr { bind(fd, $0, $1) }
-        guard bound == 0, listen(fd, 16) == 0 else {
+        guard bound == 0, listen(fd, 128) == 0 else {
             let message = String(cString: strerror(errno))
             close(fd)
             throw ControlSocketError("cannot listen on \(path): \(message)")
         }
         chmod(path, 0o666)
-        listenFD = fd
-        let thread = Thread { [listenFD] in
-            while true {
-                let client = accept(listenFD, nil, nil)
-                if client >= 0 { _ = fcntl(client, F_SETFD, FD_CLOEXEC) }
-                if client < 0 {
-                    if errno == EINTR || errno == ECONNABORTED { continue }
-                    return  // shut down
-                }
-                var timeout = timeval(tv_sec: 5, tv_usec: 0)
-                setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                var line: [UInt8] = []
-                var byte: UInt8 = 0
-                while line.count < 256, read(client, &byte, 1) == 1, byte != UInt8(ascii: "\n") { line.append(byte) }
-                let command = String(decoding: line, as: UTF8.self)
-                let connection = ControlConnection(fd: client, command: command)
-                if command == "ping" {
-                    connection.answer("pong")
-                } else {
-                    onCommand(connection)
-                }
-            }
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else {
+            close(fd)
+            throw ControlSocketError("pipe: \(String(cString: strerror(errno)))")
         }
+        for end in pipeFDs {
+            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+        }
+        listenFD = fd
+        wakeFD = (pipeFDs[0], pipeFDs[1])
+        let thread = Thread { [self] in self.serve(onCommand) }
         thread.name = "purgewatch-control"
         thread.start()
     }
 
+    private struct Pending {
+        var bytes: [UInt8] = []
+        var deadline: ContinuousClock.Instant
+        var peer: ControlPeer?
+    }
+
+    private func serve(_ onCommand: @escaping @Sendable (ControlConnection) -> Void) {
+        var pending: [Int32: Pending] = [:]
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD.read, events: Int16(POLLIN), revents: 0)]
+            for fd in pending.keys { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+            let now = ContinuousClock.now
+            let nearest = pending.values.map(\.deadline).min()
+            let wait = nearest.map { max(0, min(1_000, now.duration(to: $0).milliseconds)) } ?? 1_000
+            let ready = poll(&fds, nfds_t(fds.count), Int32(wait))
+            if ready < 0 && errno != EINTR { return }
+            if isStopped {
+                for fd in pending.keys { close(fd) }
+                return
+            }
+            if fds[0].revents & Int16(POLLIN) != 0 { acceptAll(&pending) }
+            for entry in fds.dropFirst(2) where entry.revents != 0 {
+                let fd = entry.fd
+                guard var connection = pending[fd] else { continue }
+                let count = read(fd, &buffer, buffer.count)
+                if count < 0 && (errno == EAGAIN || errno == EINTR) { continue }
+                if count <= 0 {
+                    pending[fd] = nil
+                    close(fd)
+                    released()
+                    continue
+                }
+                connection.bytes.append(contentsOf: buffer[0..<count])
+                if let newline = connection.bytes.firstIndex(of: UInt8(ascii: "\n")) {
+                    pending[fd] = nil
+                    let command = String(decoding: connection.bytes[..<newline], as: UTF8.self)
+                    let handed = ControlConnection(fd: fd, command: command, peer: connection.peer) { [weak self] in
+                        self?.released()
+                    }
+                    if command == "ping" { handed.answer("pong") } else { onCommand(handed) }
+                } else if connection.bytes.count > Self.maxCommandBytes {
+                    pending[fd] = nil
+                    ControlConnection(fd: fd, command: "") { [weak self] in self?.released() }
+                        .answer("error command longer than \(Self.maxCommandBytes) bytes")
+                } else {
+                    pending[fd] = connection
+                }
+            }
+            // Clients that never finish their line are closed, so they hold nothing.
+            let later = ContinuousClock.now
+            for (fd, connection) in pending where connection.deadline <= later {
+                pending[fd] = nil
+                ControlConnection(fd: fd, command: "") { [weak self] in self?.released() }
+                    .answer("error no command within \(Self.commandDeadline)")
+            }
+        }
+    }
+
+    private func acceptAll(_ pending: inout [Int32: Pending]) {
+        while true {
+            let client = accept(listenFD, nil, nil)
+            if client < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return  // EAGAIN: nothing more to accept
+            }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+            let admitted = state.withLock { () -> Bool in
+                guard openConnections < Self.maxConnections else { return false }
+                openConnections += 1
+                return true
+            }
+            guard admitted else {
+                ControlConnection(fd: client, command: "")
+                    .answer("error too many connections (\(Self.maxConnections)); try again")
+                continue
+            }
+            var credentials = PeerCredentials()
+            var length = socklen_t(MemoryLayout<PeerCredentials>.size)
+            let peer: ControlPeer? =
+                getsockopt(client, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0
+                ? ControlPeer(uid: credentials.uid, pid: credentials.pid) : nil
+            pending[client] = Pending(deadline: ContinuousClock.now.advanced(by: Self.commandDeadline), peer: peer)
+        }
+    }
+
+    private func released() {
+        state.withLock { openConnections = max(0, openConnections - 1) }
+    }
+
+    private var isStopped: Bool { state.withLock { stopped } }
+
     func stop() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !stopped else { return }
-        stopped = true
+        let first = state.withLock { () -> Bool in
+            guard !stopped else { return false }
+            stopped = true
+            return true
+        }
+        guard first else { return }
+        var byte: UInt8 = 1
+        _ = write(wakeFD.write, &byte, 1)
         shutdown(listenFD, Int32(SHUT_RDWR))
-        close(listenFD)
         unlink(path)
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        close(listenFD)
+        close(wakeFD.read)
+        close(wakeFD.write)
+    }
 }

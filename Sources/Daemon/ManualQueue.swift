@@ -4,10 +4,28 @@ import StateStore
 
 /// `purgewatch purge`: URLs queued by hand go through the same queue as detected changes.
 public enum ManualQueue {
-    /// Adds the URLs to the real state's queue. Returns how many were new (not already pending).
+    /// The `purge` command line for the control socket: the verb, then tab-separated items
+    /// (`URL`, or `URL<space>HEX-PATH`). URLs never hold a space or control byte (checked).
+    public static func command(_ urls: [(url: String, path: [UInt8]?)]) -> String {
+        (["purge"] + urls.map { item in
+            guard let path = item.path else { return item.url }
+            return item.url + " " + path.map { String(format: "%02x", $0) }.joined()
+        }).joined(separator: "\t")
+    }
+
+    /// Adds the URLs to the real state's queue when no daemon runs (taking the state's
+    /// single-writer lock). Returns how many were new (not already pending).
+    /// - Throws: ``DaemonError/stateLocked(_:)`` when another process writes the state.
     public static func enqueue(_ urls: [(url: String, path: [UInt8]?)], config: SiteConfig) throws -> Int {
         let directory = (config.state.path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let lock: StateLock
+        do {
+            lock = try StateLock.acquire(forState: config.state.path)
+        } catch {
+            throw DaemonError.stateLocked(error)
+        }
+        defer { lock.release() }
         let db = try StateDatabase.open(path: config.state.path, migrations: QueueSchema.migrations)
         defer { db.close() }
         let area = config.purge.area.rawValue

@@ -36,12 +36,17 @@ public actor PurgeDaemon {
     let options: DaemonOptions
     let logger: Logger
     let notifier: SystemdNotifier
+    /// The process environment without the credential variables (those are only in
+    /// ``environmentCredentials``, as Secrets).
     let environment: [String: String]
+    let environmentCredentials: Credentials?
     let statePath: String
 
     var db: StateDatabase!
     var client: TencentCDNClient?
     var httpClient: HTTPClient?
+    /// Held for the life of the process: no other purgewatch writes this state meanwhile.
+    var stateLock: StateLock?
     /// Where the credentials come from (no secret), for the logs.
     var credentialSource: String?
     var monitor: SiteMonitor?
@@ -81,8 +86,9 @@ public actor PurgeDaemon {
 
     public init(
         config: SiteConfig, options: DaemonOptions, logger: Logger, notifier: SystemdNotifier,
-        environment: [String: String]
+        environment: [String: String], environmentCredentials: Credentials? = nil
     ) {
+        self.environmentCredentials = environmentCredentials
         self.config = config
         self.options = options
         self.logger = logger
@@ -210,6 +216,12 @@ public actor PurgeDaemon {
     func openState() throws {
         let directory = (statePath as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // One writer per state file (SPEC §6): refused at once, naming the holder.
+        do {
+            stateLock = try StateLock.acquire(forState: statePath)
+        } catch {
+            throw DaemonError.stateLocked(error)
+        }
         if options.dryRun {
             try StateFiles.prepareDryRunCopy(real: config.state.path, dryRun: statePath)
         }
@@ -226,7 +238,8 @@ public actor PurgeDaemon {
         let http = TencentCDNClient.makeHTTPClient()
         httpClient = http
         let credentials = CredentialChain(
-            environment: environment, credentialsFile: config.tencentCloud.credentialsFile,
+            environment: environment, environmentCredentials: environmentCredentials,
+            credentialsFile: config.tencentCloud.credentialsFile,
             cvmRole: config.tencentCloud.cvmRole, metadataEndpoint: config.tencentCloud.metadataEndpoint,
             httpClient: http, logger: logger)
         guard credentials.kind != nil else {
@@ -274,7 +287,19 @@ public actor PurgeDaemon {
         case .siteEnded:
             break  // a monitor replaced by a reload
         case .control(let connection):
+            let verb = connection.command.prefix { $0 != "\t" && $0 != " " }
+            logger.info(
+                "control: \(verb)", metadata: ["purge.peer_uid": "\(connection.peer?.uid ?? 0)", "purge.peer_pid": "\(connection.peer?.pid ?? 0)"])
             switch connection.command {
+            case let command where command.hasPrefix("purge\t") || command == "purge":
+                do {
+                    let (added, total) = try enqueueManual(command)
+                    submitRequested = true
+                    submitterWake?.yield()
+                    connection.answer("queued \(added) \(total)")
+                } catch {
+                    connection.answer("error \(error)")
+                }
             case "flush":
                 coalescer.flush()
                 flushRequested = true
@@ -296,6 +321,37 @@ public actor PurgeDaemon {
             break
         }
         try runDueWork(now: ContinuousClock.now)
+    }
+
+    /// `purge` through the socket: tab-separated items after the verb, each `URL` or
+    /// `URL<space>HEX-PATH`, queued like detected changes (kind `manual`).
+    func enqueueManual(_ command: String) throws -> (added: Int, total: Int) {
+        let items = command.split(separator: "\t").dropFirst()
+        let area = config.purge.area.rawValue
+        return try db.transaction { tx in
+            var added = 0
+            for item in items {
+                let parts = item.split(separator: " ", maxSplits: 1)
+                let url = String(parts[0])
+                let path = parts.count > 1 ? Self.bytes(fromHex: parts[1]) : nil
+                if try tx.enqueue(url: url, area: area, path: path, kind: "manual", nowMilliseconds: nowMilliseconds()) {
+                    added += 1
+                }
+            }
+            return (added, items.count)
+        }
+    }
+
+    static func bytes(fromHex text: Substring) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2, limitedBy: text.endIndex) ?? text.endIndex
+            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
     }
 
     func absorb(_ event: SiteEvent, now: ContinuousClock.Instant) {
@@ -550,9 +606,13 @@ struct StageHealth {
 
 public enum DaemonError: Error, CustomStringConvertible {
     case noCredentials
+    /// Another process writes this state file (exit 75: try again later).
+    case stateLocked(StateLock.Error)
 
     public var description: String {
         switch self {
+        case .stateLocked(let error):
+            "\(error): stop it first (systemctl stop purgewatch@SITE), or use `purgewatch flush` / `purge` to reach it"
         case .noCredentials:
             "no Tencent Cloud credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, provide systemd credentials tencentcloud-secret-id and tencentcloud-secret-key (LoadCredential=), set credentials_file, or cvm_role = true — or use --dry-run"
         }

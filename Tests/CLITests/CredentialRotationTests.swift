@@ -65,12 +65,15 @@ import Testing
             var environment = Self.noEnvironmentCredentials
             environment["CREDENTIALS_DIRECTORY"] = directory
             try await fixture.startDaemon(environment: environment)
+            // Let the start-up requests (DescribePurgeQuota) finish with the old key first.
+            #expect(await fixture.eventually { fixture.emulator.requests.contains { $0.outcome == "accepted" } })
 
             fixture.emulator.addCredential(secretId: Self.newID, secretKey: Self.newKey)
             try write(Self.newID, Self.newKey)
             fixture.emulator.removeCredential(secretId: fixture.emulator.secretId)
             kill(try #require(fixture.daemon?.pid), SIGHUP)
             #expect(await fixture.eventually { fixture.daemon?.log.contains("credentials read again") == true })
+            fixture.emulator.resetRecords()
             try fixture.write("page.html", "v2\n")
             let flushed = try await fixture.flushWait()
             #expect(flushed.status == 0, "\(flushed.stderr)")

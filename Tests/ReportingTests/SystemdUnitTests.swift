@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The shipped unit, systemd/purgewatch@.service: its contract with the daemon, and its hardening
-/// as `systemd-analyze security` scores it (SPEC §8: exposure at most 2.0).
+/// as `systemd-analyze security` scores it (SPEC §8: exposure at most 2.0; the isolation issue asks for at most 1.5).
 @Suite struct SystemdUnitTests {
     static let unitPath = repositoryRoot + "/systemd/purgewatch@.service"
     static let systemdAnalyze = Subprocess.find("/usr/bin/systemd-analyze", "/bin/systemd-analyze")
@@ -30,6 +30,7 @@ import Testing
         #expect(try values("StateDirectory") == ["purgewatch"])
         #expect(try values("RuntimeDirectory") == ["purgewatch/%i"])
         #expect(try values("UMask") == ["0027"])
+        #expect(try values("LimitCORE") == ["0"], "secrets never reach a core file")
         #expect(try values("RestrictAddressFamilies") == ["AF_UNIX AF_INET AF_INET6"])
         // The daemon reads $CREDENTIALS_DIRECTORY/tencentcloud-secret-id and tencentcloud-secret-key.
         let credentials = try values("LoadCredential").map { $0.split(separator: ":").first.map(String.init) ?? "" }
@@ -37,7 +38,7 @@ import Testing
     }
 
     @Test(.enabled(if: systemdAnalyze != nil, "systemd-analyze is not installed"))
-    func exposureIsAtMostTwo() throws {
+    func exposureIsAtMostOneAndAHalf() throws {
         let result = try Subprocess.run(
             Self.systemdAnalyze!, ["security", "--offline=true", "--no-pager", Self.unitPath],
             environment: ["SYSTEMD_COLORS": "0", "PATH": "/usr/bin:/bin"])
@@ -48,7 +49,7 @@ import Testing
         let afterName = try #require(summary.range(of: ".service: "), "\(summary)").upperBound
         let figure = try #require(
             summary[afterName...].split(separator: " ").first.flatMap { Double($0) }, "\(summary)")
-        #expect(figure <= 2.0, "\(summary)")
+        #expect(figure <= 1.5, "\(summary)")
         // Every directive was understood (a typo is only a warning, and would silently weaken it).
         #expect(!result.stderr.contains("Unknown"), "\(result.stderr)")
         #expect(!result.stderr.contains("ignoring"), "\(result.stderr)")

@@ -228,14 +228,25 @@ struct ClientEmulatorTests {
         }
     }
 
-    @Test("AuthFailure.SignatureFailure is permanent and not retried (forced, and with a wrong key)")
+    @Test("AuthFailure.SignatureFailure reads the credentials again once, then is permanent (SPEC §6: rotated keys)")
     func signatureFailure() async throws {
         try await withEmulator { emu, http in
             let client = try makeClient(emu, http)
+            // One refusal (a key rotated meanwhile): the credentials are read again and the
+            // request goes through on the second attempt.
             emu.failNext(1, with: .authFailure("AuthFailure.SignatureFailure"))
+            _ = try await client.purgeURLs(["https://www.example.com/a"], area: nil, urlEncode: false, deadline: deadline())
+            #expect(emu.requests.count == 2)
+            #expect(emu.acceptedURLs == ["https://www.example.com/a"])
+            // A key that stays wrong: one re-read, one more request, then a permanent failure.
+            let wrongKey = try makeClient(
+                emu,
+                http,
+                credentials: StaticCredentialProvider(Credentials(secretId: emu.secretId, secretKey: Secret("wrong")))
+            )
             if let error = await captureError({
-                _ = try await client.purgeURLs(
-                    ["https://www.example.com/a"],
+                _ = try await wrongKey.purgeURLs(
+                    ["https://www.example.com/b"],
                     area: nil,
                     urlEncode: false,
                     deadline: deadline()
@@ -245,24 +256,8 @@ struct ClientEmulatorTests {
                 #expect(error.errorClass == .permanent)
                 #expect(error.requestId != nil)
             }
-            #expect(emu.requests.count == 1)
-            let wrongKey = try makeClient(
-                emu,
-                http,
-                credentials: StaticCredentialProvider(Credentials(secretId: emu.secretId, secretKey: Secret("wrong")))
-            )
-            if let error = await captureError({
-                _ = try await wrongKey.purgeURLs(
-                    ["https://www.example.com/a"],
-                    area: nil,
-                    urlEncode: false,
-                    deadline: deadline()
-                )
-            }) {
-                #expect(error.code == "AuthFailure.SignatureFailure")
-            }
-            #expect(emu.requests.count == 2)
-            #expect(emu.acceptedURLs.isEmpty)
+            #expect(emu.requests.count == 4)
+            #expect(emu.acceptedURLs == ["https://www.example.com/a"])
         }
     }
 

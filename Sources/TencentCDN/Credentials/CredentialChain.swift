@@ -16,20 +16,31 @@ public struct CredentialChain: CredentialProvider {
     public let detail: String?
     private let provider: (any CredentialProvider)?
 
+    /// - Parameter environmentCredentials: the environment's credentials when the caller took them
+    ///   out of `environment` (``EnvironmentCredentials/split(_:)``), so that no plain copy of
+    ///   the secret stays in a dictionary for the life of the process.
     public init(
         environment: [String: String],
+        environmentCredentials: Credentials? = nil,
         credentialsFile: String?,
         cvmRole: Bool,
         metadataEndpoint: String = CVMRoleCredentialProvider.defaultMetadataEndpoint,
         httpClient: HTTPClient,
         logger: Logger
     ) {
-        let located = Self.locate(environment: environment, credentialsFile: credentialsFile, cvmRole: cvmRole)
+        let fromEnvironment = environmentCredentials ?? CredentialSources.fromEnvironment(environment)
+        let located = Self.locate(
+            environment: environment, environmentCredentials: fromEnvironment, credentialsFile: credentialsFile,
+            cvmRole: cvmRole)
         kind = located?.kind
         detail = located?.detail
         switch located?.kind {
         case .environment:
-            provider = Self.fromEnvironment(environment)
+            let credentials = fromEnvironment
+            provider = CachingCredentialProvider {
+                guard let credentials else { throw CredentialSources.noCredentials("environment credentials vanished") }
+                return credentials
+            }
         case .systemdCredentials:
             let dir = CredentialSources.systemdDirectory(environment) ?? ""
             provider = CachingCredentialProvider { try CredentialSources.fromSystemd(directory: dir) }
@@ -53,21 +64,17 @@ public struct CredentialChain: CredentialProvider {
         }
     }
 
-    private static func fromEnvironment(_ environment: [String: String]) -> any CredentialProvider {
-        let credentials = CredentialSources.fromEnvironment(environment)
-        return CachingCredentialProvider {
-            guard let credentials else { throw CredentialSources.noCredentials("environment credentials vanished") }
-            return credentials
-        }
-    }
-
     /// Which source the chain would use, by presence only: reads and prints no secret
     /// (for `check-config`).
     public static func locate(
         environment: [String: String],
+        environmentCredentials: Credentials? = nil,
         credentialsFile: String?,
         cvmRole: Bool
     ) -> (kind: CredentialSourceKind, detail: String)? {
+        if environmentCredentials != nil && !CredentialSources.environmentPresent(environment) {
+            return (.environment, "\(CredentialSources.secretIdVariable), \(CredentialSources.secretKeyVariable)")
+        }
         if CredentialSources.environmentPresent(environment) {
             let token = CredentialSources.tokenVariables.first { !(environment[$0] ?? "").isEmpty }
             var detail = "\(CredentialSources.secretIdVariable), \(CredentialSources.secretKeyVariable)"
@@ -102,4 +109,19 @@ public struct CredentialChain: CredentialProvider {
     public func invalidate() async {
         await provider?.invalidate()
     }
+}
+
+/// The environment's credentials, taken out of the environment (SPEC §6: secrets never linger).
+public enum EnvironmentCredentials {
+    /// `environment` without the credential variables, and the credentials they held (as
+    /// ``Secret``s), if any.
+    public static func split(_ environment: [String: String]) -> (rest: [String: String], credentials: Credentials?) {
+        let credentials = CredentialSources.fromEnvironment(environment)
+        var rest = environment
+        for name in CredentialSources.environmentVariables { rest[name] = nil }
+        return (rest, credentials)
+    }
+
+    /// The names of the variables that carry credentials (to scrub from the process).
+    public static var variables: [String] { CredentialSources.environmentVariables }
 }

@@ -29,6 +29,9 @@ enum CredentialSources {
         )
     }
 
+    /// Every variable that carries part of the environment credentials.
+    static var environmentVariables: [String] { [secretIdVariable, secretKeyVariable] + tokenVariables }
+
     // MARK: systemd credentials
 
     static func systemdDirectory(_ env: [String: String]) -> String? {

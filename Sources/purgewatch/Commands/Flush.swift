@@ -31,7 +31,11 @@ struct Flush: ParsableCommand {
         case "ok"?, "submitted"?:
             if wait { Console.out("submitted") }
         case "failed"?:
-            Console.err("some URLs failed permanently (\(answer.dropFirst(7)) URL(s)); see `purgewatch status`")
+            // "failed N URL…": the URLs of this flush's window that failed permanently.
+            let parts = answer.split(separator: " ")
+            let count = parts.count > 1 ? String(parts[1]) : "?"
+            let named = parts.dropFirst(2).joined(separator: "\n  ")
+            Console.err("\(count) URL(s) of this deploy failed permanently; see `purgewatch status`\(named.isEmpty ? "" : ":\n  " + named)")
             throw ExitCode.failure
         default:
             Console.err("unexpected answer from the daemon: \(answer)")

@@ -44,17 +44,47 @@ struct Purge: ParsableCommand {
                 throw SysExit.dataError
             }
         }
-        let added = try ManualQueue.enqueue(urls, config: config)
-        Console.out("queued \(added) URL(s) (\(urls.count - added) already pending)")
-        do {
-            let answer = try DaemonConnection.send(wait ? "flush-wait" : "flush", config: config, timeout: limit.duration)
-            if answer.hasPrefix("failed") {
-                Console.err("some URLs failed permanently; see `purgewatch status`")
+        // A running daemon takes the URLs through its socket (a deploy user needs only the
+        // socket); only when none runs does purge write the state itself, under its lock.
+        var answer: String?
+        for state in [config.state.path, config.dryRunStatePath] {
+            do {
+                answer = try ControlSocket.send(
+                    ManualQueue.command(urls), to: ControlSocket.path(forState: state), timeout: .seconds(10))
+                break
+            } catch let error as ControlSocketError where error.noDaemon {
+                continue
+            }
+        }
+        if let answer {
+            let parts = answer.split(separator: " ")
+            guard parts.first == "queued", parts.count == 3, let added = Int(parts[1]), let total = Int(parts[2]) else {
+                Console.err("the daemon refused the URLs: \(answer)")
                 throw ExitCode.failure
             }
-            if wait { Console.out("submitted") }
-        } catch let exit as ExitCode where exit == SysExit.unavailable && !wait {
-            Console.out("no daemon is running: they will be submitted at its next start (or by `purgewatch run --once`)")
+            Console.out("queued \(added) URL(s) (\(total - added) already pending) with the running daemon")
+            if wait {
+                let waited = try DaemonConnection.send("flush-wait", config: config, timeout: limit.duration)
+                if waited.hasPrefix("failed") {
+                    Console.err("some URLs failed permanently: \(waited.dropFirst(7)); see `purgewatch status`")
+                    throw ExitCode.failure
+                }
+                Console.out("submitted")
+            }
+            return
         }
+        let added: Int
+        do {
+            added = try ManualQueue.enqueue(urls, config: config)
+        } catch let error as DaemonError {
+            Console.err("\(error)")
+            throw SysExit.tempFail
+        }
+        Console.out("queued \(added) URL(s) (\(urls.count - added) already pending)")
+        if wait {
+            Console.err("no daemon is running: nothing to wait for; they are submitted at its next start (or by `purgewatch run --once`)")
+            throw SysExit.unavailable
+        }
+        Console.out("no daemon is running: they will be submitted at its next start (or by `purgewatch run --once`)")
     }
 }

@@ -6,6 +6,7 @@ import PurgeCore
 import Reporting
 import ServiceLifecycle
 import Synchronization
+import TencentCDN
 import UnixSignals
 
 struct Run: AsyncParsableCommand {
@@ -27,7 +28,11 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        let environment = ProcessInfo.processInfo.environment
+        // The credentials leave the environment: kept only as Secrets, zeroed in the process's
+        // environment block, and the process is not dumpable (no core, no ptrace by others).
+        let (environment, environmentCredentials) = EnvironmentCredentials.split(ProcessInfo.processInfo.environment)
+        ProcessHardening.scrubCredentialsFromEnvironment()
+        ProcessHardening.makeNonDumpable()
         let level = environment["PURGEWATCH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap(LogBootstrap.make(identifier: "purgewatch", environment: environment, logLevel: level))
         var logger = Logger(label: "purgewatch")
@@ -37,7 +42,10 @@ struct Run: AsyncParsableCommand {
         daemonOptions.once = once
         let daemon = PurgeDaemon(
             config: config, options: daemonOptions, logger: logger,
-            notifier: SystemdNotifier(environment: environment), environment: environment)
+            notifier: SystemdNotifier(environment: environment), environment: environment,
+            environmentCredentials: environmentCredentials)
+        logger.debug(
+            "process hardening: dumpable=\(ProcessHardening.isDumpable), credential variables kept in the environment: \(EnvironmentCredentials.variables.filter { environment[$0] != nil })")
         let service = DaemonService(daemon: daemon)
         let reloads = ClosureService { [daemon] in
             for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
@@ -57,7 +65,7 @@ struct Run: AsyncParsableCommand {
         } catch {
             let failure = service.failure.withLock { $0 }
             logger.critical("\(failure?.message ?? "\(error)")")
-            throw failure?.isConfiguration == true ? SysExit.config : ExitCode.failure
+            throw failure?.exitCode ?? ExitCode.failure
         }
         let status = service.exitStatus.withLock { $0 }
         if status != 0 { throw ExitCode(status) }
@@ -69,7 +77,7 @@ struct Run: AsyncParsableCommand {
 final class DaemonService: Service, Sendable {
     let daemon: PurgeDaemon
     let exitStatus = Mutex<Int32>(0)
-    let failure = Mutex<(message: String, isConfiguration: Bool)?>(nil)
+    let failure = Mutex<(message: String, exitCode: ExitCode)?>(nil)
 
     init(daemon: PurgeDaemon) {
         self.daemon = daemon
@@ -82,7 +90,13 @@ final class DaemonService: Service, Sendable {
         } catch is CancellationError {
             // SIGTERM: the queue waits in SQLite for the next start (SPEC §6).
         } catch {
-            failure.withLock { $0 = ("\(error)", error is DaemonError) }
+            let code: ExitCode
+            switch error as? DaemonError {
+            case .stateLocked?: code = SysExit.tempFail  // another writer: try again later
+            case .noCredentials?: code = SysExit.config
+            case nil: code = ExitCode.failure
+            }
+            failure.withLock { $0 = ("\(error)", code) }
             throw error
         }
     }

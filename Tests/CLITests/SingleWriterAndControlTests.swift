@@ -1,0 +1,121 @@
+import Foundation
+import Glibc
+import TencentEmulator
+import Testing
+
+/// One process writes a state file, and the control socket serves every client (SPEC §6).
+@Suite(.serialized, .timeLimit(.minutes(3))) struct SingleWriterAndControlTests {
+    static let www = DaemonFixture.www
+
+    @Test func aSecondWriterIsRefusedAtOnceNamingTheHolder() async throws {
+        try await DaemonFixture.with { fixture in
+            try fixture.write("page.html", "v1\n")
+            try await fixture.startDaemon()
+            let pid = try #require(fixture.daemon?.pid)
+            for arguments in [["run"], ["run", "--once"]] {
+                let started = ContinuousClock.now
+                let second = try await PurgewatchProcess.runAsync(
+                    arguments + ["--config", fixture.configPath], environment: fixture.environment)
+                #expect(second.status == 75, "\(arguments): \(second.stderr)")
+                #expect(second.stderr.contains("process \(pid)"), "names the holder: \(second.stderr)")
+                #expect(started.duration(to: .now) < .seconds(5), "refused at once")
+            }
+            #expect(fixture.daemon?.isRunning == true)
+            // purge hands its URLs to the daemon instead of writing the state beside it.
+            let purged = try await PurgewatchProcess.runAsync(
+                ["purge", "--config", fixture.configPath, "--wait", "page.html"], environment: fixture.environment)
+            #expect(purged.status == 0, "\(purged.stderr)")
+            #expect(purged.stdout.contains("with the running daemon"), "\(purged.stdout)")
+            #expect(fixture.purged.contains(Self.www + "page.html"))
+        }
+        // With no daemon, purge takes the lock itself and writes the state.
+    }
+
+    @Test func purgeWithoutADaemonWritesUnderTheLockAndTheDaemonSendsItLater() async throws {
+        try await DaemonFixture.with { fixture in
+            try fixture.write("page.html", "v1\n")
+            let queued = try await PurgewatchProcess.runAsync(
+                ["purge", "--config", fixture.configPath, "page.html"], environment: fixture.environment)
+            #expect(queued.status == 0, "\(queued.stderr)")
+            #expect(queued.stdout.contains("no daemon is running"))
+            try await fixture.startDaemon()
+            #expect(await fixture.eventually { fixture.purged.contains(Self.www + "page.html") })
+        }
+    }
+
+    /// 50 clients connect and say nothing; 20 deploys run `flush --wait` at once: every one is
+    /// answered (the server used to take one connection at a time with a 5 s read timeout).
+    @Test func idleClientsNeverStarveAFlush() async throws {
+        try await DaemonFixture.with { fixture in
+            try fixture.write("page.html", "v1\n")
+            try await fixture.startDaemon()
+            let socketPath = fixture.statePath + ".sock"
+            var idle: [Int32] = []
+            for _ in 0..<50 { idle.append(try Self.connect(socketPath)) }
+            defer { idle.forEach { close($0) } }
+            try fixture.write("page.html", "v2\n")
+            let started = ContinuousClock.now
+            let results = try await withThrowingTaskGroup(of: Int32.self) { group in
+                for _ in 0..<20 {
+                    group.addTask { try await fixture.flushWait(timeout: "30s").status }
+                }
+                var statuses: [Int32] = []
+                for try await status in group { statuses.append(status) }
+                return statuses
+            }
+            #expect(results == Array(repeating: 0, count: 20), "\(results)")
+            #expect(started.duration(to: .now) < .seconds(4), "answered while 50 idle clients are connected")
+            #expect(fixture.purged == [Self.www + "page.html"])
+            // The idle clients are closed at their deadline, with a word.
+            let answer = Self.readLine(idle[0], timeout: .seconds(8))
+            #expect(answer.hasPrefix("error no command"), "\(answer)")
+            let log = fixture.daemon?.log ?? ""
+            #expect(log.contains("purge.peer_uid=\(getuid())"), "each command is logged with the peer's uid")
+        }
+    }
+
+    static func connect(_ path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        return fd
+    }
+
+    static func readLine(_ fd: Int32, timeout: Duration) -> String {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, Int32(timeout.components.seconds * 1_000)) > 0 else { return "" }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = read(fd, &buffer, buffer.count)
+        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+    }
+}
+
+/// Secrets in memory (SPEC §6): the daemon is not dumpable and its environment block no longer
+/// holds the secret key.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct SecretsInMemoryTests {
+    @Test func theDaemonIsNotDumpableAndItsEnvironmentHoldsNoSecret() async throws {
+        try await DaemonFixture.with { fixture in
+            try fixture.write("page.html", "v1\n")
+            try await fixture.startDaemon()
+            let pid = try #require(fixture.daemon?.pid)
+            let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))
+            let secret = Data(fixture.emulator.secretKey.utf8)
+            #expect(environ.range(of: secret) == nil, "the secret key is zeroed in /proc/\(pid)/environ")
+            #expect(environ.range(of: Data("PURGEWATCH_TEST_TIME_SCALE=".utf8)) != nil, "the rest of the environment is untouched")
+            let log = fixture.daemon?.log ?? ""
+            #expect(log.contains("dumpable=false"), "\(log)")
+            #expect(log.contains("credential variables kept in the environment: []"))
+            // The scrubbed key still signs requests: it lives on as a Secret.
+            try fixture.write("page.html", "v2\n")
+            #expect(try await fixture.flushWait().status == 0)
+            #expect(fixture.purged == [DaemonFixture.www + "page.html"])
+        }
+    }
+}
