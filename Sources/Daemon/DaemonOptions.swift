@@ -45,6 +45,10 @@ public struct DaemonOptions: Sendable {
     /// can set it — nothing in a config file can.
     public init(environment: [String: String]) {
         self.init()
+        // Tests only (environment only): pretend fs.inotify.max_user_watches is this low.
+        if let limit = environment["PURGEWATCH_TEST_WATCH_LIMIT"].flatMap(Int.init), limit > 0 {
+            monitor.watchLimitForTesting = limit
+        }
         guard let text = environment["PURGEWATCH_TEST_TIME_SCALE"], let scale = Double(text), scale > 0, scale < 1 else {
             return
         }

@@ -231,6 +231,7 @@ public actor PurgeDaemon {
             logger.warning("\(resent) batch(es) were being sent when the daemon stopped: sending them again")
         }
         if options.dryRun { try seedDryRunQuota() }
+        try db.transaction { try $0.setMetaValue(Self.degradedKey, .null) }
         filesTracked = try db.read { try $0.manifestCount() }
     }
 
@@ -300,6 +301,24 @@ public actor PurgeDaemon {
                 } catch {
                     connection.answer("error \(error)")
                 }
+            case let command where command.hasPrefix("failures-"):
+                guard let (action, urls) = Failures.parse(command) else {
+                    connection.answer("error unknown command \(verb)")
+                    break
+                }
+                do {
+                    let outcome = try db.transaction {
+                        try Failures.apply(action, urls: urls, in: $0, nowMilliseconds: nowMilliseconds())
+                    }
+                    logger.notice("failures --\(action.rawValue): \(outcome.applied) URL(s)")
+                    if action == .retry {
+                        submitRequested = true
+                        submitterWake?.yield()
+                    }
+                    connection.answer(Failures.answer(outcome))
+                } catch {
+                    connection.answer("error \(error)")
+                }
             case "flush":
                 coalescer.flush()
                 flushRequested = true
@@ -322,6 +341,9 @@ public actor PurgeDaemon {
         }
         try runDueWork(now: ContinuousClock.now)
     }
+
+    /// The `meta` key that tells `status` (and `status --check`) that watching is degraded.
+    public static let degradedKey = "daemon.degraded"
 
     /// `purge` through the socket: tab-separated items after the verb, each `URL` or
     /// `URL<space>HEX-PATH`, queued like detected changes (kind `manual`).
@@ -364,8 +386,10 @@ public actor PurgeDaemon {
             pending.absorb(event)
             coalescer.noteChange(at: now)
         case .degraded(let error):
+            try? db.transaction { try $0.setMetaValue(Self.degradedKey, .text("watch limit reached")) }
             logger.error("\(error)", metadata: MessageID.watchLimitReached.metadata(["purge.required_watches": "\(error.requiredWatchLimit ?? 0)"]))
         case .watchesRestored:
+            try? db.transaction { try $0.setMetaValue(Self.degradedKey, .null) }
             logger.notice("the watches fit again: leaving degraded mode")
         case .rootUnavailable(let reason):
             logger.warning("site root unavailable: \(reason); waiting for it to come back")

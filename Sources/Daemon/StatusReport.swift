@@ -31,6 +31,7 @@ public struct StatusReport: Sendable {
         public var errorCode: String?
         public var batchID: Int64?
         public var failedAt: Date?
+        public var message: String? = nil
     }
 
     public struct Quota: Sendable {
@@ -54,6 +55,10 @@ public struct StatusReport: Sendable {
     public var waitingUntil: Date?
     /// Batches whose task never reached `done`/`fail` within 30 minutes (SPEC §6).
     public var unverifiedBatches: Int = 0
+    /// Why watching is degraded (the watch limit), as the daemon recorded it; nil when it is not.
+    public var degraded: String?
+    /// Failed URLs neither retried nor forgotten (all of them; `failures` lists only 200).
+    public var failedURLCount: Int = 0
     public var batches: [Batch]
     public var failures: [Failure]
     public var quota: [Quota]
@@ -96,11 +101,13 @@ public struct StatusReport: Sendable {
                     nextAttempt: $0.nextAttemptMilliseconds.map(date), created: date($0.createdMilliseconds),
                     updated: date($0.updatedMilliseconds), dryRun: $0.isDryRun)
             }
-            report.failures = try tx.queueRows(state: .failed, limit: 200).map {
+            report.failures = try tx.failures(limit: 200).map {
                 Failure(
-                    url: $0.url, path: $0.path.map { RelativePath($0).description }, errorCode: $0.errorCode,
-                    batchID: $0.batchID, failedAt: $0.failedMilliseconds.map(date))
+                    url: $0.row.url, path: $0.row.path.map { RelativePath($0).description }, errorCode: $0.row.errorCode,
+                    batchID: $0.row.batchID, failedAt: $0.row.failedMilliseconds.map(date), message: $0.message)
             }
+            report.failedURLCount = try tx.queueCount(state: .failed)
+            if case .text(let reason)? = try tx.metaValue(PurgeDaemon.degradedKey) { report.degraded = reason }
             report.quota = try tx.quotaRows().map {
                 Quota(area: $0.area, kind: $0.kind, batch: $0.batch, total: $0.total, available: $0.available, fetched: date($0.fetchedMilliseconds))
             }
@@ -128,6 +135,7 @@ public struct StatusReport: Sendable {
             J.object([
                 ("url", J.string(failure.url)), ("path", string(failure.path)), ("error_code", string(failure.errorCode)),
                 ("batch_id", failure.batchID.map { "\($0)" } ?? "null"), ("failed_at", date(failure.failedAt)),
+                ("message", string(failure.message)),
             ])
         }
         let quotaJSON = quota.map { quota in
@@ -150,12 +158,71 @@ public struct StatusReport: Sendable {
             ])),
             ("waiting_quota", J.object([("urls", "\(waitingQuotaURLs)"), ("until", date(waitingUntil))])),
             ("unverified_batches", "\(unverifiedBatches)"),
+            ("degraded", string(degraded)),
             ("batches", J.array(batchesJSON)),
             ("failures", J.object([("batches", "\(failedBatches)"), ("urls", J.array(failuresJSON))])),
             ("quota", J.array(quotaJSON)),
             ("next_quota_reset", date(nextQuotaReset)),
         ])
     }
+
+    // MARK: - status --check
+
+    /// The monitoring-plugin levels (SPEC §2), with their exit statuses.
+    public enum CheckLevel: Int32, Sendable {
+        case ok = 0, warning = 1, critical = 2, unknown = 3
+        var word: String {
+            switch self {
+            case .ok: "OK"
+            case .warning: "WARNING"
+            case .critical: "CRITICAL"
+            case .unknown: "UNKNOWN"
+            }
+        }
+    }
+
+    /// The URL quota left today for `area` ("" = every area counts: the tightest), nil when no
+    /// DescribePurgeQuota reading is cached yet.
+    public func urlQuotaLeft(area: String) -> Int? {
+        quota.filter { $0.kind == "url" && (area.isEmpty || $0.area == area) }.map(\.available).min()
+    }
+
+    /// `status --check`: one line `PURGEWATCH LEVEL - summary | perfdata` and its level.
+    /// CRITICAL: no daemon runs, URLs failed permanently (not retried or forgotten), or a pending
+    /// URL older than `max_delay` + 10 min; WARNING: URLs waiting for the quota reset, degraded
+    /// watching, unverified batches; else OK.
+    public func check(maxDelay: Duration, area: String) -> (level: CheckLevel, line: String) {
+        let oldestAge = oldestPending.map { max(0, Int(now.timeIntervalSince($0))) }
+        let pendingLimit = Int(maxDelay.components.seconds) + 600
+        var critical: [String] = []
+        var warning: [String] = []
+        if !daemonRunning { critical.append("no daemon is running for \(configPath)") }
+        if failedURLCount > 0 {
+            critical.append("\(failedURLCount) URL(s) failed permanently (purgewatch failures)")
+        }
+        if let oldestAge, oldestAge > pendingLimit {
+            critical.append("a URL has been pending for \(oldestAge) s (limit \(pendingLimit) s = max_delay + 10 min)")
+        }
+        if waitingQuotaURLs > 0 {
+            warning.append("\(waitingQuotaURLs) URL(s) wait for the quota reset at \(waitingUntil.map(iso8601) ?? "?")")
+        }
+        if let degraded { warning.append("watching is degraded (\(degraded))") }
+        if unverifiedBatches > 0 { warning.append("\(unverifiedBatches) batch(es) unverified") }
+        let level: CheckLevel = !critical.isEmpty ? .critical : !warning.isEmpty ? .warning : .ok
+        let summary =
+            (critical + warning).isEmpty
+            ? "\(filesTracked) files tracked, \(pendingURLs) URL(s) pending" : (critical + warning).joined(separator: "; ")
+        let quotaLeft = urlQuotaLeft(area: area).map { "\($0)" } ?? "U"
+        let perfdata = [
+            "pending=\(pendingURLs);;;0", "failed=\(failedURLCount);;1;0", "waiting_quota=\(waitingQuotaURLs);1;;0",
+            "quota_left=\(quotaLeft);;;0", "oldest_pending_age=\(oldestAge.map { "\($0)s" } ?? "0s");;\(pendingLimit);0",
+            "files=\(filesTracked);;;0",
+        ].joined(separator: " ")
+        return (level, "PURGEWATCH \(level.word) - \(summary) | \(perfdata)")
+    }
+
+    /// The line for a state that cannot be read.
+    public static func unknownLine(_ reason: String) -> String { "PURGEWATCH UNKNOWN - \(reason)" }
 
     /// The readable form.
     public var text: String {
@@ -174,6 +241,7 @@ public struct StatusReport: Sendable {
             lines.append("quota:    \(quota.area) \(quota.kind): \(quota.total - quota.available) of \(quota.total) used today, batch \(quota.batch)")
         }
         lines.append("reset:    next quota reset \(iso8601(nextQuotaReset)) (00:00 UTC+8)")
+        if let degraded { lines.append("DEGRADED: \(degraded); the tree is walked periodically") }
         if unverifiedBatches > 0 {
             lines.append("unverified: \(unverifiedBatches) batch(es) accepted but never reported done within 30 min (no longer polled)")
         }

@@ -11,7 +11,7 @@ struct PurgeWatch: AsyncParsableCommand {
             1 runtime failure, 64–78 usage and configuration errors (sysexits.h): 64 usage, 65 bad \
             input, 66 unreadable config, 69 no daemon running, 75 `flush --wait` timed out, 78 config error.
             """,
-        subcommands: [Run.self, Flush.self, Status.self, Purge.self, Explain.self, CheckConfig.self]
+        subcommands: [Run.self, Flush.self, Status.self, Purge.self, FailuresCommand.self, Explain.self, CheckConfig.self]
     )
 }
 

@@ -173,13 +173,13 @@ _purgewatch() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    run|flush|status|purge|explain|check-config|help)
+    run|flush|status|purge|failures|explain|check-config|help)
         # Offer subcommand argument completions
         "_purgewatch_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'run flush status purge explain check-config help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'run flush status purge failures explain check-config help' -- "${cur}"))
         ;;
     esac
 }
@@ -219,7 +219,7 @@ _purgewatch_flush() {
 
 _purgewatch_status() {
     repeating_flags=()
-    non_repeating_flags=(--json --dry-run -h --help)
+    non_repeating_flags=(--json --dry-run --check -h --help)
     repeating_options=()
     non_repeating_options=(--config)
     __purgewatch_offer_flags_options 0
@@ -245,6 +245,21 @@ _purgewatch_purge() {
         return
         ;;
     '--timeout')
+        return
+        ;;
+    esac
+}
+
+_purgewatch_failures() {
+    repeating_flags=()
+    non_repeating_flags=(--json --retry --forget --dry-run -h --help)
+    repeating_options=()
+    non_repeating_options=(--config)
+    __purgewatch_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--config')
         return
         ;;
     esac

@@ -1,9 +1,17 @@
 /// Where a queued URL stands. StateStore alone maps these to the `queue.state` column.
 ///
 /// `pending` → `batched` (in a batch) → `done` | `failed`; `superseded` when the same URL is
-/// pending again in a newer row (one pending row per URL and area).
+/// pending again in a newer row (one pending row per URL and area, and `failures --retry`);
+/// `forgotten` when a human acknowledged a failure (`failures --forget`).
 public enum QueueState: String, Sendable, CaseIterable {
-    case pending, batched, done, failed, superseded
+    case pending, batched, done, failed, superseded, forgotten
+}
+
+/// A URL that failed permanently, with what the API said (SPEC §2 `failures`).
+public struct FailureRow: Sendable, Hashable {
+    public var row: QueueRow
+    /// The failing batch's last error message, when the batch is still recorded.
+    public var message: String?
 }
 
 /// Where a purge request stands. StateStore alone maps these to the `batches.state` column.
@@ -80,7 +88,7 @@ extension Database {
     private static let batchColumns =
         "id, action, area, state, targets, task_id, request_id, attempts, next_attempt_at, last_error_code, last_error_message, dry_run, created_at, updated_at, accepted_at, polls"
 
-    private func queueRow(_ s: Statement) -> QueueRow {
+    fileprivate func queueRow(_ s: Statement) -> QueueRow {
         QueueRow(
             id: s.int64(0), url: s.text(1) ?? "", area: s.text(2) ?? "", path: s.isNull(3) ? nil : s.blob(3),
             kind: s.text(4) ?? "", firstSeenMilliseconds: s.int64(5), state: QueueState(rawValue: s.text(6) ?? "") ?? .failed,
@@ -125,6 +133,46 @@ extension Database {
         try query(
             "SELECT \(Self.queueColumns) FROM queue WHERE state = ? ORDER BY id DESC LIMIT ?",
             [.text(state.rawValue), .integer(Int64(limit))], queueRow)
+    }
+
+    /// URLs that failed permanently and were neither retried nor forgotten, newest first; only
+    /// those among `urls` when given.
+    public func failures(urls: [String]? = nil, limit: Int = 10_000) throws -> [FailureRow] {
+        let rows = try query(
+            """
+            SELECT q.id, q.url, q.area, q.path, q.kind, q.first_seen, q.state, q.batch_id, q.retries, q.error_code,
+                   q.failed_at, b.last_error_message
+            FROM queue q LEFT JOIN batches b ON b.id = q.batch_id
+            WHERE q.state = 'failed' ORDER BY q.id DESC LIMIT ?
+            """, [.integer(Int64(limit))]
+        ) { s in
+            FailureRow(row: queueRow(s), message: s.text(11))
+        }
+        guard let urls else { return rows }
+        let wanted = Set(urls)
+        return rows.filter { wanted.contains($0.row.url) }
+    }
+
+    /// `failures --retry`: each failed row is superseded by a new pending row for the same URL
+    /// (deduplicated against one already pending). Returns how many failures were retried.
+    @discardableResult
+    public func retryFailures(_ failures: [FailureRow], nowMilliseconds: Int64) throws -> Int {
+        for failure in failures {
+            try run("UPDATE queue SET state = 'superseded', batch_id = NULL WHERE id = ? AND state = 'failed'", [.integer(failure.row.id)])
+            try enqueue(
+                url: failure.row.url, area: failure.row.area, path: failure.row.path, kind: failure.row.kind,
+                nowMilliseconds: nowMilliseconds)
+        }
+        return failures.count
+    }
+
+    /// `failures --forget`: the failures are acknowledged and stop counting in `status`.
+    @discardableResult
+    public func forgetFailures(_ failures: [FailureRow]) throws -> Int {
+        for failure in failures {
+            try run("UPDATE queue SET state = 'forgotten' WHERE id = ? AND state = 'failed'", [.integer(failure.row.id)])
+        }
+        return failures.count
     }
 
     /// Rows in `state`, counted.
@@ -307,7 +355,7 @@ extension Database {
     public func pruneHistory(olderThan milliseconds: Int64) throws -> (queue: Int, batches: Int) {
         let queue = try run(
             """
-            DELETE FROM queue WHERE state IN ('done', 'superseded', 'failed')
+            DELETE FROM queue WHERE state IN ('done', 'superseded', 'failed', 'forgotten')
               AND COALESCE(failed_at, first_seen) < ?
               AND (batch_id IS NULL OR batch_id IN (SELECT id FROM batches WHERE updated_at < ?))
             """, [.integer(milliseconds), .integer(milliseconds)])

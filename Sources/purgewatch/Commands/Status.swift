@@ -1,5 +1,6 @@
 import ArgumentParser
 import Daemon
+import PurgeCore
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,9 +16,40 @@ struct Status: ParsableCommand {
     @Flag(name: .long, help: "Read the dry-run state (STATE.dry-run).")
     var dryRun = false
 
+    @Flag(
+        name: .long,
+        help: "For monitoring: one line PURGEWATCH OK|WARNING|CRITICAL|UNKNOWN - summary | perfdata; exit 0/1/2/3.")
+    var check = false
+
     func run() throws {
+        if check { try runCheck() }
         let config = try options.load()
         let report = try StatusReport.read(config: config, dryRun: dryRun)
         Console.out(json ? report.json : report.text)
+    }
+
+    /// The monitoring-plugin convention: never a usage exit; an unreadable config or state is UNKNOWN.
+    private func runCheck() throws -> Never {
+        let config: SiteConfig
+        do {
+            config = try options.load()
+        } catch {
+            Console.out(StatusReport.unknownLine("cannot read the config \(options.config): \(error)"))
+            throw ExitCode(StatusReport.CheckLevel.unknown.rawValue)
+        }
+        let report: StatusReport
+        do {
+            report = try StatusReport.read(config: config, dryRun: dryRun)
+        } catch {
+            Console.out(StatusReport.unknownLine("cannot read the state \(config.state.path): \(error)"))
+            throw ExitCode(StatusReport.CheckLevel.unknown.rawValue)
+        }
+        guard report.stateExists else {
+            Console.out(StatusReport.unknownLine("no state at \(report.statePath) (the daemon has never run)"))
+            throw ExitCode(StatusReport.CheckLevel.unknown.rawValue)
+        }
+        let (level, line) = report.check(maxDelay: config.coalesce.maxDelay.duration, area: config.purge.area.rawValue)
+        Console.out(line)
+        throw ExitCode(level.rawValue)
     }
 }
