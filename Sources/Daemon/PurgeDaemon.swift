@@ -75,6 +75,9 @@ public actor PurgeDaemon {
     var detectionsStarted = 0
     var detectionsFinished = 0
     var health = StageHealth()
+    /// The Prometheus series (SPEC §7) and, when `[metrics] listen` is set, their HTTP endpoint.
+    public let metrics = DaemonMetrics()
+    var metricsServer: MetricsServer?
     var lastStatusLine = ""
     /// Manifest rows, counted after each detection rather than on every tick.
     var filesTracked = 0
@@ -117,6 +120,14 @@ public actor PurgeDaemon {
 
         let (stream, continuation) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
         inputs = continuation
+        if !options.once, !config.metrics.listen.isEmpty {
+            do {
+                metricsServer = try await MetricsServer(listen: config.metrics.listen, metrics: metrics, statePath: statePath)
+                logger.info("metrics at http://\(config.metrics.listen)/metrics")
+            } catch {
+                throw DaemonError.metricsUnavailable("cannot serve metrics on \(config.metrics.listen): \(error)")
+            }
+        }
         if !options.once {
             control = try ControlServer(path: ControlSocket.path(forState: statePath)) { connection in
                 continuation.yield(.control(connection))
@@ -203,6 +214,10 @@ public actor PurgeDaemon {
 
     func shutDown() {
         try? notifier.stopping()
+        if let metricsServer {
+            self.metricsServer = nil
+            Task { await metricsServer.stop() }
+        }
         monitor?.stop()
         monitorTask?.cancel()
         control?.stop()
@@ -247,10 +262,12 @@ public actor PurgeDaemon {
             throw DaemonError.noCredentials
         }
         credentialSource = credentials.detail
-        client = try TencentCDNClient(
+        var made = try TencentCDNClient(
             endpoint: config.tencentCloud.endpoint, credentials: credentials,
             requestsPerSecond: config.purge.requestsPerSecond, httpClient: http, logger: logger,
             retryPolicy: options.retryPolicy, requestTimeout: options.requestTimeout, now: { wallClockNow() })
+        made.outcomeObserver = { [metrics] action, code in metrics.apiRequest(action: action, code: code) }
+        client = made
     }
 
     var exclusion: ExclusionRule {
@@ -380,6 +397,7 @@ public actor PurgeDaemon {
         switch event {
         case .touched, .rescanNeeded:
             if case .rescanNeeded(let reason) = event {
+                if case .overflow = reason { metrics.overflowed() }
                 logger.warning("out of sync: \(reason); walking the whole tree against the manifest")
                 needsRecoveryNotice = reason
             }
@@ -446,6 +464,18 @@ public actor PurgeDaemon {
         try await detectAndQueue(now: .now, reconcile: true)
     }
 
+    /// The `reason` label of `purgewatch_walks_total` for a detection about to run.
+    static func walkReason(reconcile: Bool, forced: Bool, pending: RescanReason?) -> String {
+        if reconcile { return "reconcile" }
+        if forced { return "flush" }
+        switch pending {
+        case .overflow?: return "overflow"
+        case .rootReplaced?: return "root_replaced"
+        case .watchFailed?, .unknownWatch?: return "watch_failed"
+        default: return "other"
+        }
+    }
+
     /// Prunes history older than 7 days (SPEC §6), at start and then hourly.
     func pruneIfDue(now: ContinuousClock.Instant) throws {
         if let lastPrune, lastPrune.duration(to: now) < options.pruneInterval { return }
@@ -471,11 +501,14 @@ public actor PurgeDaemon {
     }
 
     func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool, scope forced: DetectionScope? = nil) async throws {
+        let reason = Self.walkReason(reconcile: reconcile, forced: forced != nil, pending: pending.fullRescanReason)
         guard let scope = forced ?? pending.take(now: now) else { return }
         let detector = Detector(root: config.site.root, exclude: exclusion)
         let detection: Detection
+        let started = ContinuousClock.now
         do {
             detection = try await detector.detect(scope, in: db)
+            if scope == .full { metrics.walked(reason: reason, duration: started.duration(to: .now)) }
         } catch let error as SiteWatchError {
             logger.warning("cannot compare the tree now: \(error); will retry")
             pending.restore(scope, reason: .rootReplaced(config.site.root))
@@ -581,6 +614,7 @@ public actor PurgeDaemon {
 
     func updateStatus() {
         guard let db else { return }
+        metrics.setWatches(monitor?.status.watchCount ?? 0)
         let files = filesTracked
         let pendingURLs = (try? db.read { try $0.queueCount(state: .pending) }) ?? 0
         let quotaLeft = currentQuotaView().urlAvailable
@@ -632,9 +666,13 @@ public enum DaemonError: Error, CustomStringConvertible {
     case noCredentials
     /// Another process writes this state file (exit 75: try again later).
     case stateLocked(StateLock.Error)
+    /// `[metrics] listen` cannot be served (address in use, not an address).
+    case metricsUnavailable(String)
 
     public var description: String {
         switch self {
+        case .metricsUnavailable(let message):
+            message
         case .stateLocked(let error):
             "\(error): stop it first (systemctl stop purgewatch@SITE), or use `purgewatch flush` / `purge` to reach it"
         case .noCredentials:

@@ -194,8 +194,12 @@ public struct ConfigParser {
         guard let section = try table(root, "metrics", path: "metrics") else { return .init() }
         try checkKeys(section, path: "metrics", allowed: ["listen"])
         let listen = try string(section, "listen", path: "metrics.listen") ?? ""
-        guard listen.isEmpty else {
-            throw error("metrics.listen", "the metrics endpoint is not supported by this build of purgewatch yet: set listen = \"\"")
+        if !listen.isEmpty {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+                (1...65_535).contains(port), colon != listen.startIndex
+            else {
+                throw error("metrics.listen", "\(quoted(listen)) is not HOST:PORT, e.g. \"127.0.0.1:9464\" (or \"\" for off)")
+            }
         }
         return .init(listen: listen)
     }

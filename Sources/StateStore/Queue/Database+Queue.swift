@@ -291,6 +291,20 @@ extension Database {
             [.integer(nowMilliseconds)])
     }
 
+    /// Batches by state (every state present, 0 for none).
+    public func batchCounts() throws -> [BatchState: Int] {
+        var counts = Dictionary(uniqueKeysWithValues: BatchState.allCases.map { ($0, 0) })
+        for (state, count) in try query("SELECT state, COUNT(*) FROM batches GROUP BY state", [], { ($0.text(0) ?? "", Int($0.int64(1))) }) {
+            if let state = BatchState(rawValue: state) { counts[state] = count }
+        }
+        return counts
+    }
+
+    /// When the API last accepted a batch (ms), or nil.
+    public func lastAcceptedMilliseconds() throws -> Int64? {
+        try queryFirst("SELECT MAX(accepted_at) FROM batches") { $0.isNull(0) ? nil : $0.int64(0) } ?? nil
+    }
+
     public func batchCount(state: BatchState) throws -> Int {
         try count("SELECT COUNT(*) FROM batches WHERE state = ?", [.text(state.rawValue)])
     }

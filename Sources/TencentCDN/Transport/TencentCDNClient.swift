@@ -26,6 +26,8 @@ public struct TencentCDNClient: Sendable {
     private let now: @Sendable () -> Date
     /// Called with the instant the rate limiter granted each attempt (tests check the spacing).
     var attemptObserver: (@Sendable (TencentCDNAction, ContinuousClock.Instant) -> Void)?
+    /// Called after each HTTP attempt with the action and `"OK"` or the error code (metrics).
+    public var outcomeObserver: (@Sendable (_ action: String, _ code: String) -> Void)?
 
     /// - Parameters:
     ///   - endpoint: `https://cdn.tencentcloudapi.com` or another https endpoint; `http://` only on loopback.
@@ -114,9 +116,11 @@ public struct TencentCDNClient: Sendable {
                 clippedByDeadline = remaining < requestTimeout
                 let body = try await send(action, payload: payload, credentials: credentials, timeout: timeout)
                 let response = try ResponseEnvelope.decode(Response.self, from: body)
+                outcomeObserver?(action.rawValue, "OK")
                 logger.debug("request succeeded", metadata: ["tencentcloud.attempt": "\(attempt)"])
                 return response
             } catch var error as TencentCloudError {
+                outcomeObserver?(action.rawValue, error.code)
                 if clippedByDeadline, error.code == "ClientError.Timeout", let lastError {
                     // The attempt was cut short by the caller's deadline: report what was retried.
                     throw deadlineError(action, lastError)

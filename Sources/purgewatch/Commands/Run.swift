@@ -94,6 +94,7 @@ final class DaemonService: Service, Sendable {
             switch error as? DaemonError {
             case .stateLocked?: code = SysExit.tempFail  // another writer: try again later
             case .noCredentials?: code = SysExit.config
+            case .metricsUnavailable?: code = ExitCode.failure
             case nil: code = ExitCode.failure
             }
             failure.withLock { $0 = ("\(error)", code) }

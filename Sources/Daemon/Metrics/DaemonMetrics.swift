@@ -1,0 +1,122 @@
+import Foundation
+import Prometheus
+import StateStore
+
+/// The daemon's Prometheus series (SPEC §7), in one registry with HELP text for each.
+///
+/// Stages update counters and the histogram as things happen (API requests, walks, overflows);
+/// the gauges that describe the state (queue, batches, quota, files) are set from a read-only
+/// snapshot of the database at scrape time, so a scrape never waits on the daemon's actor.
+///
+/// The registry is used directly rather than through swift-metrics' facade: the facade has no
+/// way to attach HELP text, and swift-prometheus refuses (fatally) a family registered twice with
+/// different help.
+public final class DaemonMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+
+    static let queueStates = ["pending", "batched", "waiting_quota", "failed"]
+
+    private let filesTracked: Gauge
+    private let oldestPendingAge: Gauge
+    private let lastAccepted: Gauge
+    private let watches: Gauge
+    private let up: Gauge
+    private let overflows: Counter
+    private let walkSeconds: DurationHistogram
+
+    /// A family's full name and HELP text.
+    static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
+    public init() {
+        filesTracked = registry.makeGauge(descriptor: Self.named("purgewatch_files_tracked", "Files in the manifest."))
+        oldestPendingAge = registry.makeGauge(descriptor: Self.named("purgewatch_oldest_pending_age_seconds", "Age of the oldest URL waiting to be planned (0 when none)."))
+        lastAccepted = registry.makeGauge(
+            descriptor: Self.named(
+                "purgewatch_last_accepted_timestamp_seconds", "Unix time the API last accepted a purge batch (0 before the first)."))
+        watches = registry.makeGauge(descriptor: Self.named("purgewatch_watches", "inotify watches held."))
+        up = registry.makeGauge(descriptor: Self.named("purgewatch_up", "1 while the daemon runs."))
+        overflows = registry.makeCounter(descriptor: Self.named("purgewatch_inotify_overflows_total", "inotify queue overflows (each recovered by a full walk)."))
+        walkSeconds = registry.makeDurationHistogram(
+            descriptor: Self.named("purgewatch_walk_seconds", "Duration of full walks of the tree against the manifest."),
+            buckets: [.milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30), .seconds(120), .seconds(600)])
+        up.set(to: 1)
+        for state in Self.queueStates { _ = queueGauge(state) }
+        for state in BatchState.allCases { _ = batchGauge(state.rawValue) }
+        for reason in ["reconcile", "flush", "overflow", "root_replaced", "watch_failed", "other"] { _ = walkCounter(reason) }
+    }
+
+    private func queueGauge(_ state: String) -> Gauge {
+        registry.makeGauge(descriptor: Self.named("purgewatch_queue_urls", "Queued URLs by state."), labels: [("state", state)])
+    }
+
+    private func batchGauge(_ state: String) -> Gauge {
+        registry.makeGauge(descriptor: Self.named("purgewatch_batches", "Purge batches recorded (7 days of history) by state."), labels: [("state", state)])
+    }
+
+    private func walkCounter(_ reason: String) -> Counter {
+        registry.makeCounter(descriptor: Self.named("purgewatch_walks_total", "Full walks of the tree, by reason."), labels: [("reason", reason)])
+    }
+
+    /// One HTTP attempt against the API (`code` is `OK` for success).
+    public func apiRequest(action: String, code: String) {
+        registry.makeCounter(descriptor: Self.named("purgewatch_api_requests_total", "Tencent Cloud API requests by action and result code (OK for success)."), labels: [("action", action), ("code", code)]).increment()
+    }
+
+    /// A full walk of the tree finished.
+    public func walked(reason: String, duration: Duration) {
+        walkCounter(reason).increment()
+        walkSeconds.record(duration)
+    }
+
+    public func overflowed() { overflows.increment() }
+
+    public func setWatches(_ count: Int) { watches.set(to: Double(count)) }
+
+    /// The state-derived gauges, from a read-only snapshot.
+    public struct Snapshot: Sendable {
+        public var filesTracked = 0
+        public var queue: [String: Int] = [:]
+        public var oldestPendingAge: Double = 0
+        public var batches: [BatchState: Int] = [:]
+        public var quota: [(area: String, kind: String, available: Int)] = []
+        public var lastAccepted: Double = 0
+    }
+
+    /// Reads the snapshot from the state file (a read-only connection beside the daemon's).
+    public static func snapshot(statePath: String, now: Date) throws -> Snapshot {
+        var snapshot = Snapshot()
+        let db = try StateDatabase.openReadOnly(path: statePath)
+        defer { db.close() }
+        try db.read { tx in
+            snapshot.filesTracked = try tx.manifestCount()
+            snapshot.queue = [
+                "pending": try tx.queueCount(state: .pending),
+                "batched": try tx.queueCount(state: .batched) - (try tx.waitingQuotaURLCount()),
+                "waiting_quota": try tx.waitingQuotaURLCount(),
+                "failed": try tx.queueCount(state: .failed),
+            ]
+            if let oldest = try tx.oldestPendingMilliseconds() {
+                snapshot.oldestPendingAge = max(0, now.timeIntervalSince1970 - Double(oldest) / 1_000)
+            }
+            snapshot.batches = try tx.batchCounts()
+            snapshot.quota = try tx.quotaRows().map { ($0.area, $0.kind, $0.available) }
+            snapshot.lastAccepted = (try tx.lastAcceptedMilliseconds()).map { Double($0) / 1_000 } ?? 0
+        }
+        return snapshot
+    }
+
+    /// The text exposition format, with the gauges set from `snapshot` first.
+    public func exposition(_ snapshot: Snapshot) -> String {
+        filesTracked.set(to: Double(snapshot.filesTracked))
+        for state in Self.queueStates { queueGauge(state).set(to: Double(snapshot.queue[state] ?? 0)) }
+        oldestPendingAge.set(to: snapshot.oldestPendingAge)
+        for state in BatchState.allCases { batchGauge(state.rawValue).set(to: Double(snapshot.batches[state] ?? 0)) }
+        for row in snapshot.quota {
+            registry.makeGauge(descriptor: Self.named("purgewatch_quota_available", "Purges left today by area and kind (url, path), as last read from DescribePurgeQuota and counted since."), labels: [("area", row.area), ("kind", row.kind)]).set(to: Double(row.available))
+        }
+        lastAccepted.set(to: snapshot.lastAccepted)
+        return registry.emitToString()
+    }
+}
