@@ -416,7 +416,9 @@ extension PurgeDaemon {
         }
         var requeued = 0
         var gaveUp = 0
+        var prefetchable: [String] = []
         let maxRetries = options.maxTaskRetries
+        let collectPrefetch = config.purge.prefetch && !isPath
         try db.transaction { tx in
             let now = nowMilliseconds()
             for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
@@ -428,6 +430,10 @@ extension PurgeDaemon {
                 }
                 if !failed {
                     try tx.setQueueState(id: row.id, state: .done)
+                    // Prefetch what now exists at the edge's origin: created and modified URLs,
+                    // never deleted ones (a 404) and never directories.
+                    let kind = SiteConfig.ChangeKind(rawValue: row.kind)
+                    if collectPrefetch && (kind == .created || kind == .modified) { prefetchable.append(row.url) }
                 } else if row.retries < maxRetries {
                     try tx.requeue(id: row.id, errorCode: "TaskFailed")
                     requeued += 1
@@ -442,6 +448,7 @@ extension PurgeDaemon {
                 errorMessage: failedTargets.isEmpty ? nil : .some("\(failedTargets.count) target(s) reported fail"),
                 nowMilliseconds: nowMilliseconds())
         }
+        for url in prefetchable where pendingPushSet.insert(url).inserted { pendingPushes.append(url) }
         let metadata: Logger.Metadata = [
             "purge.batch_id": "\(batch.id)", "purge.task_id": "\(batch.taskID ?? "")",
             "purge.url_count": "\(batch.targets.count)",
@@ -455,6 +462,60 @@ extension PurgeDaemon {
                 metadata: MessageID.batchFailed.metadata(metadata.merging(["purge.error_code": "TaskFailed"]) { $1 }))
             lastBatchSummary = "task failures (\(failedTargets.count))"
             if requeued > 0 { submitRequested = true }
+        }
+    }
+
+    // MARK: - Prefetch
+
+    /// The push area for the configured purge area: `""` (every area) pushes `global`.
+    var pushArea: String { config.purge.area == .any ? "global" : config.purge.area.rawValue }
+
+    /// PushUrlsCache for the URLs whose purge is done (SPEC §6, `prefetch = true`), in batches
+    /// within DescribePushQuota. An optimisation only: whatever cannot be sent (quota, errors
+    /// after the client's retries) is logged and dropped; nothing here fails a purge or a flush.
+    func prefetch() async throws {
+        guard config.purge.prefetch, let client, !options.dryRun, !pendingPushes.isEmpty else { return }
+        let urls = pendingPushes
+        pendingPushes = []
+        pendingPushSet = []
+        health.begin(.submitter, now: .now)
+        defer { health.end(.submitter) }
+        let deadline = ContinuousClock.now.advanced(by: options.submitDeadline)
+        let quota: PushQuota
+        do {
+            quota = try await client.describePushQuota(deadline: deadline)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            logger.warning("prefetch skipped for \(urls.count) URL(s): DescribePushQuota failed (\(error))")
+            return
+        }
+        let relevant = quota.urlPush.filter { pushArea == "global" || $0.area == pushArea }
+        let batch = max(1, relevant.map(\.batch).min() ?? 500)
+        let available = max(0, relevant.map(\.available).min() ?? 0)
+        if available < urls.count {
+            logger.warning(
+                "prefetch quota: \(available) URL(s) left today in \(pushArea), \(urls.count - available) of \(urls.count) not prefetched")
+        }
+        var start = 0
+        let sendable = Array(urls.prefix(available))
+        while start < sendable.count {
+            let chunk = Array(sendable[start..<min(start + batch, sendable.count)])
+            start += chunk.count
+            do {
+                let response = try await client.pushURLs(
+                    chunk, area: pushArea, urlEncode: config.purge.urlEncode,
+                    deadline: ContinuousClock.now.advanced(by: options.submitDeadline))
+                logger.info(
+                    "prefetch: \(chunk.count) URL(s) pushed to \(pushArea), task \(response.taskId)",
+                    metadata: ["purge.task_id": "\(response.taskId)", "purge.url_count": "\(chunk.count)"])
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                logger.warning("prefetch of \(chunk.count) URL(s) dropped: \(error)")
+            }
         }
     }
 

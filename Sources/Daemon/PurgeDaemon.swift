@@ -75,6 +75,9 @@ public actor PurgeDaemon {
     var detectionsStarted = 0
     var detectionsFinished = 0
     var health = StageHealth()
+    /// URLs whose purge is done, to prefetch (in memory: prefetching is only an optimisation).
+    var pendingPushes: [String] = []
+    var pendingPushSet: Set<String> = []
     /// The Prometheus series (SPEC §7) and, when `[metrics] listen` is set, their HTTP endpoint.
     public let metrics = DaemonMetrics()
     var metricsServer: MetricsServer?
@@ -203,6 +206,7 @@ public actor PurgeDaemon {
                 try await submit()
             }
             try await verify()
+            try await prefetch()
             try pruneIfDue(now: .now)
         }
     }

@@ -20,6 +20,11 @@ struct EmulatorState {
     var tasks: [String: TaskRecord] = [:]
     var taskOrder: [String] = []
     var failURLs: Set<String> = []
+    /// Every URL accepted by PushUrlsCache (prefetch), in order, with its area.
+    var pushedURLs: [(url: String, area: String)] = []
+    /// Prefetch quota per area: (batch, total, available). Documented defaults: 500 per request,
+    /// 1,000 per day.
+    var pushQuotas: [String: (batch: Int, total: Int, available: Int)] = [:]
     /// URLs whose presence fails the whole request with `InvalidParameter.CdnParamError`, with a
     /// message that does not say which URL (the client must bisect).
     var unnamedBadURLs: Set<String> = []
@@ -158,6 +163,8 @@ struct EmulatorState {
         case "PurgePathCache": result = purgePaths(params, arrival: arrival, now: now)
         case "DescribePurgeTasks": result = describeTasks(params, arrival: arrival)
         case "DescribePurgeQuota": result = describeQuota(params)
+        case "PushUrlsCache": result = pushURLs(params)
+        case "DescribePushQuota": result = describePushQuota(params)
         case "": return fail("MissingParameter", "The request is missing X-TC-Action.")
         default: return fail("InvalidAction", "The action `\(action)` does not exist.")
         }
@@ -387,6 +394,51 @@ struct EmulatorState {
         }
         let page = offset < logs.count ? Array(logs[offset..<min(logs.count, offset + limit)]) : []
         return .success(["PurgeLogs": page, "TotalCount": logs.count])
+    }
+
+    private func pushQuota(_ area: String) -> (batch: Int, total: Int, available: Int) {
+        pushQuotas[area] ?? (500, 1_000, 1_000)
+    }
+
+    /// PushUrlsCache: `Area` is `mainland` (the default), `overseas` or `global` (both quotas).
+    private mutating func pushURLs(_ params: [String: Any]) -> Result<[String: Any], APIError> {
+        if let error = checkKeys(params, allowed: ["Urls", "Area", "UrlEncode", "UserAgent", "Layer"]) {
+            return .failure(error)
+        }
+        guard let urls = params["Urls"] as? [String], !urls.isEmpty else {
+            return .failure(APIError("MissingParameter", "The request is missing the required parameter `Urls`."))
+        }
+        let area = (params["Area"] as? String) ?? "mainland"
+        let areas: [String]
+        switch area {
+        case "global": areas = config.areas
+        case let one where config.areas.contains(one): areas = [one]
+        default: return .failure(APIError("InvalidParameter.CdnParamError", "Area must be mainland, overseas or global."))
+        }
+        let batch = areas.map { pushQuota($0).batch }.min() ?? 500
+        if urls.count > batch {
+            return .failure(APIError("LimitExceeded.CdnPushExceedBatchLimit", "At most \(batch) URLs per push."))
+        }
+        if let error = validate(urls) { return .failure(error) }
+        for one in areas where pushQuota(one).available < urls.count {
+            return .failure(APIError("LimitExceeded.CdnPushExceedDayLimit", "The daily prefetch limit is reached (\(one))."))
+        }
+        for one in areas {
+            var quota = pushQuota(one)
+            quota.available -= urls.count
+            pushQuotas[one] = quota
+        }
+        pushedURLs += urls.map { ($0, area) }
+        return .success(["TaskId": "push-\(UUID().uuidString.prefix(8).lowercased())"])
+    }
+
+    private func describePushQuota(_ params: [String: Any]) -> Result<[String: Any], APIError> {
+        if let error = checkKeys(params, allowed: []) { return .failure(error) }
+        let urlPush = config.areas.map { area -> [String: Any] in
+            let quota = pushQuota(area)
+            return ["Area": area, "Batch": quota.batch, "Total": quota.total, "Available": quota.available]
+        }
+        return .success(["UrlPush": urlPush])
     }
 
     private func describeQuota(_ params: [String: Any]) -> Result<[String: Any], APIError> {

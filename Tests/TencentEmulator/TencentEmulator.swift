@@ -73,6 +73,7 @@ public final class TencentEmulator: Sendable {
         state.withLock {
             $0.acceptedURLs = []
             $0.acceptedPaths = []
+            $0.pushedURLs = []
             $0.requests = []
             $0.injectedFaults = []
         }
@@ -135,6 +136,14 @@ public final class TencentEmulator: Sendable {
     }
 
     /// DescribePurgeTasks reports these URLs (or paths) as `fail` once their task completes.
+    /// Every URL prefetched with PushUrlsCache, in order, with the area asked.
+    public var pushedURLs: [(url: String, area: String)] { state.withLock { $0.pushedURLs } }
+
+    /// Sets an area's prefetch quota (PushUrlsCache / DescribePushQuota).
+    public func setPushQuota(area: String, available: Int, batch: Int = 500) {
+        state.withLock { $0.pushQuotas[area] = (batch, max(available, 1_000), available) }
+    }
+
     /// Any request holding one of `urls` fails with `InvalidParameter.CdnParamError`, naming none.
     public func rejectWithoutNaming(_ urls: Set<String>) {
         state.withLock { $0.unnamedBadURLs = urls }

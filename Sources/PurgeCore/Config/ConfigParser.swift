@@ -182,9 +182,6 @@ public struct ConfigParser {
         let fallback =
             try section.flatMap { (s) throws(ConfigError) in try bool(s, "directory_fallback", path: "purge.directory_fallback") } ?? true
         let prefetch = try section.flatMap { (s) throws(ConfigError) in try bool(s, "prefetch", path: "purge.prefetch") } ?? false
-        if prefetch {
-            throw error("purge.prefetch", "prefetching is not supported by this build of purgewatch yet: set prefetch = false")
-        }
         return .init(
             on: kinds, area: area, urlEncode: urlEncode, requestsPerSecond: rate, directoryFallback: fallback,
             prefetch: prefetch)

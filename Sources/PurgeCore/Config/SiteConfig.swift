@@ -87,8 +87,7 @@ public struct SiteConfig: Sendable, Equatable {
         public var urlEncode: Bool
         public var requestsPerSecond: Double
         public var directoryFallback: Bool
-        /// PushUrlsCache after a purge task is done (SPEC §6). Only `false` is accepted by this
-        /// build (the parser says so); the key exists so that SPEC §3's example config is valid.
+        /// PushUrlsCache after a purge task is done, for its created and modified URLs (SPEC §6).
         public var prefetch: Bool
 
         public init(
@@ -104,7 +103,7 @@ public struct SiteConfig: Sendable, Equatable {
         }
     }
 
-    /// `[metrics]` (SPEC §3, §7). Only `listen = ""` (off) is accepted by this build.
+    /// `[metrics]` (SPEC §3, §7): `listen` is `HOST:PORT`, or `""` for off.
     public struct Metrics: Sendable, Equatable {
         public var listen: String
 

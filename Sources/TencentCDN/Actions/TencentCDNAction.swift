@@ -4,6 +4,8 @@ public enum TencentCDNAction: String, Sendable, CaseIterable {
     case purgePathCache = "PurgePathCache"
     case describePurgeTasks = "DescribePurgeTasks"
     case describePurgeQuota = "DescribePurgeQuota"
+    case pushUrlsCache = "PushUrlsCache"
+    case describePushQuota = "DescribePushQuota"
 
     public static let version = "2018-06-06"
 }

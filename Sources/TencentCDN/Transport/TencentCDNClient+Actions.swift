@@ -70,4 +70,19 @@ extension TencentCDNClient {
             deadline: deadline
         )
     }
+
+    /// PushUrlsCache (prefetch): fetches `urls` into the CDN's cache after a purge.
+    /// - Parameter area: `mainland`, `overseas` or `global`.
+    public func pushURLs(
+        _ urls: [String], area: String?, urlEncode: Bool, deadline: ContinuousClock.Instant
+    ) async throws -> PurgeResponse {
+        try await perform(
+            .pushUrlsCache, PushUrlsCacheRequest(urls: urls, area: area, urlEncode: urlEncode), as: PurgeResponse.self,
+            urls: urls, deadline: deadline)
+    }
+
+    /// DescribePushQuota: per-area `Batch`, `Total` and `Available` for PushUrlsCache.
+    public func describePushQuota(deadline: ContinuousClock.Instant) async throws -> PushQuota {
+        try await perform(.describePushQuota, DescribePurgeQuotaRequest(), as: PushQuota.self, deadline: deadline)
+    }
 }
