@@ -85,9 +85,9 @@ public struct ConfigParser {
         // Default: $STATE_DIRECTORY/<stem>.sqlite (systemd may list several, colon-separated:
         // the first is ours); else .purgewatch/<stem>.sqlite beside the config file.
         if let stateDirectory = environment["STATE_DIRECTORY"]?.split(separator: ":").first, !stateDirectory.isEmpty {
-            return .init(path: FilePaths.join(String(stateDirectory), "\(configStem).sqlite"))
+            return .init(path: FilePaths.join(String(stateDirectory), "\(configStem).sqlite"), source: .stateDirectory)
         }
-        return .init(path: FilePaths.join(FilePaths.join(directory, ".purgewatch"), "\(configStem).sqlite"))
+        return .init(path: FilePaths.join(FilePaths.join(directory, ".purgewatch"), "\(configStem).sqlite"), source: .besideConfig)
     }
 
     private func decodeRules(_ root: TOMLTable) throws(ConfigError) -> [SiteConfig.Rule] {

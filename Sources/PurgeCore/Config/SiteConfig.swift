@@ -40,8 +40,21 @@ public struct SiteConfig: Sendable, Equatable {
     public struct State: Sendable, Equatable {
         /// Absolute path of the SQLite state file.
         public var path: String
+        /// How the path was found: `[state] path`, `$STATE_DIRECTORY`, or the default beside the
+        /// config file (which a shell without systemd's environment may get wrong).
+        public var source: Source
 
-        public init(path: String) { self.path = path }
+        public enum Source: Sendable, Equatable {
+            case explicit, stateDirectory, besideConfig
+        }
+
+        public init(path: String, source: Source = .explicit) {
+            self.path = path
+            self.source = source
+        }
+
+        /// Where the shipped unit (`StateDirectory=purgewatch`) keeps this config's state.
+        public static func systemdPath(configStem: String) -> String { "/var/lib/purgewatch/\(configStem).sqlite" }
     }
 
     public struct Rule: Sendable, Equatable {
