@@ -35,6 +35,8 @@ public struct DaemonOptions: Sendable {
     /// `done`, `failed` and forgotten history older than this is pruned (SPEC §6), this often.
     public var historyRetention: Duration = .seconds(7 * 86_400)
     public var pruneInterval: Duration = .seconds(3_600)
+    /// While the state cannot be written (a full disk), each stage tries again this often.
+    public var storageRetry: Duration = .seconds(5)
     /// The longest one comparison of the tree may take before the watchdog stops (a hung hash).
     public var detectBound: Duration = .seconds(30 * 60)
 
@@ -62,6 +64,7 @@ public struct DaemonOptions: Sendable {
         verifyMax = scaled(verifyMax)
         quotaRefresh = scaled(quotaRefresh)
         unverifiedAfter = scaled(unverifiedAfter)
+        storageRetry = max(scaled(storageRetry), .milliseconds(200))
         requestTimeout = max(scaled(requestTimeout), .seconds(2))
         retryPolicy = RetryPolicy(
             baseDelay: scaled(retryPolicy.baseDelay), maxDelay: scaled(retryPolicy.maxDelay),

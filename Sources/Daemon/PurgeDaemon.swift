@@ -75,6 +75,8 @@ public actor PurgeDaemon {
     var detectionsStarted = 0
     var detectionsFinished = 0
     var health = StageHealth()
+    /// Set while the state cannot be written (a full disk): reported in STATUS= and the log.
+    var storageDegraded: String?
     /// URLs whose purge is done, to prefetch (in memory: prefetching is only an optimisation).
     var pendingPushes: [String] = []
     var pendingPushSet: Set<String> = []
@@ -137,7 +139,15 @@ public actor PurgeDaemon {
             }
             try startMonitor()
         }
-        try await reconcile()
+        do {
+            try await reconcile()
+        } catch let error as DatabaseError where error.isStorageTrouble || error.isBusy {
+            // A full disk at start: keep running (degraded), the walk is retried by the detector.
+            storageDegraded = "\(error)"
+            logger.error("cannot write the state at start (\(error)): DEGRADED — still watching; the first comparison is retried")
+            coalescer.noteChange(at: .now)
+            if options.once { throw error }
+        }
         if options.once {
             return try await drainOnce()
         }
@@ -186,12 +196,47 @@ public actor PurgeDaemon {
                 detectionsStarted += 1
                 health.begin(.detector, now: .now)
                 defer { health.end(.detector) }
-                try await closeWindow(now: .now)
+                do {
+                    try await closeWindow(now: .now)
+                    storageRecovered(.detector)
+                } catch let error as DatabaseError {
+                    // The touched paths were put back (detectAndQueue); the window closes again.
+                    try await storageTrouble(error, in: .detector)
+                    windowsClosed += 1
+                    coalescer.noteChange(at: .now)
+                }
                 detectionsFinished = detectionsStarted
                 submitRequested = true
                 submitterWake?.yield()
             }
         }
+    }
+
+    /// A database error in a stage: busy is retried at once, a full disk (or I/O error) puts the
+    /// daemon in a reported degraded state — journald error, STATUS=, still watching — and the
+    /// stage retries with a backoff until space returns. No detected change is lost: it is
+    /// acknowledged in the manifest only with its queue rows, in one transaction.
+    func storageTrouble(_ error: DatabaseError, in stage: StageHealth.Stage) async throws {
+        if error.isBusy {
+            logger.warning("the state database is busy (\(error)); retrying")
+            try await Task.sleep(for: .milliseconds(200))
+            return
+        }
+        if storageDegraded == nil {
+            storageDegraded = "\(error)"
+            logger.error(
+                "cannot write the state (\(error)): DEGRADED — still watching; retrying every \(options.storageRetry). Free space on the state's file system (\(statePath)); nothing detected is lost.")
+            updateStatus()
+        }
+        health.end(stage)
+        try await Task.sleep(for: options.storageRetry)
+    }
+
+    func storageRecovered(_ stage: StageHealth.Stage) {
+        guard let reason = storageDegraded else { return }
+        storageDegraded = nil
+        logger.notice("the state can be written again (was: \(reason)); leaving degraded mode")
+        updateStatus()
     }
 
     /// The submitter stage: plan, send, verify whatever is due, whenever woken (work queued, or
@@ -203,11 +248,22 @@ public actor PurgeDaemon {
                 // Keep what was asked for: it is sent when the pause ends.
             } else if submitRequested || hasDueBatches() || quotaWaitWorthRechecking() {
                 submitRequested = false
-                try await submit()
+                do {
+                    try await submit()
+                } catch let error as DatabaseError {
+                    submitRequested = true
+                    try await storageTrouble(error, in: .submitter)
+                    continue
+                }
             }
-            try await verify()
-            try await prefetch()
-            try pruneIfDue(now: .now)
+            do {
+                try await verify()
+                try await prefetch()
+                try pruneIfDue(now: .now)
+                storageRecovered(.submitter)
+            } catch let error as DatabaseError {
+                try await storageTrouble(error, in: .submitter)
+            }
         }
     }
 
@@ -245,12 +301,17 @@ public actor PurgeDaemon {
             try StateFiles.prepareDryRunCopy(real: config.state.path, dryRun: statePath)
         }
         db = try StateDatabase.open(path: statePath, migrations: QueueSchema.migrations)
-        let resent = try db.transaction { try $0.resetInterruptedBatches(nowMilliseconds: nowMilliseconds()) }
+        var resent = 0
+        do {
+            resent = try db.transaction { try $0.resetInterruptedBatches(nowMilliseconds: nowMilliseconds()) }
+        } catch {
+            logger.error("cannot reset interrupted batches (\(error)); they are sent again at the next start")
+        }
         if resent > 0 {
             logger.warning("\(resent) batch(es) were being sent when the daemon stopped: sending them again")
         }
         if options.dryRun { try seedDryRunQuota() }
-        try db.transaction { try $0.setMetaValue(Self.degradedKey, .null) }
+        try? db.transaction { try $0.setMetaValue(Self.degradedKey, .null) }
         filesTracked = try db.read { try $0.manifestCount() }
     }
 
@@ -360,7 +421,12 @@ public actor PurgeDaemon {
         case .tick:
             break
         }
-        try runDueWork(now: ContinuousClock.now)
+        do {
+            try runDueWork(now: ContinuousClock.now)
+        } catch let error as DatabaseError {
+            // A busy or failing read on the control loop: the next tick tries again.
+            logger.debug("control loop: \(error)")
+        }
     }
 
     /// The `meta` key that tells `status` (and `status --check`) that watching is degraded.
@@ -518,6 +584,9 @@ public actor PurgeDaemon {
             pending.restore(scope, reason: .rootReplaced(config.site.root))
             coalescer.noteChange(at: now)
             return
+        } catch {
+            pending.restore(scope, reason: .overflow)  // a database error: compared again later
+            throw error
         }
         logger.debug(
             "compared \(scope == .full ? "the whole tree" : "touched paths") with the manifest",
@@ -526,10 +595,21 @@ public actor PurgeDaemon {
                 "purge.changes": "\(detection.changes.count)",
             ])
         if detection.isEmpty { return }
+        let queued: Int
+        do {
+            queued = try await commitDetection(detection, detector: detector)
+        } catch {
+            pending.restore(scope, reason: .overflow)
+            throw error
+        }
+        try await afterCommit(detection, scope: scope, reconcile: reconcile, queued: queued)
+    }
+
+    private func commitDetection(_ detection: Detection, detector: Detector) async throws -> Int {
         let kinds = Set(config.purge.on.map(\.rawValue))
         let mapper = config.mapper
         let area = config.purge.area.rawValue
-        let queued = try await detector.commit(detection, in: db) { tx -> Int in
+        return try await detector.commit(detection, in: db) { tx -> Int in
             var added = 0
             let time = nowMilliseconds()
             for change in detection.changes where kinds.contains(change.kind.rawValue) {
@@ -541,6 +621,9 @@ public actor PurgeDaemon {
             }
             return added
         }
+    }
+
+    private func afterCommit(_ detection: Detection, scope: DetectionScope, reconcile: Bool, queued: Int) async throws {
         filesTracked = (try? db.read { try $0.manifestCount() }) ?? filesTracked
         if detection.isBaseline {
             logger.notice("recorded the baseline: \(detection.filesScanned) files; nothing is purged for a new site")
@@ -624,6 +707,7 @@ public actor PurgeDaemon {
         let quotaLeft = currentQuotaView().urlAvailable
         var line = "\(files) files, \(pendingURLs) URLs pending, last batch \(lastBatchSummary), quota left \(quotaLeft)"
         if monitor?.status.isDegraded == true { line += ", DEGRADED: watch limit reached" }
+        if storageDegraded != nil { line += ", DEGRADED: cannot write the state (disk full?)" }
         if options.dryRun { line = "dry run: " + line }
         if line != lastStatusLine {
             lastStatusLine = line

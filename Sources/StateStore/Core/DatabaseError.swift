@@ -34,4 +34,11 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable, Equatable
 
     /// `SQLITE_BUSY` / `SQLITE_LOCKED`: another connection held the lock past the busy timeout.
     public var isBusy: Bool { resultCode == SQLITE_BUSY || resultCode == SQLITE_LOCKED }
+
+    /// The storage is in trouble: `SQLITE_FULL` (disk full), `SQLITE_IOERR`, `SQLITE_READONLY`,
+    /// `SQLITE_CANTOPEN` mid-run. Worth retrying once the operator has made room.
+    public var isStorageTrouble: Bool {
+        resultCode == SQLITE_FULL || resultCode == SQLITE_IOERR || resultCode == SQLITE_READONLY
+            || resultCode == SQLITE_CANTOPEN
+    }
 }
