@@ -108,6 +108,7 @@ let package = Package(
             path: "Benchmarks/SigningBench"
         ),
         .executableTarget(name: "bench-planner", dependencies: ["PurgeCore"], path: "Benchmarks/PlannerBench"),
+        .executableTarget(name: "bench-history", dependencies: ["StateStore"], path: "Benchmarks/HistoryBench"),
         .executableTarget(name: "bench-daemon", dependencies: ["TencentEmulator"], path: "Benchmarks/DaemonBench"),
         .testTarget(name: "PurgeCoreTests", dependencies: ["PurgeCore"]),
         .testTarget(
