@@ -153,11 +153,17 @@ extension PurgeDaemon {
                 response = try await client.purgePaths(
                     batch.targets, flushType: .flush, area: areaParameter, urlEncode: config.purge.urlEncode, deadline: deadline)
             }
+            let acceptedAt = wallClockNow()
+            var firstPoll = acceptedAt
+            if case .recordAccepted(let at)? = BatchLifecycle.next(.sending, .accepted(now: acceptedAt), policy: BatchLifecycle.Policy(options)).actions.first {
+                firstPoll = at
+            }
             try db.transaction { tx in
                 try tx.updateBatch(
                     id: batch.id, state: .accepted, taskID: response.taskId, requestID: response.requestId,
-                    nextAttemptMilliseconds: .some(nowMilliseconds() + options.verifyInitial.milliseconds),
-                    errorCode: .some(nil), errorMessage: .some(nil), acceptedMilliseconds: nowMilliseconds(), polls: 0,
+                    nextAttemptMilliseconds: .some(Int64(firstPoll.timeIntervalSince1970 * 1_000)),
+                    errorCode: .some(nil), errorMessage: .some(nil),
+                    acceptedMilliseconds: Int64(acceptedAt.timeIntervalSince1970 * 1_000), polls: 0,
                     nowMilliseconds: nowMilliseconds())
                 try tx.consumeQuota(kind: quotaKind(of: batch), count: batch.targets.count, areas: quotaAreas)
             }
@@ -175,97 +181,126 @@ extension PurgeDaemon {
             try handleFailure(error, batch: batch, metadata: metadata)
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            try reschedule(batch, code: "ClientError", message: "\(error)", metadata: metadata)
+            try handleFailure(
+                TencentCloudError.client("Unexpected", "\(error)", errorClass: .transient), batch: batch, metadata: metadata)
         }
     }
 
+    /// What a failed request means for its batch: the error's class and scope, through the
+    /// pure ``BatchLifecycle``; this only performs the actions it returns.
     func handleFailure(_ error: TencentCloudError, batch: BatchRow, metadata: Logger.Metadata) throws {
         var metadata = metadata
         metadata["purge.error_code"] = "\(error.code)"
         if let requestId = error.requestId { metadata["purge.request_id"] = "\(requestId)" }
-        let now = nowMilliseconds()
+        let failure: BatchLifecycle.Failure
         switch error.errorClass {
-        case .transient, .reSign:
-            try reschedule(batch, code: error.code, message: error.message, metadata: metadata)
-        case .quota:
-            let reset = error.resetAt ?? QuotaClock.nextReset(after: wallClockNow())
-            try db.transaction { tx in
-                try tx.updateBatch(
-                    id: batch.id, state: .waitingQuota,
-                    nextAttemptMilliseconds: .some(Int64(reset.timeIntervalSince1970 * 1_000)),
-                    errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: now)
-                try tx.consumeQuota(kind: quotaKind(of: batch), count: Int.max / 2, areas: quotaAreas)
-            }
-            lastBatchSummary = "waiting-quota (\(batch.targets.count))"
-            logger.warning(
-                "quota exhausted (\(error.code)): \(batch.targets.count) target(s) wait for the reset at \(iso8601(reset))",
-                metadata: MessageID.quotaExhausted.metadata(metadata))
-        case .batchTooBig:
-            // Halve the batch size we believe in and plan again.
-            try db.transaction { tx in
-                try tx.lowerQuotaBatch(kind: quotaKind(of: batch), to: batch.targets.count / 2)
-                if try tx.quotaRows().isEmpty {
-                    try tx.replaceQuota(Self.defaultQuotaRows(urlBatch: max(1, batch.targets.count / 2)))
-                }
-                try tx.dissolveBatch(id: batch.id)
-            }
-            logger.warning("\(error.code): batch of \(batch.targets.count) too big, splitting", metadata: metadata)
-            submitRequested = true
+        case .transient, .reSign: failure = .transient(code: error.code)
+        case .quota: failure = .quota(resetAt: error.resetAt ?? QuotaClock.nextReset(after: wallClockNow()))
+        case .batchTooBig: failure = .batchTooBig
         case .permanent:
-            if error.isURLTooLong, batch.targets.count > 1, error.rejectedURL != nil {
-                try isolateTooLong(error, batch: batch, metadata: metadata)
-                return
-            }
-            if error.isScopedToTargets, batch.targets.count > 1, try isolate(error, batch: batch, metadata: metadata) {
-                return
-            }
-            try db.transaction { tx in
-                try tx.updateBatch(
-                    id: batch.id, state: .failed, errorCode: .some(error.code), errorMessage: .some(error.message),
-                    nowMilliseconds: now)
-                for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
-                    try tx.setQueueState(id: row.id, state: .failed, errorCode: error.code, nowMilliseconds: now)
+            let scope: BatchLifecycle.Scope =
+                error.concernsHost ? .host
+                : error.isScopedToTargets ? .url(named: error.isURLTooLong ? error.rejectedURL : nil) : .account
+            failure = .permanent(code: error.code, scope: scope)
+        }
+        let hosts = Set(batch.targets.map { DirectoryCover.siteRoot(of: $0) ?? $0 }).count
+        let (_, actions) = BatchLifecycle.next(
+            .sending,
+            .failed(
+                failure, now: wallClockNow(), attempts: batch.attempts + 1, targets: batch.targets.count, hosts: hosts,
+                pauseLevel: pauseLevel, jitter: Double.random(in: 0..<1)),
+            policy: BatchLifecycle.Policy(options))
+        let now = nowMilliseconds()
+        for action in actions {
+            switch action {
+            case .retry(let at):
+                let delay = max(0, at.timeIntervalSince(wallClockNow()))
+                try db.transaction { tx in
+                    try tx.updateBatch(
+                        id: batch.id, state: .planned, nextAttemptMilliseconds: .some(Int64(at.timeIntervalSince1970 * 1_000)),
+                        errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: nowMilliseconds())
                 }
-            }
-            lastBatchSummary = "failed \(error.code)"
-            if error.isScopedToTargets {
-                // One host or URL: the rest of the work goes on at once.
-                logger.error(
-                    "\(batch.action) failed permanently with \(error.code): \(error.message) — needs a human; the \(batch.targets.count) target(s) stay failed in `status`",
-                    metadata: MessageID.batchFailed.metadata(metadata))
+                if case .transient = failure {
+                    lastBatchSummary = "retrying \(error.code)"
+                    logger.warning(
+                        "\(batch.action) not accepted yet (\(error.code)): trying again in \(Int(delay.rounded())) s", metadata: metadata)
+                }
                 submitRequested = true
-                return
+            case .waitForQuota(let reset):
+                try db.transaction { tx in
+                    try tx.updateBatch(
+                        id: batch.id, state: .waitingQuota,
+                        nextAttemptMilliseconds: .some(Int64(reset.timeIntervalSince1970 * 1_000)),
+                        errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: now)
+                    try tx.consumeQuota(kind: quotaKind(of: batch), count: Int.max / 2, areas: quotaAreas)
+                }
+                lastBatchSummary = "waiting-quota (\(batch.targets.count))"
+                logger.warning(
+                    "quota exhausted (\(error.code)): \(batch.targets.count) target(s) wait for the reset at \(iso8601(reset))",
+                    metadata: MessageID.quotaExhausted.metadata(metadata))
+            case .lowerBatchSize(let size):
+                try db.transaction { tx in
+                    try tx.lowerQuotaBatch(kind: quotaKind(of: batch), to: size)
+                    if try tx.quotaRows().isEmpty { try tx.replaceQuota(Self.defaultQuotaRows(urlBatch: size)) }
+                }
+                logger.warning("\(error.code): batch of \(batch.targets.count) too big, splitting", metadata: metadata)
+            case .dissolve:
+                try db.transaction { try $0.dissolveBatch(id: batch.id) }
+                submitRequested = true
+            case .failAlone:
+                try isolateTooLong(error, batch: batch, metadata: metadata)
+            case .splitByHost:
+                try isolate(error, batch: batch, byHost: true, metadata: metadata)
+            case .bisect:
+                try isolate(error, batch: batch, byHost: false, metadata: metadata)
+            case .failBatch(let pause):
+                try db.transaction { tx in
+                    try tx.updateBatch(
+                        id: batch.id, state: .failed, errorCode: .some(error.code), errorMessage: .some(error.message),
+                        nowMilliseconds: now)
+                    for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
+                        try tx.setQueueState(id: row.id, state: .failed, errorCode: error.code, nowMilliseconds: now)
+                    }
+                }
+                lastBatchSummary = "failed \(error.code)"
+                guard let pause else {
+                    // One host or URL: the rest of the work goes on at once.
+                    logger.error(
+                        "\(batch.action) failed permanently with \(error.code): \(error.message) — needs a human; the \(batch.targets.count) target(s) stay failed in `status`",
+                        metadata: MessageID.batchFailed.metadata(metadata))
+                    submitRequested = true
+                    break
+                }
+                pauseLevel += 1
+                pausedUntil = ContinuousClock.now.advanced(by: pause)
+                logger.error(
+                    "\(batch.action) failed permanently with \(error.code): \(error.message) — needs a human; the \(batch.targets.count) target(s) stay failed in `status`; no request for \(pause)",
+                    metadata: MessageID.batchFailed.metadata(metadata))
+            case .recordAccepted, .pollAgain, .markUnverified, .settle:
+                break  // not outcomes of a failed send
             }
-            let pause = min(options.permanentPauseBase * Int(1 << min(pauseLevel, 10)), options.permanentPauseMax)
-            pauseLevel += 1
-            pausedUntil = ContinuousClock.now.advanced(by: pause)
-            logger.error(
-                "\(batch.action) failed permanently with \(error.code): \(error.message) — needs a human; the \(batch.targets.count) target(s) stay failed in `status`; no request for \(pause)",
-                metadata: MessageID.batchFailed.metadata(metadata))
         }
     }
 
     /// A failure that concerns one host or one URL fails only what it is about (SPEC §6): the
     /// batch is split by host; a batch of one host is bisected unless the code concerns the whole
-    /// host. The parts are planned at once; at most ⌈log₂ n⌉ + 2 extra requests find the bad ones.
-    /// Returns false when there is nothing to split (the caller fails the batch).
-    func isolate(_ error: TencentCloudError, batch: BatchRow, metadata: Logger.Metadata) throws -> Bool {
-        var byHost: [String: [String]] = [:]
-        var hostOrder: [String] = []
-        for target in batch.targets {
-            let host = DirectoryCover.siteRoot(of: target) ?? target
-            if byHost[host] == nil { hostOrder.append(host) }
-            byHost[host, default: []].append(target)
-        }
-        let parts: [[String]]
-        if hostOrder.count > 1 {
-            parts = hostOrder.map { byHost[$0]! }
-        } else if error.concernsHost {
-            return false
+    /// host (``BatchLifecycle`` decides which). The parts are planned at once.
+    func isolate(_ error: TencentCloudError, batch: BatchRow, byHost: Bool, metadata: Logger.Metadata) throws {
+        var parts: [[String]]
+        if byHost {
+            var groups: [String: [String]] = [:]
+            var order: [String] = []
+            for target in batch.targets {
+                let host = DirectoryCover.siteRoot(of: target) ?? target
+                if groups[host] == nil { order.append(host) }
+                groups[host, default: []].append(target)
+            }
+            parts = order.map { groups[$0]! }
         } else {
             let half = batch.targets.count / 2
             parts = [Array(batch.targets[..<half]), Array(batch.targets[half...])]
         }
+        parts = parts.filter { !$0.isEmpty }
         let now = nowMilliseconds()
         let isPath = batch.action == Self.pathAction
         try db.transaction { tx in
@@ -285,7 +320,6 @@ extension PurgeDaemon {
             "\(batch.action) rejected with \(error.code) (\(error.message)): splitting \(batch.targets.count) target(s) into \(parts.map(\.count)) to find what it concerns",
             metadata: metadata)
         submitRequested = true
-        return true
     }
 
     /// A URL too long for the API fails alone; the rest of its batch is sent again.
@@ -315,19 +349,6 @@ extension PurgeDaemon {
             "a URL is too long for the API (\(error.code)): \(error.rejectedURL ?? "isolating it"); the rest is sent again",
             metadata: MessageID.batchFailed.metadata(metadata))
         submitRequested = true
-    }
-
-    func reschedule(_ batch: BatchRow, code: String, message: String, metadata: Logger.Metadata) throws {
-        let attempts = batch.attempts + 1
-        let delay = min(options.retryBase * Int(1 << min(attempts - 1, 10)), options.retryMax)
-        try db.transaction { tx in
-            try tx.updateBatch(
-                id: batch.id, state: .planned, nextAttemptMilliseconds: .some(nowMilliseconds() + delay.milliseconds),
-                errorCode: .some(code), errorMessage: .some(message), nowMilliseconds: nowMilliseconds())
-        }
-        lastBatchSummary = "retrying \(code)"
-        logger.warning(
-            "\(batch.action) not accepted yet (\(code)): trying again in \(delay)", metadata: metadata)
     }
 
     // MARK: - Verify
@@ -369,29 +390,38 @@ extension PurgeDaemon {
     func scheduleNextPoll(_ batch: BatchRow) throws {
         let now = nowMilliseconds()
         let accepted = batch.acceptedMilliseconds ?? batch.updatedMilliseconds
-        if now - accepted >= options.unverifiedAfter.milliseconds {
-            try db.transaction { tx in
-                try tx.updateBatch(
-                    id: batch.id, state: .unverified, nextAttemptMilliseconds: .some(nil),
-                    errorCode: .some("Unverified"),
-                    errorMessage: .some("task still in process or not found \(options.unverifiedAfter) after it was accepted"),
-                    nowMilliseconds: now)
+        let (_, actions) = BatchLifecycle.next(
+            .accepted,
+            .polled(
+                settled: false, now: wallClockNow(), acceptedAt: Date(timeIntervalSince1970: Double(accepted) / 1_000),
+                polls: batch.polls),
+            policy: BatchLifecycle.Policy(options))
+        for action in actions {
+            switch action {
+            case .markUnverified:
+                try db.transaction { tx in
+                    try tx.updateBatch(
+                        id: batch.id, state: .unverified, nextAttemptMilliseconds: .some(nil),
+                        errorCode: .some("Unverified"),
+                        errorMessage: .some("task still in process or not found \(options.unverifiedAfter) after it was accepted"),
+                        nowMilliseconds: now)
+                }
+                lastBatchSummary = "unverified (\(batch.targets.count))"
+                logger.warning(
+                    "task \(batch.taskID ?? "") is still not done \(options.unverifiedAfter) after it was accepted: marked unverified, polled no more",
+                    metadata: [
+                        "purge.batch_id": "\(batch.id)", "purge.task_id": "\(batch.taskID ?? "")",
+                        "purge.url_count": "\(batch.targets.count)", "purge.error_code": "Unverified",
+                    ])
+            case .pollAgain(let at, let polls):
+                try db.transaction {
+                    try $0.updateBatch(
+                        id: batch.id, state: .accepted, nextAttemptMilliseconds: .some(Int64(at.timeIntervalSince1970 * 1_000)),
+                        polls: polls, nowMilliseconds: now)
+                }
+            default:
+                break
             }
-            lastBatchSummary = "unverified (\(batch.targets.count))"
-            logger.warning(
-                "task \(batch.taskID ?? "") is still not done \(options.unverifiedAfter) after it was accepted: marked unverified, polled no more",
-                metadata: [
-                    "purge.batch_id": "\(batch.id)", "purge.task_id": "\(batch.taskID ?? "")",
-                    "purge.url_count": "\(batch.targets.count)", "purge.error_code": "Unverified",
-                ])
-            return
-        }
-        let polls = batch.polls + 1
-        let delay = min(options.verifyInitial * Int(1 << min(polls, 10)), options.verifyMax)
-        try db.transaction {
-            try $0.updateBatch(
-                id: batch.id, state: .accepted, nextAttemptMilliseconds: .some(now + delay.milliseconds), polls: polls,
-                nowMilliseconds: now)
         }
     }
 

@@ -3,6 +3,8 @@ import Glibc
 import TencentEmulator
 import Testing
 
+extension EndToEnd {
+
 /// A rotated key is picked up without a restart (SPEC §6): on SIGHUP every credential source is
 /// read again, and once before a batch is failed for AuthFailure.SecretIdNotFound /
 /// InvalidSecretId / SignatureFailure.
@@ -97,4 +99,5 @@ import Testing
             #expect(fixture.purged == [Self.www + "page.html"])
         }
     }
+}
 }

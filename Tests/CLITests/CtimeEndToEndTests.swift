@@ -2,6 +2,8 @@ import Foundation
 import Glibc
 import Testing
 
+extension EndToEnd {
+
 /// SPEC §5 with the real daemon and the real tools: a rewrite that keeps the size and restores
 /// the mtime on the same inode is purged (ctime moved); the same bytes written again are not.
 ///
@@ -66,4 +68,5 @@ import Testing
         guard lstat(path, &st) == 0 else { throw POSIXError(.ENOENT) }
         return UInt64(st.st_ino)
     }
+}
 }

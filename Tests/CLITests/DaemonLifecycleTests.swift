@@ -3,6 +3,8 @@ import Glibc
 import TencentEmulator
 import Testing
 
+extension EndToEnd {
+
 /// Running it for real: the sd_notify sequence, SIGHUP reloads, and what the verifier does
 /// with purge tasks that fail.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct DaemonLifecycleTests {
@@ -110,4 +112,5 @@ import Testing
             #expect(fixture.daemon?.log.contains("failed") == true)
         }
     }
+}
 }

@@ -3,6 +3,8 @@ import Glibc
 import TencentEmulator
 import Testing
 
+extension EndToEnd {
+
 /// The daemon over hours and days (SPEC §6), with the real binary: the quota reset crossed with a
 /// shifted wall clock (`PURGEWATCH_TEST_WALL_CLOCK_OFFSET`, environment only), a 20-second API,
 /// old failures, the verification deadline and history retention.
@@ -33,8 +35,8 @@ import Testing
     /// daemon keeps running (it used to exit with a FOREIGN KEY failure, and again after every
     /// restart).
     @Test func theQuotaResetPlansEverythingAgainAndTheDaemonSurvives() async throws {
-        // The daemon's clock (and the emulator's) stand 14 s before the reset.
-        let offset = Self.secondsToNextReset() - 14
+        // The daemon's clock (and the emulator's) stand 20 s before the reset.
+        let offset = Self.secondsToNextReset() - 20
         try await DaemonFixture.with() { fixture in
             fixture.emulator.setClockOffset(seconds: offset)
             // No directory quota either: what does not fit waits.
@@ -44,13 +46,15 @@ import Testing
             for name in ["a", "b", "c", "d", "e"] { try fixture.write("\(name).html", "v2\n") }
             let first = try await fixture.flushWait(timeout: "2s")
             #expect(first.status == 75, "three URLs wait for the reset: \(first.stderr)")
-            #expect(fixture.purged.count == 2)
+            #expect(await fixture.eventually(timeout: .seconds(6)) { fixture.purged.count == 2 })
             // The sitemap and the home page change again while they wait.
             try fixture.write("d.html", "v3\n")
             try fixture.write("e.html", "v3\n")
             #expect(try await fixture.flushWait(timeout: "2s").status == 75)
-            let status = try await fixture.status()
-            #expect((status["waiting_quota"] as? [String: Any])?["urls"] as? Int == 5, "\(status)")
+            #expect(
+                await fixture.eventually(timeout: .seconds(6)) {
+                    ((try? await fixture.status())?["waiting_quota"] as? [String: Any])?["urls"] as? Int == 5
+                }, "five URLs wait for the reset")
 
             // Cross 00:00 UTC+8; the emulator's day resets with it.
             let untilReset = Self.secondsToNextReset(from: Date().addingTimeInterval(offset))
@@ -208,4 +212,5 @@ import Testing
             #expect(try Self.sqlite(fixture.statePath, "SELECT COUNT(*) FROM manifest") == "1", "the manifest is not history")
         }
     }
+}
 }

@@ -2,6 +2,8 @@ import Foundation
 import Glibc
 import Testing
 
+extension EndToEnd {
+
 /// A full disk under the state (SPEC §6: a database error on the loop is classified): the daemon
 /// says so (journald error, STATUS=), keeps watching, loses no detected change, and recovers when
 /// space returns. Needs root to mount a small tmpfs; skipped with a message otherwise.
@@ -42,4 +44,5 @@ import Testing
             await fixture.stopDaemon()
         }
     }
+}
 }

@@ -2,6 +2,8 @@ import Foundation
 import TencentEmulator
 import Testing
 
+extension EndToEnd {
+
 /// The configurations users copy: SPEC §3's example and every file in `Config/`, run by the real
 /// daemon against the emulator with only `root`, `[state] path` and `endpoint` replaced. The
 /// first release excluded every file on SPEC §3's own exclude list; this is the test that would
@@ -112,4 +114,5 @@ import Testing
             #expect(fixture.purged == Set(expected), "\(file): \(fixture.purged.sorted())\n\(fixture.daemon?.log ?? "")")
         }
     }
+}
 }

@@ -3,6 +3,8 @@ import Glibc
 import TencentEmulator
 import Testing
 
+extension EndToEnd {
+
 /// The fault suite (SPEC §1: a change that was detected is never only in memory): the daemon is
 /// SIGKILLed at 24 seeded moments while it reconciles, queues, plans, sends and verifies a
 /// 2,000-file change, and started again each time. Nothing is lost; each kill re-sends at most
@@ -74,4 +76,5 @@ import Testing
             #expect((status["pending"] as? [String: Any])?["urls"] as? Int == 0)
         }
     }
+}
 }

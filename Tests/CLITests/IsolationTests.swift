@@ -2,6 +2,8 @@ import Foundation
 import TencentEmulator
 import Testing
 
+extension EndToEnd {
+
 /// Trouble stays where it starts (SPEC §6): a failure about one host or one URL fails only what
 /// it is about; the rest of its batch is purged.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct IsolationTests {
@@ -82,4 +84,5 @@ import Testing
             #expect(refused <= 1 + 4, "bisection: \(refused) refused requests for 16 URLs")
         }
     }
+}
 }

@@ -3,6 +3,8 @@ import Glibc
 import TencentEmulator
 import Testing
 
+extension EndToEnd {
+
 /// `GET /metrics` (SPEC §3 `[metrics] listen`, §7) from the real daemon, read with a strict parser
 /// of the Prometheus text format and compared with `status --json`.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct MetricsTests {
@@ -120,6 +122,9 @@ import Testing
             try await fixture.startDaemon()
             try fixture.write("a.html", "v2\n")
             #expect(try await fixture.flushWait().status == 0)
+            #expect(await fixture.eventually {
+                ((try? await fixture.status())?["quota"] as? [Any])?.isEmpty == false
+            }, "a DescribePurgeQuota reading is cached")
 
             let (statusLine, body) = try await offload { try Self.get(port: port, path: "/metrics") }
             #expect(statusLine.hasPrefix("HTTP/1.0 200") || statusLine.hasPrefix("HTTP/1.1 200"), "\(statusLine)")
@@ -174,4 +179,5 @@ import Testing
             #expect(notFound.contains("404"), "\(notFound)")
         }
     }
+}
 }

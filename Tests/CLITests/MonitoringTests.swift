@@ -3,6 +3,8 @@ import Glibc
 import TencentEmulator
 import Testing
 
+extension EndToEnd {
+
 /// `status --check` for monitoring systems and `failures` for the human they page (SPEC §2):
 /// every level reached with its exit status, and a failure retried after the cause is fixed.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct MonitoringTests {
@@ -136,4 +138,5 @@ import Testing
             Self.expectPluginLine(broken, "UNKNOWN", 3)
         }
     }
+}
 }

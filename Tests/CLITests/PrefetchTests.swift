@@ -2,6 +2,8 @@ import Foundation
 import TencentEmulator
 import Testing
 
+extension EndToEnd {
+
 /// `prefetch = true` (SPEC §3, §6): once a PurgeUrlsCache task is done, its created and modified
 /// URLs — never deleted ones, never directories — are pushed in the same area, within
 /// DescribePushQuota; a push that fails is logged and dropped, and never fails a purge or flush.
@@ -78,4 +80,5 @@ import Testing
             #expect(check.status == 0, "no failure counted: \(check.stdout)")
         }
     }
+}
 }

@@ -3,6 +3,8 @@ import Glibc
 import TencentEmulator
 import Testing
 
+extension EndToEnd {
+
 /// One process writes a state file, and the control socket serves every client (SPEC §6).
 @Suite(.serialized, .timeLimit(.minutes(3))) struct SingleWriterAndControlTests {
     static let www = DaemonFixture.www
@@ -118,4 +120,5 @@ import Testing
             #expect(fixture.purged == [DaemonFixture.www + "page.html"])
         }
     }
+}
 }

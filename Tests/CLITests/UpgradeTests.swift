@@ -2,6 +2,8 @@ import Foundation
 import Glibc
 import Testing
 
+extension EndToEnd {
+
 /// Upgrading keeps a deployed state file working (the first ctime migration never ran on files
 /// already at version 100, and the daemon then failed on every start): the real daemon starts
 /// on a state file written by the previous release's schema — made here with the `sqlite3`
@@ -95,4 +97,5 @@ import Testing
             #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, "SELECT COUNT(*) FROM manifest WHERE ctime_ns IS NULL") == "0")
         }
     }
+}
 }

@@ -80,7 +80,7 @@ public struct TencentCloudError: Error, Sendable, Hashable, CustomStringConverti
 }
 
 extension TencentCloudError {
-    static func client(_ kind: String, _ message: String, errorClass: ErrorClass? = nil) -> TencentCloudError {
+    public static func client(_ kind: String, _ message: String, errorClass: ErrorClass? = nil) -> TencentCloudError {
         TencentCloudError(code: "ClientError.\(kind)", message: message, errorClass: errorClass)
     }
 }
