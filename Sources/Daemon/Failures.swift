@@ -58,16 +58,7 @@ public enum Failures {
     /// Without a daemon: applies `action` to the real state under its single-writer lock.
     /// - Throws: ``DaemonError/stateLocked(_:)`` when another process writes the state.
     public static func applyDirectly(_ action: Action, urls: [String], config: SiteConfig) throws -> Outcome {
-        let lock: StateLock
-        do {
-            lock = try StateLock.acquire(forState: config.state.path)
-        } catch {
-            throw DaemonError.stateLocked(error)
-        }
-        defer { lock.release() }
-        let db = try StateDatabase.open(path: config.state.path, migrations: QueueSchema.migrations)
-        defer { db.close() }
-        return try db.transaction { try apply(action, urls: urls, in: $0, nowMilliseconds: nowMilliseconds()) }
+        try ManualQueue.withLockedState(config) { try apply(action, urls: urls, in: $0, nowMilliseconds: nowMilliseconds()) }
     }
 
     /// The failures recorded in the state (read-only; works while the daemon runs).

@@ -17,6 +17,20 @@ public enum ManualQueue {
     /// single-writer lock). Returns how many were new (not already pending).
     /// - Throws: ``DaemonError/stateLocked(_:)`` when another process writes the state.
     public static func enqueue(_ urls: [(url: String, path: [UInt8]?)], config: SiteConfig) throws -> Int {
+        let area = config.purge.area.rawValue
+        return try withLockedState(config) { tx in
+            var added = 0
+            for (url, path) in urls where try tx.enqueue(url: url, area: area, path: path, kind: "manual", nowMilliseconds: nowMilliseconds()) {
+                added += 1
+            }
+            return added
+        }
+    }
+
+    /// Runs `body` in one transaction on the real state, holding its single-writer lock (for
+    /// the commands that write the state themselves when no daemon runs).
+    /// - Throws: ``DaemonError/stateLocked(_:)`` when another process writes the state.
+    static func withLockedState<T>(_ config: SiteConfig, _ body: (Database) throws -> T) throws -> T {
         let directory = (config.state.path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let lock: StateLock
@@ -28,13 +42,6 @@ public enum ManualQueue {
         defer { lock.release() }
         let db = try StateDatabase.open(path: config.state.path, migrations: QueueSchema.migrations)
         defer { db.close() }
-        let area = config.purge.area.rawValue
-        return try db.transaction { tx in
-            var added = 0
-            for (url, path) in urls where try tx.enqueue(url: url, area: area, path: path, kind: "manual", nowMilliseconds: nowMilliseconds()) {
-                added += 1
-            }
-            return added
-        }
+        return try db.transaction(body)
     }
 }

@@ -79,6 +79,30 @@ final class DaemonFixture: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// Replaces the config with one rule for the whole site under `urls`, and `purge` as the
+    /// body of a `[purge]` table (TOML lines), for tests that need other rules than the default.
+    func writeConfig(urls: [String], index: [String]? = nil, purge: String = "") throws {
+        let list = urls.map { "\"\($0)\"" }.joined(separator: ", ")
+        let indexLine = index.map { "index = [" + $0.map { "\"\($0)\"" }.joined(separator: ", ") + "]" } ?? ""
+        try """
+        [site]
+        root = "site"
+        [state]
+        path = "state/site.sqlite"
+        [[rule]]
+        prefix = ""
+        urls = [\(list)]
+        \(indexLine)
+        [coalesce]
+        quiet = "300ms"
+        max_delay = "5s"
+        [purge]
+        \(purge)
+        [tencentcloud]
+        endpoint = "\(emulator.endpoint)"
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
     // MARK: Files
 
     func write(_ path: String, _ content: String) throws {

@@ -12,18 +12,6 @@ extension EndToEnd {
 @Suite(.serialized, .timeLimit(.minutes(4))) struct FaultSuiteTests {
     static let www = DaemonFixture.www
 
-    /// SplitMix64, so every run kills at the same moments.
-    struct Seeded {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func sigkillAtTwentyFourSeededPointsLosesNoURL() async throws {
         // 100 URLs per batch and 10 requests/s: 2,000 URLs take about 2 s to send, so kills land
         // in every stage.
@@ -36,7 +24,7 @@ extension EndToEnd {
 
             // The deploy, and the kills: the first restarts find the change in the reconcile walk.
             try await fixture.shell("cd site && for d in $(seq 1 20); do for f in $(seq 1 100); do echo v2 > d$d/f$f.html; done; done")
-            var random = Seeded(state: 0x4b49_4c4c)
+            var random = SplitMix64(seed: 0x4b49_4c4c)  // every run kills at the same moments
             var kills = 0
             for round in 0..<24 {
                 let process = try RunningProcess.start(

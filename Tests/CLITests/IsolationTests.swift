@@ -11,21 +11,7 @@ extension EndToEnd {
     static let apex = "https://example.com/"
 
     static func configure(_ fixture: DaemonFixture, urls: [String]) throws {
-        let list = urls.map { "\"\($0)\"" }.joined(separator: ", ")
-        try """
-        [site]
-        root = "site"
-        [state]
-        path = "state/site.sqlite"
-        [[rule]]
-        prefix = ""
-        urls = [\(list)]
-        [coalesce]
-        quiet = "300ms"
-        max_delay = "5s"
-        [tencentcloud]
-        endpoint = "\(fixture.emulator.endpoint)"
-        """.write(toFile: fixture.configPath, atomically: true, encoding: .utf8)
+        try fixture.writeConfig(urls: urls)
     }
 
     /// An apex that only redirects is not a CDN domain of the account: its URLs fail with

@@ -11,25 +11,8 @@ extension EndToEnd {
     static let www = DaemonFixture.www
 
     static func configure(_ fixture: DaemonFixture, area: String) throws {
-        try """
-        [site]
-        root = "site"
-        [state]
-        path = "state/site.sqlite"
-        [[rule]]
-        prefix = ""
-        urls = ["\(Self.www)"]
-        index = []
-        [coalesce]
-        quiet = "300ms"
-        max_delay = "5s"
-        [purge]
-        on = ["created", "modified", "deleted"]
-        area = "\(area)"
-        prefetch = true
-        [tencentcloud]
-        endpoint = "\(fixture.emulator.endpoint)"
-        """.write(toFile: fixture.configPath, atomically: true, encoding: .utf8)
+        try fixture.writeConfig(
+            urls: [Self.www], index: [], purge: "on = [\"created\", \"modified\", \"deleted\"]\narea = \"\(area)\"\nprefetch = true")
     }
 
     @Test(arguments: [("", "global"), ("overseas", "overseas")])
