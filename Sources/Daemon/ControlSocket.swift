@@ -108,6 +108,17 @@ final class ControlConnection: @unchecked Sendable {
         self.onClose = onClose
     }
 
+    /// Whether the client closed its end (a `flush --wait` that timed out): nothing is to be
+    /// answered any more. Non-blocking.
+    var peerHasLeft: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !isClosed else { return true }
+        var byte: UInt8 = 0
+        let count = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    }
+
     /// Writes one line and closes the connection.
     func answer(_ line: String) {
         lock.lock()
@@ -221,9 +232,10 @@ final class ControlServer: @unchecked Sendable {
                 if let newline = connection.bytes.firstIndex(of: UInt8(ascii: "\n")) {
                     pending[fd] = nil
                     let command = String(decoding: connection.bytes[..<newline], as: UTF8.self)
-                    let handed = ControlConnection(fd: fd, command: command, peer: connection.peer) { [weak self] in
-                        self?.released()
-                    }
+                    // Handed on: it no longer holds an admission slot (a flush --wait may wait for
+                    // hours, and its client may be long gone; the daemon checks ``peerHasLeft``).
+                    released()
+                    let handed = ControlConnection(fd: fd, command: command, peer: connection.peer)
                     if command == "ping" { handed.answer("pong") } else { onCommand(handed) }
                 } else if connection.bytes.count > Self.maxCommandBytes {
                     pending[fd] = nil

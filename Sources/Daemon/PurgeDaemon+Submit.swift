@@ -24,6 +24,11 @@ extension PurgeDaemon {
         return due > 0
     }
 
+    /// Planned batches due now (not waiting for a later retry or the quota): for `--once`.
+    func hasDueBatchesNow() -> Bool {
+        ((try? db.read { try $0.queueCount(state: .pending) + $0.dueBatchCount(states: [.planned], nowMilliseconds: nowMilliseconds()) }) ?? 0) > 0
+    }
+
     /// After a permanent account-wide failure nothing is sent for a while (no retry storm).
     var isPaused: Bool {
         if let pausedUntil, ContinuousClock.now < pausedUntil { return true }
@@ -138,6 +143,9 @@ extension PurgeDaemon {
                 metadata: MessageID.batchSubmitted.metadata(metadata))
             try db.transaction { tx in
                 try tx.updateBatch(id: batch.id, state: .done, taskID: "dry-run-\(batch.id)", nowMilliseconds: nowMilliseconds())
+                for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
+                    try tx.setQueueState(id: row.id, state: .done)
+                }
                 try tx.consumeQuota(kind: quotaKind(of: batch), count: batch.targets.count, areas: quotaAreas)
             }
             lastBatchSummary = "dry-run (\(batch.targets.count))"
@@ -405,6 +413,10 @@ extension PurgeDaemon {
                         errorCode: .some("Unverified"),
                         errorMessage: .some("task still in process or not found \(options.unverifiedAfter) after it was accepted"),
                         nowMilliseconds: now)
+                    // Accepted, never confirmed: settled (so history can be pruned), marked as such.
+                    for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
+                        try tx.setQueueState(id: row.id, state: .done, errorCode: "Unverified")
+                    }
                 }
                 lastBatchSummary = "unverified (\(batch.targets.count))"
                 logger.warning(
@@ -555,12 +567,16 @@ extension PurgeDaemon {
         guard !waiters.isEmpty else { return }
         var remaining: [FlushWaiter] = []
         for var waiter in waiters {
+            if waiter.connection.peerHasLeft {
+                waiter.connection.answer("error gone")  // closes our end; the client timed out
+                continue
+            }
             if waiter.upTo == nil {
                 guard detectionsFinished >= waiter.afterDetection else {
                     remaining.append(waiter)
                     continue
                 }
-                waiter.upTo = try db.read { try $0.highestQueueID() }
+                waiter.upTo = lastDetectionWatermark
             }
             let upTo = waiter.upTo ?? 0
             let progress = try db.read { try $0.flushProgress(upTo: upTo, failuresSince: waiter.since) }
@@ -579,7 +595,13 @@ extension PurgeDaemon {
 
     func drainOnce() async throws -> Int32 {
         let started = nowMilliseconds()
-        try await submit()
+        // Split, bisected or retried batches are planned by the first pass: keep sending what
+        // is due (bounded by the submit deadline) so --once does not leave good URLs behind.
+        let until = ContinuousClock.now.advanced(by: options.submitDeadline)
+        repeat {
+            submitRequested = false
+            try await submit()
+        } while (submitRequested || hasDueBatchesNow()) && !isPaused && ContinuousClock.now < until
         let (unsettled, failed) = try db.read { try $0.flushProgress(upTo: try $0.highestQueueID(), failuresSince: started) }
         if !failed.isEmpty {
             logger.error("\(failed.count) URL(s) failed permanently: \(failed.prefix(20).joined(separator: " "))")

@@ -74,6 +74,8 @@ public actor PurgeDaemon {
     var windowsClosed = 0
     var detectionsStarted = 0
     var detectionsFinished = 0
+    /// The highest queue id when the last successful comparison ended: a flush's watermark.
+    var lastDetectionWatermark: Int64 = 0
     var health = StageHealth()
     /// Set while the state cannot be written (a full disk): reported in STATUS= and the log.
     var storageDegraded: String?
@@ -197,7 +199,14 @@ public actor PurgeDaemon {
                 health.begin(.detector, now: .now)
                 defer { health.end(.detector) }
                 do {
-                    try await closeWindow(now: .now)
+                    if try await closeWindow(now: .now) {
+                        // Only a comparison that ran answers the flushes waiting on it, with the
+                        // queue as it stands right now (their watermark).
+                        detectionsFinished = detectionsStarted
+                        lastDetectionWatermark = (try? db.read { try $0.highestQueueID() }) ?? lastDetectionWatermark
+                    } else {
+                        windowsClosed += 1  // the root was unavailable: compared again soon
+                    }
                     storageRecovered(.detector)
                 } catch let error as DatabaseError {
                     // The touched paths were put back (detectAndQueue); the window closes again.
@@ -205,7 +214,6 @@ public actor PurgeDaemon {
                     windowsClosed += 1
                     coalescer.noteChange(at: .now)
                 }
-                detectionsFinished = detectionsStarted
                 submitRequested = true
                 submitterWake?.yield()
             }
@@ -259,7 +267,7 @@ public actor PurgeDaemon {
             do {
                 try await verify()
                 try await prefetch()
-                try pruneIfDue(now: .now)
+                try await pruneIfDue(now: .now)
                 storageRecovered(.submitter)
             } catch let error as DatabaseError {
                 try await storageTrouble(error, in: .submitter)
@@ -315,8 +323,8 @@ public actor PurgeDaemon {
         filesTracked = try db.read { try $0.manifestCount() }
     }
 
-    func makeClient() throws {
-        let http = TencentCDNClient.makeHTTPClient()
+    func makeClient(reusingHTTP: Bool = false) throws {
+        let http = reusingHTTP ? (httpClient ?? TencentCDNClient.makeHTTPClient()) : TencentCDNClient.makeHTTPClient()
         httpClient = http
         let credentials = CredentialChain(
             environment: environment, environmentCredentials: environmentCredentials,
@@ -372,7 +380,11 @@ public actor PurgeDaemon {
         case .control(let connection):
             let verb = connection.command.prefix { $0 != "\t" && $0 != " " }
             logger.info(
-                "control: \(verb)", metadata: ["purge.peer_uid": "\(connection.peer?.uid ?? 0)", "purge.peer_pid": "\(connection.peer?.pid ?? 0)"])
+                "control: \(verb)",
+                metadata: [
+                    "purge.peer_uid": "\(connection.peer.map { "\($0.uid)" } ?? "unknown")",
+                    "purge.peer_pid": "\(connection.peer.map { "\($0.pid)" } ?? "unknown")",
+                ])
             switch connection.command {
             case let command where command.hasPrefix("purge\t") || command == "purge":
                 do {
@@ -437,11 +449,19 @@ public actor PurgeDaemon {
     func enqueueManual(_ command: String) throws -> (added: Int, total: Int) {
         let items = command.split(separator: "\t").dropFirst()
         let area = config.purge.area.rawValue
+        // The socket is open to the state directory's group: check what the CLI checks.
+        for item in items {
+            guard let url = item.split(separator: " ", maxSplits: 1).first,
+                ManualTarget.scheme(of: Array(url.utf8))?.lowercased().hasPrefix("http") == true,
+                !url.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
+            else { throw ControlSocketError("not an http(s) URL: \(item.prefix(200))") }
+        }
         return try db.transaction { tx in
             var added = 0
             for item in items {
                 let parts = item.split(separator: " ", maxSplits: 1)
-                let url = String(parts[0])
+                guard let first = parts.first else { continue }
+                let url = String(first)
                 let path = parts.count > 1 ? Self.bytes(fromHex: parts[1]) : nil
                 if try tx.enqueue(url: url, area: area, path: path, kind: "manual", nowMilliseconds: nowMilliseconds()) {
                     added += 1
@@ -547,32 +567,50 @@ public actor PurgeDaemon {
     }
 
     /// Prunes history older than 7 days (SPEC §6), at start and then hourly.
-    func pruneIfDue(now: ContinuousClock.Instant) throws {
+    func pruneIfDue(now: ContinuousClock.Instant) async throws {
         if let lastPrune, lastPrune.duration(to: now) < options.pruneInterval { return }
         lastPrune = now
         let cutoff = wallClockMilliseconds() - options.historyRetention.milliseconds
-        let pruned = try db.transaction { try $0.pruneHistory(olderThan: cutoff) }
-        if pruned.queue + pruned.batches > 0 {
-            logger.info("pruned history older than \(options.historyRetention): \(pruned.queue) queue row(s), \(pruned.batches) batch(es)")
+        var total = (queue: 0, batches: 0)
+        while true {
+            // In chunks, yielding between them: the control loop answers meanwhile.
+            let pruned = try db.transaction { try $0.pruneHistory(olderThan: cutoff) }
+            total.queue += pruned.queue
+            total.batches += pruned.batches
+            if pruned.queue + pruned.batches == 0 { break }
+            health.begin(.submitter, now: .now)
+            await Task.yield()
+        }
+        health.end(.submitter)
+        if total.queue + total.batches > 0 {
+            logger.info("pruned history older than \(options.historyRetention): \(total.queue) queue row(s), \(total.batches) batch(es)")
         }
     }
 
-    func closeWindow(now: ContinuousClock.Instant) async throws {
+    /// Compares what the window collected. Returns false when the tree could not be compared
+    /// (the root unavailable mid-swap): the flushes waiting on it wait for the next comparison.
+    @discardableResult
+    func closeWindow(now: ContinuousClock.Instant) async throws -> Bool {
         logger.debug("coalescing window closed", metadata: ["purge.flush": "\(flushRequested)", "purge.full_walk_pending": "\(pending.fullRescanReason.map { "\($0)" } ?? "no")"])
+        let compared: Bool
         if flushRequested {
             flushRequested = false
             _ = pending.take(now: now)  // the full walk below covers every touched path
-            try await detectAndQueue(now: now, reconcile: false, scope: .full)
+            compared = try await detectAndQueue(now: now, reconcile: false, scope: .full)
+            if !compared { flushRequested = true }
         } else {
-            try await detectAndQueue(now: now, reconcile: false)
+            compared = try await detectAndQueue(now: now, reconcile: false)
         }
         // A full walk held back by the rescan backoff: come back when the window closes again.
         if !pending.isEmpty { coalescer.noteChange(at: now) }
+        return compared
     }
 
-    func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool, scope forced: DetectionScope? = nil) async throws {
+    /// - Returns: false when the root could not be opened (the scope is kept for later).
+    @discardableResult
+    func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool, scope forced: DetectionScope? = nil) async throws -> Bool {
         let reason = Self.walkReason(reconcile: reconcile, forced: forced != nil, pending: pending.fullRescanReason)
-        guard let scope = forced ?? pending.take(now: now) else { return }
+        guard let scope = forced ?? pending.take(now: now) else { return true }
         let detector = Detector(root: config.site.root, exclude: exclusion)
         let detection: Detection
         let started = ContinuousClock.now
@@ -583,7 +621,7 @@ public actor PurgeDaemon {
             logger.warning("cannot compare the tree now: \(error); will retry")
             pending.restore(scope, reason: .rootReplaced(config.site.root))
             coalescer.noteChange(at: now)
-            return
+            return false
         } catch {
             pending.restore(scope, reason: .overflow)  // a database error: compared again later
             throw error
@@ -594,7 +632,7 @@ public actor PurgeDaemon {
                 "purge.files_scanned": "\(detection.filesScanned)", "purge.files_hashed": "\(detection.filesHashed)",
                 "purge.changes": "\(detection.changes.count)",
             ])
-        if detection.isEmpty { return }
+        if detection.isEmpty { return true }
         let queued: Int
         do {
             queued = try await commitDetection(detection, detector: detector)
@@ -603,6 +641,7 @@ public actor PurgeDaemon {
             throw error
         }
         try await afterCommit(detection, scope: scope, reconcile: reconcile, queued: queued)
+        return true
     }
 
     private func commitDetection(_ detection: Detection, detector: Detector) async throws -> Int {
@@ -667,17 +706,20 @@ public actor PurgeDaemon {
         // without a restart). The new client is built and its credentials loaded before the old
         // one is retired; if that fails, the old one keeps working.
         if !options.dryRun {
-            let oldHTTP = httpClient
+            // The HTTP client stays (a request in flight on it must not be cancelled); only the
+            // API client with its credential chain is new, and it replaces the old one only once
+            // its credentials could be read (not for the instance role, whose read is a request).
             let oldClient = client
+            let oldSource = credentialSource
             do {
-                try makeClient()
-                _ = try await client?.loadCredentials()
-                if let oldHTTP { try? await oldHTTP.shutdown() }
+                try makeClient(reusingHTTP: true)
+                if config.tencentCloud.cvmRole == false || credentialSource?.contains("metadata") == false {
+                    _ = try await client?.loadCredentials()
+                }
                 logger.info("reload: credentials read again from \(credentialSource ?? "?")")
             } catch {
-                if let newHTTP = httpClient, newHTTP !== oldHTTP { try? await newHTTP.shutdown() }
-                httpClient = oldHTTP
                 client = oldClient
+                credentialSource = oldSource
                 logger.error("reload: cannot build the new API client, keeping the old one: \(error)")
             }
         }
@@ -703,7 +745,7 @@ public actor PurgeDaemon {
         guard let db else { return }
         metrics.setWatches(monitor?.status.watchCount ?? 0)
         let files = filesTracked
-        let pendingURLs = (try? db.read { try $0.queueCount(state: .pending) }) ?? 0
+        let pendingURLs = (try? db.read { try $0.unsentURLCount() }) ?? 0
         let quotaLeft = currentQuotaView().urlAvailable
         var line = "\(files) files, \(pendingURLs) URLs pending, last batch \(lastBatchSummary), quota left \(quotaLeft)"
         if monitor?.status.isDegraded == true { line += ", DEGRADED: watch limit reached" }
@@ -761,6 +803,8 @@ public enum DaemonError: Error, CustomStringConvertible {
         switch self {
         case .metricsUnavailable(let message):
             message
+        case .stateLocked(let error) where error.errno != nil:
+            "\(error): the state directory's permissions do not let this user write the state"
         case .stateLocked(let error):
             "\(error): stop it first (systemctl stop purgewatch@SITE), or use `purgewatch flush` / `purge` to reach it"
         case .noCredentials:

@@ -59,6 +59,9 @@ public struct StatusReport: Sendable {
     public var degraded: String?
     /// Failed URLs neither retried nor forgotten (all of them; `failures` lists only 200).
     public var failedURLCount: Int = 0
+    /// The state was written by an older purgewatch and not migrated yet (the daemon migrates
+    /// it when it starts): its queue cannot be read.
+    public var notMigrated = false
     public var batches: [Batch]
     public var failures: [Failure]
     public var quota: [Quota]
@@ -82,14 +85,16 @@ public struct StatusReport: Sendable {
         // file count only.
         guard let latest = QueueSchema.migrations.last?.version, try db.userVersion() >= latest else {
             report.filesTracked = (try? db.read { try $0.manifestCount() }) ?? 0
+            report.notMigrated = true
             return report
         }
         let since = Int64((now.timeIntervalSince1970 - 86_400) * 1_000)
         func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1_000) }
         try db.read { tx in
             report.filesTracked = try tx.manifestCount()
-            report.pendingURLs = try tx.queueCount(state: .pending)
-            report.oldestPending = try tx.oldestPendingMilliseconds().map(date)
+            // Pending: not yet accepted by the API (planned or being sent included), not parked.
+            report.pendingURLs = try tx.unsentURLCount()
+            report.oldestPending = try tx.oldestUnsentMilliseconds().map(date)
             report.waitingQuotaURLs = try tx.waitingQuotaURLCount()
             report.waitingUntil = try tx.earliestQuotaWaitMilliseconds().map(date)
             report.unverifiedBatches = try tx.batchCount(state: .unverified)
@@ -108,8 +113,13 @@ public struct StatusReport: Sendable {
             }
             report.failedURLCount = try tx.queueCount(state: .failed)
             if case .text(let reason)? = try tx.metaValue(PurgeDaemon.degradedKey) { report.degraded = reason }
+            // A reading from before the last 00:00 UTC+8 counts as reset, as the planner reads it.
+            let lastReset = QuotaClock.nextReset(after: now).addingTimeInterval(-86_400)
             report.quota = try tx.quotaRows().map {
-                Quota(area: $0.area, kind: $0.kind, batch: $0.batch, total: $0.total, available: $0.available, fetched: date($0.fetchedMilliseconds))
+                let fetched = date($0.fetchedMilliseconds)
+                return Quota(
+                    area: $0.area, kind: $0.kind, batch: $0.batch, total: $0.total,
+                    available: fetched < lastReset ? $0.total : $0.available, fetched: fetched)
             }
         }
         return report
@@ -192,6 +202,9 @@ public struct StatusReport: Sendable {
     /// URL older than `max_delay` + 10 min; WARNING: URLs waiting for the quota reset, degraded
     /// watching, unverified batches; else OK.
     public func check(maxDelay: Duration, area: String) -> (level: CheckLevel, line: String) {
+        if notMigrated {
+            return (.unknown, Self.unknownLine("the state \(statePath) was written by an older purgewatch; it is migrated when the daemon starts"))
+        }
         let oldestAge = oldestPending.map { max(0, Int(now.timeIntervalSince($0))) }
         let pendingLimit = Int(maxDelay.components.seconds) + 600
         var critical: [String] = []

@@ -50,6 +50,21 @@ extension EndToEnd {
         }
     }
 
+    /// `run --once` sends the parts a split produces in the same run (a review found the good
+    /// host's URLs left for the next run).
+    @Test func runOnceSendsTheGoodHostInTheSameRun() async throws {
+        try await DaemonFixture.with(emulator: EmulatorConfiguration(knownDomains: ["www.example.com"])) { fixture in
+            try Self.configure(fixture, urls: [Self.www, Self.apex])
+            try fixture.write("p.html", "v1\n")
+            let first = try await PurgewatchProcess.runAsync(["run", "--config", fixture.configPath, "--once"], environment: fixture.environment)
+            #expect(first.status == 0, "\(first.stderr)")
+            try fixture.write("p.html", "v2\n")
+            let second = try await PurgewatchProcess.runAsync(["run", "--config", fixture.configPath, "--once"], environment: fixture.environment)
+            #expect(second.status == 1, "the apex URL failed: \(second.stderr)")
+            #expect(fixture.purged == [Self.www + "p.html"], "\(second.stderr)")
+        }
+    }
+
     /// A URL the API refuses without saying which (InvalidParameter.CdnParamError) is found by
     /// bisection: it fails alone, its 15 neighbours are purged.
     @Test func aBadURLTheAPIDoesNotNameIsFoundByBisection() async throws {

@@ -99,6 +99,25 @@ extension EndToEnd {
         }
     }
 
+    /// During an outage the URLs sit in planned batches: they are pending (status, perfdata),
+    /// and their age grows (a review found pending=0 there).
+    @Test func urlsHeldByAnOutageArePending() async throws {
+        try await DaemonFixture.with { fixture in
+            try fixture.write("page.html", "v1\n")
+            try await fixture.startDaemon()
+            fixture.emulator.failNext(10_000, with: .http(502))
+            try fixture.write("page.html", "v2\n")
+            _ = try await PurgewatchProcess.runAsync(["flush", "--config", fixture.configPath], environment: fixture.environment)
+            #expect(await fixture.eventually(timeout: .seconds(10)) {
+                ((try? await fixture.status())?["pending"] as? [String: Any])?["urls"] as? Int == 1
+            })
+            let later = try await Self.check(fixture, environment: ["PURGEWATCH_TEST_WALL_CLOCK_OFFSET": "2400"])
+            #expect(later.stdout.contains("pending=1;"), "\(later.stdout)")
+            #expect(later.stdout.contains("has been pending for"), "CRITICAL past max_delay + 10 min: \(later.stdout)")
+            fixture.emulator.clearFaults()
+        }
+    }
+
     @Test func warningWhenWatchingIsDegraded() async throws {
         try await DaemonFixture.with { fixture in
             for directory in ["a", "b", "c", "d"] { try fixture.write("\(directory)/x.html", "v1\n") }

@@ -76,6 +76,40 @@ extension EndToEnd {
         }
     }
 
+    /// A malformed `purge` line from any member of the socket's group is refused, never a crash;
+    /// clients that hand over a `flush-wait` and vanish hold no slot (a review found both).
+    @Test func malformedLinesAndVanishedWaitersNeitherCrashNorStarveTheDaemon() async throws {
+        try await DaemonFixture.with { fixture in
+            for area in ["mainland", "overseas"] { fixture.emulator.setQuota(area: area, urls: 0, paths: 0) }
+            try fixture.write("page.html", "v1\n")
+            try await fixture.startDaemon()
+            let socketPath = fixture.statePath + ".sock"
+            for line in ["purge\t \n", "purge\t\t\n", "purge\tftp://x/y\n"] {
+                let fd = try Self.connect(socketPath)
+                _ = write(fd, line, line.utf8.count)
+                let answer = Self.readLine(fd, timeout: .seconds(5))
+                close(fd)
+                #expect(answer.hasPrefix("error") || answer.hasPrefix("queued 0"), "\(line.debugDescription): \(answer)")
+            }
+            #expect(fixture.daemon?.isRunning == true, "\(fixture.daemon?.log ?? "")")
+
+            // 150 waiters (work waits for the quota, so none is answered), then they vanish.
+            try fixture.write("page.html", "v2\n")
+            var waiters: [Int32] = []
+            for _ in 0..<150 {
+                let fd = try Self.connect(socketPath)
+                _ = write(fd, "flush-wait\n", 11)
+                waiters.append(fd)
+            }
+            let flushed = try await PurgewatchProcess.runAsync(["flush", "--config", fixture.configPath], environment: fixture.environment)
+            #expect(flushed.status == 0, "a flush is answered beside 150 waiting clients: \(flushed.stderr)")
+            waiters.forEach { close($0) }
+            let pid = try #require(fixture.daemon?.pid)
+            func openFDs() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0 }
+            #expect(await fixture.eventually(timeout: .seconds(10)) { openFDs() < 100 }, "the vanished waiters' descriptors are closed: \(openFDs())")
+        }
+    }
+
     static func connect(_ path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()

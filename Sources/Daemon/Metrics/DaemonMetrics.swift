@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import StateStore
+import TencentCDN
 
 /// The daemon's Prometheus series (SPEC §7), in one registry with HELP text for each.
 ///
@@ -77,6 +78,8 @@ public final class DaemonMetrics: Sendable {
     /// The state-derived gauges, from a read-only snapshot.
     public struct Snapshot: Sendable {
         public var filesTracked = 0
+        /// `pending` = not yet accepted (planned or being sent included); `batched` = accepted,
+        /// not yet verified.
         public var queue: [String: Int] = [:]
         public var oldestPendingAge: Double = 0
         public var batches: [BatchState: Int] = [:]
@@ -91,17 +94,23 @@ public final class DaemonMetrics: Sendable {
         defer { db.close() }
         try db.read { tx in
             snapshot.filesTracked = try tx.manifestCount()
+            let unsent = try tx.unsentURLCount()
+            let waiting = try tx.waitingQuotaURLCount()
+            let planned = unsent - (try tx.queueCount(state: .pending))
             snapshot.queue = [
-                "pending": try tx.queueCount(state: .pending),
-                "batched": try tx.queueCount(state: .batched) - (try tx.waitingQuotaURLCount()),
-                "waiting_quota": try tx.waitingQuotaURLCount(),
+                "pending": unsent,
+                "batched": max(0, try tx.queueCount(state: .batched) - waiting - planned),
+                "waiting_quota": waiting,
                 "failed": try tx.queueCount(state: .failed),
             ]
-            if let oldest = try tx.oldestPendingMilliseconds() {
+            if let oldest = try tx.oldestUnsentMilliseconds() {
                 snapshot.oldestPendingAge = max(0, now.timeIntervalSince1970 - Double(oldest) / 1_000)
             }
             snapshot.batches = try tx.batchCounts()
-            snapshot.quota = try tx.quotaRows().map { ($0.area, $0.kind, $0.available) }
+            let lastReset = QuotaClock.nextReset(after: now).addingTimeInterval(-86_400).timeIntervalSince1970 * 1_000
+            snapshot.quota = try tx.quotaRows().map {
+                ($0.area, $0.kind, Double($0.fetchedMilliseconds) < lastReset ? $0.total : $0.available)
+            }
             snapshot.lastAccepted = (try tx.lastAcceptedMilliseconds()).map { Double($0) / 1_000 } ?? 0
         }
         return snapshot

@@ -74,7 +74,7 @@ public enum ManualTarget {
 
     /// The scheme of `raw` when it starts like a URL (`letter (letter | digit | + - .)* "://"`),
     /// whatever its case; nil for a path. A path containing "://" elsewhere stays a path.
-    static func scheme(of raw: [UInt8]) -> String? {
+    public static func scheme(of raw: [UInt8]) -> String? {
         guard let first = raw.first, (0x41...0x5A).contains(first) || (0x61...0x7A).contains(first) else { return nil }
         var index = 1
         while index < raw.count {

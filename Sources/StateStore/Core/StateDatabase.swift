@@ -40,7 +40,13 @@ public final class StateDatabase: @unchecked Sendable {
     public static let builtInMigrations: [Migration] = [
         Migration(version: 1, name: "manifest", sql: ManifestSchema.createManifest),
         Migration(version: 2, name: "meta", sql: ManifestSchema.createMeta),
-        Migration(version: 3, name: "manifest ctime and device", sql: ManifestSchema.addCtimeAndDevice),
+        // Idempotent: a file may have these columns without a record of the migration (written
+        // by a development build before schema_migrations existed).
+        Migration(version: 3, name: "manifest ctime and device") { db in
+            let columns = Set(try db.query("SELECT name FROM pragma_table_info('manifest')") { $0.text(0) ?? "" })
+            if !columns.contains("ctime_ns") { try db.execute("ALTER TABLE manifest ADD COLUMN ctime_ns INTEGER") }
+            if !columns.contains("device") { try db.execute("ALTER TABLE manifest ADD COLUMN device INTEGER") }
+        },
     ]
 
     /// The file this database was opened from.

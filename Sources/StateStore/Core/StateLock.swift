@@ -40,9 +40,10 @@ public final class StateLock: @unchecked Sendable {
             close(fd)
             throw Error(holder: holder, path: path, errno: nil)
         }
+        // Write the PID, then cut what an older, longer PID left: never an empty file to read.
         let text = Array("\(getpid())\n".utf8)
-        _ = ftruncate(fd, 0)
         _ = pwrite(fd, text, text.count, 0)
+        _ = ftruncate(fd, off_t(text.count))
         return StateLock(path: path, fd: fd)
     }
 

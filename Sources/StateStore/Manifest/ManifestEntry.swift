@@ -43,12 +43,6 @@ enum ManifestSchema {
             checked_ns INTEGER NOT NULL
         ) WITHOUT ROWID
         """
-    /// Version 3: ctime and device for the stat fast path (existing rows keep NULL until their
-    /// next content comparison).
-    static let addCtimeAndDevice = """
-        ALTER TABLE manifest ADD COLUMN ctime_ns INTEGER;
-        ALTER TABLE manifest ADD COLUMN device INTEGER
-        """
     static let createMeta = """
         CREATE TABLE meta (
             key TEXT PRIMARY KEY NOT NULL,

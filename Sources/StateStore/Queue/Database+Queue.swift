@@ -180,6 +180,30 @@ extension Database {
         try count("SELECT COUNT(*) FROM queue WHERE state = ?", [.text(state.rawValue)])
     }
 
+    /// URLs not yet accepted by the API and not parked for the quota: `pending` rows and rows in
+    /// `planned` or `sending` batches (during an outage they sit there, and they are late).
+    public func unsentURLCount() throws -> Int {
+        try count(
+            """
+            SELECT (SELECT COUNT(*) FROM queue WHERE state = 'pending')
+                 + (SELECT COUNT(*) FROM queue q JOIN batches b ON b.id = q.batch_id
+                    WHERE q.state = 'batched' AND b.state IN ('planned', 'sending'))
+            """)
+    }
+
+    /// When the oldest unsent URL (see ``unsentURLCount()``) was first seen, in ms.
+    public func oldestUnsentMilliseconds() throws -> Int64? {
+        try queryFirst(
+            """
+            SELECT MIN(first_seen) FROM (
+              SELECT first_seen FROM queue WHERE state = 'pending'
+              UNION ALL
+              SELECT q.first_seen FROM queue q JOIN batches b ON b.id = q.batch_id
+              WHERE q.state = 'batched' AND b.state IN ('planned', 'sending'))
+            """
+        ) { $0.isNull(0) ? nil : $0.int64(0) } ?? nil
+    }
+
     /// URLs parked in `waiting-quota` batches.
     public func waitingQuotaURLCount() throws -> Int {
         try count(
@@ -366,18 +390,24 @@ extension Database {
     /// ended (`done`, `failed`, `unverified`) with no unsettled row left. Returns the rows
     /// deleted (queue, batches).
     @discardableResult
-    public func pruneHistory(olderThan milliseconds: Int64) throws -> (queue: Int, batches: Int) {
+    public func pruneHistory(olderThan milliseconds: Int64, limit: Int = 5_000) throws -> (queue: Int, batches: Int) {
+        // At most `limit` rows of each per call: the caller commits and yields between calls, so
+        // a first prune of a long history never holds the daemon for seconds.
         let queue = try run(
             """
-            DELETE FROM queue WHERE state IN ('done', 'superseded', 'failed', 'forgotten')
-              AND COALESCE(failed_at, first_seen) < ?
-              AND (batch_id IS NULL OR batch_id IN (SELECT id FROM batches WHERE updated_at < ?))
-            """, [.integer(milliseconds), .integer(milliseconds)])
+            DELETE FROM queue WHERE id IN (
+              SELECT id FROM queue WHERE state IN ('done', 'superseded', 'failed', 'forgotten')
+                AND COALESCE(failed_at, first_seen) < ?
+                AND (batch_id IS NULL OR batch_id IN (SELECT id FROM batches WHERE updated_at < ?))
+              LIMIT ?)
+            """, [.integer(milliseconds), .integer(milliseconds), .integer(Int64(limit))])
         let batches = try run(
             """
-            DELETE FROM batches WHERE state IN ('done', 'failed', 'unverified') AND updated_at < ?
-              AND NOT EXISTS (SELECT 1 FROM queue WHERE queue.batch_id = batches.id)
-            """, [.integer(milliseconds)])
+            DELETE FROM batches WHERE id IN (
+              SELECT id FROM batches WHERE state IN ('done', 'failed', 'unverified') AND updated_at < ?
+                AND NOT EXISTS (SELECT 1 FROM queue WHERE queue.batch_id = batches.id)
+              LIMIT ?)
+            """, [.integer(milliseconds), .integer(Int64(limit))])
         return (queue, batches)
     }
 

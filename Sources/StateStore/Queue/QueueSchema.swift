@@ -56,18 +56,28 @@ public enum QueueSchema {
         // (the 30-minute verification deadline) and how often it was polled (a durable backoff);
         // indexes for the per-tick queries, so their cost does not grow with history (the
         // single-column state indexes are replaced by the composite ones: fewer to maintain).
-        Migration(
-            version: 101, name: "lifecycle times",
-            sql: """
-                ALTER TABLE queue ADD COLUMN failed_at INTEGER;
-                ALTER TABLE batches ADD COLUMN accepted_at INTEGER;
-                ALTER TABLE batches ADD COLUMN polls INTEGER NOT NULL DEFAULT 0;
-                UPDATE batches SET accepted_at = updated_at WHERE state = 'accepted';
-                CREATE INDEX batches_state_due ON batches(state, next_attempt_at);
-                CREATE INDEX batches_updated ON batches(updated_at);
-                CREATE INDEX queue_state_id ON queue(state, id);
-                DROP INDEX batches_state;
-                DROP INDEX queue_state;
-                """),
+        Migration(version: 101, name: "lifecycle times") { db in
+            // Idempotent (a development build may have added some of it without the record).
+            func columns(_ table: String) throws -> Set<String> {
+                Set(try db.query("SELECT name FROM pragma_table_info('\(table)')") { $0.text(0) ?? "" })
+            }
+            if try !columns("queue").contains("failed_at") { try db.execute("ALTER TABLE queue ADD COLUMN failed_at INTEGER") }
+            let batchColumns = try columns("batches")
+            if !batchColumns.contains("accepted_at") {
+                try db.execute("ALTER TABLE batches ADD COLUMN accepted_at INTEGER")
+                try db.execute("UPDATE batches SET accepted_at = updated_at WHERE state = 'accepted'")
+            }
+            if !batchColumns.contains("polls") {
+                try db.execute("ALTER TABLE batches ADD COLUMN polls INTEGER NOT NULL DEFAULT 0")
+            }
+            try db.execute(
+                """
+                CREATE INDEX IF NOT EXISTS batches_state_due ON batches(state, next_attempt_at);
+                CREATE INDEX IF NOT EXISTS batches_updated ON batches(updated_at);
+                CREATE INDEX IF NOT EXISTS queue_state_id ON queue(state, id);
+                DROP INDEX IF EXISTS batches_state;
+                DROP INDEX IF EXISTS queue_state
+                """)
+        },
     ]
 }

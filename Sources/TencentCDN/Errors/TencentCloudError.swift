@@ -50,8 +50,10 @@ public struct TencentCloudError: Error, Sendable, Hashable, CustomStringConverti
         "InvalidParameter.CdnPurgeWildcardNotAllowed",
     ]
 
-    /// Whether this failure concerns one host or URL (``scopedCodes``) rather than the account.
-    public var isScopedToTargets: Bool { Self.scopedCodes.contains(code) }
+    /// Whether this failure concerns one host or URL (``scopedCodes``, or any other
+    /// `InvalidParameter.*` code: a parameter of the request, so some of its URLs) rather than
+    /// the account.
+    public var isScopedToTargets: Bool { Self.scopedCodes.contains(code) || code.hasPrefix("InvalidParameter.") }
 
     /// The scoped codes that concern a whole host: a batch of one host fails as a whole.
     public static let hostCodes: Set<String> = [

@@ -37,6 +37,10 @@ struct Flush: ParsableCommand {
             let named = parts.dropFirst(2).joined(separator: "\n  ")
             Console.err("\(count) URL(s) of this deploy failed permanently; see `purgewatch status`\(named.isEmpty ? "" : ":\n  " + named)")
             throw ExitCode.failure
+        case "error"?:
+            // The daemon is stopping, or too busy to take the connection: nothing failed, try again.
+            Console.err("the daemon could not answer: \(answer.dropFirst(6)); the queue is intact, try again")
+            throw SysExit.tempFail
         default:
             Console.err("unexpected answer from the daemon: \(answer)")
             throw ExitCode.failure
@@ -46,9 +50,9 @@ struct Flush: ParsableCommand {
 
 /// Finds the daemon for a config: the real one, else a dry-run one (SPEC §6).
 enum DaemonConnection {
-    static func send(_ command: String, config: SiteConfig, timeout: Duration) throws -> String {
+    static func send(_ command: String, config: SiteConfig, timeout: Duration, realOnly: Bool = false) throws -> String {
         var lastError: ControlSocketError?
-        for state in [config.state.path, config.dryRunStatePath] {
+        for state in realOnly ? [config.state.path] : [config.state.path, config.dryRunStatePath] {
             let socket = ControlSocket.path(forState: state)
             do {
                 return try ControlSocket.send(command, to: socket, timeout: timeout)

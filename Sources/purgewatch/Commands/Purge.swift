@@ -46,15 +46,13 @@ struct Purge: ParsableCommand {
         }
         // A running daemon takes the URLs through its socket (a deploy user needs only the
         // socket); only when none runs does purge write the state itself, under its lock.
+        // Only the real daemon: URLs handed to a --dry-run daemon would never be purged.
         var answer: String?
-        for state in [config.state.path, config.dryRunStatePath] {
-            do {
-                answer = try ControlSocket.send(
-                    ManualQueue.command(urls), to: ControlSocket.path(forState: state), timeout: .seconds(10))
-                break
-            } catch let error as ControlSocketError where error.noDaemon {
-                continue
-            }
+        do {
+            answer = try ControlSocket.send(
+                ManualQueue.command(urls), to: ControlSocket.path(forState: config.state.path), timeout: .seconds(10))
+        } catch let error as ControlSocketError where error.noDaemon {
+            answer = nil
         }
         if let answer {
             let parts = answer.split(separator: " ")
@@ -64,7 +62,7 @@ struct Purge: ParsableCommand {
             }
             Console.out("queued \(added) URL(s) (\(total - added) already pending) with the running daemon")
             if wait {
-                let waited = try DaemonConnection.send("flush-wait", config: config, timeout: limit.duration)
+                let waited = try DaemonConnection.send("flush-wait", config: config, timeout: limit.duration, realOnly: true)
                 if waited.hasPrefix("failed") {
                     Console.err("some URLs failed permanently: \(waited.dropFirst(7)); see `purgewatch status`")
                     throw ExitCode.failure

@@ -92,7 +92,9 @@ final class DaemonService: Service, Sendable {
         } catch {
             let code: ExitCode
             switch error as? DaemonError {
-            case .stateLocked?: code = SysExit.tempFail  // another writer: try again later
+            case .stateLocked(let lock)?:
+                // Another writer: try again later (75); a lock file we may not open: permissions (77).
+                code = lock.errno == nil ? SysExit.tempFail : ExitCode(77)
             case .noCredentials?: code = SysExit.config
             case .metricsUnavailable?: code = ExitCode.failure
             case nil: code = ExitCode.failure
