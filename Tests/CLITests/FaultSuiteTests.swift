@@ -64,5 +64,39 @@ extension EndToEnd {
             #expect((status["pending"] as? [String: Any])?["urls"] as? Int == 0)
         }
     }
+
+    /// A sustained run against a bad API: 30 % of requests fail transiently (InternalError, HTTP
+    /// 502, dropped connections) and one in ten answers after 20 s, over five deploys. Every URL
+    /// is purged, each `flush` is answered at once and WATCHDOG=1 keeps coming (real timings).
+    @Test func aSustainedRunAgainstAFaultyAndSlowAPI() async throws {
+        try await DaemonFixture.with { fixture in
+            for name in (1...20).map({ "p\($0).html" }) { try fixture.write(name, "v1\n") }
+            try await fixture.startDaemon(environment: ["PURGEWATCH_TEST_TIME_SCALE": "0.05", "WATCHDOG_USEC": "2000000"])
+            fixture.emulator.setRandomFaults(
+                rate: 0.4, seed: 30, faults: [.internalError, .http(502), .drop, .slow(20)])
+            let listener = try #require(fixture.notify)
+            let before = listener.messages.count
+            let watching = Task { try await offload { _ = listener.wait(timeout: .seconds(20)) { _ in false } } }
+            var flushTimes: [Duration] = []
+            for deploy in 1...5 {
+                for index in 1...4 { try fixture.write("p\((deploy - 1) * 4 + index).html", "v2\n") }
+                let started = ContinuousClock.now
+                let flushed = try await PurgewatchProcess.runAsync(["flush", "--config", fixture.configPath], environment: fixture.environment)
+                flushTimes.append(started.duration(to: .now))
+                #expect(flushed.status == 0, "\(flushed.stderr)")
+                try await Task.sleep(for: .seconds(3))
+            }
+            _ = try await watching.value
+            let pings = listener.messages.dropFirst(before).filter { $0.contains("WATCHDOG=1") }.count
+            #expect(pings >= 14, "WATCHDOG=1 about every second for 20 s: \(pings)")
+            #expect(flushTimes.sorted()[flushTimes.count / 2] < .seconds(1), "\(flushTimes)")
+            fixture.emulator.setRandomFaults(rate: 0, seed: 0, faults: [])
+            let expected = Set((1...20).map { Self.www + "p\($0).html" })
+            #expect(
+                await fixture.eventually(timeout: .seconds(90)) { expected.isSubset(of: fixture.purged) },
+                "missing \(expected.subtracting(fixture.purged).sorted())")
+            #expect(fixture.emulator.injectedFaults.count >= 3, "faults were really injected: \(fixture.emulator.injectedFaults.count)")
+        }
+    }
 }
 }
