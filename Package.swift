@@ -96,7 +96,7 @@ let package = Package(
             ],
             path: "Tests/TencentEmulator"
         ),
-        // Benchmarks (not tests): print figures against baselines; see benchmarks/.
+        // Benchmarks (not tests): print figures against baselines; see the scripts in Benchmarks/.
         .executableTarget(
             name: "bench-sitewatch",
             dependencies: ["PurgeCore", "SiteWatch", "StateStore"],

@@ -1,4 +1,4 @@
-// bench-daemon: the daemon side of benchmarks/daemon.sh (not a test; it prints figures).
+// bench-daemon: the daemon side of Benchmarks/daemon.sh (not a test; it prints figures).
 //
 // Issue 5: for a burst of 50,000 touched files of which 5,000 changed, the time from the last
 // write to the last batch accepted minus `quiet`, and the daemon's peak RSS.

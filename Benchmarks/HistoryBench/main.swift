@@ -7,7 +7,7 @@
 // on each: queue one URL, and run what the control loop and the submitter ask per tick and per
 // event (pending count, due batches, flush progress, batches to verify, waiting-quota count,
 // oldest pending, a pending-queue read, planning the URL into a batch and settling it).
-// Prints both figures and the ratio (goal: within 2×). benchmarks/history.sh runs it in release.
+// Prints both figures and the ratio (goal: within 2×). Benchmarks/history.sh runs it in release.
 import Foundation
 import StateStore
 

@@ -4,7 +4,7 @@
 // Plans N queued URLs (default 50,000) with 1,000 URLs and 100 directories left today, for two
 // trees: sparse (one file per directory, 4 levels deep) and dense (50 directories). Prints the
 // median of R rounds (default 15) and, as the floor measured in the same run, the time to sort
-// the same URLs as strings. benchmarks/planner.sh runs it in release mode. Goal: < 100 ms.
+// the same URLs as strings. Benchmarks/planner.sh runs it in release mode. Goal: < 100 ms.
 import Foundation
 import PurgeCore
 

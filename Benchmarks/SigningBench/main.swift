@@ -3,7 +3,7 @@
 // Usage: bench-tc3 [--seconds S] [--urls N]
 // Signs PurgeUrlsCache bodies of N URLs (default 1 and 1,000) for S seconds each (default 2)
 // and prints one line per case: `tc3 sign urls=N: R requests/s (X µs/request)`.
-// benchmarks/tc3.sh runs it in release mode next to a Python hmac/hashlib baseline.
+// Benchmarks/tc3.sh runs it in release mode next to a Python hmac/hashlib baseline.
 import Foundation
 import TencentCDN
 

@@ -1,4 +1,4 @@
-// bench-sitewatch: the SiteWatch side of benchmarks/sitewatch.sh (not a test).
+// bench-sitewatch: the SiteWatch side of Benchmarks/sitewatch.sh (not a test).
 //
 //   bench-sitewatch generate TREE [DIRS] [FILES_PER_DIR]   deterministic site tree
 //   bench-sitewatch cold TREE DB      first walk: hash every file, record the manifest

@@ -2,9 +2,9 @@
 # SiteWatch benchmark (not a test): a generated site of 50,000 files in 5,000 directories,
 # purgewatch's walker/hasher/watcher against the usual shell baselines, side by side.
 #
-#   benchmarks/sitewatch.sh                 # builds release into .build-watch, tree in /tmp
-#   TREE=/path DIRS=5000 FILES=10 RUNS=3 benchmarks/sitewatch.sh
-#   DROP_CACHES=1 benchmarks/sitewatch.sh   # (root) drop the page cache before each cold run
+#   Benchmarks/sitewatch.sh                 # builds release into .build-watch, tree in /tmp
+#   TREE=/path DIRS=5000 FILES=10 RUNS=3 Benchmarks/sitewatch.sh
+#   DROP_CACHES=1 Benchmarks/sitewatch.sh   # (root) drop the page cache before each cold run
 #
 # Prints wall time (median of RUNS) and peak RSS for:
 #   cold walk+hash   bench-sitewatch cold (empty manifest: hash all, record)  vs  find … | xargs sha256sum

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Per-event database cost with 1,000,000 old queue rows and 100,000 old batches vs an empty
-# state (bench-history, release build). Usage: benchmarks/history.sh [queue-rows] [batches]
+# state (bench-history, release build). Usage: Benchmarks/history.sh [queue-rows] [batches]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRATCH="${SCRATCH_PATH:-.build-bench}"

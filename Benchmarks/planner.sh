@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Directory-fallback planning cost: bench-planner (release build) on 50,000 queued URLs over the
 # URL quota, sparse and dense trees, against sorting the same URLs (the floor) in the same run.
-# Usage: benchmarks/planner.sh [urls]   (prints figures; not a test, never fails on speed)
+# Usage: Benchmarks/planner.sh [urls]   (prints figures; not a test, never fails on speed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 URLS="${1:-50000}"

@@ -2,7 +2,7 @@
 # TC3 signing throughput: bench-tc3 (release build) against a Python hmac/hashlib baseline that
 # performs the same steps per request (payload hash, canonical request, string to sign, final HMAC,
 # with the daily signing key derived once and reused, as TC3Signer does).
-# Usage: benchmarks/tc3.sh [seconds-per-case]   (prints figures; not a test, never fails on speed)
+# Usage: Benchmarks/tc3.sh [seconds-per-case]   (prints figures; not a test, never fails on speed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_CASE="${1:-2}"

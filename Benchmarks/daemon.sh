@@ -12,9 +12,9 @@
 #               cron-style job pays just to *find* candidates (all 50,000 touched files), before
 #               reading a byte to tell the 5,000 changed ones from the 45,000 identical ones
 #
-#   benchmarks/daemon.sh                          # builds release into .build-bench, 3 runs
-#   SCRATCH=.build-x RUNS=5 QUIET=2s FILES=50000 DIRS=5000 CHANGED=5000 benchmarks/daemon.sh
-#   LOGDIR=/tmp/pw-logs benchmarks/daemon.sh      # where each run's daemon log is kept
+#   Benchmarks/daemon.sh                          # builds release into .build-bench, 3 runs
+#   SCRATCH=.build-x RUNS=5 QUIET=2s FILES=50000 DIRS=5000 CHANGED=5000 Benchmarks/daemon.sh
+#   LOGDIR=/tmp/pw-logs Benchmarks/daemon.sh      # where each run's daemon log is kept
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
