@@ -116,3 +116,12 @@ import Testing
         #expect(!found.stdout.contains("the-key"))
     }
 }
+
+@Suite struct VersionTests {
+    @Test func versionIsOneStringKeptInOnePlace() throws {
+        let result = try PurgewatchProcess.run(["--version"])
+        #expect(result.status == 0)
+        let version = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(version.split(separator: ".").count == 3 && version.allSatisfy { $0.isNumber || $0 == "." }, "\(version)")
+    }
+}

@@ -163,7 +163,7 @@ _purgewatch() {
     local -a unparsed_words=("${COMP_WORDS[@]:1:${COMP_CWORD}}")
 
     local -a repeating_flags=()
-    local -a non_repeating_flags=(-h --help)
+    local -a non_repeating_flags=(--version -h --help)
     local -a repeating_options=()
     local -a non_repeating_options=()
     __purgewatch_offer_flags_options 0
@@ -186,7 +186,7 @@ _purgewatch() {
 
 _purgewatch_run() {
     repeating_flags=()
-    non_repeating_flags=(--dry-run --once -h --help)
+    non_repeating_flags=(--dry-run --once --version -h --help)
     repeating_options=()
     non_repeating_options=(--config)
     __purgewatch_offer_flags_options 0
@@ -201,7 +201,7 @@ _purgewatch_run() {
 
 _purgewatch_flush() {
     repeating_flags=()
-    non_repeating_flags=(--wait -h --help)
+    non_repeating_flags=(--wait --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --timeout)
     __purgewatch_offer_flags_options 0
@@ -219,7 +219,7 @@ _purgewatch_flush() {
 
 _purgewatch_status() {
     repeating_flags=()
-    non_repeating_flags=(--json --dry-run --check -h --help)
+    non_repeating_flags=(--json --dry-run --check --version -h --help)
     repeating_options=()
     non_repeating_options=(--config)
     __purgewatch_offer_flags_options 0
@@ -234,7 +234,7 @@ _purgewatch_status() {
 
 _purgewatch_purge() {
     repeating_flags=()
-    non_repeating_flags=(--wait --any-url -h --help)
+    non_repeating_flags=(--wait --any-url --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --timeout)
     __purgewatch_offer_flags_options -1
@@ -252,7 +252,7 @@ _purgewatch_purge() {
 
 _purgewatch_failures() {
     repeating_flags=()
-    non_repeating_flags=(--json --retry --forget --dry-run -h --help)
+    non_repeating_flags=(--json --retry --forget --dry-run --version -h --help)
     repeating_options=()
     non_repeating_options=(--config)
     __purgewatch_offer_flags_options -1
@@ -267,7 +267,7 @@ _purgewatch_failures() {
 
 _purgewatch_explain() {
     repeating_flags=()
-    non_repeating_flags=(--json -h --help)
+    non_repeating_flags=(--json --version -h --help)
     repeating_options=()
     non_repeating_options=(--config)
     __purgewatch_offer_flags_options -1
@@ -282,7 +282,7 @@ _purgewatch_explain() {
 
 _purgewatch_check-config() {
     repeating_flags=()
-    non_repeating_flags=(--require-credentials -h --help)
+    non_repeating_flags=(--require-credentials --version -h --help)
     repeating_options=()
     non_repeating_options=(--config)
     __purgewatch_offer_flags_options 0
@@ -296,7 +296,11 @@ _purgewatch_check-config() {
 }
 
 _purgewatch_help() {
-    :
+    repeating_flags=()
+    non_repeating_flags=(--version)
+    repeating_options=()
+    non_repeating_options=()
+    __purgewatch_offer_flags_options -1
 }
 
 complete -o filenames -F _purgewatch purgewatch
