@@ -579,10 +579,15 @@ extension PurgeDaemon {
                 waiter.upTo = lastDetectionWatermark
             }
             let upTo = waiter.upTo ?? 0
-            let progress = try db.read { try $0.flushProgress(upTo: upTo, failuresSince: waiter.since) }
+            let progress = try db.read {
+                try $0.flushProgress(upTo: upTo, after: waiter.after, failuresSince: waiter.since)
+            }
             if progress.unsettled > 0 {
                 remaining.append(waiter)
-            } else if !progress.failed.isEmpty {
+                continue
+            }
+            lastFlushWatermark = max(lastFlushWatermark, upTo)
+            if !progress.failed.isEmpty {
                 waiter.connection.answer("failed \(progress.failed.count) \(progress.failed.prefix(20).joined(separator: " "))")
             } else {
                 waiter.connection.answer("submitted")

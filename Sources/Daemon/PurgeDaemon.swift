@@ -76,6 +76,8 @@ public actor PurgeDaemon {
     var detectionsFinished = 0
     /// The highest queue id when the last successful comparison ended: a flush's watermark.
     var lastDetectionWatermark: Int64 = 0
+    /// The watermark of the last `flush --wait` answered (its window's end), or 0.
+    var lastFlushWatermark: Int64 = 0
     var health = StageHealth()
     /// Set while the state cannot be written (a full disk): reported in STATUS= and the log.
     var storageDegraded: String?
@@ -321,6 +323,10 @@ public actor PurgeDaemon {
         if options.dryRun { try seedDryRunQuota() }
         try? db.transaction { try $0.setMetaValue(Self.degradedKey, .null) }
         filesTracked = try db.read { try $0.manifestCount() }
+        // Rows from before this start belong to no flush of this process: only their failures
+        // after a flush arrives count for it (an old failure never fails a later deploy).
+        lastFlushWatermark = (try? db.read { try $0.highestQueueID() }) ?? 0
+        lastDetectionWatermark = lastFlushWatermark
     }
 
     func makeClient(reusingHTTP: Bool = false) throws {
@@ -424,7 +430,7 @@ public actor PurgeDaemon {
                 waiters.append(
                     FlushWaiter(
                         connection: connection, afterDetection: detectionsStarted + 1,
-                        since: wallClockMilliseconds()))
+                        since: wallClockMilliseconds(), after: lastFlushWatermark))
             default:
                 connection.answer("error unknown command \(connection.command)")
             }
@@ -764,8 +770,10 @@ struct FlushWaiter {
     var connection: ControlConnection
     /// The detection run (1-based) whose end fixes the watermark.
     var afterDetection: Int
-    /// Wall-clock ms of the flush: failures before it belong to earlier deploys.
+    /// Wall-clock ms of the flush: older rows' failures before it belong to earlier deploys.
     var since: Int64
+    /// The previous flush's watermark: rows after it are this deploy's own, failed whenever.
+    var after: Int64
     /// The highest queue id covered, fixed when `afterDetection` has finished.
     var upTo: Int64?
 }

@@ -160,6 +160,26 @@ extension EndToEnd {
         }
     }
 
+    /// The deploy's own failure counts even when its window closed by itself and the URL failed
+    /// before the deploy script called `flush --wait`; the next flush is green again.
+    @Test func aFailureOfThisDeployBeforeItsFlushStillCounts() async throws {
+        try await DaemonFixture.with { fixture in
+            fixture.emulator.setMaxURLLength(60)
+            let long = "this-name-makes-the-url-longer-than-the-api-allows.html"
+            try fixture.write(long, "v1\n")
+            try await fixture.startDaemon()
+            try fixture.write(long, "v2\n")
+            // quiet = 300 ms: the daemon purges (and fails) on its own before the flush.
+            #expect(await fixture.eventually { fixture.emulator.requests.contains { $0.outcome == "InvalidParameter.CdnUrlExceedLength" } })
+            try await Task.sleep(for: .milliseconds(300))
+            let flushed = try await fixture.flushWait()
+            #expect(flushed.status == 1, "\(flushed.stderr)")
+            #expect(flushed.stderr.contains(Self.www + long))
+            let next = try await fixture.flushWait()
+            #expect(next.status == 0, "\(next.stderr)")
+        }
+    }
+
     /// A task still `process` 30 minutes after acceptance is `unverified`: reported once, polled
     /// no more (SPEC §6). The half hour passes by restarting with the wall clock 31 min later.
     @Test func aTaskNeverDoneBecomesUnverifiedAfterThirtyMinutes() async throws {

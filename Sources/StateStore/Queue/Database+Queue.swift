@@ -259,11 +259,14 @@ extension Database {
     }
 
     /// For `flush --wait` (SPEC §6): of the rows with id ≤ `upTo` — the URLs queued when the
-    /// window was closed — how many are not yet submitted, and which failed permanently at or
-    /// after `failuresSince` (older failures belong to earlier deploys and do not count).
-    /// Submitted = in a batch the API accepted (or a dry run logged). Reads only unsettled and
-    /// recently failed rows (indexed by state), never the whole history.
-    public func flushProgress(upTo: Int64, failuresSince: Int64) throws -> (unsettled: Int, failed: [String]) {
+    /// window was closed — how many are not yet submitted, and which failed permanently: the
+    /// rows queued since the previous flush's watermark (`after`, this deploy's own URLs) that
+    /// failed at any time, and older rows that failed at or after `failuresSince` (older
+    /// failures belong to earlier deploys and do not count). Submitted = in a batch the API
+    /// accepted (or a dry run logged). Reads only unsettled and failed rows (indexed by state).
+    public func flushProgress(upTo: Int64, after: Int64 = Int64.max, failuresSince: Int64) throws
+        -> (unsettled: Int, failed: [String])
+    {
         let unsettled = try count(
             """
             SELECT COUNT(*) FROM queue q LEFT JOIN batches b ON b.id = q.batch_id
@@ -271,8 +274,8 @@ extension Database {
               AND NOT (q.state = 'batched' AND b.state IN ('accepted', 'done', 'failed', 'unverified'))
             """, [.integer(upTo)])
         let failed = try query(
-            "SELECT url FROM queue WHERE state = 'failed' AND id <= ? AND failed_at >= ? ORDER BY id",
-            [.integer(upTo), .integer(failuresSince)]
+            "SELECT url FROM queue WHERE state = 'failed' AND id <= ? AND (id > ? OR failed_at >= ?) ORDER BY id",
+            [.integer(upTo), .integer(after), .integer(failuresSince)]
         ) { $0.text(0) ?? "" }
         return (unsettled, failed)
     }
