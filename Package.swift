@@ -23,7 +23,7 @@ let package = Package(
         .executableTarget(
             name: "purgewatch",
             dependencies: [
-                "PurgeCore", "Daemon", "Reporting", "TencentCDN", "CProcess",
+                "PurgeCore", "Daemon", "Reporting", "TencentCDN", "StateStore", "CProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -65,7 +65,7 @@ func event(_ db: StateDatabase, _ index: Int, now: Int64) throws {
         _ = try tx.batchCount(state: .waitingQuota)
         _ = try tx.waitingQuotaURLCount()
         _ = try tx.oldestPendingMilliseconds()
-        _ = try tx.batches(state: .accepted)
+        _ = try tx.dueBatches(state: .accepted, nowMilliseconds: now)
         _ = try tx.flushProgress(upTo: try tx.highestQueueID(), failuresSince: now - 60_000)
     }
     let pending = try db.read { try $0.pendingQueue() }

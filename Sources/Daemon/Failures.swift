@@ -67,8 +67,18 @@ public enum Failures {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         let db = try StateDatabase.openReadOnly(path: path)
         defer { db.close() }
-        guard let latest = QueueSchema.migrations.last?.version, try db.userVersion() >= latest else { return [] }
+        guard let latest = QueueSchema.migrations.last?.version, try db.userVersion() >= latest else {
+            throw NotMigrated(path: path)  // "no failed URLs" would be a guess
+        }
         return try db.read { try $0.failures() }
+    }
+
+    /// The state was written by an older purgewatch and the daemon has not migrated it yet.
+    public struct NotMigrated: Error, CustomStringConvertible {
+        public var path: String
+        public var description: String {
+            "the state \(path) was written by an older purgewatch; start the daemon (it migrates the state) and ask again"
+        }
     }
 
     /// `failures --json`: `[{"url", "path", "error_code", "message", "batch_id", "failed_at"}]`.

@@ -56,7 +56,7 @@ extension PurgeDaemon {
         let room = quota.urlAvailable > 0 || (config.purge.directoryFallback && quota.pathAvailable > 0)
         let dissolved = try db.transaction { tx -> Int in
             var count = 0
-            for batch in try tx.batches(state: .waitingQuota) where room || (batch.nextAttemptMilliseconds ?? 0) <= now {
+            for batch in try room ? tx.batches(state: .waitingQuota) : tx.dueBatches(state: .waitingQuota, nowMilliseconds: now) {
                 try tx.dissolveBatch(id: batch.id)
                 count += 1
             }
@@ -66,7 +66,7 @@ extension PurgeDaemon {
             logger.notice("\(dissolved) batch(es) that waited for the quota are planned again (quota available: \(quota.urlAvailable) URL(s))")
         }
         try plan()
-        let due = try db.read { try $0.batches(state: .planned) }.filter { ($0.nextAttemptMilliseconds ?? 0) <= now }
+        let due = try db.read { try $0.dueBatches(state: .planned, nowMilliseconds: now) }
         for batch in due {
             try Task.checkCancellation()
             if let pausedUntil, ContinuousClock.now < pausedUntil { break }
@@ -368,7 +368,7 @@ extension PurgeDaemon {
         guard let client, !options.dryRun else { return }
         if let pausedUntil, ContinuousClock.now < pausedUntil { return }
         let now = nowMilliseconds()
-        let due = try db.read { try $0.batches(state: .accepted) }.filter { ($0.nextAttemptMilliseconds ?? 0) <= now }
+        let due = try db.read { try $0.dueBatches(state: .accepted, nowMilliseconds: now) }
         for batch in due {
             try Task.checkCancellation()
             guard let taskID = batch.taskID else { continue }

@@ -78,6 +78,13 @@ extension EndToEnd {
                 + "INSERT INTO queue (url, area, path, kind, first_seen) VALUES ('https://www.example.com/queued-before.html', '', NULL, 'manual', 1);"
             #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, sql) == "")
             #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, "PRAGMA user_version") == "100")
+            // Before the daemon migrates it, the readers say so rather than guess "all is well".
+            let check = try await PurgewatchProcess.runAsync(
+                ["status", "--config", fixture.configPath, "--check"], environment: fixture.environment)
+            #expect(check.status == 3 && check.stdout.hasPrefix("PURGEWATCH UNKNOWN - "), "\(check.stdout)")
+            let failures = try await PurgewatchProcess.runAsync(
+                ["failures", "--config", fixture.configPath], environment: fixture.environment)
+            #expect(failures.status == 1 && failures.stderr.contains("older purgewatch"), "\(failures.stderr)")
 
             try await fixture.startDaemon()
             #expect(fixture.daemon?.isRunning == true, "\(fixture.daemon?.log ?? "")")

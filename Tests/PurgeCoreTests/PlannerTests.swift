@@ -86,9 +86,12 @@ import Testing
     }
 
     @Test func directoryOfAnIndexURLIsItself() {
-        #expect(DirectoryCover.directory(of: "https://h.example/a/b/")?.url == "https://h.example/a/b/")
-        #expect(DirectoryCover.directory(of: "https://h.example/a/b/x.html")?.url == "https://h.example/a/b/")
-        #expect(DirectoryCover.directory(of: "https://h.example/")?.url == "https://h.example/")
+        #expect(DirectoryCover.directoryURL(of: "https://h.example/a/b/") == "https://h.example/a/b/")
+        #expect(DirectoryCover.directoryURL(of: "https://h.example/a/b/x.html") == "https://h.example/a/b/")
+        #expect(DirectoryCover.directoryURL(of: "https://h.example/") == "https://h.example/")
+        #expect(DirectoryCover.directoryURL(of: "not a url") == nil)
+        #expect(DirectoryCover.isTopLevel("https://h.example/sitemap.xml") && DirectoryCover.isTopLevel("https://h.example/"))
+        #expect(!DirectoryCover.isTopLevel("https://h.example/a/b.html"))
     }
 
     // MARK: - A fallback that stays narrow (SPEC §6)

@@ -204,3 +204,23 @@ final class TemporaryDirectory {
         #expect(try db.read { try $0.manifestCount() } == 400)
     }
 }
+
+@Suite struct DueBatchTests {
+    /// The per-tick read returns the batches whose time has come, and not the others.
+    @Test func onlyDueBatchesAreLoaded() throws {
+        let dir = TemporaryDirectory()
+        let db = try StateDatabase.open(path: dir.database, migrations: QueueSchema.migrations)
+        let ids = try db.transaction { tx -> [Int64] in
+            let now: Int64 = 1_000
+            return [
+                try tx.insertBatch(action: "PurgeUrlsCache", area: "", state: .accepted, targets: ["a"], queueIDs: [], dryRun: false, nowMilliseconds: now),
+                try tx.insertBatch(action: "PurgeUrlsCache", area: "", state: .accepted, targets: ["b"], queueIDs: [], dryRun: false, nextAttemptMilliseconds: 900, nowMilliseconds: now),
+                try tx.insertBatch(action: "PurgeUrlsCache", area: "", state: .accepted, targets: ["c"], queueIDs: [], dryRun: false, nextAttemptMilliseconds: 5_000, nowMilliseconds: now),
+                try tx.insertBatch(action: "PurgeUrlsCache", area: "", state: .planned, targets: ["d"], queueIDs: [], dryRun: false, nowMilliseconds: now),
+            ]
+        }
+        let due = try db.read { try $0.dueBatches(state: .accepted, nowMilliseconds: 1_000) }
+        #expect(due.map(\.id) == [ids[0], ids[1]], "not the one due later, not another state")
+        #expect(try db.read { try $0.dueBatches(state: .accepted, nowMilliseconds: 5_000) }.count == 3)
+    }
+}

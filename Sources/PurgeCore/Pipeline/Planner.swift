@@ -157,30 +157,10 @@ public enum Planner {
 /// root is collapsed only when nothing deeper saves enough. Two linear passes over the trie, one
 /// sort per depth: no rescans.
 public enum DirectoryCover {
-    struct Directory: Hashable {
-        var origin: Substring  // "https://host"
-        var segments: [Substring]
-        var url: String { String(origin) + "/" + segments.map { $0 + "/" }.joined() }
-        var isSiteRoot: Bool { segments.isEmpty }
-        var parent: Directory { Directory(origin: origin, segments: Array(segments.dropLast())) }
-    }
-
     struct Chosen {
         var url: String
         var covers: [Int64]
         var isSiteRoot: Bool
-    }
-
-    /// The directory a URL lives in (a URL ending in `/` is its own directory); nil for a URL
-    /// that is not `scheme://host/...`.
-    static func directory(of url: String) -> Directory? {
-        guard let schemeEnd = url.range(of: "://") else { return nil }
-        let afterScheme = url[schemeEnd.upperBound...]
-        guard let slash = afterScheme.firstIndex(of: "/") else { return nil }
-        let origin = url[..<slash]
-        var segments = url[url.index(after: slash)...].split(separator: "/", omittingEmptySubsequences: false)
-        segments.removeLast()  // the file name, or "" after a trailing slash
-        return Directory(origin: origin, segments: segments.filter { !$0.isEmpty })
     }
 
     /// The index of the `/` that ends `scheme://host`, or nil.
@@ -218,8 +198,9 @@ public enum DirectoryCover {
         return text.utf8.lastIndex(of: UInt8(ascii: "/")) == slash
     }
 
-    /// The URL of the directory that holds `url` (`scheme://host/a/b/`), or nil.
-    private static func directoryURL(of url: Substring) -> Substring? {
+    /// The URL of the directory that holds `url` (`scheme://host/a/b/`; a URL ending in `/` is
+    /// its own directory), or nil for a URL that is not `scheme://host/...`.
+    static func directoryURL(of url: Substring) -> Substring? {
         guard hostSlash(url) != nil, let lastSlash = url.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
         return url[...lastSlash]
     }

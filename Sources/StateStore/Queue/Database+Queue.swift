@@ -310,6 +310,17 @@ extension Database {
         try query("SELECT \(Self.batchColumns) FROM batches WHERE state = ? ORDER BY id", [.text(state.rawValue)], batchRow)
     }
 
+    /// Batches in `state` due at `nowMilliseconds` (no next attempt, or one that has come),
+    /// oldest first. The per-tick reads of the submitter and the verifier: only the due rows
+    /// (and their targets) are loaded, by the (state, next_attempt_at) index.
+    public func dueBatches(state: BatchState, nowMilliseconds: Int64) throws -> [BatchRow] {
+        try query(
+            """
+            SELECT \(Self.batchColumns) FROM batches
+            WHERE state = ? AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id
+            """, [.text(state.rawValue), .integer(nowMilliseconds)], batchRow)
+    }
+
     /// Batches in `states` due at `nowMilliseconds` (no next attempt, or one that has come).
     public func dueBatchCount(states: [BatchState], nowMilliseconds: Int64) throws -> Int {
         let list = states.map { "'\($0.rawValue)'" }.joined(separator: ", ")

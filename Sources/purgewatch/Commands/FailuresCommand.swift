@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import Foundation
 import PurgeCore
+import StateStore
 
 struct FailuresCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,7 +42,13 @@ struct FailuresCommand: ParsableCommand {
     func run() throws {
         let config = try options.load()
         guard retry || forget else {
-            let failures = try Failures.list(config: config, dryRun: dryRun)
+            let failures: [FailureRow]
+            do {
+                failures = try Failures.list(config: config, dryRun: dryRun)
+            } catch let error as Failures.NotMigrated {
+                Console.err("\(error)")
+                throw ExitCode.failure
+            }
             Console.out(json ? Failures.json(failures) : Failures.text(failures))
             return
         }
