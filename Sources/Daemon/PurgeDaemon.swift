@@ -284,10 +284,8 @@ public actor PurgeDaemon {
 
     func shutDown() {
         try? notifier.stopping()
-        if let metricsServer {
-            self.metricsServer = nil
-            Task { await metricsServer.stop() }
-        }
+        metricsServer?.stopNow()
+        metricsServer = nil
         monitor?.stop()
         monitorTask?.cancel()
         control?.stop()

@@ -51,6 +51,12 @@ final class MetricsServer: Sendable {
         try? await channel.close()
         try? await group.shutdownGracefully()
     }
+
+    /// For the daemon's synchronous shutdown path (never on an event loop of `group`).
+    func stopNow() {
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
+    }
 }
 
 struct MetricsServerError: Error, CustomStringConvertible {
