@@ -77,6 +77,7 @@ let package = Package(
             dependencies: [
                 "PurgeCore", "TencentCDN", "SiteWatch", "StateStore", "Reporting",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -39,6 +39,8 @@ public struct DaemonOptions: Sendable {
     public var storageRetry: Duration = .seconds(5)
     /// The longest one comparison of the tree may take before the watchdog stops (a hung hash).
     public var detectBound: Duration = .seconds(30 * 60)
+    /// Where every stage reads the time (see ``DaemonClock``).
+    public var clock = DaemonClock.system
 
     public init() {}
 
@@ -88,9 +90,30 @@ let wallClockOffset: TimeInterval = {
 /// Now, on the daemon's wall clock (see ``wallClockOffset``).
 public func wallClockNow() -> Date { Date().addingTimeInterval(wallClockOffset) }
 
-/// Wall-clock milliseconds, the unit of every time stored in the state database.
-func nowMilliseconds() -> Int64 { Int64((wallClockNow().timeIntervalSince1970 * 1_000).rounded()) }
-func wallClockMilliseconds() -> Int64 { nowMilliseconds() }
+/// The two clocks every stage reads, injected through ``DaemonOptions/clock``:
+/// - `wall`: the quota day (00:00 UTC+8), verification deadlines, retention, stored times;
+/// - `now`: the monotonic clock of the pipeline's timers (coalescing windows, pauses, the
+///   watchdog's stage bounds, watcher restarts).
+///
+/// I/O deadlines handed to the API client and the control socket's per-command limit stay on
+/// the real `ContinuousClock`: they bound real waits. The end-to-end tests move the wall clock of
+/// the real binary with `PURGEWATCH_TEST_WALL_CLOCK_OFFSET`; in-process tests can pass any pair.
+public struct DaemonClock: Sendable {
+    public var wall: @Sendable () -> Date
+    public var now: @Sendable () -> ContinuousClock.Instant
+
+    public init(wall: @escaping @Sendable () -> Date, now: @escaping @Sendable () -> ContinuousClock.Instant) {
+        self.wall = wall
+        self.now = now
+    }
+
+    /// The system clocks, the wall one shifted by ``wallClockOffset``.
+    public static let system = DaemonClock(wall: { wallClockNow() }, now: { ContinuousClock.now })
+
+    /// Wall-clock milliseconds, the unit of every time stored in the state database.
+    public func wallMilliseconds() -> Int64 { Int64((wall().timeIntervalSince1970 * 1_000).rounded()) }
+}
+
 
 /// A UTC timestamp as `status` and the logs show it: `2026-11-29T20:15:02Z`.
 func iso8601(_ date: Date) -> String {

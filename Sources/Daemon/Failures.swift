@@ -58,7 +58,7 @@ public enum Failures {
     /// Without a daemon: applies `action` to the real state under its single-writer lock.
     /// - Throws: ``DaemonError/stateLocked(_:)`` when another process writes the state.
     public static func applyDirectly(_ action: Action, urls: [String], config: SiteConfig) throws -> Outcome {
-        try ManualQueue.withLockedState(config) { try apply(action, urls: urls, in: $0, nowMilliseconds: nowMilliseconds()) }
+        try ManualQueue.withLockedState(config) { try apply(action, urls: urls, in: $0, nowMilliseconds: DaemonClock.system.wallMilliseconds()) }
     }
 
     /// The failures recorded in the state (read-only; works while the daemon runs).

@@ -19,19 +19,19 @@ extension PurgeDaemon {
     func hasDueBatches() -> Bool {
         let due = (try? db.read {
             try $0.queueCount(state: .pending)
-                + $0.dueBatchCount(states: [.planned, .waitingQuota], nowMilliseconds: nowMilliseconds())
+                + $0.dueBatchCount(states: [.planned, .waitingQuota], nowMilliseconds: clock.wallMilliseconds())
         }) ?? 0
         return due > 0
     }
 
     /// Planned batches due now (not waiting for a later retry or the quota): for `--once`.
     func hasDueBatchesNow() -> Bool {
-        ((try? db.read { try $0.queueCount(state: .pending) + $0.dueBatchCount(states: [.planned], nowMilliseconds: nowMilliseconds()) }) ?? 0) > 0
+        ((try? db.read { try $0.queueCount(state: .pending) + $0.dueBatchCount(states: [.planned], nowMilliseconds: clock.wallMilliseconds()) }) ?? 0) > 0
     }
 
     /// After a permanent account-wide failure nothing is sent for a while (no retry storm).
     var isPaused: Bool {
-        if let pausedUntil, ContinuousClock.now < pausedUntil { return true }
+        if let pausedUntil, clock.now() < pausedUntil { return true }
         return false
     }
 
@@ -42,14 +42,14 @@ extension PurgeDaemon {
         guard client != nil, let rows = try? db.read({ try $0.quotaRows() }), !rows.isEmpty else { return false }
         guard ((try? db.read { try $0.batchCount(state: .waitingQuota) }) ?? 0) > 0 else { return false }
         let oldest = rows.map(\.fetchedMilliseconds).min() ?? 0
-        return nowMilliseconds() - oldest >= options.quotaRefresh.milliseconds
+        return clock.wallMilliseconds() - oldest >= options.quotaRefresh.milliseconds
     }
 
     /// Plans the pending queue into batches and sends every batch that is due.
     func submit() async throws {
-        if let pausedUntil, ContinuousClock.now < pausedUntil { return }
+        if let pausedUntil, clock.now() < pausedUntil { return }
         try await refreshQuotaIfStale()
-        let now = nowMilliseconds()
+        let now = clock.wallMilliseconds()
         // Batches that waited for the quota are planned again with what is pending (duplicates
         // collapse): at the reset, or as soon as a quota reading shows room.
         let quota = currentQuotaView()
@@ -69,8 +69,8 @@ extension PurgeDaemon {
         let due = try db.read { try $0.dueBatches(state: .planned, nowMilliseconds: now) }
         for batch in due {
             try Task.checkCancellation()
-            if let pausedUntil, ContinuousClock.now < pausedUntil { break }
-            health.begin(.submitter, now: .now)
+            if let pausedUntil, clock.now() < pausedUntil { break }
+            health.begin(.submitter, now: clock.now())
             defer { health.end(.submitter) }
             try await send(batch)
         }
@@ -85,8 +85,8 @@ extension PurgeDaemon {
             queue: queue.map { QueuedURL(id: $0.id, url: $0.url) }, quota: quota,
             directoryFallback: config.purge.directoryFallback)
         let area = config.purge.area.rawValue
-        let now = nowMilliseconds()
-        let reset = QuotaClock.nextReset(after: wallClockNow())
+        let now = clock.wallMilliseconds()
+        let reset = QuotaClock.nextReset(after: clock.wall())
         let dryRun = options.dryRun
         try db.transaction { tx in
             for batch in plan.urlBatches {
@@ -127,7 +127,7 @@ extension PurgeDaemon {
 
     /// Sends one batch and records the outcome.
     func send(_ batch: BatchRow) async throws {
-        let now = nowMilliseconds()
+        let now = clock.wallMilliseconds()
         try db.transaction {
             try $0.updateBatch(id: batch.id, state: .sending, attempts: batch.attempts + 1, nowMilliseconds: now)
         }
@@ -142,7 +142,7 @@ extension PurgeDaemon {
                 "dry run: would send \(batch.action) area=\(batch.area.isEmpty ? "(domain's)" : batch.area) with \(batch.targets.count) \(batch.action == Self.urlAction ? "URL" : "directory")(s): \(first)\(more)",
                 metadata: MessageID.batchSubmitted.metadata(metadata))
             try db.transaction { tx in
-                try tx.updateBatch(id: batch.id, state: .done, taskID: "dry-run-\(batch.id)", nowMilliseconds: nowMilliseconds())
+                try tx.updateBatch(id: batch.id, state: .done, taskID: "dry-run-\(batch.id)", nowMilliseconds: clock.wallMilliseconds())
                 for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
                     try tx.setQueueState(id: row.id, state: .done)
                 }
@@ -161,7 +161,7 @@ extension PurgeDaemon {
                 response = try await client.purgePaths(
                     batch.targets, flushType: .flush, area: areaParameter, urlEncode: config.purge.urlEncode, deadline: deadline)
             }
-            let acceptedAt = wallClockNow()
+            let acceptedAt = clock.wall()
             var firstPoll = acceptedAt
             if case .recordAccepted(let at)? = BatchLifecycle.next(.sending, .accepted(now: acceptedAt), policy: BatchLifecycle.Policy(options)).actions.first {
                 firstPoll = at
@@ -172,7 +172,7 @@ extension PurgeDaemon {
                     nextAttemptMilliseconds: .some(Int64(firstPoll.timeIntervalSince1970 * 1_000)),
                     errorCode: .some(nil), errorMessage: .some(nil),
                     acceptedMilliseconds: Int64(acceptedAt.timeIntervalSince1970 * 1_000), polls: 0,
-                    nowMilliseconds: nowMilliseconds())
+                    nowMilliseconds: clock.wallMilliseconds())
                 try tx.consumeQuota(kind: quotaKind(of: batch), count: batch.targets.count, areas: quotaAreas)
             }
             pauseLevel = 0
@@ -203,7 +203,7 @@ extension PurgeDaemon {
         let failure: BatchLifecycle.Failure
         switch error.errorClass {
         case .transient, .reSign: failure = .transient(code: error.code)
-        case .quota: failure = .quota(resetAt: error.resetAt ?? QuotaClock.nextReset(after: wallClockNow()))
+        case .quota: failure = .quota(resetAt: error.resetAt ?? QuotaClock.nextReset(after: clock.wall()))
         case .batchTooBig: failure = .batchTooBig
         case .permanent:
             let scope: BatchLifecycle.Scope =
@@ -215,18 +215,18 @@ extension PurgeDaemon {
         let (_, actions) = BatchLifecycle.next(
             .sending,
             .failed(
-                failure, now: wallClockNow(), attempts: batch.attempts + 1, targets: batch.targets.count, hosts: hosts,
+                failure, now: clock.wall(), attempts: batch.attempts + 1, targets: batch.targets.count, hosts: hosts,
                 pauseLevel: pauseLevel, jitter: Double.random(in: 0..<1)),
             policy: BatchLifecycle.Policy(options))
-        let now = nowMilliseconds()
+        let now = clock.wallMilliseconds()
         for action in actions {
             switch action {
             case .retry(let at):
-                let delay = max(0, at.timeIntervalSince(wallClockNow()))
+                let delay = max(0, at.timeIntervalSince(clock.wall()))
                 try db.transaction { tx in
                     try tx.updateBatch(
                         id: batch.id, state: .planned, nextAttemptMilliseconds: .some(Int64(at.timeIntervalSince1970 * 1_000)),
-                        errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: nowMilliseconds())
+                        errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: clock.wallMilliseconds())
                 }
                 if case .transient = failure {
                     lastBatchSummary = "retrying \(error.code)"
@@ -249,7 +249,7 @@ extension PurgeDaemon {
             case .lowerBatchSize(let size):
                 try db.transaction { tx in
                     try tx.lowerQuotaBatch(kind: quotaKind(of: batch), to: size)
-                    if try tx.quotaRows().isEmpty { try tx.replaceQuota(Self.defaultQuotaRows(urlBatch: size)) }
+                    if try tx.quotaRows().isEmpty { try tx.replaceQuota(Self.defaultQuotaRows(urlBatch: size, nowMilliseconds: clock.wallMilliseconds())) }
                 }
                 logger.warning("\(error.code): batch of \(batch.targets.count) too big, splitting", metadata: metadata)
             case .dissolve:
@@ -280,7 +280,7 @@ extension PurgeDaemon {
                     break
                 }
                 pauseLevel += 1
-                pausedUntil = ContinuousClock.now.advanced(by: pause)
+                pausedUntil = clock.now().advanced(by: pause)
                 logger.error(
                     "\(batch.action) failed permanently with \(error.code): \(error.message) — needs a human; the \(batch.targets.count) target(s) stay failed in `status`; no request for \(pause)",
                     metadata: MessageID.batchFailed.metadata(metadata))
@@ -309,7 +309,7 @@ extension PurgeDaemon {
             parts = [Array(batch.targets[..<half]), Array(batch.targets[half...])]
         }
         parts = parts.filter { !$0.isEmpty }
-        let now = nowMilliseconds()
+        let now = clock.wallMilliseconds()
         let isPath = batch.action == Self.pathAction
         try db.transaction { tx in
             let rows = try tx.queueRows(batchID: batch.id).filter { $0.state == .batched }
@@ -332,7 +332,7 @@ extension PurgeDaemon {
 
     /// A URL too long for the API fails alone; the rest of its batch is sent again.
     func isolateTooLong(_ error: TencentCloudError, batch: BatchRow, metadata: Logger.Metadata) throws {
-        let now = nowMilliseconds()
+        let now = clock.wallMilliseconds()
         try db.transaction { tx in
             let rows = try tx.queueRows(batchID: batch.id)
             if let rejected = error.rejectedURL, rows.contains(where: { $0.url == rejected }) {
@@ -366,18 +366,18 @@ extension PurgeDaemon {
     /// `unverified`: reported once, polled no more (SPEC §6).
     func verify() async throws {
         guard let client, !options.dryRun else { return }
-        if let pausedUntil, ContinuousClock.now < pausedUntil { return }
-        let now = nowMilliseconds()
+        if let pausedUntil, clock.now() < pausedUntil { return }
+        let now = clock.wallMilliseconds()
         let due = try db.read { try $0.dueBatches(state: .accepted, nowMilliseconds: now) }
         for batch in due {
             try Task.checkCancellation()
             guard let taskID = batch.taskID else { continue }
             let tasks: [PurgeTask]
-            health.begin(.submitter, now: .now)
-            defer { health.end(.submitter) }
+            health.begin(.verifier, now: clock.now())
+            defer { health.end(.verifier) }
             do {
                 tasks = try await client.describePurgeTasks(
-                    taskId: taskID, pageSize: Self.describePageSize, deadline: .now.advanced(by: options.submitDeadline))
+                    taskId: taskID, pageSize: Self.describePageSize, deadline: ContinuousClock.now.advanced(by: options.submitDeadline))
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
@@ -396,12 +396,12 @@ extension PurgeDaemon {
     /// The next poll with a doubling delay (the count is in the batch row, so a restart keeps
     /// the backoff), or `unverified` once the deadline since acceptance has passed.
     func scheduleNextPoll(_ batch: BatchRow) throws {
-        let now = nowMilliseconds()
+        let now = clock.wallMilliseconds()
         let accepted = batch.acceptedMilliseconds ?? batch.updatedMilliseconds
         let (_, actions) = BatchLifecycle.next(
             .accepted,
             .polled(
-                settled: false, now: wallClockNow(), acceptedAt: Date(timeIntervalSince1970: Double(accepted) / 1_000),
+                settled: false, now: clock.wall(), acceptedAt: Date(timeIntervalSince1970: Double(accepted) / 1_000),
                 polls: batch.polls),
             policy: BatchLifecycle.Policy(options))
         for action in actions {
@@ -462,7 +462,7 @@ extension PurgeDaemon {
         let maxRetries = options.maxTaskRetries
         let collectPrefetch = config.purge.prefetch && !isPath
         try db.transaction { tx in
-            let now = nowMilliseconds()
+            let now = clock.wallMilliseconds()
             for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
                 let failed: Bool
                 if isPath {
@@ -488,7 +488,7 @@ extension PurgeDaemon {
                 id: batch.id, state: gaveUp > 0 ? .failed : .done, nextAttemptMilliseconds: .some(nil),
                 errorCode: failedTargets.isEmpty ? nil : .some("TaskFailed"),
                 errorMessage: failedTargets.isEmpty ? nil : .some("\(failedTargets.count) target(s) reported fail"),
-                nowMilliseconds: nowMilliseconds())
+                nowMilliseconds: clock.wallMilliseconds())
         }
         for url in prefetchable where pendingPushSet.insert(url).inserted { pendingPushes.append(url) }
         let metadata: Logger.Metadata = [
@@ -520,8 +520,8 @@ extension PurgeDaemon {
         let urls = pendingPushes
         pendingPushes = []
         pendingPushSet = []
-        health.begin(.submitter, now: .now)
-        defer { health.end(.submitter) }
+        health.begin(.verifier, now: clock.now())
+        defer { health.end(.verifier) }
         let deadline = ContinuousClock.now.advanced(by: options.submitDeadline)
         let quota: PushQuota
         do {
@@ -599,14 +599,14 @@ extension PurgeDaemon {
     // MARK: - --once
 
     func drainOnce() async throws -> Int32 {
-        let started = nowMilliseconds()
+        let started = clock.wallMilliseconds()
         // Split, bisected or retried batches are planned by the first pass: keep sending what
         // is due (bounded by the submit deadline) so --once does not leave good URLs behind.
-        let until = ContinuousClock.now.advanced(by: options.submitDeadline)
+        let until = clock.now().advanced(by: options.submitDeadline)
         repeat {
             submitRequested = false
             try await submit()
-        } while (submitRequested || hasDueBatchesNow()) && !isPaused && ContinuousClock.now < until
+        } while (submitRequested || hasDueBatchesNow()) && !isPaused && clock.now() < until
         let (unsettled, failed) = try db.read { try $0.flushProgress(upTo: try $0.highestQueueID(), failuresSince: started) }
         if !failed.isEmpty {
             logger.error("\(failed.count) URL(s) failed permanently: \(failed.prefix(20).joined(separator: " "))")
@@ -628,7 +628,7 @@ extension PurgeDaemon {
     /// The cached quota; a reading taken before the last 00:00 UTC+8 counts as reset (its
     /// `available` is back to `total`), so a failed refresh after the reset does not park work.
     func currentQuotaView() -> QuotaView {
-        let lastReset = Int64(QuotaClock.nextReset(after: wallClockNow()).addingTimeInterval(-86_400).timeIntervalSince1970 * 1_000)
+        let lastReset = Int64(QuotaClock.nextReset(after: clock.wall()).addingTimeInterval(-86_400).timeIntervalSince1970 * 1_000)
         let rows = ((try? db?.read { try $0.quotaRows() }) ?? []).map { row -> QuotaRow in
             var row = row
             if row.fetchedMilliseconds < lastReset { row.available = row.total }
@@ -647,8 +647,7 @@ extension PurgeDaemon {
             pathAvailable: paths.map(\.available).min() ?? fallback.pathAvailable)
     }
 
-    static func defaultQuotaRows(urlBatch: Int = 1_000) -> [QuotaRow] {
-        let now = nowMilliseconds()
+    static func defaultQuotaRows(urlBatch: Int = 1_000, nowMilliseconds now: Int64) -> [QuotaRow] {
         return ["mainland", "overseas"].flatMap { area in
             [
                 QuotaRow(area: area, kind: "url", batch: urlBatch, total: 10_000, available: 10_000, fetchedMilliseconds: now),
@@ -661,12 +660,12 @@ extension PurgeDaemon {
     func seedDryRunQuota() throws {
         try db.transaction { tx in
             let rows = try tx.quotaRows()
-            let lastReset = QuotaClock.nextReset(after: wallClockNow()).addingTimeInterval(-86_400)
+            let lastReset = QuotaClock.nextReset(after: clock.wall()).addingTimeInterval(-86_400)
             if rows.isEmpty || rows.contains(where: { Double($0.fetchedMilliseconds) / 1_000 < lastReset.timeIntervalSince1970 }) {
-                try tx.replaceQuota(rows.isEmpty ? Self.defaultQuotaRows() : rows.map {
+                try tx.replaceQuota(rows.isEmpty ? Self.defaultQuotaRows(nowMilliseconds: clock.wallMilliseconds()) : rows.map {
                     var row = $0
                     row.available = row.total
-                    row.fetchedMilliseconds = nowMilliseconds()
+                    row.fetchedMilliseconds = clock.wallMilliseconds()
                     return row
                 })
             }
@@ -680,15 +679,15 @@ extension PurgeDaemon {
             return
         }
         let rows = try db.read { try $0.quotaRows() }
-        let now = wallClockNow()
+        let now = clock.wall()
         let lastReset = QuotaClock.nextReset(after: now).addingTimeInterval(-86_400)
         let oldest = rows.map(\.fetchedMilliseconds).min().map { Date(timeIntervalSince1970: Double($0) / 1_000) }
         if let oldest, oldest > lastReset, now.timeIntervalSince(oldest) < Double(options.quotaRefresh.milliseconds) / 1_000 {
             return
         }
         do {
-            let quota = try await client.describePurgeQuota(deadline: .now.advanced(by: options.submitDeadline / 4))
-            let fetched = nowMilliseconds()
+            let quota = try await client.describePurgeQuota(deadline: ContinuousClock.now.advanced(by: options.submitDeadline / 4))
+            let fetched = clock.wallMilliseconds()
             let fresh =
                 quota.urlPurge.map {
                     QuotaRow(area: $0.area, kind: "url", batch: $0.batch, total: $0.total, available: $0.available, fetchedMilliseconds: fetched)

@@ -9,14 +9,18 @@ import TencentCDN
 
 /// The daemon: reconcile, watch, coalesce, queue, plan, submit, verify (SPEC §1).
 ///
-/// One actor owns the pipeline's state; three stages run as child tasks on it:
-/// - the **control loop** takes every ``Input`` in order — inotify events, control-socket
-///   commands, SIGHUP, a periodic tick — runs the coalescer, answers `flush` and `flush --wait`,
-///   sends STATUS and WATCHDOG; it never awaits the network or hashing;
+/// One actor owns the pipeline's state and runs on its own thread (``DaemonThread``, so its
+/// SQLite calls never block the cooperative pool); each stage is a `Service` of the CLI's one
+/// `ServiceGroup` (``services()``, `Services/PipelineServices.swift`):
+/// - the **control loop** starts the daemon, then takes every ``Input`` in order — inotify
+///   events (forwarded by the **watcher**), control-socket commands, SIGHUP, the **watchdog**
+///   stage's tick — runs the coalescer, answers `flush` and `flush --wait`, sends STATUS and
+///   WATCHDOG; it never awaits the network or hashing;
 /// - the **detector** compares the tree with the manifest when a window closes (hashing runs on
 ///   the detector's own dispatch queue) and commits the queue rows with the manifest;
-/// - the **submitter** plans, sends and verifies batches (HTTP, bounded by deadlines).
-/// They hand work on through the durable queue and two wake-up streams, never by awaiting each
+/// - the **submitter** plans and sends batches, the **verifier** polls accepted tasks,
+///   prefetches and prunes (HTTP, bounded by deadlines).
+/// They hand work on through the durable queue and wake-up streams, never by awaiting each
 /// other; while one awaits I/O the actor serves the others. `WATCHDOG=1` is sent only while every
 /// stage is idle or busy for less than its bound (``StageHealth``), so a stage that hangs gets the
 /// daemon restarted and a slow API does not. Every change crosses SQLite before it is
@@ -34,6 +38,11 @@ public actor PurgeDaemon {
 
     public private(set) var config: SiteConfig
     let options: DaemonOptions
+    /// The wall and monotonic clocks of every stage (``DaemonOptions/clock``).
+    let clock: DaemonClock
+    /// The actor runs on its own thread: its SQLite statements never block the cooperative pool.
+    let thread = DaemonThread()
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }
     let logger: Logger
     let notifier: SystemdNotifier
     /// The process environment without the credential variables (those are only in
@@ -50,13 +59,19 @@ public actor PurgeDaemon {
     /// Where the credentials come from (no secret), for the logs.
     var credentialSource: String?
     var monitor: SiteMonitor?
-    var monitorTask: Task<Void, Never>?
+    /// The newest monitor's events, until the watcher stage takes them.
+    var monitorEvents: (events: AsyncStream<SiteEvent>, generation: Int)?
     /// Counts monitors started, so the end of a replaced one (a reload) is not taken for a failure.
     var monitorGeneration = 0
     /// When a monitor that stopped on its own is started again (nil: none is waiting).
     var monitorRestartAt: ContinuousClock.Instant?
     var control: ControlServer?
-    var inputs: AsyncStream<Input>.Continuation?
+    /// The control loop's inputs, in order (from the watcher stage, the control socket, SIGHUP
+    /// and the watchdog stage's tick).
+    let inputs: AsyncStream<Input>.Continuation
+    let inputStream: AsyncStream<Input>
+    /// Set once the first reconcile is queued and READY=1 sent.
+    var started = false
 
     var coalescer: Coalescer<ContinuousClock.Instant>
     var pending = PendingChanges()
@@ -65,11 +80,18 @@ public actor PurgeDaemon {
     var pausedUntil: ContinuousClock.Instant?
     var pauseLevel = 0
     var lastQuotaWarningReset: Date?
-    var lastWatchdog = ContinuousClock.now
+    var lastWatchdog: ContinuousClock.Instant
     var lastPrune: ContinuousClock.Instant?
-    /// Wakes the detector (a window closed) and the submitter (work queued, a tick).
-    var detectorWake: AsyncStream<Void>.Continuation?
-    var submitterWake: AsyncStream<Void>.Continuation?
+    /// Wake-ups of the stages: the detector (a window closed), the submitter and the verifier
+    /// (work queued, a tick), the watcher (a new monitor started). Each holds at most one.
+    let detectorWake: AsyncStream<Void>.Continuation
+    let detectorWakes: AsyncStream<Void>
+    let submitterWake: AsyncStream<Void>.Continuation
+    let submitterWakes: AsyncStream<Void>
+    let verifierWake: AsyncStream<Void>.Continuation
+    let verifierWakes: AsyncStream<Void>
+    let watcherWake: AsyncStream<Void>.Continuation
+    let watcherWakes: AsyncStream<Void>
     /// Windows closed and not yet compared; detection runs started and finished, in order.
     var windowsClosed = 0
     var detectionsStarted = 0
@@ -103,20 +125,35 @@ public actor PurgeDaemon {
         self.environmentCredentials = environmentCredentials
         self.config = config
         self.options = options
+        self.clock = options.clock
+        self.lastWatchdog = options.clock.now()
         self.logger = logger
         self.notifier = notifier
         self.environment = environment
         self.statePath = options.dryRun ? config.dryRunStatePath : config.state.path
         self.coalescer = Coalescer(quiet: config.coalesce.quiet.duration, maxDelay: config.coalesce.maxDelay.duration)
+        (inputStream, inputs) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
+        (detectorWakes, detectorWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (submitterWakes, submitterWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (verifierWakes, verifierWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (watcherWakes, watcherWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     // MARK: - Lifecycle
 
-    /// Runs until cancelled (SIGTERM) or, with `--once`, until the queue is submitted.
-    /// - Returns: the exit status: 0, or 1 when `--once` could not get everything accepted.
-    public func run() async throws -> Int32 {
-        try openState()
+    /// `run --once`: reconcile, submit what is pending, wait for the submissions, stop.
+    /// - Returns: the exit status: 0, or 1 when not everything could be accepted.
+    public func runOnce() async throws -> Int32 {
         defer { shutDown() }
+        try await start()
+        return try await drainOnce()
+    }
+
+    /// Opens the state, the API client, the control socket and the watcher, reconciles the tree
+    /// with the manifest and sends READY=1. The control loop stage runs it first; the other
+    /// stages wait on their wake-ups, which nothing sends before it has finished.
+    func start() async throws {
+        try openState()
         if !options.dryRun {
             try makeClient()
             // Read the secrets now: a later reload that finds them unreadable keeps these.
@@ -126,9 +163,6 @@ public actor PurgeDaemon {
                 logger.error("cannot read the credentials from \(credentialSource ?? "?") now: \(error); each request will try again")
             }
         }
-
-        let (stream, continuation) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
-        inputs = continuation
         if !options.once, !config.metrics.listen.isEmpty {
             do {
                 metricsServer = try await MetricsServer(listen: config.metrics.listen, metrics: metrics, statePath: statePath)
@@ -138,8 +172,8 @@ public actor PurgeDaemon {
             }
         }
         if !options.once {
-            control = try ControlServer(path: ControlSocket.path(forState: statePath)) { connection in
-                continuation.yield(.control(connection))
+            control = try ControlServer(path: ControlSocket.path(forState: statePath)) { [inputs] connection in
+                inputs.yield(.control(connection))
             }
             try startMonitor()
         }
@@ -149,12 +183,10 @@ public actor PurgeDaemon {
             // A full disk at start: keep running (degraded), the walk is retried by the detector.
             storageDegraded = "\(error)"
             logger.error("cannot write the state at start (\(error)): DEGRADED — still watching; the first comparison is retried")
-            coalescer.noteChange(at: .now)
+            coalescer.noteChange(at: clock.now())
             if options.once { throw error }
         }
-        if options.once {
-            return try await drainOnce()
-        }
+        if options.once { return }
         try? notifier.ready()
         logger.info(
             "watching \(config.site.root)",
@@ -162,46 +194,53 @@ public actor PurgeDaemon {
                 "purge.state": "\(statePath)", "purge.dry_run": "\(options.dryRun)",
                 "purge.watches": "\(monitor?.status.watchCount ?? 0)",
             ])
+        started = true
         submitRequested = true
         updateStatus()
+        submitterWake.yield()
+        verifierWake.yield()
+    }
 
-        let (detectorStream, detector) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let (submitterStream, submitter) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        detectorWake = detector
-        submitterWake = submitter
-        submitter.yield()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { [tick = options.tick] in
-                while !Task.isCancelled {
-                    try await Task.sleep(for: tick)
-                    continuation.yield(.tick)
-                }
-            }
-            group.addTask { try await self.detectorStage(detectorStream) }
-            group.addTask { try await self.submitterStage(submitterStream) }
-            group.addTask {
-                for await input in stream {
-                    try Task.checkCancellation()
-                    try await self.handle(input)
-                }
-            }
-            defer { group.cancelAll() }
-            try await group.next()
+    /// The control loop stage: starts the daemon, then takes every ``Input`` in order.
+    func controlLoopStage() async throws {
+        try await start()
+        for await input in inputStream {
+            try Task.checkCancellation()
+            health.begin(.controlLoop, now: clock.now())
+            defer { health.end(.controlLoop) }
+            try await handle(input)
         }
-        return 0
+    }
+
+    /// The watcher stage: forwards each monitor's events to the control loop, in order, and
+    /// tells it when a monitor stopped (a replaced one after a reload, or one that failed).
+    func watcherStage() async {
+        for await _ in watcherWakes {
+            while let (events, generation) = monitorEvents {
+                monitorEvents = nil
+                for await event in events { inputs.yield(.site(event)) }
+                inputs.yield(.siteEnded(generation: generation))
+            }
+        }
+    }
+
+    /// The watchdog stage's beat: paces the control loop, whose handling of each tick runs the
+    /// due work and sends `WATCHDOG=1` while every stage is healthy (``pingWatchdog(now:)``).
+    nonisolated func tick() {
+        inputs.yield(.tick)
     }
 
     /// The detector stage: one comparison per closed window, in order.
-    func detectorStage(_ wakes: AsyncStream<Void>) async throws {
-        for await _ in wakes {
+    func detectorStage() async throws {
+        for await _ in detectorWakes {
             while windowsClosed > 0 {
                 try Task.checkCancellation()
                 windowsClosed = 0
                 detectionsStarted += 1
-                health.begin(.detector, now: .now)
+                health.begin(.detector, now: clock.now())
                 defer { health.end(.detector) }
                 do {
-                    if try await closeWindow(now: .now) {
+                    if try await closeWindow(now: clock.now()) {
                         // Only a comparison that ran answers the flushes waiting on it, with the
                         // queue as it stands right now (their watermark).
                         detectionsFinished = detectionsStarted
@@ -214,10 +253,10 @@ public actor PurgeDaemon {
                     // The touched paths were put back (detectAndQueue); the window closes again.
                     try await storageTrouble(error, in: .detector)
                     windowsClosed += 1
-                    coalescer.noteChange(at: .now)
+                    coalescer.noteChange(at: clock.now())
                 }
                 submitRequested = true
-                submitterWake?.yield()
+                submitterWake.yield()
             }
         }
     }
@@ -249,45 +288,56 @@ public actor PurgeDaemon {
         updateStatus()
     }
 
-    /// The submitter stage: plan, send, verify whatever is due, whenever woken (work queued, or
+    /// The submitter stage: plans and sends whatever is due, whenever woken (work queued, or
     /// the control loop's tick).
-    func submitterStage(_ wakes: AsyncStream<Void>) async throws {
-        for await _ in wakes {
+    func submitterStage() async throws {
+        for await _ in submitterWakes {
             try Task.checkCancellation()
             if isPaused {
                 // Keep what was asked for: it is sent when the pause ends.
-            } else if submitRequested || hasDueBatches() || quotaWaitWorthRechecking() {
-                submitRequested = false
-                do {
-                    try await submit()
-                } catch let error as DatabaseError {
-                    submitRequested = true
-                    try await storageTrouble(error, in: .submitter)
-                    continue
-                }
+                continue
             }
+            guard submitRequested || hasDueBatches() || quotaWaitWorthRechecking() else { continue }
+            submitRequested = false
+            do {
+                try await submit()
+                storageRecovered(.submitter)
+            } catch let error as DatabaseError {
+                submitRequested = true
+                try await storageTrouble(error, in: .submitter)
+            }
+        }
+    }
+
+    /// The verifier stage: polls the tasks of accepted batches that are due, prefetches what
+    /// was purged, and prunes old history — one request at a time, beside the submitter.
+    func verifierStage() async throws {
+        for await _ in verifierWakes {
+            try Task.checkCancellation()
             do {
                 try await verify()
                 try await prefetch()
-                try await pruneIfDue(now: .now)
-                storageRecovered(.submitter)
+                try await pruneIfDue(now: clock.now())
+                storageRecovered(.verifier)
             } catch let error as DatabaseError {
-                try await storageTrouble(error, in: .submitter)
+                try await storageTrouble(error, in: .verifier)
             }
         }
     }
 
     /// Asks the loop to re-read the config (SIGHUP).
     public nonisolated func requestReload() {
-        Task { await self.inputs?.yield(.reload) }
+        inputs.yield(.reload)
     }
 
-    func shutDown() {
+    /// Stops what the stages used, once they have all ended (or at the end of `--once`).
+    public func shutDown() {
         try? notifier.stopping()
         metricsServer?.stopNow()
         metricsServer = nil
         monitor?.stop()
-        monitorTask?.cancel()
+        monitor = nil
+        inputs.finish()
         control?.stop()
         for waiter in waiters { waiter.connection.answer("error daemon stopping") }
         waiters = []
@@ -311,7 +361,7 @@ public actor PurgeDaemon {
         db = try StateDatabase.open(path: statePath, migrations: QueueSchema.migrations)
         var resent = 0
         do {
-            resent = try db.transaction { try $0.resetInterruptedBatches(nowMilliseconds: nowMilliseconds()) }
+            resent = try db.transaction { try $0.resetInterruptedBatches(nowMilliseconds: clock.wallMilliseconds()) }
         } catch {
             logger.error("cannot reset interrupted batches (\(error)); they are sent again at the next start")
         }
@@ -342,7 +392,7 @@ public actor PurgeDaemon {
         var made = try TencentCDNClient(
             endpoint: config.tencentCloud.endpoint, credentials: credentials,
             requestsPerSecond: config.purge.requestsPerSecond, httpClient: http, logger: logger,
-            retryPolicy: options.retryPolicy, requestTimeout: options.requestTimeout, now: { wallClockNow() })
+            retryPolicy: options.retryPolicy, requestTimeout: options.requestTimeout, now: { [clock] in clock.wall() })
         made.outcomeObserver = { [metrics] action, code in metrics.apiRequest(action: action, code: code) }
         client = made
     }
@@ -356,18 +406,14 @@ public actor PurgeDaemon {
         let events = try monitor.start()
         self.monitor = monitor
         monitorGeneration += 1
-        let generation = monitorGeneration
-        let continuation = inputs
-        monitorTask = Task {
-            for await event in events { continuation?.yield(.site(event)) }
-            continuation?.yield(.siteEnded(generation: generation))
-        }
+        monitorEvents = (events, monitorGeneration)
+        watcherWake.yield()
     }
 
     // MARK: - The loop
 
     func handle(_ input: Input) async throws {
-        let now = ContinuousClock.now
+        let now = clock.now()
         switch input {
         case .site(let event):
             absorb(event, now: now)
@@ -394,7 +440,7 @@ public actor PurgeDaemon {
                 do {
                     let (added, total) = try enqueueManual(command)
                     submitRequested = true
-                    submitterWake?.yield()
+                    submitterWake.yield()
                     connection.answer("queued \(added) \(total)")
                 } catch {
                     connection.answer("error \(error)")
@@ -406,12 +452,12 @@ public actor PurgeDaemon {
                 }
                 do {
                     let outcome = try db.transaction {
-                        try Failures.apply(action, urls: urls, in: $0, nowMilliseconds: nowMilliseconds())
+                        try Failures.apply(action, urls: urls, in: $0, nowMilliseconds: clock.wallMilliseconds())
                     }
                     logger.notice("failures --\(action.rawValue): \(outcome.applied) URL(s)")
                     if action == .retry {
                         submitRequested = true
-                        submitterWake?.yield()
+                        submitterWake.yield()
                     }
                     connection.answer(Failures.answer(outcome))
                 } catch {
@@ -428,7 +474,7 @@ public actor PurgeDaemon {
                 waiters.append(
                     FlushWaiter(
                         connection: connection, afterDetection: detectionsStarted + 1,
-                        since: wallClockMilliseconds(), after: lastFlushWatermark))
+                        since: clock.wallMilliseconds(), after: lastFlushWatermark))
             default:
                 connection.answer("error unknown command \(connection.command)")
             }
@@ -438,7 +484,7 @@ public actor PurgeDaemon {
             break
         }
         do {
-            try runDueWork(now: ContinuousClock.now)
+            try runDueWork(now: clock.now())
         } catch let error as DatabaseError {
             // A busy or failing read on the control loop: the next tick tries again.
             logger.debug("control loop: \(error)")
@@ -467,7 +513,7 @@ public actor PurgeDaemon {
                 guard let first = parts.first else { continue }
                 let url = String(first)
                 let path = parts.count > 1 ? Self.bytes(fromHex: parts[1]) : nil
-                if try tx.enqueue(url: url, area: area, path: path, kind: "manual", nowMilliseconds: nowMilliseconds()) {
+                if try tx.enqueue(url: url, area: area, path: path, kind: "manual", nowMilliseconds: clock.wallMilliseconds()) {
                     added += 1
                 }
             }
@@ -523,9 +569,10 @@ public actor PurgeDaemon {
         }
         if coalescer.takeIfDue(at: now) {
             windowsClosed += 1
-            detectorWake?.yield()
+            detectorWake.yield()
         }
-        submitterWake?.yield()
+        submitterWake.yield()
+        verifierWake.yield()
         try answerWaiters()
         updateStatus()
     }
@@ -536,8 +583,10 @@ public actor PurgeDaemon {
     func pingWatchdog(now: ContinuousClock.Instant) {
         guard let interval = notifier.watchdogInterval else { return }
         guard lastWatchdog.duration(to: now) >= interval / 2 else { return }
+        // The control loop never awaits I/O: a minute on one input means it hangs.
+        let requestBound = options.submitDeadline + options.requestTimeout + .seconds(30)
         let bounds: [StageHealth.Stage: Duration] = [
-            .detector: options.detectBound, .submitter: options.submitDeadline + options.requestTimeout + .seconds(30),
+            .controlLoop: .seconds(60), .detector: options.detectBound, .submitter: requestBound, .verifier: requestBound,
         ]
         if let stuck = health.stuck(now: now, bounds: bounds) {
             if !health.reportedStuck {
@@ -574,7 +623,7 @@ public actor PurgeDaemon {
     func pruneIfDue(now: ContinuousClock.Instant) async throws {
         if let lastPrune, lastPrune.duration(to: now) < options.pruneInterval { return }
         lastPrune = now
-        let cutoff = wallClockMilliseconds() - options.historyRetention.milliseconds
+        let cutoff = clock.wallMilliseconds() - options.historyRetention.milliseconds
         var total = (queue: 0, batches: 0)
         while true {
             // In chunks, yielding between them: the control loop answers meanwhile.
@@ -582,10 +631,10 @@ public actor PurgeDaemon {
             total.queue += pruned.queue
             total.batches += pruned.batches
             if pruned.queue + pruned.batches == 0 { break }
-            health.begin(.submitter, now: .now)
+            health.begin(.verifier, now: clock.now())
             await Task.yield()
         }
-        health.end(.submitter)
+        health.end(.verifier)
         if total.queue + total.batches > 0 {
             logger.info("pruned history older than \(options.historyRetention): \(total.queue) queue row(s), \(total.batches) batch(es)")
         }
@@ -617,10 +666,10 @@ public actor PurgeDaemon {
         guard let scope = forced ?? pending.take(now: now) else { return true }
         let detector = Detector(root: config.site.root, exclude: exclusion)
         let detection: Detection
-        let started = ContinuousClock.now
+        let started = clock.now()
         do {
             detection = try await detector.detect(scope, in: db)
-            if scope == .full { metrics.walked(reason: reason, duration: started.duration(to: .now)) }
+            if scope == .full { metrics.walked(reason: reason, duration: started.duration(to: clock.now())) }
         } catch let error as SiteWatchError {
             logger.warning("cannot compare the tree now: \(error); will retry")
             pending.restore(scope, reason: .rootReplaced(config.site.root))
@@ -652,9 +701,9 @@ public actor PurgeDaemon {
         let kinds = Set(config.purge.on.map(\.rawValue))
         let mapper = config.mapper
         let area = config.purge.area.rawValue
+        let time = clock.wallMilliseconds()
         return try await detector.commit(detection, in: db) { tx -> Int in
             var added = 0
-            let time = nowMilliseconds()
             for change in detection.changes where kinds.contains(change.kind.rawValue) {
                 for url in mapper.map(change.path).urls {
                     if try tx.enqueue(url: url, area: area, path: change.path.bytes, kind: change.kind.rawValue, nowMilliseconds: time) {
@@ -705,7 +754,7 @@ public actor PurgeDaemon {
         let old = config
         config = fresh
         coalescer = Coalescer(quiet: fresh.coalesce.quiet.duration, maxDelay: fresh.coalesce.maxDelay.duration)
-        if !pending.isEmpty { coalescer.noteChange(at: .now) }
+        if !pending.isEmpty { coalescer.noteChange(at: clock.now()) }
         // Every reload reads every credential source again (SPEC §6: a rotated key is picked up
         // without a restart). The new client is built and its credentials loaded before the old
         // one is retired; if that fails, the old one keeps working.
@@ -729,16 +778,15 @@ public actor PurgeDaemon {
         }
         if fresh.site != old.site, !options.once {
             monitor?.stop()
-            monitorTask?.cancel()
             do {
                 try startMonitor()
             } catch {
                 logger.error("reload: cannot watch \(fresh.site.root): \(error); trying again in 5 s")
                 monitor = nil
-                monitorRestartAt = ContinuousClock.now.advanced(by: .seconds(5))
+                monitorRestartAt = clock.now().advanced(by: .seconds(5))
             }
             pending.requestFullRescan(.rootReplaced(fresh.site.root))
-            coalescer.noteChange(at: .now)
+            coalescer.noteChange(at: clock.now())
         }
         logger.notice("configuration reloaded from \(fresh.sourcePath)", metadata: MessageID.configReloaded.metadata())
     }
@@ -779,7 +827,7 @@ struct FlushWaiter {
 /// Per-stage progress for the watchdog: a stage is idle, or busy since an instant.
 struct StageHealth {
     enum Stage: String, CustomStringConvertible, CaseIterable {
-        case detector, submitter
+        case controlLoop = "control loop", detector, submitter, verifier
         var description: String { rawValue }
     }
     private var busySince: [Stage: ContinuousClock.Instant] = [:]

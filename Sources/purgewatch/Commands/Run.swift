@@ -46,38 +46,50 @@ struct Run: AsyncParsableCommand {
             environmentCredentials: environmentCredentials)
         logger.debug(
             "process hardening: dumpable=\(ProcessHardening.isDumpable), credential variables kept in the environment: \(EnvironmentCredentials.variables.filter { environment[$0] != nil })")
-        let service = DaemonService(daemon: daemon)
         let reloads = ClosureService { [daemon] in
             for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
                 daemon.requestReload()
             }
         }
+        // --once is one task from start to exit; the daemon is its stages, one Service each.
+        let services: [any Service] = once ? [OnceService(daemon: daemon)] : daemon.services()
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: reloads),
-                ],
+                services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
+                    + [.init(service: reloads)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "purgewatch.lifecycle", factory: { _ in SwiftLogNoOpLogHandler() })))
         do {
             try await group.run()
         } catch {
-            let failure = service.failure.withLock { $0 }
-            logger.critical("\(failure?.message ?? "\(error)")")
-            throw failure?.exitCode ?? ExitCode.failure
+            await daemon.shutDown()
+            logger.critical("\(error)")
+            throw Self.exitCode(for: error)
         }
-        let status = service.exitStatus.withLock { $0 }
-        if status != 0 { throw ExitCode(status) }
+        await daemon.shutDown()
+        if let once = services.first as? OnceService {
+            let status = once.exitStatus.withLock { $0 }
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
+
+    /// The exit status of a daemon that failed (sysexits where one applies).
+    static func exitCode(for error: any Error) -> ExitCode {
+        switch error as? DaemonError {
+        case .stateLocked(let lock)?:
+            // Another writer: try again later (75); a lock file we may not open: permissions (77).
+            lock.errno == nil ? SysExit.tempFail : ExitCode(77)
+        case .noCredentials?: SysExit.config
+        case .metricsUnavailable?, nil: ExitCode.failure
+        }
     }
 }
 
-/// Runs the daemon as a swift-service-lifecycle `Service`: a graceful shutdown cancels it,
-/// which stops in-flight HTTP at once; a batch caught mid-request stays resendable.
-final class DaemonService: Service, Sendable {
+/// `run --once` as a `Service`: a graceful shutdown cancels it, which stops in-flight HTTP at
+/// once; a batch caught mid-request stays resendable.
+final class OnceService: Service, Sendable {
     let daemon: PurgeDaemon
     let exitStatus = Mutex<Int32>(0)
-    let failure = Mutex<(message: String, exitCode: ExitCode)?>(nil)
 
     init(daemon: PurgeDaemon) {
         self.daemon = daemon
@@ -85,22 +97,10 @@ final class DaemonService: Service, Sendable {
 
     func run() async throws {
         do {
-            let status = try await cancelWhenGracefulShutdown { [daemon] in try await daemon.run() }
+            let status = try await cancelWhenGracefulShutdown { [daemon] in try await daemon.runOnce() }
             exitStatus.withLock { $0 = status }
         } catch is CancellationError {
             // SIGTERM: the queue waits in SQLite for the next start (SPEC §6).
-        } catch {
-            let code: ExitCode
-            switch error as? DaemonError {
-            case .stateLocked(let lock)?:
-                // Another writer: try again later (75); a lock file we may not open: permissions (77).
-                code = lock.errno == nil ? SysExit.tempFail : ExitCode(77)
-            case .noCredentials?: code = SysExit.config
-            case .metricsUnavailable?: code = ExitCode.failure
-            case nil: code = ExitCode.failure
-            }
-            failure.withLock { $0 = ("\(error)", code) }
-            throw error
         }
     }
 }

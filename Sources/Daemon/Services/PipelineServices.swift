@@ -1,0 +1,80 @@
+import ServiceLifecycle
+
+/// The daemon's long-running stages, one `Service` each, run together in the CLI's one
+/// `ServiceGroup` (SIGTERM and SIGINT shut it down; see `purgewatch run`). They share the
+/// ``PurgeDaemon`` actor's state and hand work on through the durable queue and small wake-up
+/// streams, never by awaiting each other's I/O:
+///
+/// | stage | does | waits on |
+/// | --- | --- | --- |
+/// | ``ControlLoopService`` | starts the daemon, then takes inotify events, socket commands, SIGHUP and ticks in order: coalescing, `flush`, STATUS=, WATCHDOG=1 | nothing slow: no network, no hashing |
+/// | ``WatcherService`` | forwards the inotify monitor's events to the control loop | the monitor's thread |
+/// | ``DetectorService`` | compares the tree with the manifest when a window closes, commits queue rows with the manifest | hashing on its own queue, SQLite |
+/// | ``SubmitterService`` | plans the queue into batches and sends them | the API (bounded by deadlines) |
+/// | ``VerifierService`` | polls the tasks of accepted batches, prefetches, prunes history | the API (bounded) |
+/// | ``WatchdogService`` | the tick: paces the control loop's due work and its watchdog check | a timer |
+///
+/// Each ends by cancellation at the graceful shutdown; the group's order is the pipeline's, so
+/// the shutdown stops the tick first and the control loop last.
+extension PurgeDaemon {
+    /// The stages in the pipeline's order (the group shuts them down in reverse).
+    public nonisolated func services() -> [any Service] {
+        [
+            ControlLoopService(daemon: self), WatcherService(daemon: self), DetectorService(daemon: self),
+            SubmitterService(daemon: self), VerifierService(daemon: self), WatchdogService(daemon: self),
+        ]
+    }
+}
+
+/// Runs `body` until it ends or the graceful shutdown cancels it (a cancellation is a clean end).
+private func runStage(_ body: @escaping @Sendable () async throws -> Void) async throws {
+    do {
+        try await cancelWhenGracefulShutdown(body)
+    } catch is CancellationError {
+        // SIGTERM: the queue waits in SQLite for the next start (SPEC §6).
+    }
+}
+
+/// Starts the daemon (state, API client, socket, watcher, the first reconcile, READY=1), then
+/// runs the control loop.
+public struct ControlLoopService: Service {
+    let daemon: PurgeDaemon
+    public func run() async throws { try await runStage { try await daemon.controlLoopStage() } }
+}
+
+/// The inotify monitor's events → the control loop.
+public struct WatcherService: Service {
+    let daemon: PurgeDaemon
+    public func run() async throws { try await runStage { await daemon.watcherStage() } }
+}
+
+/// One comparison of the tree per closed window.
+public struct DetectorService: Service {
+    let daemon: PurgeDaemon
+    public func run() async throws { try await runStage { try await daemon.detectorStage() } }
+}
+
+/// Plans and sends batches.
+public struct SubmitterService: Service {
+    let daemon: PurgeDaemon
+    public func run() async throws { try await runStage { try await daemon.submitterStage() } }
+}
+
+/// Verification polls, prefetch, history pruning.
+public struct VerifierService: Service {
+    let daemon: PurgeDaemon
+    public func run() async throws { try await runStage { try await daemon.verifierStage() } }
+}
+
+/// The tick (``DaemonOptions/tick``) that drives the control loop's timers and watchdog check.
+public struct WatchdogService: Service {
+    let daemon: PurgeDaemon
+    public func run() async throws {
+        try await runStage { [daemon] in
+            while !Task.isCancelled {
+                try await Task.sleep(for: daemon.options.tick)
+                daemon.tick()
+            }
+        }
+    }
+}
