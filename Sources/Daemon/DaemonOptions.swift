@@ -53,6 +53,11 @@ public struct DaemonOptions: Sendable {
         if let limit = environment["PURGEWATCH_TEST_WATCH_LIMIT"].flatMap(Int.init), limit > 0 {
             monitor.watchLimitForTesting = limit
         }
+        // Tests only: the inotify reader lags this long behind each wake-up, so that a flush
+        // arrives before the reader has read its deploy's events (the barrier must wait for them).
+        if let pause = environment["PURGEWATCH_TEST_READ_PAUSE_MS"].flatMap(Int.init), pause > 0, pause <= 5_000 {
+            monitor.readPause = .milliseconds(pause)
+        }
         guard let text = environment["PURGEWATCH_TEST_TIME_SCALE"], let scale = Double(text), scale > 0, scale < 1 else {
             return
         }

@@ -572,7 +572,7 @@ extension PurgeDaemon {
                 continue
             }
             if waiter.upTo == nil {
-                guard detectionsFinished >= waiter.afterDetection else {
+                guard let after = waiter.afterDetection, detectionsFinished >= after else {
                     remaining.append(waiter)
                     continue
                 }

@@ -114,9 +114,13 @@ public actor PurgeDaemon {
     var filesTracked = 0
     var lastBatchSummary = "none yet"
     var needsRecoveryNotice: RescanReason?
-    /// A flush compares the whole tree: the deploy's last inotify events may not have reached
-    /// the loop yet when its `flush` arrives, and a stat-only walk of an unchanged tree is cheap.
+    /// The next window compares the whole tree (`flush --full`, or a flush while the watcher
+    /// cannot vouch for its events: not running, degraded, or its barrier not answered).
     var flushRequested = false
+    /// The watcher barrier a flush waits for (``SiteEvent/barrier(_:)``): its last id asked for,
+    /// and when the oldest unanswered one was asked.
+    var lastBarrierID: UInt64 = 0
+    var barrierAskedAt: ContinuousClock.Instant?
 
     public init(
         config: SiteConfig, options: DaemonOptions, logger: Logger, notifier: SystemdNotifier,
@@ -219,6 +223,8 @@ public actor PurgeDaemon {
             while let (events, generation) = monitorEvents {
                 monitorEvents = nil
                 for await event in events { inputs.yield(.site(event)) }
+                // The shutdown cancels this stage before the control loop: not a failure.
+                if Task.isCancelled { return }
                 inputs.yield(.siteEnded(generation: generation))
             }
         }
@@ -463,17 +469,17 @@ public actor PurgeDaemon {
                 } catch {
                     connection.answer("error \(error)")
                 }
-            case "flush":
-                coalescer.flush()
-                flushRequested = true
+            case "flush", "flush-full":
+                requestFlush(full: connection.command == "flush-full", now: now)
                 connection.answer("ok")
-            case "flush-wait":
-                coalescer.flush()
-                flushRequested = true
-                // Answered once a comparison that starts after this moment has queued its URLs.
+            case "flush-wait", "flush-wait-full":
+                let barrier = requestFlush(full: connection.command == "flush-wait-full", now: now)
+                // Answered once a comparison that starts after the barrier (or, for a full walk,
+                // after this moment) has queued its URLs.
                 waiters.append(
                     FlushWaiter(
-                        connection: connection, afterDetection: detectionsStarted + 1,
+                        connection: connection, barrier: barrier,
+                        afterDetection: barrier == nil ? detectionsStarted + 1 : nil,
                         since: clock.wallMilliseconds(), after: lastFlushWatermark))
             default:
                 connection.answer("error unknown command \(connection.command)")
@@ -551,8 +557,61 @@ public actor PurgeDaemon {
             logger.notice("the watches fit again: leaving degraded mode")
         case .rootUnavailable(let reason):
             logger.warning("site root unavailable: \(reason); waiting for it to come back")
+        case .barrier(let id):
+            barrierReached(id)
         }
         updateStatus()
+    }
+
+    /// Closes the window for a flush (SPEC §6: `flush`, `flush --wait`).
+    ///
+    /// A deploy's writes have returned before its `flush`, so their inotify events are already in
+    /// the kernel's queue: the watcher drains it and answers with a barrier, and the window
+    /// closes on the touched paths alone — the cost of the change, not of the tree. The whole
+    /// tree is compared instead with `--full`, and whenever the watcher cannot vouch for its
+    /// events: not running, degraded (watch limit), a full walk already owed (overflow, a failed
+    /// watch, a root swap), or a barrier not answered within ``barrierTimeout``.
+    /// - Returns: the barrier asked for, or nil when the window closed at once for a full walk.
+    @discardableResult
+    func requestFlush(full: Bool, now: ContinuousClock.Instant) -> UInt64? {
+        let watcherVouches = monitor.map { $0.status.isRunning && !$0.status.isDegraded } ?? false
+        if !full, watcherVouches, pending.fullRescanReason == nil, let monitor {
+            lastBarrierID += 1
+            if monitor.barrier(lastBarrierID) {
+                if barrierAskedAt == nil { barrierAskedAt = now }
+                return lastBarrierID
+            }
+        }
+        // A full walk owed anyway runs now, whatever the rescan backoff says: a deploy waits on it.
+        flushRequested = true
+        coalescer.flush()
+        return nil
+    }
+
+    /// How long a flush waits for the watcher's barrier before it compares the whole tree.
+    static let barrierTimeout: Duration = .seconds(2)
+
+    /// The watcher has delivered every event queued before barrier `id`: the flushes that asked
+    /// for it (or an earlier one) close the window now, on what the watcher reported.
+    func barrierReached(_ id: UInt64) {
+        if id >= lastBarrierID { barrierAskedAt = nil }
+        coalescer.flush()
+        for index in waiters.indices where waiters[index].afterDetection == nil && (waiters[index].barrier ?? .max) <= id {
+            waiters[index].afterDetection = detectionsStarted + 1
+        }
+    }
+
+    /// A barrier the watcher did not answer in time (it stopped, or was replaced by a reload):
+    /// the flushes waiting on it compare the whole tree instead.
+    func barrierOverdue(now: ContinuousClock.Instant) {
+        guard let asked = barrierAskedAt, asked.duration(to: now) > Self.barrierTimeout else { return }
+        barrierAskedAt = nil
+        logger.warning("the watcher did not answer a flush's barrier within \(Self.barrierTimeout): comparing the whole tree")
+        flushRequested = true
+        coalescer.flush()
+        for index in waiters.indices where waiters[index].afterDetection == nil {
+            waiters[index].afterDetection = detectionsStarted + 1
+        }
     }
 
     /// The control loop's share: never the network, never hashing (SPEC §6).
@@ -567,6 +626,7 @@ public actor PurgeDaemon {
                 monitorRestartAt = now.advanced(by: .seconds(5))
             }
         }
+        barrierOverdue(now: now)
         if coalescer.takeIfDue(at: now) {
             windowsClosed += 1
             detectorWake.yield()
@@ -814,8 +874,10 @@ public actor PurgeDaemon {
 /// finished, for the URLs queued up to then and the failures since (SPEC §6).
 struct FlushWaiter {
     var connection: ControlConnection
-    /// The detection run (1-based) whose end fixes the watermark.
-    var afterDetection: Int
+    /// The watcher barrier this flush waits for first (nil: none, the window closed at once).
+    var barrier: UInt64?
+    /// The detection run (1-based) whose end fixes the watermark; nil until the barrier arrives.
+    var afterDetection: Int?
     /// Wall-clock ms of the flush: older rows' failures before it belong to earlier deploys.
     var since: Int64
     /// The previous flush's watermark: rows after it are this deploy's own, failed whenever.

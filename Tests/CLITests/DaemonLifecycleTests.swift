@@ -31,6 +31,10 @@ extension EndToEnd {
             let status = await fixture.stopDaemon(signal: SIGTERM)
             #expect(status == 0)
             #expect(await notify.message(timeout: .seconds(5)) { $0.contains("STOPPING=1") } != nil)
+            // A clean stop is not a failure: the watcher stage ends first and says nothing.
+            let log = fixture.daemon?.log ?? ""
+            #expect(!log.contains("the inotify watcher stopped"), "\(log)")
+            #expect(!log.contains(" error ") && !log.contains(" critical "), "\(log)")
         }
     }
 

@@ -201,7 +201,7 @@ _purgewatch_run() {
 
 _purgewatch_flush() {
     repeating_flags=()
-    non_repeating_flags=(--wait --version -h --help)
+    non_repeating_flags=(--wait --full --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --timeout)
     __purgewatch_offer_flags_options 0

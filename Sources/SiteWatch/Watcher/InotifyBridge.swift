@@ -41,6 +41,8 @@ struct BridgeState: Sendable {
     var stopRequested = false
     /// Tests: raw events handled as if read from the kernel (wd, mask, cookie, name).
     var injected: [InjectedEvent] = []
+    /// Barriers asked for (``SiteMonitor/barrier(_:)``), answered in order.
+    var barriers: [UInt64] = []
     var paused = false
     var status = SiteMonitor.Status()
 }
@@ -437,13 +439,20 @@ final class InotifyBridge: @unchecked Sendable {
             continuation.finish()
         }
         while true {
-            let (stop, injected, paused) = shared.withLock { state -> (Bool, [InjectedEvent], Bool) in
+            let (stop, injected, paused, barriers) = shared.withLock { state -> (Bool, [InjectedEvent], Bool, [UInt64]) in
                 let injected = state.injected
                 state.injected = []
-                return (state.stopRequested, injected, state.paused)
+                // A paused reader (tests) answers no barrier: the events are not read yet.
+                let barriers = state.paused ? [] : state.barriers
+                if !state.paused { state.barriers = [] }
+                return (state.stopRequested, injected, state.paused, barriers)
             }
             if stop { return }
             for event in injected { handle(wd: event.wd, mask: event.mask, cookie: event.cookie, name: event.name) }
+            if !barriers.isEmpty {
+                answerBarriers(barriers, buffer: buffer, bufferSize: bufferSize)
+                continue
+            }
 
             var fds = [
                 pollfd(fd: shared.wakeRead, events: Int16(POLLIN), revents: 0),
@@ -473,6 +482,28 @@ final class InotifyBridge: @unchecked Sendable {
             handleTimers()
             finishIteration()
         }
+    }
+
+    /// A flush's barrier: everything the kernel queued before it was asked for is read (the
+    /// descriptor is drained until it would block, with no time cap), a root replaced by a
+    /// symlink swap is noticed now rather than at the next root check, a rename whose other half
+    /// is not queued by now never will be (both halves are queued by the one `rename(2)`), and all
+    /// of it is delivered before the barrier events.
+    private func answerBarriers(_ ids: [UInt64], buffer: UnsafeMutableRawBufferPointer, bufferSize: Int) {
+        while true {
+            let count = read(inotifyFD, buffer.baseAddress, bufferSize)
+            if count <= 0 { break }
+            parse(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+        nextRootCheck = 0
+        for (cookie, move) in pendingMoves {
+            pendingMoves[cookie] = nil
+            detachSubtree(move.path)
+            touched.insert(move.path)
+        }
+        handleTimers()
+        finishIteration()
+        for id in ids { continuation.yield(.barrier(id)) }
     }
 
     private func timeoutMilliseconds() -> Int32 {

@@ -55,7 +55,7 @@ public struct PendingChanges: Sendable {
         switch event {
         case .touched(let touched): paths.formUnion(touched)
         case .rescanNeeded(let reason): requestFullRescan(reason)
-        case .degraded, .watchesRestored, .rootUnavailable: break
+        case .degraded, .watchesRestored, .rootUnavailable, .barrier: break
         }
     }
 

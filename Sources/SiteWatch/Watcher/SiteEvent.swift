@@ -37,4 +37,8 @@ public enum SiteEvent: Sendable, Hashable {
     /// The root cannot be opened (mid-replacement or removed). Detection would fail; the parent
     /// directory is watched and a ``rescanNeeded(_:)`` follows when the root is back.
     case rootUnavailable(String)
+    /// The answer to ``SiteMonitor/barrier(_:)``: every event the kernel had queued when the
+    /// barrier was asked for has been read and delivered before this one (a deploy's writes
+    /// returned before its `flush`, so their events are among them).
+    case barrier(UInt64)
 }

@@ -120,6 +120,19 @@ public final class SiteMonitor: Sendable {
         bridge.wake()
     }
 
+    /// Asks the reader thread to drain the inotify descriptor until it would block, check the
+    /// root, settle unpaired renames, deliver everything and then ``SiteEvent/barrier(_:)`` with
+    /// `id`. Returns false when no reader runs (nothing will answer).
+    @discardableResult
+    public func barrier(_ id: UInt64) -> Bool {
+        guard let bridge = shared.withLock({ $0 }), bridge.withLock({ $0.status.isRunning && !$0.stopRequested }) else {
+            return false
+        }
+        bridge.withLock { $0.barriers.append(id) }
+        bridge.wake()
+        return true
+    }
+
     /// The current status.
     public var status: Status {
         shared.withLock { $0 }?.withLock { $0.status } ?? Status()

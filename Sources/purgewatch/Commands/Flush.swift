@@ -8,7 +8,9 @@ struct Flush: ParsableCommand {
         discussion: """
             With --wait, returns when every URL queued before the call has been submitted (exit 0) or \
             has failed permanently (exit 1); exits 75 when --timeout passes first, 69 when no daemon \
-            runs for the config. Reaches a `run --dry-run` daemon too. Needs no root: only access to \
+            runs for the config. The daemon compares what inotify reported, read up to the moment of \
+            the call (a deploy's writes have returned by then, so their events are in); --full \
+            compares the whole tree, as it does by itself after lost events or a root swap. Reaches a `run --dry-run` daemon too. Needs no root: only access to \
             the state directory.
             """
     )
@@ -21,12 +23,16 @@ struct Flush: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("How long --wait may take (e.g. 30s, 5m).", valueName: "DURATION"))
     var timeout: String = "5m"
 
+    @Flag(name: .long, help: "Compare the whole tree with the manifest, not only what inotify reported.")
+    var full = false
+
     func run() throws {
         let config = try options.load()
         guard let limit = ConfigDuration(parsing: timeout) else {
             throw ValidationError("--timeout \(timeout) is not a duration such as 30s or 5m")
         }
-        let answer = try DaemonConnection.send(wait ? "flush-wait" : "flush", config: config, timeout: limit.duration)
+        let command = (wait ? "flush-wait" : "flush") + (full ? "-full" : "")
+        let answer = try DaemonConnection.send(command, config: config, timeout: limit.duration)
         switch answer.split(separator: " ").first {
         case "ok"?, "submitted"?:
             if wait { Console.out("submitted") }
