@@ -102,8 +102,9 @@ final class InotifyBridge: @unchecked Sendable {
     private var rootIdentity: (device: UInt64, inode: UInt64)?
 
     // Watches.
-    private var wdToPath: [Int32: RelativePath] = [:]
-    private var pathToWD: [RelativePath: Int32] = [:]
+    private var watches = WatchTable()
+    /// Descriptors removed whose `IN_IGNORED` has not arrived yet: their queued events are stale,
+    /// not unknown. `IN_IGNORED` is a watch's last event, so the set stays as small as the queue.
     private var retired: Set<Int32> = []
     private var pendingMoves: [UInt32: (path: RelativePath, deadline: UInt64)] = [:]
 
@@ -205,12 +206,10 @@ final class InotifyBridge: @unchecked Sendable {
     }
 
     private func detachRoot() {
-        for wd in wdToPath.keys {
+        for wd in watches.removeAll() {
             inotify_rm_watch(inotifyFD, wd)
             retired.insert(wd)
         }
-        wdToPath = [:]
-        pathToWD = [:]
         pendingMoves = [:]
         if rootFD >= 0 { close(rootFD) }
         rootFD = -1
@@ -223,7 +222,7 @@ final class InotifyBridge: @unchecked Sendable {
     @discardableResult
     private func addWatch(_ path: RelativePath, dirFD: Int32) -> Bool {
         var wd: Int32
-        if let limit = options.watchLimitForTesting, pathToWD[path] == nil, wdToPath.count >= limit {
+        if let limit = options.watchLimitForTesting, watches.wd(of: path) == nil, watches.count >= limit {
             wd = -1
             errno = ENOSPC
         } else {
@@ -244,15 +243,11 @@ final class InotifyBridge: @unchecked Sendable {
             }
             return false
         }
-        if let old = wdToPath[wd], old != path, pathToWD[old] == wd { pathToWD[old] = nil }
-        if let previous = pathToWD[path], previous != wd, wdToPath[previous] == path {
+        if let previous = watches.set(wd, for: path) {
             // The path now names another directory: the old one is no longer in the tree here.
             inotify_rm_watch(inotifyFD, previous)
-            wdToPath[previous] = nil
             retired.insert(previous)
         }
-        wdToPath[wd] = path
-        pathToWD[path] = wd
         retired.remove(wd)
         return true
     }
@@ -273,24 +268,15 @@ final class InotifyBridge: @unchecked Sendable {
 
     /// A directory left the tree (moved out or deleted): drop the watches under it.
     private func detachSubtree(_ path: RelativePath) {
-        for (candidate, wd) in pathToWD where path.contains(candidate) {
+        for wd in watches.removeSubtree(path) {
             inotify_rm_watch(inotifyFD, wd)
             retired.insert(wd)
-            wdToPath[wd] = nil
-            pathToWD[candidate] = nil
         }
     }
 
     /// A directory moved within the tree: its watches stay (same inodes); rename their paths.
     private func remapSubtree(from old: RelativePath, to new: RelativePath) {
-        let moved = pathToWD.filter { old.contains($0.key) }
-        for (candidate, _) in moved { pathToWD[candidate] = nil }
-        for (candidate, wd) in moved {
-            let suffix = candidate.bytes.dropFirst(old.bytes.count)
-            let renamed = RelativePath(new.bytes + suffix)
-            pathToWD[renamed] = wd
-            wdToPath[wd] = renamed
-        }
+        watches.renameSubtree(from: old, to: new)
     }
 
     /// Re-adds a watch on every directory of the tree (the kernel returns the existing descriptor
@@ -302,13 +288,12 @@ final class InotifyBridge: @unchecked Sendable {
         walker.walk(
             directory: rootFD, path: .root,
             Walker.Visitor(willList: { [self] path, dirFD in
-                if addWatch(path, dirFD: dirFD), let wd = pathToWD[path] { seen.insert(wd) }
+                if addWatch(path, dirFD: dirFD), let wd = watches.wd(of: path) { seen.insert(wd) }
             }))
-        for (wd, path) in wdToPath where !seen.contains(wd) {
+        for wd in Array(watches.descriptors) where !seen.contains(wd) {
             inotify_rm_watch(inotifyFD, wd)
             retired.insert(wd)
-            wdToPath[wd] = nil
-            if pathToWD[path] == wd { pathToWD[path] = nil }
+            watches.remove(wd: wd)
         }
     }
 
@@ -551,13 +536,12 @@ final class InotifyBridge: @unchecked Sendable {
             return
         }
         if mask & InotifyMask.ignored != 0 {
-            let removed = wdToPath.removeValue(forKey: wd)
-            if let removed, pathToWD[removed] == wd { pathToWD[removed] = nil }
-            retired.insert(wd)
+            let removed = watches.remove(wd: wd)
+            retired.remove(wd)
             if removed?.isRoot == true { checkRoot() }
             return
         }
-        guard let directory = wdToPath[wd] else {
+        guard let directory = watches.path(of: wd) else {
             if !retired.contains(wd) { markOutOfSync(.unknownWatch(wd)) }
             return
         }
@@ -691,7 +675,7 @@ final class InotifyBridge: @unchecked Sendable {
 
     private func publishStatus() {
         let status = SiteMonitor.Status(
-            isRunning: true, resolvedRoot: realRoot, watchCount: wdToPath.count, isDegraded: degraded,
+            isRunning: true, resolvedRoot: realRoot, watchCount: watches.count, isDegraded: degraded,
             requiredWatchLimit: requiredWatchLimit, overflowCount: overflowCount, rescanCount: rescanCount)
         shared.withLock { $0.status = status }
     }
