@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The benchmark entry point (issue 12; not a test): builds release, generates a site, runs the
+# real daemon against the Tencent API emulator on 127.0.0.1 and prints every figure beside a
+# baseline measured in the same run, with the ratio and the goal.
+#
+#   Benchmarks/run.sh                  # 50,000 files in 5,000 directories
+#   Benchmarks/run.sh --files 200000   # one size
+#   Benchmarks/run.sh --scale          # the scale table: 50k and 200k files
+#   Benchmarks/run.sh --scale --million   # … and 1,000,000 (minutes, ~5 GB of disk in $TMPDIR)
+#
+# Figures (bench-daemon, Benchmarks/DaemonBench): READY cold (empty state: walk + hash + watch)
+# against `find | xargs sha256sum`; READY warm (restart, manifest complete, nothing changed)
+# against the larger of `find -printf '%s %T@ %i'` and `inotifywait -m -r` until established;
+# peak RSS against inotifywait's; `flush --wait` after changing one file (and with --full);
+# a burst of every file rewritten, 1 in 10 changed: last write → last batch accepted − quiet.
+# The other scripts here measure one part each (sitewatch.sh, planner.sh, history.sh, tc3.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sizes=()
+million=0
+scale=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --files) sizes+=("${2:?--files needs a number}"); shift 2 ;;
+        --scale) scale=1; shift ;;
+        --million) million=1; shift ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 64 ;;
+    esac
+done
+[ "$scale" = 1 ] && sizes+=(50000 200000)
+[ "$million" = 1 ] && sizes+=(1000000)
+[ ${#sizes[@]} -eq 0 ] && sizes=(50000)
+
+for tool in find xargs sha256sum inotifywait awk; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "missing $tool (apt-get install inotify-tools coreutils findutils)" >&2; exit 69; }
+done
+SCRATCH="${SCRATCH:-.build-bench}"
+echo "building purgewatch and bench-daemon (release, scratch path $SCRATCH)…" >&2
+swift build -c release --scratch-path "$SCRATCH" --product purgewatch >&2
+swift build -c release --scratch-path "$SCRATCH" --product bench-daemon >&2
+BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)"
+
+OUT="${OUT:-/tmp/purgewatch-bench-run}"
+mkdir -p "$OUT"
+value() { grep '^RESULT ' "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a == a + 0) printf "%.2f×", a / b; else print "-" }'; }
+mib() { awk -v k="$1" 'BEGIN { if (k > 0) printf "%.1f MiB", k / 1024; else print "?" }'; }
+
+for files in "${sizes[@]}"; do
+    dirs=$((files / 10))
+    echo "size $files files / $dirs directories…" >&2
+    "$BIN/bench-daemon" --purgewatch "$BIN/purgewatch" --files "$files" --dirs "$dirs" --changed "$dirs" \
+        --timeout $((60 + files / 1000)) --log-copy "$OUT/daemon-$files.log" | tee "$OUT/run-$files.out" >&2
+done
+
+echo
+printf 'purgewatch benchmark (Benchmarks/run.sh): %s cores, load %s\n' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-9s | %-40s | %10s | %-44s | %10s | %7s | %s\n' files figure purgewatch baseline "baseline" ratio goal
+printf -- '-%.0s' {1..150}; echo
+for files in "${sizes[@]}"; do
+    f="$OUT/run-$files.out"
+    watch_floor=$(awk -v a="$(value stat_s "$f")" -v b="$(value inotifywait_s "$f")" 'BEGIN { print (a > b ? a : b) }')
+    printf '%-9s | %-40s | %9ss | %-44s | %9ss | %7s | %s\n' "$files" "READY cold (empty state)" "$(value reconcile_s "$f")" \
+        "find | xargs sha256sum" "$(value sha256_s "$f")" "$(ratio "$(value reconcile_s "$f")" "$(value sha256_s "$f")")" "≤ 1.3×"
+    printf '%-9s | %-40s | %9ss | %-44s | %9ss | %7s | %s\n' "$files" "READY warm (nothing changed)" "$(value ready_warm_s "$f")" \
+        "max(find -printf, inotifywait -m -r)" "$watch_floor" "$(ratio "$(value ready_warm_s "$f")" "$watch_floor")" "≤ 1.5×"
+    printf '%-9s | %-40s | %10s | %-44s | %10s | %7s | %s\n' "$files" "peak RSS (end of the burst)" "$(mib "$(value peak_rss_kib "$f")")" \
+        "inotifywait -m -r" "$(mib "$(value inotifywait_rss_kib "$f")")" "$(ratio "$(value peak_rss_kib "$f")" "$(value inotifywait_rss_kib "$f")")" \
+        "≤ 30 MiB at 50k, ≤ 120 MiB at 1M"
+    printf '%-9s | %-40s | %9ss | %-44s | %9ss | %7s | %s\n' "$files" "flush --wait after changing 1 file" "$(value flush_s "$f")" \
+        "flush --wait --full (stat walk of the tree)" "$(value flush_full_s "$f")" "$(ratio "$(value flush_s "$f")" "$(value flush_full_s "$f")")" \
+        "≤ 0.25 s, flat in tree size (CLI spawn $(value spawn_s "$f") s)"
+    printf '%-9s | %-40s | %9ss | %-44s | %10s | %7s | %s\n' "$files" "burst: last write → last batch − quiet" "$(value latency_s "$f")" \
+        "exact URLs: $(value exact "$f"), $(value requests "$f") requests" "-" "-" "≤ 2 s"
+done
+echo "(ratios are purgewatch / baseline; logs and raw output in $OUT)"
