@@ -428,7 +428,7 @@ func runBenchmark() async throws -> Bool {
     let watchFloor = timed(
         "inotifywait -m -r '\(root)' >/dev/null 2>'\(directory)/inotifywait.err' & p=$!; "
             + "until grep -q 'Watches established' '\(directory)/inotifywait.err' 2>/dev/null; do sleep 0.002; done; "
-            + "awk '/VmHWM/ {print $2}' /proc/$p/status; kill $p")
+            + "awk '/VmHWM/ {print $2}' /proc/$p/status; kill -KILL $p; wait $p 2>/dev/null")
     let inotifywaitKiB = Int(watchFloor.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
 
     note("starting \(purgewatch) run --config \(configPath)…")

@@ -33,6 +33,9 @@ public actor PurgeDaemon {
         case siteEnded(generation: Int)
         case control(ControlConnection)
         case tick
+        /// A stage finished a unit of work (a comparison, a batch sent or settled): the waiting
+        /// `flush --wait` clients are looked at now rather than at the next tick.
+        case progress
         case reload
     }
 
@@ -263,6 +266,7 @@ public actor PurgeDaemon {
                 }
                 submitRequested = true
                 submitterWake.yield()
+                if !waiters.isEmpty { inputs.yield(.progress) }
             }
         }
     }
@@ -307,6 +311,7 @@ public actor PurgeDaemon {
             submitRequested = false
             do {
                 try await submit()
+                if !waiters.isEmpty { inputs.yield(.progress) }
                 storageRecovered(.submitter)
             } catch let error as DatabaseError {
                 submitRequested = true
@@ -322,6 +327,7 @@ public actor PurgeDaemon {
             try Task.checkCancellation()
             do {
                 try await verify()
+                if !waiters.isEmpty { inputs.yield(.progress) }
                 try await prefetch()
                 try await pruneIfDue(now: clock.now())
                 storageRecovered(.verifier)
@@ -486,7 +492,7 @@ public actor PurgeDaemon {
             }
         case .reload:
             await reload()
-        case .tick:
+        case .tick, .progress:
             break
         }
         do {
