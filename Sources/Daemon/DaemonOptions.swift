@@ -53,10 +53,11 @@ public struct DaemonOptions: Sendable {
         if let limit = environment["PURGEWATCH_TEST_WATCH_LIMIT"].flatMap(Int.init), limit > 0 {
             monitor.watchLimitForTesting = limit
         }
-        // Tests only: the inotify reader lags this long behind each wake-up, so that a flush
-        // arrives before the reader has read its deploy's events (the barrier must wait for them).
-        if let pause = environment["PURGEWATCH_TEST_READ_PAUSE_MS"].flatMap(Int.init), pause > 0, pause <= 5_000 {
-            monitor.readPause = .milliseconds(pause)
+        // Tests only: the inotify reader leaves the descriptor unread this long after each read,
+        // so a deploy's events wait in the kernel when its flush arrives: only the barrier's
+        // drain reads them in time.
+        if let lag = environment["PURGEWATCH_TEST_READ_LAG_MS"].flatMap(Int.init), lag > 0, lag <= 5_000 {
+            monitor.readLagForTesting = .milliseconds(lag)
         }
         guard let text = environment["PURGEWATCH_TEST_TIME_SCALE"], let scale = Double(text), scale > 0, scale < 1 else {
             return

@@ -123,7 +123,8 @@ public actor PurgeDaemon {
     /// The watcher barrier a flush waits for (``SiteEvent/barrier(_:)``): its last id asked for,
     /// and when the oldest unanswered one was asked.
     var lastBarrierID: UInt64 = 0
-    var barrierAskedAt: ContinuousClock.Instant?
+    /// The barriers asked for and not answered yet, with when each was asked.
+    var barriersAsked: [(id: UInt64, at: ContinuousClock.Instant)] = []
 
     public init(
         config: SiteConfig, options: DaemonOptions, logger: Logger, notifier: SystemdNotifier,
@@ -492,7 +493,12 @@ public actor PurgeDaemon {
             }
         case .reload:
             await reload()
-        case .tick, .progress:
+        case .progress:
+            // Only the waiters: waking the stages from here would let a stage that reports
+            // progress wake itself again at once.
+            try? answerWaiters()
+            return
+        case .tick:
             break
         }
         do {
@@ -581,12 +587,10 @@ public actor PurgeDaemon {
     @discardableResult
     func requestFlush(full: Bool, now: ContinuousClock.Instant) -> UInt64? {
         let watcherVouches = monitor.map { $0.status.isRunning && !$0.status.isDegraded } ?? false
-        if !full, watcherVouches, pending.fullRescanReason == nil, let monitor {
+        if !full, watcherVouches, pending.fullRescanReason == nil, let monitor, monitor.barrier(lastBarrierID + 1) {
             lastBarrierID += 1
-            if monitor.barrier(lastBarrierID) {
-                if barrierAskedAt == nil { barrierAskedAt = now }
-                return lastBarrierID
-            }
+            barriersAsked.append((lastBarrierID, now))
+            return lastBarrierID
         }
         // A full walk owed anyway runs now, whatever the rescan backoff says: a deploy waits on it.
         flushRequested = true
@@ -600,7 +604,10 @@ public actor PurgeDaemon {
     /// The watcher has delivered every event queued before barrier `id`: the flushes that asked
     /// for it (or an earlier one) close the window now, on what the watcher reported.
     func barrierReached(_ id: UInt64) {
-        if id >= lastBarrierID { barrierAskedAt = nil }
+        barriersAsked.removeAll { $0.id <= id }
+        // The drain itself may have found lost events or a root swap: then the flush needs the
+        // full walk now, whatever the rescan backoff says (as when the flush arrived with one owed).
+        if pending.fullRescanReason != nil { flushRequested = true }
         coalescer.flush()
         for index in waiters.indices where waiters[index].afterDetection == nil && (waiters[index].barrier ?? .max) <= id {
             waiters[index].afterDetection = detectionsStarted + 1
@@ -610,8 +617,8 @@ public actor PurgeDaemon {
     /// A barrier the watcher did not answer in time (it stopped, or was replaced by a reload):
     /// the flushes waiting on it compare the whole tree instead.
     func barrierOverdue(now: ContinuousClock.Instant) {
-        guard let asked = barrierAskedAt, asked.duration(to: now) > Self.barrierTimeout else { return }
-        barrierAskedAt = nil
+        guard let oldest = barriersAsked.first, oldest.at.duration(to: now) > Self.barrierTimeout else { return }
+        barriersAsked = []
         logger.warning("the watcher did not answer a flush's barrier within \(Self.barrierTimeout): comparing the whole tree")
         flushRequested = true
         coalescer.flush()
@@ -670,7 +677,7 @@ public actor PurgeDaemon {
 
     func reconcile() async throws {
         pending.requestFullRescan(.overflow)
-        try await detectAndQueue(now: .now, reconcile: true)
+        try await detectAndQueue(now: clock.now(), reconcile: true)
     }
 
     /// The `reason` label of `purgewatch_walks_total` for a detection about to run.

@@ -57,9 +57,10 @@ extension EndToEnd {
             try config.replacingOccurrences(
                 of: "[purge]\n", with: "[purge]\non = [\"created\", \"modified\", \"deleted\"]\n"
             ).write(toFile: fixture.configPath, atomically: true, encoding: .utf8)
-            // The reader lags 400 ms behind the kernel: each flush arrives before the reader has
-            // read its deploy's events, so only the barrier (drain, then answer) finds them.
-            try await fixture.startDaemon(environment: ["PURGEWATCH_TEST_READ_PAUSE_MS": "400"])
+            // The reader leaves the inotify descriptor unread for 1.5 s after each read: each
+            // flush arrives while its deploy's events still wait in the kernel, so only the
+            // barrier's drain can find them (the 2 s fallback to a full walk would show below).
+            try await fixture.startDaemon(environment: ["PURGEWATCH_TEST_READ_LAG_MS": "1500"])
             let fullWalksAtStart = Self.fullWalks(in: fixture.daemon?.log ?? "")
 
             var misses: [String] = []
@@ -82,8 +83,7 @@ extension EndToEnd {
         }
     }
 
-    /// `flush --full` still compares the whole tree, and finds a change inotify cannot see
-    /// (written while the daemon was not running is the same as written on another mount).
+    /// `flush --full` still compares the whole tree: exactly one walk more than before it.
     @Test func flushFullWalksTheWholeTree() async throws {
         try await DaemonFixture.with(quiet: "60s", maxDelay: "120s") { fixture in
             try fixture.write("a.html", "v1\n")

@@ -108,6 +108,9 @@ final class InotifyBridge: @unchecked Sendable {
     private var retired: Set<Int32> = []
     private var pendingMoves: [UInt32: (path: RelativePath, deadline: UInt64)] = [:]
 
+    /// Tests only: the descriptor is not polled before this (``SiteMonitor/Options/readLagForTesting``).
+    private var lazyReadUntil: UInt64 = 0
+
     // Per-iteration output.
     private var touched: Set<RelativePath> = []
     private var resyncReason: RescanReason?
@@ -276,7 +279,11 @@ final class InotifyBridge: @unchecked Sendable {
 
     /// A directory moved within the tree: its watches stay (same inodes); rename their paths.
     private func remapSubtree(from old: RelativePath, to new: RelativePath) {
-        watches.renameSubtree(from: old, to: new)
+        for replaced in watches.renameSubtree(from: old, to: new) {
+            // The empty directory the subtree was renamed over: gone, its last events are stale.
+            inotify_rm_watch(inotifyFD, replaced)
+            retired.insert(replaced)
+        }
     }
 
     /// Re-adds a watch on every directory of the tree (the kernel returns the existing descriptor
@@ -443,8 +450,12 @@ final class InotifyBridge: @unchecked Sendable {
                 pollfd(fd: shared.wakeRead, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0),
             ]
-            let timeout = paused ? 50 : timeoutMilliseconds()
-            let ready = poll(&fds, paused ? 1 : 2, timeout)
+            // Tests (readLagForTesting): the descriptor is left unread for a while after each
+            // read, as a reader busy elsewhere would; only a barrier's drain reads it sooner.
+            let lagging = Self.monotonicNanoseconds() < lazyReadUntil
+            var timeout = paused ? 50 : timeoutMilliseconds()
+            if lagging { timeout = min(timeout, Int32((lazyReadUntil - Self.monotonicNanoseconds()) / 1_000_000 + 1)) }
+            let ready = poll(&fds, paused || lagging ? 1 : 2, timeout)
             if ready < 0 && errno != EINTR { logger.error("poll failed", metadata: ["sitewatch.errno": "\(errno)"]) }
             if fds[0].revents != 0 {
                 var drain = [UInt8](repeating: 0, count: 64)
@@ -463,6 +474,9 @@ final class InotifyBridge: @unchecked Sendable {
                     parse(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                     if Self.monotonicNanoseconds() - drainStart > 50_000_000 { break }
                 }
+                if options.readLagForTesting > .zero {
+                    lazyReadUntil = Self.monotonicNanoseconds() + Self.nanoseconds(options.readLagForTesting)
+                }
             }
             handleTimers()
             finishIteration()
@@ -474,12 +488,20 @@ final class InotifyBridge: @unchecked Sendable {
     /// symlink swap is noticed now rather than at the next root check, a rename whose other half
     /// is not queued by now never will be (both halves are queued by the one `rename(2)`), and all
     /// of it is delivered before the barrier events.
+    ///
+    /// The drain reads what was queued when it began (`FIONREAD`), not until the queue is empty:
+    /// under a sustained stream of events it would never be.
     private func answerBarriers(_ ids: [UInt64], buffer: UnsafeMutableRawBufferPointer, bufferSize: Int) {
-        while true {
+        var queued: Int32 = 0
+        if ioctl(inotifyFD, UInt(FIONREAD), &queued) != 0 { queued = Int32.max }
+        var drained = 0
+        while drained < Int(queued) {
             let count = read(inotifyFD, buffer.baseAddress, bufferSize)
             if count <= 0 { break }
+            drained += count
             parse(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
+        lazyReadUntil = 0
         nextRootCheck = 0
         for (cookie, move) in pendingMoves {
             pendingMoves[cookie] = nil

@@ -26,6 +26,9 @@ public final class SiteMonitor: Sendable {
         public var renamePairingTimeout: Duration = .milliseconds(100)
         /// A pause after the inotify descriptor becomes readable, so bursts are drained in few reads.
         public var readPause: Duration = .milliseconds(1)
+        /// Tests only: after each read the reader leaves the descriptor alone this long, so events
+        /// wait in the kernel's queue (a barrier still drains it at once).
+        public var readLagForTesting: Duration = .zero
         /// Tests: behave as if `fs.inotify.max_user_watches` allowed only this many watches.
         public var watchLimitForTesting: Int?
 

@@ -69,8 +69,12 @@ struct WatchTable {
     }
 
     /// A directory moved within the tree: the watches beneath it stay (same inodes) under new paths.
-    mutating func renameSubtree(from old: RelativePath, to new: RelativePath) {
-        guard old != new else { return }
+    /// - Returns: descriptors that watched a path now taken by the moved subtree (an empty
+    ///   directory renamed over): the caller retires them, their directory is gone.
+    @discardableResult
+    mutating func renameSubtree(from old: RelativePath, to new: RelativePath) -> [Int32] {
+        guard old != new else { return [] }
+        var replaced: [Int32] = []
         let nodes = subtree(old)
         var moved: [(RelativePath, Int32)] = []
         for node in nodes {
@@ -80,11 +84,15 @@ struct WatchTable {
         unlink(old)
         for (node, wd) in moved {
             let renamed = RelativePath(new.bytes + node.bytes.dropFirst(old.bytes.count))
-            if let previous = wdOf[renamed], previous != wd, pathOf[previous] == renamed { pathOf[previous] = nil }
+            if let previous = wdOf[renamed], previous != wd, pathOf[previous] == renamed {
+                pathOf[previous] = nil
+                replaced.append(previous)
+            }
             pathOf[wd] = renamed
             wdOf[renamed] = wd
             link(renamed)
         }
+        return replaced
     }
 
     /// Forgets everything. - Returns: every descriptor.
