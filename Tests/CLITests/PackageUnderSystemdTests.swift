@@ -6,7 +6,7 @@ import Testing
 extension EndToEnd {
 
 /// The Debian package under a real systemd 252 (issue 14): a Debian 12 tree booted with
-/// `systemd-nspawn --boot`, the .deb installed with `dpkg -i`, one site run by the shipped
+/// `systemd-nspawn --boot`, the .deb installed with `apt install` as the README does, one site run by the shipped
 /// `purgewatch@.service` against the emulator on the host's 127.0.0.1, then `dpkg -r` and
 /// `dpkg -P`. Root only; without root, systemd-nspawn, debootstrap or a .deb it is skipped, unless
 /// `PURGEWATCH_REQUIRE_SYSTEMD_TEST=1` (CI) makes a missing prerequisite a failure.
@@ -81,7 +81,8 @@ extension EndToEnd {
 
     static func exercise(_ container: NspawnContainer, emulator: TencentEmulator) async throws {
         // Install: the postinst creates the user, reloads systemd and its catalog; nothing starts.
-        try await container.expect("dpkg -i /mnt/purgewatch-test/purgewatch.deb", timeout: .seconds(120))
+        // As the README installs it (apt, offline: every dependency is in the tree already).
+        try await container.expect("apt install -y /mnt/purgewatch-test/purgewatch.deb", timeout: .seconds(120))
         try await container.expect("getent passwd purgewatch")
         try await container.expect("journalctl --list-catalog \(submittedID) | grep -q 'purge batch'")
         let enabled = try await container.run("systemctl is-enabled \(unit)")
