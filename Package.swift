@@ -45,7 +45,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        // prctl(2), which Swift's Glibc module does not import (non-dumpable daemon).
+        // prctl(2) and malloc tuning, which Swift's Glibc module does not import (non-dumpable
+        // daemon; two malloc arenas, freed pages returned after a large comparison).
         .target(name: "CProcess"),
         // The only C boundary to SQLite (system libsqlite3).
         .systemLibrary(
@@ -75,7 +76,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "PurgeCore", "TencentCDN", "SiteWatch", "StateStore", "Reporting",
+                "PurgeCore", "TencentCDN", "SiteWatch", "StateStore", "Reporting", "CProcess",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -82,6 +82,11 @@ guard arguments.count >= 3 else { fail("usage: bench-sitewatch generate|cold|war
 let mode = arguments[1]
 let tree = arguments[2]
 let clock = ContinuousClock()
+/// The daemon's default `[site] exclude` (SPEC §3), so the walk pays what the daemon pays;
+/// `BENCH_EXCLUDE="p1 p2"` replaces it, `BENCH_EXCLUDE=""` excludes nothing.
+let exclusion = ExclusionRule(
+    patterns: (getenv("BENCH_EXCLUDE").map { String(cString: $0) } ?? ".* *.tmp *.swp *~").split(separator: " ").map(
+        String.init))
 
 switch mode {
 case "generate":
@@ -93,7 +98,7 @@ case "cold", "warm":
     guard arguments.count >= 4 else { fail("usage: bench-sitewatch \(mode) TREE DB") }
     let db: StateDatabase
     do { db = try StateDatabase.open(path: arguments[3]) } catch { fail("\(error)") }
-    let detector = Detector(root: tree)
+    let detector = Detector(root: tree, exclude: exclusion)
     let start = clock.now
     let detection: Detection
     do { detection = try await detector.detect(.full, in: db) } catch { fail("\(error)") }
@@ -108,7 +113,7 @@ case "cold", "warm":
 case "watch":
     var logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
     logger.logLevel = .critical
-    let monitor = SiteMonitor(root: tree, logger: logger)
+    let monitor = SiteMonitor(root: tree, exclude: exclusion, logger: logger)
     let start = clock.now
     let stream: AsyncStream<SiteEvent>
     do { stream = try monitor.start() } catch { fail("\(error)") }
@@ -116,14 +121,19 @@ case "watch":
     let message = "Watches established.\n"
     _ = message.withCString { write(2, $0, strlen($0)) }
     say("mode=watch watches=\(monitor.status.watchCount) setup_s=\(seconds(ready - start)) vmhwm_kib=\(peakRSSKiB())")
-    // Stay up until killed (the script reads VmHWM from /proc and sends SIGTERM).
+    // Stay up until killed (the script reads VmHWM from /proc and sends SIGTERM); with
+    // BENCH_EXIT=1, stop at once (callgrind counts the set-up alone).
+    if getenv("BENCH_EXIT").map({ String(cString: $0) }) == "1" {
+        monitor.stop()
+        exit(0)
+    }
     for await _ in stream {}
 
 case "walk":
     // The walker alone (lstat of every file, no manifest): where the warm time goes.
     let start = clock.now
     let entries: [WalkEntry]
-    do { entries = try Walker().files(under: tree) } catch { fail("\(error)") }
+    do { entries = try Walker(exclude: exclusion).files(under: tree) } catch { fail("\(error)") }
     let walked = clock.now
     let sorted = entries.sorted { $0.path < $1.path }
     let done = clock.now
@@ -138,7 +148,7 @@ case "rewrite":
     do { db = try StateDatabase.open(path: arguments[3]) } catch { fail("\(error)") }
     var logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
     logger.logLevel = .critical
-    let monitor = SiteMonitor(root: tree, logger: logger)
+    let monitor = SiteMonitor(root: tree, exclude: exclusion, logger: logger)
     let stream: AsyncStream<SiteEvent>
     do { stream = try monitor.start() } catch { fail("\(error)") }
     let collector = Task { () -> (Set<RelativePath>, Int) in

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CProcess
 import Foundation
 import Logging
 import PurgeCore
@@ -770,6 +771,9 @@ public actor PurgeDaemon {
         return true
     }
 
+    /// After a comparison that read at least this many files, freed heap is returned (`malloc_trim`).
+    static let trimAfterHashing = 1_000
+
     private func commitDetection(_ detection: Detection, detector: Detector) async throws -> Int {
         let kinds = Set(config.purge.on.map(\.rawValue))
         let mapper = config.mapper
@@ -789,7 +793,17 @@ public actor PurgeDaemon {
     }
 
     private func afterCommit(_ detection: Detection, scope: DetectionScope, reconcile: Bool, queued: Int) async throws {
-        filesTracked = (try? db.read { try $0.manifestCount() }) ?? filesTracked
+        if reconcile || detection.isBaseline {
+            filesTracked = (try? db.read { try $0.manifestCount() }) ?? filesTracked
+        } else {
+            // The commit's own delta: a count(*) reads every manifest page (O(files) per commit).
+            filesTracked += detection.manifestRowsAdded - detection.manifestDeletions.count
+        }
+        if detection.filesHashed >= Self.trimAfterHashing {
+            // A large comparison's buffers are freed by now; give the pages back to the system
+            // instead of keeping them in malloc's arenas until the next burst.
+            _ = purgewatch_release_free_memory()
+        }
         if detection.isBaseline {
             logger.notice("recorded the baseline: \(detection.filesScanned) files; nothing is purged for a new site")
             return

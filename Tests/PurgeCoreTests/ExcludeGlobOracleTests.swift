@@ -149,6 +149,18 @@ import Testing
                     disagreements.append(
                         "\(testCase.pattern) vs \(node.path)\(node.isDirectory ? "/" : ""): git \(gitSays), purgewatch \(weSay)")
                 }
+                // What a walk asks: the parent's cursor, then the entry's name alone (name
+                // patterns of a common shape skip the NFA there).
+                let set = ExcludeSet([glob])
+                let path = RelativePath(node.path)
+                let walkSays =
+                    set.cursor(at: path.parent ?? .root).map {
+                        set.excludes(name: path.name, isDirectory: node.isDirectory, in: $0)
+                    } ?? true
+                if gitSays != walkSays {
+                    disagreements.append(
+                        "\(testCase.pattern) vs \(node.path)\(node.isDirectory ? "/" : "") by cursor: git \(gitSays), walk \(walkSays)")
+                }
             }
         }
         #expect(compared >= 5_000)

@@ -127,4 +127,27 @@ import Testing
             #expect(viaCursor == set.excludes(RelativePath(path), isDirectory: false), "\(path)")
         }
     }
+
+    /// The name shapes decided without the NFA give the NFA's answer, matches and must-nots alike.
+    @Test(arguments: [
+        ("*.tmp", ["a.tmp", ".tmp", "x.y.tmp"], ["a.tmpx", "atmp", "tmp", "a.tm"]),
+        (".*", [".env", ".", ".a.b"], ["a.", "env", "a.env"]),
+        ("*~", ["page.html~", "~"], ["page.html", "~a"]),
+        (".DS_Store", [".DS_Store"], [".DS_Storex", "x.DS_Store", ".ds_store"]),
+        ("*", ["a", "anything.at.all"], []),
+        ("**", ["a"], []),
+        ("a**", ["a", "ab"], ["ba"]),
+        ("**b", ["b", "ab"], ["ba"]),
+    ])
+    func nameShapesAgreeWithTheNFA(pattern: String, matching: [String], notMatching: [String]) {
+        let set = ExcludeSet(patterns: [pattern])
+        for (names, expected) in [(matching, true), (notMatching, false)] {
+            for name in names {
+                let byShape = set.excludes(name: Array(name.utf8), isDirectory: false, in: set.rootCursor)
+                let byNFA = ExcludeGlob(pattern)!.matches(Array(name.utf8))
+                #expect(byShape == expected, "\(pattern) vs \(name)")
+                #expect(byNFA == expected, "\(pattern) vs \(name) (NFA)")
+            }
+        }
+    }
 }

@@ -39,6 +39,16 @@ public struct ExcludeGlob: Sendable, Hashable, CustomStringConvertible {
     let initialStates: StateSet
     /// `true` when the pattern has no `/` (after removing a trailing one): it matches names.
     public let matchesNameOnly: Bool
+    /// A name pattern of a common shape, decided without the NFA (`.*`, `*.tmp`, `*~`,
+    /// `.DS_Store`); nil otherwise. Only for names, which never hold a `/`.
+    let nameShape: NameShape?
+
+    /// Literal bytes, optionally after or before one `*` run.
+    enum NameShape: Hashable, Sendable {
+        case exactly([UInt8])
+        case prefix([UInt8])
+        case suffix([UInt8])
+    }
     public let directoriesOnly: Bool
 
     /// Parses a pattern. Returns nil for an empty pattern, an unterminated `[`, or a pattern
@@ -61,6 +71,7 @@ public struct ExcludeGlob: Sendable, Hashable, CustomStringConvertible {
         self.matchesNameOnly = !anchored && !body.contains(UInt8(ascii: "/"))
         guard let nodes = ExcludeGlob.compile(body), nodes.count <= Self.maximumStates else { return nil }
         self.nodes = nodes
+        self.nameShape = matchesNameOnly ? Self.shape(of: nodes) : nil
         var emptyMove = [Int](repeating: -1, count: nodes.count)
         for (index, node) in nodes.enumerated() {
             switch node {
@@ -82,6 +93,27 @@ public struct ExcludeGlob: Sendable, Hashable, CustomStringConvertible {
 
     public static func == (lhs: ExcludeGlob, rhs: ExcludeGlob) -> Bool { lhs.pattern == rhs.pattern }
     public func hash(into hasher: inout Hasher) { hasher.combine(pattern) }
+
+    /// The ``NameShape`` of a name pattern's nodes, if it has one.
+    static func shape(of nodes: [Node]) -> NameShape? {
+        func isStar(_ node: Node) -> Bool { node == .star || node == .globStar }
+        func literals(_ part: ArraySlice<Node>) -> [UInt8]? {
+            var bytes: [UInt8] = []
+            for node in part {
+                guard case .literal(let byte) = node else { return nil }
+                bytes.append(byte)
+            }
+            return bytes
+        }
+        guard let firstStar = nodes.firstIndex(where: isStar) else { return literals(nodes[...]).map { .exactly($0) } }
+        let lastStar = nodes.lastIndex(where: isStar)!
+        guard nodes[firstStar...lastStar].allSatisfy(isStar) else { return nil }
+        let head = nodes[..<firstStar]
+        let tail = nodes[(lastStar + 1)...]
+        if tail.isEmpty, let bytes = literals(head) { return .prefix(bytes) }
+        if head.isEmpty, let bytes = literals(tail) { return .suffix(bytes) }
+        return nil
+    }
 
     private static func compile(_ body: [UInt8]) -> [Node]? {
         let slash = UInt8(ascii: "/")
@@ -182,6 +214,22 @@ public struct ExcludeGlob: Sendable, Hashable, CustomStringConvertible {
     /// Whether the pattern matches `text` in full (a name, for a name pattern).
     public func matches(_ text: some Sequence<UInt8>) -> Bool {
         accepts(advance(initialStates, over: text))
+    }
+
+    /// Whether this name pattern matches the name `name` (no `/` in it): the shape's byte
+    /// comparison when it has one, else the NFA.
+    @inline(__always)
+    func matchesName(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch nameShape {
+        case .exactly(let bytes)?:
+            return name.count == bytes.count && name.elementsEqual(bytes)
+        case .prefix(let bytes)?:
+            return name.count >= bytes.count && name.prefix(bytes.count).elementsEqual(bytes)
+        case .suffix(let bytes)?:
+            return name.count >= bytes.count && name.suffix(bytes.count).elementsEqual(bytes)
+        case nil:
+            return accepts(advance(initialStates, over: name))
+        }
     }
 
     /// Whether `states` holds the accepting state.

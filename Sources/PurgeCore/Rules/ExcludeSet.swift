@@ -53,8 +53,14 @@ public struct ExcludeSet: Sendable {
     /// Whether the entry `name` of the directory at `cursor` is excluded (the directory itself
     /// is known not to be).
     public func excludes(name: some Collection<UInt8>, isDirectory: Bool, in cursor: Cursor) -> Bool {
+        let copy = Array(name)
+        return copy.withUnsafeBufferPointer { excludes(name: $0, isDirectory: isDirectory, in: cursor) }
+    }
+
+    /// ``excludes(name:isDirectory:in:)`` on bytes in place: what a walk calls per entry.
+    public func excludes(name: UnsafeBufferPointer<UInt8>, isDirectory: Bool, in cursor: Cursor) -> Bool {
         for glob in nameGlobs where isDirectory || !glob.directoriesOnly {
-            if glob.matches(name) { return true }
+            if glob.matchesName(name) { return true }
         }
         for (index, states) in cursor.live {
             let glob = pathGlobs[index]
@@ -66,6 +72,13 @@ public struct ExcludeSet: Sendable {
 
     /// The cursor of the subdirectory `name` of the directory at `cursor`.
     public func descend(into name: some Collection<UInt8>, from cursor: Cursor) -> Cursor {
+        let copy = Array(name)
+        return copy.withUnsafeBufferPointer { descend(into: $0, from: cursor) }
+    }
+
+    /// ``descend(into:from:)`` on bytes in place.
+    public func descend(into name: UnsafeBufferPointer<UInt8>, from cursor: Cursor) -> Cursor {
+        if cursor.live.isEmpty { return cursor }
         var live: [(glob: Int, states: StateSet)] = []
         live.reserveCapacity(cursor.live.count)
         for (index, states) in cursor.live {

@@ -45,6 +45,23 @@ public struct RelativePath: Hashable, Sendable, Comparable, CustomStringConverti
         return RelativePath(result)
     }
 
+    /// `self/name` from bytes in place, in one allocation.
+    public func appending(_ name: UnsafeBufferPointer<UInt8>) -> RelativePath {
+        let count = bytes.isEmpty ? name.count : bytes.count + 1 + name.count
+        let result = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var at = 0
+            if !bytes.isEmpty {
+                _ = bytes.withUnsafeBufferPointer { memcpy(buffer.baseAddress!, $0.baseAddress!, $0.count) }
+                at = bytes.count
+                buffer[at] = UInt8(ascii: "/")
+                at += 1
+            }
+            if name.count > 0 { memcpy(buffer.baseAddress! + at, name.baseAddress!, name.count) }
+            initialized = count
+        }
+        return RelativePath(result)
+    }
+
     /// The last component.
     public var name: [UInt8] {
         guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return bytes }

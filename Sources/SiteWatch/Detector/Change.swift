@@ -51,6 +51,10 @@ public struct Detection: Sendable {
     public let manifestUpserts: [ManifestEntry]
     /// Manifest rows to delete.
     public let manifestDeletions: [[UInt8]]
+    /// How many of ``manifestUpserts`` are new rows (files the manifest did not have): with
+    /// ``manifestDeletions`` the change in the manifest's row count, so nobody counts 1,000,000
+    /// rows after each commit.
+    public var manifestRowsAdded: Int = 0
 
     /// `true` when committing would change nothing.
     public var isEmpty: Bool { changes.isEmpty && manifestUpserts.isEmpty && manifestDeletions.isEmpty && !isBaseline }

@@ -59,7 +59,17 @@ final class ContentHasher {
             if count == 0 { break }
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
-        return .hashed(hash: Array(hasher.finalize()), stat: stat)
+        return .hashed(hash: Self.bytes(of: hasher.finalize()), stat: stat)
+    }
+
+    /// The digest's 32 bytes in one exact allocation (`Array(digest)` grows a buffer three times).
+    static func bytes(of digest: SHA256Digest) -> [UInt8] {
+        digest.withUnsafeBytes { raw in
+            [UInt8](unsafeUninitializedCapacity: raw.count) { buffer, count in
+                _ = raw.copyBytes(to: buffer)
+                count = raw.count
+            }
+        }
     }
 
     private func openSafely(root rootFD: Int32, path: RelativePath) -> Int32 {
@@ -95,6 +105,6 @@ final class ContentHasher {
             return hash(root: rootFD, entry: entry)
         }
         guard stat.kind == .symlink, let target = FileSystem.readLink(at: dirFD, path.name) else { return .gone }
-        return .hashed(hash: Array(SHA256.hash(data: target)), stat: stat)
+        return .hashed(hash: Self.bytes(of: SHA256.hash(data: target)), stat: stat)
     }
 }

@@ -97,8 +97,12 @@ public struct Detector: Sendable {
 
     // MARK: - Detection
 
-    private enum Work {
-        case hash(WalkEntry, old: ManifestEntry?)
+    /// A file to read: what the walk saw and, when the manifest has a row for it, that row's
+    /// hash (the row's other columns are not needed again, so they are not kept: at a 50,000-file
+    /// rewrite this list is the detection's largest).
+    private struct Work {
+        var entry: WalkEntry
+        var oldHash: [UInt8]?
     }
 
     func detectNow(_ scope: DetectionScope, in db: StateDatabase) throws -> Detection {
@@ -121,13 +125,14 @@ public struct Detector: Sendable {
 
         // Walk each scope on its own: sorted per scope, merged per scope. (Scopes cannot share one
         // sorted run: "blog.html" sorts between "blog" and "blog/a.html" because '.' < '/'.)
+        // The walker reports a scope's files in path order already; debug builds check it.
         var perScope: [(scope: RelativePath, entries: [WalkEntry])] = []
         var unreadable: [RelativePath] = []
         var filesScanned = 0
         for scopePath in scopes {
             let found = Found()
             collect(scopePath, rootFD: rootFD, walker: walker, into: found)
-            found.entries.sort { $0.path < $1.path }
+            assert(zip(found.entries, found.entries.dropFirst()).allSatisfy { $0.path < $1.path }, "walk out of order")
             filesScanned += found.entries.count
             unreadable += found.unreadable
             perScope.append((scopePath, found.entries))
@@ -135,7 +140,7 @@ public struct Detector: Sendable {
 
         // Pass 1, in one read snapshot: merge each scope's sorted walk with its manifest rows.
         var work: [Work] = []
-        var deletions: [ManifestEntry] = []
+        var deletions: [[UInt8]] = []
         let now = FileSystem.nowNanoseconds()
         let unreadableSoFar = unreadable
         try db.read { tx in
@@ -144,7 +149,7 @@ public struct Detector: Sendable {
                 try tx.forEachManifestEntry(atOrUnder: scopePath.bytes) { row in
                     let rowPath = RelativePath(row.path)
                     while diskIndex < onDisk.count, onDisk[diskIndex].path < rowPath {
-                        work.append(.hash(onDisk[diskIndex], old: nil))
+                        work.append(Work(entry: onDisk[diskIndex], oldHash: nil))
                         diskIndex += 1
                     }
                     if diskIndex < onDisk.count, onDisk[diskIndex].path == rowPath {
@@ -156,13 +161,13 @@ public struct Detector: Sendable {
                             && entry.device == row.device
                         let lastChange = max(row.mtimeNanoseconds, row.ctimeNanoseconds ?? row.mtimeNanoseconds)
                         let racy = lastChange + racyWindowNanoseconds >= row.checkedNanoseconds
-                        if !statMatches || racy { work.append(.hash(entry, old: row)) }
+                        if !statMatches || racy { work.append(Work(entry: entry, oldHash: row.hash)) }
                     } else if unreadableSoFar.isEmpty || !unreadableSoFar.contains(where: { $0.contains(rowPath) }) {
-                        deletions.append(row)
+                        deletions.append(row.path)
                     }
                 }
                 while diskIndex < onDisk.count {
-                    work.append(.hash(onDisk[diskIndex], old: nil))
+                    work.append(Work(entry: onDisk[diskIndex], oldHash: nil))
                     diskIndex += 1
                 }
             }
@@ -172,40 +177,42 @@ public struct Detector: Sendable {
         // Pass 2, outside any transaction: read what must be read.
         var changes: [Change] = []
         var upserts: [ManifestEntry] = []
+        upserts.reserveCapacity(work.count)
+        var rowsAdded = 0
         let hasher = ContentHasher(bufferSize: readSize)
-        var hashed = 0
+        let hashed = work.count
         for item in work {
-            guard case .hash(let entry, let old) = item else { continue }
-            hashed += 1
+            let entry = item.entry
             switch hasher.hash(root: rootFD, entry: entry) {
             case .hashed(let hash, let stat):
-                let row = ManifestEntry(
-                    path: entry.path.bytes, size: stat.size, mtimeNanoseconds: stat.mtimeNanoseconds,
-                    inode: stat.inode, ctimeNanoseconds: stat.ctimeNanoseconds, device: stat.device, hash: hash,
-                    checkedNanoseconds: now)
-                if let old {
-                    if old.hash != hash {
-                        changes.append(Change(path: entry.path, kind: .modified))
-                        upserts.append(row)
-                    } else {
-                        upserts.append(row)  // same bytes: refresh the stat data only
-                    }
-                } else {
+                // Same bytes: keep the old hash's storage (only the stat data is refreshed).
+                let same = item.oldHash == hash
+                upserts.append(
+                    ManifestEntry(
+                        path: entry.path.bytes, size: stat.size, mtimeNanoseconds: stat.mtimeNanoseconds,
+                        inode: stat.inode, ctimeNanoseconds: stat.ctimeNanoseconds, device: stat.device,
+                        hash: same ? item.oldHash! : hash, checkedNanoseconds: now))
+                if item.oldHash == nil {
+                    rowsAdded += 1
                     if !isBaseline { changes.append(Change(path: entry.path, kind: .created)) }
-                    upserts.append(row)
+                } else if !same {
+                    changes.append(Change(path: entry.path, kind: .modified))
                 }
             case .gone:
-                if let old { deletions.append(old) }
+                if item.oldHash != nil { deletions.append(entry.path.bytes) }
             case .unreadable:
                 unreadable.append(entry.path)
             }
         }
-        for row in deletions { changes.append(Change(path: RelativePath(row.path), kind: .deleted)) }
+        work = []
+        for path in deletions { changes.append(Change(path: RelativePath(path), kind: .deleted)) }
         changes.sort { $0.path < $1.path || ($0.path == $1.path && $0.kind.rawValue < $1.kind.rawValue) }
-        return Detection(
+        var detection = Detection(
             changes: isBaseline ? [] : changes, isBaseline: isBaseline, filesScanned: filesScanned,
             filesHashed: hashed, unreadable: unreadable, manifestUpserts: upserts,
-            manifestDeletions: deletions.map(\.path))
+            manifestDeletions: deletions)
+        detection.manifestRowsAdded = rowsAdded
+        return detection
     }
 
     /// Collects the files at or under `scopePath`: nothing when it is gone, excluded, or

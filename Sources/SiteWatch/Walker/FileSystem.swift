@@ -97,24 +97,42 @@ enum FileSystem {
 
     /// The names in an open directory (without `.` and `..`), with `d_type` mapped to a kind
     /// (`nil` for `DT_UNKNOWN`). Takes ownership of nothing: `dirFD` stays open.
-    static func listDirectory(_ dirFD: Int32) -> [(name: [UInt8], kind: Kind?)]? {
+    /// One directory's entries ("." and ".." left out): every name NUL-terminated in one buffer,
+    /// so a walk costs two allocations per directory, not one per entry, and a name goes to
+    /// `fstatat`/`openat` without a copy.
+    struct Listing {
+        /// The names, each followed by a NUL.
+        var storage: [UInt8] = []
+        /// Each entry: where its name starts in ``storage``, its length, and `d_type` (nil: unknown).
+        var entries: [(offset: Int32, length: Int32, kind: Kind?)] = []
+
+        /// The entry's name (no NUL).
+        func name(_ index: Int) -> ArraySlice<UInt8> {
+            let entry = entries[index]
+            return storage[Int(entry.offset)..<Int(entry.offset + entry.length)]
+        }
+    }
+
+    /// Lists `dirFD` from its start (the descriptor itself is left open and unmoved).
+    static func listDirectory(_ dirFD: Int32) -> Listing? {
         let copy = dup(dirFD)
         guard copy >= 0, let dir = fdopendir(copy) else { return nil }
         defer { closedir(dir) }
         // The duplicate shares the file offset: start from the top even if this descriptor was
         // listed before (the watcher lists its long-lived root descriptor on every resync).
         rewinddir(dir)
-        var result: [(name: [UInt8], kind: Kind?)] = []
+        var listing = Listing()
         while let entry = readdir(dir) {
-            let name: [UInt8] = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
-                tuple.withMemoryRebound(to: CChar.self, capacity: 256) { cName in
-                    let length = strlen(cName)
-                    return cName.withMemoryRebound(to: UInt8.self, capacity: length) {
-                        Array(UnsafeBufferPointer(start: $0, count: length))
-                    }
+            let length = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
+                tuple.withMemoryRebound(to: UInt8.self, capacity: 256) { name -> Int in
+                    let length = strlen(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self))
+                    if length == 1 && name[0] == 0x2E { return 0 }
+                    if length == 2 && name[0] == 0x2E && name[1] == 0x2E { return 0 }
+                    listing.storage.append(contentsOf: UnsafeBufferPointer(start: name, count: length + 1))
+                    return length
                 }
             }
-            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            if length == 0 { continue }
             let kind: Kind?
             switch Int(entry.pointee.d_type) {
             case Int(DT_REG): kind = .regular
@@ -123,9 +141,29 @@ enum FileSystem {
             case Int(DT_UNKNOWN): kind = nil
             default: kind = .other
             }
-            result.append((name, kind))
+            listing.entries.append((Int32(listing.storage.count - length - 1), Int32(length), kind))
         }
-        return result
+        return listing
+    }
+
+    /// `fstatat(dirFD, listing's entry, AT_SYMLINK_NOFOLLOW)` without copying the name.
+    static func lstat(at dirFD: Int32, _ listing: Listing, _ index: Int) -> Stat? {
+        var st = Glibc.stat()
+        let offset = Int(listing.entries[index].offset)
+        let rc = listing.storage.withUnsafeBufferPointer { buffer in
+            fstatat(dirFD, UnsafeRawPointer(buffer.baseAddress! + offset).assumingMemoryBound(to: CChar.self), &st, AT_SYMLINK_NOFOLLOW)
+        }
+        return rc == 0 ? stat(from: st) : nil
+    }
+
+    /// ``openDirectory(at:_:)`` for a listing's entry, without copying the name.
+    static func openDirectory(at dirFD: Int32, _ listing: Listing, _ index: Int) -> Int32 {
+        let offset = Int(listing.entries[index].offset)
+        return listing.storage.withUnsafeBufferPointer { buffer in
+            openat(
+                dirFD, UnsafeRawPointer(buffer.baseAddress! + offset).assumingMemoryBound(to: CChar.self),
+                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
     }
 
     /// The canonical absolute path of `path` (following symbolic links), or `nil`.

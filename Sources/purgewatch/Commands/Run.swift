@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcess
 import Daemon
 import Foundation
 import Logging
@@ -27,6 +28,9 @@ struct Run: AsyncParsableCommand {
     var once = false
 
     func run() async throws {
+        // Two malloc arenas, not eight per core: the daemon's threads (its actor's, the inotify
+        // reader's, the detector's queue, NIO's) otherwise each keep their own freed pages.
+        _ = purgewatch_limit_malloc_arenas(2)
         let config = try options.load()
         // The credentials leave the environment: kept only as Secrets, zeroed in the process's
         // environment block, and the process is not dumpable (no core, no ptrace by others).
