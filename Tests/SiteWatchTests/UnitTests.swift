@@ -50,6 +50,27 @@ import PurgeCore
         #expect(pending.isEmpty)
     }
 
+    /// Above the detector's whole-tree threshold the set collapses to the root (the detector
+    /// walks the tree for it anyway): a rewrite of every file holds one path, not all of them.
+    @Test func aTouchedSetLargerThanTheThresholdBecomesTheRoot() {
+        let now = ContinuousClock.now
+        let threshold = Detector.largeScopeThreshold
+        var atThreshold = PendingChanges()
+        atThreshold.absorb(.touched(Set((0..<threshold).map { RelativePath("d/f\($0)") })))
+        guard case .paths(let kept)? = atThreshold.take(now: now) else { Issue.record("no scope"); return }
+        #expect(kept.count == threshold, "at the threshold the paths themselves are kept")
+
+        var above = PendingChanges()
+        above.absorb(.touched(Set((0..<threshold).map { RelativePath("d/f\($0)") })))
+        above.absorb(.touched(["d/one-more"]))
+        #expect(above.paths == [.root])
+        above.absorb(.touched(["e/later"]))
+        #expect(above.take(now: now) == .paths([.root]))
+        #expect(above.isEmpty)
+        above.restore(.paths(Set((0...threshold).map { RelativePath("r/\($0)") })))
+        #expect(above.paths == [.root], "a restored scope that large collapses too")
+    }
+
     @Test func repeatedFullRescansBackOff() {
         var pending = PendingChanges(
             backoff: RescanBackoff(initial: .seconds(1), maximum: .seconds(4), quietPeriod: .seconds(60)))

@@ -66,7 +66,8 @@ final class ContentHasher {
     static func bytes(of digest: SHA256Digest) -> [UInt8] {
         digest.withUnsafeBytes { raw in
             [UInt8](unsafeUninitializedCapacity: raw.count) { buffer, count in
-                _ = raw.copyBytes(to: buffer)
+                // memcpy: `raw.copyBytes(to:)` resolves to Foundation's generic DataProtocol copy.
+                if let base = raw.baseAddress, raw.count > 0 { memcpy(buffer.baseAddress!, base, raw.count) }
                 count = raw.count
             }
         }

@@ -97,11 +97,12 @@ public struct Detector: Sendable {
 
     // MARK: - Detection
 
-    /// A file to read: what the walk saw and, when the manifest has a row for it, that row's
-    /// hash (the row's other columns are not needed again, so they are not kept: at a 50,000-file
-    /// rewrite this list is the detection's largest).
+    /// A file to read: where the walk's entry is (scope, index) and, when the manifest has a row
+    /// for it, that row's hash. Nothing else is copied: at a rewrite of every file this list
+    /// has one element per file.
     private struct Work {
-        var entry: WalkEntry
+        var scope: Int32
+        var index: Int32
         var oldHash: [UInt8]?
     }
 
@@ -144,16 +145,18 @@ public struct Detector: Sendable {
         let now = FileSystem.nowNanoseconds()
         let unreadableSoFar = unreadable
         try db.read { tx in
-            for (scopePath, onDisk) in perScope {
+            for (scopeIndex, (scopePath, onDisk)) in perScope.enumerated() {
+                let scope = Int32(scopeIndex)
                 var diskIndex = 0
                 try tx.forEachManifestEntry(atOrUnder: scopePath.bytes) { row in
                     let rowPath = RelativePath(row.path)
                     while diskIndex < onDisk.count, onDisk[diskIndex].path < rowPath {
-                        work.append(Work(entry: onDisk[diskIndex], oldHash: nil))
+                        work.append(Work(scope: scope, index: Int32(diskIndex), oldHash: nil))
                         diskIndex += 1
                     }
                     if diskIndex < onDisk.count, onDisk[diskIndex].path == rowPath {
                         let entry = onDisk[diskIndex]
+                        let index = Int32(diskIndex)
                         diskIndex += 1
                         let statMatches =
                             entry.size == row.size && entry.mtimeNanoseconds == row.mtimeNanoseconds
@@ -161,18 +164,17 @@ public struct Detector: Sendable {
                             && entry.device == row.device
                         let lastChange = max(row.mtimeNanoseconds, row.ctimeNanoseconds ?? row.mtimeNanoseconds)
                         let racy = lastChange + racyWindowNanoseconds >= row.checkedNanoseconds
-                        if !statMatches || racy { work.append(Work(entry: entry, oldHash: row.hash)) }
+                        if !statMatches || racy { work.append(Work(scope: scope, index: index, oldHash: row.hash)) }
                     } else if unreadableSoFar.isEmpty || !unreadableSoFar.contains(where: { $0.contains(rowPath) }) {
                         deletions.append(row.path)
                     }
                 }
                 while diskIndex < onDisk.count {
-                    work.append(Work(entry: onDisk[diskIndex], oldHash: nil))
+                    work.append(Work(scope: scope, index: Int32(diskIndex), oldHash: nil))
                     diskIndex += 1
                 }
             }
         }
-        perScope = []
 
         // Pass 2, outside any transaction: read what must be read.
         var changes: [Change] = []
@@ -182,7 +184,7 @@ public struct Detector: Sendable {
         let hasher = ContentHasher(bufferSize: readSize)
         let hashed = work.count
         for item in work {
-            let entry = item.entry
+            let entry = perScope[Int(item.scope)].entries[Int(item.index)]
             switch hasher.hash(root: rootFD, entry: entry) {
             case .hashed(let hash, let stat):
                 // Same bytes: keep the old hash's storage (only the stat data is refreshed).
@@ -205,6 +207,7 @@ public struct Detector: Sendable {
             }
         }
         work = []
+        perScope = []
         for path in deletions { changes.append(Change(path: RelativePath(path), kind: .deleted)) }
         changes.sort { $0.path < $1.path || ($0.path == $1.path && $0.kind.rawValue < $1.kind.rawValue) }
         var detection = Detection(

@@ -40,6 +40,9 @@ public struct RescanBackoff: Sendable, Hashable {
 /// Feed it every ``SiteEvent``; when the window closes, ``take(now:)`` returns the scope to pass
 /// to ``Detector/detect(_:in:)``. Time is an input, so it is tested without sleeping.
 public struct PendingChanges: Sendable {
+    /// The touched paths; `[.root]` once more than ``Detector/largeScopeThreshold`` were touched
+    /// (the detector walks the whole tree for those anyway, so a 1,000,000-file rewrite does not
+    /// keep 1,000,000 paths here until its window closes).
     public private(set) var paths: Set<RelativePath> = []
     /// Why a full walk is pending (the first reason since the last one), or `nil`.
     public private(set) var fullRescanReason: RescanReason?
@@ -53,7 +56,7 @@ public struct PendingChanges: Sendable {
 
     public mutating func absorb(_ event: SiteEvent) {
         switch event {
-        case .touched(let touched): paths.formUnion(touched)
+        case .touched(let touched): add(touched)
         case .rescanNeeded(let reason): requestFullRescan(reason)
         case .degraded, .watchesRestored, .rootUnavailable, .barrier: break
         }
@@ -82,7 +85,13 @@ public struct PendingChanges: Sendable {
     public mutating func restore(_ scope: DetectionScope, reason: RescanReason = .overflow) {
         switch scope {
         case .full: requestFullRescan(reason)
-        case .paths(let restored): paths.formUnion(restored)
+        case .paths(let restored): add(restored)
         }
+    }
+
+    private mutating func add(_ touched: Set<RelativePath>) {
+        if paths.contains(.root) { return }
+        paths.formUnion(touched)
+        if paths.count > Detector.largeScopeThreshold { paths = [.root] }
     }
 }
