@@ -189,6 +189,40 @@ import PurgeCore
             ])
     }
 
+    /// The walk is merged with the manifest read a chunk at a time: with chunks of 1, 2 and 3
+    /// rows the changes are the same as with one chunk holding the whole manifest, and the
+    /// expected ones — deletions at chunk boundaries, between files, after the last file, under
+    /// a scope; creations before the first row; nothing unchanged reported.
+    @Test(arguments: [1, 2, 3, 4_096])
+    func chunkedManifestReadsGiveTheSameChanges(chunk: Int) async throws {
+        let (scratch, root, db, _) = try setUp()
+        _ = scratch
+        var detector = Detector(root: root, exclude: testExclusion)
+        detector.racyWindowNanoseconds = 0
+        detector.manifestChunk = chunk
+        makeDirectories(root + "/blog/x")
+        for name in ["b1", "b2", "b3", "b4", "b5", "b6", "b7"] { writeFile(root, "blog/\(name).html", name) }
+        for name in ["blog.html", "blog-2.html", "blog/x/y.html", "z1", "z2", "z3"] { writeFile(root, name, name) }
+        try await detector.commit(try await detector.detect(.full, in: db), in: db)
+        #expect(try await detector.detect(.full, in: db).changes.isEmpty, "nothing changed: nothing reported")
+        for name in ["blog/b2.html", "blog/b3.html", "blog/b7.html", "z2", "z3"] { removeFile(Array((root + "/" + name).utf8)) }
+        writeFile(root, "blog/b5.html", "b5 changed")
+        writeFile(root, "0first.html", "new")
+        writeFile(root, "blog/b8.html", "new")
+        let full = try await detector.detect(.full, in: db)
+        #expect(
+            full.changes == [
+                Change(path: "0first.html", kind: .created), Change(path: "blog/b2.html", kind: .deleted),
+                Change(path: "blog/b3.html", kind: .deleted), Change(path: "blog/b5.html", kind: .modified),
+                Change(path: "blog/b7.html", kind: .deleted), Change(path: "blog/b8.html", kind: .created),
+                Change(path: "z2", kind: .deleted), Change(path: "z3", kind: .deleted),
+            ])
+        #expect(full.filesScanned == 12)  // 2 from setUp + 13 written − 5 removed + 2 new
+        let scoped = try await detector.detect(.paths(["blog", "z3"]), in: db)
+        #expect(
+            scoped.changes == full.changes.filter { $0.path.bytes.starts(with: Array("blog/".utf8)) || $0.path == "z3" })
+    }
+
     @Test func commitWritesCallerRowsInTheSameTransaction() async throws {
         struct Refused: Error {}
         let (scratch, root, _, _) = try setUp()

@@ -30,6 +30,8 @@ public struct Detector: Sendable {
     public var racyWindowNanoseconds: Int64 = 1_000_000_000
     /// The size of each `read` when hashing.
     public var readSize: Int = 1 << 20
+    /// Manifest rows read per short read transaction while a walk is merged with them.
+    var manifestChunk = 4_096
 
     /// The `meta` key that records that the baseline was taken.
     static let baselineKey = "sitewatch.baseline_ns"
@@ -97,13 +99,100 @@ public struct Detector: Sendable {
 
     // MARK: - Detection
 
-    /// A file to read: where the walk's entry is (scope, index) and, when the manifest has a row
-    /// for it, that row's hash. Nothing else is copied: at a rewrite of every file this list
-    /// has one element per file.
-    private struct Work {
-        var scope: Int32
-        var index: Int32
+    /// A file to read: what the walk saw and, when the manifest has a row for it, that row's
+    /// hash (the row's other columns are not needed again, so they are not kept).
+    struct Work {
+        var entry: WalkEntry
         var oldHash: [UInt8]?
+    }
+
+
+    /// Pass 1 for one scope, streamed: the walk's files arrive in path order (``Walker``) and
+    /// are merged with the manifest's rows, read in path order ``manifestChunk`` at a time,
+    /// each chunk in its own short read transaction (the database lock is never held across
+    /// file system I/O). Neither side is materialised: a warm start of 1,000,000 unchanged files
+    /// keeps one chunk of rows and nothing of the walk. Only the files to read are kept.
+    final class Merge {
+        let db: StateDatabase
+        let scope: [UInt8]
+        let racyWindowNanoseconds: Int64
+        let chunkSize: Int
+        private(set) var work: [Work] = []
+        private(set) var deletions: [[UInt8]] = []
+        private(set) var unreadable: [RelativePath] = []
+        private(set) var scanned = 0
+        private var chunk: [ManifestEntry] = []
+        private var position = 0
+        private var exhausted = false
+        private var error: (any Error)?
+        #if DEBUG
+        private var lastPath: RelativePath?
+        #endif
+
+        init(db: StateDatabase, scope: [UInt8], racyWindowNanoseconds: Int64, chunkSize: Int) {
+            self.chunkSize = chunkSize
+            self.db = db
+            self.scope = scope
+            self.racyWindowNanoseconds = racyWindowNanoseconds
+        }
+
+        /// The next manifest row not yet merged, reading the next chunk when needed.
+        private func peek() throws -> ManifestEntry? {
+            if position < chunk.count { return chunk[position] }
+            if exhausted { return nil }
+            let after = chunk.last?.path ?? []
+            chunk = try db.read { try $0.manifestEntries(atOrUnder: scope, after: after, limit: chunkSize) }
+            position = 0
+            if chunk.count < chunkSize { exhausted = true }
+            return chunk.first
+        }
+
+        /// A row with no file on disk: deleted, unless it lies under a directory that could not be read.
+        private func missing(_ row: ManifestEntry) {
+            let rowPath = RelativePath(row.path)
+            if unreadable.isEmpty || !unreadable.contains(where: { $0.contains(rowPath) }) { deletions.append(row.path) }
+        }
+
+        func file(_ entry: WalkEntry) {
+            guard error == nil else { return }
+            #if DEBUG
+            assert(lastPath.map { $0 < entry.path } ?? true, "walk out of order at \(entry.path)")
+            lastPath = entry.path
+            #endif
+            scanned += 1
+            do {
+                while let row = try peek(), RelativePath(row.path) < entry.path {
+                    missing(row)
+                    position += 1
+                }
+                guard let row = try peek(), row.path == entry.path.bytes else {
+                    work.append(Work(entry: entry, oldHash: nil))
+                    return
+                }
+                position += 1
+                let statMatches =
+                    entry.size == row.size && entry.mtimeNanoseconds == row.mtimeNanoseconds
+                    && entry.ctimeNanoseconds == row.ctimeNanoseconds && entry.inode == row.inode
+                    && entry.device == row.device
+                let lastChange = max(row.mtimeNanoseconds, row.ctimeNanoseconds ?? row.mtimeNanoseconds)
+                let racy = lastChange + racyWindowNanoseconds >= row.checkedNanoseconds
+                if !statMatches || racy { work.append(Work(entry: entry, oldHash: row.hash)) }
+            } catch {
+                self.error = error
+            }
+        }
+
+        func noteUnreadable(_ path: RelativePath) { unreadable.append(path) }
+
+        /// The rows after the last file are gone from disk. Throws what reading the manifest threw.
+        func finish() throws {
+            if let error { throw error }
+            while let row = try peek() {
+                missing(row)
+                position += 1
+            }
+            chunk = []
+        }
     }
 
     func detectNow(_ scope: DetectionScope, in db: StateDatabase) throws -> Detection {
@@ -124,57 +213,24 @@ public struct Detector: Sendable {
         let isBaseline = try scope == .full && !Self.hasBaseline(in: db)
         let walker = Walker(exclude: exclude)
 
-        // Walk each scope on its own: sorted per scope, merged per scope. (Scopes cannot share one
-        // sorted run: "blog.html" sorts between "blog" and "blog/a.html" because '.' < '/'.)
-        // The walker reports a scope's files in path order already; debug builds check it.
-        var perScope: [(scope: RelativePath, entries: [WalkEntry])] = []
+        // Pass 1: walk each scope and merge it with its manifest rows as it goes. (Scopes are
+        // merged one by one: "blog.html" sorts between "blog" and "blog/a.html" because '.' < '/'.)
+        var work: [Work] = []
+        var deletions: [[UInt8]] = []
         var unreadable: [RelativePath] = []
         var filesScanned = 0
         for scopePath in scopes {
-            let found = Found()
-            collect(scopePath, rootFD: rootFD, walker: walker, into: found)
-            assert(zip(found.entries, found.entries.dropFirst()).allSatisfy { $0.path < $1.path }, "walk out of order")
-            filesScanned += found.entries.count
-            unreadable += found.unreadable
-            perScope.append((scopePath, found.entries))
+            let merge = Merge(db: db, scope: scopePath.bytes, racyWindowNanoseconds: racyWindowNanoseconds, chunkSize: manifestChunk)
+            collect(
+                scopePath, rootFD: rootFD, walker: walker,
+                Walker.Visitor(file: { merge.file($0) }, unreadable: { path, _ in merge.noteUnreadable(path) }))
+            try merge.finish()
+            work += merge.work
+            deletions += merge.deletions
+            unreadable += merge.unreadable
+            filesScanned += merge.scanned
         }
-
-        // Pass 1, in one read snapshot: merge each scope's sorted walk with its manifest rows.
-        var work: [Work] = []
-        var deletions: [[UInt8]] = []
         let now = FileSystem.nowNanoseconds()
-        let unreadableSoFar = unreadable
-        try db.read { tx in
-            for (scopeIndex, (scopePath, onDisk)) in perScope.enumerated() {
-                let scope = Int32(scopeIndex)
-                var diskIndex = 0
-                try tx.forEachManifestEntry(atOrUnder: scopePath.bytes) { row in
-                    let rowPath = RelativePath(row.path)
-                    while diskIndex < onDisk.count, onDisk[diskIndex].path < rowPath {
-                        work.append(Work(scope: scope, index: Int32(diskIndex), oldHash: nil))
-                        diskIndex += 1
-                    }
-                    if diskIndex < onDisk.count, onDisk[diskIndex].path == rowPath {
-                        let entry = onDisk[diskIndex]
-                        let index = Int32(diskIndex)
-                        diskIndex += 1
-                        let statMatches =
-                            entry.size == row.size && entry.mtimeNanoseconds == row.mtimeNanoseconds
-                            && entry.ctimeNanoseconds == row.ctimeNanoseconds && entry.inode == row.inode
-                            && entry.device == row.device
-                        let lastChange = max(row.mtimeNanoseconds, row.ctimeNanoseconds ?? row.mtimeNanoseconds)
-                        let racy = lastChange + racyWindowNanoseconds >= row.checkedNanoseconds
-                        if !statMatches || racy { work.append(Work(scope: scope, index: index, oldHash: row.hash)) }
-                    } else if unreadableSoFar.isEmpty || !unreadableSoFar.contains(where: { $0.contains(rowPath) }) {
-                        deletions.append(row.path)
-                    }
-                }
-                while diskIndex < onDisk.count {
-                    work.append(Work(scope: scope, index: Int32(diskIndex), oldHash: nil))
-                    diskIndex += 1
-                }
-            }
-        }
 
         // Pass 2, outside any transaction: read what must be read.
         var changes: [Change] = []
@@ -184,7 +240,7 @@ public struct Detector: Sendable {
         let hasher = ContentHasher(bufferSize: readSize)
         let hashed = work.count
         for item in work {
-            let entry = perScope[Int(item.scope)].entries[Int(item.index)]
+            let entry = item.entry
             switch hasher.hash(root: rootFD, entry: entry) {
             case .hashed(let hash, let stat):
                 // Same bytes: keep the old hash's storage (only the stat data is refreshed).
@@ -207,7 +263,6 @@ public struct Detector: Sendable {
             }
         }
         work = []
-        perScope = []
         for path in deletions { changes.append(Change(path: RelativePath(path), kind: .deleted)) }
         changes.sort { $0.path < $1.path || ($0.path == $1.path && $0.kind.rawValue < $1.kind.rawValue) }
         var detection = Detection(
@@ -218,21 +273,11 @@ public struct Detector: Sendable {
         return detection
     }
 
-    /// Collects the files at or under `scopePath`: nothing when it is gone, excluded, or
-    /// reachable only through a symbolic link.
-    private final class Found {
-        var entries: [WalkEntry] = []
-        var unreadable: [RelativePath] = []
-        var visitor: Walker.Visitor {
-            Walker.Visitor(file: { self.entries.append($0) }, unreadable: { path, _ in self.unreadable.append(path) })
-        }
-    }
-
-    private func collect(_ scopePath: RelativePath, rootFD: Int32, walker: Walker, into found: Found) {
+    /// Visits the files at or under `scopePath`, in path order: nothing when it is gone,
+    /// excluded, or reachable only through a symbolic link.
+    private func collect(_ scopePath: RelativePath, rootFD: Int32, walker: Walker, _ visitor: Walker.Visitor) {
         if scopePath.isRoot {
-            walker.walk(
-                directory: rootFD, path: .root,
-                found.visitor)
+            walker.walk(directory: rootFD, path: .root, visitor)
             return
         }
         // An excluded ancestor excludes everything beneath it.
@@ -244,7 +289,7 @@ public struct Detector: Sendable {
         guard let parent = scopePath.parent else { return }
         let parentFD = FileSystem.openDirectory(root: rootFD, path: parent)
         guard parentFD >= 0 else {
-            if errno == EACCES { found.unreadable.append(scopePath) }
+            if errno == EACCES { visitor.unreadable(scopePath, EACCES) }
             return
         }
         defer { close(parentFD) }
@@ -255,16 +300,14 @@ public struct Detector: Sendable {
             guard !exclude(scopePath.bytes, true) else { return }
             let fd = FileSystem.openDirectory(at: parentFD, name)
             guard fd >= 0 else {
-                if errno == EACCES { found.unreadable.append(scopePath) }
+                if errno == EACCES { visitor.unreadable(scopePath, EACCES) }
                 return
             }
             defer { close(fd) }
-            walker.walk(
-                directory: fd, path: scopePath,
-                found.visitor)
+            walker.walk(directory: fd, path: scopePath, visitor)
         case .regular, .symlink:
             guard !exclude(scopePath.bytes, false) else { return }
-            found.entries.append(
+            visitor.file?(
                 WalkEntry(
                     path: scopePath, isSymlink: stat.kind == .symlink, size: stat.size,
                     mtimeNanoseconds: stat.mtimeNanoseconds, ctimeNanoseconds: stat.ctimeNanoseconds,

@@ -35,6 +35,29 @@ extension Database {
         while try statement.step() { try body(Self.entry(statement)) }
     }
 
+    /// Up to `limit` entries at `path` or beneath it whose path sorts after `after`, ascending:
+    /// one chunk of a long comparison, so a caller can read the manifest in short transactions
+    /// (an empty `after` starts at the first row; paths are never empty).
+    public func manifestEntries(atOrUnder path: [UInt8], after: [UInt8], limit: Int) throws -> [ManifestEntry] {
+        let statement: Statement
+        if path.isEmpty {
+            statement = try prepare(Self.selectColumns + " WHERE path > ?4 ORDER BY path LIMIT ?5")
+        } else {
+            statement = try prepare(
+                Self.selectColumns + " WHERE (path = ?1 OR (path >= ?2 AND path < ?3)) AND path > ?4 ORDER BY path LIMIT ?5")
+            try statement.bind(path, at: 1)
+            try statement.bind(path + [UInt8(ascii: "/")], at: 2)
+            try statement.bind(path + [UInt8(ascii: "0")], at: 3)
+        }
+        try statement.bind(after, at: 4)
+        try statement.bind(Int64(limit), at: 5)
+        defer { statement.reset() }
+        var entries: [ManifestEntry] = []
+        entries.reserveCapacity(limit)
+        while try statement.step() { entries.append(Self.entry(statement)) }
+        return entries
+    }
+
     /// Inserts or replaces one entry.
     public func upsertManifestEntry(_ entry: ManifestEntry) throws {
         let statement = try prepare(
