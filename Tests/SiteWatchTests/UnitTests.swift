@@ -193,13 +193,16 @@ import PurgeCore
     /// rows the changes are the same as with one chunk holding the whole manifest, and the
     /// expected ones — deletions at chunk boundaries, between files, after the last file, under
     /// a scope; creations before the first row; nothing unchanged reported.
-    @Test(arguments: [1, 2, 3, 4_096])
-    func chunkedManifestReadsGiveTheSameChanges(chunk: Int) async throws {
+    /// A whole-tree walk cut into 1, 2 or 3 parts (each part merged with its own range of rows,
+    /// on its own thread) gives the same changes too.
+    @Test(arguments: [1, 2, 3, 4_096], [1, 2, 3])
+    func chunkedManifestReadsGiveTheSameChanges(chunk: Int, threads: Int) async throws {
         let (scratch, root, db, _) = try setUp()
         _ = scratch
         var detector = Detector(root: root, exclude: testExclusion)
         detector.racyWindowNanoseconds = 0
         detector.manifestChunk = chunk
+        detector.walkThreads = threads
         makeDirectories(root + "/blog/x")
         for name in ["b1", "b2", "b3", "b4", "b5", "b6", "b7"] { writeFile(root, "blog/\(name).html", name) }
         for name in ["blog.html", "blog-2.html", "blog/x/y.html", "z1", "z2", "z3"] { writeFile(root, name, name) }

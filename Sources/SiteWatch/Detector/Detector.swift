@@ -32,6 +32,9 @@ public struct Detector: Sendable {
     public var readSize: Int = 1 << 20
     /// Manifest rows read per short read transaction while a walk is merged with them.
     var manifestChunk = 4_096
+    /// Threads a walk of the whole tree uses (the root's entries cut into this many parts,
+    /// each merged with its own range of the manifest): the cores, at most 2.
+    public var walkThreads = max(1, min(2, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     /// The `meta` key that records that the baseline was taken.
     static let baselineKey = "sitewatch.baseline_ns"
@@ -40,6 +43,9 @@ public struct Detector: Sendable {
     static let largeScopeThreshold = 20_000
 
     private static let queue = DispatchQueue(label: "purgewatch.sitewatch.detector", qos: .utility)
+    /// Walks the later parts of a split whole-tree walk while the detector's queue walks the first.
+    private static let partQueue = DispatchQueue(
+        label: "purgewatch.sitewatch.detector.parts", qos: .utility, attributes: .concurrent)
 
     public init(root: String, exclude: ExclusionRule = .none) {
         self.root = root
@@ -112,9 +118,15 @@ public struct Detector: Sendable {
     /// each chunk in its own short read transaction (the database lock is never held across
     /// file system I/O). Neither side is materialised: a warm start of 1,000,000 unchanged files
     /// keeps one chunk of rows and nothing of the walk. Only the files to read are kept.
-    final class Merge {
+    ///
+    /// A merge may cover a range of the root's paths only (one part of a split walk): rows from
+    /// `lowerBound` (inclusive) to `upperBound` (exclusive). A merge is used by one thread at a
+    /// time: the thread that walks its part, then the one that joins it.
+    final class Merge: @unchecked Sendable {
         let db: StateDatabase
         let scope: [UInt8]
+        var lowerBound: [UInt8]?
+        var upperBound: [UInt8]?
         let racyWindowNanoseconds: Int64
         let chunkSize: Int
         private(set) var work: [Work] = []
@@ -141,7 +153,12 @@ public struct Detector: Sendable {
             if position < chunk.count { return chunk[position] }
             if exhausted { return nil }
             let after = chunk.last?.path ?? []
-            chunk = try db.read { try $0.manifestEntries(atOrUnder: scope, after: after, limit: chunkSize) }
+            chunk = try db.read { [scope, lowerBound, upperBound, chunkSize] tx in
+                if lowerBound == nil && upperBound == nil {
+                    return try tx.manifestEntries(atOrUnder: scope, after: after, limit: chunkSize)
+                }
+                return try tx.manifestEntries(from: lowerBound ?? [], below: upperBound, after: after, limit: chunkSize)
+            }
             position = 0
             if chunk.count < chunkSize { exhausted = true }
             return chunk.first
@@ -220,15 +237,14 @@ public struct Detector: Sendable {
         var unreadable: [RelativePath] = []
         var filesScanned = 0
         for scopePath in scopes {
-            let merge = Merge(db: db, scope: scopePath.bytes, racyWindowNanoseconds: racyWindowNanoseconds, chunkSize: manifestChunk)
-            collect(
-                scopePath, rootFD: rootFD, walker: walker,
-                Walker.Visitor(file: { merge.file($0) }, unreadable: { path, _ in merge.noteUnreadable(path) }))
-            try merge.finish()
-            work += merge.work
-            deletions += merge.deletions
-            unreadable += merge.unreadable
-            filesScanned += merge.scanned
+            let merges = walk(scopePath, rootFD: rootFD, walker: walker, db: db)
+            for merge in merges {
+                try merge.finish()
+                work += merge.work
+                deletions += merge.deletions
+                unreadable += merge.unreadable
+                filesScanned += merge.scanned
+            }
         }
         let now = FileSystem.nowNanoseconds()
 
@@ -271,6 +287,41 @@ public struct Detector: Sendable {
             manifestDeletions: deletions)
         detection.manifestRowsAdded = rowsAdded
         return detection
+    }
+
+    /// Walks `scopePath` and merges it with the manifest: the whole tree in ``walkThreads``
+    /// parts at once (each part and its range of rows on its own thread), anything else in one.
+    /// The merges come back in path order, not yet finished.
+    private func walk(_ scopePath: RelativePath, rootFD: Int32, walker: Walker, db: StateDatabase) -> [Merge] {
+        func merge() -> Merge {
+            Merge(db: db, scope: scopePath.bytes, racyWindowNanoseconds: racyWindowNanoseconds, chunkSize: manifestChunk)
+        }
+        func visitor(_ merge: Merge) -> Walker.Visitor {
+            Walker.Visitor(file: { merge.file($0) }, unreadable: { path, _ in merge.noteUnreadable(path) })
+        }
+        guard scopePath.isRoot, walkThreads > 1, let split = walker.split(directory: rootFD, path: .root, parts: walkThreads),
+            split.parts > 1
+        else {
+            let only = merge()
+            collect(scopePath, rootFD: rootFD, walker: walker, visitor(only))
+            return [only]
+        }
+        let merges = (0..<split.parts).map { part in
+            let merge = merge()
+            merge.lowerBound = split.lowerBounds[part]
+            merge.upperBound = part + 1 < split.parts ? split.lowerBounds[part + 1] : nil
+            return merge
+        }
+        let group = DispatchGroup()
+        for part in 1..<split.parts {
+            let merge = merges[part]
+            Self.partQueue.async(group: group) {
+                walker.walk(split, part: part, directory: rootFD, Walker.Visitor(file: { merge.file($0) }, unreadable: { path, _ in merge.noteUnreadable(path) }))
+            }
+        }
+        walker.walk(split, part: 0, directory: rootFD, visitor(merges[0]))
+        group.wait()
+        return merges
     }
 
     /// Visits the files at or under `scopePath`, in path order: nothing when it is gone,

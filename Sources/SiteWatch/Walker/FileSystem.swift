@@ -100,7 +100,7 @@ enum FileSystem {
     /// One directory's entries ("." and ".." left out): every name NUL-terminated in one buffer,
     /// so a walk costs two allocations per directory, not one per entry, and a name goes to
     /// `fstatat`/`openat` without a copy.
-    struct Listing {
+    struct Listing: Sendable {
         /// The names, each followed by a NUL.
         var storage: [UInt8] = []
         /// Each entry: where its name starts in ``storage``, its length, and `d_type` (nil: unknown).

@@ -64,13 +64,31 @@ public struct Walker: Sendable {
     /// order of their paths, the manifest's order, and nobody sorts 50,000 paths afterwards.
     private func walk(directory directoryFD: Int32, path: RelativePath, cursor: ExcludeSet.Cursor, _ visitor: Visitor) {
         visitor.willList(path, directoryFD)
-        guard let listing = FileSystem.listDirectory(directoryFD) else {
+        guard let listed = list(directory: directoryFD, cursor: cursor, wantsFiles: visitor.file != nil) else {
             visitor.unreadable(path, errno)
             return
         }
+        visit(listed, listed.kept.indices, directory: directoryFD, path: path, cursor: cursor, visitor)
+    }
+
+    /// A directory's listing after exclusion, in visiting order.
+    struct Listed: Sendable {
+        var listing: FileSystem.Listing
+        /// (entry index, stat for a file; nil for a directory), in visiting order.
+        var kept: [(index: Int, stat: FileSystem.Stat?)]
+
+        /// The sort key of `kept[position]`: its name, with a `/` for a directory.
+        func key(_ position: Int) -> [UInt8] {
+            var key = Array(listing.name(kept[position].index))
+            if kept[position].stat == nil { key.append(UInt8(ascii: "/")) }
+            return key
+        }
+    }
+
+    /// Lists a directory, `lstat`s what must be, drops what is excluded and orders the rest.
+    private func list(directory directoryFD: Int32, cursor: ExcludeSet.Cursor, wantsFiles: Bool) -> Listed? {
+        guard let listing = FileSystem.listDirectory(directoryFD) else { return nil }
         let excludes = exclude.set
-        let wantsFiles = visitor.file != nil
-        // What stays after exclusion: (entry index, stat for a file; nil for a directory).
         var kept: [(index: Int, stat: FileSystem.Stat?)] = []
         kept.reserveCapacity(listing.entries.count)
         listing.storage.withUnsafeBufferPointer { storage in
@@ -99,7 +117,17 @@ public struct Walker: Sendable {
                 kept.sort { Self.precedes(storage, listing.entries[$0.index], $0.stat == nil, listing.entries[$1.index], $1.stat == nil) }
             }
         }
-        for (index, stat) in kept {
+        return Listed(listing: listing, kept: kept)
+    }
+
+    /// Reports the files of `listed.kept[positions]` and walks its directories, in order.
+    private func visit(
+        _ listed: Listed, _ positions: Range<Int>, directory directoryFD: Int32, path: RelativePath,
+        cursor: ExcludeSet.Cursor, _ visitor: Visitor
+    ) {
+        let listing = listed.listing
+        let excludes = exclude.set
+        for (index, stat) in listed.kept[positions] {
             let entry = listing.entries[index]
             let child = listing.storage.withUnsafeBufferPointer { storage in
                 path.appending(UnsafeBufferPointer(rebasing: storage[Int(entry.offset)..<Int(entry.offset + entry.length)]))
@@ -126,6 +154,47 @@ public struct Walker: Sendable {
             walk(directory: fd, path: child, cursor: childCursor, visitor)
             close(fd)
         }
+    }
+
+    /// A directory's listing cut into contiguous parts that separate visitors can walk at the
+    /// same time (the detector's full walk on two cores). Files still come in path order within
+    /// a part, and every path of part *i* sorts before every path of part *i + 1*: part *i*
+    /// covers the paths from ``lowerBounds``[i] (inclusive) to ``lowerBounds``[i + 1] (exclusive).
+    public struct Split: Sendable {
+        let listed: Listed
+        let path: RelativePath
+        let cursor: ExcludeSet.Cursor
+        let ranges: [Range<Int>]
+        /// Part *i*'s first sort key (a name, with `/` for a directory); `nil` for the first part.
+        public let lowerBounds: [[UInt8]?]
+
+        public var parts: Int { ranges.count }
+    }
+
+    /// Lists the open directory `directoryFD` (at `path`, not excluded) once and cuts its
+    /// entries into at most `parts` parts of about as many entries each; nil when it cannot be
+    /// listed (``walk(_:part:directory:_:)`` of a one-part split then reports nothing).
+    public func split(directory directoryFD: Int32, path: RelativePath, parts: Int) -> Split? {
+        guard let cursor = exclude.set.cursor(at: path),
+            let listed = list(directory: directoryFD, cursor: cursor, wantsFiles: true)
+        else { return nil }
+        let count = listed.kept.count
+        let parts = max(1, min(parts, count))
+        var ranges: [Range<Int>] = []
+        var start = 0
+        for part in 0..<parts {
+            let end = count * (part + 1) / parts
+            if end > start { ranges.append(start..<end) }
+            start = end
+        }
+        if ranges.isEmpty { ranges = [0..<0] }
+        let lowerBounds = ranges.enumerated().map { $0.offset == 0 ? nil : listed.key($0.element.lowerBound) }
+        return Split(listed: listed, path: path, cursor: cursor, ranges: ranges, lowerBounds: lowerBounds)
+    }
+
+    /// Walks part `part` of `split` (any part on any thread; `directoryFD` is only read).
+    public func walk(_ split: Split, part: Int, directory directoryFD: Int32, _ visitor: Visitor) {
+        visit(split.listed, split.ranges[part], directory: directoryFD, path: split.path, cursor: split.cursor, visitor)
     }
 
     /// Byte order of the sort keys `name` (a file) and `name/` (a directory), shorter first on

@@ -58,6 +58,26 @@ extension Database {
         return entries
     }
 
+    /// Up to `limit` entries with `from <= path < below` (no upper bound when `below` is nil)
+    /// whose path sorts after `after`, ascending: one chunk of one part of a split comparison.
+    public func manifestEntries(from: [UInt8], below: [UInt8]?, after: [UInt8], limit: Int) throws -> [ManifestEntry] {
+        let statement: Statement
+        if let below {
+            statement = try prepare(Self.selectColumns + " WHERE path >= ?1 AND path < ?2 AND path > ?3 ORDER BY path LIMIT ?4")
+            try statement.bind(below, at: 2)
+        } else {
+            statement = try prepare(Self.selectColumns + " WHERE path >= ?1 AND path > ?3 ORDER BY path LIMIT ?4")
+        }
+        try statement.bind(from, at: 1)
+        try statement.bind(after, at: 3)
+        try statement.bind(Int64(limit), at: 4)
+        defer { statement.reset() }
+        var entries: [ManifestEntry] = []
+        entries.reserveCapacity(limit)
+        while try statement.step() { entries.append(Self.entry(statement)) }
+        return entries
+    }
+
     /// Inserts or replaces one entry.
     public func upsertManifestEntry(_ entry: ManifestEntry) throws {
         let statement = try prepare(
