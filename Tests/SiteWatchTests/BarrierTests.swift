@@ -35,3 +35,38 @@ extension EndToEndTests {
         #expect(!monitor.barrier(2))
     }
 }
+
+/// The set-up walk on several threads (the root's entries cut in parts, a lock around each
+/// watch): the same directories are watched as by one thread, excluded ones are not, and a write
+/// in any of them — first part, last part, deep — is seen.
+extension EndToEndTests {
+    @Test(arguments: [1, 2, 3])
+    func aSetUpWalkOnSeveralThreadsWatchesEveryDirectory(threads: Int) async throws {
+        var options = SiteMonitor.Options()
+        options.setupThreads = threads
+        let harness = try Harness(options: options)
+        var directories = 0
+        for top in ["a", "b", "c", "m", "z", ".git"] {
+            for sub in 0..<12 {
+                makeDirectories(harness.root, "\(top)/s\(sub)/deep")
+                harness.write("\(top)/s\(sub)/deep/page.html", "v1")
+                if top != ".git" { directories += 2 }  // s\(sub) and its deep
+            }
+            if top != ".git" { directories += 1 }
+        }
+        harness.write("top.html", "v1")
+        try await harness.start()
+        let monitor = try #require(harness.monitor)
+        // The root, every directory not excluded (testExclusion excludes dot-names) — nothing else.
+        #expect(monitor.status.watchCount == directories + 1)
+        harness.write("a/s0/deep/page.html", "v2")
+        harness.write("z/s11/deep/page.html", "v2")
+        harness.write("m/s5/new.html", "created")
+        harness.write(".git/s1/deep/page.html", "v2")
+        #expect(
+            try await harness.settle() == changes([
+                ("a/s0/deep/page.html", .modified), ("m/s5/new.html", .created), ("z/s11/deep/page.html", .modified),
+            ]))
+        await harness.stop()
+    }
+}

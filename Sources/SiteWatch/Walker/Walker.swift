@@ -173,10 +173,11 @@ public struct Walker: Sendable {
 
     /// Lists the open directory `directoryFD` (at `path`, not excluded) once and cuts its
     /// entries into at most `parts` parts of about as many entries each; nil when it cannot be
-    /// listed (``walk(_:part:directory:_:)`` of a one-part split then reports nothing).
-    public func split(directory directoryFD: Int32, path: RelativePath, parts: Int) -> Split? {
+    /// listed. The directory's own `willList` is not called: a watcher adds its watch before.
+    /// With `wantsFiles` false the parts hold directories only (a watcher's walk).
+    public func split(directory directoryFD: Int32, path: RelativePath, parts: Int, wantsFiles: Bool = true) -> Split? {
         guard let cursor = exclude.set.cursor(at: path),
-            let listed = list(directory: directoryFD, cursor: cursor, wantsFiles: true)
+            let listed = list(directory: directoryFD, cursor: cursor, wantsFiles: wantsFiles)
         else { return nil }
         let count = listed.kept.count
         let parts = max(1, min(parts, count))

@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import Logging
 import Synchronization
@@ -103,6 +104,10 @@ final class InotifyBridge: @unchecked Sendable {
 
     // Watches.
     private var watches = WatchTable()
+    /// Held around ``addWatch(_:dirFD:)`` while the set-up walk runs on several threads.
+    private let setupLock = Mutex(())
+    /// Walks the later parts of the set-up walk.
+    private static let setupQueue = DispatchQueue(label: "purgewatch.sitewatch.watch-setup", attributes: .concurrent)
     /// Descriptors removed whose `IN_IGNORED` has not arrived yet: their queued events are stale,
     /// not unknown. `IN_IGNORED` is a watch's last event, so the set stays as small as the queue.
     private var retired: Set<Int32> = []
@@ -202,10 +207,34 @@ final class InotifyBridge: @unchecked Sendable {
         rootFD = fd
         rootIdentity = (stat.device, stat.inode)
         limitHitInPass = false
-        walker.walk(
-            directory: fd, path: .root, Walker.Visitor(willList: { [self] path, dirFD in addWatch(path, dirFD: dirFD) })
-        )
+        watchTree(root: fd)
         return true
+    }
+
+    /// Watches every directory of the tree under the open root (each before it is listed):
+    /// the root first, then its entries cut in ``SiteMonitor/Options/setupThreads`` parts walked
+    /// at once, the bridge's state changed under ``setupLock`` meanwhile. Only the set-up walk
+    /// runs like this; the reader thread has not started yet.
+    private func watchTree(root fd: Int32) {
+        addWatch(.root, dirFD: fd)
+        guard let split = walker.split(directory: fd, path: .root, parts: max(1, options.setupThreads), wantsFiles: false)
+        else { return }
+        let group = DispatchGroup()
+        for part in 1..<max(1, split.parts) {
+            Self.setupQueue.async(group: group) { [self] in
+                walker.walk(
+                    split, part: part, directory: fd,
+                    Walker.Visitor(willList: { [self] path, dirFD in lockedAddWatch(path, dirFD: dirFD) }))
+            }
+        }
+        walker.walk(
+            split, part: 0, directory: fd,
+            Walker.Visitor(willList: { [self] path, dirFD in lockedAddWatch(path, dirFD: dirFD) }))
+        group.wait()
+    }
+
+    private func lockedAddWatch(_ path: RelativePath, dirFD: Int32) {
+        setupLock.withLock { _ in _ = addWatch(path, dirFD: dirFD) }
     }
 
     private func detachRoot() {

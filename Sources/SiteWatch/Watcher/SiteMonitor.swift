@@ -22,6 +22,9 @@ public final class SiteMonitor: Sendable {
         public var degradedRescanInterval: Duration = .seconds(60)
         /// How often the root is re-resolved even without an event (a root replaced behind our back).
         public var rootCheckInterval: Duration = .seconds(5)
+        /// Threads the set-up walk uses (the root's entries cut into this many parts, each
+        /// watched on its own thread): the cores, at most 2.
+        public var setupThreads = max(1, min(2, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         /// How long a directory's `IN_MOVED_FROM` waits for its `IN_MOVED_TO` before it counts as moved out.
         public var renamePairingTimeout: Duration = .milliseconds(100)
         /// A pause after the inotify descriptor becomes readable, so bursts are drained in few reads.
