@@ -243,14 +243,16 @@ struct Daemon {
         return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     }
 
-    /// `VmHWM` (peak resident set) and `VmRSS` from /proc/PID/status, KiB.
-    func memory() -> (peak: Int, current: Int) {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (-1, -1) }
+    /// `VmHWM` (peak resident set), `VmRSS`, and the current RSS split into anonymous (the
+    /// heap, stacks: what the daemon allocates) and file-backed (code and libraries mapped from
+    /// disk, shared with every process using them) from /proc/PID/status, KiB.
+    func memory() -> (peak: Int, current: Int, anonymous: Int, file: Int) {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (-1, -1, -1, -1) }
         func value(_ key: String) -> Int {
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return -1 }
             return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? -1
         }
-        return (value("VmHWM:"), value("VmRSS:"))
+        return (value("VmHWM:"), value("VmRSS:"), value("RssAnon:"), value("RssFile:"))
     }
 
     /// SIGTERM, then up to 15 s for the exit (SIGKILL after). Returns the status and how long it took.
@@ -453,8 +455,12 @@ func runBenchmark() async throws -> Bool {
 
     // 2b. A one-file deploy: rewrite one file, then `purgewatch flush --wait` as a deploy script
     // runs it (CLI spawn + socket + barrier + comparison + PurgeUrlsCache to the emulator), and
-    // the same with `--full` (a stat walk of the whole tree). Median of 5 each.
+    // the same with `--full` (a stat walk of the whole tree). Median of 5 each. Each sample
+    // starts 0.3 s after the last: a deploy's flush follows no request of its own, and back to
+    // back the samples measured the client's rate limit (requests_per_second = 10: one request
+    // per 100 ms), not the flush.
     func oneFileFlush(full: Bool, revision: Int) throws -> Double {
+        usleep(300_000)
         let index = revision % options.files
         let fd = open(root + "/" + site.relativePaths[index], O_WRONLY | O_TRUNC)
         if fd < 0 { throw BenchFailure("open for the flush figure: errno \(errno)") }
@@ -534,6 +540,24 @@ func runBenchmark() async throws -> Bool {
     let warmMemory = warm.memory()
     _ = warm.terminate()
 
+    // 5c. The runtime's floor: the same binary and settings watching an empty tree (Swift
+    // runtime, Foundation, NIO, SQLite, their code pages). What the tree costs is above it.
+    let emptyRoot = directory + "/empty-site"
+    mkdir(emptyRoot, 0o755)
+    let emptyConfigPath = directory + "/empty.toml"
+    try config.replacingOccurrences(of: "root = \"\(root)\"", with: "root = \"\(emptyRoot)\"")
+        .replacingOccurrences(of: "/state/site.sqlite", with: "/state/empty.sqlite")
+        .write(toFile: emptyConfigPath, atomically: true, encoding: .utf8)
+    let idleListener = NotifyListener(path: directory + "/notify-idle.sock")
+    defer { idleListener.close() }
+    var idleEnvironment = environment
+    idleEnvironment["NOTIFY_SOCKET"] = idleListener.path
+    let idle = Daemon.spawn(purgewatch, ["run", "--config", emptyConfigPath], environment: idleEnvironment, logPath: directory + "/daemon-idle.log")
+    _ = idleListener.waitForReady(daemon: idle, timeout: .seconds(30))
+    usleep(500_000)
+    let idleMemory = idle.memory()
+    _ = idle.terminate()
+
     // 6. The baseline: what a cron job pays just to find the candidates.
     let findStart = ContinuousClock.now
     let (findStatus, findOutput) = run(
@@ -585,14 +609,17 @@ func runBenchmark() async throws -> Bool {
     row("PurgeUrlsCache requests accepted", "\(acceptedRequests.count)", "of \(purgeURLRequests.count) sent; sizes \(acceptedRequests.map(\.urlCount)); expected \((expected.count + 999) / 1000)")
     row("URLs accepted = exactly the changed URLs", exact ? "yes" : "NO", "\(accepted.count) accepted (\(acceptedSet.count) distinct), \(acceptedSet.subtracting(expected).count) unchanged purged, \(expected.subtracting(acceptedSet).count) missing, \(pathRequests.count) PurgePathCache")
     row("purge requests after completion (+quiet+2s)", "\(lateRequests)", "before the burst: \(purgesBeforeBurst)")
-    row("daemon peak RSS (VmHWM before SIGTERM)", mib(memoryAtEnd.peak), "VmRSS \(mib(memoryAtEnd.current))")
+    row("daemon peak RSS (VmHWM before SIGTERM)", mib(memoryAtEnd.peak), "VmRSS \(mib(memoryAtEnd.current)): anonymous \(mib(memoryAtEnd.anonymous)), file-backed \(mib(memoryAtEnd.file))")
+    row("floor: purgewatch on an empty tree", mib(idleMemory.peak), "anonymous \(mib(idleMemory.anonymous)), file-backed \(mib(idleMemory.file)) (runtime, libraries, code)")
+    let perFile = Double(memoryAtEnd.peak - idleMemory.peak) * 1024 / Double(options.files)
+    row("peak above that floor, per file", format(perFile, 0) + " B", "watchman ≈ 440 B per file")
     row("SIGTERM → exit", format(seconds(shutdown)) + " s", "exit status \(exitStatus)")
     row("baseline: find -type f -newer MARKER | wc -l", format(seconds(findTime)) + " s", "\(findCount) candidates (daemon stopped, warm cache); finding only, no content judgement")
     say("last write at \(lastWriteDate.formatted(.iso8601.time(includingFractionalSeconds: true))) UTC (for the daemon log)")
     say("emulator requests: \(actions.joined(separator: " "))")
     say("daemon log: \(logLines.count) lines, \(notable.count) notable (warning/error/overflow/out of sync)")
     for line in notable.prefix(20) { say("  " + line) }
-    say("RESULT latency_s=\(format(latency)) first_latency_s=\(format(firstLatency)) requests=\(acceptedRequests.count) exact=\(exact ? "yes" : "no") peak_rss_kib=\(memoryAtEnd.peak) reconcile_s=\(format(seconds(reconcile))) burst_s=\(format(seconds(burst))) find_s=\(format(seconds(findTime))) find_count=\(findCount) flush_s=\(format(median(flushTimes))) flush_full_s=\(format(median(flushFullTimes))) spawn_s=\(format(spawnFloor)) sha256_s=\(format(sha256Floor)) stat_s=\(format(statFloor)) inotifywait_s=\(format(watchFloor.seconds)) inotifywait_rss_kib=\(inotifywaitKiB) ready_warm_s=\(format(readyWarm)) warm_rss_kib=\(warmMemory.peak) ready_rss_kib=\(memoryAtReady.peak) complete=\(complete ? "yes" : "no") exit=\(exitStatus) notable_log_lines=\(notable.count)")
+    say("RESULT latency_s=\(format(latency)) first_latency_s=\(format(firstLatency)) requests=\(acceptedRequests.count) exact=\(exact ? "yes" : "no") peak_rss_kib=\(memoryAtEnd.peak) reconcile_s=\(format(seconds(reconcile))) burst_s=\(format(seconds(burst))) find_s=\(format(seconds(findTime))) find_count=\(findCount) flush_s=\(format(median(flushTimes))) flush_full_s=\(format(median(flushFullTimes))) spawn_s=\(format(spawnFloor)) sha256_s=\(format(sha256Floor)) stat_s=\(format(statFloor)) inotifywait_s=\(format(watchFloor.seconds)) inotifywait_rss_kib=\(inotifywaitKiB) ready_warm_s=\(format(readyWarm)) warm_rss_kib=\(warmMemory.peak) idle_rss_kib=\(idleMemory.peak) idle_anon_kib=\(idleMemory.anonymous) end_anon_kib=\(memoryAtEnd.anonymous) end_file_kib=\(memoryAtEnd.file) per_file_b=\(format(perFile, 0)) ready_rss_kib=\(memoryAtReady.peak) complete=\(complete ? "yes" : "no") exit=\(exitStatus) notable_log_lines=\(notable.count)")
 
     await emulator.shutdown()
     return complete
