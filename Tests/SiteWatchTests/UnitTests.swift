@@ -124,7 +124,8 @@ import PurgeCore
         let baseline = try await detector.detect(.full, in: db)
         #expect(baseline.isBaseline)
         #expect(baseline.changes.isEmpty)
-        #expect(baseline.manifestUpserts.count == 2)  // .hidden excluded
+        #expect(baseline.manifestRowsRefreshed == 2)  // .hidden excluded; written while comparing
+        #expect(baseline.manifestUpserts.isEmpty)
         try await detector.commit(baseline, in: db)
         // Right after hashing, the files are "racy" (modified within the window): re-hashed once.
         var fast = detector
@@ -224,6 +225,42 @@ import PurgeCore
         let scoped = try await detector.detect(.paths(["blog", "z3"]), in: db)
         #expect(
             scoped.changes == full.changes.filter { $0.path.bytes.starts(with: Array("blog/".utf8)) || $0.path == "z3" })
+    }
+
+    /// Rows that acknowledge no change are written while comparing (so a rewrite of a million
+    /// files does not keep a million rows); a changed file's row is not — it waits for the
+    /// commit that writes its queue rows, so a comparison that is never committed reports the
+    /// change again.
+    @Test func onlyRowsThatAcknowledgeNoChangeAreWrittenBeforeTheCommit() async throws {
+        let (scratch, root, db, _) = try setUp()
+        _ = scratch
+        var detector = Detector(root: root, exclude: testExclusion)
+        detector.racyWindowNanoseconds = 0
+        detector.manifestChunk = 2
+        for index in 0..<7 { writeFile(root, "p\(index).html", "p\(index)") }
+        let baseline = try await detector.detect(.full, in: db)
+        #expect(baseline.manifestRowsRefreshed == 9 && baseline.manifestUpserts.isEmpty)
+        try await detector.commit(baseline, in: db)
+        func row(_ path: String) throws -> ManifestEntry? { try db.read { try $0.manifestEntry(path: Array(path.utf8)) } }
+        let oldChanged = try #require(try row("p3.html"))
+        let oldSame = try #require(try row("p5.html"))
+        for index in 0..<7 { writeFile(root, "p\(index).html", index == 3 ? "changed" : "p\(index)") }
+        writeFile(root, "new.html", "new")
+        let detection = try await detector.detect(.full, in: db)
+        #expect(
+            detection.changes == [Change(path: "new.html", kind: .created), Change(path: "p3.html", kind: .modified)])
+        #expect(detection.manifestRowsRefreshed == 6, "the six rewritten with the same bytes")
+        #expect(Set(detection.manifestUpserts.map(\.path)) == [Array("new.html".utf8), Array("p3.html".utf8)])
+        // Before any commit: the unchanged file's row has its new stat data...
+        let refreshed = try #require(try row("p5.html"))
+        #expect(refreshed.hash == oldSame.hash && refreshed.checkedNanoseconds > oldSame.checkedNanoseconds)
+        // ...and must not: the changed file's row and the new file's are untouched.
+        #expect(try row("p3.html") == oldChanged)
+        #expect(try row("new.html") == nil)
+        // Never committed (say the queue write failed): the next comparison reports them again.
+        let again = try await detector.detect(.full, in: db)
+        #expect(again.changes == detection.changes)
+        #expect(again.filesHashed == 2, "only the two changes are read again")
     }
 
     @Test func commitWritesCallerRowsInTheSameTransaction() async throws {

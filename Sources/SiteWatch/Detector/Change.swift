@@ -47,7 +47,8 @@ public struct Detection: Sendable {
     public let filesHashed: Int
     /// Paths that could not be read (permissions, I/O errors); their manifest rows are left as they were.
     public let unreadable: [RelativePath]
-    /// Manifest rows to write: changed files, and unchanged files whose stat data was refreshed.
+    /// Manifest rows to write with the changes: created and modified files. (Unchanged files
+    /// whose stat data was refreshed, and a baseline's rows, were written while comparing.)
     public let manifestUpserts: [ManifestEntry]
     /// Manifest rows to delete.
     public let manifestDeletions: [[UInt8]]
@@ -55,6 +56,9 @@ public struct Detection: Sendable {
     /// ``manifestDeletions`` the change in the manifest's row count, so nobody counts 1,000,000
     /// rows after each commit.
     public var manifestRowsAdded: Int = 0
+    /// Rows already written while comparing: files whose bytes did not change (stat data
+    /// refreshed) and, in a baseline, every file. They acknowledge no change.
+    public var manifestRowsRefreshed: Int = 0
 
     /// `true` when committing would change nothing.
     public var isEmpty: Bool { changes.isEmpty && manifestUpserts.isEmpty && manifestDeletions.isEmpty && !isBaseline }
