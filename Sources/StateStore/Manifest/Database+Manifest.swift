@@ -37,44 +37,55 @@ extension Database {
 
     /// Up to `limit` entries at `path` or beneath it whose path sorts after `after`, ascending:
     /// one chunk of a long comparison, so a caller can read the manifest in short transactions
-    /// (an empty `after` starts at the first row; paths are never empty).
+    /// (an empty `after` starts at the first row; paths are never empty). Each chunk is one
+    /// index seek: the query has one lower bound, never two (with `path >= ?` beside
+    /// `path > ?`, SQLite seeks to the first and filters up to the second — every chunk then
+    /// re-read the scope from its start, 95 ms a chunk at 900,000 rows).
     public func manifestEntries(atOrUnder path: [UInt8], after: [UInt8], limit: Int) throws -> [ManifestEntry] {
         let statement: Statement
-        if path.isEmpty {
-            statement = try prepare(Self.selectColumns + " WHERE path > ?4 ORDER BY path LIMIT ?5")
+        if after.isEmpty {
+            if path.isEmpty {
+                statement = try prepare(Self.selectColumns + " ORDER BY path LIMIT ?4")
+            } else {
+                statement = try prepare(
+                    Self.selectColumns + " WHERE path = ?1 OR (path >= ?2 AND path < ?3) ORDER BY path LIMIT ?4")
+                try statement.bind(path, at: 1)
+                try statement.bind(path + [UInt8(ascii: "/")], at: 2)
+                try statement.bind(path + [UInt8(ascii: "0")], at: 3)
+            }
+        } else if path.isEmpty {
+            statement = try prepare(Self.selectColumns + " WHERE path > ?1 ORDER BY path LIMIT ?4")
+            try statement.bind(after, at: 1)
         } else {
-            statement = try prepare(
-                Self.selectColumns + " WHERE (path = ?1 OR (path >= ?2 AND path < ?3)) AND path > ?4 ORDER BY path LIMIT ?5")
-            try statement.bind(path, at: 1)
-            try statement.bind(path + [UInt8(ascii: "/")], at: 2)
+            // `after` is a row of the scope (the scope itself or beneath it), so what is left of
+            // it lies between `after` and `path0` ('0' follows '/').
+            statement = try prepare(Self.selectColumns + " WHERE path > ?1 AND path < ?3 ORDER BY path LIMIT ?4")
+            try statement.bind(after, at: 1)
             try statement.bind(path + [UInt8(ascii: "0")], at: 3)
         }
-        try statement.bind(after, at: 4)
-        try statement.bind(Int64(limit), at: 5)
-        defer { statement.reset() }
-        var entries: [ManifestEntry] = []
-        entries.reserveCapacity(limit)
-        while try statement.step() { entries.append(Self.entry(statement)) }
-        return entries
+        try statement.bind(Int64(limit), at: 4)
+        return try Self.entries(statement, limit: limit)
     }
 
     /// Up to `limit` entries with `from <= path < below` (no upper bound when `below` is nil)
     /// whose path sorts after `after`, ascending: one chunk of one part of a split comparison.
+    /// One lower bound per query, as above.
     public func manifestEntries(from: [UInt8], below: [UInt8]?, after: [UInt8], limit: Int) throws -> [ManifestEntry] {
-        let statement: Statement
-        if let below {
-            statement = try prepare(Self.selectColumns + " WHERE path >= ?1 AND path < ?2 AND path > ?3 ORDER BY path LIMIT ?4")
-            try statement.bind(below, at: 2)
-        } else {
-            statement = try prepare(Self.selectColumns + " WHERE path >= ?1 AND path > ?3 ORDER BY path LIMIT ?4")
-        }
-        try statement.bind(from, at: 1)
-        try statement.bind(after, at: 3)
+        let useAfter = !after.isEmpty && !(after.lexicographicallyPrecedes(from))
+        let lower = useAfter ? "path > ?1" : "path >= ?1"
+        let statement = try prepare(
+            Self.selectColumns + " WHERE \(lower)" + (below == nil ? "" : " AND path < ?2") + " ORDER BY path LIMIT ?4")
+        try statement.bind(useAfter ? after : from, at: 1)
+        if let below { try statement.bind(below, at: 2) }
         try statement.bind(Int64(limit), at: 4)
+        return try Self.entries(statement, limit: limit)
+    }
+
+    private static func entries(_ statement: Statement, limit: Int) throws -> [ManifestEntry] {
         defer { statement.reset() }
         var entries: [ManifestEntry] = []
         entries.reserveCapacity(limit)
-        while try statement.step() { entries.append(Self.entry(statement)) }
+        while try statement.step() { entries.append(entry(statement)) }
         return entries
     }
 
