@@ -759,6 +759,12 @@ public actor PurgeDaemon {
                 "purge.files_scanned": "\(detection.filesScanned)", "purge.files_hashed": "\(detection.filesHashed)",
                 "purge.changes": "\(detection.changes.count)",
             ])
+        if detection.filesHashed >= Self.trimAfterHashing {
+            // A large comparison's buffers are freed by now (even one that found nothing: a
+            // rebuild with identical bytes): give the pages back instead of keeping them in
+            // malloc's arenas until the next burst.
+            _ = purgewatch_release_free_memory()
+        }
         if detection.isEmpty { return true }
         let queued: Int
         do {
@@ -798,11 +804,6 @@ public actor PurgeDaemon {
         } else {
             // The commit's own delta: a count(*) reads every manifest page (O(files) per commit).
             filesTracked += detection.manifestRowsAdded - detection.manifestDeletions.count
-        }
-        if detection.filesHashed >= Self.trimAfterHashing {
-            // A large comparison's buffers are freed by now; give the pages back to the system
-            // instead of keeping them in malloc's arenas until the next burst.
-            _ = purgewatch_release_free_memory()
         }
         if detection.isBaseline {
             logger.notice("recorded the baseline: \(detection.filesScanned) files; nothing is purged for a new site")

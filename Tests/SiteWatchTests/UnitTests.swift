@@ -222,6 +222,13 @@ import PurgeCore
                 Change(path: "z2", kind: .deleted), Change(path: "z3", kind: .deleted),
             ])
         #expect(full.filesScanned == 12)  // 2 from setUp + 13 written − 5 removed + 2 new
+        // A file scope whose siblings sort between it and its would-be children ("z1" < "z1-x"
+        // < "z1.y" < "z1/"): with one row a chunk, the scope's own row ends the first chunk and
+        // the next must start at "z1/", not take the siblings for rows of the scope (deleted).
+        writeFile(root, "z1-x", "x")
+        writeFile(root, "z1.y", "y")
+        try await detector.commit(try await detector.detect(.paths(["z1-x", "z1.y"]), in: db), in: db)
+        #expect(try await detector.detect(.paths(["z1"]), in: db).changes.isEmpty)
         let scoped = try await detector.detect(.paths(["blog", "z3"]), in: db)
         #expect(
             scoped.changes == full.changes.filter { $0.path.bytes.starts(with: Array("blog/".utf8)) || $0.path == "z3" })

@@ -68,6 +68,9 @@ public struct Walker: Sendable {
             visitor.unreadable(path, errno)
             return
         }
+        // Listed but not searchable (`r--`): its entries cannot be stat'ed. Report the directory
+        // before its entries, so what the manifest has under it is left alone, not deleted.
+        if listed.statError != 0 { visitor.unreadable(path, listed.statError) }
         visit(listed, listed.kept.indices, directory: directoryFD, path: path, cursor: cursor, visitor)
     }
 
@@ -76,6 +79,8 @@ public struct Walker: Sendable {
         var listing: FileSystem.Listing
         /// (entry index, stat for a file; nil for a directory), in visiting order.
         var kept: [(index: Int, stat: FileSystem.Stat?)]
+        /// The `errno` of an entry's `lstat` that failed other than by vanishing (0: none did).
+        var statError: Int32 = 0
 
         /// The sort key of `kept[position]`: its name, with a `/` for a directory.
         func key(_ position: Int) -> [UInt8] {
@@ -91,6 +96,7 @@ public struct Walker: Sendable {
         let excludes = exclude.set
         var kept: [(index: Int, stat: FileSystem.Stat?)] = []
         kept.reserveCapacity(listing.entries.count)
+        var statError: Int32 = 0
         listing.storage.withUnsafeBufferPointer { storage in
             for index in listing.entries.indices {
                 let entry = listing.entries[index]
@@ -99,7 +105,11 @@ public struct Walker: Sendable {
                 var stat: FileSystem.Stat?
                 if kind == nil || (wantsFiles && (kind == .regular || kind == .symlink)) {
                     stat = FileSystem.lstat(at: directoryFD, listing, index)
-                    guard let stat else { continue }  // vanished since readdir
+                    guard let stat else {
+                        let code = errno
+                        if code != ENOENT && code != ENOTDIR { statError = code }
+                        continue  // vanished since readdir, or not searchable (reported)
+                    }
                     kind = stat.kind
                 }
                 switch kind {
@@ -117,7 +127,7 @@ public struct Walker: Sendable {
                 kept.sort { Self.precedes(storage, listing.entries[$0.index], $0.stat == nil, listing.entries[$1.index], $1.stat == nil) }
             }
         }
-        return Listed(listing: listing, kept: kept)
+        return Listed(listing: listing, kept: kept, statError: statError)
     }
 
     /// Reports the files of `listed.kept[positions]` and walks its directories, in order.
@@ -177,7 +187,8 @@ public struct Walker: Sendable {
     /// With `wantsFiles` false the parts hold directories only (a watcher's walk).
     public func split(directory directoryFD: Int32, path: RelativePath, parts: Int, wantsFiles: Bool = true) -> Split? {
         guard let cursor = exclude.set.cursor(at: path),
-            let listed = list(directory: directoryFD, cursor: cursor, wantsFiles: wantsFiles)
+            let listed = list(directory: directoryFD, cursor: cursor, wantsFiles: wantsFiles),
+            listed.statError == 0  // a caller then walks it whole, which reports the directory
         else { return nil }
         let count = listed.kept.count
         let parts = max(1, min(parts, count))

@@ -213,12 +213,18 @@ final class InotifyBridge: @unchecked Sendable {
 
     /// Watches every directory of the tree under the open root (each before it is listed):
     /// the root first, then its entries cut in ``SiteMonitor/Options/setupThreads`` parts walked
-    /// at once, the bridge's state changed under ``setupLock`` meanwhile. Only the set-up walk
-    /// runs like this; the reader thread has not started yet.
+    /// at once, the bridge's state changed under ``setupLock`` meanwhile. Runs at set-up (before
+    /// the reader thread starts) and on the reader thread after a root swap, which then blocks
+    /// until the parts are done: ``addWatch(_:dirFD:)`` must touch nothing outside the lock.
     private func watchTree(root fd: Int32) {
         addWatch(.root, dirFD: fd)
         guard let split = walker.split(directory: fd, path: .root, parts: max(1, options.setupThreads), wantsFiles: false)
-        else { return }
+        else {
+            // Not listable in one go (an entry that cannot be stat'ed): the plain walk, on this
+            // thread (re-adding the root's watch returns the same descriptor).
+            walker.walk(directory: fd, path: .root, Walker.Visitor(willList: { [self] path, dirFD in addWatch(path, dirFD: dirFD) }))
+            return
+        }
         let group = DispatchGroup()
         for part in 1..<max(1, split.parts) {
             Self.setupQueue.async(group: group) { [self] in

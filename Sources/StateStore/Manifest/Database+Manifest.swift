@@ -56,9 +56,15 @@ extension Database {
         } else if path.isEmpty {
             statement = try prepare(Self.selectColumns + " WHERE path > ?1 ORDER BY path LIMIT ?4")
             try statement.bind(after, at: 1)
+        } else if after == path {
+            // The scope's own row came last: what is left lies beneath it, `path/` up to `path0`
+            // — not its siblings `path.html` or `path-x`, which sort between `path` and `path/`.
+            statement = try prepare(Self.selectColumns + " WHERE path >= ?2 AND path < ?3 ORDER BY path LIMIT ?4")
+            try statement.bind(path + [UInt8(ascii: "/")], at: 2)
+            try statement.bind(path + [UInt8(ascii: "0")], at: 3)
         } else {
-            // `after` is a row of the scope (the scope itself or beneath it), so what is left of
-            // it lies between `after` and `path0` ('0' follows '/').
+            // `after` is a row beneath the scope (`path/…`), so what is left of it lies between
+            // `after` and `path0` ('0' follows '/').
             statement = try prepare(Self.selectColumns + " WHERE path > ?1 AND path < ?3 ORDER BY path LIMIT ?4")
             try statement.bind(after, at: 1)
             try statement.bind(path + [UInt8(ascii: "0")], at: 3)
