@@ -153,7 +153,7 @@ public struct Detector: Sendable {
 
         init(
             db: StateDatabase, scope: [UInt8], racyWindowNanoseconds: Int64, chunkSize: Int, rootFD: Int32,
-            isBaseline: Bool, now: Int64, readSize: Int
+            isBaseline: Bool, now: Int64, hasher: ContentHasher
         ) {
             self.chunkSize = chunkSize
             self.db = db
@@ -162,7 +162,7 @@ public struct Detector: Sendable {
             self.rootFD = rootFD
             self.isBaseline = isBaseline
             self.now = now
-            self.hasher = ContentHasher(bufferSize: readSize)
+            self.hasher = hasher
         }
 
         /// The next manifest row not yet merged, reading the next chunk when needed.
@@ -301,8 +301,11 @@ public struct Detector: Sendable {
         var hashed = 0
         var rowsAdded = 0
         var rowsRefreshed = 0
+        // One read buffer per thread, for every scope (a deploy can touch 20,000 scopes).
+        let hashers = (0..<max(1, walkThreads)).map { _ in ContentHasher(bufferSize: readSize) }
         for scopePath in scopes {
-            let merges = walk(scopePath, rootFD: rootFD, walker: walker, db: db, isBaseline: isBaseline, now: now)
+            let merges = walk(
+                scopePath, rootFD: rootFD, walker: walker, db: db, isBaseline: isBaseline, now: now, hashers: hashers)
             for merge in merges {
                 try merge.finish()
                 changes += merge.changes
@@ -330,17 +333,19 @@ public struct Detector: Sendable {
     /// parts at once (each part and its range of rows on its own thread), anything else in one.
     /// The merges come back in path order, not yet finished.
     private func walk(
-        _ scopePath: RelativePath, rootFD: Int32, walker: Walker, db: StateDatabase, isBaseline: Bool, now: Int64
+        _ scopePath: RelativePath, rootFD: Int32, walker: Walker, db: StateDatabase, isBaseline: Bool, now: Int64,
+        hashers: [ContentHasher]
     ) -> [Merge] {
-        func merge() -> Merge {
+        func merge(_ part: Int = 0) -> Merge {
             Merge(
                 db: db, scope: scopePath.bytes, racyWindowNanoseconds: racyWindowNanoseconds, chunkSize: manifestChunk,
-                rootFD: rootFD, isBaseline: isBaseline, now: now, readSize: readSize)
+                rootFD: rootFD, isBaseline: isBaseline, now: now, hasher: hashers[part])
         }
         func visitor(_ merge: Merge) -> Walker.Visitor {
             Walker.Visitor(file: { merge.file($0) }, unreadable: { path, _ in merge.noteUnreadable(path) })
         }
-        guard scopePath.isRoot, walkThreads > 1, let split = walker.split(directory: rootFD, path: .root, parts: walkThreads),
+        guard scopePath.isRoot, hashers.count > 1,
+            let split = walker.split(directory: rootFD, path: .root, parts: hashers.count),
             split.parts > 1
         else {
             let only = merge()
@@ -348,7 +353,7 @@ public struct Detector: Sendable {
             return [only]
         }
         let merges = (0..<split.parts).map { part in
-            let merge = merge()
+            let merge = merge(part)
             merge.lowerBound = split.lowerBounds[part]
             merge.upperBound = part + 1 < split.parts ? split.lowerBounds[part + 1] : nil
             return merge
