@@ -123,8 +123,8 @@ public struct Detector: Sendable {
     final class Merge: @unchecked Sendable {
         let db: StateDatabase
         let scope: [UInt8]
-        var lowerBound: [UInt8]?
-        var upperBound: [UInt8]?
+        let lowerBound: [UInt8]?
+        let upperBound: [UInt8]?
         let racyWindowNanoseconds: Int64
         let chunkSize: Int
         let rootFD: Int32
@@ -152,9 +152,11 @@ public struct Detector: Sendable {
         #endif
 
         init(
-            db: StateDatabase, scope: [UInt8], racyWindowNanoseconds: Int64, chunkSize: Int, rootFD: Int32,
-            isBaseline: Bool, now: Int64, hasher: ContentHasher
+            db: StateDatabase, scope: [UInt8], lowerBound: [UInt8]?, upperBound: [UInt8]?, racyWindowNanoseconds: Int64,
+            chunkSize: Int, rootFD: Int32, isBaseline: Bool, now: Int64, hasher: ContentHasher
         ) {
+            self.lowerBound = lowerBound
+            self.upperBound = upperBound
             self.chunkSize = chunkSize
             self.db = db
             self.scope = scope
@@ -259,6 +261,11 @@ public struct Detector: Sendable {
 
         func noteUnreadable(_ path: RelativePath) { unreadable.append(path) }
 
+        /// A walk's visitor feeding this merge (built on the thread that walks: it is not Sendable).
+        var visitor: Walker.Visitor {
+            Walker.Visitor(file: { self.file($0) }, unreadable: { path, _ in self.noteUnreadable(path) })
+        }
+
         /// The rows after the last file are gone from disk; the refreshed rows left are written.
         /// Throws what reading or writing the manifest threw.
         func finish() throws {
@@ -336,36 +343,27 @@ public struct Detector: Sendable {
         _ scopePath: RelativePath, rootFD: Int32, walker: Walker, db: StateDatabase, isBaseline: Bool, now: Int64,
         hashers: [ContentHasher]
     ) -> [Merge] {
-        func merge(_ part: Int = 0) -> Merge {
+        func merge(_ part: Int = 0, from lowerBound: [UInt8]? = nil, below upperBound: [UInt8]? = nil) -> Merge {
             Merge(
-                db: db, scope: scopePath.bytes, racyWindowNanoseconds: racyWindowNanoseconds, chunkSize: manifestChunk,
-                rootFD: rootFD, isBaseline: isBaseline, now: now, hasher: hashers[part])
+                db: db, scope: scopePath.bytes, lowerBound: lowerBound, upperBound: upperBound,
+                racyWindowNanoseconds: racyWindowNanoseconds, chunkSize: manifestChunk, rootFD: rootFD,
+                isBaseline: isBaseline, now: now, hasher: hashers[part])
         }
-        func visitor(_ merge: Merge) -> Walker.Visitor {
-            Walker.Visitor(file: { merge.file($0) }, unreadable: { path, _ in merge.noteUnreadable(path) })
-        }
-        guard scopePath.isRoot, hashers.count > 1,
-            let split = walker.split(directory: rootFD, path: .root, parts: hashers.count),
-            split.parts > 1
-        else {
+        // The root is listed once, by the split, even when it gives one part.
+        guard scopePath.isRoot, let split = walker.split(directory: rootFD, path: .root, parts: hashers.count) else {
             let only = merge()
-            collect(scopePath, rootFD: rootFD, walker: walker, visitor(only))
+            collect(scopePath, rootFD: rootFD, walker: walker, only.visitor)
             return [only]
         }
         let merges = (0..<split.parts).map { part in
-            let merge = merge(part)
-            merge.lowerBound = split.lowerBounds[part]
-            merge.upperBound = part + 1 < split.parts ? split.lowerBounds[part + 1] : nil
-            return merge
+            merge(part, from: split.lowerBounds[part], below: part + 1 < split.parts ? split.lowerBounds[part + 1] : nil)
         }
         let group = DispatchGroup()
-        for part in 1..<split.parts {
+        for part in 1..<max(1, split.parts) {
             let merge = merges[part]
-            Self.partQueue.async(group: group) {
-                walker.walk(split, part: part, directory: rootFD, Walker.Visitor(file: { merge.file($0) }, unreadable: { path, _ in merge.noteUnreadable(path) }))
-            }
+            Self.partQueue.async(group: group) { walker.walk(split, part: part, directory: rootFD, merge.visitor) }
         }
-        walker.walk(split, part: 0, directory: rootFD, visitor(merges[0]))
+        walker.walk(split, part: 0, directory: rootFD, merges[0].visitor)
         group.wait()
         return merges
     }

@@ -227,20 +227,15 @@ final class InotifyBridge: @unchecked Sendable {
         }
         let group = DispatchGroup()
         for part in 1..<max(1, split.parts) {
-            Self.setupQueue.async(group: group) { [self] in
-                walker.walk(
-                    split, part: part, directory: fd,
-                    Walker.Visitor(willList: { [self] path, dirFD in lockedAddWatch(path, dirFD: dirFD) }))
-            }
+            Self.setupQueue.async(group: group) { [self] in walker.walk(split, part: part, directory: fd, lockedWatching) }
         }
-        walker.walk(
-            split, part: 0, directory: fd,
-            Walker.Visitor(willList: { [self] path, dirFD in lockedAddWatch(path, dirFD: dirFD) }))
+        walker.walk(split, part: 0, directory: fd, lockedWatching)
         group.wait()
     }
 
-    private func lockedAddWatch(_ path: RelativePath, dirFD: Int32) {
-        setupLock.withLock { _ in _ = addWatch(path, dirFD: dirFD) }
+    /// A visitor that watches each directory under ``setupLock`` (built on the walking thread).
+    private var lockedWatching: Walker.Visitor {
+        Walker.Visitor(willList: { [self] path, dirFD in setupLock.withLock { _ in _ = addWatch(path, dirFD: dirFD) } })
     }
 
     private func detachRoot() {

@@ -21,16 +21,7 @@ extension Database {
     /// Calls `body` for every entry at `path` or beneath it (all entries for the empty path),
     /// in ascending byte order of the path, without loading them all at once.
     public func forEachManifestEntry(atOrUnder path: [UInt8], _ body: (ManifestEntry) throws -> Void) throws {
-        let statement: Statement
-        if path.isEmpty {
-            statement = try prepare(Self.selectColumns + " ORDER BY path")
-        } else {
-            statement = try prepare(
-                Self.selectColumns + " WHERE path = ?1 OR (path >= ?2 AND path < ?3) ORDER BY path")
-            try statement.bind(path, at: 1)
-            try statement.bind(path + [UInt8(ascii: "/")], at: 2)
-            try statement.bind(path + [UInt8(ascii: "0")], at: 3)
-        }
+        let statement = try prepareScope(path, suffix: " ORDER BY path")
         defer { statement.reset() }
         while try statement.step() { try body(Self.entry(statement)) }
     }
@@ -44,15 +35,7 @@ extension Database {
     public func manifestEntries(atOrUnder path: [UInt8], after: [UInt8], limit: Int) throws -> [ManifestEntry] {
         let statement: Statement
         if after.isEmpty {
-            if path.isEmpty {
-                statement = try prepare(Self.selectColumns + " ORDER BY path LIMIT ?4")
-            } else {
-                statement = try prepare(
-                    Self.selectColumns + " WHERE path = ?1 OR (path >= ?2 AND path < ?3) ORDER BY path LIMIT ?4")
-                try statement.bind(path, at: 1)
-                try statement.bind(path + [UInt8(ascii: "/")], at: 2)
-                try statement.bind(path + [UInt8(ascii: "0")], at: 3)
-            }
+            statement = try prepareScope(path, suffix: " ORDER BY path LIMIT ?4")
         } else if path.isEmpty {
             statement = try prepare(Self.selectColumns + " WHERE path > ?1 ORDER BY path LIMIT ?4")
             try statement.bind(after, at: 1)
@@ -85,6 +68,17 @@ extension Database {
         if let below { try statement.bind(below, at: 2) }
         try statement.bind(Int64(limit), at: 4)
         return try Self.entries(statement, limit: limit)
+    }
+
+    /// The rows at `path` or beneath it (every row for the empty path), then `suffix`:
+    /// `path` itself, or `path/` up to `path0` ('0' follows '/'), bound as ?1–?3.
+    private func prepareScope(_ path: [UInt8], suffix: String) throws -> Statement {
+        if path.isEmpty { return try prepare(Self.selectColumns + suffix) }
+        let statement = try prepare(Self.selectColumns + " WHERE path = ?1 OR (path >= ?2 AND path < ?3)" + suffix)
+        try statement.bind(path, at: 1)
+        try statement.bind(path + [UInt8(ascii: "/")], at: 2)
+        try statement.bind(path + [UInt8(ascii: "0")], at: 3)
+        return statement
     }
 
     private static func entries(_ statement: Statement, limit: Int) throws -> [ManifestEntry] {
