@@ -123,7 +123,13 @@ let package = Package(
             resources: [.copy("Resources/tc3-vectors.json")]
         ),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "StateStore"]),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "Daemon", "StateStore", "PurgeCore", "Reporting", "TencentEmulator",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "SiteWatchTests", dependencies: ["SiteWatch", "StateStore", "PurgeCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CLITests", dependencies: ["purgewatch", "PurgeCore", "TencentEmulator"]),

@@ -209,7 +209,8 @@ final class ControlServer: @unchecked Sendable {
             for fd in pending.keys { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
             let now = ContinuousClock.now
             let nearest = pending.values.map(\.deadline).min()
-            let wait = nearest.map { max(0, min(1_000, now.duration(to: $0).milliseconds)) } ?? 1_000
+            // No client mid-command: sleep until one connects or stop() writes the wake pipe.
+            let wait = nearest.map { max(0, min(1_000, now.duration(to: $0).milliseconds)) } ?? -1
             let ready = poll(&fds, nfds_t(fds.count), Int32(wait))
             if ready < 0 && errno != EINTR { return }
             if isStopped {

@@ -9,8 +9,16 @@ public struct DaemonOptions: Sendable {
     public var dryRun = false
     /// `run --once`: reconcile, submit what is pending, wait for the submissions, exit.
     public var once = false
-    /// How often the work loop wakes (coalescing deadlines, retries, watchdog).
-    public var tick: Duration = .milliseconds(200)
+    /// The soonest the control loop's timer fires again after it fired (a bound on wake-ups
+    /// should a due time fail to move on; at rest nothing is due and nothing fires).
+    public var minimumTimerGap: Duration = .milliseconds(50)
+    /// While a stage is held back (the watchdog holding its ping for a stuck stage), it looks
+    /// again this often.
+    public var recheckInterval: Duration = .seconds(1)
+    /// A comparison that could not run (the root unavailable, too many open files) is tried
+    /// again after this long, doubling up to `detectRetryMax`.
+    public var detectRetryBase: Duration = .seconds(1)
+    public var detectRetryMax: Duration = .seconds(60)
     /// How long one submission may retry transient failures before it is rescheduled.
     public var submitDeadline: Duration = .seconds(120)
     /// Rescheduled submissions wait this long, doubling per attempt up to `retryMax`.
@@ -25,6 +33,10 @@ public struct DaemonOptions: Sendable {
     public var verifyMax: Duration = .seconds(300)
     /// How old the cached DescribePurgeQuota may be before it is asked again.
     public var quotaRefresh: Duration = .seconds(600)
+    /// While URLs wait for the quota it is read again after this long, doubling up to
+    /// `quotaWaitMax` (``QuotaBook``): a reading taken a moment too early never parks work.
+    public var quotaWaitFirst: Duration = .seconds(30)
+    public var quotaWaitMax: Duration = .seconds(600)
     /// A URL whose purge task fails is queued again this many times, then reported.
     public var maxTaskRetries = 3
     public var monitor = SiteMonitor.Options()
@@ -71,9 +83,13 @@ public struct DaemonOptions: Sendable {
         verifyInitial = scaled(verifyInitial)
         verifyMax = scaled(verifyMax)
         quotaRefresh = scaled(quotaRefresh)
+        quotaWaitFirst = scaled(quotaWaitFirst)
+        quotaWaitMax = scaled(quotaWaitMax)
         unverifiedAfter = scaled(unverifiedAfter)
         storageRetry = max(scaled(storageRetry), .milliseconds(200))
         requestTimeout = max(scaled(requestTimeout), .seconds(2))
+        detectRetryBase = scaled(detectRetryBase)
+        detectRetryMax = scaled(detectRetryMax)
         retryPolicy = RetryPolicy(
             baseDelay: scaled(retryPolicy.baseDelay), maxDelay: scaled(retryPolicy.maxDelay),
             maxAttempts: retryPolicy.maxAttempts)
@@ -107,14 +123,26 @@ public func wallClockNow() -> Date { Date().addingTimeInterval(wallClockOffset) 
 public struct DaemonClock: Sendable {
     public var wall: @Sendable () -> Date
     public var now: @Sendable () -> ContinuousClock.Instant
+    /// Sleeps until an instant of `now`'s clock (throws when cancelled): the control loop's
+    /// timer sleeps through it until its next deadline.
+    public var sleep: @Sendable (ContinuousClock.Instant) async throws -> Void
 
-    public init(wall: @escaping @Sendable () -> Date, now: @escaping @Sendable () -> ContinuousClock.Instant) {
+    public init(
+        wall: @escaping @Sendable () -> Date, now: @escaping @Sendable () -> ContinuousClock.Instant,
+        sleep: @escaping @Sendable (ContinuousClock.Instant) async throws -> Void = { try await Task.sleep(until: $0, clock: .continuous) }
+    ) {
         self.wall = wall
         self.now = now
+        self.sleep = sleep
     }
 
     /// The system clocks, the wall one shifted by ``wallClockOffset``.
     public static let system = DaemonClock(wall: { wallClockNow() }, now: { ContinuousClock.now })
+
+    /// The instant of `now`'s clock at which the wall clock reads `wallMilliseconds`.
+    func instant(atWallMilliseconds wallMilliseconds: Int64) -> ContinuousClock.Instant {
+        now().advanced(by: .milliseconds(wallMilliseconds - self.wallMilliseconds()))
+    }
 
     /// Wall-clock milliseconds, the unit of every time stored in the state database.
     public func wallMilliseconds() -> Int64 { Int64((wall().timeIntervalSince1970 * 1_000).rounded()) }

@@ -35,25 +35,38 @@ extension PurgeDaemon {
         return false
     }
 
-    /// Work waits for the quota and the cached quota is old enough to ask again: a reading that
-    /// shows room re-plans it at once (SPEC §6), so a reading taken a moment too early never
-    /// parks work for a day.
+    /// What the queue needs from the quota now (``QuotaBook/Work``).
+    func quotaWork() -> QuotaBook.Work {
+        guard let counts = try? db.read({ tx in
+            (waiting: try tx.batchCount(state: .waitingQuota), pending: try tx.queueCount(state: .pending) + tx.batchCount(state: .planned))
+        }) else { return .none }
+        return counts.waiting > 0 ? .waiting : counts.pending > 0 ? .planning : .none
+    }
+
+    /// When DescribePurgeQuota is due next (nil: not needed), from ``QuotaBook``.
+    func nextQuotaRead() -> Date? {
+        guard client != nil, let rows = try? db.read({ try $0.quotaRows() }) else { return nil }
+        let oldest = rows.map(\.fetchedMilliseconds).min().map { Date(timeIntervalSince1970: Double($0) / 1_000) }
+        return quotaBook.nextRead(now: clock.wall(), oldestReading: oldest, work: quotaWork())
+    }
+
+    /// Work waits for the quota and ``QuotaBook`` says to read it again: a reading that shows
+    /// room re-plans it at once (SPEC §6), so a reading taken a moment too early never parks
+    /// work for a day.
     func quotaWaitWorthRechecking() -> Bool {
-        guard client != nil, let rows = try? db.read({ try $0.quotaRows() }), !rows.isEmpty else { return false }
-        guard ((try? db.read { try $0.batchCount(state: .waitingQuota) }) ?? 0) > 0 else { return false }
-        let oldest = rows.map(\.fetchedMilliseconds).min() ?? 0
-        return clock.wallMilliseconds() - oldest >= options.quotaRefresh.milliseconds
+        guard let due = nextQuotaRead() else { return false }
+        return due <= clock.wall()
     }
 
     /// Plans the pending queue into batches and sends every batch that is due.
     func submit() async throws {
         if let pausedUntil, clock.now() < pausedUntil { return }
-        try await refreshQuotaIfStale()
+        try await refreshQuotaIfDue()
         let now = clock.wallMilliseconds()
         // Batches that waited for the quota are planned again with what is pending (duplicates
         // collapse): at the reset, or as soon as a quota reading shows room.
         let quota = currentQuotaView()
-        let room = quota.urlAvailable > 0 || (config.purge.directoryFallback && quota.pathAvailable > 0)
+        let room = quotaHasRoom(quota)
         let dissolved = try db.transaction { tx -> Int in
             var count = 0
             for batch in try room ? tx.batches(state: .waitingQuota) : tx.dueBatches(state: .waitingQuota, nowMilliseconds: now) {
@@ -118,7 +131,7 @@ extension PurgeDaemon {
         if !plan.waiting.isEmpty, lastQuotaWarningReset != reset {
             lastQuotaWarningReset = reset
             logger.warning(
-                "quota exhausted: \(plan.waiting.count) URL(s) wait for the reset at \(iso8601(reset))",
+                "quota exhausted: \(plan.waiting.count) URL(s) wait for the reset at \(iso8601(reset)); the quota is read again meanwhile (30 s, doubling to 10 min) and what fits is sent",
                 metadata: MessageID.quotaExhausted.metadata([
                     "purge.url_count": "\(plan.waiting.count)", "purge.quota_reset": "\(iso8601(reset))",
                 ]))
@@ -242,6 +255,10 @@ extension PurgeDaemon {
                         errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: now)
                     try tx.consumeQuota(kind: quotaKind(of: batch), count: Int.max / 2, areas: quotaAreas)
                 }
+                // Refused by day limit although the reading showed room: someone else used the
+                // quota. Read it again at once and send what still fits (SPEC §6).
+                quotaBook.refused(at: clock.wall())
+                submitRequested = true
                 lastBatchSummary = "waiting-quota (\(batch.targets.count))"
                 logger.warning(
                     "quota exhausted (\(error.code)): \(batch.targets.count) target(s) wait for the reset at \(iso8601(reset))",
@@ -625,26 +642,16 @@ extension PurgeDaemon {
     /// The areas an accepted batch counts against: the configured one, or every area (SPEC §6).
     var quotaAreas: [String] { config.purge.area == .any ? [] : [config.purge.area.rawValue] }
 
-    /// The cached quota; a reading taken before the last 00:00 UTC+8 counts as reset (its
-    /// `available` is back to `total`), so a failed refresh after the reset does not park work.
+    /// The cached quota as the planner may use it now (``QuotaBook/view(_:area:now:)``: a
+    /// reading from before the last reset counts as full).
     func currentQuotaView() -> QuotaView {
-        let lastReset = Int64(QuotaClock.nextReset(after: clock.wall()).addingTimeInterval(-86_400).timeIntervalSince1970 * 1_000)
-        let rows = ((try? db?.read { try $0.quotaRows() }) ?? []).map { row -> QuotaRow in
-            var row = row
-            if row.fetchedMilliseconds < lastReset { row.available = row.total }
-            return row
-        }
-        func views(_ kind: String) -> [QuotaRow] {
-            rows.filter { $0.kind == kind && (config.purge.area == .any || $0.area == config.purge.area.rawValue) }
-        }
-        let urls = views("url")
-        let paths = views("path")
-        let fallback = QuotaView.documentedDefault
-        return QuotaView(
-            urlBatch: urls.map(\.batch).min() ?? fallback.urlBatch,
-            urlAvailable: urls.map(\.available).min() ?? fallback.urlAvailable,
-            pathBatch: paths.map(\.batch).min() ?? fallback.pathBatch,
-            pathAvailable: paths.map(\.available).min() ?? fallback.pathAvailable)
+        let rows = (try? db?.read { try $0.quotaRows() }) ?? []
+        return QuotaBook.view(rows, area: config.purge.area == .any ? nil : config.purge.area.rawValue, now: clock.wall())
+    }
+
+    /// Room for what waits: URL quota, or path quota when directory fallback may use it.
+    func quotaHasRoom(_ quota: QuotaView) -> Bool {
+        quota.urlAvailable > 0 || (config.purge.directoryFallback && quota.pathAvailable > 0)
     }
 
     static func defaultQuotaRows(urlBatch: Int = 1_000, nowMilliseconds now: Int64) -> [QuotaRow] {
@@ -660,11 +667,11 @@ extension PurgeDaemon {
     func seedDryRunQuota() throws {
         try db.transaction { tx in
             let rows = try tx.quotaRows()
-            let lastReset = QuotaClock.nextReset(after: clock.wall()).addingTimeInterval(-86_400)
-            if rows.isEmpty || rows.contains(where: { Double($0.fetchedMilliseconds) / 1_000 < lastReset.timeIntervalSince1970 }) {
-                try tx.replaceQuota(rows.isEmpty ? Self.defaultQuotaRows(nowMilliseconds: clock.wallMilliseconds()) : rows.map {
+            let now = clock.wall()
+            if rows.isEmpty || QuotaBook.effective(rows, now: now) != rows {
+                // A reading from before the reset: the day's copy starts full again.
+                try tx.replaceQuota(rows.isEmpty ? Self.defaultQuotaRows(nowMilliseconds: clock.wallMilliseconds()) : QuotaBook.effective(rows, now: now).map {
                     var row = $0
-                    row.available = row.total
                     row.fetchedMilliseconds = clock.wallMilliseconds()
                     return row
                 })
@@ -672,19 +679,14 @@ extension PurgeDaemon {
         }
     }
 
-    /// Asks DescribePurgeQuota when the cache is empty, older than a reset, or stale.
-    func refreshQuotaIfStale() async throws {
+    /// Asks DescribePurgeQuota when ``QuotaBook`` says it is due: no reading of today, right
+    /// after a refusal by day limit, on a backoff while URLs wait, or when the reading is stale.
+    func refreshQuotaIfDue() async throws {
         guard let client else {
             try seedDryRunQuota()
             return
         }
-        let rows = try db.read { try $0.quotaRows() }
-        let now = clock.wall()
-        let lastReset = QuotaClock.nextReset(after: now).addingTimeInterval(-86_400)
-        let oldest = rows.map(\.fetchedMilliseconds).min().map { Date(timeIntervalSince1970: Double($0) / 1_000) }
-        if let oldest, oldest > lastReset, now.timeIntervalSince(oldest) < Double(options.quotaRefresh.milliseconds) / 1_000 {
-            return
-        }
+        guard let due = nextQuotaRead(), due <= clock.wall() else { return }
         do {
             let quota = try await client.describePurgeQuota(deadline: ContinuousClock.now.advanced(by: options.submitDeadline / 4))
             let fetched = clock.wallMilliseconds()
@@ -696,12 +698,15 @@ extension PurgeDaemon {
                     QuotaRow(area: $0.area, kind: "path", batch: $0.batch, total: $0.total, available: $0.available, fetchedMilliseconds: fetched)
                 }
             try db.transaction { try $0.replaceQuota(fresh) }
+            quotaBook.read(at: clock.wall(), quotaHasRoom(currentQuotaView()) ? .room : .noRoom)
         } catch is CancellationError {
             throw CancellationError()
+        } catch let error as DatabaseError {
+            throw error
         } catch {
             if Task.isCancelled { throw CancellationError() }
+            quotaBook.read(at: clock.wall(), .failed)
             logger.warning("DescribePurgeQuota failed (\(error)); planning with the last known quota")
         }
     }
-
 }

@@ -84,7 +84,25 @@ public actor PurgeDaemon {
     var pausedUntil: ContinuousClock.Instant?
     var pauseLevel = 0
     var lastQuotaWarningReset: Date?
+    /// When the submitter asks DescribePurgeQuota (the reset rule, re-reads while URLs wait).
+    var quotaBook: QuotaBook
     var lastWatchdog: ContinuousClock.Instant
+    /// When the watchdog is looked at next (its half interval, or sooner while a stage is stuck).
+    var nextWatchdogCheck: ContinuousClock.Instant?
+    /// Wakes the control loop at its next deadline (the ``TimerService``); nothing ticks at rest.
+    let timer = DeadlineTimer()
+    /// When the submitter and the verifier have work next (a retry, a quota re-read, a poll,
+    /// the hourly prune), as each computed it after its last run: the control loop wakes them
+    /// then, not on a tick. Cleared when they are woken.
+    var submitterDue: ContinuousClock.Instant?
+    var verifierDue: ContinuousClock.Instant?
+    /// A comparison that could not run is tried again then (backing off), not in a loop.
+    var detectRetryAt: ContinuousClock.Instant?
+    var detectRetryLevel = 0
+    /// The site root while it does not exist (the watcher waits for it); nil while watched.
+    var waitingForRoot: String?
+    /// Why comparisons last failed and when that was said (for one log line per condition).
+    var detectFailure: (reason: String, at: ContinuousClock.Instant)?
     var lastPrune: ContinuousClock.Instant?
     /// Wake-ups of the stages: the detector (a window closed), the submitter and the verifier
     /// (work queued, a tick), the watcher (a new monitor started). Each holds at most one.
@@ -141,6 +159,7 @@ public actor PurgeDaemon {
         self.environment = environment
         self.statePath = options.dryRun ? config.dryRunStatePath : config.state.path
         self.coalescer = Coalescer(quiet: config.coalesce.quiet.duration, maxDelay: config.coalesce.maxDelay.duration)
+        self.quotaBook = QuotaBook(policy: QuotaBook.Policy(refresh: options.quotaRefresh, waitFirst: options.quotaWaitFirst, waitMax: options.quotaWaitMax))
         (inputStream, inputs) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
         (detectorWakes, detectorWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (submitterWakes, submitterWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -208,6 +227,8 @@ public actor PurgeDaemon {
         updateStatus()
         submitterWake.yield()
         verifierWake.yield()
+        pingWatchdog(now: clock.now())
+        armTimer(now: clock.now())
     }
 
     /// The control loop stage: starts the daemon, then takes every ``Input`` in order.
@@ -235,8 +256,8 @@ public actor PurgeDaemon {
         }
     }
 
-    /// The watchdog stage's beat: paces the control loop, whose handling of each tick runs the
-    /// due work and sends `WATCHDOG=1` while every stage is healthy (``pingWatchdog(now:)``).
+    /// The timer's wake-up at the control loop's deadline: its handling runs the due work and
+    /// sends `WATCHDOG=1` while every stage is healthy (``pingWatchdog(now:)``).
     nonisolated func tick() {
         inputs.yield(.tick)
     }
@@ -256,8 +277,15 @@ public actor PurgeDaemon {
                         // queue as it stands right now (their watermark).
                         detectionsFinished = detectionsStarted
                         lastDetectionWatermark = (try? db.read { try $0.highestQueueID() }) ?? lastDetectionWatermark
+                        detectRetryLevel = 0
+                        if let failure = detectFailure {
+                            detectFailure = nil
+                            logger.notice("the tree can be compared again (was: \(failure.reason))")
+                        }
                     } else {
-                        windowsClosed += 1  // the root was unavailable: compared again soon
+                        // The root unavailable, or too many open files: compared again after a
+                        // backoff (the touched paths are kept), never in a loop.
+                        scheduleDetectRetry(now: clock.now())
                     }
                     storageRecovered(.detector)
                 } catch let error as DatabaseError {
@@ -293,6 +321,17 @@ public actor PurgeDaemon {
         try await Task.sleep(for: options.storageRetry)
     }
 
+    /// The next try of a comparison that could not run: 1 s doubling to a minute.
+    func scheduleDetectRetry(now: ContinuousClock.Instant) {
+        // Waiting for a missing root: the watcher says when it appears; nothing to retry.
+        if let status = monitor?.status, status.isRunning, status.resolvedRoot == nil { return }
+        var delay = options.detectRetryBase
+        for _ in 0..<min(detectRetryLevel, 16) where delay < options.detectRetryMax { delay = delay * 2 }
+        detectRetryLevel += 1
+        detectRetryAt = now.advanced(by: min(delay, options.detectRetryMax))
+        armTimer(now: now)
+    }
+
     func storageRecovered(_ stage: StageHealth.Stage) {
         guard let reason = storageDegraded else { return }
         storageDegraded = nil
@@ -305,6 +344,7 @@ public actor PurgeDaemon {
     func submitterStage() async throws {
         for await _ in submitterWakes {
             try Task.checkCancellation()
+            defer { submitterScheduled() }
             if isPaused {
                 // Keep what was asked for: it is sent when the pause ends.
                 continue
@@ -314,6 +354,8 @@ public actor PurgeDaemon {
             do {
                 try await submit()
                 if !waiters.isEmpty { inputs.yield(.progress) }
+                // Batches it got accepted are the verifier's to poll: it looks at its schedule.
+                verifierWake.yield()
                 storageRecovered(.submitter)
             } catch let error as DatabaseError {
                 submitRequested = true
@@ -322,11 +364,49 @@ public actor PurgeDaemon {
         }
     }
 
+    /// When the submitter has work next, from the state (the earliest retry or quota-reset
+    /// attempt, the end of a pause, the next quota re-read): the control loop wakes it then.
+    func submitterScheduled() {
+        let now = clock.now()
+        var due: [ContinuousClock.Instant] = []
+        if let earliest = try? db.read({ try $0.earliestAttemptMilliseconds(states: [.planned, .waitingQuota]) }) {
+            due.append(clock.instant(atWallMilliseconds: earliest))
+        }
+        if let quotaRead = nextQuotaRead() {
+            due.append(clock.instant(atWallMilliseconds: Int64((quotaRead.timeIntervalSince1970 * 1_000).rounded())))
+        }
+        if let pausedUntil, now < pausedUntil { due = due.map { max($0, pausedUntil) } }
+        submitterDue = due.min()
+        armTimer(now: now)
+    }
+
+    /// When the verifier has work next: the earliest poll of an accepted batch (after a pause),
+    /// the hourly prune.
+    func verifierScheduled() {
+        let now = clock.now()
+        // URLs it queued again (a task that failed them) are the submitter's to send.
+        if ((try? db.read { try $0.queueCount(state: .pending) }) ?? 0) > 0 {
+            submitRequested = true
+            submitterWake.yield()
+        }
+        var due: [ContinuousClock.Instant] = []
+        if client != nil, !options.dryRun,
+            let earliest = try? db.read({ try $0.earliestAttemptMilliseconds(states: [.accepted]) })
+        {
+            due.append(clock.instant(atWallMilliseconds: earliest))
+        }
+        if let pausedUntil, now < pausedUntil { due = due.map { max($0, pausedUntil) } }
+        if let lastPrune { due.append(lastPrune.advanced(by: options.pruneInterval)) }
+        verifierDue = due.min()
+        armTimer(now: now)
+    }
+
     /// The verifier stage: polls the tasks of accepted batches that are due, prefetches what
     /// was purged, and prunes old history — one request at a time, beside the submitter.
     func verifierStage() async throws {
         for await _ in verifierWakes {
             try Task.checkCancellation()
+            defer { verifierScheduled() }
             do {
                 try await verify()
                 if !waiters.isEmpty { inputs.yield(.progress) }
@@ -383,7 +463,10 @@ public actor PurgeDaemon {
             logger.warning("\(resent) batch(es) were being sent when the daemon stopped: sending them again")
         }
         if options.dryRun { try seedDryRunQuota() }
-        try? db.transaction { try $0.setMetaValue(Self.degradedKey, .null) }
+        try? db.transaction {
+            try $0.setMetaValue(Self.degradedKey, .null)
+            try $0.setMetaValue(Self.waitingForRootKey, .null)
+        }
         filesTracked = try db.read { try $0.manifestCount() }
         // Rows from before this start belong to no flush of this process: only their failures
         // after a flush arrives count for it (an old failure never fails a later deploy).
@@ -470,6 +553,7 @@ public actor PurgeDaemon {
                     }
                     logger.notice("failures --\(action.rawValue): \(outcome.applied) URL(s)")
                     if action == .retry {
+                        quotaBook.changed()
                         submitRequested = true
                         submitterWake.yield()
                     }
@@ -500,7 +584,7 @@ public actor PurgeDaemon {
             try? answerWaiters()
             return
         case .tick:
-            break
+            break  // the timer: due work below
         }
         do {
             try runDueWork(now: clock.now())
@@ -512,6 +596,8 @@ public actor PurgeDaemon {
 
     /// The `meta` key that tells `status` (and `status --check`) that watching is degraded.
     public static let degradedKey = "daemon.degraded"
+    /// The `meta` key that tells `status` the daemon waits for its site root to exist.
+    public static let waitingForRootKey = "daemon.waiting_for_root"
 
     /// `purge` through the socket: tab-separated items after the verb, each `URL` or
     /// `URL<space>HEX-PATH`, queued like detected changes (kind `manual`).
@@ -525,7 +611,7 @@ public actor PurgeDaemon {
                 !url.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
             else { throw ControlSocketError("not an http(s) URL: \(item.prefix(200))") }
         }
-        return try db.transaction { tx in
+        let queued = try db.transaction { tx -> (added: Int, total: Int) in
             var added = 0
             for item in items {
                 let parts = item.split(separator: " ", maxSplits: 1)
@@ -538,6 +624,8 @@ public actor PurgeDaemon {
             }
             return (added, items.count)
         }
+        if queued.added > 0 { quotaBook.changed() }
+        return queued
     }
 
     static func bytes(fromHex text: Substring) -> [UInt8]? {
@@ -569,9 +657,18 @@ public actor PurgeDaemon {
             try? db.transaction { try $0.setMetaValue(Self.degradedKey, .null) }
             logger.notice("the watches fit again: leaving degraded mode")
         case .rootUnavailable(let reason):
-            logger.warning("site root unavailable: \(reason); waiting for it to come back")
+            if waitingForRoot == nil {
+                waitingForRoot = config.site.root
+                try? db.transaction { try $0.setMetaValue(Self.waitingForRootKey, .text(config.site.root)) }
+                logger.warning("site root unavailable: \(reason); waiting for it (its nearest existing parent is watched)")
+            }
         case .barrier(let id):
             barrierReached(id)
+        }
+        if let root = waitingForRoot, monitor?.status.resolvedRoot != nil {
+            waitingForRoot = nil
+            try? db.transaction { try $0.setMetaValue(Self.waitingForRootKey, .null) }
+            logger.notice("the site root \(root) exists now: walking it")
         }
         updateStatus()
     }
@@ -628,8 +725,11 @@ public actor PurgeDaemon {
         }
     }
 
-    /// The control loop's share: never the network, never hashing (SPEC §6).
+    /// The control loop's share: never the network, never hashing (SPEC §6). Each stage is
+    /// woken when asked to or when its own due time has come — never on a tick — and the timer
+    /// is armed for the earliest deadline left (``armTimer(now:)``).
     func runDueWork(now: ContinuousClock.Instant) throws {
+        defer { armTimer(now: clock.now()) }
         pingWatchdog(now: now)
         if let restartAt = monitorRestartAt, now >= restartAt {
             do {
@@ -641,14 +741,42 @@ public actor PurgeDaemon {
             }
         }
         barrierOverdue(now: now)
+        if let retryAt = detectRetryAt, now >= retryAt {
+            detectRetryAt = nil
+            windowsClosed += 1
+            detectorWake.yield()
+        }
         if coalescer.takeIfDue(at: now) {
             windowsClosed += 1
             detectorWake.yield()
         }
-        submitterWake.yield()
-        verifierWake.yield()
-        try answerWaiters()
+        if submitRequested || submitterDue.map({ now >= $0 }) == true {
+            submitterDue = nil  // set again when the submitter has run
+            submitterWake.yield()
+        }
+        if verifierDue.map({ now >= $0 }) == true {
+            verifierDue = nil
+            verifierWake.yield()
+        }
+        if !waiters.isEmpty { try answerWaiters() }
         updateStatus()
+    }
+
+    /// Arms the timer for the earliest deadline of the control loop and the stages (nil: none,
+    /// and the daemon sleeps until an event). Never sooner than ``DaemonOptions/minimumTimerGap``
+    /// from now, so a due time that fails to move on costs a few wake-ups, not a busy loop.
+    func armTimer(now: ContinuousClock.Instant) {
+        var deadlines: [ContinuousClock.Instant?] = [
+            coalescer.deadline, nextWatchdogCheck, monitorRestartAt, detectRetryAt, submitterDue, verifierDue,
+        ]
+        if let oldest = barriersAsked.first { deadlines.append(oldest.at.advanced(by: Self.barrierTimeout)) }
+        // While a `flush --wait` waits, a client that gave up is noticed within a second.
+        if !waiters.isEmpty { deadlines.append(now.advanced(by: options.recheckInterval)) }
+        guard let earliest = deadlines.compactMap({ $0 }).min() else {
+            timer.arm(nil)
+            return
+        }
+        timer.arm(max(earliest, now.advanced(by: options.minimumTimerGap)))
     }
 
     /// `WATCHDOG=1` at half the interval, and only while every stage is healthy: a stage busy
@@ -656,7 +784,10 @@ public actor PurgeDaemon {
     /// systemd restart the daemon.
     func pingWatchdog(now: ContinuousClock.Instant) {
         guard let interval = notifier.watchdogInterval else { return }
+        nextWatchdogCheck = lastWatchdog.advanced(by: interval / 2)
         guard lastWatchdog.duration(to: now) >= interval / 2 else { return }
+        // Held back (a stage stuck): looked at again shortly, so the ping resumes with progress.
+        nextWatchdogCheck = now.advanced(by: min(options.recheckInterval, interval / 2))
         // The control loop never awaits I/O: a minute on one input means it hangs.
         let requestBound = options.submitDeadline + options.requestTimeout + .seconds(30)
         let bounds: [StageHealth.Stage: Duration] = [
@@ -672,13 +803,19 @@ public actor PurgeDaemon {
         health.reportedStuck = false
         try? notifier.watchdog()
         lastWatchdog = now
+        nextWatchdogCheck = now.advanced(by: interval / 2)
     }
 
     // MARK: - Detect and queue
 
     func reconcile() async throws {
         pending.requestFullRescan(.overflow)
-        try await detectAndQueue(now: clock.now(), reconcile: true)
+        if try await !detectAndQueue(now: clock.now(), reconcile: true) {
+            // The root cannot be compared (missing, or no descriptors left): `run` waits for it
+            // (the watcher's event, or the retry's backoff); `run --once` cannot.
+            if options.once { throw DaemonError.rootUnavailable(config.site.root) }
+            scheduleDetectRetry(now: clock.now())
+        }
     }
 
     /// The `reason` label of `purgewatch_walks_total` for a detection about to run.
@@ -745,9 +882,8 @@ public actor PurgeDaemon {
             detection = try await detector.detect(scope, in: db)
             if scope == .full { metrics.walked(reason: reason, duration: started.duration(to: clock.now())) }
         } catch let error as SiteWatchError {
-            logger.warning("cannot compare the tree now: \(error); will retry")
+            detectionFailed(error)
             pending.restore(scope, reason: .rootReplaced(config.site.root))
-            coalescer.noteChange(at: now)
             return false
         } catch {
             pending.restore(scope, reason: .overflow)  // a database error: compared again later
@@ -773,8 +909,20 @@ public actor PurgeDaemon {
             pending.restore(scope, reason: .overflow)
             throw error
         }
+        if queued > 0 { quotaBook.changed() }
         try await afterCommit(detection, scope: scope, reconcile: reconcile, queued: queued)
         return true
+    }
+
+    /// Says once why comparisons cannot run, and again only when the reason changes or every
+    /// few minutes while it lasts (no log storm: SPEC §7, one clear line per condition).
+    func detectionFailed(_ error: SiteWatchError) {
+        let reason = "\(error)"
+        let now = clock.now()
+        if reason != detectFailure?.reason || detectFailure.map({ $0.at.duration(to: now) >= .seconds(300) }) == true {
+            detectFailure = (reason, now)
+            logger.warning("cannot compare the tree now: \(error); will retry with a backoff (the touched paths are kept)")
+        }
     }
 
     /// After a comparison that read at least this many files, freed heap is returned (`malloc_trim`).
@@ -889,6 +1037,7 @@ public actor PurgeDaemon {
         let quotaLeft = currentQuotaView().urlAvailable
         var line = "\(files) files, \(pendingURLs) URLs pending, last batch \(lastBatchSummary), quota left \(quotaLeft)"
         if monitor?.status.isDegraded == true { line += ", DEGRADED: watch limit reached" }
+        if let waitingForRoot { line += ", WAITING for the site root \(waitingForRoot) to exist" }
         if storageDegraded != nil { line += ", DEGRADED: cannot write the state (disk full?)" }
         if options.dryRun { line = "dry run: " + line }
         if line != lastStatusLine {
@@ -942,11 +1091,16 @@ public enum DaemonError: Error, CustomStringConvertible {
     case stateLocked(StateLock.Error)
     /// `[metrics] listen` cannot be served (address in use, not an address).
     case metricsUnavailable(String)
+    /// `run --once` found no site root to compare.
+    case rootUnavailable(String)
 
     public var description: String {
         switch self {
         case .metricsUnavailable(let message):
             message
+        case .rootUnavailable(let root):
+            "cannot compare the site root \(root) (it does not exist, or cannot be opened now): nothing was sent"
+
         case .stateLocked(let error) where error.errno != nil:
             "\(error): the state directory's permissions do not let this user write the state"
         case .stateLocked(let error):

@@ -57,6 +57,8 @@ public struct StatusReport: Sendable {
     public var unverifiedBatches: Int = 0
     /// Why watching is degraded (the watch limit), as the daemon recorded it; nil when it is not.
     public var degraded: String?
+    /// The site root the daemon waits for (it does not exist yet, or vanished); nil when watched.
+    public var waitingForRoot: String?
     /// Failed URLs neither retried nor forgotten (all of them; `failures` lists only 200).
     public var failedURLCount: Int = 0
     /// The state was written by an older purgewatch and not migrated yet (the daemon migrates
@@ -113,13 +115,12 @@ public struct StatusReport: Sendable {
             }
             report.failedURLCount = try tx.queueCount(state: .failed)
             if case .text(let reason)? = try tx.metaValue(PurgeDaemon.degradedKey) { report.degraded = reason }
+            if case .text(let root)? = try tx.metaValue(PurgeDaemon.waitingForRootKey) { report.waitingForRoot = root }
             // A reading from before the last 00:00 UTC+8 counts as reset, as the planner reads it.
-            let lastReset = QuotaClock.nextReset(after: now).addingTimeInterval(-86_400)
-            report.quota = try tx.quotaRows().map {
-                let fetched = date($0.fetchedMilliseconds)
-                return Quota(
-                    area: $0.area, kind: $0.kind, batch: $0.batch, total: $0.total,
-                    available: fetched < lastReset ? $0.total : $0.available, fetched: fetched)
+            report.quota = QuotaBook.effective(try tx.quotaRows(), now: now).map {
+                Quota(
+                    area: $0.area, kind: $0.kind, batch: $0.batch, total: $0.total, available: $0.available,
+                    fetched: date($0.fetchedMilliseconds))
             }
         }
         return report
@@ -169,6 +170,7 @@ public struct StatusReport: Sendable {
             ("waiting_quota", J.object([("urls", "\(waitingQuotaURLs)"), ("until", date(waitingUntil))])),
             ("unverified_batches", "\(unverifiedBatches)"),
             ("degraded", string(degraded)),
+            ("waiting_for_root", string(waitingForRoot)),
             ("batches", J.array(batchesJSON)),
             ("failures", J.object([("batches", "\(failedBatches)"), ("urls", J.array(failuresJSON))])),
             ("quota", J.array(quotaJSON)),
@@ -220,6 +222,7 @@ public struct StatusReport: Sendable {
             warning.append("\(waitingQuotaURLs) URL(s) wait for the quota reset at \(waitingUntil.map(iso8601) ?? "?")")
         }
         if let degraded { warning.append("watching is degraded (\(degraded))") }
+        if daemonRunning, let waitingForRoot { warning.append("the site root \(waitingForRoot) does not exist yet") }
         if unverifiedBatches > 0 { warning.append("\(unverifiedBatches) batch(es) unverified") }
         let level: CheckLevel = !critical.isEmpty ? .critical : !warning.isEmpty ? .warning : .ok
         let summary =
@@ -255,6 +258,9 @@ public struct StatusReport: Sendable {
         }
         lines.append("reset:    next quota reset \(iso8601(nextQuotaReset)) (00:00 UTC+8)")
         if let degraded { lines.append("DEGRADED: \(degraded); the tree is walked periodically") }
+        if daemonRunning, let waitingForRoot {
+            lines.append("WAITING:  the site root \(waitingForRoot) does not exist yet; its first tree is recorded as the baseline")
+        }
         if unverifiedBatches > 0 {
             lines.append("unverified: \(unverifiedBatches) batch(es) accepted but never reported done within 30 min (no longer polled)")
         }

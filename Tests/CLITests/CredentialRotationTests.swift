@@ -67,8 +67,8 @@ extension EndToEnd {
             var environment = Self.noEnvironmentCredentials
             environment["CREDENTIALS_DIRECTORY"] = directory
             try await fixture.startDaemon(environment: environment)
-            // Let the start-up requests (DescribePurgeQuota) finish with the old key first.
-            #expect(await fixture.eventually { fixture.emulator.requests.contains { $0.outcome == "accepted" } })
+            // At rest the daemon asks the API nothing (no quota poll at start: SPEC §7).
+            #expect(fixture.emulator.requests.isEmpty, "\(fixture.emulator.requests.map(\.action))")
 
             fixture.emulator.addCredential(secretId: Self.newID, secretKey: Self.newKey)
             try write(Self.newID, Self.newKey)

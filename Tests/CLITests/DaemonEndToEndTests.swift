@@ -306,7 +306,38 @@ extension EndToEnd {
         }
     }
 
+    /// The API refuses by day limit and a fresh reading confirms the day is used up: the batch
+    /// waits for the reset (the quota is read again meanwhile), nothing is failed.
     @Test func theAPIsDailyLimitParksTheBatchUntilTheReset() async throws {
+        try await DaemonFixture.with { fixture in
+            try fixture.write("page.html", "v1\n")
+            try fixture.write("first.html", "v1\n")
+            try await fixture.startDaemon()
+            // A first change reads the quota (room) and is sent …
+            try fixture.write("first.html", "v2\n")
+            #expect(try await fixture.flushWait().status == 0)
+            // … then the account's day is used up elsewhere: the cached reading still says room.
+            fixture.emulator.setQuota(area: "mainland", urls: 0)
+            fixture.emulator.setQuota(area: "overseas", urls: 0)
+            try fixture.write("page.html", "v2\n")
+            let result = try await fixture.flushWait(timeout: "2s")
+            #expect(result.status == 75, "not submitted before the timeout: \(result.stderr)")
+            #expect(fixture.emulator.acceptedURLs == [Self.www + "first.html"])
+            let status = try await fixture.status()
+            let waiting = status["waiting_quota"] as? [String: Any]
+            #expect(waiting?["urls"] as? Int == 1)
+            let until = try #require(waiting?["until"] as? String)
+            #expect(until.hasSuffix("T16:00:00Z"), "the reset is 00:00 UTC+8: \(until)")
+            #expect(fixture.daemon?.log.contains("quota exhausted (LimitExceeded.CdnPurgeUrlExceedDayLimit)") == true)
+            let reads = fixture.emulator.requests.filter { $0.action == "DescribePurgeQuota" }
+            #expect(reads.count >= 2, "the refusal asked for a fresh reading at once")
+            #expect(fixture.daemon?.isRunning == true)
+        }
+    }
+
+    /// A refusal by day limit that a fresh reading contradicts (another site used the quota, and
+    /// some is left; or a passing refusal): what fits is sent at once, not at the reset (SPEC §6).
+    @Test func aDayLimitRefusalWithQuotaLeftSendsWhatFitsAtOnce() async throws {
         try await DaemonFixture.with { fixture in
             try fixture.write("page.html", "v1\n")
             try await fixture.startDaemon()
@@ -314,16 +345,10 @@ extension EndToEnd {
                 1, with: .apiError(code: "LimitExceeded.CdnPurgeUrlExceedDayLimit", message: "daily limit"),
                 action: "PurgeUrlsCache")
             try fixture.write("page.html", "v2\n")
-            let result = try await fixture.flushWait(timeout: "2s")
-            #expect(result.status == 75, "not submitted before the timeout: \(result.stderr)")
-            #expect(fixture.emulator.acceptedURLs.isEmpty)
-            let status = try await fixture.status()
-            let waiting = status["waiting_quota"] as? [String: Any]
-            #expect(waiting?["urls"] as? Int == 1)
-            let until = try #require(waiting?["until"] as? String)
-            #expect(until.hasSuffix("T16:00:00Z"), "the reset is 00:00 UTC+8: \(until)")
+            let result = try await fixture.flushWait(timeout: "10s")
+            #expect(result.status == 0, "sent after a fresh reading: \(result.stderr)")
+            #expect(fixture.emulator.acceptedURLs == [Self.www + "page.html"])
             #expect(fixture.daemon?.log.contains("quota exhausted (LimitExceeded.CdnPurgeUrlExceedDayLimit)") == true)
-            #expect(fixture.daemon?.isRunning == true)
         }
     }
 

@@ -11,6 +11,8 @@ final class DaemonFixture: @unchecked Sendable {
     let configPath: String
     let statePath: String
     let emulator: TencentEmulator
+    /// False when the emulator belongs to another fixture (two sites on one account).
+    let ownsEmulator: Bool
     var daemon: RunningProcess?
     var notify: NotifyListener?
 
@@ -21,14 +23,21 @@ final class DaemonFixture: @unchecked Sendable {
     ///   - extraConfig: TOML appended to the config (sections not already present).
     init(
         quiet: String = "300ms", maxDelay: String = "5s", requestsPerSecond: Double = 10, siteRoot: String = "site",
-        extraConfig: String = "", emulator configuration: EmulatorConfiguration = EmulatorConfiguration()
+        extraConfig: String = "", emulator configuration: EmulatorConfiguration = EmulatorConfiguration(),
+        sharing shared: TencentEmulator? = nil
     ) async throws {
         directory = "/tmp/pw-e2e-\(UUID().uuidString.prefix(8))"
         site = directory + "/" + siteRoot
         configPath = directory + "/site.toml"
         statePath = directory + "/state/site.sqlite"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        emulator = try await TencentEmulator.start(configuration)
+        if let shared {
+            emulator = shared
+            ownsEmulator = false
+        } else {
+            emulator = try await TencentEmulator.start(configuration)
+            ownsEmulator = true
+        }
         let config = """
             [site]
             root = "\(siteRoot)"
@@ -75,7 +84,7 @@ final class DaemonFixture: @unchecked Sendable {
 
     func tearDown() async {
         await stopDaemon(signal: SIGKILL)
-        await emulator.shutdown()
+        if ownsEmulator { await emulator.shutdown() }
         try? FileManager.default.removeItem(atPath: directory)
     }
 

@@ -107,10 +107,7 @@ public final class DaemonMetrics: Sendable {
                 snapshot.oldestPendingAge = max(0, now.timeIntervalSince1970 - Double(oldest) / 1_000)
             }
             snapshot.batches = try tx.batchCounts()
-            let lastReset = QuotaClock.nextReset(after: now).addingTimeInterval(-86_400).timeIntervalSince1970 * 1_000
-            snapshot.quota = try tx.quotaRows().map {
-                ($0.area, $0.kind, Double($0.fetchedMilliseconds) < lastReset ? $0.total : $0.available)
-            }
+            snapshot.quota = QuotaBook.effective(try tx.quotaRows(), now: now).map { ($0.area, $0.kind, $0.available) }
             snapshot.lastAccepted = (try tx.lastAcceptedMilliseconds()).map { Double($0) / 1_000 } ?? 0
         }
         return snapshot

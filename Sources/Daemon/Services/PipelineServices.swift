@@ -12,7 +12,7 @@ import ServiceLifecycle
 /// | ``DetectorService`` | compares the tree with the manifest when a window closes, commits queue rows with the manifest | hashing on its own queue, SQLite |
 /// | ``SubmitterService`` | plans the queue into batches and sends them | the API (bounded by deadlines) |
 /// | ``VerifierService`` | polls the tasks of accepted batches, prefetches, prunes history | the API (bounded) |
-/// | ``WatchdogService`` | the tick: paces the control loop's due work and its watchdog check | a timer |
+/// | ``TimerService`` | wakes the control loop at its next deadline (coalescing, watchdog, retries, polls), never at rest | ``DeadlineTimer`` |
 ///
 /// Each ends by cancellation at the graceful shutdown; the group's order is the pipeline's, so
 /// the shutdown stops the tick first and the control loop last.
@@ -21,7 +21,7 @@ extension PurgeDaemon {
     public nonisolated func services() -> [any Service] {
         [
             ControlLoopService(daemon: self), WatcherService(daemon: self), DetectorService(daemon: self),
-            SubmitterService(daemon: self), VerifierService(daemon: self), WatchdogService(daemon: self),
+            SubmitterService(daemon: self), VerifierService(daemon: self), TimerService(daemon: self),
         ]
     }
 }
@@ -66,15 +66,13 @@ public struct VerifierService: Service {
     public func run() async throws { try await runStage { try await daemon.verifierStage() } }
 }
 
-/// The tick (``DaemonOptions/tick``) that drives the control loop's timers and watchdog check.
-public struct WatchdogService: Service {
+/// Sleeps until the control loop's next deadline (``DeadlineTimer``), then wakes it: nothing
+/// polls at rest (SPEC §7).
+public struct TimerService: Service {
     let daemon: PurgeDaemon
     public func run() async throws {
         try await runStage { [daemon] in
-            while !Task.isCancelled {
-                try await Task.sleep(for: daemon.options.tick)
-                daemon.tick()
-            }
+            await daemon.timer.run(sleep: daemon.clock.sleep) { daemon.tick() }
         }
     }
 }

@@ -329,6 +329,17 @@ extension Database {
             [.integer(nowMilliseconds)])
     }
 
+    /// The earliest `next_attempt_at` among batches in `states` (a batch with none counts as
+    /// due at 0), or nil when there is no such batch: when a stage has work next, so it can sleep
+    /// until then instead of polling.
+    public func earliestAttemptMilliseconds(states: [BatchState]) throws -> Int64? {
+        let list = states.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try query(
+            "SELECT MIN(COALESCE(next_attempt_at, 0)) FROM batches WHERE state IN (\(list))", [],
+            { $0.isNull(0) ? nil : $0.int64(0) }
+        ).first ?? nil
+    }
+
     /// Batches by state (every state present, 0 for none).
     public func batchCounts() throws -> [BatchState: Int] {
         var counts = Dictionary(uniqueKeysWithValues: BatchState.allCases.map { ($0, 0) })

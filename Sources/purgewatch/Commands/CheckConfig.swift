@@ -25,6 +25,12 @@ struct CheckConfig: ParsableCommand {
         Console.out("# \(config.sourcePath): valid")
         Console.out("# credentials: \(credentials.description)")
         Console.out(config.resolvedSettings)
+        // Not an error: a package installed before the first deploy waits for its root.
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: config.site.root, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            Console.err(
+                "warning: the site root \(config.site.root) does not exist (yet): `run` waits for it, watching its nearest existing parent, and records its first tree as the baseline (nothing is purged for it)")
+        }
         if let problem = credentials.problem {
             Console.err((requireCredentials ? "" : "warning: ") + problem)
             if requireCredentials { throw SysExit.config }

@@ -85,6 +85,8 @@ struct Run: AsyncParsableCommand {
             lock.errno == nil ? SysExit.tempFail : ExitCode(77)
         case .noCredentials?: SysExit.config
         case .metricsUnavailable?, nil: ExitCode.failure
+        // `run --once` with no root to compare: a missing input (66), not a crash.
+        case .rootUnavailable?: ExitCode(66)
         }
     }
 }

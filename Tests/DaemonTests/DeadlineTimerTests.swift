@@ -1,0 +1,114 @@
+import Synchronization
+import Testing
+
+@testable import Daemon
+
+/// ``DeadlineTimer``: the control loop sleeps until its next deadline, is woken early by a
+/// nearer one, and with none armed waits with no timer at all (SPEC §7). The sleep is scripted:
+/// the test says when time has come.
+@Suite struct DeadlineTimerTests {
+    /// A sleep that returns when the test moves `now` past its instant, throws when cancelled.
+    final class ScriptedSleep: Sendable {
+        private struct Sleeper {
+            var until: ContinuousClock.Instant
+            var continuation: CheckedContinuation<Void, any Error>
+        }
+        private let state = Mutex<(now: ContinuousClock.Instant, sleepers: [Int: Sleeper], next: Int, asked: [ContinuousClock.Instant])>(
+            (ContinuousClock.now, [:], 0, []))
+
+        var now: ContinuousClock.Instant { state.withLock { $0.now } }
+        /// Every instant a sleep was asked for, in order.
+        var asked: [ContinuousClock.Instant] { state.withLock { $0.asked } }
+        var sleeping: Int { state.withLock { $0.sleepers.count } }
+
+        func sleep(until instant: ContinuousClock.Instant) async throws {
+            let id = state.withLock { state -> Int in
+                state.next += 1
+                state.asked.append(instant)
+                return state.next
+            }
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let now = state.withLock { state -> Bool in
+                        if Task.isCancelled || instant <= state.now { return true }
+                        state.sleepers[id] = Sleeper(until: instant, continuation: continuation)
+                        return false
+                    }
+                    if now { Task.isCancelled ? continuation.resume(throwing: CancellationError()) : continuation.resume() }
+                }
+            } onCancel: {
+                state.withLock { $0.sleepers.removeValue(forKey: id) }?.continuation.resume(throwing: CancellationError())
+            }
+        }
+
+        func advance(by duration: Duration) {
+            let due = state.withLock { state -> [Sleeper] in
+                state.now = state.now.advanced(by: duration)
+                let due = state.sleepers.filter { $0.value.until <= state.now }
+                for key in due.keys { state.sleepers.removeValue(forKey: key) }
+                return Array(due.values)
+            }
+            for sleeper in due { sleeper.continuation.resume() }
+        }
+    }
+
+    /// Waits (yielding, bounded) until `condition` holds.
+    static func settle(_ condition: () -> Bool) async {
+        for _ in 0..<10_000 where !condition() { await Task.yield() }
+    }
+
+    @Test func firesAtTheDeadlineOnlyAndNotAtRest() async throws {
+        let sleep = ScriptedSleep()
+        let timer = DeadlineTimer()
+        let fired = Mutex(0)
+        let task = Task { await timer.run(sleep: { try await sleep.sleep(until: $0) }, fire: { fired.withLock { $0 += 1 } }) }
+        // At rest: nothing armed, no sleep asked for, nothing fires however far time moves.
+        await Self.settle { false }
+        #expect(sleep.asked.isEmpty)
+        sleep.advance(by: .seconds(3_600))
+        #expect(fired.withLock { $0 } == 0)
+
+        let deadline = sleep.now.advanced(by: .seconds(2))
+        timer.arm(deadline)
+        await Self.settle { sleep.sleeping == 1 }
+        #expect(sleep.asked == [deadline])
+        sleep.advance(by: .seconds(1))
+        await Self.settle { false }
+        #expect(fired.withLock { $0 } == 0, "not before the deadline")
+        sleep.advance(by: .seconds(1))
+        await Self.settle { fired.withLock { $0 } == 1 }
+        #expect(fired.withLock { $0 } == 1)
+        // Fired once, then disarmed: no further sleep until armed again.
+        await Self.settle { false }
+        #expect(sleep.asked.count == 1 && timer.deadline == nil)
+        task.cancel()
+        await task.value
+    }
+
+    @Test func aNearerDeadlineWakesTheSleepAtOnce() async throws {
+        let sleep = ScriptedSleep()
+        let timer = DeadlineTimer()
+        let fired = Mutex(0)
+        let task = Task { await timer.run(sleep: { try await sleep.sleep(until: $0) }, fire: { fired.withLock { $0 += 1 } }) }
+        let far = sleep.now.advanced(by: .seconds(3_600))
+        timer.arm(far)
+        await Self.settle { sleep.sleeping == 1 }
+        let near = sleep.now.advanced(by: .seconds(2))
+        timer.arm(near)
+        await Self.settle { sleep.asked.count == 2 && sleep.sleeping == 1 }
+        #expect(sleep.asked == [far, near], "the far sleep was given up for the near one")
+        sleep.advance(by: .seconds(2))
+        await Self.settle { fired.withLock { $0 } == 1 }
+        #expect(fired.withLock { $0 } == 1)
+        // Arming the same deadline again changes nothing (no churn per event).
+        let next = sleep.now.advanced(by: .seconds(5))
+        timer.arm(next)
+        await Self.settle { sleep.sleeping == 1 }
+        timer.arm(next)
+        await Self.settle { false }
+        #expect(sleep.asked.count == 3)
+        task.cancel()
+        await task.value
+        #expect(fired.withLock { $0 } == 1, "cancelled before the deadline: no fire")
+    }
+}

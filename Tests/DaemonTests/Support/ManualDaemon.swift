@@ -1,0 +1,92 @@
+import Foundation
+import Logging
+import PurgeCore
+import Reporting
+import Synchronization
+import TencentEmulator
+
+@testable import Daemon
+
+/// A wall and a monotonic clock that move only when the test says so.
+final class ManualClock: Sendable {
+    private let state: Mutex<(wall: Date, elapsed: Duration)>
+    private let base = ContinuousClock.now
+
+    init(wall: Date) { state = Mutex((wall, .zero)) }
+
+    var wall: Date { state.withLock { $0.wall } }
+
+    func advance(by duration: Duration) {
+        state.withLock {
+            $0.wall = $0.wall.addingTimeInterval(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+            $0.elapsed += duration
+        }
+    }
+
+    var daemonClock: DaemonClock {
+        DaemonClock(
+            wall: { self.wall }, now: { self.base.advanced(by: self.state.withLock { $0.elapsed }) },
+            sleep: { _ in throw CancellationError() })
+    }
+}
+
+/// A daemon built in-process on a manual clock, against the API emulator, with its state in a
+/// temporary directory: the submitter's rules are driven by moving the clock, not by sleeping.
+struct ManualDaemon {
+    let directory: String
+    let daemon: PurgeDaemon
+    let clock: ManualClock
+    let emulator: TencentEmulator
+
+    static func make(
+        emulator: TencentEmulator, clock: ManualClock, extraConfig: String = "", options: DaemonOptions = DaemonOptions()
+    ) throws -> ManualDaemon {
+        let directory = "/tmp/pw-daemon-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory + "/site", withIntermediateDirectories: true)
+        let configPath = directory + "/site.toml"
+        try """
+        [site]
+        root = "\(directory)/site"
+
+        [state]
+        path = "\(directory)/state/site.sqlite"
+
+        [[rule]]
+        prefix = ""
+        urls = ["https://www.example.com/"]
+
+        [purge]
+        area = "mainland"
+        requests_per_second = 20
+
+        [tencentcloud]
+        endpoint = "\(emulator.endpoint)"
+        \(extraConfig)
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let environment = ["TENCENTCLOUD_SECRET_ID": emulator.secretId, "TENCENTCLOUD_SECRET_KEY": emulator.secretKey]
+        let config = try SiteConfig.load(path: configPath, environment: environment)
+        var options = options
+        options.clock = clock.daemonClock
+        let daemon = PurgeDaemon(
+            config: config, options: options, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            notifier: SystemdNotifier(environment: [:]), environment: environment)
+        return ManualDaemon(directory: directory, daemon: daemon, clock: clock, emulator: emulator)
+    }
+
+    /// Opens the state and the API client (what `start()` does before watching).
+    func open() async throws {
+        try await daemon.openState()
+        try await daemon.makeClient()
+    }
+
+    /// Queues `count` URLs as `purge` would.
+    func queue(_ count: Int, prefix: String = "page") async throws {
+        let urls = (0..<count).map { "https://www.example.com/\(prefix)\($0).html" }
+        _ = try await daemon.enqueueManual("purge\t" + urls.joined(separator: "\t"))
+    }
+
+    func close() async {
+        await daemon.shutDown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
