@@ -79,6 +79,8 @@ for files in "${sizes[@]}"; do
     printf '%-9s | %-40s | %9ss | %-44s | %9ss | %7s | %s\n' "$files" "flush --wait after changing 1 file" "$(value flush_s "$f")" \
         "flush --wait --full (stat walk of the tree)" "$(value flush_full_s "$f")" "$(ratio "$(value flush_s "$f")" "$(value flush_full_s "$f")")" \
         "≤ 0.25 s, flat in tree size (CLI spawn $(value spawn_s "$f") s)"
+    printf '%-9s | %-40s | %10s | %-44s | %10s | %7s | %s\n' "$files" "at rest: wake-ups/s, all threads" "$(value rest_wakeups_per_s "$f")" \
+        "idle inotifywait -m -r" "$(value inotifywait_rest_wakeups_per_s "$f")" "-" "≤ 1/s, ~0 CPU (CPU $(value rest_cpu_pct "$f") %)"
     printf '%-9s | %-40s | %9ss | %-44s | %10s | %7s | %s\n' "$files" "burst: last write → last batch − quiet" "$(value latency_s "$f")" \
         "exact URLs: $(value exact "$f"), $(value requests "$f") requests" "-" "-" "≤ 2 s"
 done

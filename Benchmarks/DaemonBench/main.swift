@@ -65,6 +65,8 @@ struct Options {
     var logCopy: String?
     var timeout = 600
     var logLevel: String?
+    /// Seconds the daemon is watched at rest after READY (SPEC §7: ≤ 1 wake-up a second).
+    var rest = 30
 
     init(arguments: [String], environment: [String: String]) {
         func integer(_ text: String?, _ name: String) -> Int? {
@@ -83,12 +85,13 @@ struct Options {
         logCopy = environment["BENCH_LOG_COPY"]
         timeout = integer(environment["BENCH_TIMEOUT"], "BENCH_TIMEOUT") ?? timeout
         logLevel = environment["BENCH_LOG_LEVEL"]
+        rest = integer(environment["BENCH_REST"], "BENCH_REST") ?? rest
 
         var index = 1
         while index < arguments.count {
             let flag = arguments[index]
             if flag == "-h" || flag == "--help" {
-                say("usage: bench-daemon [--files N] [--dirs N] [--changed N] [--quiet 2s] [--purgewatch PATH] [--tmp DIR] [--log-copy FILE] [--timeout SECONDS] [--log-level LEVEL]")
+                say("usage: bench-daemon [--files N] [--dirs N] [--changed N] [--quiet 2s] [--purgewatch PATH] [--tmp DIR] [--log-copy FILE] [--timeout SECONDS] [--log-level LEVEL] [--rest SECONDS]")
                 exit(0)
             }
             guard index + 1 < arguments.count else { fail("\(flag) needs a value") }
@@ -103,6 +106,7 @@ struct Options {
             case "--log-copy": logCopy = value
             case "--timeout": timeout = integer(value, flag)!
             case "--log-level": logLevel = value
+            case "--rest": rest = integer(value, flag)!
             default: fail("unknown flag \(flag) (see --help)")
             }
             index += 2
@@ -341,6 +345,25 @@ struct NotifyListener {
 
 // MARK: The benchmark
 
+/// Context switches (voluntary + involuntary) over every thread of `pid`, and its CPU time in
+/// clock ticks (utime + stime): a wake-up is a switch back in, so their difference over a quiet
+/// interval counts the wake-ups.
+func activity(_ pid: pid_t) -> (switches: Int, ticks: Int) {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    var switches = 0
+    for task in tasks {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") where line.hasPrefix("voluntary_ctxt_switches:") || line.hasPrefix("nonvoluntary_ctxt_switches:") {
+            switches += Int(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0
+        }
+    }
+    // /proc/PID/stat: fields after the command's closing parenthesis; utime and stime are 14 and 15.
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+    let ticks = fields.count > 13 ? (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0) : 0
+    return (switches, ticks)
+}
+
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     return sorted.isEmpty ? .nan : sorted[(sorted.count - 1) / 2]
@@ -452,6 +475,32 @@ func runBenchmark() async throws -> Bool {
     guard statusCode == 0, status["daemon_running"] as? Bool == true, tracked == options.files else {
         throw BenchFailure("after READY=1, status --json (exit \(statusCode)) says running=\(status["daemon_running"] ?? "?") files_tracked=\(tracked), expected \(options.files):\n\(statusJSON)\nlog:\n\(logText())")
     }
+
+    // 2a'. At rest (SPEC §7): nothing changes for `rest` seconds. The daemon's wake-ups (context
+    // switches over all its threads) and CPU, beside an idle `inotifywait -m -r` on the same tree
+    // over the same seconds.
+    note("at rest for \(options.rest) s, beside inotifywait -m -r…")
+    usleep(1_000_000)
+    let watcher = Daemon.spawn(
+        "/bin/sh", ["-c", "exec inotifywait -m -r '\(root)' > /dev/null"], environment: environment,
+        logPath: directory + "/inotifywait-rest.err")
+    let watcherDeadline = ContinuousClock.now.advanced(by: .seconds(options.timeout))
+    while ContinuousClock.now < watcherDeadline,
+        (try? String(contentsOfFile: directory + "/inotifywait-rest.err", encoding: .utf8))?.contains("Watches established") != true
+    {
+        usleep(10_000)
+    }
+    usleep(500_000)
+    let restStart = (daemon: activity(daemon.pid), watcher: activity(watcher.pid))
+    usleep(UInt32(options.rest) * 1_000_000)
+    let restEnd = (daemon: activity(daemon.pid), watcher: activity(watcher.pid))
+    kill(watcher.pid, SIGKILL)
+    var watcherStatus: Int32 = 0
+    waitpid(watcher.pid, &watcherStatus, 0)
+    let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+    let restWakeups = Double(restEnd.daemon.switches - restStart.daemon.switches) / Double(options.rest)
+    let restCPU = Double(restEnd.daemon.ticks - restStart.daemon.ticks) / ticksPerSecond / Double(options.rest) * 100
+    let watcherWakeups = Double(restEnd.watcher.switches - restStart.watcher.switches) / Double(options.rest)
 
     // 2b. A one-file deploy: rewrite one file, then `purgewatch flush --wait` as a deploy script
     // runs it (CLI spawn + socket + barrier + comparison + PurgeUrlsCache to the emulator), and
@@ -596,6 +645,7 @@ func runBenchmark() async throws -> Bool {
         say(name.padding(toLength: 44, withPad: " ", startingAt: 0) + " " + value.padding(toLength: 16, withPad: " ", startingAt: 0) + " " + detail)
     }
     row("generate the site (bench, not measured)", format(seconds(generated)) + " s")
+    row("at rest: wake-ups per second (all threads)", format(restWakeups, 2), "over \(options.rest) s; CPU \(format(restCPU, 2)) % of a core; idle inotifywait -m -r: \(format(watcherWakeups, 2))/s")
     row("reconcile: spawn → READY=1 (empty manifest)", format(seconds(reconcile)) + " s", "files_tracked \(tracked); VmHWM at READY \(mib(memoryAtReady.peak))")
     row("flush --wait after changing 1 file", format(median(flushTimes)) + " s", "median of 5 \(flushTimes.map { format($0) }); `purgewatch --version` alone \(format(spawnFloor)) s")
     row("flush --wait --full after changing 1 file", format(median(flushFullTimes)) + " s", "median of 5 (a stat walk of the whole tree)")
@@ -619,7 +669,7 @@ func runBenchmark() async throws -> Bool {
     say("emulator requests: \(actions.joined(separator: " "))")
     say("daemon log: \(logLines.count) lines, \(notable.count) notable (warning/error/overflow/out of sync)")
     for line in notable.prefix(20) { say("  " + line) }
-    say("RESULT latency_s=\(format(latency)) first_latency_s=\(format(firstLatency)) requests=\(acceptedRequests.count) exact=\(exact ? "yes" : "no") peak_rss_kib=\(memoryAtEnd.peak) reconcile_s=\(format(seconds(reconcile))) burst_s=\(format(seconds(burst))) find_s=\(format(seconds(findTime))) find_count=\(findCount) flush_s=\(format(median(flushTimes))) flush_full_s=\(format(median(flushFullTimes))) spawn_s=\(format(spawnFloor)) sha256_s=\(format(sha256Floor)) stat_s=\(format(statFloor)) inotifywait_s=\(format(watchFloor.seconds)) inotifywait_rss_kib=\(inotifywaitKiB) ready_warm_s=\(format(readyWarm)) warm_rss_kib=\(warmMemory.peak) idle_rss_kib=\(idleMemory.peak) idle_anon_kib=\(idleMemory.anonymous) end_anon_kib=\(memoryAtEnd.anonymous) end_file_kib=\(memoryAtEnd.file) per_file_b=\(format(perFile, 0)) ready_rss_kib=\(memoryAtReady.peak) complete=\(complete ? "yes" : "no") exit=\(exitStatus) notable_log_lines=\(notable.count)")
+    say("RESULT latency_s=\(format(latency)) first_latency_s=\(format(firstLatency)) requests=\(acceptedRequests.count) exact=\(exact ? "yes" : "no") peak_rss_kib=\(memoryAtEnd.peak) reconcile_s=\(format(seconds(reconcile))) burst_s=\(format(seconds(burst))) find_s=\(format(seconds(findTime))) find_count=\(findCount) flush_s=\(format(median(flushTimes))) flush_full_s=\(format(median(flushFullTimes))) spawn_s=\(format(spawnFloor)) sha256_s=\(format(sha256Floor)) stat_s=\(format(statFloor)) inotifywait_s=\(format(watchFloor.seconds)) inotifywait_rss_kib=\(inotifywaitKiB) ready_warm_s=\(format(readyWarm)) warm_rss_kib=\(warmMemory.peak) idle_rss_kib=\(idleMemory.peak) idle_anon_kib=\(idleMemory.anonymous) end_anon_kib=\(memoryAtEnd.anonymous) end_file_kib=\(memoryAtEnd.file) per_file_b=\(format(perFile, 0)) ready_rss_kib=\(memoryAtReady.peak) complete=\(complete ? "yes" : "no") exit=\(exitStatus) notable_log_lines=\(notable.count) rest_wakeups_per_s=\(format(restWakeups, 2)) rest_cpu_pct=\(format(restCPU, 2)) inotifywait_rest_wakeups_per_s=\(format(watcherWakeups, 2))")
 
     await emulator.shutdown()
     return complete
