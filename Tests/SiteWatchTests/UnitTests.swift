@@ -314,7 +314,8 @@ import PurgeCore
         let scratch = Scratch("detector")
         let db = try StateDatabase.open(path: scratch.path + "/state.sqlite")
         let detector = Detector(root: scratch.path + "/nope")
-        await #expect(throws: SiteWatchError.self) { _ = try await detector.detect(.full, in: db) }
+        let error = await #expect(throws: SiteWatchError.self) { _ = try await detector.detect(.full, in: db) }
+        #expect(error?.code == .rootUnavailable)
     }
 }
 

@@ -45,8 +45,12 @@ public struct Detection: Sendable {
     public let filesScanned: Int
     /// Files whose content was read (the rest matched the manifest's size, mtime and inode).
     public let filesHashed: Int
-    /// Paths that could not be read (permissions, I/O errors); their manifest rows are left as they were.
+    /// Paths that could not be read (`EACCES`, `EPERM`, or another `errno` that does not pass);
+    /// their manifest rows are left as they were. (A reason that passes — `EMFILE`, `EIO`, … —
+    /// fails the whole detection instead: ``SiteWatchError/Code/transient``.)
     public let unreadable: [RelativePath]
+    /// The `errno` that made each of ``unreadable`` unreadable.
+    public var unreadableErrnos: [RelativePath: Int32] = [:]
     /// Manifest rows to write with the changes: created and modified files. (Unchanged files
     /// whose stat data was refreshed, and a baseline's rows, were written while comparing.)
     public let manifestUpserts: [ManifestEntry]

@@ -7,10 +7,23 @@ final class ContentHasher {
     enum Outcome {
         /// The content hash and the `fstat` of the file that was read.
         case hashed(hash: [UInt8], stat: FileSystem.Stat)
-        /// Gone, replaced by something that is not a file, or reachable only through a symbolic link.
+        /// Gone (`ENOENT`, `ENOTDIR`), replaced by something that is not a file, or reachable
+        /// only through a symbolic link (`ELOOP` on the way).
         case gone
-        /// Present but unreadable (`errno`).
+        /// Present but unreadable (`EACCES`, `EPERM`, or any `errno` not otherwise classified).
         case unreadable(Int32)
+        /// Failed for a reason that passes (`EMFILE`, `ENFILE`, `ENOMEM`, `EINTR`, `EAGAIN`,
+        /// `EIO`): nothing may be judged; the detection fails and is retried.
+        case transient(Int32)
+
+        /// The outcome of an open, stat or read that failed with `code` (``FileSystem/classify(_:)``).
+        init(failure code: Int32) {
+            switch FileSystem.classify(code) {
+            case .gone: self = .gone
+            case .unreadable(let code): self = .unreadable(code)
+            case .transient(let code): self = .transient(code)
+            }
+        }
     }
 
     private let buffer: UnsafeMutableRawBufferPointer
@@ -29,9 +42,8 @@ final class ContentHasher {
         if expected.isSymlink { return hashSymlink(root: rootFD, path: expected.path) }
         var fd: Int32 = -1
         if expected.path.bytes.count < Int(PATH_MAX) - 1 {
-            fd = FileSystem.withCString(expected.path.bytes) {
-                openat(rootFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
-            }
+            // A failure here is judged by the component-wise open below, which fails alike.
+            fd = FileSystem.openFile(at: rootFD, expected.path.bytes)
             if fd >= 0, let stat = FileSystem.fstat(fd), stat.inode != expected.inode || stat.device != expected.device
             {
                 close(fd)
@@ -43,18 +55,18 @@ final class ContentHasher {
             if fd < 0 {
                 let code = errno
                 if code == ELOOP { return hashSymlink(root: rootFD, path: expected.path) }
-                return code == EACCES || code == EIO || code == EPERM ? .unreadable(code) : .gone
+                return Outcome(failure: code)
             }
         }
         defer { close(fd) }
-        guard let stat = FileSystem.fstat(fd) else { return .unreadable(errno) }
+        guard let stat = FileSystem.fstat(fd) else { return Outcome(failure: errno) }
         guard stat.kind == .regular else { return .gone }
         var hasher = SHA256()
         while true {
             let count = read(fd, buffer.baseAddress, buffer.count)
             if count < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
-                return .unreadable(errno)
+                return Outcome(failure: errno)
             }
             if count == 0 { break }
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
@@ -80,32 +92,38 @@ final class ContentHasher {
         }
         let dirFD = FileSystem.openDirectory(root: rootFD, path: parent)
         guard dirFD >= 0 else { return -1 }
-        defer { close(dirFD) }
-        return FileSystem.withCString(path.name) {
-            openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
-        }
+        let fd = FileSystem.openFile(at: dirFD, path.name)
+        let code = errno
+        close(dirFD)
+        errno = code
+        return fd
     }
 
     /// A link's content is its target path (SPEC §5): hash the `readlink` bytes.
     private func hashSymlink(root rootFD: Int32, path: RelativePath) -> Outcome {
         guard let parent = path.parent else { return .gone }
         let dirFD = FileSystem.openDirectory(root: rootFD, path: parent)
-        guard dirFD >= 0 else { return errno == EACCES ? .unreadable(EACCES) : .gone }
+        guard dirFD >= 0 else {
+            let code = errno
+            return code == ELOOP ? .gone : Outcome(failure: code)  // ELOOP: a link on the way
+        }
         defer { close(dirFD) }
-        guard let stat = FileSystem.lstat(at: dirFD, path.name) else { return .gone }
+        guard let stat = FileSystem.lstat(at: dirFD, path.name) else { return Outcome(failure: errno) }
         if stat.kind == .regular {
             // Replaced by a file since the walk: hash that instead.
-            let fd = FileSystem.withCString(path.name) {
-                openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+            let fd = FileSystem.openFile(at: dirFD, path.name)
+            guard fd >= 0 else {
+                let code = errno
+                return code == ELOOP ? .gone : Outcome(failure: code)  // ELOOP: a link again
             }
-            guard fd >= 0 else { return .gone }
             close(fd)
             let entry = WalkEntry(
                 path: path, isSymlink: false, size: stat.size, mtimeNanoseconds: stat.mtimeNanoseconds,
                 ctimeNanoseconds: stat.ctimeNanoseconds, inode: stat.inode, device: stat.device)
             return hash(root: rootFD, entry: entry)
         }
-        guard stat.kind == .symlink, let target = FileSystem.readLink(at: dirFD, path.name) else { return .gone }
+        guard stat.kind == .symlink else { return .gone }
+        guard let target = FileSystem.readLink(at: dirFD, path.name) else { return Outcome(failure: errno) }
         return .hashed(hash: Self.bytes(of: SHA256.hash(data: target)), stat: stat)
     }
 }

@@ -61,6 +61,9 @@ public struct Detector: Sendable {
     /// every file recorded (``Detection/isBaseline``).
     /// - Throws: ``SiteWatchError`` (`rootUnavailable`) when the root cannot be opened — a root
     ///   in the middle of being replaced is retried later, never judged as "everything deleted";
+    ///   ``SiteWatchError`` (`transient`) when opening, listing, stat-ing or reading anything
+    ///   failed for a reason that passes (`EMFILE`, `ENFILE`, `ENOMEM`, `EINTR`, `EAGAIN`, `EIO`):
+    ///   no change and no deletion was written, keep the scope pending and call again later;
     ///   ``DatabaseError`` from the manifest.
     public func detect(_ scope: DetectionScope, in db: StateDatabase) async throws -> Detection {
         try await withCheckedThrowingContinuation { continuation in
@@ -137,6 +140,8 @@ public struct Detector: Sendable {
         private(set) var upserts: [ManifestEntry] = []
         private(set) var deletions: [[UInt8]] = []
         private(set) var unreadable: [RelativePath] = []
+        /// The `errno` that made each of ``unreadable`` unreadable.
+        private(set) var unreadableErrnos: [RelativePath: Int32] = [:]
         private(set) var scanned = 0
         private(set) var hashed = 0
         private(set) var rowsAdded = 0
@@ -210,8 +215,11 @@ public struct Detector: Sendable {
                 if refreshed.count >= chunkSize { try writeRefreshed() }
             case .gone:
                 if oldHash != nil { deletions.append(entry.path.bytes) }
-            case .unreadable:
-                unreadable.append(entry.path)
+            case .unreadable(let code):
+                noteUnreadable(entry.path, code)
+            case .transient(let code):
+                // Nothing is judged: the detection fails, its scope stays pending.
+                throw SiteWatchError.transient(errno: code, path: entry.path.description)
             }
         }
 
@@ -259,11 +267,20 @@ public struct Detector: Sendable {
             }
         }
 
-        func noteUnreadable(_ path: RelativePath) { unreadable.append(path) }
+        /// A path that could not be opened, listed or stat'ed: its rows are kept (unreadable), or
+        /// — for a reason that passes (``FileSystem/Failure/transient(_:)``) — the whole merge fails.
+        func noteUnreadable(_ path: RelativePath, _ code: Int32) {
+            if FileSystem.isTransient(code) {
+                if error == nil { error = SiteWatchError.transient(errno: code, path: path.description) }
+                return
+            }
+            unreadable.append(path)
+            unreadableErrnos[path] = code
+        }
 
         /// A walk's visitor feeding this merge (built on the thread that walks: it is not Sendable).
         var visitor: Walker.Visitor {
-            Walker.Visitor(file: { self.file($0) }, unreadable: { path, _ in self.noteUnreadable(path) })
+            Walker.Visitor(file: { self.file($0) }, unreadable: { path, code in self.noteUnreadable(path, code) })
         }
 
         /// The rows after the last file are gone from disk; the refreshed rows left are written.
@@ -280,11 +297,13 @@ public struct Detector: Sendable {
     }
 
     func detectNow(_ scope: DetectionScope, in db: StateDatabase) throws -> Detection {
-        let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let rootFD = FileSystem.openRoot(root)
         guard rootFD >= 0 else {
+            let code = errno
+            if FileSystem.isTransient(code) { throw SiteWatchError.transient(errno: code, path: root) }
             throw SiteWatchError(
                 code: .rootUnavailable, message: "cannot open the site root \(root); will retry", path: root,
-                errno: errno)
+                errno: code)
         }
         defer { close(rootFD) }
         let scopes: [RelativePath]
@@ -304,6 +323,7 @@ public struct Detector: Sendable {
         var upserts: [ManifestEntry] = []
         var deletions: [[UInt8]] = []
         var unreadable: [RelativePath] = []
+        var unreadableErrnos: [RelativePath: Int32] = [:]
         var filesScanned = 0
         var hashed = 0
         var rowsAdded = 0
@@ -319,6 +339,7 @@ public struct Detector: Sendable {
                 upserts += merge.upserts
                 deletions += merge.deletions
                 unreadable += merge.unreadable
+                unreadableErrnos.merge(merge.unreadableErrnos) { first, _ in first }
                 filesScanned += merge.scanned
                 hashed += merge.hashed
                 rowsAdded += merge.rowsAdded
@@ -333,6 +354,7 @@ public struct Detector: Sendable {
             manifestDeletions: deletions)
         detection.manifestRowsAdded = rowsAdded
         detection.manifestRowsRefreshed = rowsRefreshed
+        detection.unreadableErrnos = unreadableErrnos
         return detection
     }
 
@@ -382,22 +404,21 @@ public struct Detector: Sendable {
             ancestor = directory.parent
         }
         guard let parent = scopePath.parent else { return }
-        let parentFD = FileSystem.openDirectory(root: rootFD, path: parent)
-        guard parentFD >= 0 else {
-            if errno == EACCES { visitor.unreadable(scopePath, EACCES) }
-            return
+        // Gone (or behind a symbolic link: ELOOP) → nothing here, its rows are judged deleted;
+        // any other failure is reported, so its rows are kept or the detection fails.
+        func failed(_ code: Int32) {
+            if code != ELOOP, FileSystem.classify(code) != .gone { visitor.unreadable(scopePath, code) }
         }
+        let parentFD = FileSystem.openDirectory(root: rootFD, path: parent)
+        guard parentFD >= 0 else { return failed(errno) }
         defer { close(parentFD) }
         let name = scopePath.name
-        guard let stat = FileSystem.lstat(at: parentFD, name) else { return }
+        guard let stat = FileSystem.lstat(at: parentFD, name) else { return failed(errno) }
         switch stat.kind {
         case .directory:
             guard !exclude(scopePath.bytes, true) else { return }
             let fd = FileSystem.openDirectory(at: parentFD, name)
-            guard fd >= 0 else {
-                if errno == EACCES { visitor.unreadable(scopePath, EACCES) }
-                return
-            }
+            guard fd >= 0 else { return failed(errno) }
             defer { close(fd) }
             walker.walk(directory: fd, path: scopePath, visitor)
         case .regular, .symlink:

@@ -1,5 +1,8 @@
 import Glibc
 import PurgeCore
+#if DEBUG
+import Synchronization
+#endif
 
 /// Thin wrappers over the `*at` system calls, on raw-byte names. Nothing here follows a
 /// symbolic link inside the tree.
@@ -43,8 +46,77 @@ enum FileSystem {
         return try buffer.withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
 
+    /// Why opening, listing or stat-ing a file or directory failed, judged by `errno` alone
+    /// (issue 22: never guessed). A caller that sees ``transient(_:)`` must not judge anything:
+    /// the whole detection fails with ``SiteWatchError/Code/transient`` and is retried later.
+    enum Failure: Sendable, Equatable {
+        /// `ENOENT`, `ENOTDIR`: the path is not there (a caller adds `ELOOP` where it opened
+        /// with `O_NOFOLLOW` through a symbolic link).
+        case gone
+        /// `EACCES`, `EPERM`, and any code not listed elsewhere: present, cannot be read; its
+        /// manifest rows are kept as they were and it is reported.
+        case unreadable(Int32)
+        /// `EMFILE`, `ENFILE`, `ENOMEM`, `EINTR`, `EAGAIN`, `EIO`: try again later.
+        case transient(Int32)
+    }
+
+    static func classify(_ code: Int32) -> Failure {
+        switch code {
+        case ENOENT, ENOTDIR: .gone
+        case EMFILE, ENFILE, ENOMEM, EINTR, EAGAIN, EIO: .transient(code)
+        default: .unreadable(code)
+        }
+    }
+
+    static func isTransient(_ code: Int32) -> Bool {
+        if case .transient = classify(code) { return true }
+        return false
+    }
+
+    #if DEBUG
+    /// Tests only (compiled out of release builds): make opening or stat-ing an entry whose last
+    /// path component is a given name fail with a given `errno`. Names are process-wide, so a
+    /// test uses names no other test uses.
+    enum Faults {
+        enum Operation: Sendable { case open, stat }
+        private static let byName = Mutex<[[UInt8]: (code: Int32, operations: [Operation])]>([:])
+
+        /// Makes `operations` on an entry named `name` fail with `code` until ``remove(name:)``.
+        static func inject(_ code: Int32, forName name: String, on operations: [Operation] = [.open, .stat]) {
+            byName.withLock { $0[Array(name.utf8)] = (code, operations) }
+        }
+        static func remove(name: String) { _ = byName.withLock { $0.removeValue(forKey: Array(name.utf8)) } }
+
+        /// The `errno` injected for `operation` on the last component of `path`, if any.
+        static func code(for path: some Collection<UInt8>, _ operation: Operation = .open) -> Int32? {
+            let table = byName.withLock { $0 }
+            guard !table.isEmpty else { return nil }
+            var last: [UInt8] = []
+            for byte in path {
+                if byte == UInt8(ascii: "/") { last.removeAll(keepingCapacity: true) } else { last.append(byte) }
+            }
+            guard let fault = table[last], fault.operations.contains(operation) else { return nil }
+            return fault.code
+        }
+    }
+    #endif
+
+    /// `-1` with `errno` set when a test injected a fault for `name` (``Faults``); `nil` otherwise.
+    /// Nothing in a release build.
+    @inline(__always)
+    static func injectedFailure(_ name: some Collection<UInt8>, stat: Bool = false) -> Int32? {
+        #if DEBUG
+        if let code = Faults.code(for: name, stat ? .stat : .open) {
+            errno = code
+            return -1
+        }
+        #endif
+        return nil
+    }
+
     /// `fstatat(dirFD, name, AT_SYMLINK_NOFOLLOW)`; `nil` with `errno` set on failure.
     static func lstat(at dirFD: Int32, _ name: some Collection<UInt8>) -> Stat? {
+        if injectedFailure(name, stat: true) != nil { return nil }
         var st = Glibc.stat()
         let rc = withCString(name) { fstatat(dirFD, $0, &st, AT_SYMLINK_NOFOLLOW) }
         return rc == 0 ? stat(from: st) : nil
@@ -57,7 +129,21 @@ enum FileSystem {
 
     /// Opens the directory `name` under `dirFD` without following a symbolic link; -1 on failure.
     static func openDirectory(at dirFD: Int32, _ name: some Collection<UInt8>) -> Int32 {
-        withCString(name) { openat(dirFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        if let failed = injectedFailure(name) { return failed }
+        return withCString(name) { openat(dirFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+    }
+
+    /// Opens the file `name` (one component or a relative path) under `dirFD` for reading,
+    /// not following a symbolic link at its last component; -1 on failure.
+    static func openFile(at dirFD: Int32, _ name: some Collection<UInt8>) -> Int32 {
+        if let failed = injectedFailure(name) { return failed }
+        return withCString(name) { openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) }
+    }
+
+    /// Opens the site root (a path; a symbolic link is followed); -1 on failure.
+    static func openRoot(_ path: String) -> Int32 {
+        if let failed = injectedFailure(path.utf8) { return failed }
+        return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     }
 
     /// Opens the directory at `path` under `rootFD` one component at a time, following no
@@ -78,7 +164,8 @@ enum FileSystem {
         return current
     }
 
-    /// Reads the target of the symbolic link `name` under `dirFD`.
+    /// Reads the target of the symbolic link `name` under `dirFD`; `nil` with `errno` set on
+    /// failure (`ENAMETOOLONG` for a target over 64 KiB).
     static func readLink(at dirFD: Int32, _ name: some Collection<UInt8>) -> [UInt8]? {
         var capacity = 256
         while capacity <= 1 << 16 {
@@ -92,6 +179,7 @@ enum FileSystem {
             if count < capacity { return Array(buffer[0..<count]) }
             capacity *= 4
         }
+        errno = ENAMETOOLONG
         return nil
     }
 
@@ -113,16 +201,29 @@ enum FileSystem {
         }
     }
 
-    /// Lists `dirFD` from its start (the descriptor itself is left open and unmoved).
+    /// Lists `dirFD` from its start (the descriptor itself is left open and unmoved); `nil`
+    /// with `errno` set when it cannot be opened or `readdir` fails part-way (a partial listing
+    /// would make the missing entries look deleted).
     static func listDirectory(_ dirFD: Int32) -> Listing? {
         let copy = dup(dirFD)
-        guard copy >= 0, let dir = fdopendir(copy) else { return nil }
-        defer { closedir(dir) }
+        guard copy >= 0 else { return nil }
+        guard let dir = fdopendir(copy) else {
+            let code = errno
+            close(copy)
+            errno = code
+            return nil
+        }
         // The duplicate shares the file offset: start from the top even if this descriptor was
         // listed before (the watcher lists its long-lived root descriptor on every resync).
         rewinddir(dir)
         var listing = Listing()
-        while let entry = readdir(dir) {
+        var failure: Int32 = 0
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                failure = errno
+                break
+            }
             let length = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
                 tuple.withMemoryRebound(to: UInt8.self, capacity: 256) { name -> Int in
                     let length = strlen(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self))
@@ -143,11 +244,19 @@ enum FileSystem {
             }
             listing.entries.append((Int32(listing.storage.count - length - 1), Int32(length), kind))
         }
+        closedir(dir)
+        if failure != 0 {
+            errno = failure
+            return nil
+        }
         return listing
     }
 
     /// `fstatat(dirFD, listing's entry, AT_SYMLINK_NOFOLLOW)` without copying the name.
     static func lstat(at dirFD: Int32, _ listing: Listing, _ index: Int) -> Stat? {
+        #if DEBUG
+        if injectedFailure(listing.name(index), stat: true) != nil { return nil }
+        #endif
         var st = Glibc.stat()
         let offset = Int(listing.entries[index].offset)
         let rc = listing.storage.withUnsafeBufferPointer { buffer in
@@ -158,6 +267,9 @@ enum FileSystem {
 
     /// ``openDirectory(at:_:)`` for a listing's entry, without copying the name.
     static func openDirectory(at dirFD: Int32, _ listing: Listing, _ index: Int) -> Int32 {
+        #if DEBUG
+        if let failed = injectedFailure(listing.name(index)) { return failed }
+        #endif
         let offset = Int(listing.entries[index].offset)
         return listing.storage.withUnsafeBufferPointer { buffer in
             openat(

@@ -35,7 +35,9 @@ public struct Walker: Sendable {
         /// Called for each file and symbolic link; nil when only directories matter (files are
         /// then neither `lstat`ed nor matched against the exclusion rule).
         public var file: ((WalkEntry) -> Void)?
-        /// Called for a directory that could not be opened or listed (with `errno`).
+        /// Called for a directory that could not be opened or listed, or listed but whose entries
+        /// could not be stat'ed (with `errno`, which the caller classifies: ``FileSystem/classify(_:)``
+        /// — a reason that passes, `EMFILE` or `EIO`, must not be taken for a permanent state).
         public var unreadable: (RelativePath, Int32) -> Void = { _, _ in }
 
         public init(
@@ -107,7 +109,10 @@ public struct Walker: Sendable {
                     stat = FileSystem.lstat(at: directoryFD, listing, index)
                     guard let stat else {
                         let code = errno
-                        if code != ENOENT && code != ENOTDIR { statError = code }
+                        // A reason that passes wins: the caller must then fail, not just keep rows.
+                        if code != ENOENT && code != ENOTDIR && (statError == 0 || FileSystem.isTransient(code)) {
+                            statError = code
+                        }
                         continue  // vanished since readdir, or not searchable (reported)
                     }
                     kind = stat.kind
@@ -237,16 +242,29 @@ public struct Walker: Sendable {
 
     /// Walks the tree under the directory `root` (a path; a symbolic link root is followed)
     /// and returns every file, in the byte order of their paths.
-    /// - Throws: ``SiteWatchError`` with ``SiteWatchError/Code/rootUnavailable``.
+    /// - Throws: ``SiteWatchError`` with ``SiteWatchError/Code/rootUnavailable``, or
+    ///   ``SiteWatchError/Code/transient`` when the root or any directory or entry could not be
+    ///   opened, listed or stat'ed for a reason that passes (`EMFILE`, `EIO`, …): a partial list
+    ///   would make the missing files look deleted.
     public func files(under root: String) throws -> [WalkEntry] {
-        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let fd = FileSystem.openRoot(root)
         guard fd >= 0 else {
+            let code = errno
+            if FileSystem.isTransient(code) { throw SiteWatchError.transient(errno: code, path: root) }
             throw SiteWatchError(
-                code: .rootUnavailable, message: "cannot open the site root \(root)", path: root, errno: errno)
+                code: .rootUnavailable, message: "cannot open the site root \(root)", path: root, errno: code)
         }
         defer { close(fd) }
         var entries: [WalkEntry] = []
-        walk(directory: fd, path: .root, Visitor(file: { entries.append($0) }))
+        var failure: (path: RelativePath, errno: Int32)?
+        walk(
+            directory: fd, path: .root,
+            Visitor(
+                file: { entries.append($0) },
+                unreadable: { path, code in
+                    if failure == nil, FileSystem.isTransient(code) { failure = (path, code) }
+                }))
+        if let failure { throw SiteWatchError.transient(errno: failure.errno, path: failure.path.description) }
         return entries
     }
 }

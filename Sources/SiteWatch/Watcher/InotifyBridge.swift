@@ -7,6 +7,7 @@ import PurgeCore
 /// inotify masks (`IN_*` come from Glibc in mixed integer types; normalised to `UInt32` here).
 enum InotifyMask {
     static let closeWrite = UInt32(IN_CLOSE_WRITE)
+    static let modify = UInt32(IN_MODIFY)
     static let movedFrom = UInt32(IN_MOVED_FROM)
     static let movedTo = UInt32(IN_MOVED_TO)
     static let create = UInt32(IN_CREATE)
@@ -23,11 +24,21 @@ enum InotifyMask {
 
     /// Directories of the tree. Added through `/proc/self/fd/N` of a directory opened with
     /// `O_NOFOLLOW`, so `IN_DONT_FOLLOW` (which would stop at the magic link) is not set there:
-    /// the descriptor already guarantees that no symbolic link was followed.
-    static let tree = closeWrite | movedFrom | movedTo | create | delete | deleteSelf | moveSelf | onlyDir | exclUnlink
-    /// The directory that holds the root (to see `current` replaced).
+    /// the descriptor already guarantees that no symbolic link was followed. `IN_MODIFY` is the
+    /// only event of `truncate(2)`, of a `pwrite` through a descriptor kept open and of a writer
+    /// that flushes without closing; it is coalesced (``ModifyThrottle``).
+    static let tree =
+        closeWrite | modify | movedFrom | movedTo | create | delete | deleteSelf | moveSelf | onlyDir | exclUnlink
+    /// The directory that holds the root (to see `current` replaced), and while the root is
+    /// missing the nearest existing directory on the way to it.
     static let parent =
         movedFrom | movedTo | create | delete | deleteSelf | moveSelf | onlyDir | dontFollow | exclUnlink
+}
+
+/// Where a missing root's resolution stops: `directory` exists, `name` in it does not (yet).
+struct RootWaitPoint: Sendable, Equatable {
+    var directory: String
+    var name: [UInt8]
 }
 
 struct InjectedEvent: Sendable {
@@ -97,7 +108,14 @@ final class InotifyBridge: @unchecked Sendable {
 
     // Root resolution.
     private var rootName: [UInt8] = []
+    /// The configured root's parent as configured (not resolved); nil for `/`.
+    private var rootParentPath: String?
     private var parentWD: Int32 = -1
+    /// While the root is missing (``realRoot`` nil): the nearest existing directory on the way to
+    /// it, watched for the name missing there (``waitName``). May be the same watch as ``parentWD``.
+    private var waitWD: Int32 = -1
+    private var waitDirectory: String?
+    private var waitName: [UInt8] = []
     private var realRoot: String?
     private var rootFD: Int32 = -1
     private var rootIdentity: (device: UInt64, inode: UInt64)?
@@ -118,6 +136,8 @@ final class InotifyBridge: @unchecked Sendable {
 
     // Per-iteration output.
     private var touched: Set<RelativePath> = []
+    /// `IN_MODIFY` paths held back until their hold ends (trailing edge).
+    private var modifies: ModifyThrottle
     private var resyncReason: RescanReason?
 
     // Degraded mode and timers.
@@ -140,6 +160,7 @@ final class InotifyBridge: @unchecked Sendable {
         self.continuation = continuation
         self.shared = shared
         walker = Walker(exclude: exclude)
+        modifies = ModifyThrottle(interval: Self.nanoseconds(options.modifyInterval))
     }
 
     static func monotonicNanoseconds() -> UInt64 {
@@ -156,8 +177,11 @@ final class InotifyBridge: @unchecked Sendable {
     // MARK: - Set-up (on the starting thread)
 
     /// Creates the inotify instance, watches the root's parent, and watches the tree (each
-    /// directory before it is listed). Throws when the root cannot be opened or inotify
-    /// cannot be initialised; a watch limit is not fatal (degraded mode).
+    /// directory before it is listed). A root that does not exist (yet) is a state: the nearest
+    /// existing directory on the way to it is watched, ``SiteEvent/rootUnavailable(_:)`` is the
+    /// first event, and the tree is watched when the root appears. Throws when the root exists
+    /// but cannot be opened, or inotify cannot be initialised; a watch limit is not fatal
+    /// (degraded mode).
     func setUp() throws {
         inotifyFD = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard inotifyFD >= 0 else {
@@ -176,33 +200,57 @@ final class InotifyBridge: @unchecked Sendable {
         if let slash = trimmed.lastIndex(of: UInt8(ascii: "/")) {
             rootName = Array(trimmed[(slash + 1)...])
             let parentBytes = slash == 0 ? [UInt8(ascii: "/")] : Array(trimmed[..<slash])
-            let parentPath = String(decoding: parentBytes, as: UTF8.self)
-            if let realParent = FileSystem.realPath(parentPath) {
-                parentWD = inotify_add_watch(inotifyFD, realParent, InotifyMask.parent)
-                if parentWD < 0 {
-                    logger.warning(
-                        "cannot watch the root's parent directory; a replaced root is found by the periodic check only",
-                        metadata: ["sitewatch.path": "\(realParent)", "sitewatch.errno": "\(errno)"])
-                }
-            }
+            rootParentPath = String(decoding: parentBytes, as: UTF8.self)
+        } else {
+            rootName = trimmed
+            rootParentPath = "."
         }
-        guard attachRoot() else {
+        ensureParentWatch(logFailure: true)
+        if !attachRoot() {
             let code = errno
-            close(inotifyFD)
-            inotifyFD = -1
-            throw SiteWatchError(
-                code: .rootUnavailable, message: "cannot open the site root \(configuredRoot)", path: configuredRoot,
-                errno: code)
+            guard code == ENOENT else {
+                close(inotifyFD)
+                inotifyFD = -1
+                throw SiteWatchError(
+                    code: .rootUnavailable, message: "cannot open the site root \(configuredRoot)",
+                    path: configuredRoot, errno: code)
+            }
+            // Installed before the first deploy: wait for the root rather than fail.
+            continuation.yield(.rootUnavailable(configuredRoot))
+            checkRoot()
+            if realRoot == nil {
+                logger.notice(
+                    "site root does not exist yet; waiting for it",
+                    metadata: ["sitewatch.root": "\(configuredRoot)", "sitewatch.watching": "\(waitDirectory ?? "-")"])
+            }
         }
         nextRootCheck = Self.monotonicNanoseconds() + Self.nanoseconds(options.rootCheckInterval)
         publishStatus()
+    }
+
+    /// Watches the directory that holds the root (as configured, resolved now) unless it is
+    /// watched already; it may not exist yet.
+    private func ensureParentWatch(logFailure: Bool = false) {
+        guard parentWD < 0, let rootParentPath, let realParent = FileSystem.realPath(rootParentPath) else { return }
+        parentWD = inotify_add_watch(inotifyFD, realParent, InotifyMask.parent)
+        if parentWD < 0 && logFailure {
+            logger.warning(
+                "cannot watch the root's parent directory; a replaced root is found by the periodic check only",
+                metadata: ["sitewatch.path": "\(realParent)", "sitewatch.errno": "\(errno)"])
+        }
     }
 
     /// Resolves the root and watches its tree. `false` (with `errno`) when it cannot be opened.
     private func attachRoot() -> Bool {
         guard let resolved = FileSystem.realPath(configuredRoot) else { return false }
         let fd = open(resolved, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0, let stat = FileSystem.fstat(fd) else { return false }
+        guard fd >= 0 else { return false }
+        guard let stat = FileSystem.fstat(fd) else {
+            let code = errno
+            close(fd)
+            errno = code
+            return false
+        }
         realRoot = resolved
         rootFD = fd
         rootIdentity = (stat.device, stat.inode)
@@ -244,6 +292,7 @@ final class InotifyBridge: @unchecked Sendable {
             retired.insert(wd)
         }
         pendingMoves = [:]
+        _ = modifies.takeAll()
         if rootFD >= 0 { close(rootFD) }
         rootFD = -1
         realRoot = nil
@@ -296,7 +345,17 @@ final class InotifyBridge: @unchecked Sendable {
             directory: fd, path: path,
             Walker.Visitor(
                 willList: { [self] dir, dirFD in addWatch(dir, dirFD: dirFD) },
-                file: { [self] entry in touched.insert(entry.path) }))
+                file: { [self] entry in touched.insert(entry.path) },
+                unreadable: { [self] dir, code in transientWalkFailure(dir, code) }))
+    }
+
+    /// A directory not watched or listed for a reason that passes (`EMFILE`, …): what happens in
+    /// it is unseen, so the tree is out of sync (walked again, and resynchronised, later).
+    private func transientWalkFailure(_ path: RelativePath, _ code: Int32) {
+        guard FileSystem.isTransient(code) else { return }
+        logger.warning(
+            "cannot watch or list a directory for now", metadata: ["sitewatch.path": "\(path)", "sitewatch.errno": "\(code)"])
+        markOutOfSync(.watchFailed(path: path, errno: code))
     }
 
     /// A directory left the tree (moved out or deleted): drop the watches under it.
@@ -324,9 +383,11 @@ final class InotifyBridge: @unchecked Sendable {
         limitHitInPass = false
         walker.walk(
             directory: rootFD, path: .root,
-            Walker.Visitor(willList: { [self] path, dirFD in
-                if addWatch(path, dirFD: dirFD), let wd = watches.wd(of: path) { seen.insert(wd) }
-            }))
+            Walker.Visitor(
+                willList: { [self] path, dirFD in
+                    if addWatch(path, dirFD: dirFD), let wd = watches.wd(of: path) { seen.insert(wd) }
+                },
+                unreadable: { [self] path, code in transientWalkFailure(path, code) }))
         for wd in Array(watches.descriptors) where !seen.contains(wd) {
             inotify_rm_watch(inotifyFD, wd)
             retired.insert(wd)
@@ -539,6 +600,8 @@ final class InotifyBridge: @unchecked Sendable {
             touched.insert(move.path)
         }
         handleTimers()
+        // Writes held back by the throttle were queued before the barrier too.
+        touched.formUnion(modifies.takeAll())
         finishIteration()
         for id in ids { continuation.yield(.barrier(id)) }
     }
@@ -548,6 +611,7 @@ final class InotifyBridge: @unchecked Sendable {
         var next = nextRootCheck
         if degraded { next = min(next, nextDegradedTick) }
         for move in pendingMoves.values { next = min(next, move.deadline) }
+        if let held = modifies.nextDeadline() { next = min(next, held) }
         guard next > now else { return 0 }
         return Int32(min((next - now) / 1_000_000 + 1, 60_000))
     }
@@ -578,11 +642,12 @@ final class InotifyBridge: @unchecked Sendable {
             handleOverflow()
             return
         }
-        if wd == parentWD && parentWD >= 0 {
+        if wd >= 0 && (wd == parentWD || wd == waitWD) {
             if mask & (InotifyMask.deleteSelf | InotifyMask.moveSelf | InotifyMask.ignored) != 0 {
-                parentWD = -1
+                if wd == parentWD { parentWD = -1 }
+                if wd == waitWD { forgetWaitWatch() }
                 checkRoot()
-            } else if name == rootName {
+            } else if (wd == parentWD && name == rootName) || (wd == waitWD && name == waitName) {
                 checkRoot()
             }
             return
@@ -636,6 +701,9 @@ final class InotifyBridge: @unchecked Sendable {
         {
             // A file's rename halves are both touched: the old name is judged gone, the new one by content.
             touched.insert(path)
+        } else if mask & InotifyMask.modify != 0 {
+            // One touch per burst of writes (trailing edge), not one per write(2).
+            modifies.modified(path, now: Self.monotonicNanoseconds())
         }
     }
 
@@ -649,6 +717,7 @@ final class InotifyBridge: @unchecked Sendable {
 
     private func handleTimers() {
         let now = Self.monotonicNanoseconds()
+        for path in modifies.due(now: now) { touched.insert(path) }
         for (cookie, move) in pendingMoves where move.deadline <= now {
             // An unpaired MOVED_FROM: the directory left the tree (or went to an excluded name).
             pendingMoves[cookie] = nil
@@ -674,36 +743,132 @@ final class InotifyBridge: @unchecked Sendable {
     }
 
     /// Re-resolves the root; when it names another directory now, moves every watch there and asks
-    /// for a full walk (the new release is compared with the manifest).
+    /// for a full walk (the new release is compared with the manifest). When it is missing, waits
+    /// for it: the nearest existing directory on the way is watched (``watchForRoot()``), so each
+    /// directory of a `mkdir -p`, the symbolic link or its target, moves the watch down or
+    /// attaches the root at once.
     private func checkRoot() {
-        guard let resolved = FileSystem.realPath(configuredRoot),
-            let stat = FileSystem.lstat(at: AT_FDCWD, Array(resolved.utf8)), stat.kind == .directory
-        else {
-            if realRoot != nil {
-                logger.warning(
-                    "site root is unavailable; waiting for it to reappear",
-                    metadata: ["sitewatch.root": "\(configuredRoot)"])
-                detachRoot()
-                continuation.yield(.rootUnavailable(configuredRoot))
+        ensureParentWatch()
+        // Each pass either settles or finds that the chain grew since the last look (bounded:
+        // a path has few components, and a pathological race falls back to the periodic check).
+        for _ in 0..<256 {
+            guard let resolved = FileSystem.realPath(configuredRoot),
+                let stat = FileSystem.lstat(at: AT_FDCWD, Array(resolved.utf8)), stat.kind == .directory
+            else {
+                if realRoot != nil {
+                    logger.warning(
+                        "site root is unavailable; waiting for it to reappear",
+                        metadata: ["sitewatch.root": "\(configuredRoot)"])
+                    detachRoot()
+                    continuation.yield(.rootUnavailable(configuredRoot))
+                }
+                if watchForRoot() { return }
+                continue
             }
+            if let identity = rootIdentity, identity.device == stat.device, identity.inode == stat.inode,
+                resolved == realRoot
+            {
+                return
+            }
+            let wasWaiting = realRoot == nil
+            logger.notice(
+                wasWaiting
+                    ? "site root is available; watching it and comparing it with the manifest"
+                    : "site root replaced; moving watches and comparing the new tree with the manifest",
+                metadata: ["sitewatch.root": "\(configuredRoot)", "sitewatch.target": "\(resolved)"])
+            detachRoot()
+            guard attachRoot() else {
+                // There but not openable (or gone again): the next event or root check retries.
+                if !wasWaiting { continuation.yield(.rootUnavailable(configuredRoot)) }
+                return
+            }
+            dropWaitWatch()
+            touched = []
+            rescanCount += 1
+            continuation.yield(.rescanNeeded(.rootReplaced(resolved)))
             return
         }
-        if let identity = rootIdentity, identity.device == stat.device, identity.inode == stat.inode,
-            resolved == realRoot
-        {
-            return
+    }
+
+    /// While the root is missing: watches the nearest existing directory on the way to it for the
+    /// name missing there. `false` when that point moved (a directory or link appeared before the
+    /// watch was in place, so no event will say so) or nothing is missing any more: look again.
+    private func watchForRoot() -> Bool {
+        guard let point = Self.missingPoint(of: configuredRoot) else { return false }
+        if waitWD >= 0, point.directory == waitDirectory {
+            waitName = point.name
+            return true
         }
-        logger.notice(
-            "site root replaced; moving watches and comparing the new tree with the manifest",
-            metadata: ["sitewatch.root": "\(configuredRoot)", "sitewatch.target": "\(resolved)"])
-        detachRoot()
-        guard attachRoot() else {
-            continuation.yield(.rootUnavailable(configuredRoot))
-            return
+        let wd = inotify_add_watch(inotifyFD, point.directory, InotifyMask.parent)
+        guard wd >= 0 else {
+            // Found by the periodic root check instead.
+            logger.warning(
+                "cannot watch the directory the site root will appear in",
+                metadata: ["sitewatch.path": "\(point.directory)", "sitewatch.errno": "\(errno)"])
+            dropWaitWatch()
+            return true
         }
-        touched = []
-        rescanCount += 1
-        continuation.yield(.rescanNeeded(.rootReplaced(resolved)))
+        if waitWD != wd { dropWaitWatch() }
+        waitWD = wd
+        waitDirectory = point.directory
+        waitName = point.name
+        return Self.missingPoint(of: configuredRoot) == point
+    }
+
+    /// Removes the waiting watch (unless it is also the parent's watch).
+    private func dropWaitWatch() {
+        if waitWD >= 0 && waitWD != parentWD {
+            inotify_rm_watch(inotifyFD, waitWD)
+            retired.insert(waitWD)
+        }
+        forgetWaitWatch()
+    }
+
+    private func forgetWaitWatch() {
+        waitWD = -1
+        waitDirectory = nil
+        waitName = []
+    }
+
+    /// Where resolving `path` stops: the deepest existing directory on the way (symbolic links
+    /// followed, as `realpath` would) and the name that is missing there — or is not a
+    /// directory, or is a link that cannot be read. `nil` when `path` resolves to a directory.
+    static func missingPoint(of path: String) -> RootWaitPoint? {
+        let slash = UInt8(ascii: "/")
+        var directory: [UInt8]
+        if path.utf8.first == slash {
+            directory = [slash]
+        } else if let cwd = FileSystem.realPath(".") {
+            directory = Array(cwd.utf8)
+        } else {
+            return nil
+        }
+        var pending = Array(path.utf8.split(separator: slash).reversed().map(Array.init))
+        var links = 0
+        func joined(_ name: [UInt8]) -> [UInt8] { directory == [slash] ? directory + name : directory + [slash] + name }
+        while let name = pending.popLast() {
+            if name == [UInt8(ascii: ".")] { continue }
+            if name == [UInt8(ascii: "."), UInt8(ascii: ".")] {
+                // `directory` holds no symbolic link: its lexical parent is its real parent.
+                if let last = directory.lastIndex(of: slash) { directory = last == 0 ? [slash] : Array(directory[..<last]) }
+                continue
+            }
+            let full = joined(name)
+            let point = RootWaitPoint(directory: String(decoding: directory, as: UTF8.self), name: name)
+            guard let stat = FileSystem.lstat(at: AT_FDCWD, full) else { return point }
+            switch stat.kind {
+            case .directory:
+                directory = full
+            case .symlink:
+                links += 1
+                guard links <= 40, let target = FileSystem.readLink(at: AT_FDCWD, full) else { return point }
+                if target.first == slash { directory = [slash] }
+                pending += target.split(separator: slash).reversed().map(Array.init)
+            case .regular, .other:
+                return point
+            }
+        }
+        return nil
     }
 
     private func finishIteration() {
@@ -719,6 +884,7 @@ final class InotifyBridge: @unchecked Sendable {
             continuation.yield(.rescanNeeded(reason))
         }
         if !touched.isEmpty {
+            modifies.delivered(touched)
             continuation.yield(.touched(touched))
             touched = []
         }
@@ -728,7 +894,8 @@ final class InotifyBridge: @unchecked Sendable {
     private func publishStatus() {
         let status = SiteMonitor.Status(
             isRunning: true, resolvedRoot: realRoot, watchCount: watches.count, isDegraded: degraded,
-            requiredWatchLimit: requiredWatchLimit, overflowCount: overflowCount, rescanCount: rescanCount)
+            requiredWatchLimit: requiredWatchLimit, overflowCount: overflowCount, rescanCount: rescanCount,
+            waitingForRoot: realRoot == nil, rootWaitDirectory: realRoot == nil ? waitDirectory : nil)
         shared.withLock { $0.status = status }
     }
 }

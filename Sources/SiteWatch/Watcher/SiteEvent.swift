@@ -34,8 +34,10 @@ public enum SiteEvent: Sendable, Hashable {
     case degraded(SiteWatchError)
     /// The watches fit again (the limit was raised); degraded mode has ended.
     case watchesRestored
-    /// The root cannot be opened (mid-replacement or removed). Detection would fail; the parent
-    /// directory is watched and a ``rescanNeeded(_:)`` follows when the root is back.
+    /// The root cannot be opened (not deployed yet, mid-replacement or removed); the payload is
+    /// the configured root. Detection would fail; the nearest existing directory on the way to the
+    /// root is watched and a ``rescanNeeded(_:)`` (``RescanReason/rootReplaced(_:)``) follows when
+    /// the root is there. Also the first event of a monitor started before the root exists.
     case rootUnavailable(String)
     /// The answer to ``SiteMonitor/barrier(_:)``: every event the kernel had queued when the
     /// barrier was asked for has been read and delivered before this one (a deploy's writes

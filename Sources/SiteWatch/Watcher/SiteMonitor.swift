@@ -27,6 +27,11 @@ public final class SiteMonitor: Sendable {
         public var setupThreads = max(1, min(2, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         /// How long a directory's `IN_MOVED_FROM` waits for its `IN_MOVED_TO` before it counts as moved out.
         public var renamePairingTimeout: Duration = .milliseconds(100)
+        /// How long a file's writes (`IN_MODIFY`: `truncate(2)`, a `pwrite` through a descriptor
+        /// kept open) are held before its path is delivered: a file being written is touched once
+        /// per interval, after its writes, not once per `write(2)`. A barrier delivers what is held
+        /// at once, and a close after writing (`IN_CLOSE_WRITE`) delivers the path at once.
+        public var modifyInterval: Duration = .milliseconds(200)
         /// A pause after the inotify descriptor becomes readable, so bursts are drained in few reads.
         public var readPause: Duration = .milliseconds(1)
         /// Tests only: after each read the reader leaves the descriptor alone this long, so events
@@ -49,6 +54,12 @@ public final class SiteMonitor: Sendable {
         public var requiredWatchLimit: Int?
         public var overflowCount = 0
         public var rescanCount = 0
+        /// The root does not exist (yet, or any more): the monitor runs and waits for it, watching
+        /// the nearest existing directory on the way (``rootWaitDirectory``); a
+        /// ``RescanReason/rootReplaced(_:)`` rescan follows when it appears.
+        public var waitingForRoot = false
+        /// While ``waitingForRoot``: the existing directory watched for the next missing name.
+        public var rootWaitDirectory: String?
     }
 
     public let root: String
@@ -72,9 +83,16 @@ public final class SiteMonitor: Sendable {
     /// Sets up inotify and every watch (each directory is watched before it is listed), then
     /// starts the reader thread. Call once.
     ///
+    /// A root that does not exist yet — missing itself, a symbolic link to a missing target, or
+    /// missing parent directories — is not an error: the stream starts with
+    /// ``SiteEvent/rootUnavailable(_:)``, ``Status/waitingForRoot`` is true, the nearest existing
+    /// directory on the way is watched, and when the root appears its tree is watched and
+    /// ``SiteEvent/rescanNeeded(_:)`` (``RescanReason/rootReplaced(_:)``) asks for a full walk.
+    ///
     /// The stream ends after ``stop()``; cancelling the task that iterates it stops the monitor too.
-    /// - Throws: ``SiteWatchError``: `rootUnavailable`, `instanceLimitReached`, `systemCallFailed`.
-    ///   Hitting the watch limit is not thrown: the stream starts with ``SiteEvent/degraded(_:)``.
+    /// - Throws: ``SiteWatchError``: `rootUnavailable` (the root exists but cannot be opened, e.g.
+    ///   `EACCES`), `instanceLimitReached`, `systemCallFailed`. Hitting the watch limit is not
+    ///   thrown: the stream starts with ``SiteEvent/degraded(_:)``.
     public func start() throws -> AsyncStream<SiteEvent> {
         if shared.withLock({ $0 != nil }) {
             throw SiteWatchError(code: .systemCallFailed, message: "SiteMonitor.start() called twice")

@@ -13,6 +13,12 @@ let testExclusion = ExclusionRule(patterns: [".*", "*~", "*.swp", "*.tmp"])
 final class EventCollector: Sendable {
     private let events = Mutex<[SiteEvent]>([])
     func append(_ event: SiteEvent) { events.withLock { $0.append(event) } }
+    /// Touched events holding `path` not drained yet.
+    func peekCount(of path: RelativePath) -> Int {
+        events.withLock { events in
+            events.count { if case .touched(let paths) = $0 { paths.contains(path) } else { false } }
+        }
+    }
     func drain() -> [SiteEvent] {
         events.withLock {
             let all = $0
@@ -48,13 +54,14 @@ final class Harness: @unchecked Sendable {
 
     let exclude: ExclusionRule
 
+    /// - Parameter createRoot: false to start before the root exists (it is created by the test).
     init(
         scratch: Scratch = Scratch(), root: String? = nil, options: SiteMonitor.Options = SiteMonitor.Options(),
-        exclude: ExclusionRule = testExclusion
+        exclude: ExclusionRule = testExclusion, createRoot: Bool = true
     ) throws {
         self.scratch = scratch
         self.root = root ?? scratch.path + "/site"
-        makeDirectories(Array(self.root.utf8))
+        if createRoot { makeDirectories(Array(self.root.utf8)) }
         db = try StateDatabase.open(path: scratch.path + "/state.sqlite")
         detector = Detector(root: self.root, exclude: exclude)
         self.exclude = exclude
@@ -123,6 +130,38 @@ final class Harness: @unchecked Sendable {
         let detection = try await detector.detect(scope, in: db)
         try await detector.commit(detection, in: db)
         return Set(detection.changes.filter { !$0.path.description.hasPrefix("zz-sentinel-") })
+    }
+
+    /// What the daemon does for `flush`: a barrier; once it is answered, the paths touched before
+    /// it (since this call) are returned, and what is pending is compared and committed.
+    func flush(_ id: UInt64, timeout: Duration = .seconds(10)) async throws -> (
+        touched: Set<RelativePath>, changes: Set<Change>
+    ) {
+        let monitor = try #require(monitor)
+        for event in collector.drain() {
+            seenEvents.append(event)
+            pending.absorb(event)
+        }
+        let before = seenEvents.count
+        #expect(monitor.barrier(id))
+        #expect(try await waitForEvent(timeout: timeout) { $0 == .barrier(id) }, "barrier \(id) never answered")
+        var touched: Set<RelativePath> = []
+        for case .touched(let paths) in seenEvents[before...].prefix(while: { $0 != .barrier(id) }) {
+            touched.formUnion(paths)
+        }
+        guard let scope = pending.take(now: ContinuousClock.now) else { return (touched, []) }
+        lastScopeWasFull = scope == .full
+        let detection = try await detector.detect(scope, in: db)
+        try await detector.commit(detection, in: db)
+        return (touched, Set(detection.changes.filter { !$0.path.description.hasPrefix("zz-sentinel-") }))
+    }
+
+    /// Takes the events collected so far into ``seenEvents`` (and ``pending``).
+    func collect() {
+        for event in collector.drain() {
+            seenEvents.append(event)
+            pending.absorb(event)
+        }
     }
 
     /// Polls until `condition` holds over the events seen so far (up to `timeout`).
