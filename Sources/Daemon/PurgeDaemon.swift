@@ -280,6 +280,7 @@ public actor PurgeDaemon {
                         detectRetryLevel = 0
                         if let failure = detectFailure {
                             detectFailure = nil
+                            try? db.transaction { try $0.setMetaValue(Self.compareTroubleKey, .null) }
                             logger.notice("the tree can be compared again (was: \(failure.reason))")
                         }
                     } else {
@@ -324,7 +325,7 @@ public actor PurgeDaemon {
     /// The next try of a comparison that could not run: 1 s doubling to a minute.
     func scheduleDetectRetry(now: ContinuousClock.Instant) {
         // Waiting for a missing root: the watcher says when it appears; nothing to retry.
-        if let status = monitor?.status, status.isRunning, status.resolvedRoot == nil { return }
+        if let status = monitor?.status, status.isRunning, status.waitingForRoot { return }
         var delay = options.detectRetryBase
         for _ in 0..<min(detectRetryLevel, 16) where delay < options.detectRetryMax { delay = delay * 2 }
         detectRetryLevel += 1
@@ -466,6 +467,7 @@ public actor PurgeDaemon {
         try? db.transaction {
             try $0.setMetaValue(Self.degradedKey, .null)
             try $0.setMetaValue(Self.waitingForRootKey, .null)
+            try $0.setMetaValue(Self.compareTroubleKey, .null)
         }
         filesTracked = try db.read { try $0.manifestCount() }
         // Rows from before this start belong to no flush of this process: only their failures
@@ -598,6 +600,9 @@ public actor PurgeDaemon {
     public static let degradedKey = "daemon.degraded"
     /// The `meta` key that tells `status` the daemon waits for its site root to exist.
     public static let waitingForRootKey = "daemon.waiting_for_root"
+    /// The `meta` key that tells `status` why the tree cannot be compared now (too many open
+    /// files…); nil while comparisons run.
+    public static let compareTroubleKey = "daemon.compare_trouble"
 
     /// `purge` through the socket: tab-separated items after the verb, each `URL` or
     /// `URL<space>HEX-PATH`, queued like detected changes (kind `manual`).
@@ -665,7 +670,7 @@ public actor PurgeDaemon {
         case .barrier(let id):
             barrierReached(id)
         }
-        if let root = waitingForRoot, monitor?.status.resolvedRoot != nil {
+        if let root = waitingForRoot, monitor.map({ !$0.status.waitingForRoot }) ?? false {
             waitingForRoot = nil
             try? db.transaction { try $0.setMetaValue(Self.waitingForRootKey, .null) }
             logger.notice("the site root \(root) exists now: walking it")
@@ -920,6 +925,10 @@ public actor PurgeDaemon {
         let reason = "\(error)"
         let now = clock.now()
         if reason != detectFailure?.reason || detectFailure.map({ $0.at.duration(to: now) >= .seconds(300) }) == true {
+            if reason != detectFailure?.reason {
+                // `status` says what the daemon cannot do (best effort: the state may be as stuck).
+                try? db.transaction { try $0.setMetaValue(Self.compareTroubleKey, .text(reason)) }
+            }
             detectFailure = (reason, now)
             logger.warning("cannot compare the tree now: \(error); will retry with a backoff (the touched paths are kept)")
         }
@@ -1038,6 +1047,7 @@ public actor PurgeDaemon {
         var line = "\(files) files, \(pendingURLs) URLs pending, last batch \(lastBatchSummary), quota left \(quotaLeft)"
         if monitor?.status.isDegraded == true { line += ", DEGRADED: watch limit reached" }
         if let waitingForRoot { line += ", WAITING for the site root \(waitingForRoot) to exist" }
+        if waitingForRoot == nil, detectFailure != nil { line += ", TROUBLE: cannot compare the tree now (see the log)" }
         if storageDegraded != nil { line += ", DEGRADED: cannot write the state (disk full?)" }
         if options.dryRun { line = "dry run: " + line }
         if line != lastStatusLine {

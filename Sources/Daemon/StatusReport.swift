@@ -59,6 +59,8 @@ public struct StatusReport: Sendable {
     public var degraded: String?
     /// The site root the daemon waits for (it does not exist yet, or vanished); nil when watched.
     public var waitingForRoot: String?
+    /// Why the daemon cannot compare the tree now (too many open files…); nil while it can.
+    public var compareTrouble: String?
     /// Failed URLs neither retried nor forgotten (all of them; `failures` lists only 200).
     public var failedURLCount: Int = 0
     /// The state was written by an older purgewatch and not migrated yet (the daemon migrates
@@ -116,6 +118,7 @@ public struct StatusReport: Sendable {
             report.failedURLCount = try tx.queueCount(state: .failed)
             if case .text(let reason)? = try tx.metaValue(PurgeDaemon.degradedKey) { report.degraded = reason }
             if case .text(let root)? = try tx.metaValue(PurgeDaemon.waitingForRootKey) { report.waitingForRoot = root }
+            if case .text(let trouble)? = try tx.metaValue(PurgeDaemon.compareTroubleKey) { report.compareTrouble = trouble }
             // A reading from before the last 00:00 UTC+8 counts as reset, as the planner reads it.
             report.quota = QuotaBook.effective(try tx.quotaRows(), now: now).map {
                 Quota(
@@ -171,6 +174,7 @@ public struct StatusReport: Sendable {
             ("unverified_batches", "\(unverifiedBatches)"),
             ("degraded", string(degraded)),
             ("waiting_for_root", string(waitingForRoot)),
+            ("compare_trouble", string(compareTrouble)),
             ("batches", J.array(batchesJSON)),
             ("failures", J.object([("batches", "\(failedBatches)"), ("urls", J.array(failuresJSON))])),
             ("quota", J.array(quotaJSON)),
@@ -223,6 +227,7 @@ public struct StatusReport: Sendable {
         }
         if let degraded { warning.append("watching is degraded (\(degraded))") }
         if daemonRunning, let waitingForRoot { warning.append("the site root \(waitingForRoot) does not exist yet") }
+        if daemonRunning, waitingForRoot == nil, let compareTrouble { warning.append("cannot compare the tree now: \(compareTrouble)") }
         if unverifiedBatches > 0 { warning.append("\(unverifiedBatches) batch(es) unverified") }
         let level: CheckLevel = !critical.isEmpty ? .critical : !warning.isEmpty ? .warning : .ok
         let summary =
@@ -260,6 +265,9 @@ public struct StatusReport: Sendable {
         if let degraded { lines.append("DEGRADED: \(degraded); the tree is walked periodically") }
         if daemonRunning, let waitingForRoot {
             lines.append("WAITING:  the site root \(waitingForRoot) does not exist yet; its first tree is recorded as the baseline")
+        }
+        if daemonRunning, waitingForRoot == nil, let compareTrouble {
+            lines.append("TROUBLE:  cannot compare the tree now (retried; nothing is judged meanwhile): \(compareTrouble)")
         }
         if unverifiedBatches > 0 {
             lines.append("unverified: \(unverifiedBatches) batch(es) accepted but never reported done within 30 min (no longer polled)")
