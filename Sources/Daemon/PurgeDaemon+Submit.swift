@@ -697,6 +697,13 @@ extension PurgeDaemon {
                 + quota.pathPurge.map {
                     QuotaRow(area: $0.area, kind: "path", batch: $0.batch, total: $0.total, available: $0.available, fetchedMilliseconds: fetched)
                 }
+            guard !fresh.isEmpty else {
+                // An answer with no quota in it: planned with the last known quota (or the
+                // documented defaults), asked again on the backoff — not on every pass.
+                quotaBook.read(at: clock.wall(), .failed)
+                logger.warning("DescribePurgeQuota answered no quota; planning with the last known quota")
+                return
+            }
             try db.transaction { try $0.replaceQuota(fresh) }
             quotaBook.read(at: clock.wall(), quotaHasRoom(currentQuotaView()) ? .room : .noRoom)
         } catch is CancellationError {

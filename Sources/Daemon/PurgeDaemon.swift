@@ -99,10 +99,12 @@ public actor PurgeDaemon {
     /// A comparison that could not run is tried again then (backing off), not in a loop.
     var detectRetryAt: ContinuousClock.Instant?
     var detectRetryLevel = 0
+    /// Descriptors held back for the runtime, released when the process runs out (``DescriptorReserve``).
+    let descriptorReserve = DescriptorReserve()
     /// The site root while it does not exist (the watcher waits for it); nil while watched.
     var waitingForRoot: String?
     /// Why comparisons last failed and when that was said (for one log line per condition).
-    var detectFailure: (reason: String, at: ContinuousClock.Instant)?
+    var detectFailure: (reason: String, condition: String, at: ContinuousClock.Instant)?
     var lastPrune: ContinuousClock.Instant?
     /// Wake-ups of the stages: the detector (a window closed), the submitter and the verifier
     /// (work queued, a tick), the watcher (a new monitor started). Each holds at most one.
@@ -277,12 +279,6 @@ public actor PurgeDaemon {
                         // queue as it stands right now (their watermark).
                         detectionsFinished = detectionsStarted
                         lastDetectionWatermark = (try? db.read { try $0.highestQueueID() }) ?? lastDetectionWatermark
-                        detectRetryLevel = 0
-                        if let failure = detectFailure {
-                            detectFailure = nil
-                            try? db.transaction { try $0.setMetaValue(Self.compareTroubleKey, .null) }
-                            logger.notice("the tree can be compared again (was: \(failure.reason))")
-                        }
                     } else {
                         // The root unavailable, or too many open files: compared again after a
                         // backoff (the touched paths are kept), never in a loop.
@@ -298,6 +294,7 @@ public actor PurgeDaemon {
                 submitRequested = true
                 submitterWake.yield()
                 if !waiters.isEmpty { inputs.yield(.progress) }
+                armTimer(now: clock.now())  // a window it opened (a held-back full walk) has a deadline
             }
         }
     }
@@ -325,7 +322,7 @@ public actor PurgeDaemon {
     /// The next try of a comparison that could not run: 1 s doubling to a minute.
     func scheduleDetectRetry(now: ContinuousClock.Instant) {
         // Waiting for a missing root: the watcher says when it appears; nothing to retry.
-        if let status = monitor?.status, status.isRunning, status.waitingForRoot { return }
+        if waitingForRoot != nil || monitor?.status.waitingForRoot == true { return }
         var delay = options.detectRetryBase
         for _ in 0..<min(detectRetryLevel, 16) where delay < options.detectRetryMax { delay = delay * 2 }
         detectRetryLevel += 1
@@ -376,6 +373,9 @@ public actor PurgeDaemon {
         if let quotaRead = nextQuotaRead() {
             due.append(clock.instant(atWallMilliseconds: Int64((quotaRead.timeIntervalSince1970 * 1_000).rounded())))
         }
+        // Work asked for and not done (held by a pause, or a disk-full retry): due once the
+        // pause ends, or now.
+        if submitRequested { due.append(now) }
         if let pausedUntil, now < pausedUntil { due = due.map { max($0, pausedUntil) } }
         submitterDue = due.min()
         armTimer(now: now)
@@ -670,7 +670,7 @@ public actor PurgeDaemon {
         case .barrier(let id):
             barrierReached(id)
         }
-        if let root = waitingForRoot, monitor.map({ !$0.status.waitingForRoot }) ?? false {
+        if let root = waitingForRoot, case .rescanNeeded(.rootReplaced) = event {
             waitingForRoot = nil
             try? db.transaction { try $0.setMetaValue(Self.waitingForRootKey, .null) }
             logger.notice("the site root \(root) exists now: walking it")
@@ -871,7 +871,8 @@ public actor PurgeDaemon {
             compared = try await detectAndQueue(now: now, reconcile: false)
         }
         // A full walk held back by the rescan backoff: come back when the window closes again.
-        if !pending.isEmpty { coalescer.noteChange(at: now) }
+        // (A comparison that failed is retried by ``scheduleDetectRetry(now:)``'s backoff instead.)
+        if compared, !pending.isEmpty, detectRetryAt == nil { coalescer.noteChange(at: now) }
         return compared
     }
 
@@ -886,6 +887,15 @@ public actor PurgeDaemon {
         do {
             detection = try await detector.detect(scope, in: db)
             if scope == .full { metrics.walked(reason: reason, duration: started.duration(to: clock.now())) }
+            if let error = detection.deferredError, !detection.deferred.isEmpty {
+                // Files that could not be read for now (too many open files, EIO…): not judged,
+                // compared again after the retry's backoff; the rest of the comparison stands.
+                pending.restore(.paths(Set(detection.deferred)))
+                detectionFailed(error)
+                scheduleDetectRetry(now: clock.now())
+            } else {
+                detectionSucceeded()
+            }
         } catch let error as SiteWatchError {
             detectionFailed(error)
             pending.restore(scope, reason: .rootReplaced(config.site.root))
@@ -919,17 +929,34 @@ public actor PurgeDaemon {
         return true
     }
 
-    /// Says once why comparisons cannot run, and again only when the reason changes or every
-    /// few minutes while it lasts (no log storm: SPEC §7, one clear line per condition).
+    /// A comparison ran: the retry backoff starts again, and a trouble reported is over.
+    func detectionSucceeded() {
+        detectRetryLevel = 0
+        if descriptorReserve.isReleased { descriptorReserve.refill() }
+        guard let failure = detectFailure else { return }
+        detectFailure = nil
+        try? db.transaction { try $0.setMetaValue(Self.compareTroubleKey, .null) }
+        logger.notice("the tree can be compared again (was: \(failure.reason))")
+    }
+
+    /// Says once why comparisons cannot run, and again only when the condition (the error's
+    /// code and errno, not its path, which varies) changes or every few minutes while it lasts
+    /// (no log storm: SPEC §7, one clear line per condition).
     func detectionFailed(_ error: SiteWatchError) {
         let reason = "\(error)"
+        let condition = "\(error.code)/\(error.errno ?? 0)"
         let now = clock.now()
-        if reason != detectFailure?.reason || detectFailure.map({ $0.at.duration(to: now) >= .seconds(300) }) == true {
-            if reason != detectFailure?.reason {
+        if error.errno == EMFILE || error.errno == ENFILE, !descriptorReserve.isReleased {
+            // Leave the runtime room (libdispatch crashes the process if it cannot open a file).
+            descriptorReserve.release()
+            logger.warning("out of file descriptors: released \(descriptorReserve.count) held in reserve so the runtime keeps working; comparisons wait")
+        }
+        if condition != detectFailure?.condition || detectFailure.map({ $0.at.duration(to: now) >= .seconds(300) }) == true {
+            if condition != detectFailure?.condition {
                 // `status` says what the daemon cannot do (best effort: the state may be as stuck).
                 try? db.transaction { try $0.setMetaValue(Self.compareTroubleKey, .text(reason)) }
             }
-            detectFailure = (reason, now)
+            detectFailure = (reason, condition, now)
             logger.warning("cannot compare the tree now: \(error); will retry with a backoff (the touched paths are kept)")
         }
     }

@@ -95,8 +95,10 @@ extension EndToEnd {
             try await fixture.startDaemon()
             let pid = try #require(fixture.daemon?.pid)
             #expect((try await fixture.status())["files_tracked"] as? Int == 50)
+            // "0 free": a limit below what is open (open descriptors stay, every new open fails),
+            // so nothing the daemon closes meanwhile makes room; "2 free": just above.
             let used = Self.openDescriptors(pid)
-            #expect(try await Self.prlimit(pid, nofile: used + free) == 0)
+            #expect(try await Self.prlimit(pid, nofile: free == 0 ? max(3, used - 8) : used + free) == 0)
             for index in 0..<50 { try fixture.write("d\(index % 5)/p\(index).html", "v2\n") }
             if free == 0 {
                 // The window closes and the comparison cannot open even the root: it waits.
@@ -203,21 +205,32 @@ extension EndToEnd {
             let before = Self.contextSwitches(pid)
             try await Task.sleep(for: .seconds(6))
             let after = Self.contextSwitches(pid)
-            let perSecond = Double(after - before) / 6
-            #expect(perSecond <= 1.0, "\(after - before) wake-ups in 6 s at rest")
+            let wakeups = Self.switchesBetween(before, after)
+            // libdispatch's workqueue monitor alone wakes its manager thread once a second in every
+            // Swift process on Linux (a 1 s timer source, swift-corelibs-libdispatch
+            // src/event/workqueue.c); the daemon's own share must stay a small fraction of that.
+            // The 200 ms tick this replaced woke the daemon 70 times a second.
+            #expect(Double(wakeups) / 6 <= 1.5, "\(wakeups) wake-ups in 6 s at rest: \(before) → \(after)")
         }
     }
 
-    /// Voluntary and involuntary context switches over every thread of `pid`.
-    static func contextSwitches(_ pid: pid_t) -> Int {
+    /// Voluntary and involuntary context switches of each thread of `pid`, by thread id.
+    static func contextSwitches(_ pid: pid_t) -> [String: Int] {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        return tasks.reduce(0) { total, task in
+        var switches: [String: Int] = [:]
+        for task in tasks {
             let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
-            return total + status.split(separator: "\n").reduce(0) { sum, line in
-                guard line.hasPrefix("voluntary_ctxt_switches:") || line.hasPrefix("nonvoluntary_ctxt_switches:") else { return sum }
-                return sum + (Int(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0)
+            for line in status.split(separator: "\n")
+            where line.hasPrefix("voluntary_ctxt_switches:") || line.hasPrefix("nonvoluntary_ctxt_switches:") {
+                switches[task, default: 0] += Int(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0
             }
         }
+        return switches
+    }
+
+    /// The switches between two samples: each thread's growth, a thread born in between whole.
+    static func switchesBetween(_ before: [String: Int], _ after: [String: Int]) -> Int {
+        after.reduce(0) { total, entry in total + max(0, entry.value - (before[entry.key] ?? 0)) }
     }
 }
 

@@ -47,10 +47,17 @@ public struct Detection: Sendable {
     public let filesHashed: Int
     /// Paths that could not be read (`EACCES`, `EPERM`, or another `errno` that does not pass);
     /// their manifest rows are left as they were. (A reason that passes — `EMFILE`, `EIO`, … —
-    /// fails the whole detection instead: ``SiteWatchError/Code/transient``.)
+    /// defers the file instead: ``deferred``.)
     public let unreadable: [RelativePath]
     /// The `errno` that made each of ``unreadable`` unreadable.
     public var unreadableErrnos: [RelativePath: Int32] = [:]
+    /// Files that could not be read for a reason that passes (`EMFILE`, `ENFILE`, `ENOMEM`,
+    /// `EINTR`, `EAGAIN`, `EIO` on opening or reading the file itself): not judged — neither
+    /// changed nor deleted, their rows untouched — and to be compared again later; the rest of the
+    /// comparison stands. ``deferredError`` is the first such failure. (A directory or the root
+    /// failing so fails the whole detection: ``SiteWatchError/Code/transient``.)
+    public var deferred: [RelativePath] = []
+    public var deferredError: SiteWatchError?
     /// Manifest rows to write with the changes: created and modified files. (Unchanged files
     /// whose stat data was refreshed, and a baseline's rows, were written while comparing.)
     public let manifestUpserts: [ManifestEntry]

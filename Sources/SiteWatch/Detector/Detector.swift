@@ -142,6 +142,10 @@ public struct Detector: Sendable {
         private(set) var unreadable: [RelativePath] = []
         /// The `errno` that made each of ``unreadable`` unreadable.
         private(set) var unreadableErrnos: [RelativePath: Int32] = [:]
+        /// Files that could not be read for a reason that passes (EMFILE, EIO…): not judged, their
+        /// rows untouched, to be compared again; and the first such failure.
+        private(set) var deferred: [RelativePath] = []
+        private(set) var deferredError: SiteWatchError?
         private(set) var scanned = 0
         private(set) var hashed = 0
         private(set) var rowsAdded = 0
@@ -218,8 +222,10 @@ public struct Detector: Sendable {
             case .unreadable(let code):
                 noteUnreadable(entry.path, code)
             case .transient(let code):
-                // Nothing is judged: the detection fails, its scope stays pending.
-                throw SiteWatchError.transient(errno: code, path: entry.path.description)
+                // This file is not judged (its row stays as it was) and is compared again later;
+                // the rest of the comparison goes on: one file's trouble stays with it.
+                deferred.append(entry.path)
+                if deferredError == nil { deferredError = SiteWatchError.transient(errno: code, path: entry.path.description) }
             }
         }
 
@@ -324,6 +330,8 @@ public struct Detector: Sendable {
         var deletions: [[UInt8]] = []
         var unreadable: [RelativePath] = []
         var unreadableErrnos: [RelativePath: Int32] = [:]
+        var deferred: [RelativePath] = []
+        var deferredError: SiteWatchError?
         var filesScanned = 0
         var hashed = 0
         var rowsAdded = 0
@@ -340,6 +348,8 @@ public struct Detector: Sendable {
                 deletions += merge.deletions
                 unreadable += merge.unreadable
                 unreadableErrnos.merge(merge.unreadableErrnos) { first, _ in first }
+                deferred += merge.deferred
+                deferredError = deferredError ?? merge.deferredError
                 filesScanned += merge.scanned
                 hashed += merge.hashed
                 rowsAdded += merge.rowsAdded
@@ -355,6 +365,8 @@ public struct Detector: Sendable {
         detection.manifestRowsAdded = rowsAdded
         detection.manifestRowsRefreshed = rowsRefreshed
         detection.unreadableErrnos = unreadableErrnos
+        detection.deferred = deferred
+        detection.deferredError = deferredError
         return detection
     }
 

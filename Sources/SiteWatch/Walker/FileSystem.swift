@@ -47,8 +47,9 @@ enum FileSystem {
     }
 
     /// Why opening, listing or stat-ing a file or directory failed, judged by `errno` alone
-    /// (issue 22: never guessed). A caller that sees ``transient(_:)`` must not judge anything:
-    /// the whole detection fails with ``SiteWatchError/Code/transient`` and is retried later.
+    /// (issue 22: never guessed). A caller that sees ``transient(_:)`` must not judge the path:
+    /// a file is deferred (``Detection/deferred``), a directory or the root fails the whole
+    /// detection with ``SiteWatchError/Code/transient``; either is retried later.
     enum Failure: Sendable, Equatable {
         /// `ENOENT`, `ENOTDIR`: the path is not there (a caller adds `ELOOP` where it opened
         /// with `O_NOFOLLOW` through a symbolic link).

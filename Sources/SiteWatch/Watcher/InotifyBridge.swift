@@ -353,10 +353,22 @@ final class InotifyBridge: @unchecked Sendable {
     /// it is unseen, so the tree is out of sync (walked again, and resynchronised, later).
     private func transientWalkFailure(_ path: RelativePath, _ code: Int32) {
         guard FileSystem.isTransient(code) else { return }
-        logger.warning(
-            "cannot watch or list a directory for now", metadata: ["sitewatch.path": "\(path)", "sitewatch.errno": "\(code)"])
+        // One line per condition (errno) a minute, not one per directory per pass: under
+        // descriptor exhaustion every directory fails, at every resync.
+        let now = Self.monotonicNanoseconds()
+        if lastTransientLog.map({ $0.errno != code || now - $0.at >= 60_000_000_000 }) ?? true {
+            lastTransientLog = (code, now)
+            logger.warning(
+                "cannot watch or list a directory for now (and maybe others like it: said once a minute)",
+                metadata: ["sitewatch.path": "\(path)", "sitewatch.errno": "\(code)"])
+        }
         markOutOfSync(.watchFailed(path: path, errno: code))
     }
+
+    /// The last transient walk failure logged (its errno, when), so the log says it once a minute.
+    private var lastTransientLog: (errno: Int32, at: UInt64)?
+    /// The errno of the last failed attempt to open a root that exists, so it is said once.
+    private var lastAttachFailure: Int32?
 
     /// A directory left the tree (moved out or deleted): drop the watches under it.
     private func detachSubtree(_ path: RelativePath) {
@@ -771,17 +783,26 @@ final class InotifyBridge: @unchecked Sendable {
                 return
             }
             let wasWaiting = realRoot == nil
+            detachRoot()
+            guard attachRoot() else {
+                // There but not openable (or gone again): the next event or root check retries,
+                // and says so once per errno, not at every check.
+                let code = errno
+                if lastAttachFailure != code {
+                    lastAttachFailure = code
+                    logger.warning(
+                        "site root exists but cannot be opened; trying again at the next event or root check",
+                        metadata: ["sitewatch.root": "\(configuredRoot)", "sitewatch.errno": "\(code)"])
+                }
+                if !wasWaiting { continuation.yield(.rootUnavailable(configuredRoot)) }
+                return
+            }
+            lastAttachFailure = nil
             logger.notice(
                 wasWaiting
                     ? "site root is available; watching it and comparing it with the manifest"
                     : "site root replaced; moving watches and comparing the new tree with the manifest",
                 metadata: ["sitewatch.root": "\(configuredRoot)", "sitewatch.target": "\(resolved)"])
-            detachRoot()
-            guard attachRoot() else {
-                // There but not openable (or gone again): the next event or root check retries.
-                if !wasWaiting { continuation.yield(.rootUnavailable(configuredRoot)) }
-                return
-            }
             dropWaitWatch()
             touched = []
             rescanCount += 1

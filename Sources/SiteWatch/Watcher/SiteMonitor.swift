@@ -20,8 +20,10 @@ public final class SiteMonitor: Sendable {
     public struct Options: Sendable {
         /// How often the tree is walked while the watch limit leaves part of it unwatched.
         public var degradedRescanInterval: Duration = .seconds(60)
-        /// How often the root is re-resolved even without an event (a root replaced behind our back).
-        public var rootCheckInterval: Duration = .seconds(5)
+        /// How often the root is re-resolved even without an event (a root replaced behind our
+        /// back). A safety net only: a swap or a missing root's arrival is seen through the
+        /// watched parent at once, and at rest each check is a wake-up (SPEC §7).
+        public var rootCheckInterval: Duration = .seconds(30)
         /// Threads the set-up walk uses (the root's entries cut into this many parts, each
         /// watched on its own thread): the cores, at most 2.
         public var setupThreads = max(1, min(2, sysconf(Int32(_SC_NPROCESSORS_ONLN))))

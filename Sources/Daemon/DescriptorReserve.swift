@@ -1,0 +1,40 @@
+import Glibc
+
+/// A few file descriptors held in reserve (`/dev/null`), given back when the process runs out.
+///
+/// Under descriptor exhaustion (`EMFILE`) the daemon waits (its comparisons back off, nothing is
+/// judged), but the runtime beneath it must not fail: libdispatch's workqueue monitor (a 1 s timer
+/// in swift-corelibs-libdispatch, `src/event/workqueue.c`) opens `/proc/<tid>/stat` for each worker
+/// while a queue has work, and crashes the process (`DISPATCH_CLIENT_CRASH`, "registered worker
+/// exited prematurely": the SIGILL seen with no descriptor left) when that open fails. Releasing
+/// the reserve the moment our own code meets `EMFILE` leaves it room; the reserve is taken again
+/// once a comparison runs cleanly.
+final class DescriptorReserve {
+    private var descriptors: [Int32] = []
+    let count: Int
+
+    init(count: Int = 4) {
+        self.count = count
+        refill()
+    }
+
+    deinit { release() }
+
+    /// Whether the reserve is given back (and not yet refilled).
+    var isReleased: Bool { descriptors.count < count }
+
+    /// Closes the reserved descriptors: that many are free for the runtime.
+    func release() {
+        for fd in descriptors { close(fd) }
+        descriptors = []
+    }
+
+    /// Takes the reserve again, as far as descriptors can be had.
+    func refill() {
+        while descriptors.count < count {
+            let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return }
+            descriptors.append(fd)
+        }
+    }
+}
