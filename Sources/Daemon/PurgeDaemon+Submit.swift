@@ -246,7 +246,9 @@ extension PurgeDaemon {
                     logger.warning(
                         "\(batch.action) not accepted yet (\(error.code)): trying again in \(Int(delay.rounded())) s", metadata: metadata)
                 }
-                submitRequested = true
+                // What is due now (the rest of a batch after one URL failed alone) is sent at once;
+                // a later attempt is the batch's own due time.
+                if at <= clock.wall() { submitRequested = true }
             case .waitForQuota(let reset):
                 try db.transaction { tx in
                     try tx.updateBatch(

@@ -538,8 +538,7 @@ public actor PurgeDaemon {
             case let command where command.hasPrefix("purge\t") || command == "purge":
                 do {
                     let (added, total) = try enqueueManual(command)
-                    submitRequested = true
-                    submitterWake.yield()
+                    workQueued()
                     connection.answer("queued \(added) \(total)")
                 } catch {
                     connection.answer("error \(error)")
@@ -594,6 +593,13 @@ public actor PurgeDaemon {
             // A busy or failing read on the control loop: the next tick tries again.
             logger.debug("control loop: \(error)")
         }
+    }
+
+    /// URLs were queued (by hand, a retry of failures): the submitter plans them at once, or when
+    /// a pause ends.
+    func workQueued() {
+        submitRequested = true
+        submitterWake.yield()
     }
 
     /// The `meta` key that tells `status` (and `status --check`) that watching is degraded.

@@ -3,6 +3,7 @@ import Logging
 import PurgeCore
 import Reporting
 import Synchronization
+import StateStore
 import TencentEmulator
 
 @testable import Daemon
@@ -83,6 +84,31 @@ struct ManualDaemon {
     func queue(_ count: Int, prefix: String = "page") async throws {
         let urls = (0..<count).map { "https://www.example.com/\(prefix)\($0).html" }
         _ = try await daemon.enqueueManual("purge\t" + urls.joined(separator: "\t"))
+    }
+
+    /// One pass of the submitter as the control loop runs it when woken, then its next due time.
+    func submitPass() async throws -> ContinuousClock.Instant? {
+        try await daemon.submit()
+        await daemon.submitterScheduled()
+        return await daemon.submitterDue
+    }
+
+    /// One pass of the verifier as the control loop runs it when woken, then its next due time.
+    func verifyPass() async throws -> ContinuousClock.Instant? {
+        try await daemon.verify()
+        try await daemon.pruneIfDue(now: clock.daemonClock.now())
+        await daemon.verifierScheduled()
+        return await daemon.verifierDue
+    }
+
+    /// Moves the clock to `instant` (never back).
+    func advance(to instant: ContinuousClock.Instant) {
+        let now = clock.daemonClock.now()
+        if instant > now { clock.advance(by: now.duration(to: instant)) }
+    }
+
+    func batchCounts() async throws -> [BatchState: Int] {
+        try await daemon.db.read { try $0.batchCounts() }
     }
 
     func close() async {
