@@ -112,6 +112,7 @@ let package = Package(
         .executableTarget(name: "bench-planner", dependencies: ["PurgeCore"], path: "Benchmarks/PlannerBench"),
         .executableTarget(name: "bench-history", dependencies: ["StateStore"], path: "Benchmarks/HistoryBench"),
         .executableTarget(name: "bench-daemon", dependencies: ["TencentEmulator"], path: "Benchmarks/DaemonBench"),
+        .executableTarget(name: "bench-idle", path: "Benchmarks/IdleBench"),
         .testTarget(name: "PurgeCoreTests", dependencies: ["PurgeCore"]),
         .testTarget(
             name: "TencentCDNTests",

@@ -44,6 +44,7 @@ SCRATCH="${SCRATCH:-.build-bench}"
 echo "building purgewatch and bench-daemon (release, scratch path $SCRATCH)…" >&2
 swift build -c release --scratch-path "$SCRATCH" --product purgewatch >&2
 swift build -c release --scratch-path "$SCRATCH" --product bench-daemon >&2
+swift build -c release --scratch-path "$SCRATCH" --product bench-idle >&2
 BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)"
 
 OUT="${OUT:-/tmp/purgewatch-bench-run}"
@@ -56,7 +57,7 @@ for files in "${sizes[@]}"; do
     dirs=$((files / 10))
     echo "size $files files / $dirs directories…" >&2
     "$BIN/bench-daemon" --purgewatch "$BIN/purgewatch" --files "$files" --dirs "$dirs" --changed "$(( dirs < 5000 ? dirs : 5000 ))" \
-        --timeout $((60 + files / 1000)) --log-copy "$OUT/daemon-$files.log" | tee "$OUT/run-$files.out" >&2
+        --timeout $((60 + files / 1000)) --log-copy "$OUT/daemon-$files.log" --idle "$BIN/bench-idle" | tee "$OUT/run-$files.out" >&2
 done
 
 echo
@@ -80,7 +81,7 @@ for files in "${sizes[@]}"; do
         "flush --wait --full (stat walk of the tree)" "$(value flush_full_s "$f")" "$(ratio "$(value flush_s "$f")" "$(value flush_full_s "$f")")" \
         "≤ 0.25 s, flat in tree size (CLI spawn $(value spawn_s "$f") s)"
     printf '%-9s | %-40s | %10s | %-44s | %10s | %7s | %s\n' "$files" "at rest: wake-ups/s, all threads" "$(value rest_wakeups_per_s "$f")" \
-        "idle inotifywait -m -r" "$(value inotifywait_rest_wakeups_per_s "$f")" "-" "≤ 1/s, ~0 CPU (CPU $(value rest_cpu_pct "$f") %)"
+        "idle inotifywait -m -r | idle Swift program" "$(value inotifywait_rest_wakeups_per_s "$f") | $(value swift_idle_wakeups_per_s "$f")" "-" "≤ 1/s, ~0 CPU (CPU $(value rest_cpu_pct "$f") %)"
     printf '%-9s | %-40s | %9ss | %-44s | %10s | %7s | %s\n' "$files" "burst: last write → last batch − quiet" "$(value latency_s "$f")" \
         "exact URLs: $(value exact "$f"), $(value requests "$f") requests" "-" "-" "≤ 2 s"
 done

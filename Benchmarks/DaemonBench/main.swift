@@ -67,6 +67,8 @@ struct Options {
     var logLevel: String?
     /// Seconds the daemon is watched at rest after READY (SPEC §7: ≤ 1 wake-up a second).
     var rest = 30
+    /// A Swift program that only sleeps (`bench-idle`): the runtime's own wake-ups at rest.
+    var idle: String?
 
     init(arguments: [String], environment: [String: String]) {
         func integer(_ text: String?, _ name: String) -> Int? {
@@ -91,7 +93,7 @@ struct Options {
         while index < arguments.count {
             let flag = arguments[index]
             if flag == "-h" || flag == "--help" {
-                say("usage: bench-daemon [--files N] [--dirs N] [--changed N] [--quiet 2s] [--purgewatch PATH] [--tmp DIR] [--log-copy FILE] [--timeout SECONDS] [--log-level LEVEL] [--rest SECONDS]")
+                say("usage: bench-daemon [--files N] [--dirs N] [--changed N] [--quiet 2s] [--purgewatch PATH] [--tmp DIR] [--log-copy FILE] [--timeout SECONDS] [--log-level LEVEL] [--rest SECONDS] [--idle PATH]")
                 exit(0)
             }
             guard index + 1 < arguments.count else { fail("\(flag) needs a value") }
@@ -107,6 +109,7 @@ struct Options {
             case "--timeout": timeout = integer(value, flag)!
             case "--log-level": logLevel = value
             case "--rest": rest = integer(value, flag)!
+            case "--idle": idle = value
             default: fail("unknown flag \(flag) (see --help)")
             }
             index += 2
@@ -495,13 +498,19 @@ func runBenchmark() async throws -> Bool {
     {
         usleep(10_000)
     }
+    let idleSwift = options.idle.map { Daemon.spawn($0, [], environment: environment, logPath: directory + "/idle.log") }
     usleep(500_000)
-    let restStart = (daemon: activity(daemon.pid), watcher: activity(watcher.pid))
+    let restStart = (daemon: activity(daemon.pid), watcher: activity(watcher.pid), swift: idleSwift.map { activity($0.pid) })
     usleep(UInt32(options.rest) * 1_000_000)
-    let restEnd = (daemon: activity(daemon.pid), watcher: activity(watcher.pid))
-    kill(watcher.pid, SIGKILL)
-    var watcherStatus: Int32 = 0
-    waitpid(watcher.pid, &watcherStatus, 0)
+    let restEnd = (daemon: activity(daemon.pid), watcher: activity(watcher.pid), swift: idleSwift.map { activity($0.pid) })
+    for process in [watcher] + (idleSwift.map { [$0] } ?? []) {
+        kill(process.pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(process.pid, &status, 0)
+    }
+    let swiftIdleWakeups =
+        restStart.swift.flatMap { start in restEnd.swift.map { Double(switchesBetween(start.switches, $0.switches)) / Double(options.rest) } }
+        ?? -1
     let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
     let restWakeups = Double(switchesBetween(restStart.daemon.switches, restEnd.daemon.switches)) / Double(options.rest)
     let restCPU = Double(restEnd.daemon.ticks - restStart.daemon.ticks) / ticksPerSecond / Double(options.rest) * 100
@@ -650,7 +659,7 @@ func runBenchmark() async throws -> Bool {
         say(name.padding(toLength: 44, withPad: " ", startingAt: 0) + " " + value.padding(toLength: 16, withPad: " ", startingAt: 0) + " " + detail)
     }
     row("generate the site (bench, not measured)", format(seconds(generated)) + " s")
-    row("at rest: wake-ups per second (all threads)", format(restWakeups, 2), "over \(options.rest) s; CPU \(format(restCPU, 2)) % of a core; idle inotifywait -m -r: \(format(watcherWakeups, 2))/s")
+    row("at rest: wake-ups per second (all threads)", format(restWakeups, 2), "over \(options.rest) s; CPU \(format(restCPU, 2)) % of a core; idle inotifywait -m -r: \(format(watcherWakeups, 2))/s; a Swift program that only sleeps: \(format(swiftIdleWakeups, 2))/s")
     row("reconcile: spawn → READY=1 (empty manifest)", format(seconds(reconcile)) + " s", "files_tracked \(tracked); VmHWM at READY \(mib(memoryAtReady.peak))")
     row("flush --wait after changing 1 file", format(median(flushTimes)) + " s", "median of 5 \(flushTimes.map { format($0) }); `purgewatch --version` alone \(format(spawnFloor)) s")
     row("flush --wait --full after changing 1 file", format(median(flushFullTimes)) + " s", "median of 5 (a stat walk of the whole tree)")
@@ -674,7 +683,7 @@ func runBenchmark() async throws -> Bool {
     say("emulator requests: \(actions.joined(separator: " "))")
     say("daemon log: \(logLines.count) lines, \(notable.count) notable (warning/error/overflow/out of sync)")
     for line in notable.prefix(20) { say("  " + line) }
-    say("RESULT latency_s=\(format(latency)) first_latency_s=\(format(firstLatency)) requests=\(acceptedRequests.count) exact=\(exact ? "yes" : "no") peak_rss_kib=\(memoryAtEnd.peak) reconcile_s=\(format(seconds(reconcile))) burst_s=\(format(seconds(burst))) find_s=\(format(seconds(findTime))) find_count=\(findCount) flush_s=\(format(median(flushTimes))) flush_full_s=\(format(median(flushFullTimes))) spawn_s=\(format(spawnFloor)) sha256_s=\(format(sha256Floor)) stat_s=\(format(statFloor)) inotifywait_s=\(format(watchFloor.seconds)) inotifywait_rss_kib=\(inotifywaitKiB) ready_warm_s=\(format(readyWarm)) warm_rss_kib=\(warmMemory.peak) idle_rss_kib=\(idleMemory.peak) idle_anon_kib=\(idleMemory.anonymous) end_anon_kib=\(memoryAtEnd.anonymous) end_file_kib=\(memoryAtEnd.file) per_file_b=\(format(perFile, 0)) ready_rss_kib=\(memoryAtReady.peak) complete=\(complete ? "yes" : "no") exit=\(exitStatus) notable_log_lines=\(notable.count) rest_wakeups_per_s=\(format(restWakeups, 2)) rest_cpu_pct=\(format(restCPU, 2)) inotifywait_rest_wakeups_per_s=\(format(watcherWakeups, 2))")
+    say("RESULT latency_s=\(format(latency)) first_latency_s=\(format(firstLatency)) requests=\(acceptedRequests.count) exact=\(exact ? "yes" : "no") peak_rss_kib=\(memoryAtEnd.peak) reconcile_s=\(format(seconds(reconcile))) burst_s=\(format(seconds(burst))) find_s=\(format(seconds(findTime))) find_count=\(findCount) flush_s=\(format(median(flushTimes))) flush_full_s=\(format(median(flushFullTimes))) spawn_s=\(format(spawnFloor)) sha256_s=\(format(sha256Floor)) stat_s=\(format(statFloor)) inotifywait_s=\(format(watchFloor.seconds)) inotifywait_rss_kib=\(inotifywaitKiB) ready_warm_s=\(format(readyWarm)) warm_rss_kib=\(warmMemory.peak) idle_rss_kib=\(idleMemory.peak) idle_anon_kib=\(idleMemory.anonymous) end_anon_kib=\(memoryAtEnd.anonymous) end_file_kib=\(memoryAtEnd.file) per_file_b=\(format(perFile, 0)) ready_rss_kib=\(memoryAtReady.peak) complete=\(complete ? "yes" : "no") exit=\(exitStatus) notable_log_lines=\(notable.count) rest_wakeups_per_s=\(format(restWakeups, 2)) rest_cpu_pct=\(format(restCPU, 2)) inotifywait_rest_wakeups_per_s=\(format(watcherWakeups, 2)) swift_idle_wakeups_per_s=\(format(swiftIdleWakeups, 2))")
 
     await emulator.shutdown()
     return complete
