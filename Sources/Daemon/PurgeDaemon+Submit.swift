@@ -582,37 +582,27 @@ extension PurgeDaemon {
 
     // MARK: - flush --wait
 
+    /// Answers the `flush --wait` clients whose rows have settled (``FlushTracker`` says which
+    /// rows each answers for); a client that left is closed and forgotten.
     func answerWaiters() throws {
-        guard !waiters.isEmpty else { return }
-        var remaining: [FlushWaiter] = []
-        for var waiter in waiters {
-            if waiter.connection.peerHasLeft {
-                waiter.connection.answer("error gone")  // closes our end; the client timed out
-                continue
-            }
-            if waiter.upTo == nil {
-                guard let after = waiter.afterDetection, detectionsFinished >= after else {
-                    remaining.append(waiter)
-                    continue
-                }
-                waiter.upTo = lastDetectionWatermark
-            }
-            let upTo = waiter.upTo ?? 0
+        guard !flush.waiters.isEmpty else { return }
+        for waiter in flush.waiters where flushClients[waiter.id]?.peerHasLeft ?? true {
+            flushClients.removeValue(forKey: waiter.id)?.answer("error gone")  // closes our end; the client timed out
+            flush.dropped(waiter.id)
+        }
+        for window in flush.settledWindows() {
             let progress = try db.read {
-                try $0.flushProgress(upTo: upTo, after: waiter.after, failuresSince: waiter.since)
+                try $0.flushProgress(upTo: window.upTo, after: window.after, failuresSince: window.since)
             }
-            if progress.unsettled > 0 {
-                remaining.append(waiter)
-                continue
-            }
-            lastFlushWatermark = max(lastFlushWatermark, upTo)
+            if progress.unsettled > 0 { continue }
+            flush.answered(window.id, upTo: window.upTo)
+            let connection = flushClients.removeValue(forKey: window.id)
             if !progress.failed.isEmpty {
-                waiter.connection.answer("failed \(progress.failed.count) \(progress.failed.prefix(20).joined(separator: " "))")
+                connection?.answer("failed \(progress.failed.count) \(progress.failed.prefix(20).joined(separator: " "))")
             } else {
-                waiter.connection.answer("submitted")
+                connection?.answer("submitted")
             }
         }
-        waiters = remaining
     }
 
     // MARK: - --once

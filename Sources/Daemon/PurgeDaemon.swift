@@ -80,7 +80,10 @@ public actor PurgeDaemon {
     var coalescer: Coalescer<ContinuousClock.Instant>
     var pending = PendingChanges()
     var submitRequested = false
-    var waiters: [FlushWaiter] = []
+    /// The `flush --wait` protocol (barriers, comparisons, watermarks → answers), and the clients
+    /// waiting on it by the tracker's waiter id.
+    var flush: FlushTracker<ContinuousClock.Instant>
+    var flushClients: [Int: ControlConnection] = [:]
     var pausedUntil: ContinuousClock.Instant?
     var pauseLevel = 0
     var lastQuotaWarningReset: Date?
@@ -116,14 +119,8 @@ public actor PurgeDaemon {
     let verifierWakes: AsyncStream<Void>
     let watcherWake: AsyncStream<Void>.Continuation
     let watcherWakes: AsyncStream<Void>
-    /// Windows closed and not yet compared; detection runs started and finished, in order.
+    /// Windows closed and not yet compared.
     var windowsClosed = 0
-    var detectionsStarted = 0
-    var detectionsFinished = 0
-    /// The highest queue id when the last successful comparison ended: a flush's watermark.
-    var lastDetectionWatermark: Int64 = 0
-    /// The watermark of the last `flush --wait` answered (its window's end), or 0.
-    var lastFlushWatermark: Int64 = 0
     var health = StageHealth()
     /// Set while the state cannot be written (a full disk): reported in STATUS= and the log.
     var storageDegraded: String?
@@ -141,11 +138,6 @@ public actor PurgeDaemon {
     /// The next window compares the whole tree (`flush --full`, or a flush while the watcher
     /// cannot vouch for its events: not running, degraded, or its barrier not answered).
     var flushRequested = false
-    /// The watcher barrier a flush waits for (``SiteEvent/barrier(_:)``): its last id asked for,
-    /// and when the oldest unanswered one was asked.
-    var lastBarrierID: UInt64 = 0
-    /// The barriers asked for and not answered yet, with when each was asked.
-    var barriersAsked: [(id: UInt64, at: ContinuousClock.Instant)] = []
 
     public init(
         config: SiteConfig, options: DaemonOptions, logger: Logger, notifier: SystemdNotifier,
@@ -161,6 +153,7 @@ public actor PurgeDaemon {
         self.environment = environment
         self.statePath = options.dryRun ? config.dryRunStatePath : config.state.path
         self.coalescer = Coalescer(quiet: config.coalesce.quiet.duration, maxDelay: config.coalesce.maxDelay.duration)
+        self.flush = FlushTracker(watermark: 0, barrierTimeout: Self.barrierTimeout)
         self.quotaBook = QuotaBook(policy: QuotaBook.Policy(refresh: options.quotaRefresh, waitFirst: options.quotaWaitFirst, waitMax: options.quotaWaitMax))
         (inputStream, inputs) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
         (detectorWakes, detectorWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -270,15 +263,14 @@ public actor PurgeDaemon {
             while windowsClosed > 0 {
                 try Task.checkCancellation()
                 windowsClosed = 0
-                detectionsStarted += 1
+                flush.detectionStarted()
                 health.begin(.detector, now: clock.now())
                 defer { health.end(.detector) }
                 do {
                     if try await closeWindow(now: clock.now()) {
                         // Only a comparison that ran answers the flushes waiting on it, with the
                         // queue as it stands right now (their watermark).
-                        detectionsFinished = detectionsStarted
-                        lastDetectionWatermark = (try? db.read { try $0.highestQueueID() }) ?? lastDetectionWatermark
+                        flush.detectionFinished(watermark: (try? db.read { try $0.highestQueueID() }) ?? flush.detectionWatermark)
                     } else {
                         // The root unavailable, or too many open files: compared again after a
                         // backoff (the touched paths are kept), never in a loop.
@@ -293,7 +285,7 @@ public actor PurgeDaemon {
                 }
                 submitRequested = true
                 submitterWake.yield()
-                if !waiters.isEmpty { inputs.yield(.progress) }
+                if !flush.waiters.isEmpty { inputs.yield(.progress) }
                 armTimer(now: clock.now())  // a window it opened (a held-back full walk) has a deadline
             }
         }
@@ -351,7 +343,7 @@ public actor PurgeDaemon {
             submitRequested = false
             do {
                 try await submit()
-                if !waiters.isEmpty { inputs.yield(.progress) }
+                if !flush.waiters.isEmpty { inputs.yield(.progress) }
                 // Batches it got accepted are the verifier's to poll: it looks at its schedule.
                 verifierWake.yield()
                 storageRecovered(.submitter)
@@ -410,7 +402,7 @@ public actor PurgeDaemon {
             defer { verifierScheduled() }
             do {
                 try await verify()
-                if !waiters.isEmpty { inputs.yield(.progress) }
+                if !flush.waiters.isEmpty { inputs.yield(.progress) }
                 try await prefetch()
                 try await pruneIfDue(now: clock.now())
                 storageRecovered(.verifier)
@@ -434,8 +426,8 @@ public actor PurgeDaemon {
         monitor = nil
         inputs.finish()
         control?.stop()
-        for waiter in waiters { waiter.connection.answer("error daemon stopping") }
-        waiters = []
+        for connection in flushClients.values { connection.answer("error daemon stopping") }
+        flushClients = [:]
         if let httpClient { try? httpClient.syncShutdown() }
         httpClient = nil
         db?.close()
@@ -472,8 +464,7 @@ public actor PurgeDaemon {
         filesTracked = try db.read { try $0.manifestCount() }
         // Rows from before this start belong to no flush of this process: only their failures
         // after a flush arrives count for it (an old failure never fails a later deploy).
-        lastFlushWatermark = (try? db.read { try $0.highestQueueID() }) ?? 0
-        lastDetectionWatermark = lastFlushWatermark
+        flush = FlushTracker(watermark: (try? db.read { try $0.highestQueueID() }) ?? 0, barrierTimeout: Self.barrierTimeout)
     }
 
     func makeClient(reusingHTTP: Bool = false) throws {
@@ -569,11 +560,7 @@ public actor PurgeDaemon {
                 let barrier = requestFlush(full: connection.command == "flush-wait-full", now: now)
                 // Answered once a comparison that starts after the barrier (or, for a full walk,
                 // after this moment) has queued its URLs.
-                waiters.append(
-                    FlushWaiter(
-                        connection: connection, barrier: barrier,
-                        afterDetection: barrier == nil ? detectionsStarted + 1 : nil,
-                        since: clock.wallMilliseconds(), after: lastFlushWatermark))
+                flushClients[flush.wait(behind: barrier, nowMilliseconds: clock.wallMilliseconds())] = connection
             default:
                 connection.answer("error unknown command \(connection.command)")
             }
@@ -696,10 +683,8 @@ public actor PurgeDaemon {
     @discardableResult
     func requestFlush(full: Bool, now: ContinuousClock.Instant) -> UInt64? {
         let watcherVouches = monitor.map { $0.status.isRunning && !$0.status.isDegraded } ?? false
-        if !full, watcherVouches, pending.fullRescanReason == nil, let monitor, monitor.barrier(lastBarrierID + 1) {
-            lastBarrierID += 1
-            barriersAsked.append((lastBarrierID, now))
-            return lastBarrierID
+        if !full, watcherVouches, pending.fullRescanReason == nil, let monitor, monitor.barrier(flush.nextBarrierID) {
+            return flush.barrierAsked(at: now)
         }
         // A full walk owed anyway runs now, whatever the rescan backoff says: a deploy waits on it.
         flushRequested = true
@@ -713,27 +698,20 @@ public actor PurgeDaemon {
     /// The watcher has delivered every event queued before barrier `id`: the flushes that asked
     /// for it (or an earlier one) close the window now, on what the watcher reported.
     func barrierReached(_ id: UInt64) {
-        barriersAsked.removeAll { $0.id <= id }
+        flush.barrierReached(id)
         // The drain itself may have found lost events or a root swap: then the flush needs the
         // full walk now, whatever the rescan backoff says (as when the flush arrived with one owed).
         if pending.fullRescanReason != nil { flushRequested = true }
         coalescer.flush()
-        for index in waiters.indices where waiters[index].afterDetection == nil && (waiters[index].barrier ?? .max) <= id {
-            waiters[index].afterDetection = detectionsStarted + 1
-        }
     }
 
     /// A barrier the watcher did not answer in time (it stopped, or was replaced by a reload):
     /// the flushes waiting on it compare the whole tree instead.
     func barrierOverdue(now: ContinuousClock.Instant) {
-        guard let oldest = barriersAsked.first, oldest.at.duration(to: now) > Self.barrierTimeout else { return }
-        barriersAsked = []
+        guard flush.barrierOverdue(now: now) else { return }
         logger.warning("the watcher did not answer a flush's barrier within \(Self.barrierTimeout): comparing the whole tree")
         flushRequested = true
         coalescer.flush()
-        for index in waiters.indices where waiters[index].afterDetection == nil {
-            waiters[index].afterDetection = detectionsStarted + 1
-        }
     }
 
     /// The control loop's share: never the network, never hashing (SPEC §6). Each stage is
@@ -769,7 +747,7 @@ public actor PurgeDaemon {
             verifierDue = nil
             verifierWake.yield()
         }
-        if !waiters.isEmpty { try answerWaiters() }
+        if !flush.waiters.isEmpty { try answerWaiters() }
         updateStatus()
     }
 
@@ -780,9 +758,9 @@ public actor PurgeDaemon {
         var deadlines: [ContinuousClock.Instant?] = [
             coalescer.deadline, nextWatchdogCheck, monitorRestartAt, detectRetryAt, submitterDue, verifierDue,
         ]
-        if let oldest = barriersAsked.first { deadlines.append(oldest.at.advanced(by: Self.barrierTimeout)) }
+        deadlines.append(flush.barrierDeadline)
         // While a `flush --wait` waits, a client that gave up is noticed within a second.
-        if !waiters.isEmpty { deadlines.append(now.advanced(by: options.recheckInterval)) }
+        if !flush.waiters.isEmpty { deadlines.append(now.advanced(by: options.recheckInterval)) }
         guard let earliest = deadlines.compactMap({ $0 }).min() else {
             timer.arm(nil)
             return
@@ -1088,22 +1066,6 @@ public actor PurgeDaemon {
             try? notifier.status(line)
         }
     }
-}
-
-/// A `flush --wait` client: answered once a comparison that started after its flush has
-/// finished, for the URLs queued up to then and the failures since (SPEC §6).
-struct FlushWaiter {
-    var connection: ControlConnection
-    /// The watcher barrier this flush waits for first (nil: none, the window closed at once).
-    var barrier: UInt64?
-    /// The detection run (1-based) whose end fixes the watermark; nil until the barrier arrives.
-    var afterDetection: Int?
-    /// Wall-clock ms of the flush: older rows' failures before it belong to earlier deploys.
-    var since: Int64
-    /// The previous flush's watermark: rows after it are this deploy's own, failed whenever.
-    var after: Int64
-    /// The highest queue id covered, fixed when `afterDetection` has finished.
-    var upTo: Int64?
 }
 
 /// Per-stage progress for the watchdog: a stage is idle, or busy since an instant.
