@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "StateStore", "PurgeCore", "Reporting", "TencentEmulator",
+                "Daemon", "StateStore", "PurgeCore", "Reporting", "SiteWatch", "TencentCDN", "TencentEmulator",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,0 +1,66 @@
+import Foundation
+import Glibc
+import SiteWatch
+import TencentEmulator
+import Testing
+
+@testable import Daemon
+
+/// What the daemon cannot do is said in `status` and `status --check` (issue 22), and stops
+/// being said when it can again: a root that does not exist yet, a tree that cannot be compared.
+@Suite struct StatusTroubleTests {
+    static func check(_ manual: ManualDaemon) async throws -> (level: StatusReport.CheckLevel, line: String, text: String) {
+        var report = try StatusReport.read(config: await manual.daemon.config, dryRun: false, now: manual.clock.wall)
+        report.daemonRunning = true  // the in-process daemon serves no socket: as if it answered the ping
+        let (level, line) = report.check(maxDelay: .seconds(30), area: "mainland")
+        return (level, line, report.text)
+    }
+
+    @Test func aTreeThatCannotBeComparedIsAWarningUntilItCanBe() async throws {
+        let emulator = try await TencentEmulator.start()
+        let manual = try ManualDaemon.make(emulator: emulator, clock: ManualClock(wall: Date()))
+        do {
+            try await manual.open()
+            #expect(try await Self.check(manual).level == .ok)
+            await manual.daemon.detectionFailed(SiteWatchError.transient(errno: EMFILE, path: "blog/a.html"))
+            let trouble = try await Self.check(manual)
+            #expect(trouble.level == .warning)
+            #expect(trouble.line.contains("cannot compare the tree now") && trouble.line.contains("EMFILE"), "\(trouble.line)")
+            #expect(trouble.text.contains("TROUBLE:"), "\(trouble.text)")
+            await manual.daemon.detectionSucceeded()
+            let fine = try await Self.check(manual)
+            #expect(fine.level == .ok, "\(fine.line)")
+            #expect(!fine.text.contains("TROUBLE"))
+        } catch {
+            await manual.close()
+            await emulator.shutdown()
+            throw error
+        }
+        await manual.close()
+        await emulator.shutdown()
+    }
+
+    @Test func aRootThatDoesNotExistYetIsAWarningUntilItAppears() async throws {
+        let emulator = try await TencentEmulator.start()
+        let manual = try ManualDaemon.make(emulator: emulator, clock: ManualClock(wall: Date()))
+        do {
+            try await manual.open()
+            let root = await manual.daemon.config.site.root
+            await manual.daemon.absorb(.rootUnavailable(root), now: manual.clock.daemonClock.now())
+            let waiting = try await Self.check(manual)
+            #expect(waiting.level == .warning && waiting.line.contains("does not exist yet"), "\(waiting.line)")
+            #expect(waiting.text.contains("WAITING:"), "\(waiting.text)")
+            // The root's arrival (the watcher's rescan for the new root) clears it.
+            await manual.daemon.absorb(.rescanNeeded(.rootReplaced(root)), now: manual.clock.daemonClock.now())
+            let arrived = try await Self.check(manual)
+            #expect(arrived.level == .ok, "\(arrived.line)")
+            #expect(!arrived.text.contains("WAITING"))
+        } catch {
+            await manual.close()
+            await emulator.shutdown()
+            throw error
+        }
+        await manual.close()
+        await emulator.shutdown()
+    }
+}
