@@ -16,29 +16,10 @@ import Testing
     static func with(
         options: DaemonOptions = DaemonOptions(), _ body: (ManualDaemon, TencentEmulator, ManualClock) async throws -> Void
     ) async throws {
-        let clock = ManualClock(wall: start)
-        let emulator = try await TencentEmulator.start()
-        emulator.setClockOffset(seconds: start.timeIntervalSinceNow)
         var options = options
         // The client's own retries within one request sleep for real: one attempt per request here.
         options.retryPolicy = RetryPolicy(baseDelay: .milliseconds(1), maxDelay: .milliseconds(1), maxAttempts: 1)
-        let manual: ManualDaemon
-        do {
-            manual = try ManualDaemon.make(emulator: emulator, clock: clock, options: options)
-            try await manual.open()
-        } catch {
-            await emulator.shutdown()
-            throw error
-        }
-        do {
-            try await body(manual, emulator, clock)
-        } catch {
-            await manual.close()
-            await emulator.shutdown()
-            throw error
-        }
-        await manual.close()
-        await emulator.shutdown()
+        try await ManualDaemon.with(wall: start, options: options, body)
     }
 
     static func requests(_ emulator: TencentEmulator, _ action: String) -> Int {

@@ -17,10 +17,7 @@ import Testing
     }
 
     @Test func aTreeThatCannotBeComparedIsAWarningUntilItCanBe() async throws {
-        let emulator = try await TencentEmulator.start()
-        let manual = try ManualDaemon.make(emulator: emulator, clock: ManualClock(wall: Date()))
-        do {
-            try await manual.open()
+        try await ManualDaemon.with(wall: Date()) { manual, _, _ in
             #expect(try await Self.check(manual).level == .ok)
             await manual.daemon.detectionFailed(SiteWatchError.transient(errno: EMFILE, path: "blog/a.html"))
             let trouble = try await Self.check(manual)
@@ -31,20 +28,11 @@ import Testing
             let fine = try await Self.check(manual)
             #expect(fine.level == .ok, "\(fine.line)")
             #expect(!fine.text.contains("TROUBLE"))
-        } catch {
-            await manual.close()
-            await emulator.shutdown()
-            throw error
         }
-        await manual.close()
-        await emulator.shutdown()
     }
 
     @Test func aRootThatDoesNotExistYetIsAWarningUntilItAppears() async throws {
-        let emulator = try await TencentEmulator.start()
-        let manual = try ManualDaemon.make(emulator: emulator, clock: ManualClock(wall: Date()))
-        do {
-            try await manual.open()
+        try await ManualDaemon.with(wall: Date()) { manual, _, _ in
             let root = await manual.daemon.config.site.root
             await manual.daemon.absorb(.rootUnavailable(root), now: manual.clock.daemonClock.now())
             let waiting = try await Self.check(manual)
@@ -55,12 +43,6 @@ import Testing
             let arrived = try await Self.check(manual)
             #expect(arrived.level == .ok, "\(arrived.line)")
             #expect(!arrived.text.contains("WAITING"))
-        } catch {
-            await manual.close()
-            await emulator.shutdown()
-            throw error
         }
-        await manual.close()
-        await emulator.shutdown()
     }
 }

@@ -12,31 +12,10 @@ import Testing
     /// 2026-12-07T16:00:00Z, 00:00 UTC+8.
     static let reset = Date(timeIntervalSince1970: 1_796_659_200)
 
-    /// A daemon on a manual clock starting at `wall`, against an emulator whose TC3 window follows
-    /// that clock; torn down whatever `body` does.
     static func with(
         wall: Date, _ body: (ManualDaemon, TencentEmulator, ManualClock) async throws -> Void
     ) async throws {
-        let clock = ManualClock(wall: wall)
-        let emulator = try await TencentEmulator.start()
-        emulator.setClockOffset(seconds: wall.timeIntervalSinceNow)
-        let manual: ManualDaemon
-        do {
-            manual = try ManualDaemon.make(emulator: emulator, clock: clock)
-            try await manual.open()
-        } catch {
-            await emulator.shutdown()
-            throw error
-        }
-        do {
-            try await body(manual, emulator, clock)
-        } catch {
-            await manual.close()
-            await emulator.shutdown()
-            throw error
-        }
-        await manual.close()
-        await emulator.shutdown()
+        try await ManualDaemon.with(wall: wall, body)
     }
 
     /// Runs the submitter as the control loop would when woken: one pass, then its next due time.

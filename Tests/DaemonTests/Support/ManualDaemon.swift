@@ -74,6 +74,34 @@ struct ManualDaemon {
         return ManualDaemon(directory: directory, daemon: daemon, clock: clock, emulator: emulator)
     }
 
+    /// A daemon on a manual clock starting at `wall`, opened, against a fresh emulator whose TC3
+    /// window follows that clock; torn down whatever `body` does.
+    static func with(
+        wall: Date, options: DaemonOptions = DaemonOptions(),
+        _ body: (ManualDaemon, TencentEmulator, ManualClock) async throws -> Void
+    ) async throws {
+        let clock = ManualClock(wall: wall)
+        let emulator = try await TencentEmulator.start()
+        emulator.setClockOffset(seconds: wall.timeIntervalSinceNow)
+        let manual: ManualDaemon
+        do {
+            manual = try ManualDaemon.make(emulator: emulator, clock: clock, options: options)
+            try await manual.open()
+        } catch {
+            await emulator.shutdown()
+            throw error
+        }
+        do {
+            try await body(manual, emulator, clock)
+        } catch {
+            await manual.close()
+            await emulator.shutdown()
+            throw error
+        }
+        await manual.close()
+        await emulator.shutdown()
+    }
+
     /// Opens the state and the API client (what `start()` does before watching).
     func open() async throws {
         try await daemon.openState()
