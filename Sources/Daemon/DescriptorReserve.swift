@@ -20,7 +20,10 @@ final class DescriptorReserve {
 
     deinit { release() }
 
-    /// Whether the reserve is given back (and not yet refilled).
+    /// Whether any reserved descriptor is still held (there is something to give back).
+    var holdsAny: Bool { !descriptors.isEmpty }
+
+    /// Whether the reserve is short of its count (given back, or not refilled in full).
     var isReleased: Bool { descriptors.count < count }
 
     /// Closes the reserved descriptors: that many are free for the runtime.
@@ -29,12 +32,21 @@ final class DescriptorReserve {
         descriptors = []
     }
 
-    /// Takes the reserve again, as far as descriptors can be had.
+    /// Takes the reserve again — only when as many descriptors again are free beyond it, so
+    /// refilling near the limit never takes the runtime's last ones.
     func refill() {
-        while descriptors.count < count {
+        var opened: [Int32] = []
+        while descriptors.count + opened.count < count * 2 {
             let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return }
-            descriptors.append(fd)
+            guard fd >= 0 else { break }
+            opened.append(fd)
         }
+        guard descriptors.count + opened.count >= count * 2 else {
+            for fd in opened { close(fd) }
+            return
+        }
+        let keep = count - descriptors.count
+        descriptors += opened.prefix(keep)
+        for fd in opened.dropFirst(keep) { close(fd) }
     }
 }

@@ -612,10 +612,17 @@ extension PurgeDaemon {
         // Split, bisected or retried batches are planned by the first pass: keep sending what
         // is due (bounded by the submit deadline) so --once does not leave good URLs behind.
         let until = clock.now().advanced(by: options.submitDeadline)
-        repeat {
+        while true {
             submitRequested = false
             try await submit()
-        } while (submitRequested || hasDueBatchesNow()) && !isPaused && clock.now() < until
+            if isPaused || clock.now() >= until { break }
+            if submitRequested || hasDueBatchesNow() { continue }
+            // A retry due later within the deadline (a transient failure's backoff): wait for it.
+            guard let next = try db.read({ try $0.earliestAttemptMilliseconds(states: [.planned]) }) else { break }
+            let at = clock.instant(atWallMilliseconds: next)
+            guard at < until else { break }
+            try await clock.sleep(at)
+        }
         let (unsettled, failed) = try db.read { try $0.flushProgress(upTo: try $0.highestQueueID(), failuresSince: started) }
         if !failed.isEmpty {
             logger.error("\(failed.count) URL(s) failed permanently: \(failed.prefix(20).joined(separator: " "))")

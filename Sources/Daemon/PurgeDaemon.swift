@@ -104,6 +104,8 @@ public actor PurgeDaemon {
     var detectRetryLevel = 0
     /// Descriptors held back for the runtime, released when the process runs out (``DescriptorReserve``).
     let descriptorReserve = DescriptorReserve()
+    /// Files the first (baseline) walk deferred: when read at last they join the baseline.
+    var baselineDeferred: Set<RelativePath> = []
     /// The site root while it does not exist (the watcher waits for it); nil while watched.
     var waitingForRoot: String?
     /// Why comparisons last failed and when that was said (for one log line per condition).
@@ -492,6 +494,12 @@ public actor PurgeDaemon {
     }
 
     func startMonitor() throws {
+        // A new monitor says again whether the root is missing (its first event); until then the
+        // old wait is void (a reload moved the root, or the root appeared while none watched).
+        if waitingForRoot != nil {
+            waitingForRoot = nil
+            try? db?.transaction { try $0.setMetaValue(Self.waitingForRootKey, .null) }
+        }
         let monitor = SiteMonitor(root: config.site.root, exclude: exclusion, options: options.monitor, logger: logger)
         let events = try monitor.start()
         self.monitor = monitor
@@ -802,7 +810,12 @@ public actor PurgeDaemon {
         if try await !detectAndQueue(now: clock.now(), reconcile: true) {
             // The root cannot be compared (missing, or no descriptors left): `run` waits for it
             // (the watcher's event, or the retry's backoff); `run --once` cannot.
-            if options.once { throw DaemonError.rootUnavailable(config.site.root) }
+            if options.once {
+                if let failure = detectFailure, failure.condition.hasPrefix("transient") {
+                    throw DaemonError.comparisonIncomplete(failure.reason)
+                }
+                throw DaemonError.rootUnavailable(config.site.root)
+            }
             scheduleDetectRetry(now: clock.now())
         }
     }
@@ -860,23 +873,27 @@ public actor PurgeDaemon {
         return compared
     }
 
-    /// - Returns: false when the root could not be opened (the scope is kept for later).
+    /// - Returns: false when the comparison did not finish: the root could not be opened, or some
+    /// files could not be read for now (the scope, or those files, are kept for later).
     @discardableResult
     func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool, scope forced: DetectionScope? = nil) async throws -> Bool {
         let reason = Self.walkReason(reconcile: reconcile, forced: forced != nil, pending: pending.fullRescanReason)
         guard let scope = forced ?? pending.take(now: now) else { return true }
         let detector = Detector(root: config.site.root, exclude: exclusion)
         let detection: Detection
+        var deferredError: SiteWatchError?
         let started = clock.now()
         do {
             detection = try await detector.detect(scope, in: db)
             if scope == .full { metrics.walked(reason: reason, duration: started.duration(to: clock.now())) }
             if let error = detection.deferredError, !detection.deferred.isEmpty {
                 // Files that could not be read for now (too many open files, EIO…): not judged,
-                // compared again after the retry's backoff; the rest of the comparison stands.
+                // compared again after the retry's backoff; the rest of the comparison commits
+                // below, but the comparison is not finished: a `flush --wait` waits for them.
                 pending.restore(.paths(Set(detection.deferred)))
+                if detection.isBaseline { baselineDeferred.formUnion(detection.deferred) }
                 detectionFailed(error)
-                scheduleDetectRetry(now: clock.now())
+                deferredError = error
             } else {
                 detectionSucceeded()
             }
@@ -900,7 +917,7 @@ public actor PurgeDaemon {
             // malloc's arenas until the next burst.
             _ = purgewatch_release_free_memory()
         }
-        if detection.isEmpty { return true }
+        if detection.isEmpty { return deferredError == nil }
         let queued: Int
         do {
             queued = try await commitDetection(detection, detector: detector)
@@ -910,12 +927,19 @@ public actor PurgeDaemon {
         }
         if queued > 0 { quotaBook.changed() }
         try await afterCommit(detection, scope: scope, reconcile: reconcile, queued: queued)
-        return true
+        return deferredError == nil
     }
 
     /// A comparison ran: the retry backoff starts again, and a trouble reported is over.
     func detectionSucceeded() {
         detectRetryLevel = 0
+        detectRetryAt = nil
+        if let root = waitingForRoot, monitor?.status.waitingForRoot == false {
+            // Compared, so the root exists, whatever event was missed (a monitor that started on it).
+            waitingForRoot = nil
+            try? db.transaction { try $0.setMetaValue(Self.waitingForRootKey, .null) }
+            logger.notice("the site root \(root) exists now")
+        }
         if descriptorReserve.isReleased { descriptorReserve.refill() }
         guard let failure = detectFailure else { return }
         detectFailure = nil
@@ -930,7 +954,7 @@ public actor PurgeDaemon {
         let reason = "\(error)"
         let condition = "\(error.code)/\(error.errno ?? 0)"
         let now = clock.now()
-        if error.errno == EMFILE || error.errno == ENFILE, !descriptorReserve.isReleased {
+        if error.errno == EMFILE || error.errno == ENFILE, descriptorReserve.holdsAny {
             // Leave the runtime room (libdispatch crashes the process if it cannot open a file).
             descriptorReserve.release()
             logger.warning("out of file descriptors: released \(descriptorReserve.count) held in reserve so the runtime keeps working; comparisons wait")
@@ -950,12 +974,17 @@ public actor PurgeDaemon {
 
     private func commitDetection(_ detection: Detection, detector: Detector) async throws -> Int {
         let kinds = Set(config.purge.on.map(\.rawValue))
+        // Files the baseline could not read are baseline too when they are read at last (SPEC §5:
+        // a new site purges nothing), not `created`.
+        let baseline = baselineDeferred
+        baselineDeferred.subtract(detection.changes.map(\.path))
         let mapper = config.mapper
         let area = config.purge.area.rawValue
         let time = clock.wallMilliseconds()
         return try await detector.commit(detection, in: db) { tx -> Int in
             var added = 0
             for change in detection.changes where kinds.contains(change.kind.rawValue) {
+                if change.kind == .created, baseline.contains(change.path) { continue }
                 for url in mapper.map(change.path).urls {
                     if try tx.enqueue(url: url, area: area, path: change.path.bytes, kind: change.kind.rawValue, nowMilliseconds: time) {
                         added += 1
@@ -1098,6 +1127,8 @@ public enum DaemonError: Error, CustomStringConvertible {
     case metricsUnavailable(String)
     /// `run --once` found no site root to compare.
     case rootUnavailable(String)
+    /// `run --once` could not read part of the tree for now (too many open files, EIO…).
+    case comparisonIncomplete(String)
 
     public var description: String {
         switch self {
@@ -1105,6 +1136,8 @@ public enum DaemonError: Error, CustomStringConvertible {
             message
         case .rootUnavailable(let root):
             "cannot compare the site root \(root) (it does not exist, or cannot be opened now): nothing was sent"
+        case .comparisonIncomplete(let reason):
+            "cannot compare the whole tree now (\(reason)): nothing was sent; try again later"
 
         case .stateLocked(let error) where error.errno != nil:
             "\(error): the state directory's permissions do not let this user write the state"

@@ -87,6 +87,8 @@ struct Run: AsyncParsableCommand {
         case .metricsUnavailable?, nil: ExitCode.failure
         // `run --once` with no root to compare: a missing input (66), not a crash.
         case .rootUnavailable?: ExitCode(66)
+        // Part of the tree could not be read for now: try again later (75).
+        case .comparisonIncomplete?: SysExit.tempFail
         }
     }
 }
