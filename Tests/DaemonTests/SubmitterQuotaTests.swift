@@ -12,12 +12,6 @@ import Testing
     /// 2026-12-07T16:00:00Z, 00:00 UTC+8.
     static let reset = Date(timeIntervalSince1970: 1_796_659_200)
 
-    static func with(
-        wall: Date, _ body: (ManualDaemon, TencentEmulator, ManualClock) async throws -> Void
-    ) async throws {
-        try await ManualDaemon.with(wall: wall, body)
-    }
-
     /// Runs the submitter as the control loop would when woken: one pass, then its next due time.
     static func pass(_ manual: ManualDaemon) async throws -> ContinuousClock.Instant? {
         try await manual.daemon.submit()
@@ -26,7 +20,7 @@ import Testing
     }
 
     @Test func aReadingOfZeroAtTheResetIsReadAgainWithinTheBackoffAndTheWorkSent() async throws {
-        try await Self.with(wall: Self.reset.addingTimeInterval(-120)) { manual, emulator, clock in
+        try await ManualDaemon.with(wall: Self.reset.addingTimeInterval(-120)) { manual, emulator, clock in
 
         // Before the reset: the day's quota is used up; 51 URLs wait.
         emulator.setQuota(area: "mainland", urls: 0)
@@ -59,7 +53,7 @@ import Testing
     }
 
     @Test func aDayLimitHitBySomeoneElseSendsWhatStillFits() async throws {
-        try await Self.with(wall: Self.reset.addingTimeInterval(3_600)) { manual, emulator, clock in
+        try await ManualDaemon.with(wall: Self.reset.addingTimeInterval(3_600)) { manual, emulator, clock in
             emulator.setQuota(area: "mainland", urls: 100)
             // Our reading says 100 (read for a first URL, sent) …
             try await manual.queue(1, prefix: "first")

@@ -772,6 +772,7 @@ final class InotifyBridge: @unchecked Sendable {
                         "site root is unavailable; waiting for it to reappear",
                         metadata: ["sitewatch.root": "\(configuredRoot)"])
                     detachRoot()
+                    publishStatus()  // the status says so before the event does
                     continuation.yield(.rootUnavailable(configuredRoot))
                 }
                 if watchForRoot() { return }
@@ -806,6 +807,7 @@ final class InotifyBridge: @unchecked Sendable {
             dropWaitWatch()
             touched = []
             rescanCount += 1
+            publishStatus()  // a consumer reading the status on this event sees the root attached
             continuation.yield(.rescanNeeded(.rootReplaced(resolved)))
             return
         }

@@ -27,7 +27,11 @@ final class ManualClock: Sendable {
     var daemonClock: DaemonClock {
         DaemonClock(
             wall: { self.wall }, now: { self.base.advanced(by: self.state.withLock { $0.elapsed }) },
-            sleep: { _ in throw CancellationError() })
+            // A sleep jumps the clock to its instant: time passes only when the daemon waits.
+            sleep: { instant in
+                let now = self.base.advanced(by: self.state.withLock { $0.elapsed })
+                if instant > now { self.advance(by: now.duration(to: instant)) }
+            })
     }
 }
 
@@ -40,7 +44,8 @@ struct ManualDaemon {
     let emulator: TencentEmulator
 
     static func make(
-        emulator: TencentEmulator, clock: ManualClock, extraConfig: String = "", options: DaemonOptions = DaemonOptions()
+        emulator: TencentEmulator, clock: ManualClock, extraConfig: String = "", purgeOn: String? = nil,
+        options: DaemonOptions = DaemonOptions()
     ) throws -> ManualDaemon {
         let directory = "/tmp/pw-daemon-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory + "/site", withIntermediateDirectories: true)
@@ -59,6 +64,7 @@ struct ManualDaemon {
         [purge]
         area = "mainland"
         requests_per_second = 20
+        \(purgeOn.map { "on = \($0)" } ?? "")
 
         [tencentcloud]
         endpoint = "\(emulator.endpoint)"
@@ -77,7 +83,7 @@ struct ManualDaemon {
     /// A daemon on a manual clock starting at `wall`, opened, against a fresh emulator whose TC3
     /// window follows that clock; torn down whatever `body` does.
     static func with(
-        wall: Date, options: DaemonOptions = DaemonOptions(),
+        wall: Date, purgeOn: String? = nil, options: DaemonOptions = DaemonOptions(),
         _ body: (ManualDaemon, TencentEmulator, ManualClock) async throws -> Void
     ) async throws {
         let clock = ManualClock(wall: wall)
@@ -85,7 +91,7 @@ struct ManualDaemon {
         emulator.setClockOffset(seconds: wall.timeIntervalSinceNow)
         let manual: ManualDaemon
         do {
-            manual = try ManualDaemon.make(emulator: emulator, clock: clock, options: options)
+            manual = try ManualDaemon.make(emulator: emulator, clock: clock, purgeOn: purgeOn, options: options)
             try await manual.open()
         } catch {
             await emulator.shutdown()
