@@ -217,34 +217,9 @@ final class ControlServer: @unchecked Sendable {
                 for fd in pending.keys { close(fd) }
                 return
             }
-            if fds[0].revents & Int16(POLLIN) != 0 { acceptAll(&pending) }
+            if fds[0].revents & Int16(POLLIN) != 0 { acceptAll(&pending, &buffer, onCommand) }
             for entry in fds.dropFirst(2) where entry.revents != 0 {
-                let fd = entry.fd
-                guard var connection = pending[fd] else { continue }
-                let count = read(fd, &buffer, buffer.count)
-                if count < 0 && (errno == EAGAIN || errno == EINTR) { continue }
-                if count <= 0 {
-                    pending[fd] = nil
-                    close(fd)
-                    released()
-                    continue
-                }
-                connection.bytes.append(contentsOf: buffer[0..<count])
-                if let newline = connection.bytes.firstIndex(of: UInt8(ascii: "\n")) {
-                    pending[fd] = nil
-                    let command = String(decoding: connection.bytes[..<newline], as: UTF8.self)
-                    // Handed on: it no longer holds an admission slot (a flush --wait may wait for
-                    // hours, and its client may be long gone; the daemon checks ``peerHasLeft``).
-                    released()
-                    let handed = ControlConnection(fd: fd, command: command, peer: connection.peer)
-                    if command == "ping" { handed.answer("pong") } else { onCommand(handed) }
-                } else if connection.bytes.count > Self.maxCommandBytes {
-                    pending[fd] = nil
-                    ControlConnection(fd: fd, command: "") { [weak self] in self?.released() }
-                        .answer("error command longer than \(Self.maxCommandBytes) bytes")
-                } else {
-                    pending[fd] = connection
-                }
+                receive(entry.fd, &pending, &buffer, onCommand)
             }
             // Clients that never finish their line are closed, so they hold nothing.
             let later = ContinuousClock.now
@@ -256,7 +231,51 @@ final class ControlServer: @unchecked Sendable {
         }
     }
 
-    private func acceptAll(_ pending: inout [Int32: Pending]) {
+    /// Reads what `fd` has sent; a complete line is handed on (freeing its admission slot), a
+    /// closed or oversized one is closed.
+    private func receive(
+        _ fd: Int32, _ pending: inout [Int32: Pending], _ buffer: inout [UInt8],
+        _ onCommand: @escaping @Sendable (ControlConnection) -> Void
+    ) {
+        guard var connection = pending[fd] else { return }
+        let count = read(fd, &buffer, buffer.count)
+        if count < 0 && (errno == EAGAIN || errno == EINTR) { return }
+        if count <= 0 {
+            pending[fd] = nil
+            close(fd)
+            released()
+            return
+        }
+        connection.bytes.append(contentsOf: buffer[0..<count])
+        if let newline = connection.bytes.firstIndex(of: UInt8(ascii: "\n")) {
+            pending[fd] = nil
+            let command = String(decoding: connection.bytes[..<newline], as: UTF8.self)
+            // Handed on: it no longer holds an admission slot (a flush --wait may wait for
+            // hours, and its client may be long gone; the daemon checks ``peerHasLeft``).
+            released()
+            let handed = ControlConnection(fd: fd, command: command, peer: connection.peer)
+            if command == "ping" { handed.answer("pong") } else { onCommand(handed) }
+        } else if connection.bytes.count > Self.maxCommandBytes {
+            pending[fd] = nil
+            ControlConnection(fd: fd, command: "") { [weak self] in self?.released() }
+                .answer("error command longer than \(Self.maxCommandBytes) bytes")
+        } else {
+            pending[fd] = connection
+        }
+    }
+
+    private func admit() -> Bool {
+        state.withLock { () -> Bool in
+            guard openConnections < Self.maxConnections else { return false }
+            openConnections += 1
+            return true
+        }
+    }
+
+    private func acceptAll(
+        _ pending: inout [Int32: Pending], _ buffer: inout [UInt8],
+        _ onCommand: @escaping @Sendable (ControlConnection) -> Void
+    ) {
         while true {
             let client = accept(listenFD, nil, nil)
             if client < 0 {
@@ -265,10 +284,12 @@ final class ControlServer: @unchecked Sendable {
             }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
-            let admitted = state.withLock { () -> Bool in
-                guard openConnections < Self.maxConnections else { return false }
-                openConnections += 1
-                return true
+            var admitted = admit()
+            if !admitted {
+                // Full: clients accepted in this same burst may already have sent their whole
+                // line; hand those on first, so only clients that really hold a slot count.
+                for fd in Array(pending.keys) { receive(fd, &pending, &buffer, onCommand) }
+                admitted = admit()
             }
             guard admitted else {
                 ControlConnection(fd: client, command: "")

@@ -103,6 +103,9 @@ extension EndToEnd {
             }
             let flushed = try await PurgewatchProcess.runAsync(["flush", "--config", fixture.configPath], environment: fixture.environment)
             #expect(flushed.status == 0, "a flush is answered beside 150 waiting clients: \(flushed.stderr)")
+            // None of the 150 was turned away: each handed its line over, so none held a slot.
+            let refused = waiters.map { Self.readLine($0, timeout: .zero) }.filter { !$0.isEmpty }
+            #expect(refused.isEmpty, "\(refused.count) waiter(s) answered: \(refused.first ?? "")")
             waiters.forEach { close($0) }
             let pid = try #require(fixture.daemon?.pid)
             func openFDs() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0 }
