@@ -57,7 +57,7 @@ let seeded = seedStart.duration(to: .now)
 func event(_ db: StateDatabase, _ index: Int, now: Int64) throws {
     let url = "https://www.example.com/new/\(index).html"
     try db.transaction { tx in
-        _ = try tx.enqueue(url: url, area: "", path: Array("new/\(index).html".utf8), kind: "modified", nowMilliseconds: now)
+        _ = try tx.enqueue(url: url, area: "", path: Array("new/\(index).html".utf8), kind: .modified, nowMilliseconds: now)
     }
     try db.read { tx in
         _ = try tx.queueCount(state: .pending)
@@ -71,7 +71,7 @@ func event(_ db: StateDatabase, _ index: Int, now: Int64) throws {
     let pending = try db.read { try $0.pendingQueue() }
     let batch = try db.transaction { tx in
         try tx.insertBatch(
-            action: "PurgeUrlsCache", area: "", state: .planned, targets: pending.map(\.url), queueIDs: pending.map(\.id),
+            action: .urls, area: "", state: .planned, targets: pending.map(\.url), queueIDs: pending.map(\.id),
             dryRun: false, nowMilliseconds: now)
     }
     try db.transaction { tx in

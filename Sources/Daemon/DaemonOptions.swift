@@ -53,6 +53,8 @@ public struct DaemonOptions: Sendable {
     public var detectBound: Duration = .seconds(30 * 60)
     /// Where every stage reads the time (see ``DaemonClock``).
     public var clock = DaemonClock.system
+    /// Where the retry backoff's jitter comes from.
+    public var random = RandomSource.system
 
     public init() {}
 
@@ -148,6 +150,15 @@ public struct DaemonClock: Sendable {
     public func wallMilliseconds() -> Int64 { Int64((wall().timeIntervalSince1970 * 1_000).rounded()) }
 }
 
+
+/// Draws in [0, 1) for jitter: the system generator, or a scripted sequence in tests.
+public struct RandomSource: Sendable {
+    public var unitInterval: @Sendable () -> Double
+
+    public init(unitInterval: @escaping @Sendable () -> Double) { self.unitInterval = unitInterval }
+
+    public static let system = RandomSource { Double.random(in: 0..<1) }
+}
 
 /// A UTC timestamp as `status` and the logs show it: `2026-11-29T20:15:02Z`.
 func iso8601(_ date: Date) -> String {

@@ -7,11 +7,10 @@ import TencentCDN
 
 /// Planning and sending: SPEC §6.
 extension PurgeDaemon {
-    static let urlAction = "PurgeUrlsCache"
-    static let pathAction = "PurgePathCache"
-
-    /// The quota a batch counts against: `url` for PurgeUrlsCache, `path` for PurgePathCache.
-    func quotaKind(of batch: BatchRow) -> String { batch.action == Self.urlAction ? "url" : "path" }
+    /// The batch lifecycle's timings.
+    var lifecyclePolicy: BatchLifecycle.Policy { BatchLifecycle.Policy(options) }
+    /// Jitter for the retry backoff (injected with the options, like the clock).
+    var random: RandomSource { options.random }
 
     var areaParameter: String? { config.purge.area == .any ? nil : config.purge.area.rawValue }
 
@@ -70,6 +69,8 @@ extension PurgeDaemon {
         let dissolved = try db.transaction { tx -> Int in
             var count = 0
             for batch in try room ? tx.batches(state: .waitingQuota) : tx.dueBatches(state: .waitingQuota, nowMilliseconds: now) {
+                let (next, actions) = BatchLifecycle.next(batch.state, .quotaAvailable, policy: lifecyclePolicy)
+                guard next == nil, actions.contains(.dissolve) else { continue }
                 try tx.dissolveBatch(id: batch.id)
                 count += 1
             }
@@ -104,19 +105,19 @@ extension PurgeDaemon {
         try db.transaction { tx in
             for batch in plan.urlBatches {
                 _ = try tx.insertBatch(
-                    action: Self.urlAction, area: area, state: .planned, targets: batch.map(\.url),
+                    action: .urls, area: area, state: .planned, targets: batch.map(\.url),
                     queueIDs: batch.map(\.id), dryRun: dryRun, nowMilliseconds: now)
             }
             for batch in plan.directoryBatches {
                 _ = try tx.insertBatch(
-                    action: Self.pathAction, area: area, state: .planned, targets: batch.directories,
+                    action: .directories, area: area, state: .planned, targets: batch.directories,
                     queueIDs: batch.covers, dryRun: dryRun, nowMilliseconds: now)
             }
             if !plan.waiting.isEmpty {
                 let waiting = Set(plan.waiting)
                 let urls = queue.filter { waiting.contains($0.id) }.map(\.url)
                 _ = try tx.insertBatch(
-                    action: Self.urlAction, area: area, state: .waitingQuota, targets: urls, queueIDs: plan.waiting,
+                    action: .urls, area: area, state: .waitingQuota, targets: urls, queueIDs: plan.waiting,
                     dryRun: dryRun, nextAttemptMilliseconds: Int64(reset.timeIntervalSince1970 * 1_000),
                     nowMilliseconds: now)
             }
@@ -141,8 +142,9 @@ extension PurgeDaemon {
     /// Sends one batch and records the outcome.
     func send(_ batch: BatchRow) async throws {
         let now = clock.wallMilliseconds()
+        guard let sending = BatchLifecycle.next(batch.state, .send, policy: lifecyclePolicy).state, sending != batch.state else { return }
         try db.transaction {
-            try $0.updateBatch(id: batch.id, state: .sending, attempts: batch.attempts + 1, nowMilliseconds: now)
+            try $0.updateBatch(id: batch.id, state: sending, attempts: batch.attempts + 1, nowMilliseconds: now)
         }
         var metadata: Logger.Metadata = [
             "purge.batch_id": "\(batch.id)", "purge.action": "\(batch.action)", "purge.area": "\(batch.area)",
@@ -152,14 +154,15 @@ extension PurgeDaemon {
             let first = batch.targets.prefix(3).joined(separator: " ")
             let more = batch.targets.count > 3 ? " …" : ""
             logger.notice(
-                "dry run: would send \(batch.action) area=\(batch.area.isEmpty ? "(domain's)" : batch.area) with \(batch.targets.count) \(batch.action == Self.urlAction ? "URL" : "directory")(s): \(first)\(more)",
+                "dry run: would send \(batch.action) area=\(batch.area.isEmpty ? "(domain's)" : batch.area) with \(batch.targets.count) \(batch.action == .urls ? "URL" : "directory")(s): \(first)\(more)",
                 metadata: MessageID.batchSubmitted.metadata(metadata))
+            let done = BatchLifecycle.next(sending, .simulated, policy: lifecyclePolicy).state ?? .done
             try db.transaction { tx in
-                try tx.updateBatch(id: batch.id, state: .done, taskID: "dry-run-\(batch.id)", nowMilliseconds: clock.wallMilliseconds())
+                try tx.updateBatch(id: batch.id, state: done, taskID: "dry-run-\(batch.id)", nowMilliseconds: clock.wallMilliseconds())
                 for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
                     try tx.setQueueState(id: row.id, state: .done)
                 }
-                try tx.consumeQuota(kind: quotaKind(of: batch), count: batch.targets.count, areas: quotaAreas)
+                try tx.consumeQuota(kind: batch.action.quotaKind, count: batch.targets.count, areas: quotaAreas)
             }
             lastBatchSummary = "dry-run (\(batch.targets.count))"
             return
@@ -168,25 +171,24 @@ extension PurgeDaemon {
         let deadline = ContinuousClock.now.advanced(by: options.submitDeadline)
         do {
             let response: PurgeResponse
-            if batch.action == Self.urlAction {
+            if batch.action == .urls {
                 response = try await client.purgeURLs(batch.targets, area: areaParameter, urlEncode: config.purge.urlEncode, deadline: deadline)
             } else {
                 response = try await client.purgePaths(
                     batch.targets, flushType: .flush, area: areaParameter, urlEncode: config.purge.urlEncode, deadline: deadline)
             }
             let acceptedAt = clock.wall()
+            let (next, actions) = BatchLifecycle.next(sending, .accepted(now: acceptedAt), policy: lifecyclePolicy)
             var firstPoll = acceptedAt
-            if case .recordAccepted(let at)? = BatchLifecycle.next(.sending, .accepted(now: acceptedAt), policy: BatchLifecycle.Policy(options)).actions.first {
-                firstPoll = at
-            }
+            if case .recordAccepted(let at)? = actions.first { firstPoll = at }
             try db.transaction { tx in
                 try tx.updateBatch(
-                    id: batch.id, state: .accepted, taskID: response.taskId, requestID: response.requestId,
+                    id: batch.id, state: next ?? .accepted, taskID: response.taskId, requestID: response.requestId,
                     nextAttemptMilliseconds: .some(Int64(firstPoll.timeIntervalSince1970 * 1_000)),
                     errorCode: .some(nil), errorMessage: .some(nil),
                     acceptedMilliseconds: Int64(acceptedAt.timeIntervalSince1970 * 1_000), polls: 0,
                     nowMilliseconds: clock.wallMilliseconds())
-                try tx.consumeQuota(kind: quotaKind(of: batch), count: batch.targets.count, areas: quotaAreas)
+                try tx.consumeQuota(kind: batch.action.quotaKind, count: batch.targets.count, areas: quotaAreas)
             }
             pauseLevel = 0
             metadata["purge.task_id"] = "\(response.taskId)"
@@ -199,17 +201,19 @@ extension PurgeDaemon {
             throw CancellationError()  // left `sending`: sent again at the next start
         } catch let error as TencentCloudError {
             if Task.isCancelled { throw CancellationError() }
-            try handleFailure(error, batch: batch, metadata: metadata)
+            try handleFailure(error, batch: batch, state: sending, metadata: metadata)
         } catch {
             if Task.isCancelled { throw CancellationError() }
             try handleFailure(
-                TencentCloudError.client("Unexpected", "\(error)", errorClass: .transient), batch: batch, metadata: metadata)
+                TencentCloudError.client("Unexpected", "\(error)", errorClass: .transient), batch: batch, state: sending,
+                metadata: metadata)
         }
     }
 
     /// What a failed request means for its batch: the error's class and scope, through the
-    /// pure ``BatchLifecycle``; this only performs the actions it returns.
-    func handleFailure(_ error: TencentCloudError, batch: BatchRow, metadata: Logger.Metadata) throws {
+    /// pure ``BatchLifecycle``. The batch is written once, in the state it returns (with the due
+    /// time its action names); the actions' other effects follow. A `nil` state dissolves it.
+    func handleFailure(_ error: TencentCloudError, batch: BatchRow, state: BatchState, metadata: Logger.Metadata) throws {
         var metadata = metadata
         metadata["purge.error_code"] = "\(error.code)"
         if let requestId = error.requestId { metadata["purge.request_id"] = "\(requestId)" }
@@ -225,22 +229,30 @@ extension PurgeDaemon {
             failure = .permanent(code: error.code, scope: scope)
         }
         let hosts = Set(batch.targets.map { DirectoryCover.siteRoot(of: $0) ?? $0 }).count
-        let (_, actions) = BatchLifecycle.next(
-            .sending,
+        let (next, actions) = BatchLifecycle.next(
+            state,
             .failed(
                 failure, now: clock.wall(), attempts: batch.attempts + 1, targets: batch.targets.count, hosts: hosts,
-                pauseLevel: pauseLevel, jitter: Double.random(in: 0..<1)),
-            policy: BatchLifecycle.Policy(options))
+                pauseLevel: pauseLevel, jitter: random.unitInterval()),
+            policy: lifecyclePolicy)
         let now = clock.wallMilliseconds()
+        if let next {
+            let due = actions.lazy.compactMap { action -> Date? in
+                switch action {
+                case .retry(let at), .waitForQuota(let at): at
+                default: nil
+                }
+            }.first
+            try db.transaction { tx in
+                try tx.updateBatch(
+                    id: batch.id, state: next, nextAttemptMilliseconds: .some(due.map { Int64($0.timeIntervalSince1970 * 1_000) }),
+                    errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: now)
+            }
+        }
         for action in actions {
             switch action {
             case .retry(let at):
                 let delay = max(0, at.timeIntervalSince(clock.wall()))
-                try db.transaction { tx in
-                    try tx.updateBatch(
-                        id: batch.id, state: .planned, nextAttemptMilliseconds: .some(Int64(at.timeIntervalSince1970 * 1_000)),
-                        errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: clock.wallMilliseconds())
-                }
                 if case .transient = failure {
                     lastBatchSummary = "retrying \(error.code)"
                     logger.warning(
@@ -251,11 +263,7 @@ extension PurgeDaemon {
                 if at <= clock.wall() { submitRequested = true }
             case .waitForQuota(let reset):
                 try db.transaction { tx in
-                    try tx.updateBatch(
-                        id: batch.id, state: .waitingQuota,
-                        nextAttemptMilliseconds: .some(Int64(reset.timeIntervalSince1970 * 1_000)),
-                        errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: now)
-                    try tx.consumeQuota(kind: quotaKind(of: batch), count: Int.max / 2, areas: quotaAreas)
+                    try tx.consumeQuota(kind: batch.action.quotaKind, count: Int.max / 2, areas: quotaAreas)
                 }
                 // Refused by day limit although the reading showed room: someone else used the
                 // quota. Read it again at once and send what still fits (SPEC §6).
@@ -267,7 +275,7 @@ extension PurgeDaemon {
                     metadata: MessageID.quotaExhausted.metadata(metadata))
             case .lowerBatchSize(let size):
                 try db.transaction { tx in
-                    try tx.lowerQuotaBatch(kind: quotaKind(of: batch), to: size)
+                    try tx.lowerQuotaBatch(kind: batch.action.quotaKind, to: size)
                     if try tx.quotaRows().isEmpty { try tx.replaceQuota(Self.defaultQuotaRows(urlBatch: size, nowMilliseconds: clock.wallMilliseconds())) }
                 }
                 logger.warning("\(error.code): batch of \(batch.targets.count) too big, splitting", metadata: metadata)
@@ -282,9 +290,6 @@ extension PurgeDaemon {
                 try isolate(error, batch: batch, byHost: false, metadata: metadata)
             case .failBatch(let pause):
                 try db.transaction { tx in
-                    try tx.updateBatch(
-                        id: batch.id, state: .failed, errorCode: .some(error.code), errorMessage: .some(error.message),
-                        nowMilliseconds: now)
                     for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
                         try tx.setQueueState(id: row.id, state: .failed, errorCode: error.code, nowMilliseconds: now)
                     }
@@ -329,7 +334,7 @@ extension PurgeDaemon {
         }
         parts = parts.filter { !$0.isEmpty }
         let now = clock.wallMilliseconds()
-        let isPath = batch.action == Self.pathAction
+        let isPath = batch.action == .directories
         try db.transaction { tx in
             let rows = try tx.queueRows(batchID: batch.id).filter { $0.state == .batched }
             for part in parts {
@@ -358,10 +363,8 @@ extension PurgeDaemon {
                 for row in rows where row.url == rejected && row.state == .batched {
                     try tx.setQueueState(id: row.id, state: .failed, errorCode: error.code, nowMilliseconds: now)
                 }
-                try tx.updateBatch(
-                    id: batch.id, state: .planned, nextAttemptMilliseconds: .some(nil),
-                    errorCode: .some(error.code), errorMessage: .some(error.message),
-                    targets: batch.targets.filter { $0 != rejected }, nowMilliseconds: now)
+                // The lifecycle planned the batch again; the rejected URL leaves it.
+                try tx.setBatchTargets(id: batch.id, batch.targets.filter { $0 != rejected }, nowMilliseconds: now)
             } else {
                 // The API did not say which: send each URL alone to find it.
                 for row in rows where row.state == .batched {
@@ -417,18 +420,19 @@ extension PurgeDaemon {
     func scheduleNextPoll(_ batch: BatchRow) throws {
         let now = clock.wallMilliseconds()
         let accepted = batch.acceptedMilliseconds ?? batch.updatedMilliseconds
-        let (_, actions) = BatchLifecycle.next(
-            .accepted,
+        let (next, actions) = BatchLifecycle.next(
+            batch.state,
             .polled(
                 settled: false, now: clock.wall(), acceptedAt: Date(timeIntervalSince1970: Double(accepted) / 1_000),
                 polls: batch.polls),
-            policy: BatchLifecycle.Policy(options))
+            policy: lifecyclePolicy)
+        guard let next else { return }
         for action in actions {
             switch action {
             case .markUnverified:
                 try db.transaction { tx in
                     try tx.updateBatch(
-                        id: batch.id, state: .unverified, nextAttemptMilliseconds: .some(nil),
+                        id: batch.id, state: next, nextAttemptMilliseconds: .some(nil),
                         errorCode: .some("Unverified"),
                         errorMessage: .some("task still in process or not found \(options.unverifiedAfter) after it was accepted"),
                         nowMilliseconds: now)
@@ -447,7 +451,7 @@ extension PurgeDaemon {
             case .pollAgain(let at, let polls):
                 try db.transaction {
                     try $0.updateBatch(
-                        id: batch.id, state: .accepted, nextAttemptMilliseconds: .some(Int64(at.timeIntervalSince1970 * 1_000)),
+                        id: batch.id, state: next, nextAttemptMilliseconds: .some(Int64(at.timeIntervalSince1970 * 1_000)),
                         polls: polls, nowMilliseconds: now)
                 }
             default:
@@ -461,7 +465,7 @@ extension PurgeDaemon {
     func settle(_ batch: BatchRow, tasks: [PurgeTask]) throws {
         var status: [String: PurgeTask.Status] = [:]
         for task in tasks { status[task.url] = task.status }
-        let isPath = batch.action == Self.pathAction
+        let isPath = batch.action == .directories
         var inProcess = false
         var failedTargets: [String] = []
         for target in batch.targets {
@@ -493,7 +497,7 @@ extension PurgeDaemon {
                     try tx.setQueueState(id: row.id, state: .done)
                     // Prefetch what now exists at the edge's origin: created and modified URLs,
                     // never deleted ones (a 404) and never directories.
-                    let kind = SiteConfig.ChangeKind(rawValue: row.kind)
+                    let kind = row.kind
                     if collectPrefetch && (kind == .created || kind == .modified) { prefetchable.append(row.url) }
                 } else if row.retries < maxRetries {
                     try tx.requeue(id: row.id, errorCode: "TaskFailed")
@@ -503,8 +507,13 @@ extension PurgeDaemon {
                     gaveUp += 1
                 }
             }
+            let accepted = Date(timeIntervalSince1970: Double(batch.acceptedMilliseconds ?? batch.updatedMilliseconds) / 1_000)
+            let (next, _) = BatchLifecycle.next(
+                batch.state, .polled(settled: true, now: clock.wall(), acceptedAt: accepted, polls: batch.polls, givenUp: gaveUp),
+                policy: lifecyclePolicy)
+            guard let next else { return }
             try tx.updateBatch(
-                id: batch.id, state: gaveUp > 0 ? .failed : .done, nextAttemptMilliseconds: .some(nil),
+                id: batch.id, state: next, nextAttemptMilliseconds: .some(nil),
                 errorCode: failedTargets.isEmpty ? nil : .some("TaskFailed"),
                 errorMessage: failedTargets.isEmpty ? nil : .some("\(failedTargets.count) target(s) reported fail"),
                 nowMilliseconds: clock.wallMilliseconds())
@@ -656,8 +665,8 @@ extension PurgeDaemon {
     static func defaultQuotaRows(urlBatch: Int = 1_000, nowMilliseconds now: Int64) -> [QuotaRow] {
         return ["mainland", "overseas"].flatMap { area in
             [
-                QuotaRow(area: area, kind: "url", batch: urlBatch, total: 10_000, available: 10_000, fetchedMilliseconds: now),
-                QuotaRow(area: area, kind: "path", batch: 20, total: 100, available: 100, fetchedMilliseconds: now),
+                QuotaRow(area: area, kind: .url, batch: urlBatch, total: 10_000, available: 10_000, fetchedMilliseconds: now),
+                QuotaRow(area: area, kind: .path, batch: 20, total: 100, available: 100, fetchedMilliseconds: now),
             ]
         }
     }
@@ -691,10 +700,10 @@ extension PurgeDaemon {
             let fetched = clock.wallMilliseconds()
             let fresh =
                 quota.urlPurge.map {
-                    QuotaRow(area: $0.area, kind: "url", batch: $0.batch, total: $0.total, available: $0.available, fetchedMilliseconds: fetched)
+                    QuotaRow(area: $0.area, kind: .url, batch: $0.batch, total: $0.total, available: $0.available, fetchedMilliseconds: fetched)
                 }
                 + quota.pathPurge.map {
-                    QuotaRow(area: $0.area, kind: "path", batch: $0.batch, total: $0.total, available: $0.available, fetchedMilliseconds: fetched)
+                    QuotaRow(area: $0.area, kind: .path, batch: $0.batch, total: $0.total, available: $0.available, fetchedMilliseconds: fetched)
                 }
             guard !fresh.isEmpty else {
                 // An answer with no quota in it: planned with the last known quota (or the

@@ -450,7 +450,16 @@ public actor PurgeDaemon {
         db = try StateDatabase.open(path: statePath, migrations: QueueSchema.migrations)
         var resent = 0
         do {
-            resent = try db.transaction { try $0.resetInterruptedBatches(nowMilliseconds: clock.wallMilliseconds()) }
+            resent = try db.transaction { tx in
+                var count = 0
+                for batch in try tx.batches(state: .sending) {
+                    let next = BatchLifecycle.next(batch.state, .interrupted, policy: lifecyclePolicy).state
+                    guard let next, next != batch.state else { continue }
+                    try tx.updateBatch(id: batch.id, state: next, nextAttemptMilliseconds: .some(nil), nowMilliseconds: clock.wallMilliseconds())
+                    count += 1
+                }
+                return count
+            }
         } catch {
             logger.error("cannot reset interrupted batches (\(error)); they are sent again at the next start")
         }
@@ -624,7 +633,7 @@ public actor PurgeDaemon {
                 guard let first = parts.first else { continue }
                 let url = String(first)
                 let path = parts.count > 1 ? Self.bytes(fromHex: parts[1]) : nil
-                if try tx.enqueue(url: url, area: area, path: path, kind: "manual", nowMilliseconds: clock.wallMilliseconds()) {
+                if try tx.enqueue(url: url, area: area, path: path, kind: .manual, nowMilliseconds: clock.wallMilliseconds()) {
                     added += 1
                 }
             }
@@ -986,7 +995,7 @@ public actor PurgeDaemon {
             for change in detection.changes where kinds.contains(change.kind.rawValue) {
                 if change.kind == .created, baseline.contains(change.path) { continue }
                 for url in mapper.map(change.path).urls {
-                    if try tx.enqueue(url: url, area: area, path: change.path.bytes, kind: change.kind.rawValue, nowMilliseconds: time) {
+                    if try tx.enqueue(url: url, area: area, path: change.path.bytes, kind: change.kind.queueKind, nowMilliseconds: time) {
                         added += 1
                     }
                 }

@@ -104,7 +104,7 @@ public struct StatusReport: Sendable {
             report.unverifiedBatches = try tx.batchCount(state: .unverified)
             report.batches = try tx.batches(updatedSince: since).prefix(200).map {
                 Batch(
-                    id: $0.id, action: $0.action, area: $0.area, state: $0.state, targetCount: $0.targets.count,
+                    id: $0.id, action: $0.action.rawValue, area: $0.area, state: $0.state, targetCount: $0.targets.count,
                     firstTargets: Array($0.targets.prefix(3)), taskID: $0.taskID, requestID: $0.requestID,
                     attempts: $0.attempts, errorCode: $0.lastErrorCode, errorMessage: $0.lastErrorMessage,
                     nextAttempt: $0.nextAttemptMilliseconds.map(date), created: date($0.createdMilliseconds),
@@ -122,7 +122,7 @@ public struct StatusReport: Sendable {
             // A reading from before the last 00:00 UTC+8 counts as reset, as the planner reads it.
             report.quota = QuotaBook.effective(try tx.quotaRows(), now: now).map {
                 Quota(
-                    area: $0.area, kind: $0.kind, batch: $0.batch, total: $0.total, available: $0.available,
+                    area: $0.area, kind: $0.kind.rawValue, batch: $0.batch, total: $0.total, available: $0.available,
                     fetched: date($0.fetchedMilliseconds))
             }
         }

@@ -74,6 +74,11 @@ import Testing
             actions: [.failBatch(pause: nil)]),
         Row(name: "poll: settled", from: .accepted, event: .polled(settled: true, now: t0, acceptedAt: t0, polls: 0), to: .done,
             actions: [.settle]),
+        Row(name: "poll: settled, but URLs given up after their retries: the batch failed", from: .accepted,
+            event: .polled(settled: true, now: t0, acceptedAt: t0, polls: 3, givenUp: 2), to: .failed, actions: [.settle]),
+        Row(name: "dry run: recorded as done, nothing to poll", from: .sending, event: .simulated, to: .done, actions: [.settle]),
+        Row(name: "found sending at start: planned again, due at once", from: .sending, event: .interrupted, to: .planned,
+            actions: []),
         Row(name: "poll: in process, next poll doubles", from: .accepted,
             event: .polled(settled: false, now: t0 + 15, acceptedAt: t0, polls: 0), to: .accepted,
             actions: [.pollAgain(at: t0 + 15 + 30, polls: 1)]),
@@ -95,6 +100,9 @@ import Testing
         Row(name: "a planned batch is not 'accepted' without being sent", from: .planned, event: .accepted(now: t0), to: .planned,
             actions: []),
         Row(name: "the quota does not touch a planned batch", from: .planned, event: .quotaAvailable, to: .planned, actions: []),
+        Row(name: "an accepted batch is never 'interrupted' (the API has it)", from: .accepted, event: .interrupted, to: .accepted,
+            actions: []),
+        Row(name: "a dry run never settles a planned batch unsent", from: .planned, event: .simulated, to: .planned, actions: []),
     ]
 
     @Test(arguments: rows)
@@ -108,7 +116,7 @@ import Testing
     @Test func finalStatesStayFinal() {
         let events: [E] = [
             .send, .accepted(now: Self.t0), Self.failed(.transient(code: "x")), Self.failed(.batchTooBig),
-            .polled(settled: true, now: Self.t0, acceptedAt: Self.t0, polls: 0), .quotaAvailable,
+            .polled(settled: true, now: Self.t0, acceptedAt: Self.t0, polls: 0), .quotaAvailable, .simulated, .interrupted,
         ]
         for state in [BatchState.done, .failed, .unverified] {
             for event in events {

@@ -11,11 +11,11 @@ import Testing
 
     static func at(_ seconds: Double) -> Date { reset.addingTimeInterval(seconds) }
 
-    static func row(available: Int, total: Int = 10_000, kind: String = "url", area: String = "mainland", at: Date)
+    static func row(available: Int, total: Int = 10_000, kind: QuotaKind = .url, area: String = "mainland", at: Date)
         -> QuotaRow
     {
         QuotaRow(
-            area: area, kind: kind, batch: kind == "url" ? 1_000 : 20, total: total, available: available,
+            area: area, kind: kind, batch: kind == .url ? 1_000 : 20, total: total, available: available,
             fetchedMilliseconds: Int64((at.timeIntervalSince1970 * 1_000).rounded()))
     }
 
@@ -30,7 +30,7 @@ import Testing
         #expect(QuotaBook.effective([yesterday], now: Self.at(1)).map(\.available) == [10_000])
         #expect(QuotaBook.effective([yesterday], now: Self.at(-1)).map(\.available) == [0], "not before the reset")
         #expect(QuotaBook.effective([today], now: Self.at(1)).map(\.available) == [0], "a reading of today is kept")
-        let view = QuotaBook.view([today, Self.row(available: 7, kind: "path", at: Self.at(0.017))], area: "mainland", now: Self.at(1))
+        let view = QuotaBook.view([today, Self.row(available: 7, kind: .path, at: Self.at(0.017))], area: "mainland", now: Self.at(1))
         #expect(view.urlAvailable == 0 && view.pathAvailable == 7 && view.urlBatch == 1_000)
         #expect(QuotaBook.view([], area: nil, now: Self.at(1)) == .documentedDefault)
         // area "" (nil here): the tightest area wins; a named area reads its own row only.

@@ -213,10 +213,10 @@ final class TemporaryDirectory {
         let ids = try db.transaction { tx -> [Int64] in
             let now: Int64 = 1_000
             return [
-                try tx.insertBatch(action: "PurgeUrlsCache", area: "", state: .accepted, targets: ["a"], queueIDs: [], dryRun: false, nowMilliseconds: now),
-                try tx.insertBatch(action: "PurgeUrlsCache", area: "", state: .accepted, targets: ["b"], queueIDs: [], dryRun: false, nextAttemptMilliseconds: 900, nowMilliseconds: now),
-                try tx.insertBatch(action: "PurgeUrlsCache", area: "", state: .accepted, targets: ["c"], queueIDs: [], dryRun: false, nextAttemptMilliseconds: 5_000, nowMilliseconds: now),
-                try tx.insertBatch(action: "PurgeUrlsCache", area: "", state: .planned, targets: ["d"], queueIDs: [], dryRun: false, nowMilliseconds: now),
+                try tx.insertBatch(action: .urls, area: "", state: .accepted, targets: ["a"], queueIDs: [], dryRun: false, nowMilliseconds: now),
+                try tx.insertBatch(action: .urls, area: "", state: .accepted, targets: ["b"], queueIDs: [], dryRun: false, nextAttemptMilliseconds: 900, nowMilliseconds: now),
+                try tx.insertBatch(action: .urls, area: "", state: .accepted, targets: ["c"], queueIDs: [], dryRun: false, nextAttemptMilliseconds: 5_000, nowMilliseconds: now),
+                try tx.insertBatch(action: .urls, area: "", state: .planned, targets: ["d"], queueIDs: [], dryRun: false, nowMilliseconds: now),
             ]
         }
         let due = try db.read { try $0.dueBatches(state: .accepted, nowMilliseconds: 1_000) }

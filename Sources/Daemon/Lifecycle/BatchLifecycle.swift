@@ -7,7 +7,9 @@ import StateStore
 /// the submitter performs. No I/O, no clock read, no sleep: table-tested (STYLE habit 1).
 ///
 /// The states are StateStore's ``BatchState`` (it alone maps them to columns); `nil` as the next
-/// state means the batch is dissolved (deleted, its URLs planned again).
+/// state means the batch is dissolved (deleted, its URLs planned again). The submitter writes
+/// the state this returns and no other: a batch is born `planned` (or `waiting-quota` when the
+/// planner finds no room), and every later state of it comes from here.
 public enum BatchLifecycle {
     /// The timings, from ``DaemonOptions``.
     public struct Policy: Sendable, Equatable {
@@ -64,8 +66,14 @@ public enum BatchLifecycle {
         case send
         case accepted(now: Date)
         case failed(Failure, now: Date, attempts: Int, targets: Int, hosts: Int, pauseLevel: Int, jitter: Double)
-        /// DescribePurgeTasks answered: `settled` when no target is still in process.
-        case polled(settled: Bool, now: Date, acceptedAt: Date, polls: Int)
+        /// A dry run's batch: recorded as sent, nothing sent.
+        case simulated
+        /// Found `sending` at start: the daemon stopped mid-request (the API may or may not
+        /// have it; a purge sent twice is harmless, one never sent is a stale site).
+        case interrupted
+        /// DescribePurgeTasks answered: `settled` when no target is still in process; `givenUp`
+        /// counts URLs whose task failed more often than they may be queued again.
+        case polled(settled: Bool, now: Date, acceptedAt: Date, polls: Int, givenUp: Int = 0)
         /// The quota reset came, or a reading shows room.
         case quotaAvailable
     }
@@ -120,10 +128,16 @@ public enum BatchLifecycle {
                 return (.failed, [.failBatch(pause: nil)])
             }
 
-        case (.accepted, .polled(true, _, _, _)):
+        case (.sending, .interrupted):
+            return (.planned, [])
+
+        case (.sending, .simulated):
             return (.done, [.settle])
 
-        case (.accepted, .polled(false, let now, let acceptedAt, let polls)):
+        case (.accepted, .polled(true, _, _, _, let givenUp)):
+            return (givenUp > 0 ? .failed : .done, [.settle])
+
+        case (.accepted, .polled(false, let now, let acceptedAt, let polls, _)):
             if now.timeIntervalSince(acceptedAt) >= seconds(policy.unverifiedAfter) {
                 return (.unverified, [.markUnverified])
             }

@@ -93,9 +93,9 @@ public struct QuotaBook: Sendable, Equatable {
     /// with the documented defaults for a kind never read.
     public static func view(_ rows: [QuotaRow], area: String?, now: Date) -> QuotaView {
         let rows = effective(rows, now: now).filter { area == nil || $0.area == area }
-        func limits(_ kind: String) -> [QuotaRow] { rows.filter { $0.kind == kind } }
-        let urls = limits("url")
-        let paths = limits("path")
+        func limits(_ kind: QuotaKind) -> [QuotaRow] { rows.filter { $0.kind == kind } }
+        let urls = limits(.url)
+        let paths = limits(.path)
         let fallback = QuotaView.documentedDefault
         return QuotaView(
             urlBatch: urls.map(\.batch).min() ?? fallback.urlBatch,

@@ -83,7 +83,7 @@ public final class DaemonMetrics: Sendable {
         public var queue: [String: Int] = [:]
         public var oldestPendingAge: Double = 0
         public var batches: [BatchState: Int] = [:]
-        public var quota: [(area: String, kind: String, available: Int)] = []
+        public var quota: [(area: String, kind: QuotaKind, available: Int)] = []
         public var lastAccepted: Double = 0
     }
 
@@ -120,7 +120,7 @@ public final class DaemonMetrics: Sendable {
         oldestPendingAge.set(to: snapshot.oldestPendingAge)
         for state in BatchState.allCases { batchGauge(state.rawValue).set(to: Double(snapshot.batches[state] ?? 0)) }
         for row in snapshot.quota {
-            registry.makeGauge(descriptor: Self.named("purgewatch_quota_available", "Purges left today by area and kind (url, path), as last read from DescribePurgeQuota and counted since."), labels: [("area", row.area), ("kind", row.kind)]).set(to: Double(row.available))
+            registry.makeGauge(descriptor: Self.named("purgewatch_quota_available", "Purges left today by area and kind (url, path), as last read from DescribePurgeQuota and counted since."), labels: [("area", row.area), ("kind", row.kind.rawValue)]).set(to: Double(row.available))
         }
         lastAccepted.set(to: snapshot.lastAccepted)
         return registry.emitToString()

@@ -9,6 +9,15 @@ public enum ChangeKind: String, Sendable, Hashable, CaseIterable {
     case modified
     /// In the manifest, no longer on disk (or now excluded).
     case deleted
+
+    /// How the queue records it.
+    public var queueKind: QueueKind {
+        switch self {
+        case .created: .created
+        case .modified: .modified
+        case .deleted: .deleted
+        }
+    }
 }
 
 /// One changed file: its path relative to the root (raw bytes) and how it changed.

@@ -24,13 +24,41 @@ public enum BatchState: String, Sendable, CaseIterable {
     case waitingQuota = "waiting-quota"
 }
 
+/// Why a URL was queued: how its file changed (SPEC §3 `on`), or a human's `purge`.
+/// StateStore alone maps these to the `queue.kind` column.
+public enum QueueKind: String, Sendable, CaseIterable, Hashable, CustomStringConvertible {
+    case created, modified, deleted, manual
+
+    public var description: String { rawValue }
+}
+
+/// What a batch purges: URLs, or directories (the fallback when the URL quota cannot cover the
+/// queue). StateStore alone maps these to the `batches.action` column; the column keeps the
+/// names it has always held, so state files of earlier releases read the same.
+public enum BatchAction: String, Sendable, CaseIterable, Hashable, CustomStringConvertible {
+    case urls = "PurgeUrlsCache"
+    case directories = "PurgePathCache"
+
+    /// The daily quota a batch of this action counts against.
+    public var quotaKind: QuotaKind { self == .urls ? .url : .path }
+    /// The column's name for it, which logs and `status` print.
+    public var description: String { rawValue }
+}
+
+/// The two daily purge quotas (SPEC §6). StateStore alone maps these to the `quota.kind` column.
+public enum QuotaKind: String, Sendable, CaseIterable, Hashable, CustomStringConvertible {
+    case url, path
+
+    public var description: String { rawValue }
+}
+
 /// A URL waiting in (or moving through) the queue.
 public struct QueueRow: Sendable, Hashable {
     public var id: Int64
     public var url: String
     public var area: String
     public var path: [UInt8]?
-    public var kind: String
+    public var kind: QueueKind
     public var firstSeenMilliseconds: Int64
     public var state: QueueState
     public var batchID: Int64?
@@ -43,7 +71,7 @@ public struct QueueRow: Sendable, Hashable {
 /// A purge request, planned or sent.
 public struct BatchRow: Sendable, Hashable {
     public var id: Int64
-    public var action: String
+    public var action: BatchAction
     public var area: String
     public var state: BatchState
     /// The URLs or directories sent, in order.
@@ -66,14 +94,13 @@ public struct BatchRow: Sendable, Hashable {
 /// A cached DescribePurgeQuota entry, decremented locally as batches are accepted.
 public struct QuotaRow: Sendable, Hashable {
     public var area: String
-    /// `url` or `path`.
-    public var kind: String
+    public var kind: QuotaKind
     public var batch: Int
     public var total: Int
     public var available: Int
     public var fetchedMilliseconds: Int64
 
-    public init(area: String, kind: String, batch: Int, total: Int, available: Int, fetchedMilliseconds: Int64) {
+    public init(area: String, kind: QuotaKind, batch: Int, total: Int, available: Int, fetchedMilliseconds: Int64) {
         self.area = area
         self.kind = kind
         self.batch = batch
@@ -91,14 +118,14 @@ extension Database {
     fileprivate func queueRow(_ s: Statement) -> QueueRow {
         QueueRow(
             id: s.int64(0), url: s.text(1) ?? "", area: s.text(2) ?? "", path: s.isNull(3) ? nil : s.blob(3),
-            kind: s.text(4) ?? "", firstSeenMilliseconds: s.int64(5), state: QueueState(rawValue: s.text(6) ?? "") ?? .failed,
+            kind: QueueKind(rawValue: s.text(4) ?? "") ?? .modified, firstSeenMilliseconds: s.int64(5), state: QueueState(rawValue: s.text(6) ?? "") ?? .failed,
             batchID: s.isNull(7) ? nil : s.int64(7), retries: Int(s.int64(8)), errorCode: s.text(9),
             failedMilliseconds: s.isNull(10) ? nil : s.int64(10))
     }
 
     private func batchRow(_ s: Statement) -> BatchRow {
         BatchRow(
-            id: s.int64(0), action: s.text(1) ?? "", area: s.text(2) ?? "",
+            id: s.int64(0), action: BatchAction(rawValue: s.text(1) ?? "") ?? .urls, area: s.text(2) ?? "",
             state: BatchState(rawValue: s.text(3) ?? "") ?? .failed,
             targets: (s.text(4) ?? "").split(separator: "\n").map(String.init),
             taskID: s.text(5), requestID: s.text(6), attempts: Int(s.int64(7)),
@@ -112,10 +139,10 @@ extension Database {
 
     /// Queues a URL unless the same (url, area) is already pending. Returns whether a row was added.
     @discardableResult
-    public func enqueue(url: String, area: String, path: [UInt8]?, kind: String, nowMilliseconds: Int64) throws -> Bool {
+    public func enqueue(url: String, area: String, path: [UInt8]?, kind: QueueKind, nowMilliseconds: Int64) throws -> Bool {
         try run(
             "INSERT OR IGNORE INTO queue (url, area, path, kind, first_seen) VALUES (?, ?, ?, ?, ?)",
-            [.text(url), .text(area), path.map { .blob($0) } ?? .null, .text(kind), .integer(nowMilliseconds)]) > 0
+            [.text(url), .text(area), path.map { .blob($0) } ?? .null, .text(kind.rawValue), .integer(nowMilliseconds)]) > 0
     }
 
     /// Pending URLs, oldest first.
@@ -284,7 +311,7 @@ extension Database {
 
     /// Records a planned batch and moves its queue rows into it.
     public func insertBatch(
-        action: String, area: String, state: BatchState, targets: [String], queueIDs: [Int64], dryRun: Bool,
+        action: BatchAction, area: String, state: BatchState, targets: [String], queueIDs: [Int64], dryRun: Bool,
         nextAttemptMilliseconds: Int64? = nil, nowMilliseconds: Int64
     ) throws -> Int64 {
         try run(
@@ -293,7 +320,7 @@ extension Database {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                .text(action), .text(area), .text(state.rawValue), .text(targets.joined(separator: "\n")),
+                .text(action.rawValue), .text(area), .text(state.rawValue), .text(targets.joined(separator: "\n")),
                 .integer(dryRun ? 1 : 0),
                 nextAttemptMilliseconds.map { .integer($0) } ?? .null, .integer(nowMilliseconds), .integer(nowMilliseconds),
             ])
@@ -391,6 +418,13 @@ extension Database {
         try run("UPDATE batches SET \(sets.joined(separator: ", ")) WHERE id = ?", values)
     }
 
+    /// Replaces a batch's targets (a URL that failed alone leaves it), its state untouched.
+    public func setBatchTargets(id: Int64, _ targets: [String], nowMilliseconds: Int64) throws {
+        try run(
+            "UPDATE batches SET targets = ?, updated_at = ? WHERE id = ?",
+            [.text(targets.joined(separator: "\n")), .integer(nowMilliseconds), .integer(id)])
+    }
+
     /// Dissolves a batch that was never accepted: its rows go back to `pending` (or become
     /// `superseded` when the same URL is pending again), every row's reference to the batch is
     /// cleared — superseded and failed rows included — and the batch is deleted. Safe at the
@@ -407,8 +441,8 @@ extension Database {
     }
 
     /// Shrinks the believed per-request `batch` of a quota kind (an API batch-limit rejection).
-    public func lowerQuotaBatch(kind: String, to batch: Int) throws {
-        try run("UPDATE quota SET batch = MAX(1, ?) WHERE kind = ?", [.integer(Int64(max(1, batch))), .text(kind)])
+    public func lowerQuotaBatch(kind: QuotaKind, to batch: Int) throws {
+        try run("UPDATE quota SET batch = MAX(1, ?) WHERE kind = ?", [.integer(Int64(max(1, batch))), .text(kind.rawValue)])
     }
 
     /// History older than `olderThan` (SPEC §6: 7 days): settled queue rows, and batches that
@@ -436,14 +470,6 @@ extension Database {
         return (queue, batches)
     }
 
-    /// At start: a batch left `sending` by a crash is sent again.
-    @discardableResult
-    public func resetInterruptedBatches(nowMilliseconds: Int64) throws -> Int {
-        try run(
-            "UPDATE batches SET state = 'planned', next_attempt_at = NULL, updated_at = ? WHERE state = 'sending'",
-            [.integer(nowMilliseconds)])
-    }
-
     // MARK: - Counts for status
 
     public func count(_ sql: String, _ bindings: [SQLValue] = []) throws -> Int {
@@ -457,11 +483,13 @@ extension Database {
     // MARK: - Quota cache
 
     public func quotaRows() throws -> [QuotaRow] {
-        try query("SELECT area, kind, batch, total, available, fetched_at FROM quota ORDER BY area, kind") {
-            QuotaRow(
-                area: $0.text(0) ?? "", kind: $0.text(1) ?? "", batch: Int($0.int64(2)), total: Int($0.int64(3)),
-                available: Int($0.int64(4)), fetchedMilliseconds: $0.int64(5))
-        }
+        // A kind this release does not know (none is written today) is not a quota it plans with.
+        try query("SELECT area, kind, batch, total, available, fetched_at FROM quota ORDER BY area, kind") { row -> QuotaRow? in
+            guard let kind = QuotaKind(rawValue: row.text(1) ?? "") else { return nil }
+            return QuotaRow(
+                area: row.text(0) ?? "", kind: kind, batch: Int(row.int64(2)), total: Int(row.int64(3)),
+                available: Int(row.int64(4)), fetchedMilliseconds: row.int64(5))
+        }.compactMap { $0 }
     }
 
     public func replaceQuota(_ rows: [QuotaRow]) throws {
@@ -470,21 +498,21 @@ extension Database {
             try run(
                 "INSERT INTO quota (area, kind, batch, total, available, fetched_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    .text(row.area), .text(row.kind), .integer(Int64(row.batch)), .integer(Int64(row.total)),
+                    .text(row.area), .text(row.kind.rawValue), .integer(Int64(row.batch)), .integer(Int64(row.total)),
                     .integer(Int64(row.available)), .integer(row.fetchedMilliseconds),
                 ])
         }
     }
 
     /// Counts an accepted batch against the cached quota of `areas` (every area when empty).
-    public func consumeQuota(kind: String, count: Int, areas: [String]) throws {
+    public func consumeQuota(kind: QuotaKind, count: Int, areas: [String]) throws {
         if areas.isEmpty {
-            try run("UPDATE quota SET available = MAX(0, available - ?) WHERE kind = ?", [.integer(Int64(count)), .text(kind)])
+            try run("UPDATE quota SET available = MAX(0, available - ?) WHERE kind = ?", [.integer(Int64(count)), .text(kind.rawValue)])
         } else {
             for area in areas {
                 try run(
                     "UPDATE quota SET available = MAX(0, available - ?) WHERE kind = ? AND area = ?",
-                    [.integer(Int64(count)), .text(kind), .text(area)])
+                    [.integer(Int64(count)), .text(kind.rawValue), .text(area)])
             }
         }
     }
