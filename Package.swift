@@ -30,7 +30,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        // Pure logic: configuration, path → URL rules. No file system, no network.
+        // Pure logic: configuration, path → URL rules. No network, no clock; reads only the config file.
         .target(
             name: "PurgeCore",
             dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]
