@@ -63,16 +63,6 @@ public struct DaemonOptions: Sendable {
     /// can set it — nothing in a config file can.
     public init(environment: [String: String]) {
         self.init()
-        // Tests only (environment only): pretend fs.inotify.max_user_watches is this low.
-        if let limit = environment["PURGEWATCH_TEST_WATCH_LIMIT"].flatMap(Int.init), limit > 0 {
-            monitor.watchLimitForTesting = limit
-        }
-        // Tests only: the inotify reader leaves the descriptor unread this long after each read,
-        // so a deploy's events wait in the kernel when its flush arrives: only the barrier's
-        // drain reads them in time.
-        if let lag = environment["PURGEWATCH_TEST_READ_LAG_MS"].flatMap(Int.init), lag > 0, lag <= 5_000 {
-            monitor.readLagForTesting = .milliseconds(lag)
-        }
         guard let text = environment["PURGEWATCH_TEST_TIME_SCALE"], let scale = Double(text), scale > 0, scale < 1 else {
             return
         }

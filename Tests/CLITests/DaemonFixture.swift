@@ -158,17 +158,28 @@ final class DaemonFixture: @unchecked Sendable {
     }
 
     /// Starts `purgewatch run` and waits for `READY=1` on a fake `NOTIFY_SOCKET`.
-    func startDaemon(_ extraArguments: [String] = [], environment extra: [String: String] = [:]) async throws {
+    func startDaemon(
+        _ extraArguments: [String] = [], environment extra: [String: String] = [:], launcher: [String] = []
+    ) async throws {
         let listener = try NotifyListener(path: directory + "/notify-\(UUID().uuidString.prefix(4)).sock")
         notify = listener
         var environment = self.environment
         environment["NOTIFY_SOCKET"] = listener.path
         for (key, value) in extra { environment[key] = value }
         let process = try RunningProcess.start(
-            ["run", "--config", configPath] + extraArguments, environment: environment, logPath: directory + "/daemon.log")
+            ["run", "--config", configPath] + extraArguments, environment: environment, logPath: directory + "/daemon.log",
+            launcher: launcher)
         daemon = process
         let ready = await listener.message(timeout: .seconds(60)) { $0.contains("READY=1") } != nil
         #expect(ready, "the daemon never signalled READY=1; log:\n\(process.log)")
+    }
+
+    /// A launcher that runs the daemon in its own user namespace allowed only `watches` inotify
+    /// watches: the kernel itself refuses the next `inotify_add_watch` with ENOSPC, as a host whose
+    /// `fs.inotify.max_user_watches` is too low does (the namespace's limit is
+    /// /proc/sys/user/max_inotify_watches; the daemon reads no test variable for it).
+    static func watchLimited(to watches: Int) -> [String] {
+        ["/usr/bin/unshare", "-U", "-r", "/bin/sh", "-c", "echo \(watches) > /proc/sys/user/max_inotify_watches && exec \"$0\" \"$@\""]
     }
 
     /// `purgewatch flush --wait`, as a deploy script runs it.

@@ -121,10 +121,13 @@ extension EndToEnd {
     @Test func warningWhenWatchingIsDegraded() async throws {
         try await DaemonFixture.with { fixture in
             for directory in ["a", "b", "c", "d"] { try fixture.write("\(directory)/x.html", "v1\n") }
-            try await fixture.startDaemon(environment: ["PURGEWATCH_TEST_WATCH_LIMIT": "2"])
+            try await fixture.startDaemon(launcher: DaemonFixture.watchLimited(to: 2))
             #expect(await fixture.eventually {
                 (try? await Self.check(fixture))?.stdout.contains("watching is degraded") == true
             })
+            // The kernel refused the watch, and the log names the limit that binds.
+            let log = fixture.daemon?.log ?? ""
+            #expect(log.contains("inotify watch limit reached") && log.contains("user.max_inotify_watches is 2"), "\(log)")
             Self.expectPluginLine(try await Self.check(fixture), "WARNING", 1)
         }
     }

@@ -93,22 +93,27 @@ final class RunningProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    /// Starts the executable with `arguments`; stdout and stderr go to `logPath`.
-    static func start(_ arguments: [String], environment: [String: String], logPath: String) throws -> RunningProcess {
+    /// Starts the executable with `arguments`; stdout and stderr go to `logPath`. A `launcher`
+    /// (a program and its arguments, e.g. `unshare`) runs first and is handed the executable's
+    /// path and arguments to exec.
+    static func start(
+        _ arguments: [String], environment: [String: String], logPath: String, launcher: [String] = []
+    ) throws -> RunningProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([PurgewatchProcess.executable] + arguments).map { strdup($0) }
+        let argv = (launcher + [PurgewatchProcess.executable] + arguments).map { strdup($0) }
+        let program = launcher.first ?? PurgewatchProcess.executable
         let env = environment.map { strdup("\($0.key)=\($0.value)") }
         defer {
             argv.forEach { free($0) }
             env.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, PurgewatchProcess.executable, &actions, nil, argv + [nil], env + [nil])
+        let spawned = posix_spawn(&pid, program, &actions, nil, argv + [nil], env + [nil])
         guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
         return RunningProcess(pid: pid, logPath: logPath)
     }

@@ -36,6 +36,38 @@ extension EndToEndTests {
     }
 }
 
+/// A reader that leaves the descriptor alone after each read (a busy moment, a burst being
+/// drained in few reads) still answers a barrier at once: the barrier wakes it and drains what
+/// waits in the kernel first — `flush --wait` right after a deploy never waits out the lag and
+/// never misses the deploy's last events. (The end-to-end flush test once made the real binary
+/// lag through an environment variable; the daemon reads none now, so it is checked here.)
+extension EndToEndTests {
+    @Test func aBarrierDrainsWhatALaggingReaderLeftInTheKernel() async throws {
+        var options = SiteMonitor.Options()
+        options.readLagForTesting = .seconds(3)
+        let harness = try Harness(options: options)
+        harness.write("a.html", "v1")
+        try await harness.start()
+        // One event read: the reader now leaves the descriptor alone for 3 s.
+        harness.write("a.html", "v2")
+        #expect(try await harness.waitForEvent { event in
+            if case .touched(let paths) = event { return paths.contains("a.html") }
+            return false
+        })
+        let started = ContinuousClock.now
+        makeDirectories(harness.root, "late/deep")
+        harness.write("late/deep/page.html", "created")
+        harness.write("b.html", "new")
+        let (touched, changes) = try await harness.flush(1, timeout: .seconds(10))
+        // Must: answered well within the lag, with the late events before the answer.
+        #expect(started.duration(to: .now) < .seconds(2), "the barrier waited out the reader's lag")
+        #expect(touched.contains("b.html"), "\(touched)")
+        #expect(touched.contains { $0 == "late" || $0 == "late/deep/page.html" }, "\(touched)")
+        #expect(changes.isSuperset(of: SiteWatchTests.changes([("late/deep/page.html", .created), ("b.html", .created)])), "\(changes)")
+        await harness.stop()
+    }
+}
+
 /// The set-up walk on several threads (the root's entries cut in parts, a lock around each
 /// watch): the same directories are watched as by one thread, excluded ones are not, and a write
 /// in any of them — first part, last part, deep — is seen.

@@ -428,23 +428,34 @@ final class InotifyBridge: @unchecked Sendable {
         if rootFD >= 0 {
             walker.walk(directory: rootFD, path: .root, Walker.Visitor(willList: { _, _ in directories += 1 }))
         }
-        let current: Int
+        var current: Int
         let othersInUse: Int
+        // The limit that binds: the system-wide sysctl, or — when tighter — this user namespace's
+        // (a container's, or `unshare -U`'s; /proc/sys/user/max_inotify_watches counts per namespace).
+        var setting = "fs.inotify.max_user_watches"
         if let limit = options.watchLimitForTesting {
             current = limit
             othersInUse = 0
         } else {
             current = Self.readProcInt("/proc/sys/fs/inotify/max_user_watches") ?? 8192
+            if let namespace = Self.readProcInt("/proc/sys/user/max_inotify_watches"), namespace < current {
+                current = namespace
+                setting = "user.max_inotify_watches"
+            }
             othersInUse = max(
                 0, Self.watchesHeldByThisUser() - Self.watchCount(fdinfo: "/proc/self/fdinfo/\(inotifyFD)"))
         }
         let needed = othersInUse + directories + 1
         let target = max(needed + needed / 10, current + 1)
         let suggested = (target + 1023) / 1024 * 1024
+        let advice =
+            setting == "fs.inotify.max_user_watches"
+            ? "Run `sysctl fs.inotify.max_user_watches=\(suggested)` (persist it in /etc/sysctl.d/60-purgewatch.conf)."
+            : "This user namespace (a container) allows fewer watches than the host: its owner raises `user.max_inotify_watches` to \(suggested)."
         let message = """
             inotify watch limit reached: \(configuredRoot) has \(directories) directories and this user \
-            already holds \(othersInUse) other watches, but fs.inotify.max_user_watches is \(current). \
-            Run `sysctl fs.inotify.max_user_watches=\(suggested)` (persist it in /etc/sysctl.d/60-purgewatch.conf). \
+            already holds \(othersInUse) other watches, but \(setting) is \(current). \
+            \(advice) \
             Until then purgewatch is in degraded mode: it walks the whole tree every \
             \(options.degradedRescanInterval) instead of watching part of it.
             """
