@@ -89,9 +89,14 @@ public final class DaemonMetrics: Sendable {
 
     /// Reads the snapshot from the state file (a read-only connection beside the daemon's).
     public static func snapshot(statePath: String, now: Date) throws -> Snapshot {
-        var snapshot = Snapshot()
         let db = try StateDatabase.openReadOnly(path: statePath)
         defer { db.close() }
+        return try snapshot(of: db, now: now)
+    }
+
+    /// Reads the snapshot through an open connection, in one read transaction.
+    public static func snapshot(of db: StateDatabase, now: Date) throws -> Snapshot {
+        var snapshot = Snapshot()
         try db.read { tx in
             snapshot.filesTracked = try tx.manifestCount()
             let unsent = try tx.unsentURLCount()
