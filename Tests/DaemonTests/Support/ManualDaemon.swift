@@ -72,7 +72,8 @@ struct ManualDaemon {
         endpoint = "\(emulator.endpoint)"
         \(extraConfig)
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let environment = environment ?? ["TENCENTCLOUD_SECRET_ID": emulator.secretId, "TENCENTCLOUD_SECRET_KEY": emulator.secretKey]
+        let environment =
+            environment ?? ["TENCENTCLOUD_SECRET_ID": emulator.secretId, "TENCENTCLOUD_SECRET_KEY": emulator.secretKey]
         let config = try SiteConfig.load(path: configPath, environment: environment)
         var options = options
         options.clock = clock.daemonClock
