@@ -261,35 +261,39 @@ public actor PurgeDaemon {
 
     /// The detector stage: one comparison per closed window, in order.
     func detectorStage() async throws {
-        for await _ in detectorWakes {
-            while windowsClosed > 0 {
-                try Task.checkCancellation()
-                windowsClosed = 0
-                flush.detectionStarted()
-                health.begin(.detector, now: clock.now())
-                defer { health.end(.detector) }
-                do {
-                    if try await closeWindow(now: clock.now()) {
-                        // Only a comparison that ran answers the flushes waiting on it, with the
-                        // queue as it stands right now (their watermark).
-                        flush.detectionFinished(watermark: (try? db.read { try $0.highestQueueID() }) ?? flush.detectionWatermark)
-                    } else {
-                        // The root unavailable, or too many open files: compared again after a
-                        // backoff (the touched paths are kept), never in a loop.
-                        scheduleDetectRetry(now: clock.now())
-                    }
-                    storageRecovered(.detector)
-                } catch let error as DatabaseError {
-                    // The touched paths were put back (detectAndQueue); the window closes again.
-                    try await storageTrouble(error, in: .detector)
-                    windowsClosed += 1
-                    coalescer.noteChange(at: clock.now())
+        for await _ in detectorWakes { try await compareClosedWindows() }
+    }
+
+    /// What the detector does when woken: compares the windows the control loop closed, until
+    /// none is left (in-process tests run it where the stage would, on a manual clock).
+    func compareClosedWindows() async throws {
+        while windowsClosed > 0 {
+            try Task.checkCancellation()
+            windowsClosed = 0
+            flush.detectionStarted()
+            health.begin(.detector, now: clock.now())
+            defer { health.end(.detector) }
+            do {
+                if try await closeWindow(now: clock.now()) {
+                    // Only a comparison that ran answers the flushes waiting on it, with the
+                    // queue as it stands right now (their watermark).
+                    flush.detectionFinished(watermark: (try? db.read { try $0.highestQueueID() }) ?? flush.detectionWatermark)
+                } else {
+                    // The root unavailable, or too many open files: compared again after a
+                    // backoff (the touched paths are kept), never in a loop.
+                    scheduleDetectRetry(now: clock.now())
                 }
-                submitRequested = true
-                submitterWake.yield()
-                if !flush.waiters.isEmpty { inputs.yield(.progress) }
-                armTimer(now: clock.now())  // a window it opened (a held-back full walk) has a deadline
+                storageRecovered(.detector)
+            } catch let error as DatabaseError {
+                // The touched paths were put back (detectAndQueue); the window closes again.
+                try await storageTrouble(error, in: .detector)
+                windowsClosed += 1
+                coalescer.noteChange(at: clock.now())
             }
+            submitRequested = true
+            submitterWake.yield()
+            if !flush.waiters.isEmpty { inputs.yield(.progress) }
+            armTimer(now: clock.now())  // a window it opened (a held-back full walk) has a deadline
         }
     }
 

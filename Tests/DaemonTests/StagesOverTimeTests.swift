@@ -126,4 +126,72 @@ import Testing
             #expect(Set(emulator.acceptedURLs) == ["https://www.example.com/later0.html", "https://www.example.com/later1.html"])
         }
     }
+
+    /// SPEC §6 "history is kept for 7 days (`done`, `failed` and forgotten rows older than that are
+    /// pruned)": failed and forgotten rows too, not only done ones; younger ones are kept.
+    @Test func failedAndForgottenHistoryIsPrunedAfterSevenDaysNotBefore() async throws {
+        try await Self.with { manual, emulator, clock in
+            let urls = ["https://www.example.com/page0.html", "https://www.example.com/page1.html"]
+            emulator.rejectWithoutNaming(Set(urls))
+            try await manual.queue(2)
+            _ = try await manual.submitPass()  // rejected without naming which: split in halves
+            _ = try await manual.submitPass()  // each half rejected alone: failed
+            let db = await manual.daemon.db!
+            #expect(try db.read { try $0.queueCount(state: .failed) } == 2)
+            // `failures --forget` for one of them, through the control loop.
+            let forget = try FlushClient(Failures.command(.forget, urls: [urls[1]]))
+            try await manual.input(.control(forget.connection))
+            #expect(forget.answer == "done\t1")
+            #expect(try db.read { try $0.queueCount(state: .forgotten) } == 1)
+
+            clock.advance(by: .seconds(6 * 86_400 + 82_800))  // 6 days 23 hours
+            _ = try await manual.verifyPass()
+            #expect(try db.read { try $0.queueCount(state: .failed) } == 1, "younger than 7 days: kept")
+            #expect(try db.read { try $0.queueCount(state: .forgotten) } == 1, "younger than 7 days: kept")
+            #expect(try await manual.batchCounts()[.failed] == 2)
+
+            clock.advance(by: .seconds(2 * 3_600))
+            _ = try await manual.verifyPass()
+            #expect(try db.read { try $0.queueCount(state: .failed) } == 0, "failed: pruned after 7 days")
+            #expect(try db.read { try $0.queueCount(state: .forgotten) } == 0, "forgotten: pruned after 7 days")
+            #expect(try await manual.batchCounts()[.failed] == 0, "with their batches")
+        }
+    }
+
+    /// The auth pause (SPEC §6, §10 "the pause of §6"; docs/ARCHITECTURE.md: 60 s doubling to
+    /// 15 min): each account-wide failure in a row doubles it, an accepted batch starts it again
+    /// at 60 s, and nothing is sent while it lasts.
+    @Test func theAuthPauseDoublesWhileTheAccountKeepsFailingAndStartsAgainAfterAnAcceptedBatch() async throws {
+        try await Self.with { manual, emulator, clock in
+            let camDenied = Fault.apiError(code: "UnauthorizedOperation.CdnCamUnauthorized", message: "no CAM policy")
+            func failOnce(_ prefix: String) async throws -> Duration {
+                emulator.failNext(1, with: camDenied, action: "PurgeUrlsCache")
+                try await manual.queue(1, prefix: prefix)
+                _ = try await manual.submitPass()
+                let until = try #require(await manual.daemon.pausedUntil)
+                return clock.daemonClock.now().duration(to: until)
+            }
+            #expect(try await failOnce("first") == .seconds(60))
+            let sent = Self.requests(emulator, "PurgeUrlsCache")
+            clock.advance(by: .seconds(59))
+            try await manual.queue(1, prefix: "during")
+            _ = try await manual.submitPass()
+            #expect(Self.requests(emulator, "PurgeUrlsCache") == sent, "must not: a request during the pause")
+            clock.advance(by: .seconds(1))
+            // The work queued during the pause is the next to fail: the pause doubles.
+            emulator.failNext(1, with: camDenied, action: "PurgeUrlsCache")
+            _ = try await manual.submitPass()
+            let second = try #require(await manual.daemon.pausedUntil)
+            #expect(clock.daemonClock.now().duration(to: second) == .seconds(120), "doubled")
+            manual.advance(to: second)
+            #expect(try await failOnce("again") == .seconds(240), "doubled again")
+            manual.advance(to: try #require(await manual.daemon.pausedUntil))
+
+            // Accepted: the account works again; the next failure pauses 60 s, not 480 s.
+            try await manual.queue(1, prefix: "fine")
+            _ = try await manual.submitPass()
+            #expect(emulator.acceptedURLs == ["https://www.example.com/fine0.html"])
+            #expect(try await failOnce("later") == .seconds(60), "started again after an accepted batch")
+        }
+    }
 }

@@ -78,4 +78,48 @@ import Testing
             #expect(wait <= .seconds(30), "due again in \(wait)")
         }
     }
+
+    /// SPEC §6: "At the quota reset (00:00 UTC+8) everything that waited is planned again,
+    /// duplicates collapsed" — and not before: parked work is sent at the reset itself, once.
+    @Test func everythingParkedIsPlannedAgainAtTheResetOnceWithDuplicatesCollapsed() async throws {
+        try await ManualDaemon.with(wall: Self.reset.addingTimeInterval(-600)) { manual, emulator, clock in
+            // 23:50 UTC+8: the day's URL and directory quota are used up; 30 URLs are parked.
+            emulator.setQuota(area: "mainland", urls: 0, paths: 0)
+            try await manual.queue(30)
+            try await manual.submitPass()
+            #expect(try await manual.daemon.db.read { try $0.waitingQuotaURLCount() } == 30)
+            // Ten of them change again while parked: queued a second time.
+            clock.advance(by: .seconds(60))
+            try await manual.queue(10)
+            try await manual.submitPass()
+            #expect(try await manual.daemon.db.read { try $0.waitingQuotaURLCount() } == 40)
+
+            // Through the night, the submitter wakes only when it is due (quota re-reads), and
+            // sends nothing; its last wake-up before the day turns is the reset itself.
+            var wakes = 0
+            while clock.wall < Self.reset {
+                let due = try #require(try await manual.submitPass(), "parked work always has a due time")
+                #expect(emulator.requests.allSatisfy { $0.action == "DescribePurgeQuota" }, "must not: sent before the reset")
+                manual.advance(to: due)
+                wakes += 1
+            }
+            #expect(abs(clock.wall.timeIntervalSince(Self.reset)) < 0.01, "due at the reset, not later: \(clock.wall)")
+            #expect(wakes < 12, "woken on a backoff, not polled: \(wakes)")
+
+            // 00:00 UTC+8: the CDN's day has turned too.
+            emulator.setQuota(area: "mainland", urls: 10_000, paths: 100)
+            try await manual.submitPass()
+            let expected = Set((0..<30).map { "https://www.example.com/page\($0).html" })
+            #expect(Set(emulator.acceptedURLs) == expected)
+            #expect(emulator.acceptedURLs.count == 30, "must not: a URL parked twice is purged twice")
+            let db = await manual.daemon.db!
+            #expect(try db.read { try $0.waitingQuotaURLCount() } == 0)
+            #expect(try db.read { try $0.queueCount(state: .superseded) } == 10, "the duplicates collapsed")
+
+            // Sent once: later passes send nothing more.
+            clock.advance(by: .seconds(60))
+            try await manual.submitPass()
+            #expect(emulator.acceptedURLs.count == 30)
+        }
+    }
 }

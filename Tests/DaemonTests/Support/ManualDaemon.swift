@@ -43,9 +43,11 @@ struct ManualDaemon {
     let clock: ManualClock
     let emulator: TencentEmulator
 
+    /// - Parameter environment: the daemon's environment (nil: the emulator's key in
+    ///   `TENCENTCLOUD_SECRET_ID` / `_KEY`).
     static func make(
         emulator: TencentEmulator, clock: ManualClock, extraConfig: String = "", purgeOn: String? = nil,
-        options: DaemonOptions = DaemonOptions()
+        options: DaemonOptions = DaemonOptions(), environment: [String: String]? = nil
     ) throws -> ManualDaemon {
         let directory = "/tmp/pw-daemon-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory + "/site", withIntermediateDirectories: true)
@@ -70,7 +72,8 @@ struct ManualDaemon {
         endpoint = "\(emulator.endpoint)"
         \(extraConfig)
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let environment = ["TENCENTCLOUD_SECRET_ID": emulator.secretId, "TENCENTCLOUD_SECRET_KEY": emulator.secretKey]
+        let environment =
+            environment ?? ["TENCENTCLOUD_SECRET_ID": emulator.secretId, "TENCENTCLOUD_SECRET_KEY": emulator.secretKey]
         let config = try SiteConfig.load(path: configPath, environment: environment)
         var options = options
         options.clock = clock.daemonClock
@@ -82,8 +85,11 @@ struct ManualDaemon {
 
     /// A daemon on a manual clock starting at `wall`, opened, against a fresh emulator whose TC3
     /// window follows that clock; torn down whatever `body` does.
+    /// `extraConfig` is appended to `[tencentcloud]` (a relative `credentials_file` is read from
+    /// ``directory``).
     static func with(
-        wall: Date, purgeOn: String? = nil, options: DaemonOptions = DaemonOptions(),
+        wall: Date, purgeOn: String? = nil, options: DaemonOptions = DaemonOptions(), extraConfig: String = "",
+        environment: [String: String]? = nil,
         _ body: (ManualDaemon, TencentEmulator, ManualClock) async throws -> Void
     ) async throws {
         let clock = ManualClock(wall: wall)
@@ -91,9 +97,18 @@ struct ManualDaemon {
         emulator.setClockOffset(seconds: wall.timeIntervalSinceNow)
         let manual: ManualDaemon
         do {
-            manual = try ManualDaemon.make(emulator: emulator, clock: clock, purgeOn: purgeOn, options: options)
+            manual = try ManualDaemon.make(
+                emulator: emulator, clock: clock, extraConfig: extraConfig, purgeOn: purgeOn, options: options,
+                environment: environment)
+        } catch {
+            await emulator.shutdown()
+            throw error
+        }
+        do {
             try await manual.open()
         } catch {
+            // What it opened (the HTTP client must be shut down before it is released).
+            await manual.close()
             await emulator.shutdown()
             throw error
         }
@@ -120,25 +135,62 @@ struct ManualDaemon {
         _ = try await daemon.enqueueManual("purge\t" + urls.joined(separator: "\t"))
     }
 
+    /// The emulator checks TC3 timestamps against the daemon's wall clock, wherever the manual
+    /// clock has moved it (its signature window is 5 minutes).
+    func syncEmulatorClock() {
+        emulator.setClockOffset(seconds: clock.wall.timeIntervalSinceNow)
+    }
+
     /// One pass of the submitter as the control loop runs it when woken, then its next due time.
+    @discardableResult
     func submitPass() async throws -> ContinuousClock.Instant? {
+        syncEmulatorClock()
         try await daemon.submit()
         await daemon.submitterScheduled()
         return await daemon.submitterDue
     }
 
     /// One pass of the verifier as the control loop runs it when woken, then its next due time.
+    @discardableResult
     func verifyPass() async throws -> ContinuousClock.Instant? {
+        syncEmulatorClock()
         try await daemon.verify()
         try await daemon.pruneIfDue(now: clock.daemonClock.now())
         await daemon.verifierScheduled()
         return await daemon.verifierDue
     }
 
+    /// The control loop takes one input at the clock's now (an inotify event as the watcher
+    /// forwards it, a control command, the timer's tick), then the detector compares the windows
+    /// it closed, as the stages would when woken.
+    func input(_ input: PurgeDaemon.Input) async throws {
+        try await daemon.handle(input)
+        try await daemon.compareClosedWindows()
+    }
+
+    /// Writes `text` to `path` under the site root and tells the control loop, as the watcher
+    /// would, that it was touched.
+    func change(_ path: String, _ text: String) async throws {
+        let root = await daemon.config.site.root
+        try text.write(toFile: root + "/" + path, atomically: false, encoding: .utf8)
+        try await input(.site(.touched([RelativePath(Array(path.utf8))])))
+    }
+
+    /// The instant the control loop's timer is armed for (nil: it sleeps until an event).
+    var timerDeadline: ContinuousClock.Instant? {
+        get async { await daemon.timer.deadline }
+    }
+
     /// Moves the clock to `instant` (never back).
     func advance(to instant: ContinuousClock.Instant) {
         let now = clock.daemonClock.now()
         if instant > now { clock.advance(by: now.duration(to: instant)) }
+    }
+
+    /// When the earliest planned batch is to be sent (a retry's backoff), on the monotonic clock.
+    func nextAttempt() async throws -> ContinuousClock.Instant? {
+        try await daemon.db.read { try $0.earliestAttemptMilliseconds(states: [.planned]) }
+            .map { clock.daemonClock.instant(atWallMilliseconds: $0) }
     }
 
     func batchCounts() async throws -> [BatchState: Int] {
