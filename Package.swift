@@ -72,6 +72,10 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
 
+        // The control socket's protocol: typed, versioned commands and answers, one JSON object a
+        // line, one codec for both ends. Pure: Foundation's JSON only.
+        .target(name: "ControlProtocol"),
+
         // The daemon: queue, submitter, verifier, control socket, status — wired from the stages.
         .target(
             name: "Daemon",
@@ -114,6 +118,7 @@ let package = Package(
         .executableTarget(name: "bench-daemon", dependencies: ["TencentEmulator"], path: "Benchmarks/DaemonBench"),
         .executableTarget(name: "bench-idle", path: "Benchmarks/IdleBench"),
         .testTarget(name: "PurgeCoreTests", dependencies: ["PurgeCore"]),
+        .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
         .testTarget(
             name: "TencentCDNTests",
             dependencies: [
