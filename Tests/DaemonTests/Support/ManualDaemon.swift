@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import Logging
 import PurgeCore
@@ -117,7 +118,7 @@ struct ManualDaemon {
     /// Queues `count` URLs as `purge` would.
     func queue(_ count: Int, prefix: String = "page") async throws {
         let urls = (0..<count).map { "https://www.example.com/\(prefix)\($0).html" }
-        _ = try await daemon.enqueueManual("purge\t" + urls.joined(separator: "\t"))
+        _ = try await daemon.enqueueManual(urls.map { PurgeItem(url: $0) })
     }
 
     /// One pass of the submitter as the control loop runs it when woken, then its next due time.
