@@ -23,7 +23,7 @@ let package = Package(
         .executableTarget(
             name: "purgewatch",
             dependencies: [
-                "PurgeCore", "Daemon", "Reporting", "TencentCDN", "StateStore", "CProcess",
+                "PurgeCore", "Daemon", "Operator", "ControlProtocol", "Reporting", "TencentCDN", "StateStore", "CProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -72,11 +72,15 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
 
-        // The daemon: queue, submitter, verifier, control socket, status — wired from the stages.
+        // The control socket's protocol: typed, versioned commands and answers, one JSON object a
+        // line, one codec for both ends. Pure: Foundation's JSON only.
+        .target(name: "ControlProtocol"),
+
+        // The daemon: queue, submitter, verifier, the control socket's server — wired from the stages.
         .target(
             name: "Daemon",
             dependencies: [
-                "PurgeCore", "TencentCDN", "SiteWatch", "StateStore", "Reporting", "CProcess",
+                "PurgeCore", "TencentCDN", "SiteWatch", "StateStore", "Reporting", "CProcess", "ControlProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -85,6 +89,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
+        ),
+
+        // The operator's side, for the CLI: the control socket's client, status, failures, purge by
+        // hand when no daemon runs. The daemon never imports it.
+        .target(
+            name: "Operator",
+            dependencies: ["ControlProtocol", "Daemon", "PurgeCore", "StateStore", "TencentCDN", "Reporting"]
         ),
 
         // Test support: a Tencent CDN API emulator on 127.0.0.1.
@@ -114,6 +125,7 @@ let package = Package(
         .executableTarget(name: "bench-daemon", dependencies: ["TencentEmulator"], path: "Benchmarks/DaemonBench"),
         .executableTarget(name: "bench-idle", path: "Benchmarks/IdleBench"),
         .testTarget(name: "PurgeCoreTests", dependencies: ["PurgeCore"]),
+        .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
         .testTarget(
             name: "TencentCDNTests",
             dependencies: [
@@ -127,13 +139,14 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "StateStore", "PurgeCore", "Reporting", "SiteWatch", "TencentCDN", "TencentEmulator",
+                "Daemon", "Operator", "ControlProtocol", "StateStore", "PurgeCore", "Reporting", "SiteWatch", "TencentCDN",
+                "TencentEmulator",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "SiteWatchTests", dependencies: ["SiteWatch", "StateStore", "PurgeCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "CLITests", dependencies: ["purgewatch", "PurgeCore", "TencentEmulator"]),
+        .testTarget(name: "CLITests", dependencies: ["purgewatch", "PurgeCore", "ControlProtocol", "TencentEmulator"]),
     ]
 )
 

@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import Glibc
 import Reporting
@@ -5,16 +6,17 @@ import Reporting
 /// The daemon's control socket: a Unix stream socket beside the state file
 /// (`<state file>.sock`), through which `flush` and `purge` reach the running daemon.
 ///
-/// One line in (`flush`, `flush-wait`), one line out. Access follows the state directory: the
-/// socket itself is mode 0666, so whoever can enter the directory can connect (SPEC §2: `flush`
-/// works for any user who can read the state directory).
+/// One ``ControlCommand`` line in, one ``ControlAnswer`` line out, both through ``ControlCodec``
+/// (the CLI's side is `Operator.ControlClient`). Access follows the state directory: the socket
+/// itself is mode 0666, so whoever can enter the directory can connect (SPEC §2: `flush` works
+/// for any user who can read the state directory).
 public enum ControlSocket {
     /// The socket path for a state file.
     public static func path(forState statePath: String) -> String { statePath + ".sock" }
 
     /// The address of `path`. Paths longer than `sun_path` are reached through the directory's
     /// descriptor (`/proc/self/fd/N/name`); `keepAlive` holds that descriptor open until closed.
-    static func address(for path: String) throws -> (UnixSocketAddress, keepAlive: Int32?) {
+    package static func address(for path: String) throws -> (UnixSocketAddress, keepAlive: Int32?) {
         if let address = UnixSocketAddress(path) { return (address, nil) }
         let directory = (path as NSString).deletingLastPathComponent
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -25,45 +27,6 @@ public enum ControlSocket {
         }
         return (address, fd)
     }
-
-    /// Sends one command and waits for the one-line answer.
-    ///
-    /// - Throws: ``ControlSocketError`` with `noDaemon` when nothing listens at `path`.
-    public static func send(_ command: String, to path: String, timeout: Duration) throws -> String {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlSocketError("socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let (address, keepAlive) = try address(for: path)
-        defer { if let keepAlive { close(keepAlive) } }
-        let connected = address.withSockAddr { connect(fd, $0, $1) }
-        guard connected == 0 else {
-            let code = errno
-            throw ControlSocketError(
-                "no purgewatch daemon is listening at \(path) (\(String(cString: strerror(code))))",
-                noDaemon: code == ENOENT || code == ECONNREFUSED)
-        }
-        let line = Array((command + "\n").utf8)
-        guard write(fd, line, line.count) == line.count else {
-            throw ControlSocketError("cannot write to \(path): \(String(cString: strerror(errno)))")
-        }
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        var answer: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 512)
-        while !answer.contains(UInt8(ascii: "\n")) {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero else { throw ControlSocketError("timed out", timedOut: true) }
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(min(remaining.milliseconds, 60_000))
-            let ready = poll(&poller, 1, max(1, milliseconds))
-            if ready < 0 && errno == EINTR { continue }
-            guard ready > 0 else { continue }
-            let count = read(fd, &buffer, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw ControlSocketError("the daemon closed the connection without answering") }
-            answer.append(contentsOf: buffer[0..<count])
-        }
-        return String(decoding: answer.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
-    }
 }
 
 public struct ControlSocketError: Error, CustomStringConvertible, Sendable {
@@ -71,7 +34,7 @@ public struct ControlSocketError: Error, CustomStringConvertible, Sendable {
     public var noDaemon: Bool
     public var timedOut: Bool
 
-    init(_ description: String, noDaemon: Bool = false, timedOut: Bool = false) {
+    package init(_ description: String, noDaemon: Bool = false, timedOut: Bool = false) {
         self.description = description
         self.noDaemon = noDaemon
         self.timedOut = timedOut
@@ -94,14 +57,14 @@ struct ControlPeer: Sendable, CustomStringConvertible {
 
 /// One accepted connection: the command read, and a way to answer it once.
 final class ControlConnection: @unchecked Sendable {
-    let command: String
+    let command: ControlCommand
     let peer: ControlPeer?
     private let fd: Int32
     private let lock = NSLock()
     private var isClosed = false
     private let onClose: @Sendable () -> Void
 
-    init(fd: Int32, command: String, peer: ControlPeer? = nil, onClose: @escaping @Sendable () -> Void = {}) {
+    init(fd: Int32, command: ControlCommand, peer: ControlPeer? = nil, onClose: @escaping @Sendable () -> Void = {}) {
         self.fd = fd
         self.command = command
         self.peer = peer
@@ -119,39 +82,47 @@ final class ControlConnection: @unchecked Sendable {
         return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
     }
 
-    /// Writes one line and closes the connection.
-    func answer(_ line: String) {
+    /// Writes the answer's line and closes the connection.
+    func answer(_ answer: ControlAnswer) {
         lock.lock()
         defer { lock.unlock() }
         guard !isClosed else { return }
         isClosed = true
-        let bytes = Array((line + "\n").utf8)
-        // Blocking for the answer (a short line): the client is waiting to read it.
+        Self.send(answer, to: fd)
+        onClose()
+    }
+
+    /// Writes one answer line to `fd` and closes it (also for the connections refused before
+    /// they had a command).
+    static func send(_ answer: ControlAnswer, to fd: Int32) {
+        let bytes = ControlCodec.encode(answer)
+        // Blocking for the answer (one line): the client is waiting to read it.
         let flags = fcntl(fd, F_GETFL)
         _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         close(fd)
-        onClose()
     }
 
-    deinit { answer("error daemon stopped") }
+    deinit { answer(.error(.stopping, message: "daemon stopped")) }
 }
 
 /// The listening side: one thread runs a `poll(2)` loop over the listening socket and every
 /// connection still sending its command, so no client — idle, slow or many — can hold up
 /// another. Each connection has a deadline to send its line (``commandDeadline``); beyond
-/// ``maxConnections`` open at once a new one is refused with a message. Commands are handed to
-/// the daemon with the peer's uid and pid (`SO_PEERCRED`).
+/// ``maxConnections`` open at once a new one is refused with a message. Each line is read by
+/// ``ControlCodec``: `ping` is answered here, a line the codec refuses (garbage, an unknown
+/// command or version, too long) is answered with the codec's error, and every other command is
+/// handed to the daemon with the peer's uid and pid (`SO_PEERCRED`).
 final class ControlServer: @unchecked Sendable {
     let path: String
-    /// Connections open at once (waiting for a command or for their answer).
-    static let maxConnections = 128
+    /// Connections admitted at once while they send their line (the protocol's limit).
+    static let maxConnections = ControlCodec.maxConnections
     /// How long a client may take to send its command line.
-    static let commandDeadline: Duration = .seconds(5)
+    static let commandDeadline = ControlCodec.commandDeadline
     /// The longest command line (a `purge` carries its URLs).
-    static let maxCommandBytes = 4 << 20
+    static let maxCommandBytes = ControlCodec.maxCommandBytes
 
     private let listenFD: Int32
     private let wakeFD: (read: Int32, write: Int32)
@@ -167,7 +138,7 @@ final class ControlServer: @unchecked Sendable {
         let (address, keepAlive) = try ControlSocket.address(for: path)
         defer { if let keepAlive { close(keepAlive) } }
         // A socket file left by a crashed daemon: replace it, but never steal a live one.
-        if (try? ControlSocket.send("ping", to: path, timeout: .seconds(1))) != nil {
+        if Self.someoneAnswers(at: address) {
             close(fd)
             throw ControlSocketError("another purgewatch daemon is already running for this state file (\(path))")
         }
@@ -193,6 +164,30 @@ final class ControlServer: @unchecked Sendable {
         let thread = Thread { [self] in self.serve(onCommand) }
         thread.name = "purgewatch-control"
         thread.start()
+    }
+
+    /// Whether a live daemon answers at `address` (a socket file left by a crashed one refuses the
+    /// connection). Any answer line counts, whatever its version: only silence for a second, or
+    /// no listener, lets the socket be replaced.
+    private static func someoneAnswers(at address: UnixSocketAddress) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard address.withSockAddr({ connect(fd, $0, $1) }) == 0,
+            let line = try? ControlCodec.encode(ControlCommand.ping),
+            line.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == line.count
+        else { return false }
+        let deadline = ContinuousClock.now.advanced(by: .seconds(1))
+        while true {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { return false }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, Int32(max(1, remaining.milliseconds)))
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { return false }
+            var byte: UInt8 = 0
+            return read(fd, &byte, 1) == 1
+        }
     }
 
     private struct Pending {
@@ -225,8 +220,8 @@ final class ControlServer: @unchecked Sendable {
             let later = ContinuousClock.now
             for (fd, connection) in pending where connection.deadline <= later {
                 pending[fd] = nil
-                ControlConnection(fd: fd, command: "") { [weak self] in self?.released() }
-                    .answer("error no command within \(Self.commandDeadline)")
+                ControlConnection.send(.error(.noCommand, message: "no command within \(Self.commandDeadline)"), to: fd)
+                released()
             }
         }
     }
@@ -249,16 +244,26 @@ final class ControlServer: @unchecked Sendable {
         connection.bytes.append(contentsOf: buffer[0..<count])
         if let newline = connection.bytes.firstIndex(of: UInt8(ascii: "\n")) {
             pending[fd] = nil
-            let command = String(decoding: connection.bytes[..<newline], as: UTF8.self)
             // Handed on: it no longer holds an admission slot (a flush --wait may wait for
             // hours, and its client may be long gone; the daemon checks ``peerHasLeft``).
             released()
-            let handed = ControlConnection(fd: fd, command: command, peer: connection.peer)
-            if command == "ping" { handed.answer("pong") } else { onCommand(handed) }
+            let command: ControlCommand
+            do {
+                command = try ControlCodec.decodeCommand(connection.bytes[..<newline])
+            } catch {
+                // Garbage from any member of the socket's group: a clear answer, and nothing more.
+                ControlConnection.send(ControlAnswer(refusing: error), to: fd)
+                return
+            }
+            if command == .ping {
+                ControlConnection.send(.pong, to: fd)
+            } else {
+                onCommand(ControlConnection(fd: fd, command: command, peer: connection.peer))
+            }
         } else if connection.bytes.count > Self.maxCommandBytes {
             pending[fd] = nil
-            ControlConnection(fd: fd, command: "") { [weak self] in self?.released() }
-                .answer("error command longer than \(Self.maxCommandBytes) bytes")
+            ControlConnection.send(.error(.tooLong, message: "command longer than \(Self.maxCommandBytes) bytes"), to: fd)
+            released()
         } else {
             pending[fd] = connection
         }
@@ -292,8 +297,7 @@ final class ControlServer: @unchecked Sendable {
                 admitted = admit()
             }
             guard admitted else {
-                ControlConnection(fd: client, command: "")
-                    .answer("error too many connections (\(Self.maxConnections)); try again")
+                ControlConnection.send(.error(.busy, message: "too many connections (\(Self.maxConnections)); try again"), to: client)
                 continue
             }
             var credentials = PeerCredentials()

@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import Logging
 import PurgeCore
@@ -596,7 +597,7 @@ extension PurgeDaemon {
     func answerWaiters() throws {
         guard !flush.waiters.isEmpty else { return }
         for waiter in flush.waiters where flushClients[waiter.id]?.peerHasLeft ?? true {
-            flushClients.removeValue(forKey: waiter.id)?.answer("error gone")  // closes our end; the client timed out
+            flushClients.removeValue(forKey: waiter.id)?.answer(.error(.gone, message: "gone"))  // closes our end; the client timed out
             flush.dropped(waiter.id)
         }
         for window in flush.settledWindows() {
@@ -607,9 +608,9 @@ extension PurgeDaemon {
             flush.answered(window.id, upTo: window.upTo)
             let connection = flushClients.removeValue(forKey: window.id)
             if !progress.failed.isEmpty {
-                connection?.answer("failed \(progress.failed.count) \(progress.failed.prefix(20).joined(separator: " "))")
+                connection?.answer(.failed(count: progress.failed.count, urls: Array(progress.failed.prefix(20))))
             } else {
-                connection?.answer("submitted")
+                connection?.answer(.submitted)
             }
         }
     }

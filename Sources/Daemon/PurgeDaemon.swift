@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CProcess
+import ControlProtocol
 import Foundation
 import Logging
 import PurgeCore
@@ -432,7 +433,7 @@ public actor PurgeDaemon {
         monitor = nil
         inputs.finish()
         control?.stop()
-        for connection in flushClients.values { connection.answer("error daemon stopping") }
+        for connection in flushClients.values { connection.answer(.error(.stopping, message: "daemon stopping")) }
         flushClients = [:]
         if let httpClient { try? httpClient.syncShutdown() }
         httpClient = nil
@@ -539,30 +540,25 @@ public actor PurgeDaemon {
         case .siteEnded:
             break  // a monitor replaced by a reload
         case .control(let connection):
-            let verb = connection.command.prefix { $0 != "\t" && $0 != " " }
             logger.info(
-                "control: \(verb)",
+                "control: \(connection.command.verb)",
                 metadata: [
                     "purge.peer_uid": "\(connection.peer.map { "\($0.uid)" } ?? "unknown")",
                     "purge.peer_pid": "\(connection.peer.map { "\($0.pid)" } ?? "unknown")",
                 ])
             switch connection.command {
-            case let command where command.hasPrefix("purge\t") || command == "purge":
+            case .purge(let items):
                 do {
-                    let (added, total) = try enqueueManual(command)
+                    let (added, total) = try enqueueManual(items)
                     workQueued()
-                    connection.answer("queued \(added) \(total)")
+                    connection.answer(.queued(added: added, total: total))
                 } catch {
-                    connection.answer("error \(error)")
+                    connection.answer(.error(.refused, message: "\(error)"))
                 }
-            case let command where command.hasPrefix("failures-"):
-                guard let (action, urls) = Failures.parse(command) else {
-                    connection.answer("error unknown command \(verb)")
-                    break
-                }
+            case .failures(let action, let urls):
                 do {
                     let outcome = try db.transaction {
-                        try Failures.apply(action, urls: urls, in: $0, nowMilliseconds: clock.wallMilliseconds())
+                        try FailureActions.apply(action, urls: urls, in: $0, nowMilliseconds: clock.wallMilliseconds())
                     }
                     logger.notice("failures --\(action.rawValue): \(outcome.applied) URL(s)")
                     if action == .retry {
@@ -570,20 +566,20 @@ public actor PurgeDaemon {
                         submitRequested = true
                         submitterWake.yield()
                     }
-                    connection.answer(Failures.answer(outcome))
+                    connection.answer(.failuresApplied(applied: outcome.applied, unmatched: outcome.unmatched))
                 } catch {
-                    connection.answer("error \(error)")
+                    connection.answer(.error(.refused, message: "\(error)"))
                 }
-            case "flush", "flush-full":
-                requestFlush(full: connection.command == "flush-full", now: now)
-                connection.answer("ok")
-            case "flush-wait", "flush-wait-full":
-                let barrier = requestFlush(full: connection.command == "flush-wait-full", now: now)
+            case .flush(wait: false, let full):
+                requestFlush(full: full, now: now)
+                connection.answer(.flushRequested)
+            case .flush(wait: true, let full):
+                let barrier = requestFlush(full: full, now: now)
                 // Answered once a comparison that starts after the barrier (or, for a full walk,
                 // after this moment) has queued its URLs.
                 flushClients[flush.wait(behind: barrier, nowMilliseconds: clock.wallMilliseconds())] = connection
-            default:
-                connection.answer("error unknown command \(connection.command)")
+            case .ping:
+                connection.answer(.pong)  // the socket's thread answers it; here for completeness
             }
         case .reload:
             await reload()
@@ -618,45 +614,26 @@ public actor PurgeDaemon {
     /// files…); nil while comparisons run.
     public static let compareTroubleKey = "daemon.compare_trouble"
 
-    /// `purge` through the socket: tab-separated items after the verb, each `URL` or
-    /// `URL<space>HEX-PATH`, queued like detected changes (kind `manual`).
-    func enqueueManual(_ command: String) throws -> (added: Int, total: Int) {
-        let items = command.split(separator: "\t").dropFirst()
+    /// `purge` through the socket: each item a URL, with the path it was mapped from when it was
+    /// given as a path, queued like detected changes (kind `manual`).
+    func enqueueManual(_ items: [PurgeItem]) throws -> (added: Int, total: Int) {
         let area = config.purge.area.rawValue
         // The socket is open to the state directory's group: check what the CLI checks.
         for item in items {
-            guard let url = item.split(separator: " ", maxSplits: 1).first,
-                ManualTarget.scheme(of: Array(url.utf8))?.lowercased().hasPrefix("http") == true,
-                !url.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
-            else { throw ControlSocketError("not an http(s) URL: \(item.prefix(200))") }
+            guard ManualTarget.scheme(of: Array(item.url.utf8))?.lowercased().hasPrefix("http") == true,
+                !item.url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
+            else { throw ControlSocketError("not an http(s) URL: \(item.url.prefix(200))") }
         }
         let queued = try db.transaction { tx -> (added: Int, total: Int) in
             var added = 0
-            for item in items {
-                let parts = item.split(separator: " ", maxSplits: 1)
-                guard let first = parts.first else { continue }
-                let url = String(first)
-                let path = parts.count > 1 ? Self.bytes(fromHex: parts[1]) : nil
-                if try tx.enqueue(url: url, area: area, path: path, kind: .manual, nowMilliseconds: clock.wallMilliseconds()) {
-                    added += 1
-                }
+            for item in items
+            where try tx.enqueue(url: item.url, area: area, path: item.path, kind: .manual, nowMilliseconds: clock.wallMilliseconds()) {
+                added += 1
             }
             return (added, items.count)
         }
         if queued.added > 0 { quotaBook.changed() }
         return queued
-    }
-
-    static func bytes(fromHex text: Substring) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2, limitedBy: text.endIndex) ?? text.endIndex
-            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        return bytes
     }
 
     func absorb(_ event: SiteEvent, now: ContinuousClock.Instant) {

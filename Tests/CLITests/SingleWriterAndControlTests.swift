@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import Glibc
 import TencentEmulator
@@ -70,35 +71,46 @@ extension EndToEnd {
             #expect(fixture.purged == [Self.www + "page.html"])
             // The idle clients are closed at their deadline, with a word.
             let answer = Self.readLine(idle[0], timeout: .seconds(8))
-            #expect(answer.hasPrefix("error no command"), "\(answer)")
+            guard case .error(.noCommand, let message)? = try? ControlCodec.decodeAnswer(Array(answer.utf8)) else {
+                Issue.record("not a no-command error: \(answer)")
+                return
+            }
+            #expect(message.hasPrefix("no command within"), "\(message)")
             let log = fixture.daemon?.log ?? ""
             #expect(log.contains("purge.peer_uid=\(getuid())"), "each command is logged with the peer's uid")
         }
     }
 
-    /// A malformed `purge` line from any member of the socket's group is refused, never a crash;
-    /// clients that hand over a `flush-wait` and vanish hold no slot (a review found both).
+    /// A malformed `purge` command from any member of the socket's group is refused, never a
+    /// crash; clients that hand over a `flush --wait` and vanish hold no slot (a review found both).
     @Test func malformedLinesAndVanishedWaitersNeitherCrashNorStarveTheDaemon() async throws {
         try await DaemonFixture.with { fixture in
             for area in ["mainland", "overseas"] { fixture.emulator.setQuota(area: area, urls: 0, paths: 0) }
             try fixture.write("page.html", "v1\n")
             try await fixture.startDaemon()
             let socketPath = fixture.statePath + ".sock"
-            for line in ["purge\t \n", "purge\t\t\n", "purge\tftp://x/y\n"] {
-                let fd = try Self.connect(socketPath)
-                _ = write(fd, line, line.utf8.count)
-                let answer = Self.readLine(fd, timeout: .seconds(5))
-                close(fd)
-                #expect(answer.hasPrefix("error") || answer.hasPrefix("queued 0"), "\(line.debugDescription): \(answer)")
+            let badPurges: [ControlCommand] = [
+                .purge([PurgeItem(url: " ")]), .purge([PurgeItem(url: "")]), .purge([PurgeItem(url: "ftp://x/y")]),
+                .purge([PurgeItem(url: "https://www.example.com/a b")]),
+                .purge([PurgeItem(url: "https://www.example.com/ok"), PurgeItem(url: "https://www.example.com/\u{1}")]),
+            ]
+            for command in badPurges {
+                let answer = try Self.exchange(Self.connect(socketPath), ControlCodec.encode(command))
+                guard case .error(.refused, let message)? = try? ControlCodec.decodeAnswer(Array(answer.utf8)) else {
+                    Issue.record("\(command): not refused: \(answer)")
+                    continue
+                }
+                #expect(message.contains("not an http(s) URL"), "\(command): \(message)")
             }
             #expect(fixture.daemon?.isRunning == true, "\(fixture.daemon?.log ?? "")")
 
             // 150 waiters (work waits for the quota, so none is answered), then they vanish.
             try fixture.write("page.html", "v2\n")
             var waiters: [Int32] = []
+            let flushWait = try ControlCodec.encode(.flush(wait: true, full: false))
             for _ in 0..<150 {
                 let fd = try Self.connect(socketPath)
-                _ = write(fd, "flush-wait\n", 11)
+                _ = write(fd, flushWait, flushWait.count)
                 waiters.append(fd)
             }
             let flushed = try await PurgewatchProcess.runAsync(["flush", "--config", fixture.configPath], environment: fixture.environment)
@@ -111,6 +123,58 @@ extension EndToEnd {
             func openFDs() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0 }
             #expect(await fixture.eventually(timeout: .seconds(10)) { openFDs() < 100 }, "the vanished waiters' descriptors are closed: \(openFDs())")
         }
+    }
+
+    /// A line that is not a command — not JSON, the old text protocol, binary, an unknown
+    /// command or version, one byte over the limit — gets an error answer that says why, and the
+    /// daemon keeps serving.
+    @Test func garbageGetsAClearErrorAndTheDaemonKeepsServing() async throws {
+        try await DaemonFixture.with { fixture in
+            try fixture.write("page.html", "v1\n")
+            try await fixture.startDaemon()
+            let socketPath = fixture.statePath + ".sock"
+            let cases: [([UInt8], ControlAnswer.ErrorCode, String)] = [
+                (Array("hello\n".utf8), .badCommand, "not a JSON command"),
+                (Array("flush-wait\n".utf8), .badCommand, "not a JSON command"),
+                (Array("purge\thttps://www.example.com/page.html\n".utf8), .badCommand, "not a JSON command"),
+                ([0xFF, 0x00, 0xC3, 0x28, 0x1B, 0x0A], .badCommand, "not a JSON command"),
+                (Array("\n".utf8), .badCommand, "empty command"),
+                (Array("[\"flush\"]\n".utf8), .badCommand, "malformed command"),
+                (Array(#"{"command":"flush","version":1,"wait":"yes","full":false}"#.utf8) + [0x0A], .badCommand, "wait"),
+                (Array(#"{"command":"reboot","version":1}"#.utf8) + [0x0A], .badCommand, "unknown command \"reboot\""),
+                (Array(#"{"command":"flush","version":2,"wait":true}"#.utf8) + [0x0A], .unsupportedVersion, "version 2"),
+                (Array(repeating: UInt8(ascii: "x"), count: ControlCodec.maxCommandBytes + 1), .tooLong, "longer than"),
+            ]
+            for (line, code, words) in cases {
+                let answer = try Self.exchange(Self.connect(socketPath), line)
+                guard case .error(let got, let message)? = try? ControlCodec.decodeAnswer(Array(answer.utf8)) else {
+                    Issue.record("\(line.prefix(40)): not an error answer: \(answer)")
+                    continue
+                }
+                #expect(got == code, "\(line.prefix(40)): \(message)")
+                #expect(message.contains(words), "\(line.prefix(40)): \(message)")
+                #expect(fixture.daemon?.isRunning == true, "\(fixture.daemon?.log ?? "")")
+            }
+            // Still serving: a ping, and a deploy's flush --wait.
+            let pong = try Self.exchange(Self.connect(socketPath), ControlCodec.encode(.ping))
+            #expect(try ControlCodec.decodeAnswer(Array(pong.utf8)) == .pong)
+            try fixture.write("page.html", "v2\n")
+            #expect(try await fixture.flushWait().status == 0)
+            #expect(fixture.purged == [Self.www + "page.html"])
+            #expect(fixture.daemon?.isRunning == true)
+        }
+    }
+
+    /// Sends `line` whole (never raising SIGPIPE) and reads the one-line answer; closes `fd`.
+    static func exchange(_ fd: Int32, _ line: [UInt8]) -> String {
+        defer { close(fd) }
+        var sent = 0
+        while sent < line.count {
+            let count = line[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard count > 0 else { break }
+            sent += count
+        }
+        return readLine(fd, timeout: .seconds(5))
     }
 
     static func connect(_ path: String) throws -> Int32 {
@@ -127,12 +191,21 @@ extension EndToEnd {
         return fd
     }
 
+    /// What `fd` sends within `timeout`, up to its first newline (empty: nothing).
     static func readLine(_ fd: Int32, timeout: Duration) -> String {
-        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&poller, 1, Int32(timeout.components.seconds * 1_000)) > 0 else { return "" }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let count = read(fd, &buffer, buffer.count)
-        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        var line: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while !line.contains(UInt8(ascii: "\n")) {
+            let left = ContinuousClock.now.duration(to: deadline)
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, Int32(max(0, left.components.seconds * 1_000 + left.components.attoseconds / 1_000_000_000_000_000))) > 0
+            else { break }
+            let count = read(fd, &buffer, buffer.count)
+            guard count > 0 else { break }
+            line += buffer[0..<count]
+        }
+        return String(decoding: line.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
     }
 }
 

@@ -79,7 +79,7 @@ import Testing
             try await manual.submitPass()
             #expect(emulator.acceptedURLs.contains(Self.www + "a.html"))
             try await manual.input(.progress)
-            #expect(flush.answer == "submitted")
+            #expect(flush.answer == .submitted)
             #expect(try await manual.batchCounts()[.done] == 0, "answered before any task was done")
         }
     }
@@ -98,7 +98,7 @@ import Testing
             #expect(first.answer == nil, "must not: answered before its URL was sent")
             try await manual.submitPass()
             try await manual.input(.progress)
-            #expect(first.answer == "failed 1 \(Self.www)old.html")
+            #expect(first.answer == .failed(count: 1, urls: [Self.www + "old.html"]))
 
             // The next deploy's URL is accepted: exit 0, whatever failed before.
             clock.advance(by: .seconds(10))
@@ -109,7 +109,7 @@ import Testing
             try await manual.submitPass()
             try await manual.input(.progress)
             #expect(emulator.acceptedURLs == [Self.www + "new.html"])
-            #expect(second.answer == "submitted", "must not: failed by an older deploy's failure")
+            #expect(second.answer == .submitted, "must not: failed by an older deploy's failure")
 
             // A deploy whose URL went out (and failed) on its own, after quiet, before the deploy
             // script called flush: still this deploy's failure.
@@ -122,13 +122,13 @@ import Testing
             try await manual.input(.control(third.connection))
             try await manual.submitPass()
             try await manual.input(.progress)
-            #expect(third.answer == "failed 1 \(Self.www)bad.html", "its own failure, and only it")
+            #expect(third.answer == .failed(count: 1, urls: [Self.www + "bad.html"]), "its own failure, and only it")
 
             // Nothing new since: green again.
             let fourth = try FlushClient()
             try await manual.input(.control(fourth.connection))
             try await manual.input(.progress)
-            #expect(fourth.answer == "submitted")
+            #expect(fourth.answer == .submitted)
         }
     }
 }

@@ -139,9 +139,9 @@ import Testing
             let db = await manual.daemon.db!
             #expect(try db.read { try $0.queueCount(state: .failed) } == 2)
             // `failures --forget` for one of them, through the control loop.
-            let forget = try FlushClient(Failures.command(.forget, urls: [urls[1]]))
+            let forget = try FlushClient(.failures(.forget, urls: [urls[1]]))
             try await manual.input(.control(forget.connection))
-            #expect(forget.answer == "done\t1")
+            #expect(forget.answer == .failuresApplied(applied: 1, unmatched: []))
             #expect(try db.read { try $0.queueCount(state: .forgotten) } == 1)
 
             clock.advance(by: .seconds(6 * 86_400 + 82_800))  // 6 days 23 hours

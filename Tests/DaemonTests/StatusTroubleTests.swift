@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Operator
 import SiteWatch
 import TencentEmulator
 import Testing

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Daemon
 import Foundation
+import Operator
 import PurgeCore
 import StateStore
 
@@ -54,10 +55,10 @@ struct FailuresCommand: ParsableCommand {
         }
         let action: Failures.Action = retry ? .retry : .forget
         let outcome: Failures.Outcome
-        if let answer = try? ControlSocket.send(
+        if let answer = try? ControlClient.send(
             Failures.command(action, urls: urls), to: ControlSocket.path(forState: config.state.path), timeout: .seconds(10))
         {
-            guard let parsed = Failures.outcome(fromAnswer: answer) else {
+            guard let parsed = Failures.outcome(from: answer) else {
                 Console.err("the daemon refused: \(answer)")
                 throw ExitCode.failure
             }

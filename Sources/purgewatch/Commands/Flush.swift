@@ -1,5 +1,7 @@
 import ArgumentParser
+import ControlProtocol
 import Daemon
+import Operator
 import PurgeCore
 
 struct Flush: ParsableCommand {
@@ -31,21 +33,18 @@ struct Flush: ParsableCommand {
         guard let limit = ConfigDuration(parsing: timeout) else {
             throw ValidationError("--timeout \(timeout) is not a duration such as 30s or 5m")
         }
-        let command = (wait ? "flush-wait" : "flush") + (full ? "-full" : "")
-        let answer = try DaemonConnection.send(command, config: config, timeout: limit.duration)
-        switch answer.split(separator: " ").first {
-        case "ok"?, "submitted"?:
+        let answer = try DaemonConnection.send(.flush(wait: wait, full: full), config: config, timeout: limit.duration)
+        switch answer {
+        case .flushRequested, .submitted:
             if wait { Console.out("submitted") }
-        case "failed"?:
-            // "failed N URL…": the URLs of this flush's window that failed permanently.
-            let parts = answer.split(separator: " ")
-            let count = parts.count > 1 ? String(parts[1]) : "?"
-            let named = parts.dropFirst(2).joined(separator: "\n  ")
+        case .failed(let count, let urls):
+            // The URLs of this flush's window that failed permanently (the first 20).
+            let named = urls.joined(separator: "\n  ")
             Console.err("\(count) URL(s) of this deploy failed permanently; see `purgewatch status`\(named.isEmpty ? "" : ":\n  " + named)")
             throw ExitCode.failure
-        case "error"?:
+        case .error(_, let message):
             // The daemon is stopping, or too busy to take the connection: nothing failed, try again.
-            Console.err("the daemon could not answer: \(answer.dropFirst(6)); the queue is intact, try again")
+            Console.err("the daemon could not answer: \(message); the queue is intact, try again")
             throw SysExit.tempFail
         default:
             Console.err("unexpected answer from the daemon: \(answer)")
@@ -56,12 +55,12 @@ struct Flush: ParsableCommand {
 
 /// Finds the daemon for a config: the real one, else a dry-run one (SPEC §6).
 enum DaemonConnection {
-    static func send(_ command: String, config: SiteConfig, timeout: Duration, realOnly: Bool = false) throws -> String {
+    static func send(_ command: ControlCommand, config: SiteConfig, timeout: Duration, realOnly: Bool = false) throws -> ControlAnswer {
         var lastError: ControlSocketError?
         for state in realOnly ? [config.state.path] : [config.state.path, config.dryRunStatePath] {
             let socket = ControlSocket.path(forState: state)
             do {
-                return try ControlSocket.send(command, to: socket, timeout: timeout)
+                return try ControlClient.send(command, to: socket, timeout: timeout)
             } catch let error as ControlSocketError where error.noDaemon {
                 lastError = error
                 continue

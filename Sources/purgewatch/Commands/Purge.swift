@@ -1,6 +1,8 @@
 import ArgumentParser
+import ControlProtocol
 import Daemon
 import Foundation
+import Operator
 import PurgeCore
 
 struct Purge: ParsableCommand {
@@ -47,27 +49,31 @@ struct Purge: ParsableCommand {
         // A running daemon takes the URLs through its socket (a deploy user needs only the
         // socket); only when none runs does purge write the state itself, under its lock.
         // Only the real daemon: URLs handed to a --dry-run daemon would never be purged.
-        var answer: String?
+        var answer: ControlAnswer?
         do {
-            answer = try ControlSocket.send(
+            answer = try ControlClient.send(
                 ManualQueue.command(urls), to: ControlSocket.path(forState: config.state.path), timeout: .seconds(10))
         } catch let error as ControlSocketError where error.noDaemon {
             answer = nil
         }
         if let answer {
-            let parts = answer.split(separator: " ")
-            guard parts.first == "queued", parts.count == 3, let added = Int(parts[1]), let total = Int(parts[2]) else {
+            guard case .queued(let added, let total) = answer else {
                 Console.err("the daemon refused the URLs: \(answer)")
                 throw ExitCode.failure
             }
             Console.out("queued \(added) URL(s) (\(total - added) already pending) with the running daemon")
             if wait {
-                let waited = try DaemonConnection.send("flush-wait", config: config, timeout: limit.duration, realOnly: true)
-                if waited.hasPrefix("failed") {
-                    Console.err("some URLs failed permanently: \(waited.dropFirst(7)); see `purgewatch status`")
+                switch try DaemonConnection.send(.flush(wait: true, full: false), config: config, timeout: limit.duration, realOnly: true) {
+                case .failed(let count, let urls):
+                    Console.err("some URLs failed permanently: \(([String(count)] + urls).joined(separator: " ")); see `purgewatch status`")
                     throw ExitCode.failure
+                case .error(_, let message):
+                    // The daemon stopped before the URLs went out: they wait in its queue.
+                    Console.err("the daemon could not answer: \(message); the queue is intact, try again")
+                    throw SysExit.tempFail
+                default:
+                    Console.out("submitted")
                 }
-                Console.out("submitted")
             }
             return
         }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Daemon
+import Operator
 import PurgeCore
 
 struct Status: ParsableCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 
+import ControlProtocol
 @testable import Daemon
 
 /// A control-socket client without the socket: one end of a socket pair is the daemon's
@@ -11,7 +12,7 @@ final class FlushClient {
     private let fd: Int32
     private var received = ""
 
-    init(_ command: String = "flush-wait") throws {
+    init(_ command: ControlCommand = .flush(wait: true, full: false)) throws {
         var fds: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
@@ -22,8 +23,8 @@ final class FlushClient {
         fd = fds[1]
     }
 
-    /// The daemon's answer (without the newline), or nil while it has not answered.
-    var answer: String? {
+    /// The daemon's answer, decoded, or nil while it has not answered (or sent no valid answer).
+    var answer: ControlAnswer? {
         var buffer = [UInt8](repeating: 0, count: 4_096)
         while true {
             let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
@@ -31,7 +32,7 @@ final class FlushClient {
             received += String(decoding: buffer[..<count], as: UTF8.self)
         }
         guard received.hasSuffix("\n") else { return nil }
-        return String(received.dropLast())
+        return try? ControlCodec.decodeAnswer(Array(received.utf8.dropLast()))
     }
 
     deinit { close(fd) }

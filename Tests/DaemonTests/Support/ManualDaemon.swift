@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import Logging
 import PurgeCore
@@ -132,7 +133,7 @@ struct ManualDaemon {
     /// Queues `count` URLs as `purge` would.
     func queue(_ count: Int, prefix: String = "page") async throws {
         let urls = (0..<count).map { "https://www.example.com/\(prefix)\($0).html" }
-        _ = try await daemon.enqueueManual("purge\t" + urls.joined(separator: "\t"))
+        _ = try await daemon.enqueueManual(urls.map { PurgeItem(url: $0) })
     }
 
     /// The emulator checks TC3 timestamps against the daemon's wall clock, wherever the manual

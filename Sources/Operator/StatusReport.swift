@@ -1,3 +1,5 @@
+import ControlProtocol
+import Daemon
 import Foundation
 import PurgeCore
 import StateStore
@@ -76,7 +78,7 @@ public struct StatusReport: Sendable {
     public static func read(config: SiteConfig, dryRun: Bool, now: Date = wallClockNow()) throws -> StatusReport {
         let statePath = dryRun ? config.dryRunStatePath : config.state.path
         let socket = ControlSocket.path(forState: statePath)
-        let running = (try? ControlSocket.send("ping", to: socket, timeout: .seconds(2))) == "pong"
+        let running = (try? ControlClient.send(.ping, to: socket, timeout: .seconds(2))) == .pong
         var report = StatusReport(
             configPath: config.sourcePath, statePath: statePath, dryRun: dryRun, daemonRunning: running,
             stateExists: FileManager.default.fileExists(atPath: statePath), filesTracked: 0, pendingURLs: 0,

@@ -1,16 +1,14 @@
+import ControlProtocol
+import Daemon
 import Foundation
 import PurgeCore
 import StateStore
 
 /// `purgewatch purge`: URLs queued by hand go through the same queue as detected changes.
 public enum ManualQueue {
-    /// The `purge` command line for the control socket: the verb, then tab-separated items
-    /// (`URL`, or `URL<space>HEX-PATH`). URLs never hold a space or control byte (checked).
-    public static func command(_ urls: [(url: String, path: [UInt8]?)]) -> String {
-        (["purge"] + urls.map { item in
-            guard let path = item.path else { return item.url }
-            return item.url + " " + path.map { String(format: "%02x", $0) }.joined()
-        }).joined(separator: "\t")
+    /// The command for the running daemon: each URL with the path it was mapped from, if any.
+    public static func command(_ urls: [(url: String, path: [UInt8]?)]) -> ControlCommand {
+        .purge(urls.map { PurgeItem(url: $0.url, path: $0.path) })
     }
 
     /// Adds the URLs to the real state's queue when no daemon runs (taking the state's

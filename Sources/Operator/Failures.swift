@@ -1,3 +1,5 @@
+import ControlProtocol
+import Daemon
 import Foundation
 import PurgeCore
 import StateStore
@@ -6,59 +8,27 @@ import StateStore
 /// for all of them or the URLs named. Both go through the running daemon when there is one (its
 /// control socket), else they write the state under its lock.
 public enum Failures {
-    public enum Action: String, Sendable {
-        case retry, forget
-    }
+    public typealias Action = FailureAction
 
     /// The result of an action: how many failures it applied to, and the named URLs that were not
     /// among the failures.
-    public struct Outcome: Sendable, Equatable {
-        public var applied: Int
-        public var unmatched: [String]
-    }
+    public typealias Outcome = FailureActions.Outcome
 
-    /// The control-socket line: `failures-retry` / `failures-forget`, then tab-separated URLs
-    /// (none: all).
-    public static func command(_ action: Action, urls: [String]) -> String {
-        (["failures-\(action.rawValue)"] + urls).joined(separator: "\t")
-    }
+    /// The command for the running daemon.
+    public static func command(_ action: Action, urls: [String]) -> ControlCommand { .failures(action, urls: urls) }
 
-    /// Parses a control line back into its action and URLs.
-    static func parse(_ line: String) -> (Action, [String])? {
-        let parts = line.split(separator: "\t").map(String.init)
-        guard let verb = parts.first, verb.hasPrefix("failures-"),
-            let action = Action(rawValue: String(verb.dropFirst("failures-".count)))
-        else { return nil }
-        return (action, Array(parts.dropFirst()))
-    }
-
-    /// Applies `action` inside `tx`.
-    static func apply(_ action: Action, urls: [String], in tx: Database, nowMilliseconds: Int64) throws -> Outcome {
-        let matching = try tx.failures(urls: urls.isEmpty ? nil : urls)
-        let found = Set(matching.map(\.row.url))
-        let unmatched = urls.filter { !found.contains($0) }
-        switch action {
-        case .retry: try tx.retryFailures(matching, nowMilliseconds: nowMilliseconds)
-        case .forget: try tx.forgetFailures(matching)
-        }
-        return Outcome(applied: matching.count, unmatched: unmatched)
-    }
-
-    /// The answer line for an outcome, and back.
-    static func answer(_ outcome: Outcome) -> String {
-        (["done", "\(outcome.applied)"] + outcome.unmatched).joined(separator: "\t")
-    }
-
-    public static func outcome(fromAnswer answer: String) -> Outcome? {
-        let parts = answer.split(separator: "\t").map(String.init)
-        guard parts.first == "done", parts.count >= 2, let applied = Int(parts[1]) else { return nil }
-        return Outcome(applied: applied, unmatched: Array(parts.dropFirst(2)))
+    /// The outcome in the daemon's answer; nil for any other answer (a refusal).
+    public static func outcome(from answer: ControlAnswer) -> Outcome? {
+        guard case .failuresApplied(let applied, let unmatched) = answer else { return nil }
+        return Outcome(applied: applied, unmatched: unmatched)
     }
 
     /// Without a daemon: applies `action` to the real state under its single-writer lock.
     /// - Throws: ``DaemonError/stateLocked(_:)`` when another process writes the state.
     public static func applyDirectly(_ action: Action, urls: [String], config: SiteConfig) throws -> Outcome {
-        try ManualQueue.withLockedState(config) { try apply(action, urls: urls, in: $0, nowMilliseconds: DaemonClock.system.wallMilliseconds()) }
+        try ManualQueue.withLockedState(config) {
+            try FailureActions.apply(action, urls: urls, in: $0, nowMilliseconds: DaemonClock.system.wallMilliseconds())
+        }
     }
 
     /// The failures recorded in the state (read-only; works while the daemon runs).
