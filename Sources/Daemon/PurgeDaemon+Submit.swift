@@ -67,21 +67,18 @@ extension PurgeDaemon {
         // collapse): at the reset, or as soon as a quota reading shows room.
         let quota = currentQuotaView()
         let room = quotaHasRoom(quota)
-        let dissolved = try db.transaction { tx -> Int in
-            var count = 0
-            for batch in try room ? tx.batches(state: .waitingQuota) : tx.dueBatches(state: .waitingQuota, nowMilliseconds: now) {
-                let (next, actions) = BatchLifecycle.next(batch.state, .quotaAvailable, policy: lifecyclePolicy)
-                guard next == nil, actions.contains(.dissolve) else { continue }
-                try tx.dissolveBatch(id: batch.id)
-                count += 1
-            }
-            return count
+        var dissolved = 0
+        for batch in try await store.batches(in: .waitingQuota, dueBy: room ? nil : now) {
+            let (next, actions) = BatchLifecycle.next(batch.state, .quotaAvailable, policy: lifecyclePolicy)
+            guard next == nil, actions.contains(.dissolve) else { continue }
+            try await store.dissolve(batch: batch.id)
+            dissolved += 1
         }
         if dissolved > 0 {
             logger.notice("\(dissolved) batch(es) that waited for the quota are planned again (quota available: \(quota.urlAvailable) URL(s))")
         }
-        try plan()
-        let due = try db.read { try $0.dueBatches(state: .planned, nowMilliseconds: now) }
+        try await plan()
+        let due = try await store.batches(in: .planned, dueBy: now)
         for batch in due {
             try Task.checkCancellation()
             if let pausedUntil, clock.now() < pausedUntil { break }
@@ -92,8 +89,8 @@ extension PurgeDaemon {
     }
 
     /// Turns pending URLs into `planned` batches (and `waiting-quota` for what does not fit).
-    func plan() throws {
-        let queue = try db.read { try $0.pendingQueue() }
+    func plan() async throws {
+        let queue = try await store.pendingURLs()
         guard !queue.isEmpty else { return }
         let quota = currentQuotaView()
         let plan = Planner.plan(
@@ -103,26 +100,21 @@ extension PurgeDaemon {
         let now = clock.wallMilliseconds()
         let reset = QuotaClock.nextReset(after: clock.wall())
         let dryRun = options.dryRun
-        try db.transaction { tx in
-            for batch in plan.urlBatches {
-                _ = try tx.insertBatch(
-                    action: .urls, area: area, state: .planned, targets: batch.map(\.url),
-                    queueIDs: batch.map(\.id), dryRun: dryRun, nowMilliseconds: now)
+        var batches =
+            plan.urlBatches.map {
+                NewBatch(action: .urls, area: area, state: .planned, targets: $0.map(\.url), queueIDs: $0.map(\.id), dryRun: dryRun)
             }
-            for batch in plan.directoryBatches {
-                _ = try tx.insertBatch(
-                    action: .directories, area: area, state: .planned, targets: batch.directories,
-                    queueIDs: batch.covers, dryRun: dryRun, nowMilliseconds: now)
+            + plan.directoryBatches.map {
+                NewBatch(action: .directories, area: area, state: .planned, targets: $0.directories, queueIDs: $0.covers, dryRun: dryRun)
             }
-            if !plan.waiting.isEmpty {
-                let waiting = Set(plan.waiting)
-                let urls = queue.filter { waiting.contains($0.id) }.map(\.url)
-                _ = try tx.insertBatch(
-                    action: .urls, area: area, state: .waitingQuota, targets: urls, queueIDs: plan.waiting,
-                    dryRun: dryRun, nextAttemptMilliseconds: Int64(reset.timeIntervalSince1970 * 1_000),
-                    nowMilliseconds: now)
-            }
+        if !plan.waiting.isEmpty {
+            let waiting = Set(plan.waiting)
+            batches.append(
+                NewBatch(
+                    action: .urls, area: area, state: .waitingQuota, targets: queue.filter { waiting.contains($0.id) }.map(\.url),
+                    queueIDs: plan.waiting, dryRun: dryRun, nextAttemptMilliseconds: Int64(reset.timeIntervalSince1970 * 1_000)))
         }
+        try await store.insertBatches(batches, nowMilliseconds: now)
         for root in plan.siteRoots {
             logger.warning("purging the whole site root \(root): nothing narrower fits today's directory quota")
         }
@@ -144,9 +136,7 @@ extension PurgeDaemon {
     func send(_ batch: BatchRow) async throws {
         let now = clock.wallMilliseconds()
         guard let sending = BatchLifecycle.next(batch.state, .send, policy: lifecyclePolicy).state, sending != batch.state else { return }
-        try db.transaction {
-            try $0.updateBatch(id: batch.id, state: sending, attempts: batch.attempts + 1, nowMilliseconds: now)
-        }
+        try await store.markSending(batch: batch.id, state: sending, attempts: batch.attempts + 1, nowMilliseconds: now)
         var metadata: Logger.Metadata = [
             "purge.batch_id": "\(batch.id)", "purge.action": "\(batch.action)", "purge.area": "\(batch.area)",
             "purge.url_count": "\(batch.targets.count)",
@@ -158,13 +148,7 @@ extension PurgeDaemon {
                 "dry run: would send \(batch.action) area=\(batch.area.isEmpty ? "(domain's)" : batch.area) with \(batch.targets.count) \(batch.action == .urls ? "URL" : "directory")(s): \(first)\(more)",
                 metadata: MessageID.batchSubmitted.metadata(metadata))
             let done = BatchLifecycle.next(sending, .simulated, policy: lifecyclePolicy).state ?? .done
-            try db.transaction { tx in
-                try tx.updateBatch(id: batch.id, state: done, taskID: "dry-run-\(batch.id)", nowMilliseconds: clock.wallMilliseconds())
-                for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
-                    try tx.setQueueState(id: row.id, state: .done)
-                }
-                try tx.consumeQuota(kind: batch.action.quotaKind, count: batch.targets.count, areas: quotaAreas)
-            }
+            try await store.recordSimulated(batch, state: done, areas: quotaAreas, nowMilliseconds: clock.wallMilliseconds())
             lastBatchSummary = "dry-run (\(batch.targets.count))"
             return
         }
@@ -182,15 +166,13 @@ extension PurgeDaemon {
             let (next, actions) = BatchLifecycle.next(sending, .accepted(now: acceptedAt), policy: lifecyclePolicy)
             var firstPoll = acceptedAt
             if case .recordAccepted(let at)? = actions.first { firstPoll = at }
-            try db.transaction { tx in
-                try tx.updateBatch(
-                    id: batch.id, state: next ?? .accepted, taskID: response.taskId, requestID: response.requestId,
-                    nextAttemptMilliseconds: .some(Int64(firstPoll.timeIntervalSince1970 * 1_000)),
-                    errorCode: .some(nil), errorMessage: .some(nil),
-                    acceptedMilliseconds: Int64(acceptedAt.timeIntervalSince1970 * 1_000), polls: 0,
-                    nowMilliseconds: clock.wallMilliseconds())
-                try tx.consumeQuota(kind: batch.action.quotaKind, count: batch.targets.count, areas: quotaAreas)
-            }
+            try await store.recordAccepted(
+                batch,
+                acceptance: Acceptance(
+                    state: next ?? .accepted, taskID: response.taskId, requestID: response.requestId,
+                    acceptedMilliseconds: Int64(acceptedAt.timeIntervalSince1970 * 1_000),
+                    firstPollMilliseconds: Int64(firstPoll.timeIntervalSince1970 * 1_000), areas: quotaAreas),
+                nowMilliseconds: clock.wallMilliseconds())
             pauseLevel = 0
             metadata["purge.task_id"] = "\(response.taskId)"
             metadata["purge.request_id"] = "\(response.requestId)"
@@ -202,10 +184,10 @@ extension PurgeDaemon {
             throw CancellationError()  // left `sending`: sent again at the next start
         } catch let error as TencentCloudError {
             if Task.isCancelled { throw CancellationError() }
-            try handleFailure(error, batch: batch, state: sending, metadata: metadata)
+            try await handleFailure(error, batch: batch, state: sending, metadata: metadata)
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            try handleFailure(
+            try await handleFailure(
                 TencentCloudError.client("Unexpected", "\(error)", errorClass: .transient), batch: batch, state: sending,
                 metadata: metadata)
         }
@@ -214,7 +196,7 @@ extension PurgeDaemon {
     /// What a failed request means for its batch: the error's class and scope, through the
     /// pure ``BatchLifecycle``. The batch is written once, in the state it returns (with the due
     /// time its action names); the actions' other effects follow. A `nil` state dissolves it.
-    func handleFailure(_ error: TencentCloudError, batch: BatchRow, state: BatchState, metadata: Logger.Metadata) throws {
+    func handleFailure(_ error: TencentCloudError, batch: BatchRow, state: BatchState, metadata: Logger.Metadata) async throws {
         var metadata = metadata
         metadata["purge.error_code"] = "\(error.code)"
         if let requestId = error.requestId { metadata["purge.request_id"] = "\(requestId)" }
@@ -244,11 +226,9 @@ extension PurgeDaemon {
                 default: nil
                 }
             }.first
-            try db.transaction { tx in
-                try tx.updateBatch(
-                    id: batch.id, state: next, nextAttemptMilliseconds: .some(due.map { Int64($0.timeIntervalSince1970 * 1_000) }),
-                    errorCode: .some(error.code), errorMessage: .some(error.message), nowMilliseconds: now)
-            }
+            try await store.recordFailure(
+                batch: batch.id, state: next, dueMilliseconds: due.map { Int64($0.timeIntervalSince1970 * 1_000) },
+                errorCode: error.code, errorMessage: error.message, nowMilliseconds: now)
         }
         for action in actions {
             switch action {
@@ -263,9 +243,7 @@ extension PurgeDaemon {
                 // a later attempt is the batch's own due time.
                 if at <= clock.wall() { submitRequested = true }
             case .waitForQuota(let reset):
-                try db.transaction { tx in
-                    try tx.consumeQuota(kind: batch.action.quotaKind, count: Int.max / 2, areas: quotaAreas)
-                }
+                try await store.exhaustQuota(kind: batch.action.quotaKind, areas: quotaAreas)
                 // Refused by day limit although the reading showed room: someone else used the
                 // quota. Read it again at once and send what still fits (SPEC §6).
                 quotaBook.refused(at: clock.wall())
@@ -275,26 +253,21 @@ extension PurgeDaemon {
                     "quota exhausted (\(error.code)): \(batch.targets.count) target(s) wait for the reset at \(iso8601(reset))",
                     metadata: MessageID.quotaExhausted.metadata(metadata))
             case .lowerBatchSize(let size):
-                try db.transaction { tx in
-                    try tx.lowerQuotaBatch(kind: batch.action.quotaKind, to: size)
-                    if try tx.quotaRows().isEmpty { try tx.replaceQuota(Self.defaultQuotaRows(urlBatch: size, nowMilliseconds: clock.wallMilliseconds())) }
-                }
+                try await store.lowerBatchSize(
+                    kind: batch.action.quotaKind, to: size,
+                    defaults: Self.defaultQuotaRows(urlBatch: size, nowMilliseconds: clock.wallMilliseconds()))
                 logger.warning("\(error.code): batch of \(batch.targets.count) too big, splitting", metadata: metadata)
             case .dissolve:
-                try db.transaction { try $0.dissolveBatch(id: batch.id) }
+                try await store.dissolve(batch: batch.id)
                 submitRequested = true
             case .failAlone:
-                try isolateTooLong(error, batch: batch, metadata: metadata)
+                try await isolateTooLong(error, batch: batch, metadata: metadata)
             case .splitByHost:
-                try isolate(error, batch: batch, byHost: true, metadata: metadata)
+                try await isolate(error, batch: batch, byHost: true, metadata: metadata)
             case .bisect:
-                try isolate(error, batch: batch, byHost: false, metadata: metadata)
+                try await isolate(error, batch: batch, byHost: false, metadata: metadata)
             case .failBatch(let pause):
-                try db.transaction { tx in
-                    for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
-                        try tx.setQueueState(id: row.id, state: .failed, errorCode: error.code, nowMilliseconds: now)
-                    }
-                }
+                try await store.failURLs(ofBatch: batch.id, errorCode: error.code, nowMilliseconds: now)
                 lastBatchSummary = "failed \(error.code)"
                 guard let pause else {
                     // One host or URL: the rest of the work goes on at once.
@@ -318,7 +291,7 @@ extension PurgeDaemon {
     /// A failure that concerns one host or one URL fails only what it is about (SPEC §6): the
     /// batch is split by host; a batch of one host is bisected unless the code concerns the whole
     /// host (``BatchLifecycle`` decides which). The parts are planned at once.
-    func isolate(_ error: TencentCloudError, batch: BatchRow, byHost: Bool, metadata: Logger.Metadata) throws {
+    func isolate(_ error: TencentCloudError, batch: BatchRow, byHost: Bool, metadata: Logger.Metadata) async throws {
         var parts: [[String]]
         if byHost {
             var groups: [String: [String]] = [:]
@@ -334,21 +307,7 @@ extension PurgeDaemon {
             parts = [Array(batch.targets[..<half]), Array(batch.targets[half...])]
         }
         parts = parts.filter { !$0.isEmpty }
-        let now = clock.wallMilliseconds()
-        let isPath = batch.action == .directories
-        try db.transaction { tx in
-            let rows = try tx.queueRows(batchID: batch.id).filter { $0.state == .batched }
-            for part in parts {
-                let members = Set(part)
-                let ids = rows.filter { row in
-                    isPath ? part.contains { row.url.hasPrefix($0) } : members.contains(row.url)
-                }.map(\.id)
-                _ = try tx.insertBatch(
-                    action: batch.action, area: batch.area, state: .planned, targets: part, queueIDs: ids,
-                    dryRun: false, nowMilliseconds: now)
-            }
-            try tx.dissolveBatch(id: batch.id)
-        }
+        try await store.split(batch, into: parts, nowMilliseconds: clock.wallMilliseconds())
         logger.warning(
             "\(batch.action) rejected with \(error.code) (\(error.message)): splitting \(batch.targets.count) target(s) into \(parts.map(\.count)) to find what it concerns",
             metadata: metadata)
@@ -356,25 +315,15 @@ extension PurgeDaemon {
     }
 
     /// A URL too long for the API fails alone; the rest of its batch is sent again.
-    func isolateTooLong(_ error: TencentCloudError, batch: BatchRow, metadata: Logger.Metadata) throws {
+    func isolateTooLong(_ error: TencentCloudError, batch: BatchRow, metadata: Logger.Metadata) async throws {
         let now = clock.wallMilliseconds()
-        try db.transaction { tx in
-            let rows = try tx.queueRows(batchID: batch.id)
-            if let rejected = error.rejectedURL, rows.contains(where: { $0.url == rejected }) {
-                for row in rows where row.url == rejected && row.state == .batched {
-                    try tx.setQueueState(id: row.id, state: .failed, errorCode: error.code, nowMilliseconds: now)
-                }
-                // The lifecycle planned the batch again; the rejected URL leaves it.
-                try tx.setBatchTargets(id: batch.id, batch.targets.filter { $0 != rejected }, nowMilliseconds: now)
-            } else {
-                // The API did not say which: send each URL alone to find it.
-                for row in rows where row.state == .batched {
-                    _ = try tx.insertBatch(
-                        action: batch.action, area: batch.area, state: .planned, targets: [row.url], queueIDs: [row.id],
-                        dryRun: false, nowMilliseconds: now)
-                }
-                try tx.dissolveBatch(id: batch.id)
-            }
+        var failedAlone = false
+        if let rejected = error.rejectedURL {
+            failedAlone = try await store.failAlone(url: rejected, of: batch, errorCode: error.code, nowMilliseconds: now)
+        }
+        if !failedAlone {
+            // The API did not say which: send each URL alone to find it.
+            try await store.split(batch, into: batch.targets.map { [$0] }, nowMilliseconds: now)
         }
         logger.error(
             "a URL is too long for the API (\(error.code)): \(error.rejectedURL ?? "isolating it"); the rest is sent again",
@@ -391,7 +340,7 @@ extension PurgeDaemon {
         guard let client, !options.dryRun else { return }
         if let pausedUntil, clock.now() < pausedUntil { return }
         let now = clock.wallMilliseconds()
-        let due = try db.read { try $0.dueBatches(state: .accepted, nowMilliseconds: now) }
+        let due = try await store.batches(in: .accepted, dueBy: now)
         for batch in due {
             try Task.checkCancellation()
             guard let taskID = batch.taskID else { continue }
@@ -406,10 +355,10 @@ extension PurgeDaemon {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 logger.warning("DescribePurgeTasks for task \(taskID) failed: \(error); asking again later")
-                try scheduleNextPoll(batch)
+                try await scheduleNextPoll(batch)
                 continue
             }
-            try settle(batch, tasks: tasks)
+            try await settle(batch, tasks: tasks)
         }
     }
 
@@ -418,7 +367,7 @@ extension PurgeDaemon {
 
     /// The next poll with a doubling delay (the count is in the batch row, so a restart keeps
     /// the backoff), or `unverified` once the deadline since acceptance has passed.
-    func scheduleNextPoll(_ batch: BatchRow) throws {
+    func scheduleNextPoll(_ batch: BatchRow) async throws {
         let now = clock.wallMilliseconds()
         let accepted = batch.acceptedMilliseconds ?? batch.updatedMilliseconds
         let (next, actions) = BatchLifecycle.next(
@@ -431,17 +380,9 @@ extension PurgeDaemon {
         for action in actions {
             switch action {
             case .markUnverified:
-                try db.transaction { tx in
-                    try tx.updateBatch(
-                        id: batch.id, state: next, nextAttemptMilliseconds: .some(nil),
-                        errorCode: .some("Unverified"),
-                        errorMessage: .some("task still in process or not found \(options.unverifiedAfter) after it was accepted"),
-                        nowMilliseconds: now)
-                    // Accepted, never confirmed: settled (so history can be pruned), marked as such.
-                    for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
-                        try tx.setQueueState(id: row.id, state: .done, errorCode: "Unverified")
-                    }
-                }
+                try await store.markUnverified(
+                    batch: batch.id, state: next,
+                    message: "task still in process or not found \(options.unverifiedAfter) after it was accepted", nowMilliseconds: now)
                 lastBatchSummary = "unverified (\(batch.targets.count))"
                 logger.warning(
                     "task \(batch.taskID ?? "") is still not done \(options.unverifiedAfter) after it was accepted: marked unverified, polled no more",
@@ -450,11 +391,9 @@ extension PurgeDaemon {
                         "purge.url_count": "\(batch.targets.count)", "purge.error_code": "Unverified",
                     ])
             case .pollAgain(let at, let polls):
-                try db.transaction {
-                    try $0.updateBatch(
-                        id: batch.id, state: next, nextAttemptMilliseconds: .some(Int64(at.timeIntervalSince1970 * 1_000)),
-                        polls: polls, nowMilliseconds: now)
-                }
+                try await store.schedulePoll(
+                    batch: batch.id, state: next, atMilliseconds: Int64(at.timeIntervalSince1970 * 1_000), polls: polls,
+                    nowMilliseconds: now)
             default:
                 break
             }
@@ -463,7 +402,7 @@ extension PurgeDaemon {
 
     /// Applies DescribePurgeTasks' answer: done URLs are done, failed ones queued again (up to
     /// ``DaemonOptions/maxTaskRetries``), and the batch is done once nothing is in process.
-    func settle(_ batch: BatchRow, tasks: [PurgeTask]) throws {
+    func settle(_ batch: BatchRow, tasks: [PurgeTask]) async throws {
         var status: [String: PurgeTask.Status] = [:]
         for task in tasks { status[task.url] = task.status }
         let isPath = batch.action == .directories
@@ -477,7 +416,7 @@ extension PurgeDaemon {
             }
         }
         if inProcess {
-            try scheduleNextPoll(batch)
+            try await scheduleNextPoll(batch)
             return
         }
         var requeued = 0
@@ -485,40 +424,39 @@ extension PurgeDaemon {
         var prefetchable: [String] = []
         let maxRetries = options.maxTaskRetries
         let collectPrefetch = config.purge.prefetch && !isPath
-        try db.transaction { tx in
-            let now = clock.wallMilliseconds()
-            for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
-                let failed: Bool
-                if isPath {
-                    failed = failedTargets.contains { row.url.hasPrefix($0) }
-                } else {
-                    failed = failedTargets.contains(row.url)
-                }
-                if !failed {
-                    try tx.setQueueState(id: row.id, state: .done)
-                    // Prefetch what now exists at the edge's origin: created and modified URLs,
-                    // never deleted ones (a 404) and never directories.
-                    let kind = row.kind
-                    if collectPrefetch && (kind == .created || kind == .modified) { prefetchable.append(row.url) }
-                } else if row.retries < maxRetries {
-                    try tx.requeue(id: row.id, errorCode: "TaskFailed")
-                    requeued += 1
-                } else {
-                    try tx.setQueueState(id: row.id, state: .failed, errorCode: "TaskFailed", nowMilliseconds: now)
-                    gaveUp += 1
-                }
+        // Each row's end is decided here (retries left or not), then applied in one transaction.
+        var done: [Int64] = []
+        var requeue: [Int64] = []
+        var failed: [Int64] = []
+        for row in try await store.urls(ofBatch: batch.id) where row.state == .batched {
+            let rowFailed = isPath ? failedTargets.contains { row.url.hasPrefix($0) } : failedTargets.contains(row.url)
+            if !rowFailed {
+                done.append(row.id)
+                // Prefetch what now exists at the edge's origin: created and modified URLs,
+                // never deleted ones (a 404) and never directories.
+                if collectPrefetch && (row.kind == .created || row.kind == .modified) { prefetchable.append(row.url) }
+            } else if row.retries < maxRetries {
+                requeue.append(row.id)
+            } else {
+                failed.append(row.id)
             }
-            let accepted = Date(timeIntervalSince1970: Double(batch.acceptedMilliseconds ?? batch.updatedMilliseconds) / 1_000)
-            let (next, _) = BatchLifecycle.next(
-                batch.state, .polled(settled: true, now: clock.wall(), acceptedAt: accepted, polls: batch.polls, givenUp: gaveUp),
-                policy: lifecyclePolicy)
-            guard let next else { return }
-            try tx.updateBatch(
-                id: batch.id, state: next, nextAttemptMilliseconds: .some(nil),
-                errorCode: failedTargets.isEmpty ? nil : .some("TaskFailed"),
-                errorMessage: failedTargets.isEmpty ? nil : .some("\(failedTargets.count) target(s) reported fail"),
-                nowMilliseconds: clock.wallMilliseconds())
         }
+        requeued = requeue.count
+        gaveUp = failed.count
+        let accepted = Date(timeIntervalSince1970: Double(batch.acceptedMilliseconds ?? batch.updatedMilliseconds) / 1_000)
+        let (next, _) = BatchLifecycle.next(
+            batch.state, .polled(settled: true, now: clock.wall(), acceptedAt: accepted, polls: batch.polls, givenUp: gaveUp),
+            policy: lifecyclePolicy)
+        guard let next else { return }
+        var settlement = Settlement(state: next)
+        settlement.done = done
+        settlement.requeued = requeue
+        settlement.failed = failed
+        if !failedTargets.isEmpty {
+            settlement.errorCode = "TaskFailed"
+            settlement.errorMessage = "\(failedTargets.count) target(s) reported fail"
+        }
+        try await store.settle(batch: batch.id, settlement, nowMilliseconds: clock.wallMilliseconds())
         for url in prefetchable where pendingPushSet.insert(url).inserted { pendingPushes.append(url) }
         let metadata: Logger.Metadata = [
             "purge.batch_id": "\(batch.id)", "purge.task_id": "\(batch.taskID ?? "")",
@@ -713,7 +651,7 @@ extension PurgeDaemon {
                 logger.warning("DescribePurgeQuota answered no quota; planning with the last known quota")
                 return
             }
-            try db.transaction { try $0.replaceQuota(fresh) }
+            try await store.replaceQuota(fresh)
             quotaBook.read(at: clock.wall(), quotaHasRoom(currentQuotaView()) ? .room : .noRoom)
         } catch is CancellationError {
             throw CancellationError()

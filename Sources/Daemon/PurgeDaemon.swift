@@ -57,6 +57,9 @@ public actor PurgeDaemon {
     let statePath: String
 
     var db: StateDatabase!
+    /// The queue, batches and quota as the submitter and verifier change them (``QueueStore``):
+    /// the SQLite store over ``db`` today.
+    var store: (any QueueStore)!
     var client: TencentCDNClient?
     var httpClient: HTTPClient?
     /// Held for the life of the process: no other purgewatch writes this state meanwhile.
@@ -453,6 +456,7 @@ public actor PurgeDaemon {
             try StateFiles.prepareDryRunCopy(real: config.state.path, dryRun: statePath)
         }
         db = try StateDatabase.open(path: statePath, migrations: QueueSchema.migrations)
+        store = SQLiteQueueStore(db)
         var resent = 0
         do {
             resent = try db.transaction { tx in

@@ -1,0 +1,295 @@
+/// The durable queue as the submitter and the verifier use it (SPEC §6): queued URLs, purge
+/// batches and the quota cache, in transactional units named after what they do — never SQL.
+///
+/// The stages decide (``BatchState`` from the batch lifecycle, which rows are done, retried or
+/// failed); a store only applies each decision atomically. The SQLite store (``SQLiteQueueStore``)
+/// is the embedded one; a second implementation (the fleet's PostgreSQL state) implements the
+/// same units, so the stages need no change.
+///
+/// Every requirement is `nonisolated(nonsending)`: it runs on its caller's executor (the
+/// daemon's own thread), so a blocking implementation never lands on the cooperative pool.
+public protocol QueueStore: Sendable {
+    // MARK: Planning
+
+    /// Pending URLs, oldest first.
+    nonisolated(nonsending) func pendingURLs() async throws -> [QueueRow]
+    /// Inserts the planner's batches in one transaction, each taking its queue rows.
+    nonisolated(nonsending) func insertBatches(_ batches: [NewBatch], nowMilliseconds: Int64) async throws
+    /// Batches in `state` (all of them, or only those due by `dueBy`), oldest first.
+    nonisolated(nonsending) func batches(in state: BatchState, dueBy: Int64?) async throws -> [BatchRow]
+    /// Deletes a batch that was never accepted; its rows are pending again (or superseded).
+    nonisolated(nonsending) func dissolve(batch: Int64) async throws
+
+    // MARK: Sending
+
+    /// The batch is being sent: its state, one attempt more.
+    nonisolated(nonsending) func markSending(batch: Int64, state: BatchState, attempts: Int, nowMilliseconds: Int64) async throws
+    /// The API accepted the batch: its state, task and request ids, the first poll, and the
+    /// quota counted — one transaction.
+    nonisolated(nonsending) func recordAccepted(_ batch: BatchRow, acceptance: Acceptance, nowMilliseconds: Int64) async throws
+    /// A dry run's batch: its state, a made-up task id, its rows done, the local quota counted.
+    nonisolated(nonsending) func recordSimulated(_ batch: BatchRow, state: BatchState, areas: [String], nowMilliseconds: Int64) async throws
+    /// A failed send: the batch's new state, when it is due again, and the API's error.
+    nonisolated(nonsending) func recordFailure(
+        batch: Int64, state: BatchState, dueMilliseconds: Int64?, errorCode: String, errorMessage: String, nowMilliseconds: Int64
+    ) async throws
+    /// The day's quota of `kind` is used up (a day-limit refusal): nothing more is planned on it
+    /// until a reading says otherwise.
+    nonisolated(nonsending) func exhaustQuota(kind: QuotaKind, areas: [String]) async throws
+    /// The API refused a batch as too big: the believed per-request size of `kind` shrinks
+    /// (`defaults` are written first when no quota was ever read).
+    nonisolated(nonsending) func lowerBatchSize(kind: QuotaKind, to size: Int, defaults: [QuotaRow]) async throws
+    /// The batch's URLs that are still in it fail with `errorCode`.
+    nonisolated(nonsending) func failURLs(ofBatch batch: Int64, errorCode: String, nowMilliseconds: Int64) async throws
+    /// The batch is replaced by one `planned` batch per part, each taking the rows it covers
+    /// (by prefix for a directory batch).
+    nonisolated(nonsending) func split(_ batch: BatchRow, into parts: [[String]], nowMilliseconds: Int64) async throws
+    /// One URL of the batch fails alone and leaves it. Returns false when the batch does not
+    /// hold it (then nothing changed).
+    nonisolated(nonsending) func failAlone(url: String, of batch: BatchRow, errorCode: String, nowMilliseconds: Int64) async throws -> Bool
+
+    // MARK: Verifying
+
+    /// The batch's queue rows.
+    nonisolated(nonsending) func urls(ofBatch batch: Int64) async throws -> [QueueRow]
+    /// Polled, not settled: its state, the next poll and the count so far.
+    nonisolated(nonsending) func schedulePoll(batch: Int64, state: BatchState, atMilliseconds: Int64, polls: Int, nowMilliseconds: Int64) async throws
+    /// Never confirmed in time: its state, the reason, its rows settled as `Unverified`.
+    nonisolated(nonsending) func markUnverified(batch: Int64, state: BatchState, message: String, nowMilliseconds: Int64) async throws
+    /// DescribePurgeTasks settled the batch: each row as decided, then the batch's state.
+    nonisolated(nonsending) func settle(batch: Int64, _ settlement: Settlement, nowMilliseconds: Int64) async throws
+
+    // MARK: Quota cache
+
+    nonisolated(nonsending) func quota() async throws -> [QuotaRow]
+    nonisolated(nonsending) func replaceQuota(_ rows: [QuotaRow]) async throws
+}
+
+/// A batch the planner made.
+public struct NewBatch: Sendable, Equatable {
+    public var action: BatchAction
+    public var area: String
+    public var state: BatchState
+    public var targets: [String]
+    public var queueIDs: [Int64]
+    public var dryRun: Bool
+    public var nextAttemptMilliseconds: Int64?
+
+    public init(
+        action: BatchAction, area: String, state: BatchState, targets: [String], queueIDs: [Int64], dryRun: Bool,
+        nextAttemptMilliseconds: Int64? = nil
+    ) {
+        self.action = action
+        self.area = area
+        self.state = state
+        self.targets = targets
+        self.queueIDs = queueIDs
+        self.dryRun = dryRun
+        self.nextAttemptMilliseconds = nextAttemptMilliseconds
+    }
+}
+
+/// What the API said when it accepted a batch, and what follows.
+public struct Acceptance: Sendable, Equatable {
+    public var state: BatchState
+    public var taskID: String
+    public var requestID: String
+    public var acceptedMilliseconds: Int64
+    public var firstPollMilliseconds: Int64
+    /// The quota areas it counts against (every area when empty).
+    public var areas: [String]
+
+    public init(
+        state: BatchState, taskID: String, requestID: String, acceptedMilliseconds: Int64, firstPollMilliseconds: Int64,
+        areas: [String]
+    ) {
+        self.state = state
+        self.taskID = taskID
+        self.requestID = requestID
+        self.acceptedMilliseconds = acceptedMilliseconds
+        self.firstPollMilliseconds = firstPollMilliseconds
+        self.areas = areas
+    }
+}
+
+/// How a settled batch's rows end, as the verifier decided.
+public struct Settlement: Sendable, Equatable {
+    /// The batch's state, from the lifecycle.
+    public var state: BatchState
+    public var done: [Int64] = []
+    /// Queued again (a failed task with retries left).
+    public var requeued: [Int64] = []
+    /// Failed for good.
+    public var failed: [Int64] = []
+    /// The error the failed and re-queued rows carry (`TaskFailed`), and the batch's message.
+    public var errorCode: String?
+    public var errorMessage: String?
+
+    public init(state: BatchState) { self.state = state }
+}
+
+/// The embedded store: one SQLite file (``StateDatabase``), each unit one transaction.
+public final class SQLiteQueueStore: QueueStore {
+    public let db: StateDatabase
+
+    public init(_ db: StateDatabase) { self.db = db }
+
+    public nonisolated(nonsending) func pendingURLs() async throws -> [QueueRow] {
+        try db.read { try $0.pendingQueue() }
+    }
+
+    public nonisolated(nonsending) func insertBatches(_ batches: [NewBatch], nowMilliseconds: Int64) async throws {
+        guard !batches.isEmpty else { return }
+        try db.transaction { tx in
+            for batch in batches {
+                _ = try tx.insertBatch(
+                    action: batch.action, area: batch.area, state: batch.state, targets: batch.targets, queueIDs: batch.queueIDs,
+                    dryRun: batch.dryRun, nextAttemptMilliseconds: batch.nextAttemptMilliseconds, nowMilliseconds: nowMilliseconds)
+            }
+        }
+    }
+
+    public nonisolated(nonsending) func batches(in state: BatchState, dueBy: Int64?) async throws -> [BatchRow] {
+        try db.read { tx in
+            if let dueBy { return try tx.dueBatches(state: state, nowMilliseconds: dueBy) }
+            return try tx.batches(state: state)
+        }
+    }
+
+    public nonisolated(nonsending) func dissolve(batch: Int64) async throws {
+        try db.transaction { try $0.dissolveBatch(id: batch) }
+    }
+
+    public nonisolated(nonsending) func markSending(batch: Int64, state: BatchState, attempts: Int, nowMilliseconds: Int64) async throws {
+        try db.transaction { try $0.updateBatch(id: batch, state: state, attempts: attempts, nowMilliseconds: nowMilliseconds) }
+    }
+
+    public nonisolated(nonsending) func recordAccepted(_ batch: BatchRow, acceptance: Acceptance, nowMilliseconds: Int64) async throws {
+        try db.transaction { tx in
+            try tx.updateBatch(
+                id: batch.id, state: acceptance.state, taskID: acceptance.taskID, requestID: acceptance.requestID,
+                nextAttemptMilliseconds: .some(acceptance.firstPollMilliseconds), errorCode: .some(nil), errorMessage: .some(nil),
+                acceptedMilliseconds: acceptance.acceptedMilliseconds, polls: 0, nowMilliseconds: nowMilliseconds)
+            try tx.consumeQuota(kind: batch.action.quotaKind, count: batch.targets.count, areas: acceptance.areas)
+        }
+    }
+
+    public nonisolated(nonsending) func recordSimulated(
+        _ batch: BatchRow, state: BatchState, areas: [String], nowMilliseconds: Int64
+    ) async throws {
+        try db.transaction { tx in
+            try tx.updateBatch(id: batch.id, state: state, taskID: "dry-run-\(batch.id)", nowMilliseconds: nowMilliseconds)
+            for row in try tx.queueRows(batchID: batch.id) where row.state == .batched {
+                try tx.setQueueState(id: row.id, state: .done)
+            }
+            try tx.consumeQuota(kind: batch.action.quotaKind, count: batch.targets.count, areas: areas)
+        }
+    }
+
+    public nonisolated(nonsending) func recordFailure(
+        batch: Int64, state: BatchState, dueMilliseconds: Int64?, errorCode: String, errorMessage: String, nowMilliseconds: Int64
+    ) async throws {
+        try db.transaction { tx in
+            try tx.updateBatch(
+                id: batch, state: state, nextAttemptMilliseconds: .some(dueMilliseconds), errorCode: .some(errorCode),
+                errorMessage: .some(errorMessage), nowMilliseconds: nowMilliseconds)
+        }
+    }
+
+    public nonisolated(nonsending) func exhaustQuota(kind: QuotaKind, areas: [String]) async throws {
+        try db.transaction { try $0.consumeQuota(kind: kind, count: Int.max / 2, areas: areas) }
+    }
+
+    public nonisolated(nonsending) func lowerBatchSize(kind: QuotaKind, to size: Int, defaults: [QuotaRow]) async throws {
+        try db.transaction { tx in
+            if try tx.quotaRows().isEmpty { try tx.replaceQuota(defaults) }
+            try tx.lowerQuotaBatch(kind: kind, to: size)
+        }
+    }
+
+    public nonisolated(nonsending) func failURLs(ofBatch batch: Int64, errorCode: String, nowMilliseconds: Int64) async throws {
+        try db.transaction { tx in
+            for row in try tx.queueRows(batchID: batch) where row.state == .batched {
+                try tx.setQueueState(id: row.id, state: .failed, errorCode: errorCode, nowMilliseconds: nowMilliseconds)
+            }
+        }
+    }
+
+    public nonisolated(nonsending) func split(_ batch: BatchRow, into parts: [[String]], nowMilliseconds: Int64) async throws {
+        let byPrefix = batch.action == .directories
+        try db.transaction { tx in
+            let rows = try tx.queueRows(batchID: batch.id).filter { $0.state == .batched }
+            for part in parts where !part.isEmpty {
+                let members = Set(part)
+                let ids = rows.filter { row in
+                    byPrefix ? part.contains { row.url.hasPrefix($0) } : members.contains(row.url)
+                }.map(\.id)
+                _ = try tx.insertBatch(
+                    action: batch.action, area: batch.area, state: .planned, targets: part, queueIDs: ids, dryRun: false,
+                    nowMilliseconds: nowMilliseconds)
+            }
+            try tx.dissolveBatch(id: batch.id)
+        }
+    }
+
+    public nonisolated(nonsending) func failAlone(
+        url: String, of batch: BatchRow, errorCode: String, nowMilliseconds: Int64
+    ) async throws -> Bool {
+        try db.transaction { tx in
+            let rows = try tx.queueRows(batchID: batch.id)
+            guard rows.contains(where: { $0.url == url }) else { return false }
+            for row in rows where row.url == url && row.state == .batched {
+                try tx.setQueueState(id: row.id, state: .failed, errorCode: errorCode, nowMilliseconds: nowMilliseconds)
+            }
+            try tx.setBatchTargets(id: batch.id, batch.targets.filter { $0 != url }, nowMilliseconds: nowMilliseconds)
+            return true
+        }
+    }
+
+    public nonisolated(nonsending) func urls(ofBatch batch: Int64) async throws -> [QueueRow] {
+        try db.read { try $0.queueRows(batchID: batch) }
+    }
+
+    public nonisolated(nonsending) func schedulePoll(
+        batch: Int64, state: BatchState, atMilliseconds: Int64, polls: Int, nowMilliseconds: Int64
+    ) async throws {
+        try db.transaction {
+            try $0.updateBatch(
+                id: batch, state: state, nextAttemptMilliseconds: .some(atMilliseconds), polls: polls, nowMilliseconds: nowMilliseconds)
+        }
+    }
+
+    public nonisolated(nonsending) func markUnverified(batch: Int64, state: BatchState, message: String, nowMilliseconds: Int64) async throws {
+        try db.transaction { tx in
+            try tx.updateBatch(
+                id: batch, state: state, nextAttemptMilliseconds: .some(nil), errorCode: .some("Unverified"),
+                errorMessage: .some(message), nowMilliseconds: nowMilliseconds)
+            // Accepted, never confirmed: settled (so history can be pruned), marked as such.
+            for row in try tx.queueRows(batchID: batch) where row.state == .batched {
+                try tx.setQueueState(id: row.id, state: .done, errorCode: "Unverified")
+            }
+        }
+    }
+
+    public nonisolated(nonsending) func settle(batch: Int64, _ settlement: Settlement, nowMilliseconds: Int64) async throws {
+        try db.transaction { tx in
+            for id in settlement.done { try tx.setQueueState(id: id, state: .done) }
+            for id in settlement.requeued { try tx.requeue(id: id, errorCode: settlement.errorCode) }
+            for id in settlement.failed {
+                try tx.setQueueState(id: id, state: .failed, errorCode: settlement.errorCode, nowMilliseconds: nowMilliseconds)
+            }
+            try tx.updateBatch(
+                id: batch, state: settlement.state, nextAttemptMilliseconds: .some(nil),
+                errorCode: settlement.errorCode.map { .some($0) }, errorMessage: settlement.errorMessage.map { .some($0) },
+                nowMilliseconds: nowMilliseconds)
+        }
+    }
+
+    public nonisolated(nonsending) func quota() async throws -> [QuotaRow] {
+        try db.read { try $0.quotaRows() }
+    }
+
+    public nonisolated(nonsending) func replaceQuota(_ rows: [QuotaRow]) async throws {
+        try db.transaction { try $0.replaceQuota(rows) }
+    }
+}
