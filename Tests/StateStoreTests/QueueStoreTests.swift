@@ -1,0 +1,189 @@
+import Foundation
+import Testing
+
+import StateStore
+
+/// The ``QueueStore`` contract, unit by unit, written from its documentation: what each unit
+/// must change and what it must leave alone. Parameterised over the stores there are (the SQLite
+/// one today; the fleet's PostgreSQL store joins the list), so every implementation answers to
+/// the same table.
+@Suite struct QueueStoreTests {
+    /// A fresh store with its database (kept alive by the directory's owner).
+    struct Subject {
+        let directory: TemporaryDirectory
+        let db: StateDatabase
+        let store: any QueueStore
+    }
+
+    static let stores: [String] = ["sqlite"]
+
+    static func make(_ kind: String) throws -> Subject {
+        let directory = TemporaryDirectory()
+        let db = try StateDatabase.open(path: directory.database, migrations: QueueSchema.migrations)
+        return Subject(directory: directory, db: db, store: SQLiteQueueStore(db))
+    }
+
+    static let www = "https://www.example.com/"
+    static let now: Int64 = 1_800_000_000_000
+
+    /// Queues `paths` and plans them into one `planned` URL batch; returns it.
+    static func plannedBatch(_ subject: Subject, _ paths: [String], action: BatchAction = .urls) async throws -> BatchRow {
+        try subject.db.transaction { tx in
+            for path in paths { try tx.enqueue(url: www + path, area: "", path: nil, kind: .modified, nowMilliseconds: now) }
+        }
+        let pending = try await subject.store.pendingURLs()
+        let targets = action == .urls ? pending.map(\.url) : [www]
+        try await subject.store.insertBatches(
+            [NewBatch(action: action, area: "", state: .planned, targets: targets, queueIDs: pending.map(\.id), dryRun: false)],
+            nowMilliseconds: now)
+        return try #require(try await subject.store.batches(in: .planned, dueBy: nil).last)
+    }
+
+    static func rowStates(_ subject: Subject) throws -> [String: QueueState] {
+        var states: [String: QueueState] = [:]
+        for state in QueueState.allCases {
+            for row in try subject.db.read({ try $0.queueRows(state: state) }) { states[row.url] = state }
+        }
+        return states
+    }
+
+    @Test(arguments: stores)
+    func insertedBatchesTakeTheirRowsAndOnlyThoseArePendingNoMore(_ kind: String) async throws {
+        let subject = try Self.make(kind)
+        try subject.db.transaction { tx in
+            for path in ["a", "b", "c"] { try tx.enqueue(url: Self.www + path, area: "", path: nil, kind: .created, nowMilliseconds: Self.now) }
+        }
+        let pending = try await subject.store.pendingURLs()
+        #expect(pending.map(\.url) == ["a", "b", "c"].map { Self.www + $0 }, "oldest first")
+        try await subject.store.insertBatches(
+            [
+                NewBatch(action: .urls, area: "", state: .planned, targets: [pending[0].url], queueIDs: [pending[0].id], dryRun: false),
+                NewBatch(
+                    action: .urls, area: "", state: .waitingQuota, targets: [pending[1].url], queueIDs: [pending[1].id], dryRun: false,
+                    nextAttemptMilliseconds: Self.now + 60_000),
+            ], nowMilliseconds: Self.now)
+        #expect(try await subject.store.pendingURLs().map(\.url) == [Self.www + "c"], "must not: a planned row still pending")
+        #expect(try await subject.store.batches(in: .planned, dueBy: Self.now).count == 1)
+        #expect(try await subject.store.batches(in: .waitingQuota, dueBy: Self.now).isEmpty, "not due before its time")
+        #expect(try await subject.store.batches(in: .waitingQuota, dueBy: Self.now + 60_000).count == 1)
+        #expect(try await subject.store.batches(in: .waitingQuota, dueBy: nil).count == 1, "nil: every batch in the state")
+    }
+
+    @Test(arguments: stores)
+    func acceptanceCountsTheQuotaOnceAndRecordsTheTask(_ kind: String) async throws {
+        let subject = try Self.make(kind)
+        try await subject.store.replaceQuota([
+            QuotaRow(area: "mainland", kind: .url, batch: 1_000, total: 100, available: 100, fetchedMilliseconds: Self.now),
+            QuotaRow(area: "mainland", kind: .path, batch: 20, total: 10, available: 10, fetchedMilliseconds: Self.now),
+        ])
+        let batch = try await Self.plannedBatch(subject, ["a", "b", "c"])
+        try await subject.store.markSending(batch: batch.id, state: .sending, attempts: 1, nowMilliseconds: Self.now)
+        try await subject.store.recordAccepted(
+            batch,
+            acceptance: Acceptance(
+                state: .accepted, taskID: "task-1", requestID: "req-1", acceptedMilliseconds: Self.now,
+                firstPollMilliseconds: Self.now + 15_000, areas: ["mainland"]),
+            nowMilliseconds: Self.now)
+        let accepted = try #require(try await subject.store.batches(in: .accepted, dueBy: nil).first)
+        #expect(accepted.taskID == "task-1" && accepted.requestID == "req-1" && accepted.attempts == 1 && accepted.polls == 0)
+        #expect(accepted.nextAttemptMilliseconds == Self.now + 15_000 && accepted.acceptedMilliseconds == Self.now)
+        let quota = try await subject.store.quota()
+        #expect(quota.first { $0.kind == .url }?.available == 97, "three URLs counted")
+        #expect(quota.first { $0.kind == .path }?.available == 10, "must not: the path quota counted for a URL batch")
+        #expect(try Self.rowStates(subject).values.allSatisfy { $0 == .batched }, "rows wait for the task's verdict")
+    }
+
+    @Test(arguments: stores)
+    func aFailureWritesTheGivenStateAndDueTimeAndNothingElse(_ kind: String) async throws {
+        let subject = try Self.make(kind)
+        let batch = try await Self.plannedBatch(subject, ["a"])
+        try await subject.store.markSending(batch: batch.id, state: .sending, attempts: 1, nowMilliseconds: Self.now)
+        try await subject.store.recordFailure(
+            batch: batch.id, state: .planned, dueMilliseconds: Self.now + 30_000, errorCode: "InternalError", errorMessage: "busy",
+            nowMilliseconds: Self.now)
+        #expect(try await subject.store.batches(in: .planned, dueBy: Self.now).isEmpty, "must not: due before its retry")
+        let retried = try #require(try await subject.store.batches(in: .planned, dueBy: Self.now + 30_000).first)
+        #expect(retried.lastErrorCode == "InternalError" && retried.lastErrorMessage == "busy" && retried.attempts == 1)
+        #expect(try Self.rowStates(subject)[Self.www + "a"] == .batched, "must not: its URL failed or released")
+    }
+
+    @Test(arguments: stores)
+    func splittingReplacesTheBatchAndEachPartTakesItsRows(_ kind: String) async throws {
+        let subject = try Self.make(kind)
+        let batch = try await Self.plannedBatch(subject, ["a", "b", "c", "d"])
+        try await subject.store.split(batch, into: [[Self.www + "a", Self.www + "b"], [Self.www + "c"], [Self.www + "d"]], nowMilliseconds: Self.now)
+        let parts = try await subject.store.batches(in: .planned, dueBy: nil)
+        #expect(parts.map(\.targets.count) == [2, 1, 1])
+        #expect(!parts.contains { $0.id == batch.id }, "must not: the original batch kept")
+        for part in parts {
+            #expect(try await subject.store.urls(ofBatch: part.id).map(\.url).sorted() == part.targets.sorted(), "each part holds its own rows")
+        }
+        #expect(try await subject.store.pendingURLs().isEmpty, "must not: a row released back to pending")
+    }
+
+    @Test(arguments: stores)
+    func aURLFailsAloneAndTheRestStaysInItsBatch(_ kind: String) async throws {
+        let subject = try Self.make(kind)
+        let batch = try await Self.plannedBatch(subject, ["a", "toolong", "c"])
+        #expect(try await subject.store.failAlone(url: Self.www + "toolong", of: batch, errorCode: "InvalidParameter.CdnUrlTooLong", nowMilliseconds: Self.now))
+        let states = try Self.rowStates(subject)
+        #expect(states[Self.www + "toolong"] == .failed)
+        #expect(states[Self.www + "a"] == .batched && states[Self.www + "c"] == .batched, "must not: the others failed")
+        #expect(try await subject.store.batches(in: .planned, dueBy: nil).first?.targets == [Self.www + "a", Self.www + "c"])
+        // A URL the batch does not hold: false, nothing changed.
+        let unchanged = try #require(try await subject.store.batches(in: .planned, dueBy: nil).first)
+        #expect(try await !subject.store.failAlone(url: Self.www + "elsewhere", of: unchanged, errorCode: "X", nowMilliseconds: Self.now))
+        #expect(try Self.rowStates(subject) == states)
+    }
+
+    @Test(arguments: stores)
+    func settlingAppliesEachRowsEndAndTheBatchState(_ kind: String) async throws {
+        let subject = try Self.make(kind)
+        let batch = try await Self.plannedBatch(subject, ["done", "again", "given-up"])
+        let rows = Dictionary(uniqueKeysWithValues: try await subject.store.urls(ofBatch: batch.id).map { ($0.url, $0.id) })
+        var settlement = Settlement(state: .failed)
+        settlement.done = [rows[Self.www + "done"]!]
+        settlement.requeued = [rows[Self.www + "again"]!]
+        settlement.failed = [rows[Self.www + "given-up"]!]
+        settlement.errorCode = "TaskFailed"
+        settlement.errorMessage = "2 target(s) reported fail"
+        try await subject.store.settle(batch: batch.id, settlement, nowMilliseconds: Self.now)
+        let states = try Self.rowStates(subject)
+        #expect(states[Self.www + "done"] == .done && states[Self.www + "given-up"] == .failed)
+        let again = try await subject.store.pendingURLs()
+        #expect(again.map(\.url) == [Self.www + "again"] && again.first?.retries == 1 && again.first?.errorCode == "TaskFailed")
+        let settled = try #require(try await subject.store.batches(in: .failed, dueBy: nil).first)
+        #expect(settled.lastErrorCode == "TaskFailed" && settled.nextAttemptMilliseconds == nil)
+    }
+
+    @Test(arguments: stores)
+    func unverifiedSettlesTheRowsAsUnverifiedNotFailed(_ kind: String) async throws {
+        let subject = try Self.make(kind)
+        let batch = try await Self.plannedBatch(subject, ["a", "b"])
+        try await subject.store.markUnverified(batch: batch.id, state: .unverified, message: "still in process", nowMilliseconds: Self.now)
+        #expect(try Self.rowStates(subject).values.allSatisfy { $0 == .done }, "settled, so history can be pruned")
+        #expect(try await subject.store.urls(ofBatch: batch.id).allSatisfy { $0.errorCode == "Unverified" })
+        #expect(try subject.db.read { try $0.queueCount(state: .failed) } == 0, "must not: reported as a failure")
+        #expect(try await subject.store.batches(in: .unverified, dueBy: nil).first?.nextAttemptMilliseconds == nil, "polled no more")
+    }
+
+    @Test(arguments: stores)
+    func aTooBigBatchLowersOnlyItsKindAndAQuotaNeverReadStartsFromTheDefaults(_ kind: String) async throws {
+        let subject = try Self.make(kind)
+        let defaults = ["mainland", "overseas"].flatMap { area in
+            [
+                QuotaRow(area: area, kind: .url, batch: 1_000, total: 10_000, available: 10_000, fetchedMilliseconds: Self.now),
+                QuotaRow(area: area, kind: .path, batch: 20, total: 100, available: 100, fetchedMilliseconds: Self.now),
+            ]
+        }
+        try await subject.store.lowerBatchSize(kind: .url, to: 500, defaults: defaults)
+        let quota = try await subject.store.quota()
+        #expect(quota.count == 4)
+        #expect(quota.filter { $0.kind == .url }.allSatisfy { $0.batch == 500 })
+        #expect(quota.filter { $0.kind == .path }.allSatisfy { $0.batch == 20 }, "must not: the other kind lowered")
+        try await subject.store.exhaustQuota(kind: .path, areas: ["overseas"])
+        let after = try await subject.store.quota()
+        #expect(after.first { $0.kind == .path && $0.area == "overseas" }?.available == 0)
+        #expect(after.first { $0.kind == .path && $0.area == "mainland" }?.available == 100, "must not: another area used up")
+    }
+}
