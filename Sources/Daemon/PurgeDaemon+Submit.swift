@@ -16,17 +16,15 @@ extension PurgeDaemon {
     var areaParameter: String? { config.purge.area == .any ? nil : config.purge.area.rawValue }
 
     /// Pending URLs to plan, or batches whose time has come.
-    func hasDueBatches() -> Bool {
-        let due = (try? db.read {
-            try $0.queueCount(state: .pending)
-                + $0.dueBatchCount(states: [.planned, .waitingQuota], nowMilliseconds: clock.wallMilliseconds())
-        }) ?? 0
-        return due > 0
+    func hasDueBatches() async -> Bool {
+        guard let work = try? await store.workload(nowMilliseconds: clock.wallMilliseconds()) else { return false }
+        return work.pending + work.plannedDue + work.waitingQuotaDue > 0
     }
 
     /// Planned batches due now (not waiting for a later retry or the quota): for `--once`.
-    func hasDueBatchesNow() -> Bool {
-        ((try? db.read { try $0.queueCount(state: .pending) + $0.dueBatchCount(states: [.planned], nowMilliseconds: clock.wallMilliseconds()) }) ?? 0) > 0
+    func hasDueBatchesNow() async -> Bool {
+        guard let work = try? await store.workload(nowMilliseconds: clock.wallMilliseconds()) else { return false }
+        return work.pending + work.plannedDue > 0
     }
 
     /// After a permanent account-wide failure nothing is sent for a while (no retry storm).
@@ -36,25 +34,23 @@ extension PurgeDaemon {
     }
 
     /// What the queue needs from the quota now (``QuotaBook/Work``).
-    func quotaWork() -> QuotaBook.Work {
-        guard let counts = try? db.read({ tx in
-            (waiting: try tx.batchCount(state: .waitingQuota), pending: try tx.queueCount(state: .pending) + tx.batchCount(state: .planned))
-        }) else { return .none }
-        return counts.waiting > 0 ? .waiting : counts.pending > 0 ? .planning : .none
+    func quotaWork() async -> QuotaBook.Work {
+        guard let work = try? await store.workload(nowMilliseconds: clock.wallMilliseconds()) else { return .none }
+        return work.waitingQuota > 0 ? .waiting : work.pending + work.planned > 0 ? .planning : .none
     }
 
     /// When DescribePurgeQuota is due next (nil: not needed), from ``QuotaBook``.
-    func nextQuotaRead() -> Date? {
-        guard client != nil, let rows = try? db.read({ try $0.quotaRows() }) else { return nil }
+    func nextQuotaRead() async -> Date? {
+        guard client != nil, let rows = try? await store.quota() else { return nil }
         let oldest = rows.map(\.fetchedMilliseconds).min().map { Date(timeIntervalSince1970: Double($0) / 1_000) }
-        return quotaBook.nextRead(now: clock.wall(), oldestReading: oldest, work: quotaWork())
+        return quotaBook.nextRead(now: clock.wall(), oldestReading: oldest, work: await quotaWork())
     }
 
     /// Work waits for the quota and ``QuotaBook`` says to read it again: a reading that shows
     /// room re-plans it at once (SPEC §6), so a reading taken a moment too early never parks
     /// work for a day.
-    func quotaWaitWorthRechecking() -> Bool {
-        guard let due = nextQuotaRead() else { return false }
+    func quotaWaitWorthRechecking() async -> Bool {
+        guard let due = await nextQuotaRead() else { return false }
         return due <= clock.wall()
     }
 
@@ -65,7 +61,7 @@ extension PurgeDaemon {
         let now = clock.wallMilliseconds()
         // Batches that waited for the quota are planned again with what is pending (duplicates
         // collapse): at the reset, or as soon as a quota reading shows room.
-        let quota = currentQuotaView()
+        let quota = await currentQuotaView()
         let room = quotaHasRoom(quota)
         var dissolved = 0
         for batch in try await store.batches(in: .waitingQuota, dueBy: room ? nil : now) {
@@ -92,7 +88,7 @@ extension PurgeDaemon {
     func plan() async throws {
         let queue = try await store.pendingURLs()
         guard !queue.isEmpty else { return }
-        let quota = currentQuotaView()
+        let quota = await currentQuotaView()
         let plan = Planner.plan(
             queue: queue.map { QueuedURL(id: $0.id, url: $0.url) }, quota: quota,
             directoryFallback: config.purge.directoryFallback)
@@ -564,14 +560,16 @@ extension PurgeDaemon {
             submitRequested = false
             try await submit()
             if isPaused || clock.now() >= until { break }
-            if submitRequested || hasDueBatchesNow() { continue }
+            if submitRequested { continue }
+            if await hasDueBatchesNow() { continue }
             // A retry due later within the deadline (a transient failure's backoff): wait for it.
-            guard let next = try db.read({ try $0.earliestAttemptMilliseconds(states: [.planned]) }) else { break }
+            guard let next = try await store.earliestAttempt(in: [.planned]) else { break }
             let at = clock.instant(atWallMilliseconds: next)
             guard at < until else { break }
             try await clock.sleep(at)
         }
-        let (unsettled, failed) = try db.read { try $0.flushProgress(upTo: try $0.highestQueueID(), failuresSince: started) }
+        let progress = try await store.flushProgress(upTo: try await store.highestQueueID(), after: Int64.max, failuresSince: started)
+        let (unsettled, failed) = (progress.unsettled, progress.failed)
         if !failed.isEmpty {
             logger.error("\(failed.count) URL(s) failed permanently: \(failed.prefix(20).joined(separator: " "))")
             return 1
@@ -591,9 +589,13 @@ extension PurgeDaemon {
 
     /// The cached quota as the planner may use it now (``QuotaBook/view(_:area:now:)``: a
     /// reading from before the last reset counts as full).
-    func currentQuotaView() -> QuotaView {
-        let rows = (try? db?.read { try $0.quotaRows() }) ?? []
-        return QuotaBook.view(rows, area: config.purge.area == .any ? nil : config.purge.area.rawValue, now: clock.wall())
+    func currentQuotaView() async -> QuotaView {
+        quotaView(of: (try? await store?.quota()) ?? [])
+    }
+
+    /// `rows` as the planner may use them now, for the configured area.
+    func quotaView(of rows: [QuotaRow]) -> QuotaView {
+        QuotaBook.view(rows, area: config.purge.area == .any ? nil : config.purge.area.rawValue, now: clock.wall())
     }
 
     /// Room for what waits: URL quota, or path quota when directory fallback may use it.
@@ -633,7 +635,7 @@ extension PurgeDaemon {
             try seedDryRunQuota()
             return
         }
-        guard let due = nextQuotaRead(), due <= clock.wall() else { return }
+        guard let due = await nextQuotaRead(), due <= clock.wall() else { return }
         do {
             let quota = try await client.describePurgeQuota(deadline: ContinuousClock.now.advanced(by: options.submitDeadline / 4))
             let fetched = clock.wallMilliseconds()
@@ -652,7 +654,7 @@ extension PurgeDaemon {
                 return
             }
             try await store.replaceQuota(fresh)
-            quotaBook.read(at: clock.wall(), quotaHasRoom(currentQuotaView()) ? .room : .noRoom)
+            quotaBook.read(at: clock.wall(), quotaHasRoom(await currentQuotaView()) ? .room : .noRoom)
         } catch is CancellationError {
             throw CancellationError()
         } catch let error as DatabaseError {

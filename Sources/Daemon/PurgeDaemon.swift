@@ -344,35 +344,39 @@ public actor PurgeDaemon {
     func submitterStage() async throws {
         for await _ in submitterWakes {
             try Task.checkCancellation()
-            defer { submitterScheduled() }
-            if isPaused {
-                // Keep what was asked for: it is sent when the pause ends.
-                continue
-            }
-            guard submitRequested || hasDueBatches() || quotaWaitWorthRechecking() else { continue }
-            submitRequested = false
-            do {
-                try await submit()
-                if !flush.waiters.isEmpty { inputs.yield(.progress) }
-                // Batches it got accepted are the verifier's to poll: it looks at its schedule.
-                verifierWake.yield()
-                storageRecovered(.submitter)
-            } catch let error as DatabaseError {
-                submitRequested = true
-                try await storageTrouble(error, in: .submitter)
-            }
+            try await submitterPass()
+            await submitterScheduled()
+        }
+    }
+
+    /// One wake of the submitter: sends what is due unless paused (what was asked for is kept:
+    /// it is sent when the pause ends).
+    private func submitterPass() async throws {
+        if isPaused { return }
+        if !submitRequested, await !hasDueBatches(), await !quotaWaitWorthRechecking() { return }
+        submitRequested = false
+        do {
+            try await submit()
+            if !flush.waiters.isEmpty { inputs.yield(.progress) }
+            // Batches it got accepted are the verifier's to poll: it looks at its schedule.
+            verifierWake.yield()
+            storageRecovered(.submitter)
+        } catch let error as DatabaseError {
+            submitRequested = true
+            try await storageTrouble(error, in: .submitter)
         }
     }
 
     /// When the submitter has work next, from the state (the earliest retry or quota-reset
     /// attempt, the end of a pause, the next quota re-read): the control loop wakes it then.
-    func submitterScheduled() {
-        let now = clock.now()
+    func submitterScheduled() async {
         var due: [ContinuousClock.Instant] = []
-        if let earliest = try? db.read({ try $0.earliestAttemptMilliseconds(states: [.planned, .waitingQuota]) }) {
+        if let earliest = try? await store.earliestAttempt(in: [.planned, .waitingQuota]) {
             due.append(clock.instant(atWallMilliseconds: earliest))
         }
-        if let quotaRead = nextQuotaRead() {
+        let quotaRead = await nextQuotaRead()
+        let now = clock.now()
+        if let quotaRead {
             due.append(clock.instant(atWallMilliseconds: Int64((quotaRead.timeIntervalSince1970 * 1_000).rounded())))
         }
         // Work asked for and not done (held by a pause, or a disk-full retry): due once the
@@ -385,19 +389,17 @@ public actor PurgeDaemon {
 
     /// When the verifier has work next: the earliest poll of an accepted batch (after a pause),
     /// the hourly prune.
-    func verifierScheduled() {
-        let now = clock.now()
+    func verifierScheduled() async {
         // URLs it queued again (a task that failed them) are the submitter's to send.
-        if ((try? db.read { try $0.queueCount(state: .pending) }) ?? 0) > 0 {
+        if let work = try? await store.workload(nowMilliseconds: clock.wallMilliseconds()), work.pending > 0 {
             submitRequested = true
             submitterWake.yield()
         }
         var due: [ContinuousClock.Instant] = []
-        if client != nil, !options.dryRun,
-            let earliest = try? db.read({ try $0.earliestAttemptMilliseconds(states: [.accepted]) })
-        {
+        if client != nil, !options.dryRun, let earliest = try? await store.earliestAttempt(in: [.accepted]) {
             due.append(clock.instant(atWallMilliseconds: earliest))
         }
+        let now = clock.now()
         if let pausedUntil, now < pausedUntil { due = due.map { max($0, pausedUntil) } }
         if let lastPrune { due.append(lastPrune.advanced(by: options.pruneInterval)) }
         verifierDue = due.min()
@@ -409,7 +411,6 @@ public actor PurgeDaemon {
     func verifierStage() async throws {
         for await _ in verifierWakes {
             try Task.checkCancellation()
-            defer { verifierScheduled() }
             do {
                 try await verify()
                 if !flush.waiters.isEmpty { inputs.yield(.progress) }
@@ -419,6 +420,7 @@ public actor PurgeDaemon {
             } catch let error as DatabaseError {
                 try await storageTrouble(error, in: .verifier)
             }
+            await verifierScheduled()
         }
     }
 
@@ -1077,7 +1079,8 @@ public actor PurgeDaemon {
         metrics.setWatches(monitor?.status.watchCount ?? 0)
         let files = filesTracked
         let pendingURLs = (try? db.read { try $0.unsentURLCount() }) ?? 0
-        let quotaLeft = currentQuotaView().urlAvailable
+        // STATUS= is set from the synchronous control loop: read through the connection.
+        let quotaLeft = quotaView(of: (try? db.read { try $0.quotaRows() }) ?? []).urlAvailable
         var line = "\(files) files, \(pendingURLs) URLs pending, last batch \(lastBatchSummary), quota left \(quotaLeft)"
         if monitor?.status.isDegraded == true { line += ", DEGRADED: watch limit reached" }
         if let waitingForRoot { line += ", WAITING for the site root \(waitingForRoot) to exist" }

@@ -59,10 +59,47 @@ public protocol QueueStore: Sendable {
     /// DescribePurgeTasks settled the batch: each row as decided, then the batch's state.
     nonisolated(nonsending) func settle(batch: Int64, _ settlement: Settlement, nowMilliseconds: Int64) async throws
 
+    // MARK: Scheduling
+
+    /// How much work waits at `nowMilliseconds`: what the submitter and its timer ask.
+    nonisolated(nonsending) func workload(nowMilliseconds: Int64) async throws -> Workload
+    /// The earliest next attempt of a batch in `states` (nil: none has one).
+    nonisolated(nonsending) func earliestAttempt(in states: [BatchState]) async throws -> Int64?
+    /// The newest queue row's id (0 for an empty queue): a flush answers for rows up to it.
+    nonisolated(nonsending) func highestQueueID() async throws -> Int64
+    /// Rows up to `upTo` (and above `after`) not yet accepted or failed, and the URLs among them
+    /// that failed since `failuresSince`.
+    nonisolated(nonsending) func flushProgress(upTo: Int64, after: Int64, failuresSince: Int64) async throws -> FlushProgress
+
     // MARK: Quota cache
 
     nonisolated(nonsending) func quota() async throws -> [QuotaRow]
     nonisolated(nonsending) func replaceQuota(_ rows: [QuotaRow]) async throws
+}
+
+/// How much work waits (``QueueStore/workload(nowMilliseconds:)``).
+public struct Workload: Sendable, Equatable {
+    /// Queued URLs not yet planned.
+    public var pending = 0
+    /// Batches `planned` (due or not) and `waiting-quota`.
+    public var planned = 0
+    public var waitingQuota = 0
+    /// Of those, the ones whose time has come.
+    public var plannedDue = 0
+    public var waitingQuotaDue = 0
+
+    public init() {}
+}
+
+/// Where a flush's rows stand (``QueueStore/flushProgress(upTo:after:failuresSince:)``).
+public struct FlushProgress: Sendable, Equatable {
+    public var unsettled: Int
+    public var failed: [String]
+
+    public init(unsettled: Int, failed: [String]) {
+        self.unsettled = unsettled
+        self.failed = failed
+    }
 }
 
 /// A batch the planner made.
@@ -283,6 +320,31 @@ public final class SQLiteQueueStore: QueueStore {
                 errorCode: settlement.errorCode.map { .some($0) }, errorMessage: settlement.errorMessage.map { .some($0) },
                 nowMilliseconds: nowMilliseconds)
         }
+    }
+
+    public nonisolated(nonsending) func workload(nowMilliseconds: Int64) async throws -> Workload {
+        try db.read { tx in
+            var work = Workload()
+            work.pending = try tx.queueCount(state: .pending)
+            work.planned = try tx.batchCount(state: .planned)
+            work.waitingQuota = try tx.batchCount(state: .waitingQuota)
+            work.plannedDue = try tx.dueBatchCount(states: [.planned], nowMilliseconds: nowMilliseconds)
+            work.waitingQuotaDue = try tx.dueBatchCount(states: [.waitingQuota], nowMilliseconds: nowMilliseconds)
+            return work
+        }
+    }
+
+    public nonisolated(nonsending) func earliestAttempt(in states: [BatchState]) async throws -> Int64? {
+        try db.read { try $0.earliestAttemptMilliseconds(states: states) }
+    }
+
+    public nonisolated(nonsending) func highestQueueID() async throws -> Int64 {
+        try db.read { try $0.highestQueueID() }
+    }
+
+    public nonisolated(nonsending) func flushProgress(upTo: Int64, after: Int64, failuresSince: Int64) async throws -> FlushProgress {
+        let (unsettled, failed) = try db.read { try $0.flushProgress(upTo: upTo, after: after, failuresSince: failuresSince) }
+        return FlushProgress(unsettled: unsettled, failed: failed)
     }
 
     public nonisolated(nonsending) func quota() async throws -> [QuotaRow] {
