@@ -166,7 +166,8 @@ import Testing
         var machine = Self.watching()
         #expect(machine.handle(.watchFailed("gone", errno: ENOENT), now: 0).isEmpty)
         #expect(machine.outOfSync == nil)
-        #expect(machine.handle(.watchFailed("odd", errno: EINVAL), now: 0) == [.warn(.watchFailed("odd", errno: EINVAL))])
+        #expect(
+            machine.handle(.watchFailed("odd", errno: EINVAL), now: 0) == [.warn(.watchFailed("odd", errno: EINVAL))])
         #expect(machine.outOfSync == .watchFailed(path: "odd", errno: EINVAL))
         // A listing that fails for a reason that passes is said once a minute, the desync every time.
         var again = Self.watching()

@@ -169,7 +169,10 @@ final class InotifyBridge: @unchecked Sendable {
             if realRoot == nil {
                 logger.notice(
                     "site root does not exist yet; waiting for it",
-                    metadata: ["sitewatch.root": "\(configuredRoot)", "sitewatch.watching": "\(machine.waitWatch.directory ?? "-")"])
+                    metadata: [
+                        "sitewatch.root": "\(configuredRoot)",
+                        "sitewatch.watching": "\(machine.waitWatch.directory ?? "-")",
+                    ])
             }
         }
         machine.scheduleRootCheck(now: Self.monotonicNanoseconds())
@@ -288,7 +291,8 @@ final class InotifyBridge: @unchecked Sendable {
                 "inotify queue overflow: events were lost; the tree will be walked against the manifest",
                 metadata: ["sitewatch.overflows": "\(count)"])
         case .watchFailed(let path, let code):
-            logger.warning("inotify_add_watch failed", metadata: ["sitewatch.path": "\(path)", "sitewatch.errno": "\(code)"])
+            logger.warning(
+                "inotify_add_watch failed", metadata: ["sitewatch.path": "\(path)", "sitewatch.errno": "\(code)"])
         case .unlistable(let path, let code):
             logger.warning(
                 "cannot watch or list a directory for now (and maybe others like it: said once a minute)",
@@ -299,7 +303,9 @@ final class InotifyBridge: @unchecked Sendable {
     /// Watches one directory (through its open descriptor) and tells the machine how it went.
     private func addWatch(_ path: RelativePath, dirFD: Int32) {
         let wd: Int32
-        if let limit = options.watchLimitForTesting, machine.watches.wd(of: path) == nil, machine.watches.count >= limit {
+        if let limit = options.watchLimitForTesting, machine.watches.wd(of: path) == nil,
+            machine.watches.count >= limit
+        {
             wd = -1
             errno = ENOSPC
         } else {
@@ -471,7 +477,8 @@ final class InotifyBridge: @unchecked Sendable {
             continuation.finish()
         }
         while true {
-            let (stop, injected, paused, barriers) = shared.withLock { state -> (Bool, [RawInotifyEvent], Bool, [UInt64]) in
+            let (stop, injected, paused, barriers) = shared.withLock {
+                state -> (Bool, [RawInotifyEvent], Bool, [UInt64]) in
                 let injected = state.injected
                 state.injected = []
                 // A paused reader (tests) answers no barrier: the events are not read yet.
