@@ -66,14 +66,14 @@ extension EndToEndTests {
         try await Task.sleep(for: .milliseconds(100))
         let expected = Self.churn(harness)
         // A descriptor the watcher never handed out: its map no longer describes the kernel's.
-        monitor.injectEvent(InjectedEvent(wd: 999_999, mask: InotifyMask.closeWrite, name: Array("x.html".utf8)))
+        monitor.injectEvent(RawInotifyEvent(wd: 999_999, mask: InotifyMask.closeWrite, name: Array("x.html".utf8)))
         monitor.setReaderPaused(false)
         #expect(try await harness.waitForEvent { $0 == .rescanNeeded(.unknownWatch(999_999)) })
         #expect(try await harness.settle() == expected)
         #expect(harness.lastScopeWasFull)
         // IN_IGNORED (the kernel acknowledging a removed watch) is never a desync, known or not.
         harness.seenEvents = []
-        monitor.injectEvent(InjectedEvent(wd: 999_999, mask: InotifyMask.ignored))
+        monitor.injectEvent(RawInotifyEvent(wd: 999_999, mask: InotifyMask.ignored))
         harness.write("bulk/k1.html", "kept 1, edited")
         #expect(try await harness.settle() == changes([("bulk/k1.html", .modified)]))
         #expect(!harness.lastScopeWasFull)

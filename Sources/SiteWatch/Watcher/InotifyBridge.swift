@@ -4,55 +4,17 @@ import Logging
 import Synchronization
 import PurgeCore
 
-/// inotify masks (`IN_*` come from Glibc in mixed integer types; normalised to `UInt32` here).
-enum InotifyMask {
-    static let closeWrite = UInt32(IN_CLOSE_WRITE)
-    static let modify = UInt32(IN_MODIFY)
-    static let movedFrom = UInt32(IN_MOVED_FROM)
-    static let movedTo = UInt32(IN_MOVED_TO)
-    static let create = UInt32(IN_CREATE)
-    static let delete = UInt32(IN_DELETE)
-    static let deleteSelf = UInt32(IN_DELETE_SELF)
-    static let moveSelf = UInt32(IN_MOVE_SELF)
-    static let unmount = UInt32(IN_UNMOUNT)
-    static let overflow = UInt32(IN_Q_OVERFLOW)
-    static let ignored = UInt32(IN_IGNORED)
-    static let onlyDir = UInt32(IN_ONLYDIR)
-    static let dontFollow = UInt32(IN_DONT_FOLLOW)
-    static let exclUnlink = UInt32(IN_EXCL_UNLINK)
-    static let isDir = UInt32(IN_ISDIR)
-
-    /// Directories of the tree. Added through `/proc/self/fd/N` of a directory opened with
-    /// `O_NOFOLLOW`, so `IN_DONT_FOLLOW` (which would stop at the magic link) is not set there:
-    /// the descriptor already guarantees that no symbolic link was followed. `IN_MODIFY` is the
-    /// only event of `truncate(2)`, of a `pwrite` through a descriptor kept open and of a writer
-    /// that flushes without closing; it is coalesced (``ModifyThrottle``).
-    static let tree =
-        closeWrite | modify | movedFrom | movedTo | create | delete | deleteSelf | moveSelf | onlyDir | exclUnlink
-    /// The directory that holds the root (to see `current` replaced), and while the root is
-    /// missing the nearest existing directory on the way to it.
-    static let parent =
-        movedFrom | movedTo | create | delete | deleteSelf | moveSelf | onlyDir | dontFollow | exclUnlink
-}
-
 /// Where a missing root's resolution stops: `directory` exists, `name` in it does not (yet).
 struct RootWaitPoint: Sendable, Equatable {
     var directory: String
     var name: [UInt8]
 }
 
-struct InjectedEvent: Sendable {
-    var wd: Int32
-    var mask: UInt32
-    var cookie: UInt32 = 0
-    var name: [UInt8] = []
-}
-
 /// State shared between the reader thread and ``SiteMonitor``.
 struct BridgeState: Sendable {
     var stopRequested = false
     /// Tests: raw events handled as if read from the kernel (wd, mask, cookie, name).
-    var injected: [InjectedEvent] = []
+    var injected: [RawInotifyEvent] = []
     /// Barriers asked for (``SiteMonitor/barrier(_:)``), answered in order.
     var barriers: [UInt64] = []
     var paused = false
@@ -91,10 +53,13 @@ final class BridgeShared: Sendable {
     }
 }
 
-/// The inotify reader. Everything but `shared` and `wakeFD` is confined to the reader thread
-/// (after ``setUp()`` on the starting thread): it reads events, keeps the watch-descriptor map,
-/// adds watches for new directories *before* listing them, pairs directory renames by cookie,
-/// and yields ``SiteEvent``s. It never touches SQLite or the network.
+/// The inotify reader: the executor of ``WatchMachine``. Everything but `shared` is confined to
+/// the reader thread (after ``setUp()`` on the starting thread). It owns what the machine must
+/// not touch — the inotify descriptor, the thread's poll loop, the root's descriptor and its
+/// resolution, the walker, `/proc` — reads and decodes events, feeds them to the machine with
+/// the current instant and performs the actions it returns: adding watches (each directory
+/// before it is listed), removing them, walking, and yielding ``SiteEvent``s. It never touches
+/// SQLite or the network.
 final class InotifyBridge: @unchecked Sendable {
     let configuredRoot: String
     let exclude: ExclusionRule
@@ -105,48 +70,26 @@ final class InotifyBridge: @unchecked Sendable {
 
     private var inotifyFD: Int32 = -1
     private let walker: Walker
+    /// The decisions, and the state they need (watch table, renames, holds, flags).
+    private var machine: WatchMachine
 
     // Root resolution.
-    private var rootName: [UInt8] = []
     /// The configured root's parent as configured (not resolved); nil for `/`.
     private var rootParentPath: String?
-    private var parentWD: Int32 = -1
-    /// While the root is missing (``realRoot`` nil): the nearest existing directory on the way to
-    /// it, watched for the name missing there (``waitName``). May be the same watch as ``parentWD``.
-    private var waitWD: Int32 = -1
-    private var waitDirectory: String?
-    private var waitName: [UInt8] = []
     private var realRoot: String?
     private var rootFD: Int32 = -1
     private var rootIdentity: (device: UInt64, inode: UInt64)?
+    /// The errno of the last failed attempt to open a root that exists, so it is said once.
+    private var lastAttachFailure: Int32?
 
-    // Watches.
-    private var watches = WatchTable()
     /// Held around ``addWatch(_:dirFD:)`` while the set-up walk runs on several threads.
     private let setupLock = Mutex(())
     /// Walks the later parts of the set-up walk.
     private static let setupQueue = DispatchQueue(label: "purgewatch.sitewatch.watch-setup", attributes: .concurrent)
-    /// Descriptors removed whose `IN_IGNORED` has not arrived yet: their queued events are stale,
-    /// not unknown. `IN_IGNORED` is a watch's last event, so the set stays as small as the queue.
-    private var retired: Set<Int32> = []
-    private var pendingMoves: [UInt32: (path: RelativePath, deadline: UInt64)] = [:]
 
     /// Tests only: the descriptor is not polled before this (``SiteMonitor/Options/readLagForTesting``).
     private var lazyReadUntil: UInt64 = 0
-
-    // Per-iteration output.
-    private var touched: Set<RelativePath> = []
-    /// `IN_MODIFY` paths held back until their hold ends (trailing edge).
-    private var modifies: ModifyThrottle
-    private var resyncReason: RescanReason?
-
-    // Degraded mode and timers.
-    private var degraded = false
-    private var limitHitInPass = false
-    private var nextDegradedTick: UInt64 = .max
-    private var nextRootCheck: UInt64 = 0
-    private var overflowCount = 0
-    private var rescanCount = 0
+    /// In degraded mode: the `fs.inotify.max_user_watches` value to set (from `/proc`).
     private var requiredWatchLimit: Int?
 
     init(
@@ -160,7 +103,12 @@ final class InotifyBridge: @unchecked Sendable {
         self.continuation = continuation
         self.shared = shared
         walker = Walker(exclude: exclude)
-        modifies = ModifyThrottle(interval: Self.nanoseconds(options.modifyInterval))
+        machine = WatchMachine(
+            WatchMachine.Configuration(
+                exclude: exclude, renamePairingTimeout: Self.nanoseconds(options.renamePairingTimeout),
+                modifyInterval: Self.nanoseconds(options.modifyInterval),
+                rootCheckInterval: Self.nanoseconds(options.rootCheckInterval),
+                degradedRescanInterval: Self.nanoseconds(options.degradedRescanInterval)))
     }
 
     static func monotonicNanoseconds() -> UInt64 {
@@ -198,11 +146,11 @@ final class InotifyBridge: @unchecked Sendable {
         let bytes = Array(configuredRoot.utf8)
         let trimmed = bytes.count > 1 && bytes.last == UInt8(ascii: "/") ? Array(bytes.dropLast()) : bytes
         if let slash = trimmed.lastIndex(of: UInt8(ascii: "/")) {
-            rootName = Array(trimmed[(slash + 1)...])
+            machine.parentWatch.name = Array(trimmed[(slash + 1)...])
             let parentBytes = slash == 0 ? [UInt8(ascii: "/")] : Array(trimmed[..<slash])
             rootParentPath = String(decoding: parentBytes, as: UTF8.self)
         } else {
-            rootName = trimmed
+            machine.parentWatch.name = trimmed
             rootParentPath = "."
         }
         ensureParentWatch(logFailure: true)
@@ -221,19 +169,23 @@ final class InotifyBridge: @unchecked Sendable {
             if realRoot == nil {
                 logger.notice(
                     "site root does not exist yet; waiting for it",
-                    metadata: ["sitewatch.root": "\(configuredRoot)", "sitewatch.watching": "\(waitDirectory ?? "-")"])
+                    metadata: [
+                        "sitewatch.root": "\(configuredRoot)",
+                        "sitewatch.watching": "\(machine.waitWatch.directory ?? "-")",
+                    ])
             }
         }
-        nextRootCheck = Self.monotonicNanoseconds() + Self.nanoseconds(options.rootCheckInterval)
+        machine.scheduleRootCheck(now: Self.monotonicNanoseconds())
         publishStatus()
     }
 
     /// Watches the directory that holds the root (as configured, resolved now) unless it is
     /// watched already; it may not exist yet.
     private func ensureParentWatch(logFailure: Bool = false) {
-        guard parentWD < 0, let rootParentPath, let realParent = FileSystem.realPath(rootParentPath) else { return }
-        parentWD = inotify_add_watch(inotifyFD, realParent, InotifyMask.parent)
-        if parentWD < 0 && logFailure {
+        guard machine.parentWatch.wd < 0, let rootParentPath, let realParent = FileSystem.realPath(rootParentPath)
+        else { return }
+        machine.parentWatch.wd = inotify_add_watch(inotifyFD, realParent, InotifyMask.parent)
+        if machine.parentWatch.wd < 0 && logFailure {
             logger.warning(
                 "cannot watch the root's parent directory; a replaced root is found by the periodic check only",
                 metadata: ["sitewatch.path": "\(realParent)", "sitewatch.errno": "\(errno)"])
@@ -254,14 +206,14 @@ final class InotifyBridge: @unchecked Sendable {
         realRoot = resolved
         rootFD = fd
         rootIdentity = (stat.device, stat.inode)
-        limitHitInPass = false
+        machine.beginTree()
         watchTree(root: fd)
         return true
     }
 
     /// Watches every directory of the tree under the open root (each before it is listed):
     /// the root first, then its entries cut in ``SiteMonitor/Options/setupThreads`` parts walked
-    /// at once, the bridge's state changed under ``setupLock`` meanwhile. Runs at set-up (before
+    /// at once, the machine fed and its actions performed under ``setupLock`` meanwhile. Runs at set-up (before
     /// the reader thread starts) and on the reader thread after a root swap, which then blocks
     /// until the parts are done: ``addWatch(_:dirFD:)`` must touch nothing outside the lock.
     private func watchTree(root fd: Int32) {
@@ -283,55 +235,84 @@ final class InotifyBridge: @unchecked Sendable {
 
     /// A visitor that watches each directory under ``setupLock`` (built on the walking thread).
     private var lockedWatching: Walker.Visitor {
-        Walker.Visitor(willList: { [self] path, dirFD in setupLock.withLock { _ in _ = addWatch(path, dirFD: dirFD) } })
+        Walker.Visitor(willList: { [self] path, dirFD in setupLock.withLock { _ in addWatch(path, dirFD: dirFD) } })
     }
 
     private func detachRoot() {
-        for wd in watches.removeAll() {
-            inotify_rm_watch(inotifyFD, wd)
-            retired.insert(wd)
-        }
-        pendingMoves = [:]
-        _ = modifies.takeAll()
+        for wd in machine.detachTree() { inotify_rm_watch(inotifyFD, wd) }
         if rootFD >= 0 { close(rootFD) }
         rootFD = -1
         realRoot = nil
         rootIdentity = nil
     }
 
-    // MARK: - Watches
+    // MARK: - Performing the machine's actions
 
-    @discardableResult
-    private func addWatch(_ path: RelativePath, dirFD: Int32) -> Bool {
-        var wd: Int32
-        if let limit = options.watchLimitForTesting, watches.wd(of: path) == nil, watches.count >= limit {
+    /// Feeds `input` to the machine at the current instant and performs what it decides, before
+    /// anything else is fed (a walk's reports are fed from inside the action that walks).
+    private func feed(_ input: WatchMachine.Input) {
+        perform(machine.handle(input, now: Self.monotonicNanoseconds()))
+    }
+
+    private func perform(_ actions: [WatchMachine.Action]) {
+        for action in actions {
+            switch action {
+            case .watchSubtree(let path):
+                attachSubtree(path)
+            case .unwatch(let descriptors):
+                for wd in descriptors { inotify_rm_watch(inotifyFD, wd) }
+            case .checkRoot:
+                checkRoot()
+            case .resyncWatches(let reason):
+                resyncWatches(then: reason)
+            case .enterDegraded:
+                enterDegraded()
+            case .watchesRestored:
+                requiredWatchLimit = nil
+                logger.notice("inotify watches fit again; degraded mode ended")
+                continuation.yield(.watchesRestored)
+            case .deliver(let paths):
+                continuation.yield(.touched(paths))
+            case .rescan(let reason):
+                continuation.yield(.rescanNeeded(reason))
+            case .answerBarrier(let id):
+                publishStatus()  // a flush reading the status on its answer sees it current
+                continuation.yield(.barrier(id))
+            case .warn(let warning):
+                warn(warning)
+            }
+        }
+    }
+
+    private func warn(_ warning: WatchMachine.Warning) {
+        switch warning {
+        case .overflow(let count):
+            logger.warning(
+                "inotify queue overflow: events were lost; the tree will be walked against the manifest",
+                metadata: ["sitewatch.overflows": "\(count)"])
+        case .watchFailed(let path, let code):
+            logger.warning(
+                "inotify_add_watch failed", metadata: ["sitewatch.path": "\(path)", "sitewatch.errno": "\(code)"])
+        case .unlistable(let path, let code):
+            logger.warning(
+                "cannot watch or list a directory for now (and maybe others like it: said once a minute)",
+                metadata: ["sitewatch.path": "\(path)", "sitewatch.errno": "\(code)"])
+        }
+    }
+
+    /// Watches one directory (through its open descriptor) and tells the machine how it went.
+    private func addWatch(_ path: RelativePath, dirFD: Int32) {
+        let wd: Int32
+        if let limit = options.watchLimitForTesting, machine.watches.wd(of: path) == nil,
+            machine.watches.count >= limit
+        {
             wd = -1
             errno = ENOSPC
         } else {
             wd = inotify_add_watch(inotifyFD, "/proc/self/fd/\(dirFD)", InotifyMask.tree)
         }
-        guard wd >= 0 else {
-            let code = errno
-            switch code {
-            case ENOSPC:
-                limitHitInPass = true
-                enterDegraded()
-            case ENOENT, ENOTDIR:
-                break  // gone already: its parent's event reports it
-            default:
-                logger.warning(
-                    "inotify_add_watch failed", metadata: ["sitewatch.path": "\(path)", "sitewatch.errno": "\(code)"])
-                markOutOfSync(.watchFailed(path: path, errno: code))
-            }
-            return false
-        }
-        if let previous = watches.set(wd, for: path) {
-            // The path now names another directory: the old one is no longer in the tree here.
-            inotify_rm_watch(inotifyFD, previous)
-            retired.insert(previous)
-        }
-        retired.remove(wd)
-        return true
+        let code = errno
+        feed(wd >= 0 ? .watched(path, wd: wd) : .watchFailed(path, errno: code))
     }
 
     /// A directory appeared (created or moved in): watch it first, then list it, and report every
@@ -345,82 +326,33 @@ final class InotifyBridge: @unchecked Sendable {
             directory: fd, path: path,
             Walker.Visitor(
                 willList: { [self] dir, dirFD in addWatch(dir, dirFD: dirFD) },
-                file: { [self] entry in touched.insert(entry.path) },
-                unreadable: { [self] dir, code in transientWalkFailure(dir, code) }))
-    }
-
-    /// A directory not watched or listed for a reason that passes (`EMFILE`, …): what happens in
-    /// it is unseen, so the tree is out of sync (walked again, and resynchronised, later).
-    private func transientWalkFailure(_ path: RelativePath, _ code: Int32) {
-        guard FileSystem.isTransient(code) else { return }
-        // One line per condition (errno) a minute, not one per directory per pass: under
-        // descriptor exhaustion every directory fails, at every resync.
-        let now = Self.monotonicNanoseconds()
-        if lastTransientLog.map({ $0.errno != code || now - $0.at >= 60_000_000_000 }) ?? true {
-            lastTransientLog = (code, now)
-            logger.warning(
-                "cannot watch or list a directory for now (and maybe others like it: said once a minute)",
-                metadata: ["sitewatch.path": "\(path)", "sitewatch.errno": "\(code)"])
-        }
-        markOutOfSync(.watchFailed(path: path, errno: code))
-    }
-
-    /// The last transient walk failure logged (its errno, when), so the log says it once a minute.
-    private var lastTransientLog: (errno: Int32, at: UInt64)?
-    /// The errno of the last failed attempt to open a root that exists, so it is said once.
-    private var lastAttachFailure: Int32?
-
-    /// A directory left the tree (moved out or deleted): drop the watches under it.
-    private func detachSubtree(_ path: RelativePath) {
-        for wd in watches.removeSubtree(path) {
-            inotify_rm_watch(inotifyFD, wd)
-            retired.insert(wd)
-        }
-    }
-
-    /// A directory moved within the tree: its watches stay (same inodes); rename their paths.
-    private func remapSubtree(from old: RelativePath, to new: RelativePath) {
-        for replaced in watches.renameSubtree(from: old, to: new) {
-            // The empty directory the subtree was renamed over: gone, its last events are stale.
-            inotify_rm_watch(inotifyFD, replaced)
-            retired.insert(replaced)
-        }
+                file: { [self] entry in feed(.found(entry.path)) },
+                unreadable: { [self] dir, code in feed(.unlisted(dir, errno: code)) }))
     }
 
     /// Re-adds a watch on every directory of the tree (the kernel returns the existing descriptor
-    /// for a directory already watched) and drops watches on directories no longer in it.
-    private func resyncWatches() {
-        guard rootFD >= 0 else { return }
-        var seen: Set<Int32> = []
-        limitHitInPass = false
-        walker.walk(
-            directory: rootFD, path: .root,
-            Walker.Visitor(
-                willList: { [self] path, dirFD in
-                    if addWatch(path, dirFD: dirFD), let wd = watches.wd(of: path) { seen.insert(wd) }
-                },
-                unreadable: { [self] path, code in transientWalkFailure(path, code) }))
-        for wd in Array(watches.descriptors) where !seen.contains(wd) {
-            inotify_rm_watch(inotifyFD, wd)
-            retired.insert(wd)
-            watches.remove(wd: wd)
+    /// for a directory already watched); the machine then drops the watches it did not see and
+    /// says why the tree is walked (``WatchMachine/Input/resyncFinished(_:)``).
+    private func resyncWatches(then reason: RescanReason) {
+        if rootFD >= 0 {
+            feed(.resyncStarted)
+            walker.walk(
+                directory: rootFD, path: .root,
+                Walker.Visitor(
+                    willList: { [self] path, dirFD in addWatch(path, dirFD: dirFD) },
+                    unreadable: { [self] path, code in feed(.unlisted(path, errno: code)) }))
         }
-    }
-
-    private func markOutOfSync(_ reason: RescanReason) {
-        if resyncReason == nil { resyncReason = reason }
+        feed(.resyncFinished(reason))
     }
 
     // MARK: - Degraded mode
 
+    /// The machine entered degraded mode: say so, with the limit to set.
     private func enterDegraded() {
-        guard !degraded else { return }
-        degraded = true
         let error = watchLimitError()
         requiredWatchLimit = error.requiredWatchLimit
         logger.error("\(error.message)", metadata: ["sitewatch.required_watches": "\(error.requiredWatchLimit ?? 0)"])
         continuation.yield(.degraded(error))
-        nextDegradedTick = Self.monotonicNanoseconds() + Self.nanoseconds(options.degradedRescanInterval)
     }
 
     private func watchLimitError() -> SiteWatchError {
@@ -545,7 +477,8 @@ final class InotifyBridge: @unchecked Sendable {
             continuation.finish()
         }
         while true {
-            let (stop, injected, paused, barriers) = shared.withLock { state -> (Bool, [InjectedEvent], Bool, [UInt64]) in
+            let (stop, injected, paused, barriers) = shared.withLock {
+                state -> (Bool, [RawInotifyEvent], Bool, [UInt64]) in
                 let injected = state.injected
                 state.injected = []
                 // A paused reader (tests) answers no barrier: the events are not read yet.
@@ -554,7 +487,7 @@ final class InotifyBridge: @unchecked Sendable {
                 return (state.stopRequested, injected, state.paused, barriers)
             }
             if stop { return }
-            for event in injected { handle(wd: event.wd, mask: event.mask, cookie: event.cookie, name: event.name) }
+            for event in injected { feed(.event(event)) }
             if !barriers.isEmpty {
                 answerBarriers(barriers, buffer: buffer, bufferSize: bufferSize)
                 continue
@@ -585,15 +518,16 @@ final class InotifyBridge: @unchecked Sendable {
                 while true {
                     let count = read(inotifyFD, buffer.baseAddress, bufferSize)
                     if count <= 0 { break }
-                    parse(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                    decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                     if Self.monotonicNanoseconds() - drainStart > 50_000_000 { break }
                 }
                 if options.readLagForTesting > .zero {
                     lazyReadUntil = Self.monotonicNanoseconds() + Self.nanoseconds(options.readLagForTesting)
                 }
             }
-            handleTimers()
-            finishIteration()
+            feed(.timers)
+            feed(.endOfPass)
+            publishStatus()
         }
     }
 
@@ -613,156 +547,23 @@ final class InotifyBridge: @unchecked Sendable {
             let count = read(inotifyFD, buffer.baseAddress, bufferSize)
             if count <= 0 { break }
             drained += count
-            parse(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
         lazyReadUntil = 0
-        nextRootCheck = 0
-        for (cookie, move) in pendingMoves {
-            pendingMoves[cookie] = nil
-            detachSubtree(move.path)
-            touched.insert(move.path)
-        }
-        handleTimers()
-        // Writes held back by the throttle were queued before the barrier too.
-        touched.formUnion(modifies.takeAll())
-        finishIteration()
-        for id in ids { continuation.yield(.barrier(id)) }
+        feed(.drainedForBarrier)
+        feed(.answerBarriers(ids))
     }
 
     private func timeoutMilliseconds() -> Int32 {
         let now = Self.monotonicNanoseconds()
-        var next = nextRootCheck
-        if degraded { next = min(next, nextDegradedTick) }
-        for move in pendingMoves.values { next = min(next, move.deadline) }
-        if let held = modifies.nextDeadline() { next = min(next, held) }
+        guard let next = machine.nextDeadline() else { return 60_000 }
         guard next > now else { return 0 }
         return Int32(min((next - now) / 1_000_000 + 1, 60_000))
     }
 
-    private func parse(_ bytes: UnsafeRawBufferPointer) {
-        var offset = 0
-        while offset + 16 <= bytes.count {
-            let wd = bytes.loadUnaligned(fromByteOffset: offset, as: Int32.self)
-            let mask = bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
-            let cookie = bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)
-            let length = Int(bytes.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
-            // The name is not imported: it starts right after the 16-byte header, NUL-padded to `len`.
-            var name: [UInt8] = []
-            if length > 0 {
-                let start = offset + 16
-                let end = min(start + length, bytes.count)
-                var stop = start
-                while stop < end && bytes[stop] != 0 { stop += 1 }
-                name = Array(bytes[start..<stop])
-            }
-            offset += 16 + length
-            handle(wd: wd, mask: mask, cookie: cookie, name: name)
-        }
-    }
-
-    private func handle(wd: Int32, mask: UInt32, cookie: UInt32, name: [UInt8]) {
-        if mask & InotifyMask.overflow != 0 {
-            handleOverflow()
-            return
-        }
-        if wd >= 0 && (wd == parentWD || wd == waitWD) {
-            if mask & (InotifyMask.deleteSelf | InotifyMask.moveSelf | InotifyMask.ignored) != 0 {
-                if wd == parentWD { parentWD = -1 }
-                if wd == waitWD { forgetWaitWatch() }
-                checkRoot()
-            } else if (wd == parentWD && name == rootName) || (wd == waitWD && name == waitName) {
-                checkRoot()
-            }
-            return
-        }
-        if mask & InotifyMask.ignored != 0 {
-            let removed = watches.remove(wd: wd)
-            retired.remove(wd)
-            if removed?.isRoot == true { checkRoot() }
-            return
-        }
-        guard let directory = watches.path(of: wd) else {
-            if !retired.contains(wd) { markOutOfSync(.unknownWatch(wd)) }
-            return
-        }
-        if name.isEmpty {
-            // An event on a watched directory itself: only the root's matters (its parent's
-            // event reports any other).
-            if directory.isRoot, mask & (InotifyMask.deleteSelf | InotifyMask.moveSelf | InotifyMask.unmount) != 0 {
-                checkRoot()
-            }
-            return
-        }
-        let path = directory.appending(name)
-        let isDirectory = mask & InotifyMask.isDir != 0
-        if exclude(path.bytes, isDirectory) { return }
-        if isDirectory {
-            if mask & InotifyMask.create != 0 {
-                attachSubtree(path)
-                touched.insert(path)
-            } else if mask & InotifyMask.movedTo != 0 {
-                if let from = pendingMoves.removeValue(forKey: cookie) {
-                    remapSubtree(from: from.path, to: path)
-                    touched.insert(from.path)
-                } else {
-                    attachSubtree(path)  // moved in from outside the tree (or from an excluded directory)
-                }
-                touched.insert(path)
-            } else if mask & InotifyMask.movedFrom != 0 {
-                // Judged now (the old path is gone whatever happens next); the watches wait for the pair.
-                touched.insert(path)
-                pendingMoves[cookie] = (
-                    path, Self.monotonicNanoseconds() + Self.nanoseconds(options.renamePairingTimeout)
-                )
-            } else if mask & InotifyMask.delete != 0 {
-                detachSubtree(path)
-                touched.insert(path)
-            }
-        } else if mask
-            & (InotifyMask.closeWrite | InotifyMask.create | InotifyMask.movedTo | InotifyMask.movedFrom
-                | InotifyMask.delete) != 0
-        {
-            // A file's rename halves are both touched: the old name is judged gone, the new one by content.
-            touched.insert(path)
-        } else if mask & InotifyMask.modify != 0 {
-            // One touch per burst of writes (trailing edge), not one per write(2).
-            modifies.modified(path, now: Self.monotonicNanoseconds())
-        }
-    }
-
-    private func handleOverflow() {
-        overflowCount += 1
-        logger.warning(
-            "inotify queue overflow: events were lost; the tree will be walked against the manifest",
-            metadata: ["sitewatch.overflows": "\(overflowCount)"])
-        markOutOfSync(.overflow)
-    }
-
-    private func handleTimers() {
-        let now = Self.monotonicNanoseconds()
-        for path in modifies.due(now: now) { touched.insert(path) }
-        for (cookie, move) in pendingMoves where move.deadline <= now {
-            // An unpaired MOVED_FROM: the directory left the tree (or went to an excluded name).
-            pendingMoves[cookie] = nil
-            detachSubtree(move.path)
-            touched.insert(move.path)
-        }
-        if now >= nextRootCheck {
-            nextRootCheck = now + Self.nanoseconds(options.rootCheckInterval)
-            checkRoot()
-        }
-        if degraded && now >= nextDegradedTick {
-            nextDegradedTick = now + Self.nanoseconds(options.degradedRescanInterval)
-            resyncWatches()
-            if !limitHitInPass {
-                degraded = false
-                requiredWatchLimit = nil
-                logger.notice("inotify watches fit again; degraded mode ended")
-                continuation.yield(.watchesRestored)
-            }
-            rescanCount += 1
-            continuation.yield(.rescanNeeded(.degradedPeriodic))
-        }
+    /// Feeds every event of one `read(2)` to the machine, each after the previous one's actions.
+    private func decode(_ bytes: UnsafeRawBufferPointer) {
+        RawInotifyEvent.decode(bytes) { event in feed(.event(event)) }
     }
 
     /// Re-resolves the root; when it names another directory now, moves every watch there and asks
@@ -816,8 +617,7 @@ final class InotifyBridge: @unchecked Sendable {
                     : "site root replaced; moving watches and comparing the new tree with the manifest",
                 metadata: ["sitewatch.root": "\(configuredRoot)", "sitewatch.target": "\(resolved)"])
             dropWaitWatch()
-            touched = []
-            rescanCount += 1
+            machine.treeReplaced()
             publishStatus()  // a consumer reading the status on this event sees the root attached
             continuation.yield(.rescanNeeded(.rootReplaced(resolved)))
             return
@@ -829,8 +629,8 @@ final class InotifyBridge: @unchecked Sendable {
     /// watch was in place, so no event will say so) or nothing is missing any more: look again.
     private func watchForRoot() -> Bool {
         guard let point = Self.missingPoint(of: configuredRoot) else { return false }
-        if waitWD >= 0, point.directory == waitDirectory {
-            waitName = point.name
+        if machine.waitWatch.wd >= 0, point.directory == machine.waitWatch.directory {
+            machine.waitWatch.name = point.name
             return true
         }
         let wd = inotify_add_watch(inotifyFD, point.directory, InotifyMask.parent)
@@ -842,26 +642,14 @@ final class InotifyBridge: @unchecked Sendable {
             dropWaitWatch()
             return true
         }
-        if waitWD != wd { dropWaitWatch() }
-        waitWD = wd
-        waitDirectory = point.directory
-        waitName = point.name
+        if machine.waitWatch.wd != wd { dropWaitWatch() }
+        machine.waitWatch = WatchMachine.RootWatch(wd: wd, name: point.name, directory: point.directory)
         return Self.missingPoint(of: configuredRoot) == point
     }
 
     /// Removes the waiting watch (unless it is also the parent's watch).
     private func dropWaitWatch() {
-        if waitWD >= 0 && waitWD != parentWD {
-            inotify_rm_watch(inotifyFD, waitWD)
-            retired.insert(waitWD)
-        }
-        forgetWaitWatch()
-    }
-
-    private func forgetWaitWatch() {
-        waitWD = -1
-        waitDirectory = nil
-        waitName = []
+        if let wd = machine.dropWaitWatch() { inotify_rm_watch(inotifyFD, wd) }
     }
 
     /// Where resolving `path` stops: the deepest existing directory on the way (symbolic links
@@ -905,31 +693,12 @@ final class InotifyBridge: @unchecked Sendable {
         return nil
     }
 
-    private func finishIteration() {
-        if let reason = resyncReason {
-            resyncReason = nil
-            for move in pendingMoves.values {
-                detachSubtree(move.path)
-                touched.insert(move.path)
-            }
-            pendingMoves = [:]
-            resyncWatches()
-            rescanCount += 1
-            continuation.yield(.rescanNeeded(reason))
-        }
-        if !touched.isEmpty {
-            modifies.delivered(touched)
-            continuation.yield(.touched(touched))
-            touched = []
-        }
-        publishStatus()
-    }
-
     private func publishStatus() {
         let status = SiteMonitor.Status(
-            isRunning: true, resolvedRoot: realRoot, watchCount: watches.count, isDegraded: degraded,
-            requiredWatchLimit: requiredWatchLimit, overflowCount: overflowCount, rescanCount: rescanCount,
-            waitingForRoot: realRoot == nil, rootWaitDirectory: realRoot == nil ? waitDirectory : nil)
+            isRunning: true, resolvedRoot: realRoot, watchCount: machine.watches.count, isDegraded: machine.isDegraded,
+            requiredWatchLimit: requiredWatchLimit, overflowCount: machine.overflowCount,
+            rescanCount: machine.rescanCount, waitingForRoot: realRoot == nil,
+            rootWaitDirectory: realRoot == nil ? machine.waitWatch.directory : nil)
         shared.withLock { $0.status = status }
     }
 }

@@ -175,11 +175,11 @@ public final class SiteMonitor: Sendable {
 
     /// Tests: act as if the kernel had reported `IN_Q_OVERFLOW`.
     func injectOverflow() {
-        injectEvent(InjectedEvent(wd: -1, mask: InotifyMask.overflow))
+        injectEvent(RawInotifyEvent(wd: -1, mask: InotifyMask.overflow))
     }
 
     /// Tests: handle a raw event as if the kernel had queued it.
-    func injectEvent(_ event: InjectedEvent) {
+    func injectEvent(_ event: RawInotifyEvent) {
         guard let bridge = shared.withLock({ $0 }) else { return }
         bridge.withLock { $0.injected.append(event) }
         bridge.wake()
