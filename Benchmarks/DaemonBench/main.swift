@@ -93,7 +93,9 @@ struct Options {
         while index < arguments.count {
             let flag = arguments[index]
             if flag == "-h" || flag == "--help" {
-                say("usage: bench-daemon [--files N] [--dirs N] [--changed N] [--quiet 2s] [--purgewatch PATH] [--tmp DIR] [--log-copy FILE] [--timeout SECONDS] [--log-level LEVEL] [--rest SECONDS] [--idle PATH]")
+                say(
+                    "usage: bench-daemon [--files N] [--dirs N] [--changed N] [--quiet 2s] [--purgewatch PATH] [--tmp DIR] [--log-copy FILE] [--timeout SECONDS] [--log-level LEVEL] [--rest SECONDS] [--idle PATH]"
+                )
                 exit(0)
             }
             guard index + 1 < arguments.count else { fail("\(flag) needs a value") }
@@ -234,8 +236,8 @@ struct Daemon {
         let argv = ([executable] + arguments).map { strdup($0) }
         let env = environment.map { strdup("\($0.key)=\($0.value)") }
         defer {
-            argv.forEach { free($0) }
-            env.forEach { free($0) }
+            for pointer in argv { free(pointer) }
+            for pointer in env { free(pointer) }
         }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, nil, argv + [nil], env + [nil])
@@ -290,8 +292,8 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     let argv = ([executable] + arguments).map { strdup($0) }
     let env = environment.map { strdup("\($0.key)=\($0.value)") }
     defer {
-        argv.forEach { free($0) }
-        env.forEach { free($0) }
+        for pointer in argv { free(pointer) }
+        for pointer in env { free(pointer) }
     }
     var pid: pid_t = 0
     let spawned = posix_spawn(&pid, executable, &actions, nil, argv + [nil], env + [nil])
@@ -395,7 +397,9 @@ func runBenchmark() async throws -> Bool {
     let marker = directory + "/burst-marker"
     try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
     defer {
-        if let copy = options.logCopy { _ = try? FileManager.default.removeItem(atPath: copy); _ = try? FileManager.default.copyItem(atPath: logPath, toPath: copy) }
+        if let copy = options.logCopy {
+            _ = try? FileManager.default.removeItem(atPath: copy); _ = try? FileManager.default.copyItem(atPath: logPath, toPath: copy)
+        }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -481,7 +485,9 @@ func runBenchmark() async throws -> Bool {
     let status = (try? JSONSerialization.jsonObject(with: Data(statusJSON.utf8))) as? [String: Any] ?? [:]
     let tracked = (status["files_tracked"] as? NSNumber)?.intValue ?? -1
     guard statusCode == 0, status["daemon_running"] as? Bool == true, tracked == options.files else {
-        throw BenchFailure("after READY=1, status --json (exit \(statusCode)) says running=\(status["daemon_running"] ?? "?") files_tracked=\(tracked), expected \(options.files):\n\(statusJSON)\nlog:\n\(logText())")
+        throw BenchFailure(
+            "after READY=1, status --json (exit \(statusCode)) says running=\(status["daemon_running"] ?? "?") files_tracked=\(tracked), expected \(options.files):\n\(statusJSON)\nlog:\n\(logText())"
+        )
     }
 
     // 2a'. At rest (SPEC §7): nothing changes for `rest` seconds. The daemon's wake-ups (context
@@ -653,37 +659,61 @@ func runBenchmark() async throws -> Bool {
     let actions = Dictionary(grouping: requests, by: \.action).map { "\($0.key)=\($0.value.count)" }.sorted()
 
     say("")
-    say("purgewatch daemon benchmark (issue 5): \(options.files) files in \(options.directories) directories (\(format(Double(siteBytes) / 1_048_576, 1)) MiB), \(expected.count) changed, quiet \(options.quiet), max_delay 60s; \(ProcessInfo.processInfo.activeProcessorCount) cores")
+    say(
+        "purgewatch daemon benchmark (issue 5): \(options.files) files in \(options.directories) directories (\(format(Double(siteBytes) / 1_048_576, 1)) MiB), \(expected.count) changed, quiet \(options.quiet), max_delay 60s; \(ProcessInfo.processInfo.activeProcessorCount) cores"
+    )
     say(String(repeating: "-", count: 96))
     func row(_ name: String, _ value: String, _ detail: String = "") {
         say(name.padding(toLength: 44, withPad: " ", startingAt: 0) + " " + value.padding(toLength: 16, withPad: " ", startingAt: 0) + " " + detail)
     }
     row("generate the site (bench, not measured)", format(seconds(generated)) + " s")
-    row("at rest: wake-ups per second (all threads)", format(restWakeups, 2), "over \(options.rest) s; CPU \(format(restCPU, 2)) % of a core; idle inotifywait -m -r: \(format(watcherWakeups, 2))/s; a Swift program that only sleeps: \(format(swiftIdleWakeups, 2))/s")
-    row("reconcile: spawn → READY=1 (empty manifest)", format(seconds(reconcile)) + " s", "files_tracked \(tracked); VmHWM at READY \(mib(memoryAtReady.peak))")
-    row("flush --wait after changing 1 file", format(median(flushTimes)) + " s", "median of 5 \(flushTimes.map { format($0) }); `purgewatch --version` alone \(format(spawnFloor)) s")
+    row(
+        "at rest: wake-ups per second (all threads)", format(restWakeups, 2),
+        "over \(options.rest) s; CPU \(format(restCPU, 2)) % of a core; idle inotifywait -m -r: \(format(watcherWakeups, 2))/s; a Swift program that only sleeps: \(format(swiftIdleWakeups, 2))/s"
+    )
+    row(
+        "reconcile: spawn → READY=1 (empty manifest)", format(seconds(reconcile)) + " s",
+        "files_tracked \(tracked); VmHWM at READY \(mib(memoryAtReady.peak))")
+    row(
+        "flush --wait after changing 1 file", format(median(flushTimes)) + " s",
+        "median of 5 \(flushTimes.map { format($0) }); `purgewatch --version` alone \(format(spawnFloor)) s")
     row("flush --wait --full after changing 1 file", format(median(flushFullTimes)) + " s", "median of 5 (a stat walk of the whole tree)")
     row("floor: find | xargs sha256sum (all files)", format(sha256Floor) + " s", "READY cold ×\(format(seconds(reconcile) / sha256Floor, 2))")
     row("floor: find -printf '%s %T@ %i'", format(statFloor) + " s")
     row("floor: inotifywait -m -r → established", format(watchFloor.seconds) + " s", "VmHWM \(mib(inotifywaitKiB))")
-    row("READY warm: restart, nothing changed", format(readyWarm) + " s", "×\(format(readyWarm / max(statFloor, watchFloor.seconds), 2)) the larger stat/watch floor; VmHWM \(mib(warmMemory.peak))")
+    row(
+        "READY warm: restart, nothing changed", format(readyWarm) + " s",
+        "×\(format(readyWarm / max(statFloor, watchFloor.seconds), 2)) the larger stat/watch floor; VmHWM \(mib(warmMemory.peak))")
     row("burst: rewrite every file in place", format(seconds(burst)) + " s", "\(options.files) open+writev+close")
     row("last write → last URL batch − quiet", format(latency) + " s", complete ? "← the figure of issue 5" : "INCOMPLETE (timed out)")
     row("last write → first URL batch − quiet", format(firstLatency) + " s")
-    row("PurgeUrlsCache requests accepted", "\(acceptedRequests.count)", "of \(purgeURLRequests.count) sent; sizes \(acceptedRequests.map(\.urlCount)); expected \((expected.count + 999) / 1000)")
-    row("URLs accepted = exactly the changed URLs", exact ? "yes" : "NO", "\(accepted.count) accepted (\(acceptedSet.count) distinct), \(acceptedSet.subtracting(expected).count) unchanged purged, \(expected.subtracting(acceptedSet).count) missing, \(pathRequests.count) PurgePathCache")
+    row(
+        "PurgeUrlsCache requests accepted", "\(acceptedRequests.count)",
+        "of \(purgeURLRequests.count) sent; sizes \(acceptedRequests.map(\.urlCount)); expected \((expected.count + 999) / 1000)")
+    row(
+        "URLs accepted = exactly the changed URLs", exact ? "yes" : "NO",
+        "\(accepted.count) accepted (\(acceptedSet.count) distinct), \(acceptedSet.subtracting(expected).count) unchanged purged, \(expected.subtracting(acceptedSet).count) missing, \(pathRequests.count) PurgePathCache"
+    )
     row("purge requests after completion (+quiet+2s)", "\(lateRequests)", "before the burst: \(purgesBeforeBurst)")
-    row("daemon peak RSS (VmHWM before SIGTERM)", mib(memoryAtEnd.peak), "VmRSS \(mib(memoryAtEnd.current)): anonymous \(mib(memoryAtEnd.anonymous)), file-backed \(mib(memoryAtEnd.file))")
-    row("floor: purgewatch on an empty tree", mib(idleMemory.peak), "anonymous \(mib(idleMemory.anonymous)), file-backed \(mib(idleMemory.file)) (runtime, libraries, code)")
+    row(
+        "daemon peak RSS (VmHWM before SIGTERM)", mib(memoryAtEnd.peak),
+        "VmRSS \(mib(memoryAtEnd.current)): anonymous \(mib(memoryAtEnd.anonymous)), file-backed \(mib(memoryAtEnd.file))")
+    row(
+        "floor: purgewatch on an empty tree", mib(idleMemory.peak),
+        "anonymous \(mib(idleMemory.anonymous)), file-backed \(mib(idleMemory.file)) (runtime, libraries, code)")
     let perFile = Double(memoryAtEnd.peak - idleMemory.peak) * 1024 / Double(options.files)
     row("peak above that floor, per file", format(perFile, 0) + " B", "watchman ≈ 440 B per file")
     row("SIGTERM → exit", format(seconds(shutdown)) + " s", "exit status \(exitStatus)")
-    row("baseline: find -type f -newer MARKER | wc -l", format(seconds(findTime)) + " s", "\(findCount) candidates (daemon stopped, warm cache); finding only, no content judgement")
+    row(
+        "baseline: find -type f -newer MARKER | wc -l", format(seconds(findTime)) + " s",
+        "\(findCount) candidates (daemon stopped, warm cache); finding only, no content judgement")
     say("last write at \(lastWriteDate.formatted(.iso8601.time(includingFractionalSeconds: true))) UTC (for the daemon log)")
     say("emulator requests: \(actions.joined(separator: " "))")
     say("daemon log: \(logLines.count) lines, \(notable.count) notable (warning/error/overflow/out of sync)")
     for line in notable.prefix(20) { say("  " + line) }
-    say("RESULT latency_s=\(format(latency)) first_latency_s=\(format(firstLatency)) requests=\(acceptedRequests.count) exact=\(exact ? "yes" : "no") peak_rss_kib=\(memoryAtEnd.peak) reconcile_s=\(format(seconds(reconcile))) burst_s=\(format(seconds(burst))) find_s=\(format(seconds(findTime))) find_count=\(findCount) flush_s=\(format(median(flushTimes))) flush_full_s=\(format(median(flushFullTimes))) spawn_s=\(format(spawnFloor)) sha256_s=\(format(sha256Floor)) stat_s=\(format(statFloor)) inotifywait_s=\(format(watchFloor.seconds)) inotifywait_rss_kib=\(inotifywaitKiB) ready_warm_s=\(format(readyWarm)) warm_rss_kib=\(warmMemory.peak) idle_rss_kib=\(idleMemory.peak) idle_anon_kib=\(idleMemory.anonymous) end_anon_kib=\(memoryAtEnd.anonymous) end_file_kib=\(memoryAtEnd.file) per_file_b=\(format(perFile, 0)) ready_rss_kib=\(memoryAtReady.peak) complete=\(complete ? "yes" : "no") exit=\(exitStatus) notable_log_lines=\(notable.count) rest_wakeups_per_s=\(format(restWakeups, 2)) rest_cpu_pct=\(format(restCPU, 2)) inotifywait_rest_wakeups_per_s=\(format(watcherWakeups, 2)) swift_idle_wakeups_per_s=\(format(swiftIdleWakeups, 2))")
+    say(
+        "RESULT latency_s=\(format(latency)) first_latency_s=\(format(firstLatency)) requests=\(acceptedRequests.count) exact=\(exact ? "yes" : "no") peak_rss_kib=\(memoryAtEnd.peak) reconcile_s=\(format(seconds(reconcile))) burst_s=\(format(seconds(burst))) find_s=\(format(seconds(findTime))) find_count=\(findCount) flush_s=\(format(median(flushTimes))) flush_full_s=\(format(median(flushFullTimes))) spawn_s=\(format(spawnFloor)) sha256_s=\(format(sha256Floor)) stat_s=\(format(statFloor)) inotifywait_s=\(format(watchFloor.seconds)) inotifywait_rss_kib=\(inotifywaitKiB) ready_warm_s=\(format(readyWarm)) warm_rss_kib=\(warmMemory.peak) idle_rss_kib=\(idleMemory.peak) idle_anon_kib=\(idleMemory.anonymous) end_anon_kib=\(memoryAtEnd.anonymous) end_file_kib=\(memoryAtEnd.file) per_file_b=\(format(perFile, 0)) ready_rss_kib=\(memoryAtReady.peak) complete=\(complete ? "yes" : "no") exit=\(exitStatus) notable_log_lines=\(notable.count) rest_wakeups_per_s=\(format(restWakeups, 2)) rest_cpu_pct=\(format(restCPU, 2)) inotifywait_rest_wakeups_per_s=\(format(watcherWakeups, 2)) swift_idle_wakeups_per_s=\(format(swiftIdleWakeups, 2))"
+    )
 
     await emulator.shutdown()
     return complete

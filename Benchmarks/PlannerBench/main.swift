@@ -50,7 +50,8 @@ for (name, make) in [("sparse", sparse as (Int) -> String), ("dense", dense)] {
     let directories = plan.directoryBatches.reduce(0) { $0 + $1.directories.count }
     print(
         String(
-            format: "planner %@ urls=%d: plan %.1f ms (goal < 100 ms), sort floor %.1f ms, ratio %.2f×; %d sent, %d directories covering %d, %d waiting, %d site roots",
+            format:
+                "planner %@ urls=%d: plan %.1f ms (goal < 100 ms), sort floor %.1f ms, ratio %.2f×; %d sent, %d directories covering %d, %d waiting, %d site roots",
             name, count, planned, floor, planned / max(floor, 0.001), plan.urlBatches.reduce(0) { $0 + $1.count },
             directories, covered, plan.waiting.count, plan.siteRoots.count))
     if sink < 0 { print(sink) }

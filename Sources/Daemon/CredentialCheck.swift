@@ -19,7 +19,9 @@ public enum CredentialCheck {
         else {
             return Finding(
                 description: "none found",
-                problem: "no Tencent Cloud credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, systemd credentials tencentcloud-secret-id/-key (LoadCredential=), credentials_file, or cvm_role = true (not needed for --dry-run)")
+                problem:
+                    "no Tencent Cloud credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, systemd credentials tencentcloud-secret-id/-key (LoadCredential=), credentials_file, or cvm_role = true (not needed for --dry-run)"
+            )
         }
         var problem: String?
         switch kind {

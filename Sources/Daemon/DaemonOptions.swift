@@ -140,7 +140,6 @@ public struct DaemonClock: Sendable {
     public func wallMilliseconds() -> Int64 { Int64((wall().timeIntervalSince1970 * 1_000).rounded()) }
 }
 
-
 /// Draws in [0, 1) for jitter: the system generator, or a scripted sequence in tests.
 public struct RandomSource: Sendable {
     public var unitInterval: @Sendable () -> Double

@@ -116,7 +116,8 @@ extension PurgeDaemon {
         }
         if !plan.directoryBatches.isEmpty {
             logger.notice(
-                "the URL quota cannot cover the queue: \(plan.directoryBatches.flatMap(\.directories).count) directory purge(s) cover \(plan.directoryBatches.flatMap(\.covers).count) URL(s)")
+                "the URL quota cannot cover the queue: \(plan.directoryBatches.flatMap(\.directories).count) directory purge(s) cover \(plan.directoryBatches.flatMap(\.covers).count) URL(s)"
+            )
         }
         if !plan.waiting.isEmpty, lastQuotaWarningReset != reset {
             lastQuotaWarningReset = reset
@@ -203,7 +204,8 @@ extension PurgeDaemon {
         case .batchTooBig: failure = .batchTooBig
         case .permanent:
             let scope: BatchLifecycle.Scope =
-                error.concernsHost ? .host
+                error.concernsHost
+                ? .host
                 : error.isScopedToTargets ? .url(named: error.isURLTooLong ? error.rejectedURL : nil) : .account
             failure = .permanent(code: error.code, scope: scope)
         }
@@ -619,11 +621,14 @@ extension PurgeDaemon {
             let now = clock.wall()
             if rows.isEmpty || QuotaBook.effective(rows, now: now) != rows {
                 // A reading from before the reset: the day's copy starts full again.
-                try tx.replaceQuota(rows.isEmpty ? Self.defaultQuotaRows(nowMilliseconds: clock.wallMilliseconds()) : QuotaBook.effective(rows, now: now).map {
-                    var row = $0
-                    row.fetchedMilliseconds = clock.wallMilliseconds()
-                    return row
-                })
+                try tx.replaceQuota(
+                    rows.isEmpty
+                        ? Self.defaultQuotaRows(nowMilliseconds: clock.wallMilliseconds())
+                        : QuotaBook.effective(rows, now: now).map {
+                            var row = $0
+                            row.fetchedMilliseconds = clock.wallMilliseconds()
+                            return row
+                        })
             }
         }
     }

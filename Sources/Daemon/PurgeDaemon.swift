@@ -160,7 +160,8 @@ public actor PurgeDaemon {
         self.statePath = options.dryRun ? config.dryRunStatePath : config.state.path
         self.coalescer = Coalescer(quiet: config.coalesce.quiet.duration, maxDelay: config.coalesce.maxDelay.duration)
         self.flush = FlushTracker(watermark: 0, barrierTimeout: Self.barrierTimeout)
-        self.quotaBook = QuotaBook(policy: QuotaBook.Policy(refresh: options.quotaRefresh, waitFirst: options.quotaWaitFirst, waitMax: options.quotaWaitMax))
+        self.quotaBook = QuotaBook(
+            policy: QuotaBook.Policy(refresh: options.quotaRefresh, waitFirst: options.quotaWaitFirst, waitMax: options.quotaWaitMax))
         (inputStream, inputs) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
         (detectorWakes, detectorWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (submitterWakes, submitterWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -314,7 +315,8 @@ public actor PurgeDaemon {
         if storageDegraded == nil {
             storageDegraded = "\(error)"
             logger.error(
-                "cannot write the state (\(error)): DEGRADED — still watching; retrying every \(options.storageRetry). Free space on the state's file system (\(statePath)); nothing detected is lost.")
+                "cannot write the state (\(error)): DEGRADED — still watching; retrying every \(options.storageRetry). Free space on the state's file system (\(statePath)); nothing detected is lost."
+            )
             updateStatus()
         }
         health.end(stage)
@@ -853,7 +855,9 @@ public actor PurgeDaemon {
     /// (the root unavailable mid-swap): the flushes waiting on it wait for the next comparison.
     @discardableResult
     func closeWindow(now: ContinuousClock.Instant) async throws -> Bool {
-        logger.debug("coalescing window closed", metadata: ["purge.flush": "\(flushRequested)", "purge.full_walk_pending": "\(pending.fullRescanReason.map { "\($0)" } ?? "no")"])
+        logger.debug(
+            "coalescing window closed",
+            metadata: ["purge.flush": "\(flushRequested)", "purge.full_walk_pending": "\(pending.fullRescanReason.map { "\($0)" } ?? "no")"])
         let compared: Bool
         if flushRequested {
             flushRequested = false
@@ -953,7 +957,8 @@ public actor PurgeDaemon {
         if error.errno == EMFILE || error.errno == ENFILE, descriptorReserve.holdsAny {
             // Leave the runtime room (libdispatch crashes the process if it cannot open a file).
             descriptorReserve.release()
-            logger.warning("out of file descriptors: released \(descriptorReserve.count) held in reserve so the runtime keeps working; comparisons wait")
+            logger.warning(
+                "out of file descriptors: released \(descriptorReserve.count) held in reserve so the runtime keeps working; comparisons wait")
         }
         if condition != detectFailure?.condition || detectFailure.map({ $0.at.duration(to: now) >= .seconds(300) }) == true {
             if condition != detectFailure?.condition {
@@ -1097,7 +1102,8 @@ public actor PurgeDaemon {
 /// Per-stage progress for the watchdog: a stage is idle, or busy since an instant.
 struct StageHealth {
     enum Stage: String, CustomStringConvertible, CaseIterable {
-        case controlLoop = "control loop", detector, submitter, verifier
+        case controlLoop = "control loop"
+        case detector, submitter, verifier
         var description: String { rawValue }
     }
     private var busySince: [Stage: ContinuousClock.Instant] = [:]

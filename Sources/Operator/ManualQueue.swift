@@ -18,7 +18,8 @@ public enum ManualQueue {
         let area = config.purge.area.rawValue
         return try withLockedState(config) { tx in
             var added = 0
-            for (url, path) in urls where try tx.enqueue(url: url, area: area, path: path, kind: .manual, nowMilliseconds: DaemonClock.system.wallMilliseconds()) {
+            for (url, path) in urls
+            where try tx.enqueue(url: url, area: area, path: path, kind: .manual, nowMilliseconds: DaemonClock.system.wallMilliseconds()) {
                 added += 1
             }
             return added

@@ -168,10 +168,13 @@ public struct StatusReport: Sendable {
             ("dry_run", dryRun ? "true" : "false"),
             ("daemon_running", daemonRunning ? "true" : "false"),
             ("files_tracked", "\(filesTracked)"),
-            ("pending", J.object([
-                ("urls", "\(pendingURLs)"), ("oldest_at", date(oldestPending)),
-                ("oldest_age_seconds", oldestPending.map { "\(Int(now.timeIntervalSince($0)))" } ?? "null"),
-            ])),
+            (
+                "pending",
+                J.object([
+                    ("urls", "\(pendingURLs)"), ("oldest_at", date(oldestPending)),
+                    ("oldest_age_seconds", oldestPending.map { "\(Int(now.timeIntervalSince($0)))" } ?? "null"),
+                ])
+            ),
             ("waiting_quota", J.object([("urls", "\(waitingQuotaURLs)"), ("until", date(waitingUntil))])),
             ("unverified_batches", "\(unverifiedBatches)"),
             ("degraded", string(degraded)),
@@ -188,7 +191,10 @@ public struct StatusReport: Sendable {
 
     /// The monitoring-plugin levels (SPEC §2), with their exit statuses.
     public enum CheckLevel: Int32, Sendable {
-        case ok = 0, warning = 1, critical = 2, unknown = 3
+        case ok = 0
+        case warning = 1
+        case critical = 2
+        case unknown = 3
         var word: String {
             switch self {
             case .ok: "OK"

@@ -145,9 +145,10 @@ final class DaemonFixture: @unchecked Sendable {
 
     var environment: [String: String] {
         var environment = ProcessInfo.processInfo.environment
-        for key in ["TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "TENCENTCLOUD_TOKEN", "CREDENTIALS_DIRECTORY",
-            "STATE_DIRECTORY", "JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"]
-        {
+        for key in [
+            "TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "TENCENTCLOUD_TOKEN", "CREDENTIALS_DIRECTORY",
+            "STATE_DIRECTORY", "JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
+        ] {
             environment[key] = nil
         }
         environment["TENCENTCLOUD_SECRET_ID"] = emulator.secretId

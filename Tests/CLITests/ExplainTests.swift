@@ -8,7 +8,8 @@ import Testing
     static let apex = "https://example.com/"
 
     static func explain(_ paths: [[UInt8]]) throws -> [[String: Any]] {
-        let result = try PurgewatchProcess.run(raw: [Array("explain".utf8), Array("--json".utf8), Array("--config".utf8), Array(config.utf8)] + paths)
+        let result = try PurgewatchProcess.run(
+            raw: [Array("explain".utf8), Array("--json".utf8), Array("--config".utf8), Array(config.utf8)] + paths)
         #expect(result.status == 0, "\(result.stderr)")
         let parsed = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
         return try #require(parsed as? [[String: Any]])
@@ -44,9 +45,10 @@ import Testing
         ])
         #expect(objects.count == 6)
         #expect(objects[0]["urls"] as? [String] == [Self.www + "index.html", Self.www, Self.apex + "index.html", Self.apex])
-        #expect(objects[1]["urls"] as? [String] == [
-            Self.www + "about/index.html", Self.www + "about/", Self.apex + "about/index.html", Self.apex + "about/",
-        ])
+        #expect(
+            objects[1]["urls"] as? [String] == [
+                Self.www + "about/index.html", Self.www + "about/", Self.apex + "about/index.html", Self.apex + "about/",
+            ])
         #expect(objects[2]["rule"] as? String == "assets/")
         #expect(objects[2]["urls"] as? [String] == ["https://static.example.com/assets/css/site.css"])
         for excluded in objects[3...] {

@@ -5,196 +5,196 @@ import Testing
 
 extension EndToEnd {
 
-/// The Debian package under a real systemd 252 (issue 14): a Debian 12 tree booted with
-/// `systemd-nspawn --boot`, the .deb installed with `apt install` as the README does, one site run by the shipped
-/// `purgewatch@.service` against the emulator on the host's 127.0.0.1, then `dpkg -r` and
-/// `dpkg -P`. Root only; without root, systemd-nspawn, debootstrap or a .deb it is skipped, unless
-/// `PURGEWATCH_REQUIRE_SYSTEMD_TEST=1` (CI) makes a missing prerequisite a failure.
-///
-/// `MemoryMax=` and `IPAddressDeny=` are not asserted: on a host with cgroup v1 controllers this
-/// systemd cannot enforce them.
-@Suite(.serialized, .timeLimit(.minutes(10))) struct PackageUnderSystemdTests {
-    static let www = DaemonFixture.www
-    /// `d4b9…`: batch submitted; `4882…`: configuration reloaded (Sources/Reporting/Journal/MessageID.swift).
-    static let submittedID = "d4b9d65ff1384c229ace8dd39c3990cd"
-    static let reloadedID = "48825ed0eaac4b469195cf15a53c3790"
-    static let unit = "purgewatch@site.service"
-    static let config = "/etc/purgewatch/site.toml"
+    /// The Debian package under a real systemd 252 (issue 14): a Debian 12 tree booted with
+    /// `systemd-nspawn --boot`, the .deb installed with `apt install` as the README does, one site run by the shipped
+    /// `purgewatch@.service` against the emulator on the host's 127.0.0.1, then `dpkg -r` and
+    /// `dpkg -P`. Root only; without root, systemd-nspawn, debootstrap or a .deb it is skipped, unless
+    /// `PURGEWATCH_REQUIRE_SYSTEMD_TEST=1` (CI) makes a missing prerequisite a failure.
+    ///
+    /// `MemoryMax=` and `IPAddressDeny=` are not asserted: on a host with cgroup v1 controllers this
+    /// systemd cannot enforce them.
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct PackageUnderSystemdTests {
+        static let www = DaemonFixture.www
+        /// `d4b9…`: batch submitted; `4882…`: configuration reloaded (Sources/Reporting/Journal/MessageID.swift).
+        static let submittedID = "d4b9d65ff1384c229ace8dd39c3990cd"
+        static let reloadedID = "48825ed0eaac4b469195cf15a53c3790"
+        static let unit = "purgewatch@site.service"
+        static let config = "/etc/purgewatch/site.toml"
 
-    @Test(.enabled(if: SystemdHost.runs, Comment(rawValue: SystemdHost.skipMessage)))
-    func thePackageRunsASiteUnderSystemdAndLeavesNothingBehind() async throws {
-        let missing = SystemdHost.missing
-        guard missing.isEmpty else {
-            Issue.record("PURGEWATCH_REQUIRE_SYSTEMD_TEST=1, but this host lacks: \(missing.joined(separator: ", "))")
-            return
-        }
-        let deb = try #require(SystemdHost.deb)
-        let tree = try await SystemdHost.bookwormTree()
-        let emulator = try await TencentEmulator.start()
-        let share = "/tmp/pw-systemd-\(UUID().uuidString.prefix(8))"
-        do {
-            try Self.prepareShare(share, deb: deb, emulator: emulator)
-            let container = try await NspawnContainer.boot(tree: tree, bindReadOnly: share + ":/mnt/purgewatch-test")
+        @Test(.enabled(if: SystemdHost.runs, Comment(rawValue: SystemdHost.skipMessage)))
+        func thePackageRunsASiteUnderSystemdAndLeavesNothingBehind() async throws {
+            let missing = SystemdHost.missing
+            guard missing.isEmpty else {
+                Issue.record("PURGEWATCH_REQUIRE_SYSTEMD_TEST=1, but this host lacks: \(missing.joined(separator: ", "))")
+                return
+            }
+            let deb = try #require(SystemdHost.deb)
+            let tree = try await SystemdHost.bookwormTree()
+            let emulator = try await TencentEmulator.start()
+            let share = "/tmp/pw-systemd-\(UUID().uuidString.prefix(8))"
             do {
-                try await Self.exercise(container, emulator: emulator)
-            } catch {
+                try Self.prepareShare(share, deb: deb, emulator: emulator)
+                let container = try await NspawnContainer.boot(tree: tree, bindReadOnly: share + ":/mnt/purgewatch-test")
+                do {
+                    try await Self.exercise(container, emulator: emulator)
+                } catch {
+                    await container.powerOff()
+                    throw error
+                }
                 await container.powerOff()
+            } catch {
+                await emulator.shutdown()
+                try? FileManager.default.removeItem(atPath: share)
                 throw error
             }
-            await container.powerOff()
-        } catch {
             await emulator.shutdown()
             try? FileManager.default.removeItem(atPath: share)
-            throw error
         }
-        await emulator.shutdown()
-        try? FileManager.default.removeItem(atPath: share)
-    }
 
-    /// The package, the site's config and the emulator's test credentials, bound read-only into
-    /// the container at /mnt/purgewatch-test.
-    static func prepareShare(_ share: String, deb: String, emulator: TencentEmulator) throws {
-        try FileManager.default.createDirectory(atPath: share, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try FileManager.default.copyItem(atPath: deb, toPath: share + "/purgewatch.deb")
-        try """
-        [site]
-        root = "/srv/www/site"
+        /// The package, the site's config and the emulator's test credentials, bound read-only into
+        /// the container at /mnt/purgewatch-test.
+        static func prepareShare(_ share: String, deb: String, emulator: TencentEmulator) throws {
+            try FileManager.default.createDirectory(atPath: share, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.copyItem(atPath: deb, toPath: share + "/purgewatch.deb")
+            try """
+            [site]
+            root = "/srv/www/site"
 
-        [state]
-        path = "/var/lib/purgewatch/site.sqlite"
+            [state]
+            path = "/var/lib/purgewatch/site.sqlite"
 
-        [[rule]]
-        prefix = ""
-        urls = ["\(www)"]
+            [[rule]]
+            prefix = ""
+            urls = ["\(www)"]
 
-        [coalesce]
-        quiet = "300ms"
-        max_delay = "5s"
+            [coalesce]
+            quiet = "300ms"
+            max_delay = "5s"
 
-        [tencentcloud]
-        endpoint = "\(emulator.endpoint)"
+            [tencentcloud]
+            endpoint = "\(emulator.endpoint)"
 
-        """.write(toFile: share + "/site.toml", atomically: true, encoding: .utf8)
-        try emulator.secretId.write(toFile: share + "/tencentcloud-secret-id", atomically: true, encoding: .utf8)
-        try emulator.secretKey.write(toFile: share + "/tencentcloud-secret-key", atomically: true, encoding: .utf8)
-    }
-
-    static func exercise(_ container: NspawnContainer, emulator: TencentEmulator) async throws {
-        // Install: the postinst creates the user, reloads systemd and its catalog; nothing starts.
-        // As the README installs it (apt, offline: every dependency is in the tree already).
-        try await container.expect("apt install -y /mnt/purgewatch-test/purgewatch.deb", timeout: .seconds(120))
-        try await container.expect("getent passwd purgewatch")
-        try await container.expect("journalctl --list-catalog \(submittedID) | grep -q 'purge batch'")
-        let enabled = try await container.run("systemctl is-enabled \(unit)")
-        #expect(enabled.output.trimmed != "enabled", "the package enables no instance")
-        try await container.expect("dpkg -L purgewatch >/root/purgewatch.files")
-
-        // One site, configured as the README says.
-        try await container.expect(
-            """
-            install -d -m 0755 /etc/purgewatch && install -d -m 0700 /etc/purgewatch/credentials
-            install -m 0600 /mnt/purgewatch-test/tencentcloud-secret-id /mnt/purgewatch-test/tencentcloud-secret-key /etc/purgewatch/credentials/
-            install -m 0640 -g purgewatch /mnt/purgewatch-test/site.toml \(config)
-            mkdir -p /srv/www/site/css
-            echo v1 >/srv/www/site/about.html; echo v1 >/srv/www/site/css/site.css; echo v1 >/srv/www/site/old.html
-            purgewatch check-config --config \(config)
-            """)
-
-        // Start: Type=notify, so `systemctl start` returns once READY=1 arrived.
-        try await container.expect("systemctl start \(unit)", timeout: .seconds(120))
-        #expect(try await container.run("systemctl is-active \(unit)").output.trimmed == "active")
-        #expect(emulator.acceptedURLs.isEmpty, "files present before the first start are not purged")
-
-        // Deploy, then flush from a root shell as a deploy hook does.
-        try await container.expect(
-            "cd /srv/www/site && echo v2 >about.html && echo v2 >css/site.css && rm old.html && echo new >new.html")
-        try await container.expect("purgewatch flush --config \(config) --wait --timeout 60s", timeout: .seconds(90))
-        let expected: Set = [www + "about.html", www + "css/site.css", www + "old.html"]
-        #expect(await eventually { Set(emulator.acceptedURLs) == expected }, "purged: \(emulator.acceptedURLs)")
-
-        // Reload (SIGHUP): re-read, still active, still purging.
-        try await container.expect("systemctl reload \(unit)")
-        #expect(
-            await eventually { (try? await container.run("journalctl -u \(unit) MESSAGE_ID=\(reloadedID) -o cat | grep -q .").status) == 0 },
-            "the daemon logged the reload")
-        #expect(try await container.run("systemctl is-active \(unit)").output.trimmed == "active")
-        try await container.expect("echo v3 >/srv/www/site/about.html")
-        try await container.expect("purgewatch flush --config \(config) --wait --timeout 60s", timeout: .seconds(90))
-        #expect(await eventually { emulator.acceptedURLs.filter { $0 == www + "about.html" }.count == 2 })
-
-        // Stop: a clean exit, nothing refused by the syscall filter, nothing killed.
-        try await container.expect("systemctl stop \(unit)", timeout: .seconds(60))
-        #expect(try await container.run("systemctl show -p Result --value \(unit)").output.trimmed == "success")
-        #expect(try await container.run("systemctl show -p ExecMainStatus --value \(unit)").output.trimmed == "0")
-        try await expectCleanJournal(container)
-        try await expectNativeFields(container, emulator: emulator)
-
-        // dpkg -r stops a running instance (prerm) and removes the unit and the binary; the state stays.
-        try await container.expect("systemctl start \(unit)", timeout: .seconds(120))
-        try await container.expect("dpkg -r purgewatch", timeout: .seconds(120))
-        #expect(try await container.run("systemctl is-active \(unit)").output.trimmed != "active", "prerm stopped it")
-        try await container.expect("test ! -e /usr/bin/purgewatch && test ! -e /usr/lib/systemd/system/purgewatch@.service")
-        try await container.expect("! systemctl cat \(unit) >/dev/null 2>&1", "systemd forgot the unit (postrm daemon-reload)")
-        try await container.expect("test -d /var/lib/purgewatch")
-        try await expectCleanJournal(container)
-
-        // dpkg -P: the state goes too, and nothing of the package's file list is left (directories
-        // other packages own, or that hold other files, stay).
-        try await container.expect("dpkg -P purgewatch", timeout: .seconds(120))
-        try await container.expect("test ! -e /var/lib/purgewatch")
-        try await container.expect("! dpkg-query -W -f='${Status}' purgewatch 2>/dev/null | grep -q installed")
-        let left = try await container.run(
-            """
-            while read -r path; do
-                [ "$path" = /. ] && continue
-                [ -e "$path" ] || [ -L "$path" ] || continue
-                if [ -d "$path" ] && [ ! -L "$path" ]; then
-                    dpkg-query -S "$path" >/dev/null 2>&1 && continue
-                    [ -n "$(ls -A "$path")" ] && continue
-                fi
-                echo "$path"
-            done </root/purgewatch.files
-            """)
-        #expect(left.status == 0 && left.output.trimmed.isEmpty, "left behind by dpkg -P:\n\(left.output)")
-    }
-
-    static func expectCleanJournal(_ container: NspawnContainer) async throws {
-        let journal = try await container.run("journalctl -u \(unit) --no-pager -o short-monotonic")
-        #expect(journal.status == 0, "\(journal.output)")
-        #expect(!journal.output.contains("status=31/SYS"), "a call refused by SystemCallFilter= killed it:\n\(journal.output)")
-        #expect(!journal.output.contains("code=killed"), "killed:\n\(journal.output)")
-        #expect(!journal.output.contains("code=dumped"), "dumped:\n\(journal.output)")
-    }
-
-    /// The daemon's own entries arrive on journald's native socket with its fields.
-    static func expectNativeFields(_ container: NspawnContainer, emulator: TencentEmulator) async throws {
-        let result = try await container.run("journalctl -u \(unit) MESSAGE_ID=\(submittedID) -o json --no-pager")
-        let entries = result.output.split(separator: "\n").compactMap {
-            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+            """.write(toFile: share + "/site.toml", atomically: true, encoding: .utf8)
+            try emulator.secretId.write(toFile: share + "/tencentcloud-secret-id", atomically: true, encoding: .utf8)
+            try emulator.secretKey.write(toFile: share + "/tencentcloud-secret-key", atomically: true, encoding: .utf8)
         }
-        let entry = try #require(entries.first, "no 'batch submitted' entry:\n\(result.output)")
-        #expect(entry["_TRANSPORT"] as? String == "journal", "native protocol, not the stdout stream")
-        #expect(entry["SYSLOG_IDENTIFIER"] as? String == "purgewatch")
-        #expect(entry["PRIORITY"] as? String != nil)
-        #expect((entry["CODE_FILE"] as? String)?.isEmpty == false)
-        #expect(Int(entry["CODE_LINE"] as? String ?? "") != nil)
-        #expect((entry["CODE_FUNC"] as? String)?.isEmpty == false)
-        #expect((entry["PURGEWATCH_TASK_ID"] as? String)?.isEmpty == false)
-        #expect(Int(entry["PURGEWATCH_URL_COUNT"] as? String ?? "") != nil)
-        let requestIDs = Set(emulator.requests.map(\.requestId))
-        #expect(requestIDs.contains(entry["PURGEWATCH_REQUEST_ID"] as? String ?? ""), "the RequestId the emulator answered")
-    }
 
-    /// Polls `condition` every 100 ms for up to `timeout`.
-    static func eventually(timeout: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        while ContinuousClock.now < deadline {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(100))
+        static func exercise(_ container: NspawnContainer, emulator: TencentEmulator) async throws {
+            // Install: the postinst creates the user, reloads systemd and its catalog; nothing starts.
+            // As the README installs it (apt, offline: every dependency is in the tree already).
+            try await container.expect("apt install -y /mnt/purgewatch-test/purgewatch.deb", timeout: .seconds(120))
+            try await container.expect("getent passwd purgewatch")
+            try await container.expect("journalctl --list-catalog \(submittedID) | grep -q 'purge batch'")
+            let enabled = try await container.run("systemctl is-enabled \(unit)")
+            #expect(enabled.output.trimmed != "enabled", "the package enables no instance")
+            try await container.expect("dpkg -L purgewatch >/root/purgewatch.files")
+
+            // One site, configured as the README says.
+            try await container.expect(
+                """
+                install -d -m 0755 /etc/purgewatch && install -d -m 0700 /etc/purgewatch/credentials
+                install -m 0600 /mnt/purgewatch-test/tencentcloud-secret-id /mnt/purgewatch-test/tencentcloud-secret-key /etc/purgewatch/credentials/
+                install -m 0640 -g purgewatch /mnt/purgewatch-test/site.toml \(config)
+                mkdir -p /srv/www/site/css
+                echo v1 >/srv/www/site/about.html; echo v1 >/srv/www/site/css/site.css; echo v1 >/srv/www/site/old.html
+                purgewatch check-config --config \(config)
+                """)
+
+            // Start: Type=notify, so `systemctl start` returns once READY=1 arrived.
+            try await container.expect("systemctl start \(unit)", timeout: .seconds(120))
+            #expect(try await container.run("systemctl is-active \(unit)").output.trimmed == "active")
+            #expect(emulator.acceptedURLs.isEmpty, "files present before the first start are not purged")
+
+            // Deploy, then flush from a root shell as a deploy hook does.
+            try await container.expect(
+                "cd /srv/www/site && echo v2 >about.html && echo v2 >css/site.css && rm old.html && echo new >new.html")
+            try await container.expect("purgewatch flush --config \(config) --wait --timeout 60s", timeout: .seconds(90))
+            let expected: Set = [www + "about.html", www + "css/site.css", www + "old.html"]
+            #expect(await eventually { Set(emulator.acceptedURLs) == expected }, "purged: \(emulator.acceptedURLs)")
+
+            // Reload (SIGHUP): re-read, still active, still purging.
+            try await container.expect("systemctl reload \(unit)")
+            #expect(
+                await eventually { (try? await container.run("journalctl -u \(unit) MESSAGE_ID=\(reloadedID) -o cat | grep -q .").status) == 0 },
+                "the daemon logged the reload")
+            #expect(try await container.run("systemctl is-active \(unit)").output.trimmed == "active")
+            try await container.expect("echo v3 >/srv/www/site/about.html")
+            try await container.expect("purgewatch flush --config \(config) --wait --timeout 60s", timeout: .seconds(90))
+            #expect(await eventually { emulator.acceptedURLs.filter { $0 == www + "about.html" }.count == 2 })
+
+            // Stop: a clean exit, nothing refused by the syscall filter, nothing killed.
+            try await container.expect("systemctl stop \(unit)", timeout: .seconds(60))
+            #expect(try await container.run("systemctl show -p Result --value \(unit)").output.trimmed == "success")
+            #expect(try await container.run("systemctl show -p ExecMainStatus --value \(unit)").output.trimmed == "0")
+            try await expectCleanJournal(container)
+            try await expectNativeFields(container, emulator: emulator)
+
+            // dpkg -r stops a running instance (prerm) and removes the unit and the binary; the state stays.
+            try await container.expect("systemctl start \(unit)", timeout: .seconds(120))
+            try await container.expect("dpkg -r purgewatch", timeout: .seconds(120))
+            #expect(try await container.run("systemctl is-active \(unit)").output.trimmed != "active", "prerm stopped it")
+            try await container.expect("test ! -e /usr/bin/purgewatch && test ! -e /usr/lib/systemd/system/purgewatch@.service")
+            try await container.expect("! systemctl cat \(unit) >/dev/null 2>&1", "systemd forgot the unit (postrm daemon-reload)")
+            try await container.expect("test -d /var/lib/purgewatch")
+            try await expectCleanJournal(container)
+
+            // dpkg -P: the state goes too, and nothing of the package's file list is left (directories
+            // other packages own, or that hold other files, stay).
+            try await container.expect("dpkg -P purgewatch", timeout: .seconds(120))
+            try await container.expect("test ! -e /var/lib/purgewatch")
+            try await container.expect("! dpkg-query -W -f='${Status}' purgewatch 2>/dev/null | grep -q installed")
+            let left = try await container.run(
+                """
+                while read -r path; do
+                    [ "$path" = /. ] && continue
+                    [ -e "$path" ] || [ -L "$path" ] || continue
+                    if [ -d "$path" ] && [ ! -L "$path" ]; then
+                        dpkg-query -S "$path" >/dev/null 2>&1 && continue
+                        [ -n "$(ls -A "$path")" ] && continue
+                    fi
+                    echo "$path"
+                done </root/purgewatch.files
+                """)
+            #expect(left.status == 0 && left.output.trimmed.isEmpty, "left behind by dpkg -P:\n\(left.output)")
         }
-        return await condition()
+
+        static func expectCleanJournal(_ container: NspawnContainer) async throws {
+            let journal = try await container.run("journalctl -u \(unit) --no-pager -o short-monotonic")
+            #expect(journal.status == 0, "\(journal.output)")
+            #expect(!journal.output.contains("status=31/SYS"), "a call refused by SystemCallFilter= killed it:\n\(journal.output)")
+            #expect(!journal.output.contains("code=killed"), "killed:\n\(journal.output)")
+            #expect(!journal.output.contains("code=dumped"), "dumped:\n\(journal.output)")
+        }
+
+        /// The daemon's own entries arrive on journald's native socket with its fields.
+        static func expectNativeFields(_ container: NspawnContainer, emulator: TencentEmulator) async throws {
+            let result = try await container.run("journalctl -u \(unit) MESSAGE_ID=\(submittedID) -o json --no-pager")
+            let entries = result.output.split(separator: "\n").compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+            }
+            let entry = try #require(entries.first, "no 'batch submitted' entry:\n\(result.output)")
+            #expect(entry["_TRANSPORT"] as? String == "journal", "native protocol, not the stdout stream")
+            #expect(entry["SYSLOG_IDENTIFIER"] as? String == "purgewatch")
+            #expect(entry["PRIORITY"] as? String != nil)
+            #expect((entry["CODE_FILE"] as? String)?.isEmpty == false)
+            #expect(Int(entry["CODE_LINE"] as? String ?? "") != nil)
+            #expect((entry["CODE_FUNC"] as? String)?.isEmpty == false)
+            #expect((entry["PURGEWATCH_TASK_ID"] as? String)?.isEmpty == false)
+            #expect(Int(entry["PURGEWATCH_URL_COUNT"] as? String ?? "") != nil)
+            let requestIDs = Set(emulator.requests.map(\.requestId))
+            #expect(requestIDs.contains(entry["PURGEWATCH_REQUEST_ID"] as? String ?? ""), "the RequestId the emulator answered")
+        }
+
+        /// Polls `condition` every 100 ms for up to `timeout`.
+        static func eventually(timeout: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
+            let deadline = ContinuousClock.now.advanced(by: timeout)
+            while ContinuousClock.now < deadline {
+                if await condition() { return true }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return await condition()
+        }
     }
-}
 
 }
 
@@ -359,8 +359,8 @@ enum HostCommand {
     }
 }
 
-fileprivate extension String {
-    var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
+extension String {
+    fileprivate var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
 }
 
 // MARK: - The container

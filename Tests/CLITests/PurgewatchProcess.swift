@@ -63,8 +63,8 @@ struct PurgewatchProcess {
         }
         let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") }
         defer {
-            argv.forEach { $0?.deallocate() }
-            env.forEach { free($0) }
+            for pointer in argv { pointer?.deallocate() }
+            for pointer in env { free(pointer) }
         }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, nil, argv + [nil], env + [nil])
@@ -109,8 +109,8 @@ final class RunningProcess: @unchecked Sendable {
         let program = launcher.first ?? PurgewatchProcess.executable
         let env = environment.map { strdup("\($0.key)=\($0.value)") }
         defer {
-            argv.forEach { free($0) }
-            env.forEach { free($0) }
+            for pointer in argv { free(pointer) }
+            for pointer in env { free(pointer) }
         }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, program, &actions, nil, argv + [nil], env + [nil])

@@ -4,105 +4,111 @@ import Testing
 
 extension EndToEnd {
 
-/// Upgrading keeps a deployed state file working (the first ctime migration never ran on files
-/// already at version 100, and the daemon then failed on every start): the real daemon starts
-/// on a state file written by the previous release's schema — made here with the `sqlite3`
-/// CLI, an independent writer — keeps its manifest and queue, and purges the next change.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct UpgradeTests {
-    /// The previous release's schema at `user_version = 100`, verbatim.
-    static let previousSchema = """
-        CREATE TABLE manifest (path BLOB PRIMARY KEY NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-          inode INTEGER NOT NULL, hash BLOB NOT NULL, checked_ns INTEGER NOT NULL) WITHOUT ROWID;
-        CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value ANY) WITHOUT ROWID;
-        CREATE TABLE batches (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            action TEXT NOT NULL,
-            area TEXT NOT NULL,
-            state TEXT NOT NULL,
-            targets TEXT NOT NULL,
-            task_id TEXT,
-            request_id TEXT,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at INTEGER,
-            last_error_code TEXT,
-            last_error_message TEXT,
-            dry_run INTEGER NOT NULL DEFAULT 0,
-            created_at INTEGER NOT NULL,
-            updated_at INTEGER NOT NULL
-        );
-        CREATE INDEX batches_state ON batches(state);
-        CREATE TABLE queue (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            url TEXT NOT NULL,
-            area TEXT NOT NULL,
-            path BLOB,
-            kind TEXT NOT NULL,
-            first_seen INTEGER NOT NULL,
-            state TEXT NOT NULL DEFAULT 'pending',
-            batch_id INTEGER REFERENCES batches(id),
-            retries INTEGER NOT NULL DEFAULT 0,
-            error_code TEXT
-        );
-        CREATE UNIQUE INDEX queue_pending_url ON queue(url, area) WHERE state = 'pending';
-        CREATE INDEX queue_state ON queue(state);
-        CREATE INDEX queue_batch ON queue(batch_id);
-        CREATE TABLE quota (
-            area TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            batch INTEGER NOT NULL,
-            total INTEGER NOT NULL,
-            available INTEGER NOT NULL,
-            fetched_at INTEGER NOT NULL,
-            PRIMARY KEY (area, kind)
-        );
-        PRAGMA user_version = 100;
-        """
+    /// Upgrading keeps a deployed state file working (the first ctime migration never ran on files
+    /// already at version 100, and the daemon then failed on every start): the real daemon starts
+    /// on a state file written by the previous release's schema — made here with the `sqlite3`
+    /// CLI, an independent writer — keeps its manifest and queue, and purges the next change.
+    @Suite(.serialized, .timeLimit(.minutes(2))) struct UpgradeTests {
+        /// The previous release's schema at `user_version = 100`, verbatim.
+        static let previousSchema = """
+            CREATE TABLE manifest (path BLOB PRIMARY KEY NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+              inode INTEGER NOT NULL, hash BLOB NOT NULL, checked_ns INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value ANY) WITHOUT ROWID;
+            CREATE TABLE batches (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                action TEXT NOT NULL,
+                area TEXT NOT NULL,
+                state TEXT NOT NULL,
+                targets TEXT NOT NULL,
+                task_id TEXT,
+                request_id TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER,
+                last_error_code TEXT,
+                last_error_message TEXT,
+                dry_run INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            );
+            CREATE INDEX batches_state ON batches(state);
+            CREATE TABLE queue (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                url TEXT NOT NULL,
+                area TEXT NOT NULL,
+                path BLOB,
+                kind TEXT NOT NULL,
+                first_seen INTEGER NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending',
+                batch_id INTEGER REFERENCES batches(id),
+                retries INTEGER NOT NULL DEFAULT 0,
+                error_code TEXT
+            );
+            CREATE UNIQUE INDEX queue_pending_url ON queue(url, area) WHERE state = 'pending';
+            CREATE INDEX queue_state ON queue(state);
+            CREATE INDEX queue_batch ON queue(batch_id);
+            CREATE TABLE quota (
+                area TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                batch INTEGER NOT NULL,
+                total INTEGER NOT NULL,
+                available INTEGER NOT NULL,
+                fetched_at INTEGER NOT NULL,
+                PRIMARY KEY (area, kind)
+            );
+            PRAGMA user_version = 100;
+            """
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "sqlite3 CLI missing (apt-get install sqlite3)"))
-    func theDaemonStartsOnAPreviousReleasesStateFile() async throws {
-        try await DaemonFixture.with { fixture in
-            try fixture.write("page.html", "v1\n")
-            try fixture.write("other.html", "v1\n")
-            try FileManager.default.createDirectory(
-                atPath: (fixture.statePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            // The previous release's baseline of the site: the manifest holds both files with the
-            // hash of "v1\n", and the baseline was taken.
-            var st = stat()
-            #expect(lstat(fixture.site + "/page.html", &st) == 0)
-            let hash = "3a2f1a1e2b0ac1d13c85e6b0e8f0e7d02d34bdb6e1ac5b4ad9bcd1d5b9d4c2b1"  // not the real one: forces a re-hash
-            let rows = ["page.html", "other.html"].map { name in
-                "INSERT INTO manifest VALUES (CAST('\(name)' AS BLOB), 3, \(Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)), \(st.st_ino), x'\(hash)', 0);"
-            }.joined()
-            let sql = Self.previousSchema + rows
-                + "INSERT INTO meta VALUES ('sitewatch.baseline_ns', 1);"
-                + "INSERT INTO queue (url, area, path, kind, first_seen) VALUES ('https://www.example.com/queued-before.html', '', NULL, 'manual', 1);"
-            #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, sql) == "")
-            #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, "PRAGMA user_version") == "100")
-            // Before the daemon migrates it, the readers say so rather than guess "all is well".
-            let check = try await PurgewatchProcess.runAsync(
-                ["status", "--config", fixture.configPath, "--check"], environment: fixture.environment)
-            #expect(check.status == 3 && check.stdout.hasPrefix("PURGEWATCH UNKNOWN - "), "\(check.stdout)")
-            let failures = try await PurgewatchProcess.runAsync(
-                ["failures", "--config", fixture.configPath], environment: fixture.environment)
-            #expect(failures.status == 1 && failures.stderr.contains("older purgewatch"), "\(failures.stderr)")
+        @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "sqlite3 CLI missing (apt-get install sqlite3)"))
+        func theDaemonStartsOnAPreviousReleasesStateFile() async throws {
+            try await DaemonFixture.with { fixture in
+                try fixture.write("page.html", "v1\n")
+                try fixture.write("other.html", "v1\n")
+                try FileManager.default.createDirectory(
+                    atPath: (fixture.statePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                // The previous release's baseline of the site: the manifest holds both files with the
+                // hash of "v1\n", and the baseline was taken.
+                var st = stat()
+                #expect(lstat(fixture.site + "/page.html", &st) == 0)
+                let hash = "3a2f1a1e2b0ac1d13c85e6b0e8f0e7d02d34bdb6e1ac5b4ad9bcd1d5b9d4c2b1"  // not the real one: forces a re-hash
+                let rows = ["page.html", "other.html"].map { name in
+                    "INSERT INTO manifest VALUES (CAST('\(name)' AS BLOB), 3, \(Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)), \(st.st_ino), x'\(hash)', 0);"
+                }.joined()
+                let sql =
+                    Self.previousSchema + rows
+                    + "INSERT INTO meta VALUES ('sitewatch.baseline_ns', 1);"
+                    + "INSERT INTO queue (url, area, path, kind, first_seen) VALUES ('https://www.example.com/queued-before.html', '', NULL, 'manual', 1);"
+                #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, sql) == "")
+                #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, "PRAGMA user_version") == "100")
+                // Before the daemon migrates it, the readers say so rather than guess "all is well".
+                let check = try await PurgewatchProcess.runAsync(
+                    ["status", "--config", fixture.configPath, "--check"], environment: fixture.environment)
+                #expect(check.status == 3 && check.stdout.hasPrefix("PURGEWATCH UNKNOWN - "), "\(check.stdout)")
+                let failures = try await PurgewatchProcess.runAsync(
+                    ["failures", "--config", fixture.configPath], environment: fixture.environment)
+                #expect(failures.status == 1 && failures.stderr.contains("older purgewatch"), "\(failures.stderr)")
 
-            try await fixture.startDaemon()
-            #expect(fixture.daemon?.isRunning == true, "\(fixture.daemon?.log ?? "")")
-            #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, "SELECT COUNT(*) FROM pragma_table_info('manifest') WHERE name IN ('ctime_ns', 'device')") == "2")
-            #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, "SELECT group_concat(version) FROM (SELECT version FROM schema_migrations ORDER BY version)") == "1,2,3,100,101")
-            #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, "PRAGMA user_version") == "101")
-            #expect(
-                await fixture.eventually(timeout: .seconds(20)) {
-                    fixture.purged.contains("https://www.example.com/queued-before.html")
-                }, "the queue of the previous release is kept and sent: \(fixture.daemon?.log ?? "")")
-            // The old rows have no ctime: compared by content once (their made-up hashes differ,
-            // so they count as modified at the start), then recorded with ctime and device.
-            try fixture.write("page.html", "v2\n")
-            let flushed = try await fixture.flushWait()
-            #expect(flushed.status == 0, "\(flushed.stderr)")
-            #expect(fixture.purged.contains("https://www.example.com/page.html"))
-            #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, "SELECT COUNT(*) FROM manifest WHERE ctime_ns IS NULL") == "0")
+                try await fixture.startDaemon()
+                #expect(fixture.daemon?.isRunning == true, "\(fixture.daemon?.log ?? "")")
+                #expect(
+                    try DaemonOverTimeTests.sqlite(
+                        fixture.statePath, "SELECT COUNT(*) FROM pragma_table_info('manifest') WHERE name IN ('ctime_ns', 'device')") == "2")
+                #expect(
+                    try DaemonOverTimeTests.sqlite(
+                        fixture.statePath, "SELECT group_concat(version) FROM (SELECT version FROM schema_migrations ORDER BY version)")
+                        == "1,2,3,100,101")
+                #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, "PRAGMA user_version") == "101")
+                #expect(
+                    await fixture.eventually(timeout: .seconds(20)) {
+                        fixture.purged.contains("https://www.example.com/queued-before.html")
+                    }, "the queue of the previous release is kept and sent: \(fixture.daemon?.log ?? "")")
+                // The old rows have no ctime: compared by content once (their made-up hashes differ,
+                // so they count as modified at the start), then recorded with ctime and device.
+                try fixture.write("page.html", "v2\n")
+                let flushed = try await fixture.flushWait()
+                #expect(flushed.status == 0, "\(flushed.stderr)")
+                #expect(fixture.purged.contains("https://www.example.com/page.html"))
+                #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, "SELECT COUNT(*) FROM manifest WHERE ctime_ns IS NULL") == "0")
+            }
         }
     }
-}
 }

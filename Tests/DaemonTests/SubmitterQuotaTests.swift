@@ -22,33 +22,33 @@ import Testing
     @Test func aReadingOfZeroAtTheResetIsReadAgainWithinTheBackoffAndTheWorkSent() async throws {
         try await ManualDaemon.with(wall: Self.reset.addingTimeInterval(-120)) { manual, emulator, clock in
 
-        // Before the reset: the day's quota is used up; 51 URLs wait.
-        emulator.setQuota(area: "mainland", urls: 0)
-        try await manual.queue(51)
-        _ = try await Self.pass(manual)
-        #expect(emulator.acceptedURLs.isEmpty)
+            // Before the reset: the day's quota is used up; 51 URLs wait.
+            emulator.setQuota(area: "mainland", urls: 0)
+            try await manual.queue(51)
+            _ = try await Self.pass(manual)
+            #expect(emulator.acceptedURLs.isEmpty)
 
-        // 16:00:00.017: the daemon's day turned; the CDN's has not yet (it reads 0 still).
-        clock.advance(by: .seconds(120) + .milliseconds(17))
-        let due = try await Self.pass(manual)
-        #expect(emulator.acceptedURLs.isEmpty, "nothing fits yet")
-        let quotaReads = emulator.requests.filter { $0.action == "DescribePurgeQuota" }.count
-        #expect(quotaReads >= 2, "the reset itself asked DescribePurgeQuota again")
-        // Not parked for a day: the submitter is due again within the 30 s backoff.
-        let now = clock.daemonClock.now()
-        let wait = now.duration(to: try #require(due))
-        #expect(wait <= .seconds(30) && wait > .zero, "due again in \(wait)")
+            // 16:00:00.017: the daemon's day turned; the CDN's has not yet (it reads 0 still).
+            clock.advance(by: .seconds(120) + .milliseconds(17))
+            let due = try await Self.pass(manual)
+            #expect(emulator.acceptedURLs.isEmpty, "nothing fits yet")
+            let quotaReads = emulator.requests.filter { $0.action == "DescribePurgeQuota" }.count
+            #expect(quotaReads >= 2, "the reset itself asked DescribePurgeQuota again")
+            // Not parked for a day: the submitter is due again within the 30 s backoff.
+            let now = clock.daemonClock.now()
+            let wait = now.duration(to: try #require(due))
+            #expect(wait <= .seconds(30) && wait > .zero, "due again in \(wait)")
 
-        // A minute later the CDN's day turns: 100 available.
-        clock.advance(by: .seconds(30))
-        emulator.setQuota(area: "mainland", urls: 100)
-        _ = try await Self.pass(manual)
-        #expect(emulator.acceptedURLs.count == 51, "sent within the backoff, not at the next reset")
-        // What must not happen: a read per pass while nothing changes (no tight loop).
-        let before = emulator.requests.filter { $0.action == "DescribePurgeQuota" }.count
-        _ = try await Self.pass(manual)
-        _ = try await Self.pass(manual)
-        #expect(emulator.requests.filter { $0.action == "DescribePurgeQuota" }.count == before)
+            // A minute later the CDN's day turns: 100 available.
+            clock.advance(by: .seconds(30))
+            emulator.setQuota(area: "mainland", urls: 100)
+            _ = try await Self.pass(manual)
+            #expect(emulator.acceptedURLs.count == 51, "sent within the backoff, not at the next reset")
+            // What must not happen: a read per pass while nothing changes (no tight loop).
+            let before = emulator.requests.filter { $0.action == "DescribePurgeQuota" }.count
+            _ = try await Self.pass(manual)
+            _ = try await Self.pass(manual)
+            #expect(emulator.requests.filter { $0.action == "DescribePurgeQuota" }.count == before)
         }
     }
 

@@ -98,35 +98,49 @@ import Testing
     }
 
     /// Each bad case names the file, the line and the key path.
-    @Test(arguments: [
-        // (text, key path, line, words the message must contain)
-        ("[site]\nroot = \"/x\"\ntypo = 1\n[[rule]]\nurls = [\"https://a/\"]", "site.typo", 3, "unknown key"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[extra]\n", "extra", 5, "unknown key"),
-        ("[site]\nroot = 5\n[[rule]]\nurls = [\"https://a/\"]", "site.root", 2, "expected a string, found an integer"),
-        ("[site]\nexclude = []\n[[rule]]\nurls = [\"https://a/\"]", "site.root", 1, "missing"),
-        ("[[rule]]\nurls = [\"https://a/\"]", "site", nil, "required"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nprefix = \"assets\"\nurls = [\"https://a/\"]", "rule[0].prefix", 4, "end in \"/\""),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nprefix = \"/assets/\"\nurls = [\"https://a/\"]", "rule[0].prefix", 4, "leading"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[[rule]]\nprefix = \"b/\"\nurls = [\"https://a/\",\n  \"ftp://b/\"]",
-            "rule[1].urls[1]", 7, "http"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/x\"]", "rule[0].urls[0]", 4, "end in \"/\""),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"/relative/\"]", "rule[0].urls[0]", 4, "absolute"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/?q=1/\"]", "rule[0].urls[0]", 4, "query"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nprefix = \"a/\"\nurls = [\"https://a/\"]\n[[rule]]\nprefix = \"a/\"\nurls = [\"https://b/\"]",
-            "rule[1].prefix", 7, "duplicate prefix"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\nindex_bare = \"yes\"", "rule[0].index_bare", 5, "true or false"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[coalesce]\nquiet = \"2 seconds\"", "coalesce.quiet", 6, "not a duration"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[coalesce]\nquiet = \"2\"", "coalesce.quiet", 6, "not a duration"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[coalesce]\nmax_delay = 30", "coalesce.max_delay", 6, "expected a string"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[coalesce]\nquiet = \"1m\"\nmax_delay = \"30s\"", "coalesce.quiet", 6, "must not be longer than max_delay"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[purge]\narea = \"global\"", "purge.area", 6, "mainland"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[purge]\non = [\"changed\"]", "purge.on[0]", 6, "not one of"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[purge]\nrequests_per_second = 50", "purge.requests_per_second", 6, "20"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[tencentcloud]\nendpoint = \"http://cdn.tencentcloudapi.com\"", "tencentcloud.endpoint", 6, "https://"),
-        ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[tencentcloud]\nsecret_key = \"s3cr3t-value\"", "tencentcloud.secret_key", 6, "unknown key"),
-        ("[site]\nroot = \"/x\"\n[rule]\nurls = [\"https://a/\"]", "rule", 3, "[[rule]]"),
-        ("[site]\nroot = \"/x\"\n", "rule", nil, "at least one"),
-    ] as [(String, String, Int?, String)])
+    @Test(
+        arguments: [
+            // (text, key path, line, words the message must contain)
+            ("[site]\nroot = \"/x\"\ntypo = 1\n[[rule]]\nurls = [\"https://a/\"]", "site.typo", 3, "unknown key"),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[extra]\n", "extra", 5, "unknown key"),
+            ("[site]\nroot = 5\n[[rule]]\nurls = [\"https://a/\"]", "site.root", 2, "expected a string, found an integer"),
+            ("[site]\nexclude = []\n[[rule]]\nurls = [\"https://a/\"]", "site.root", 1, "missing"),
+            ("[[rule]]\nurls = [\"https://a/\"]", "site", nil, "required"),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nprefix = \"assets\"\nurls = [\"https://a/\"]", "rule[0].prefix", 4, "end in \"/\""),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nprefix = \"/assets/\"\nurls = [\"https://a/\"]", "rule[0].prefix", 4, "leading"),
+            (
+                "[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[[rule]]\nprefix = \"b/\"\nurls = [\"https://a/\",\n  \"ftp://b/\"]",
+                "rule[1].urls[1]", 7, "http"
+            ),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/x\"]", "rule[0].urls[0]", 4, "end in \"/\""),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"/relative/\"]", "rule[0].urls[0]", 4, "absolute"),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/?q=1/\"]", "rule[0].urls[0]", 4, "query"),
+            (
+                "[site]\nroot = \"/x\"\n[[rule]]\nprefix = \"a/\"\nurls = [\"https://a/\"]\n[[rule]]\nprefix = \"a/\"\nurls = [\"https://b/\"]",
+                "rule[1].prefix", 7, "duplicate prefix"
+            ),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\nindex_bare = \"yes\"", "rule[0].index_bare", 5, "true or false"),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[coalesce]\nquiet = \"2 seconds\"", "coalesce.quiet", 6, "not a duration"),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[coalesce]\nquiet = \"2\"", "coalesce.quiet", 6, "not a duration"),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[coalesce]\nmax_delay = 30", "coalesce.max_delay", 6, "expected a string"),
+            (
+                "[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[coalesce]\nquiet = \"1m\"\nmax_delay = \"30s\"", "coalesce.quiet", 6,
+                "must not be longer than max_delay"
+            ),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[purge]\narea = \"global\"", "purge.area", 6, "mainland"),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[purge]\non = [\"changed\"]", "purge.on[0]", 6, "not one of"),
+            ("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[purge]\nrequests_per_second = 50", "purge.requests_per_second", 6, "20"),
+            (
+                "[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[tencentcloud]\nendpoint = \"http://cdn.tencentcloudapi.com\"",
+                "tencentcloud.endpoint", 6, "https://"
+            ),
+            (
+                "[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[tencentcloud]\nsecret_key = \"s3cr3t-value\"", "tencentcloud.secret_key",
+                6, "unknown key"
+            ),
+            ("[site]\nroot = \"/x\"\n[rule]\nurls = [\"https://a/\"]", "rule", 3, "[[rule]]"),
+            ("[site]\nroot = \"/x\"\n", "rule", nil, "at least one"),
+        ] as [(String, String, Int?, String)])
     func rejected(text: String, keyPath: String, line: Int?, words: String) throws {
         let error = try #require(Self.failure(text))
         #expect(error.file == "conf/site.toml")
@@ -143,7 +157,8 @@ import Testing
     }
 
     @Test func aSecretInAnUnknownKeyIsNotEchoed() throws {
-        let error = try #require(Self.failure("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[tencentcloud]\nsecret_key = \"s3cr3t-value\""))
+        let error = try #require(
+            Self.failure("[site]\nroot = \"/x\"\n[[rule]]\nurls = [\"https://a/\"]\n[tencentcloud]\nsecret_key = \"s3cr3t-value\""))
         #expect(!error.description.contains("s3cr3t-value"))
     }
 

@@ -1,5 +1,6 @@
-@testable import PurgeCore
 import Testing
+
+@testable import PurgeCore
 
 /// SPEC §4's exclude rules, bullet by bullet: for each, paths that must match and paths that
 /// must *not* (the first release matched `**/.*` against every file).

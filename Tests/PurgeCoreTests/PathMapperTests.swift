@@ -41,7 +41,10 @@ import Testing
         let mapping = Self.mapper().map(path)
         #expect(mapping.urls == [Self.www + "caf%E9.html", Self.apex + "caf%E9.html"])
         #expect(path.description == "caf\\xE9.html")
-        #expect(mapping.json == #"{"path": "caf\\xE9.html", "excluded": false, "rule": "", "urls": ["https://www.example.com/caf%E9.html", "https://example.com/caf%E9.html"]}"#)
+        #expect(
+            mapping.json
+                == #"{"path": "caf\\xE9.html", "excluded": false, "rule": "", "urls": ["https://www.example.com/caf%E9.html", "https://example.com/caf%E9.html"]}"#
+        )
     }
 
     @Test func urlEncodeFlagSendsUTF8RawButStillEncodesASCIIAndInvalidBytes() {
@@ -132,9 +135,10 @@ import Testing
         let mapper = PathMapper(
             rules: [.init(prefix: "", urls: ["https://a.example/", "https://a.example/"], index: ["index.html"], indexBare: true)],
             exclude: [], urlEncode: false)
-        #expect(mapper.map(RelativePath("x/index.html")).urls == [
-            "https://a.example/x/index.html", "https://a.example/x/", "https://a.example/x",
-        ])
+        #expect(
+            mapper.map(RelativePath("x/index.html")).urls == [
+                "https://a.example/x/index.html", "https://a.example/x/", "https://a.example/x",
+            ])
     }
 }
 

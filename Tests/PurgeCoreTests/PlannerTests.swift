@@ -1,5 +1,6 @@
-@testable import PurgeCore
 import Testing
+
+@testable import PurgeCore
 
 @Suite struct PlannerTests {
     static func queue(_ urls: [String], from first: Int64 = 1) -> [QueuedURL] {
@@ -23,15 +24,17 @@ import Testing
 
     @Test func quotaOverflowBecomesDirectoryPurges() {
         // 300 changes in two directories, 100 URLs left today.
-        let urls = (0..<150).map { "https://www.example.com/blog/\($0).html" }
+        let urls =
+            (0..<150).map { "https://www.example.com/blog/\($0).html" }
             + (0..<150).map { "https://www.example.com/docs/guide/\($0).html" }
         let quota = QuotaView(urlBatch: 1_000, urlAvailable: 100, pathBatch: 20, pathAvailable: 100)
         let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
         #expect(plan.urlBatches.map(\.count) == [100])
         #expect(plan.directoryBatches.count == 1)
-        #expect(plan.directoryBatches[0].directories == [
-            "https://www.example.com/blog/", "https://www.example.com/docs/guide/",
-        ])
+        #expect(
+            plan.directoryBatches[0].directories == [
+                "https://www.example.com/blog/", "https://www.example.com/docs/guide/",
+            ])
         #expect(plan.directoryBatches[0].covers == Array(101...300))
         #expect(plan.waiting.isEmpty)
         #expect(plan.siteRoots.isEmpty)
@@ -98,7 +101,8 @@ import Testing
 
     @Test func topLevelFilesTakeTheURLQuotaSoTheFallbackStaysNarrow() {
         // A deploy: 150 blog posts, the sitemap, robots.txt and the home page; 3 URLs left today.
-        let urls = (0..<150).map { "https://www.example.com/blog/\($0).html" }
+        let urls =
+            (0..<150).map { "https://www.example.com/blog/\($0).html" }
             + ["https://www.example.com/sitemap.xml", "https://www.example.com/robots.txt", "https://www.example.com/"]
         let quota = QuotaView(urlBatch: 1_000, urlAvailable: 3, pathBatch: 20, pathAvailable: 10)
         let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
@@ -110,8 +114,10 @@ import Testing
     }
 
     @Test func theRestOfTheURLQuotaGoesToTheOldestDeeperURLs() {
-        let urls = ["https://h.example/a/1.html", "https://h.example/top.html", "https://h.example/b/2.html",
-            "https://h.example/b/3.html"]
+        let urls = [
+            "https://h.example/a/1.html", "https://h.example/top.html", "https://h.example/b/2.html",
+            "https://h.example/b/3.html",
+        ]
         let quota = QuotaView(urlBatch: 1_000, urlAvailable: 2, pathBatch: 20, pathAvailable: 10)
         let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
         #expect(plan.urlBatches.flatMap { $0 }.map(\.id) == [1, 2])
@@ -152,9 +158,12 @@ import Testing
         ].map { "https://www.example.com/" + $0 }
         let quota = QuotaView(urlBatch: 1_000, urlAvailable: 0, pathBatch: 20, pathAvailable: 3)
         let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
-        #expect(plan.directoryBatches.map(\.directories) == [[
-            "https://www.example.com/blog/", "https://www.example.com/docs/", "https://www.example.com/shop/",
-        ]])
+        #expect(
+            plan.directoryBatches.map(\.directories) == [
+                [
+                    "https://www.example.com/blog/", "https://www.example.com/docs/", "https://www.example.com/shop/",
+                ]
+            ])
         #expect(plan.waiting.isEmpty)
     }
 
@@ -164,9 +173,12 @@ import Testing
         let urls = ["a/b/x/1", "a/b/y/2", "a/b/z/3", "a/c/u/4", "a/c/v/5", "e/6"].map { "https://h.example/" + $0 }
         let quota = QuotaView(urlBatch: 1_000, urlAvailable: 0, pathBatch: 20, pathAvailable: 4)
         let plan = Planner.plan(queue: Self.queue(urls), quota: quota, directoryFallback: true)
-        #expect(plan.directoryBatches.map(\.directories) == [[
-            "https://h.example/a/b/", "https://h.example/a/c/u/", "https://h.example/a/c/v/", "https://h.example/e/",
-        ]])
+        #expect(
+            plan.directoryBatches.map(\.directories) == [
+                [
+                    "https://h.example/a/b/", "https://h.example/a/c/u/", "https://h.example/a/c/v/", "https://h.example/e/",
+                ]
+            ])
         #expect(plan.directoryBatches[0].covers == [1, 2, 3, 4, 5, 6])
     }
 
@@ -240,7 +252,8 @@ import Testing
                 DirectoryCover.siteRoot(of: $0.url)
             })
         if deeperHosts.count <= quota.pathAvailable {
-            #expect(waitingDeeper.isEmpty, "\(deeperHosts.count) host(s), \(quota.pathAvailable) slot(s), yet \(waitingDeeper.count) deeper URL(s) wait")
+            #expect(
+                waitingDeeper.isEmpty, "\(deeperHosts.count) host(s), \(quota.pathAvailable) slot(s), yet \(waitingDeeper.count) deeper URL(s) wait")
         }
     }
 }

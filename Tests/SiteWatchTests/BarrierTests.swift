@@ -1,8 +1,8 @@
 import Foundation
+import PurgeCore
 import Testing
 
 @testable import SiteWatch
-import PurgeCore
 
 /// `SiteMonitor.barrier`: every event the kernel queued before the barrier was asked for is
 /// delivered before its answer — and a reader that has not read them does not answer.
@@ -50,10 +50,11 @@ extension EndToEndTests {
         try await harness.start()
         // One event read: the reader now leaves the descriptor alone for 3 s.
         harness.write("a.html", "v2")
-        #expect(try await harness.waitForEvent { event in
-            if case .touched(let paths) = event { return paths.contains("a.html") }
-            return false
-        })
+        #expect(
+            try await harness.waitForEvent { event in
+                if case .touched(let paths) = event { return paths.contains("a.html") }
+                return false
+            })
         let started = ContinuousClock.now
         makeDirectories(harness.root, "late/deep")
         harness.write("late/deep/page.html", "created")
@@ -96,9 +97,10 @@ extension EndToEndTests {
         harness.write("m/s5/new.html", "created")
         harness.write(".git/s1/deep/page.html", "v2")
         #expect(
-            try await harness.settle() == changes([
-                ("a/s0/deep/page.html", .modified), ("m/s5/new.html", .created), ("z/s11/deep/page.html", .modified),
-            ]))
+            try await harness.settle()
+                == changes([
+                    ("a/s0/deep/page.html", .modified), ("m/s5/new.html", .created), ("z/s11/deep/page.html", .modified),
+                ]))
         await harness.stop()
     }
 }

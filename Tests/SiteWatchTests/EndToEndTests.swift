@@ -1,10 +1,10 @@
 import Foundation
 import Glibc
+import PurgeCore
 import StateStore
 import Testing
 
 @testable import SiteWatch
-import PurgeCore
 
 /// SPEC §5, one bullet at a time, with real inotify in temporary directories. Serialized: one
 /// suite owns the machine's inotify queue while the overflow test lowers its limit.

@@ -1,10 +1,10 @@
 import Foundation
 import Glibc
+import PurgeCore
 import StateStore
 import Testing
 
 @testable import SiteWatch
-import PurgeCore
 
 /// Issue 22: an open or stat that fails is judged by its errno, never guessed. ENOENT/ENOTDIR:
 /// gone; EACCES/EPERM and anything unlisted: unreadable, its rows kept; EMFILE, ENFILE, ENOMEM,
@@ -156,7 +156,9 @@ import PurgeCore
         let before = try site.rows()
         site.inject(code, site.page(0).description, on: [.open])  // the content hasher's open
         let result = try await site.detect(.paths([site.page(0)]))
-        check(result, code: code, expected: expected == .transient ? .deferred : expected, path: site.page(0), rowsBefore: before, rowsAfter: try site.rows())
+        check(
+            result, code: code, expected: expected == .transient ? .deferred : expected, path: site.page(0), rowsBefore: before,
+            rowsAfter: try site.rows())
     }
 
     @Test(arguments: table)

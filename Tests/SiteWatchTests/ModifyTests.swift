@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
+import PurgeCore
 import Testing
 
 @testable import SiteWatch
-import PurgeCore
 
 /// ``ModifyThrottle`` on its own: time is an input, nothing sleeps.
 @Suite struct ModifyThrottleTests {
@@ -146,10 +146,11 @@ extension EndToEndTests {
         #expect(fd >= 0)
         defer { close(fd) }
         // The create is one touch; every write after it is IN_MODIFY only (the file stays open).
-        #expect(try await harness.waitForEvent { event in
-            if case .touched(let paths) = event { return paths.contains(path) }
-            return false
-        })
+        #expect(
+            try await harness.waitForEvent { event in
+                if case .touched(let paths) = event { return paths.contains(path) }
+                return false
+            })
         let clock = ContinuousClock()
         let started = clock.now
         let first = harness.seenEvents.count
@@ -162,15 +163,17 @@ extension EndToEndTests {
         // What arrived by the last write; a touch must come after it (the trailing edge).
         harness.collect()
         let endOfBurst = harness.seenEvents.count
-        #expect(try await harness.waitForEvent(timeout: .seconds(5)) { _ in
-            Self.touchedCount(of: path, in: harness.seenEvents[endOfBurst...]) > 0
-        }, "no touch after the burst's last write")
+        #expect(
+            try await harness.waitForEvent(timeout: .seconds(5)) { _ in
+                Self.touchedCount(of: path, in: harness.seenEvents[endOfBurst...]) > 0
+            }, "no touch after the burst's last write")
         // A write right after that touch (the 1,000th) is followed by another one.
         let beforeLast = harness.seenEvents.count
         _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        #expect(try await harness.waitForEvent(timeout: .seconds(5)) { _ in
-            Self.touchedCount(of: path, in: harness.seenEvents[beforeLast...]) > 0
-        }, "no touch after the last write")
+        #expect(
+            try await harness.waitForEvent(timeout: .seconds(5)) { _ in
+                Self.touchedCount(of: path, in: harness.seenEvents[beforeLast...]) > 0
+            }, "no touch after the last write")
         let total = Self.touchedCount(of: path, in: harness.seenEvents[first...])
         let bound = Int(elapsed / .milliseconds(100)) + 3
         #expect(total >= 2 && total <= bound, "\(total) touches for 1,000 writes in \(elapsed) (bound \(bound))")

@@ -1,10 +1,10 @@
 import Foundation
 import Glibc
+import PurgeCore
 import StateStore
 import Testing
 
 @testable import SiteWatch
-import PurgeCore
 
 /// Lost events (overflow, unknown watches), the watch limit, and the true set after recovery.
 extension EndToEndTests {

@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
+import PurgeCore
 import Testing
 
 @testable import SiteWatch
-import PurgeCore
 
 /// A root that does not exist yet (installed before the first deploy) or vanishes: a state, not
 /// an error. The root check runs every 60 s here, so anything seen sooner came from an event.

@@ -1,10 +1,10 @@
 import Foundation
 import Glibc
+import PurgeCore
 import StateStore
 import Testing
 
 @testable import SiteWatch
-import PurgeCore
 
 @Suite struct RelativePathTests {
     @Test(arguments: [

@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
+import PurgeCore
 import Testing
 
 @testable import SiteWatch
-import PurgeCore
 
 /// The walker reports files in the byte order of their paths — the manifest's (SQLite BLOB)
 /// order, which the detector merges against without sorting (issue 12). The oracle is

@@ -1,7 +1,6 @@
 import Foundation
-import Testing
-
 import StateStore
+import Testing
 
 /// The ``QueueStore`` contract, unit by unit, written from its documentation: what each unit
 /// must change and what it must leave alone. Parameterised over the stores there are (the SQLite
@@ -111,7 +110,8 @@ import StateStore
     func splittingReplacesTheBatchAndEachPartTakesItsRows(_ kind: String) async throws {
         let subject = try Self.make(kind)
         let batch = try await Self.plannedBatch(subject, ["a", "b", "c", "d"])
-        try await subject.store.split(batch, into: [[Self.www + "a", Self.www + "b"], [Self.www + "c"], [Self.www + "d"]], nowMilliseconds: Self.now)
+        try await subject.store.split(
+            batch, into: [[Self.www + "a", Self.www + "b"], [Self.www + "c"], [Self.www + "d"]], nowMilliseconds: Self.now)
         let parts = try await subject.store.batches(in: .planned, dueBy: nil)
         #expect(parts.map(\.targets.count) == [2, 1, 1])
         #expect(!parts.contains { $0.id == batch.id }, "must not: the original batch kept")
@@ -125,7 +125,9 @@ import StateStore
     func aURLFailsAloneAndTheRestStaysInItsBatch(_ kind: String) async throws {
         let subject = try Self.make(kind)
         let batch = try await Self.plannedBatch(subject, ["a", "toolong", "c"])
-        #expect(try await subject.store.failAlone(url: Self.www + "toolong", of: batch, errorCode: "InvalidParameter.CdnUrlTooLong", nowMilliseconds: Self.now))
+        #expect(
+            try await subject.store.failAlone(
+                url: Self.www + "toolong", of: batch, errorCode: "InvalidParameter.CdnUrlTooLong", nowMilliseconds: Self.now))
         let states = try Self.rowStates(subject)
         #expect(states[Self.www + "toolong"] == .failed)
         #expect(states[Self.www + "a"] == .batched && states[Self.www + "c"] == .batched, "must not: the others failed")

@@ -214,8 +214,12 @@ final class TemporaryDirectory {
             let now: Int64 = 1_000
             return [
                 try tx.insertBatch(action: .urls, area: "", state: .accepted, targets: ["a"], queueIDs: [], dryRun: false, nowMilliseconds: now),
-                try tx.insertBatch(action: .urls, area: "", state: .accepted, targets: ["b"], queueIDs: [], dryRun: false, nextAttemptMilliseconds: 900, nowMilliseconds: now),
-                try tx.insertBatch(action: .urls, area: "", state: .accepted, targets: ["c"], queueIDs: [], dryRun: false, nextAttemptMilliseconds: 5_000, nowMilliseconds: now),
+                try tx.insertBatch(
+                    action: .urls, area: "", state: .accepted, targets: ["b"], queueIDs: [], dryRun: false, nextAttemptMilliseconds: 900,
+                    nowMilliseconds: now),
+                try tx.insertBatch(
+                    action: .urls, area: "", state: .accepted, targets: ["c"], queueIDs: [], dryRun: false, nextAttemptMilliseconds: 5_000,
+                    nowMilliseconds: now),
                 try tx.insertBatch(action: .urls, area: "", state: .planned, targets: ["d"], queueIDs: [], dryRun: false, nowMilliseconds: now),
             ]
         }

@@ -491,8 +491,7 @@ struct ClientEmulatorTests {
             #expect(emu.requests.count >= 2, "\(emu.requests.map { "\($0.outcome) \($0.arrival - start)" })")
             // A deadline already past sends nothing.
             let before = emu.requests.count
-            if let error = await captureError({ _ = try await client.describePurgeQuota(deadline: .now - .seconds(1)) })
-            {
+            if let error = await captureError({ _ = try await client.describePurgeQuota(deadline: .now - .seconds(1)) }) {
                 #expect(error.code == "ClientError.DeadlineExceeded")
             }
             #expect(emu.requests.count == before)

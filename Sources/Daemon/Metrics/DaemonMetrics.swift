@@ -32,13 +32,15 @@ public final class DaemonMetrics: Sendable {
 
     public init() {
         filesTracked = registry.makeGauge(descriptor: Self.named("purgewatch_files_tracked", "Files in the manifest."))
-        oldestPendingAge = registry.makeGauge(descriptor: Self.named("purgewatch_oldest_pending_age_seconds", "Age of the oldest URL waiting to be planned (0 when none)."))
+        oldestPendingAge = registry.makeGauge(
+            descriptor: Self.named("purgewatch_oldest_pending_age_seconds", "Age of the oldest URL waiting to be planned (0 when none)."))
         lastAccepted = registry.makeGauge(
             descriptor: Self.named(
                 "purgewatch_last_accepted_timestamp_seconds", "Unix time the API last accepted a purge batch (0 before the first)."))
         watches = registry.makeGauge(descriptor: Self.named("purgewatch_watches", "inotify watches held."))
         up = registry.makeGauge(descriptor: Self.named("purgewatch_up", "1 while the daemon runs."))
-        overflows = registry.makeCounter(descriptor: Self.named("purgewatch_inotify_overflows_total", "inotify queue overflows (each recovered by a full walk)."))
+        overflows = registry.makeCounter(
+            descriptor: Self.named("purgewatch_inotify_overflows_total", "inotify queue overflows (each recovered by a full walk)."))
         walkSeconds = registry.makeDurationHistogram(
             descriptor: Self.named("purgewatch_walk_seconds", "Duration of full walks of the tree against the manifest."),
             buckets: [.milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30), .seconds(120), .seconds(600)])
@@ -53,7 +55,8 @@ public final class DaemonMetrics: Sendable {
     }
 
     private func batchGauge(_ state: String) -> Gauge {
-        registry.makeGauge(descriptor: Self.named("purgewatch_batches", "Purge batches recorded (7 days of history) by state."), labels: [("state", state)])
+        registry.makeGauge(
+            descriptor: Self.named("purgewatch_batches", "Purge batches recorded (7 days of history) by state."), labels: [("state", state)])
     }
 
     private func walkCounter(_ reason: String) -> Counter {
@@ -62,7 +65,10 @@ public final class DaemonMetrics: Sendable {
 
     /// One HTTP attempt against the API (`code` is `OK` for success).
     public func apiRequest(action: String, code: String) {
-        registry.makeCounter(descriptor: Self.named("purgewatch_api_requests_total", "Tencent Cloud API requests by action and result code (OK for success)."), labels: [("action", action), ("code", code)]).increment()
+        registry.makeCounter(
+            descriptor: Self.named("purgewatch_api_requests_total", "Tencent Cloud API requests by action and result code (OK for success)."),
+            labels: [("action", action), ("code", code)]
+        ).increment()
     }
 
     /// A full walk of the tree finished.
@@ -125,7 +131,12 @@ public final class DaemonMetrics: Sendable {
         oldestPendingAge.set(to: snapshot.oldestPendingAge)
         for state in BatchState.allCases { batchGauge(state.rawValue).set(to: Double(snapshot.batches[state] ?? 0)) }
         for row in snapshot.quota {
-            registry.makeGauge(descriptor: Self.named("purgewatch_quota_available", "Purges left today by area and kind (url, path), as last read from DescribePurgeQuota and counted since."), labels: [("area", row.area), ("kind", row.kind.rawValue)]).set(to: Double(row.available))
+            registry.makeGauge(
+                descriptor: Self.named(
+                    "purgewatch_quota_available",
+                    "Purges left today by area and kind (url, path), as last read from DescribePurgeQuota and counted since."),
+                labels: [("area", row.area), ("kind", row.kind.rawValue)]
+            ).set(to: Double(row.available))
         }
         lastAccepted.set(to: snapshot.lastAccepted)
         return registry.emitToString()

@@ -58,7 +58,9 @@ public struct ConfigParser {
         var exclude: [ExcludeGlob] = []
         for (index, text) in excludeTexts.enumerated() {
             guard let glob = ExcludeGlob(text) else {
-                throw error("site.exclude[\(index)]", "\(quoted(text)) is not a valid glob (empty, an unclosed [, or longer than \(ExcludeGlob.maximumStates) pattern elements)")
+                throw error(
+                    "site.exclude[\(index)]",
+                    "\(quoted(text)) is not a valid glob (empty, an unclosed [, or longer than \(ExcludeGlob.maximumStates) pattern elements)")
             }
             exclude.append(glob)
         }

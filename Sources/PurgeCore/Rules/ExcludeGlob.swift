@@ -250,6 +250,8 @@ public struct ExcludeGlob: Sendable, Hashable, CustomStringConvertible {
         let slash = UInt8(ascii: "/")
         var next = StateSet()
         let count = nodes.count
+        // swift-format-ignore: ReplaceForEachWithForLoop
+        // StateSet is not a Sequence: its forEach walks the set bits without allocating.
         states.forEach { index in
             guard index < count else { return }  // the accepting state reads nothing
             switch nodes[index] {

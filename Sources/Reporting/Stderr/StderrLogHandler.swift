@@ -35,8 +35,7 @@ public struct StderrLogHandler: LogHandler {
     }
 
     /// For tests: write to `fd` instead of stderr.
-    init(label: String, logLevel: Logger.Level, timestamps: Bool, metadataProvider: Logger.MetadataProvider?, fd: Int32)
-    {
+    init(label: String, logLevel: Logger.Level, timestamps: Bool, metadataProvider: Logger.MetadataProvider?, fd: Int32) {
         self.label = label
         self.logLevel = logLevel
         self.timestamps = timestamps

@@ -1,5 +1,5 @@
-import StateStore
 import PurgeCore
+import StateStore
 
 /// How a file's content changed, judged by its end state against the manifest.
 public enum ChangeKind: String, Sendable, Hashable, CaseIterable {

@@ -44,8 +44,7 @@ final class ContentHasher {
         if expected.path.bytes.count < Int(PATH_MAX) - 1 {
             // A failure here is judged by the component-wise open below, which fails alike.
             fd = FileSystem.openFile(at: rootFD, expected.path.bytes)
-            if fd >= 0, let stat = FileSystem.fstat(fd), stat.inode != expected.inode || stat.device != expected.device
-            {
+            if fd >= 0, let stat = FileSystem.fstat(fd), stat.inode != expected.inode || stat.device != expected.device {
                 close(fd)
                 fd = -1
             }

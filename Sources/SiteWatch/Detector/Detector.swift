@@ -1,7 +1,7 @@
 import Dispatch
 import Glibc
-import StateStore
 import PurgeCore
+import StateStore
 
 /// Compares what is on disk with the manifest and reports created / modified / deleted files
 /// by content (SPEC §5).

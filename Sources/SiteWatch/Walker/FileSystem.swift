@@ -1,5 +1,6 @@
 import Glibc
 import PurgeCore
+
 #if DEBUG
 import Synchronization
 #endif

@@ -1,8 +1,8 @@
 import Dispatch
 import Glibc
 import Logging
-import Synchronization
 import PurgeCore
+import Synchronization
 
 /// Where a missing root's resolution stops: `directory` exists, `name` in it does not (yet).
 struct RootWaitPoint: Sendable, Equatable {

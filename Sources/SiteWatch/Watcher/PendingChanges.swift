@@ -1,4 +1,5 @@
 import PurgeCore
+
 /// Delays full walks that repeat: the first runs at once; the next one within `quietPeriod`
 /// waits `initial` after it, and each further one twice as long as the last (up to `maximum`),
 /// so an overflow loop cannot pin the CPU (watchman #1354). After `quietPeriod` without a full

@@ -1,4 +1,5 @@
 import PurgeCore
+
 /// Why the whole tree must be walked against the manifest.
 public enum RescanReason: Sendable, Hashable, CustomStringConvertible {
     /// `IN_Q_OVERFLOW`: the kernel queue filled and events were lost.

@@ -118,7 +118,8 @@ extension Database {
     fileprivate func queueRow(_ s: Statement) -> QueueRow {
         QueueRow(
             id: s.int64(0), url: s.text(1) ?? "", area: s.text(2) ?? "", path: s.isNull(3) ? nil : s.blob(3),
-            kind: QueueKind(rawValue: s.text(4) ?? "") ?? .modified, firstSeenMilliseconds: s.int64(5), state: QueueState(rawValue: s.text(6) ?? "") ?? .failed,
+            kind: QueueKind(rawValue: s.text(4) ?? "") ?? .modified, firstSeenMilliseconds: s.int64(5),
+            state: QueueState(rawValue: s.text(6) ?? "") ?? .failed,
             batchID: s.isNull(7) ? nil : s.int64(7), retries: Int(s.int64(8)), errorCode: s.text(9),
             failedMilliseconds: s.isNull(10) ? nil : s.int64(10))
     }

@@ -29,7 +29,8 @@ struct CheckConfig: ParsableCommand {
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: config.site.root, isDirectory: &isDirectory) || !isDirectory.boolValue {
             Console.err(
-                "warning: the site root \(config.site.root) does not exist (yet): `run` waits for it, watching its nearest existing parent, and records its first tree as the baseline (nothing is purged for it)")
+                "warning: the site root \(config.site.root) does not exist (yet): `run` waits for it, watching its nearest existing parent, and records its first tree as the baseline (nothing is purged for it)"
+            )
         }
         if let problem = credentials.problem {
             Console.err((requireCredentials ? "" : "warning: ") + problem)

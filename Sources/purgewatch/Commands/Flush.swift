@@ -71,7 +71,8 @@ enum DaemonConnection {
         }
         var looked = [config.state.path, config.dryRunStatePath].map { ControlSocket.path(forState: $0) }.joined(separator: ", ")
         if config.state.source == .besideConfig {
-            looked += "; [state] path is not set and $STATE_DIRECTORY is unset, so the state is looked for beside the config (and at \(SiteConfig.State.systemdPath(configStem: FilePaths.stem(of: config.sourcePath)))): set [state] path to the daemon's"
+            looked +=
+                "; [state] path is not set and $STATE_DIRECTORY is unset, so the state is looked for beside the config (and at \(SiteConfig.State.systemdPath(configStem: FilePaths.stem(of: config.sourcePath)))): set [state] path to the daemon's"
         }
         Console.err(
             "no purgewatch daemon is running for \(config.sourcePath) (looked at \(looked)): \(lastError?.description ?? "")")

@@ -49,7 +49,8 @@ struct Run: AsyncParsableCommand {
             notifier: SystemdNotifier(environment: environment), environment: environment,
             environmentCredentials: environmentCredentials)
         logger.debug(
-            "process hardening: dumpable=\(ProcessHardening.isDumpable), credential variables kept in the environment: \(EnvironmentCredentials.variables.filter { environment[$0] != nil })")
+            "process hardening: dumpable=\(ProcessHardening.isDumpable), credential variables kept in the environment: \(EnvironmentCredentials.variables.filter { environment[$0] != nil })"
+        )
         let reloads = ClosureService { [daemon] in
             for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
                 daemon.requestReload()

@@ -35,7 +35,8 @@ extension ConfigOption {
                 let fm = FileManager.default
                 if !fm.fileExists(atPath: loaded.state.path) && fm.fileExists(atPath: systemd) {
                     Console.err(
-                        "purgewatch: [state] path is not set and $STATE_DIRECTORY is unset; no state at \(loaded.state.path), using the systemd unit's \(systemd)")
+                        "purgewatch: [state] path is not set and $STATE_DIRECTORY is unset; no state at \(loaded.state.path), using the systemd unit's \(systemd)"
+                    )
                     loaded.state = .init(path: systemd, source: .stateDirectory)
                 }
             }

@@ -1,7 +1,7 @@
+import ControlProtocol
 import Foundation
 import Glibc
 
-import ControlProtocol
 @testable import Daemon
 
 /// A control-socket client without the socket: one end of a socket pair is the daemon's

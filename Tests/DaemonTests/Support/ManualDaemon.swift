@@ -3,8 +3,8 @@ import Foundation
 import Logging
 import PurgeCore
 import Reporting
-import Synchronization
 import StateStore
+import Synchronization
 import TencentEmulator
 
 @testable import Daemon

@@ -8,8 +8,7 @@ enum Subprocess {
         var stderr: String
     }
 
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Result
-    {
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

@@ -1,8 +1,8 @@
 import Foundation
 import Glibc
+import PurgeCore
 
 @testable import SiteWatch
-import PurgeCore
 
 /// A fresh directory under /tmp, removed at deinit.
 final class Scratch: @unchecked Sendable {

@@ -1,11 +1,11 @@
 import Foundation
 import Logging
+import PurgeCore
 import StateStore
 import Synchronization
 import Testing
 
 @testable import SiteWatch
-import PurgeCore
 
 /// The harness's exclusion: dot files and directories, `*~`, `*.swp`, `*.tmp` (like the example config).
 let testExclusion = ExclusionRule(patterns: [".*", "*~", "*.swp", "*.tmp"])
