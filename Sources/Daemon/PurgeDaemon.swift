@@ -7,6 +7,7 @@ import PurgeCore
 import Reporting
 import SiteWatch
 import StateStore
+import Synchronization
 import TencentCDN
 
 /// The daemon: reconcile, watch, coalesce, queue, plan, submit, verify (SPEC §1).
@@ -41,7 +42,9 @@ public actor PurgeDaemon {
         case reload
     }
 
-    public private(set) var config: SiteConfig
+    public private(set) var config: SiteConfig {
+        didSet { verifier?.config = config }
+    }
     let options: DaemonOptions
     /// The wall and monotonic clocks of every stage (``DaemonOptions/clock``).
     let clock: DaemonClock
@@ -60,7 +63,11 @@ public actor PurgeDaemon {
     /// The queue, batches and quota as the submitter and verifier change them (``QueueStore``):
     /// the SQLite store over ``db`` today.
     var store: (any QueueStore)!
-    var client: TencentCDNClient?
+    var client: TencentCDNClient? {
+        didSet { verifier?.client = client }
+    }
+    /// The verifier stage's service (``Verifier``): polls, settles, prefetches, prunes.
+    var verifier: Verifier?
     var httpClient: HTTPClient?
     /// Held for the life of the process: no other purgewatch writes this state meanwhile.
     var stateLock: StateLock?
@@ -114,7 +121,6 @@ public actor PurgeDaemon {
     var waitingForRoot: String?
     /// Why comparisons last failed and when that was said (for one log line per condition).
     var detectFailure: (reason: String, condition: String, at: ContinuousClock.Instant)?
-    var lastPrune: ContinuousClock.Instant?
     /// Wake-ups of the stages: the detector (a window closed), the submitter and the verifier
     /// (work queued, a tick), the watcher (a new monitor started). Each holds at most one.
     let detectorWake: AsyncStream<Void>.Continuation
@@ -127,12 +133,10 @@ public actor PurgeDaemon {
     let watcherWakes: AsyncStream<Void>
     /// Windows closed and not yet compared.
     var windowsClosed = 0
-    var health = StageHealth()
+    /// Each stage's busy-since, for the watchdog (shared with the stage services).
+    let health = StageBoard()
     /// Set while the state cannot be written (a full disk): reported in STATUS= and the log.
     var storageDegraded: String?
-    /// URLs whose purge is done, to prefetch (in memory: prefetching is only an optimisation).
-    var pendingPushes: [String] = []
-    var pendingPushSet: Set<String> = []
     /// The Prometheus series (SPEC §7) and, when `[metrics] listen` is set, their HTTP endpoint.
     public let metrics = DaemonMetrics()
     var metricsServer: MetricsServer?
@@ -397,15 +401,8 @@ public actor PurgeDaemon {
             submitRequested = true
             submitterWake.yield()
         }
-        var due: [ContinuousClock.Instant] = []
-        if client != nil, !options.dryRun, let earliest = try? await store.earliestAttempt(in: [.accepted]) {
-            due.append(clock.instant(atWallMilliseconds: earliest))
-        }
-        let now = clock.now()
-        if let pausedUntil, now < pausedUntil { due = due.map { max($0, pausedUntil) } }
-        if let lastPrune { due.append(lastPrune.advanced(by: options.pruneInterval)) }
-        verifierDue = due.min()
-        armTimer(now: now)
+        verifierDue = await verifier?.nextDue(pausedUntil: pausedUntil)
+        armTimer(now: clock.now())
     }
 
     /// The verifier stage: polls the tasks of accepted batches that are due, prefetches what
@@ -414,16 +411,23 @@ public actor PurgeDaemon {
         for await _ in verifierWakes {
             try Task.checkCancellation()
             do {
-                try await verify()
-                if !flush.waiters.isEmpty { inputs.yield(.progress) }
-                try await prefetch()
-                try await pruneIfDue(now: clock.now())
+                try await verifierPass()
                 storageRecovered(.verifier)
             } catch let error as DatabaseError {
                 try await storageTrouble(error, in: .verifier)
             }
             await verifierScheduled()
         }
+    }
+
+    /// One pass of the verifier; what it found reaches the submitter, STATUS= and the flush
+    /// waiters.
+    func verifierPass() async throws {
+        guard let verifier else { return }
+        let outcome = try await verifier.pass(pausedUntil: pausedUntil)
+        if let summary = outcome.summary { lastBatchSummary = summary }
+        if outcome.requeued { submitRequested = true }
+        if !flush.waiters.isEmpty { inputs.yield(.progress) }
     }
 
     /// Asks the loop to re-read the config (SIGHUP).
@@ -461,6 +465,8 @@ public actor PurgeDaemon {
         }
         db = try StateDatabase.open(path: statePath, migrations: QueueSchema.migrations)
         store = SQLiteQueueStore(db)
+        verifier = Verifier(
+            store: store, client: client, config: config, options: options, clock: clock, logger: logger, health: health)
         var resent = 0
         do {
             resent = try db.transaction { tx in
@@ -830,27 +836,6 @@ public actor PurgeDaemon {
         }
     }
 
-    /// Prunes history older than 7 days (SPEC §6), at start and then hourly.
-    func pruneIfDue(now: ContinuousClock.Instant) async throws {
-        if let lastPrune, lastPrune.duration(to: now) < options.pruneInterval { return }
-        lastPrune = now
-        let cutoff = clock.wallMilliseconds() - options.historyRetention.milliseconds
-        var total = (queue: 0, batches: 0)
-        while true {
-            // In chunks, yielding between them: the control loop answers meanwhile.
-            let pruned = try db.transaction { try $0.pruneHistory(olderThan: cutoff) }
-            total.queue += pruned.queue
-            total.batches += pruned.batches
-            if pruned.queue + pruned.batches == 0 { break }
-            health.begin(.verifier, now: clock.now())
-            await Task.yield()
-        }
-        health.end(.verifier)
-        if total.queue + total.batches > 0 {
-            logger.info("pruned history older than \(options.historyRetention): \(total.queue) queue row(s), \(total.batches) batch(es)")
-        }
-    }
-
     /// Compares what the window collected. Returns false when the tree could not be compared
     /// (the root unavailable mid-swap): the flushes waiting on it wait for the next comparison.
     @discardableResult
@@ -1096,6 +1081,21 @@ public actor PurgeDaemon {
             lastStatusLine = line
             try? notifier.status(line)
         }
+    }
+}
+
+/// ``StageHealth`` shared by the daemon's watchdog and the stage services that report into it.
+final class StageBoard: Sendable {
+    private let state = Mutex(StageHealth())
+
+    func begin(_ stage: StageHealth.Stage, now: ContinuousClock.Instant) { state.withLock { $0.begin(stage, now: now) } }
+    func end(_ stage: StageHealth.Stage) { state.withLock { $0.end(stage) } }
+    func stuck(now: ContinuousClock.Instant, bounds: [StageHealth.Stage: Duration]) -> StageHealth.Stage? {
+        state.withLock { $0.stuck(now: now, bounds: bounds) }
+    }
+    var reportedStuck: Bool {
+        get { state.withLock { $0.reportedStuck } }
+        set { state.withLock { $0.reportedStuck = newValue } }
     }
 }
 

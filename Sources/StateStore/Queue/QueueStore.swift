@@ -59,6 +59,11 @@ public protocol QueueStore: Sendable {
     /// DescribePurgeTasks settled the batch: each row as decided, then the batch's state.
     nonisolated(nonsending) func settle(batch: Int64, _ settlement: Settlement, nowMilliseconds: Int64) async throws
 
+    /// Deletes settled history (`done`, `failed`, forgotten rows and their batches) older than
+    /// `olderThan`, at most a few thousand rows per call: the caller calls again until it
+    /// returns zeros, yielding between calls.
+    nonisolated(nonsending) func prune(olderThan milliseconds: Int64) async throws -> (queue: Int, batches: Int)
+
     // MARK: Scheduling
 
     /// How much work waits at `nowMilliseconds`: what the submitter and its timer ask.
@@ -320,6 +325,10 @@ public final class SQLiteQueueStore: QueueStore {
                 errorCode: settlement.errorCode.map { .some($0) }, errorMessage: settlement.errorMessage.map { .some($0) },
                 nowMilliseconds: nowMilliseconds)
         }
+    }
+
+    public nonisolated(nonsending) func prune(olderThan milliseconds: Int64) async throws -> (queue: Int, batches: Int) {
+        try db.transaction { try $0.pruneHistory(olderThan: milliseconds) }
     }
 
     public nonisolated(nonsending) func workload(nowMilliseconds: Int64) async throws -> Workload {

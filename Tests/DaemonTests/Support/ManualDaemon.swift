@@ -155,8 +155,7 @@ struct ManualDaemon {
     @discardableResult
     func verifyPass() async throws -> ContinuousClock.Instant? {
         syncEmulatorClock()
-        try await daemon.verify()
-        try await daemon.pruneIfDue(now: clock.daemonClock.now())
+        try await daemon.verifierPass()
         await daemon.verifierScheduled()
         return await daemon.verifierDue
     }

@@ -1,0 +1,293 @@
+import Foundation
+import Logging
+import PurgeCore
+import Reporting
+import StateStore
+import TencentCDN
+
+/// The verifier stage (SPEC §6): polls DescribePurgeTasks for accepted batches when they are
+/// due, settles them (each URL done, queued again or failed), marks what never finishes
+/// `unverified`, prefetches what was purged (`prefetch = true`) and prunes old history.
+///
+/// A Service that owns its state — the URLs waiting to be prefetched, when it last pruned, what
+/// its last pass found — and opens nothing of its own: it reads and changes the queue through the
+/// ``QueueStore`` and tells the rest of the pipeline what a pass found through the ``Outcome``
+/// it returns (URLs queued again are the submitter's to send). It runs on its caller's executor
+/// (the daemon's thread): every method is `nonisolated(nonsending)`.
+final class Verifier {
+    /// What one pass found, for the rest of the pipeline.
+    struct Outcome: Equatable {
+        /// URLs were queued again (their task failed): the submitter has work.
+        var requeued = false
+        /// The last batch it settled, for STATUS= (nil: none this pass).
+        var summary: String?
+    }
+
+    let store: any QueueStore
+    let options: DaemonOptions
+    let clock: DaemonClock
+    let logger: Logger
+    let health: StageBoard
+    /// Replaced on reload and when credentials are read again.
+    var client: TencentCDNClient?
+    var config: SiteConfig
+
+    var lifecyclePolicy: BatchLifecycle.Policy { BatchLifecycle.Policy(options) }
+
+    private var outcome = Outcome()
+    private var pendingPushes: [String] = []
+    private var pendingPushSet: Set<String> = []
+    private(set) var lastPrune: ContinuousClock.Instant?
+
+    init(
+        store: any QueueStore, client: TencentCDNClient?, config: SiteConfig, options: DaemonOptions, clock: DaemonClock,
+        logger: Logger, health: StageBoard
+    ) {
+        self.store = store
+        self.client = client
+        self.config = config
+        self.options = options
+        self.clock = clock
+        self.logger = logger
+        self.health = health
+    }
+
+    /// One pass: the polls that are due (none while the account is paused), then prefetch,
+    /// then the hourly prune.
+    nonisolated(nonsending) func pass(pausedUntil: ContinuousClock.Instant?) async throws -> Outcome {
+        outcome = Outcome()
+        try await verify(pausedUntil: pausedUntil)
+        try await prefetch()
+        try await pruneIfDue(now: clock.now())
+        return outcome
+    }
+
+    /// When the verifier has work next: the earliest poll of an accepted batch (not before a
+    /// pause ends), the next prune.
+    nonisolated(nonsending) func nextDue(pausedUntil: ContinuousClock.Instant?) async -> ContinuousClock.Instant? {
+        var due: [ContinuousClock.Instant] = []
+        if client != nil, !options.dryRun, let earliest = try? await store.earliestAttempt(in: [.accepted]) {
+            due.append(clock.instant(atWallMilliseconds: earliest))
+        }
+        let now = clock.now()
+        if let pausedUntil, now < pausedUntil { due = due.map { max($0, pausedUntil) } }
+        if let lastPrune { due.append(lastPrune.advanced(by: options.pruneInterval)) }
+        return due.min()
+    }
+
+    /// Polls DescribePurgeTasks for accepted batches whose next check is due. A task still
+    /// `process` (or not found) ``DaemonOptions/unverifiedAfter`` after acceptance becomes
+    /// `unverified`: reported once, polled no more (SPEC §6).
+    nonisolated(nonsending) func verify(pausedUntil: ContinuousClock.Instant?) async throws {
+        guard let client, !options.dryRun else { return }
+        if let pausedUntil, clock.now() < pausedUntil { return }
+        let now = clock.wallMilliseconds()
+        let due = try await store.batches(in: .accepted, dueBy: now)
+        for batch in due {
+            try Task.checkCancellation()
+            guard let taskID = batch.taskID else { continue }
+            let tasks: [PurgeTask]
+            health.begin(.verifier, now: clock.now())
+            defer { health.end(.verifier) }
+            do {
+                tasks = try await client.describePurgeTasks(
+                    taskId: taskID, pageSize: Self.describePageSize, deadline: ContinuousClock.now.advanced(by: options.submitDeadline))
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                logger.warning("DescribePurgeTasks for task \(taskID) failed: \(error); asking again later")
+                try await scheduleNextPoll(batch)
+                continue
+            }
+            try await settle(batch, tasks: tasks)
+        }
+    }
+
+    /// The largest page DescribePurgeTasks accepts (`Limit`, API maximum 1,000).
+    static let describePageSize = 1_000
+
+    /// The next poll with a doubling delay (the count is in the batch row, so a restart keeps
+    /// the backoff), or `unverified` once the deadline since acceptance has passed.
+    nonisolated(nonsending) func scheduleNextPoll(_ batch: BatchRow) async throws {
+        let now = clock.wallMilliseconds()
+        let accepted = batch.acceptedMilliseconds ?? batch.updatedMilliseconds
+        let (next, actions) = BatchLifecycle.next(
+            batch.state,
+            .polled(
+                settled: false, now: clock.wall(), acceptedAt: Date(timeIntervalSince1970: Double(accepted) / 1_000),
+                polls: batch.polls),
+            policy: lifecyclePolicy)
+        guard let next else { return }
+        for action in actions {
+            switch action {
+            case .markUnverified:
+                try await store.markUnverified(
+                    batch: batch.id, state: next,
+                    message: "task still in process or not found \(options.unverifiedAfter) after it was accepted", nowMilliseconds: now)
+                outcome.summary = "unverified (\(batch.targets.count))"
+                logger.warning(
+                    "task \(batch.taskID ?? "") is still not done \(options.unverifiedAfter) after it was accepted: marked unverified, polled no more",
+                    metadata: [
+                        "purge.batch_id": "\(batch.id)", "purge.task_id": "\(batch.taskID ?? "")",
+                        "purge.url_count": "\(batch.targets.count)", "purge.error_code": "Unverified",
+                    ])
+            case .pollAgain(let at, let polls):
+                try await store.schedulePoll(
+                    batch: batch.id, state: next, atMilliseconds: Int64(at.timeIntervalSince1970 * 1_000), polls: polls,
+                    nowMilliseconds: now)
+            default:
+                break
+            }
+        }
+    }
+
+    /// Applies DescribePurgeTasks' answer: done URLs are done, failed ones queued again (up to
+    /// ``DaemonOptions/maxTaskRetries``), and the batch is done once nothing is in process.
+    nonisolated(nonsending) func settle(_ batch: BatchRow, tasks: [PurgeTask]) async throws {
+        var status: [String: PurgeTask.Status] = [:]
+        for task in tasks { status[task.url] = task.status }
+        let isPath = batch.action == .directories
+        var inProcess = false
+        var failedTargets: [String] = []
+        for target in batch.targets {
+            switch status[target] {
+            case .done?: break
+            case .fail?: failedTargets.append(target)
+            default: inProcess = true
+            }
+        }
+        if inProcess {
+            try await scheduleNextPoll(batch)
+            return
+        }
+        var requeued = 0
+        var gaveUp = 0
+        var prefetchable: [String] = []
+        let maxRetries = options.maxTaskRetries
+        let collectPrefetch = config.purge.prefetch && !isPath
+        // Each row's end is decided here (retries left or not), then applied in one transaction.
+        var done: [Int64] = []
+        var requeue: [Int64] = []
+        var failed: [Int64] = []
+        for row in try await store.urls(ofBatch: batch.id) where row.state == .batched {
+            let rowFailed = isPath ? failedTargets.contains { row.url.hasPrefix($0) } : failedTargets.contains(row.url)
+            if !rowFailed {
+                done.append(row.id)
+                // Prefetch what now exists at the edge's origin: created and modified URLs,
+                // never deleted ones (a 404) and never directories.
+                if collectPrefetch && (row.kind == .created || row.kind == .modified) { prefetchable.append(row.url) }
+            } else if row.retries < maxRetries {
+                requeue.append(row.id)
+            } else {
+                failed.append(row.id)
+            }
+        }
+        requeued = requeue.count
+        gaveUp = failed.count
+        let accepted = Date(timeIntervalSince1970: Double(batch.acceptedMilliseconds ?? batch.updatedMilliseconds) / 1_000)
+        let (next, _) = BatchLifecycle.next(
+            batch.state, .polled(settled: true, now: clock.wall(), acceptedAt: accepted, polls: batch.polls, givenUp: gaveUp),
+            policy: lifecyclePolicy)
+        guard let next else { return }
+        var settlement = Settlement(state: next)
+        settlement.done = done
+        settlement.requeued = requeue
+        settlement.failed = failed
+        if !failedTargets.isEmpty {
+            settlement.errorCode = "TaskFailed"
+            settlement.errorMessage = "\(failedTargets.count) target(s) reported fail"
+        }
+        try await store.settle(batch: batch.id, settlement, nowMilliseconds: clock.wallMilliseconds())
+        for url in prefetchable where pendingPushSet.insert(url).inserted { pendingPushes.append(url) }
+        let metadata: Logger.Metadata = [
+            "purge.batch_id": "\(batch.id)", "purge.task_id": "\(batch.taskID ?? "")",
+            "purge.url_count": "\(batch.targets.count)",
+        ]
+        if failedTargets.isEmpty {
+            logger.info("task \(batch.taskID ?? "") done: \(batch.targets.count) target(s) purged", metadata: MessageID.batchDone.metadata(metadata))
+            outcome.summary = "done (\(batch.targets.count))"
+        } else {
+            logger.error(
+                "task \(batch.taskID ?? ""): \(failedTargets.count) target(s) failed; \(requeued) URL(s) queued again, \(gaveUp) given up",
+                metadata: MessageID.batchFailed.metadata(metadata.merging(["purge.error_code": "TaskFailed"]) { $1 }))
+            outcome.summary = "task failures (\(failedTargets.count))"
+            if requeued > 0 { outcome.requeued = true }
+        }
+    }
+
+    // MARK: Prefetch
+
+    /// The push area for the configured purge area: `""` (every area) pushes `global`.
+    var pushArea: String { config.purge.area == .any ? "global" : config.purge.area.rawValue }
+
+    /// PushUrlsCache for the URLs whose purge is done (SPEC §6, `prefetch = true`), in batches
+    /// within DescribePushQuota. An optimisation only: whatever cannot be sent (quota, errors
+    /// after the client's retries) is logged and dropped; nothing here fails a purge or a flush.
+    nonisolated(nonsending) func prefetch() async throws {
+        guard config.purge.prefetch, let client, !options.dryRun, !pendingPushes.isEmpty else { return }
+        let urls = pendingPushes
+        pendingPushes = []
+        pendingPushSet = []
+        health.begin(.verifier, now: clock.now())
+        defer { health.end(.verifier) }
+        let deadline = ContinuousClock.now.advanced(by: options.submitDeadline)
+        let quota: PushQuota
+        do {
+            quota = try await client.describePushQuota(deadline: deadline)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            logger.warning("prefetch skipped for \(urls.count) URL(s): DescribePushQuota failed (\(error))")
+            return
+        }
+        let relevant = quota.urlPush.filter { pushArea == "global" || $0.area == pushArea }
+        let batch = max(1, relevant.map(\.batch).min() ?? 500)
+        let available = max(0, relevant.map(\.available).min() ?? 0)
+        if available < urls.count {
+            logger.warning(
+                "prefetch quota: \(available) URL(s) left today in \(pushArea), \(urls.count - available) of \(urls.count) not prefetched")
+        }
+        var start = 0
+        let sendable = Array(urls.prefix(available))
+        while start < sendable.count {
+            let chunk = Array(sendable[start..<min(start + batch, sendable.count)])
+            start += chunk.count
+            do {
+                let response = try await client.pushURLs(
+                    chunk, area: pushArea, urlEncode: config.purge.urlEncode,
+                    deadline: ContinuousClock.now.advanced(by: options.submitDeadline))
+                logger.info(
+                    "prefetch: \(chunk.count) URL(s) pushed to \(pushArea), task \(response.taskId)",
+                    metadata: ["purge.task_id": "\(response.taskId)", "purge.url_count": "\(chunk.count)"])
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                logger.warning("prefetch of \(chunk.count) URL(s) dropped: \(error)")
+            }
+        }
+    }
+
+    /// Prunes history older than 7 days (SPEC §6), at start and then hourly.
+    nonisolated(nonsending) func pruneIfDue(now: ContinuousClock.Instant) async throws {
+        if let lastPrune, lastPrune.duration(to: now) < options.pruneInterval { return }
+        lastPrune = now
+        let cutoff = clock.wallMilliseconds() - options.historyRetention.milliseconds
+        var total = (queue: 0, batches: 0)
+        while true {
+            // In chunks, yielding between them: the control loop answers meanwhile.
+            let pruned = try await store.prune(olderThan: cutoff)
+            total.queue += pruned.queue
+            total.batches += pruned.batches
+            if pruned.queue + pruned.batches == 0 { break }
+            health.begin(.verifier, now: clock.now())
+            await Task.yield()
+        }
+        health.end(.verifier)
+        if total.queue + total.batches > 0 {
+            logger.info("pruned history older than \(options.historyRetention): \(total.queue) queue row(s), \(total.batches) batch(es)")
+        }
+    }
+}
