@@ -33,11 +33,15 @@ public struct ControlSocketError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public var noDaemon: Bool
     public var timedOut: Bool
+    /// A daemon answered in the text protocol of the releases before the JSON one: it runs the
+    /// old binary (an upgrade not yet restarted). It is running; restarting it fixes the rest.
+    public var earlierRelease: Bool
 
-    package init(_ description: String, noDaemon: Bool = false, timedOut: Bool = false) {
+    package init(_ description: String, noDaemon: Bool = false, timedOut: Bool = false, earlierRelease: Bool = false) {
         self.description = description
         self.noDaemon = noDaemon
         self.timedOut = timedOut
+        self.earlierRelease = earlierRelease
     }
 }
 

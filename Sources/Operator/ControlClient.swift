@@ -37,6 +37,15 @@ public enum ControlClient {
         do {
             return try ControlCodec.decodeAnswer(answer)
         } catch {
+            // Every answer of the JSON protocol is an object; a line that is not one comes from a
+            // daemon of an earlier release (`pong`, `error unknown command …`), still running the
+            // old binary after an upgrade.
+            if answer.first != UInt8(ascii: "{") {
+                throw ControlSocketError(
+                    "the daemon listening at \(path) is of an earlier purgewatch release (it does not speak this CLI's protocol): "
+                        + "restart it (`systemctl restart 'purgewatch@*'`; its queue is kept) and try again",
+                    earlierRelease: true)
+            }
             throw ControlSocketError("unexpected answer from the daemon (\(error.message))")
         }
     }

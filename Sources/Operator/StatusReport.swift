@@ -78,7 +78,15 @@ public struct StatusReport: Sendable {
     public static func read(config: SiteConfig, dryRun: Bool, now: Date = wallClockNow()) throws -> StatusReport {
         let statePath = dryRun ? config.dryRunStatePath : config.state.path
         let socket = ControlSocket.path(forState: statePath)
-        let running = (try? ControlClient.send(.ping, to: socket, timeout: .seconds(2))) == .pong
+        // Any answer is a running daemon, a daemon of an earlier release included.
+        let running: Bool
+        do {
+            running = try ControlClient.send(.ping, to: socket, timeout: .seconds(2)) == .pong
+        } catch let error as ControlSocketError where error.earlierRelease {
+            running = true
+        } catch {
+            running = false
+        }
         var report = StatusReport(
             configPath: config.sourcePath, statePath: statePath, dryRun: dryRun, daemonRunning: running,
             stateExists: FileManager.default.fileExists(atPath: statePath), filesTracked: 0, pendingURLs: 0,

@@ -110,5 +110,84 @@ extension EndToEnd {
                 #expect(try DaemonOverTimeTests.sqlite(fixture.statePath, "SELECT COUNT(*) FROM manifest WHERE ctime_ns IS NULL") == "0")
             }
         }
+
+        /// A package upgrade leaves the old daemon running until it is restarted: the new CLI meets
+        /// a daemon that speaks the earlier text protocol. It must say so and exit 75 (try again
+        /// after the restart), never 1 ("a URL failed") — and `status` must not call the running
+        /// daemon stopped. The old daemon is played by a socket that answers as it did.
+        @Test func theNewCLINamesADaemonOfAnEarlierReleaseInsteadOfFailing() async throws {
+            try await DaemonFixture.with { fixture in
+                try fixture.write("page.html", "v1\n")
+                let socketPath = fixture.statePath + ".sock"
+                try FileManager.default.createDirectory(
+                    atPath: (socketPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                let listener = try LegacyDaemon(path: socketPath)
+                defer { listener.stop() }
+
+                let flush = try await PurgewatchProcess.runAsync(
+                    ["flush", "--config", fixture.configPath, "--wait", "--timeout", "5s"], environment: fixture.environment)
+                #expect(flush.status == 75, "\(flush.stdout)\(flush.stderr)")
+                #expect(flush.stderr.contains("earlier purgewatch release") && flush.stderr.contains("restart"), "\(flush.stderr)")
+
+                let purge = try await PurgewatchProcess.runAsync(
+                    ["purge", "--config", fixture.configPath, "page.html"], environment: fixture.environment)
+                #expect(purge.status == 75, "must not: queued behind the daemon's back, or exit 1: \(purge.stderr)")
+
+                let check = try await PurgewatchProcess.runAsync(
+                    ["status", "--config", fixture.configPath, "--check"], environment: fixture.environment)
+                #expect(!check.stdout.contains("no daemon is running"), "a running daemon is not reported stopped: \(check.stdout)")
+                #expect(listener.lines.contains { $0.hasPrefix("{") }, "the CLI spoke JSON: \(listener.lines)")
+            }
+        }
+    }
+}
+
+/// A daemon of the releases before the JSON control protocol, as far as its socket goes: it
+/// answers `ping` with `pong` and anything else with `error unknown command …`, one text line.
+final class LegacyDaemon: @unchecked Sendable {
+    private let fd: Int32
+    private let lock = NSLock()
+    private var received: [String] = []
+    private var stopped = false
+    var lines: [String] { lock.withLock { received } }
+
+    init(path: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
+        }
+        unlink(path)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
+        let thread = Thread { [self] in serve() }
+        thread.start()
+    }
+
+    private func serve() {
+        while true {
+            let client = accept(fd, nil, nil)
+            if client < 0 { return }  // stopped
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            var line: [UInt8] = []
+            while !line.contains(UInt8(ascii: "\n")) {
+                let count = read(client, &buffer, buffer.count)
+                if count <= 0 { break }
+                line.append(contentsOf: buffer[0..<count])
+            }
+            let text = String(decoding: line.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+            lock.withLock { received.append(text) }
+            let answer = text == "ping" ? "pong\n" : "error unknown command \(text.prefix(40))\n"
+            _ = answer.withCString { write(client, $0, strlen($0)) }
+            close(client)
+        }
+    }
+
+    func stop() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
     }
 }

@@ -42,10 +42,8 @@ struct Flush: ParsableCommand {
             let named = urls.joined(separator: "\n  ")
             Console.err("\(count) URL(s) of this deploy failed permanently; see `purgewatch status`\(named.isEmpty ? "" : ":\n  " + named)")
             throw ExitCode.failure
-        case .error(_, let message):
-            // The daemon is stopping, or too busy to take the connection: nothing failed, try again.
-            Console.err("the daemon could not answer: \(message); the queue is intact, try again")
-            throw SysExit.tempFail
+        case .error(let code, let message):
+            throw DaemonConnection.refusal(code, message)
         default:
             Console.err("unexpected answer from the daemon: \(answer)")
             throw ExitCode.failure
@@ -55,6 +53,23 @@ struct Flush: ParsableCommand {
 
 /// Finds the daemon for a config: the real one, else a dry-run one (SPEC §6).
 enum DaemonConnection {
+    /// The exit for an error answer: 75 (try again) when the daemon was stopping, busy, or found
+    /// the client gone — nothing failed; 76 (EX_PROTOCOL) when it could not read the command,
+    /// where trying again never helps; 65 when it refused what the command carried.
+    static func refusal(_ code: ControlAnswer.ErrorCode, _ message: String) -> ExitCode {
+        switch code {
+        case .busy, .stopping, .gone, .noCommand:
+            Console.err("the daemon could not answer: \(message); the queue is intact, try again")
+            return SysExit.tempFail
+        case .badCommand, .unsupportedVersion, .tooLong:
+            Console.err("the daemon could not read the command: \(message) (a CLI and a daemon of different releases?)")
+            return SysExit.protocolError
+        case .refused:
+            Console.err("the daemon refused the command: \(message)")
+            return SysExit.dataError
+        }
+    }
+
     static func send(_ command: ControlCommand, config: SiteConfig, timeout: Duration, realOnly: Bool = false) throws -> ControlAnswer {
         var lastError: ControlSocketError?
         for state in realOnly ? [config.state.path] : [config.state.path, config.dryRunStatePath] {
@@ -66,6 +81,10 @@ enum DaemonConnection {
                 continue
             } catch let error as ControlSocketError where error.timedOut {
                 Console.err("timed out after \(timeout) waiting for the daemon (\(socket)); the queue is intact")
+                throw SysExit.tempFail
+            } catch let error as ControlSocketError where error.earlierRelease {
+                // Restarting the daemon fixes it: try again then.
+                Console.err("\(error)")
                 throw SysExit.tempFail
             }
         }

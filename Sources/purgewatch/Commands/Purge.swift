@@ -55,8 +55,12 @@ struct Purge: ParsableCommand {
                 ManualQueue.command(urls), to: ControlSocket.path(forState: config.state.path), timeout: .seconds(10))
         } catch let error as ControlSocketError where error.noDaemon {
             answer = nil
+        } catch let error as ControlSocketError where error.earlierRelease {
+            Console.err("\(error)")
+            throw SysExit.tempFail
         }
         if let answer {
+            if case .error(let code, let message) = answer { throw DaemonConnection.refusal(code, message) }
             guard case .queued(let added, let total) = answer else {
                 Console.err("the daemon refused the URLs: \(answer)")
                 throw ExitCode.failure
@@ -67,10 +71,9 @@ struct Purge: ParsableCommand {
                 case .failed(let count, let urls):
                     Console.err("some URLs failed permanently: \(([String(count)] + urls).joined(separator: " ")); see `purgewatch status`")
                     throw ExitCode.failure
-                case .error(_, let message):
+                case .error(let code, let message):
                     // The daemon stopped before the URLs went out: they wait in its queue.
-                    Console.err("the daemon could not answer: \(message); the queue is intact, try again")
-                    throw SysExit.tempFail
+                    throw DaemonConnection.refusal(code, message)
                 default:
                     Console.out("submitted")
                 }

@@ -9,6 +9,7 @@ enum SysExit {
     static let noInput = ExitCode(66)  // EX_NOINPUT
     static let unavailable = ExitCode(69)  // EX_UNAVAILABLE
     static let tempFail = ExitCode(75)  // EX_TEMPFAIL
+    static let protocolError = ExitCode(76)  // EX_PROTOCOL
     static let config = ExitCode(78)  // EX_CONFIG
 }
 
