@@ -43,7 +43,10 @@ public actor PurgeDaemon {
     }
 
     public private(set) var config: SiteConfig {
-        didSet { verifier?.config = config }
+        didSet {
+            verifier?.config = config
+            submitter?.config = config
+        }
     }
     let options: DaemonOptions
     /// The wall and monotonic clocks of every stage (``DaemonOptions/clock``).
@@ -64,8 +67,13 @@ public actor PurgeDaemon {
     /// the SQLite store over ``db`` today.
     var store: (any QueueStore)!
     var client: TencentCDNClient? {
-        didSet { verifier?.client = client }
+        didSet {
+            verifier?.client = client
+            submitter?.client = client
+        }
     }
+    /// The submitter stage's service (``Submitter``): plans, sends, reads the quota.
+    var submitter: Submitter?
     /// The verifier stage's service (``Verifier``): polls, settles, prefetches, prunes.
     var verifier: Verifier?
     var httpClient: HTTPClient?
@@ -90,16 +98,22 @@ public actor PurgeDaemon {
 
     var coalescer: Coalescer<ContinuousClock.Instant>
     var pending = PendingChanges()
-    var submitRequested = false
+    /// Work asked of the submitter (its own state; nil until the state is open).
+    var submitRequested: Bool {
+        get { submitter?.requested ?? false }
+        set { submitter?.requested = newValue }
+    }
     /// The `flush --wait` protocol (barriers, comparisons, watermarks → answers), and the clients
     /// waiting on it by the tracker's waiter id.
     var flush: FlushTracker<ContinuousClock.Instant>
     var flushClients: [Int: ControlConnection] = [:]
-    var pausedUntil: ContinuousClock.Instant?
-    var pauseLevel = 0
-    var lastQuotaWarningReset: Date?
-    /// When the submitter asks DescribePurgeQuota (the reset rule, re-reads while URLs wait).
-    var quotaBook: QuotaBook
+    /// The submitter's pause after an account-wide failure (its state; read by the verifier).
+    var pausedUntil: ContinuousClock.Instant? { submitter?.pausedUntil }
+    /// After a permanent account-wide failure nothing is sent for a while (no retry storm).
+    var isPaused: Bool {
+        if let pausedUntil, clock.now() < pausedUntil { return true }
+        return false
+    }
     var lastWatchdog: ContinuousClock.Instant
     /// When the watchdog is looked at next (its half interval, or sooner while a stage is stuck).
     var nextWatchdogCheck: ContinuousClock.Instant?
@@ -164,8 +178,6 @@ public actor PurgeDaemon {
         self.statePath = options.dryRun ? config.dryRunStatePath : config.state.path
         self.coalescer = Coalescer(quiet: config.coalesce.quiet.duration, maxDelay: config.coalesce.maxDelay.duration)
         self.flush = FlushTracker(watermark: 0, barrierTimeout: Self.barrierTimeout)
-        self.quotaBook = QuotaBook(
-            policy: QuotaBook.Policy(refresh: options.quotaRefresh, waitFirst: options.quotaWaitFirst, waitMax: options.quotaWaitMax))
         (inputStream, inputs) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
         (detectorWakes, detectorWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (submitterWakes, submitterWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -355,20 +367,18 @@ public actor PurgeDaemon {
         }
     }
 
-    /// One wake of the submitter: sends what is due unless paused (what was asked for is kept:
-    /// it is sent when the pause ends).
+    /// One wake of the submitter; what it did reaches the verifier, STATUS= and the flush
+    /// waiters.
     private func submitterPass() async throws {
-        if isPaused { return }
-        if !submitRequested, await !hasDueBatches(), await !quotaWaitWorthRechecking() { return }
-        submitRequested = false
+        guard let submitter else { return }
         do {
-            try await submit()
+            guard try await submitter.pass() else { return }
+            if let summary = submitter.summary { lastBatchSummary = summary }
             if !flush.waiters.isEmpty { inputs.yield(.progress) }
             // Batches it got accepted are the verifier's to poll: it looks at its schedule.
             verifierWake.yield()
             storageRecovered(.submitter)
         } catch let error as DatabaseError {
-            submitRequested = true
             try await storageTrouble(error, in: .submitter)
         }
     }
@@ -376,21 +386,28 @@ public actor PurgeDaemon {
     /// When the submitter has work next, from the state (the earliest retry or quota-reset
     /// attempt, the end of a pause, the next quota re-read): the control loop wakes it then.
     func submitterScheduled() async {
-        var due: [ContinuousClock.Instant] = []
-        if let earliest = try? await store.earliestAttempt(in: [.planned, .waitingQuota]) {
-            due.append(clock.instant(atWallMilliseconds: earliest))
-        }
-        let quotaRead = await nextQuotaRead()
-        let now = clock.now()
-        if let quotaRead {
-            due.append(clock.instant(atWallMilliseconds: Int64((quotaRead.timeIntervalSince1970 * 1_000).rounded())))
-        }
-        // Work asked for and not done (held by a pause, or a disk-full retry): due once the
-        // pause ends, or now.
-        if submitRequested { due.append(now) }
-        if let pausedUntil, now < pausedUntil { due = due.map { max($0, pausedUntil) } }
-        submitterDue = due.min()
-        armTimer(now: now)
+        submitterDue = await submitter?.nextDue()
+        armTimer(now: clock.now())
+    }
+
+    /// Plans and sends what is due now (``Submitter/submit()``), as a pass does.
+    func submit() async throws {
+        try await submitter?.submit()
+        if let summary = submitter?.summary { lastBatchSummary = summary }
+    }
+
+    /// The cached quota as the planner may use it now.
+    func currentQuotaView() async -> QuotaView {
+        await submitter?.currentQuotaView() ?? QuotaView.documentedDefault
+    }
+
+    /// `run --once` after the comparison: send everything due, wait for retries due within the
+    /// submit deadline (``Submitter/drain()``).
+    func drainOnce() async throws -> Int32 {
+        guard let submitter else { return 1 }
+        let status = try await submitter.drain()
+        if let summary = submitter.summary { lastBatchSummary = summary }
+        return status
     }
 
     /// When the verifier has work next: the earliest poll of an accepted batch (after a pause),
@@ -467,12 +484,14 @@ public actor PurgeDaemon {
         store = SQLiteQueueStore(db)
         verifier = Verifier(
             store: store, client: client, config: config, options: options, clock: clock, logger: logger, health: health)
+        submitter = Submitter(
+            store: store, client: client, config: config, options: options, clock: clock, logger: logger, health: health)
         var resent = 0
         do {
             resent = try db.transaction { tx in
                 var count = 0
                 for batch in try tx.batches(state: .sending) {
-                    let next = BatchLifecycle.next(batch.state, .interrupted, policy: lifecyclePolicy).state
+                    let next = BatchLifecycle.next(batch.state, .interrupted, policy: BatchLifecycle.Policy(options)).state
                     guard let next, next != batch.state else { continue }
                     try tx.updateBatch(id: batch.id, state: next, nextAttemptMilliseconds: .some(nil), nowMilliseconds: clock.wallMilliseconds())
                     count += 1
@@ -485,7 +504,13 @@ public actor PurgeDaemon {
         if resent > 0 {
             logger.warning("\(resent) batch(es) were being sent when the daemon stopped: sending them again")
         }
-        if options.dryRun { try seedDryRunQuota() }
+        if options.dryRun,
+            let seeded = try db.read({ tx in
+                Submitter.dryRunQuota(try tx.quotaRows(), now: clock.wall(), nowMilliseconds: clock.wallMilliseconds())
+            })
+        {
+            try db.transaction { try $0.replaceQuota(seeded) }
+        }
         try? db.transaction {
             try $0.setMetaValue(Self.degradedKey, .null)
             try $0.setMetaValue(Self.waitingForRootKey, .null)
@@ -576,7 +601,7 @@ public actor PurgeDaemon {
                     }
                     logger.notice("failures --\(action.rawValue): \(outcome.applied) URL(s)")
                     if action == .retry {
-                        quotaBook.changed()
+                        submitter?.quotaBook.changed()
                         submitRequested = true
                         submitterWake.yield()
                     }
@@ -646,7 +671,7 @@ public actor PurgeDaemon {
             }
             return (added, items.count)
         }
-        if queued.added > 0 { quotaBook.changed() }
+        if queued.added > 0 { submitter?.quotaBook.changed() }
         return queued
     }
 
@@ -910,7 +935,7 @@ public actor PurgeDaemon {
             pending.restore(scope, reason: .overflow)
             throw error
         }
-        if queued > 0 { quotaBook.changed() }
+        if queued > 0 { submitter?.quotaBook.changed() }
         try await afterCommit(detection, scope: scope, reconcile: reconcile, queued: queued)
         return deferredError == nil
     }
@@ -1070,7 +1095,11 @@ public actor PurgeDaemon {
         let files = filesTracked
         let pendingURLs = (try? db.read { try $0.unsentURLCount() }) ?? 0
         // STATUS= is set from the synchronous control loop: read through the connection.
-        let quotaLeft = quotaView(of: (try? db.read { try $0.quotaRows() }) ?? []).urlAvailable
+        let quotaLeft =
+            QuotaBook.view(
+                (try? db.read { try $0.quotaRows() }) ?? [], area: config.purge.area == .any ? nil : config.purge.area.rawValue,
+                now: clock.wall()
+            ).urlAvailable
         var line = "\(files) files, \(pendingURLs) URLs pending, last batch \(lastBatchSummary), quota left \(quotaLeft)"
         if monitor?.status.isDegraded == true { line += ", DEGRADED: watch limit reached" }
         if let waitingForRoot { line += ", WAITING for the site root \(waitingForRoot) to exist" }

@@ -68,6 +68,29 @@ import Testing
         #expect(try await subject.store.batches(in: .waitingQuota, dueBy: nil).count == 1, "nil: every batch in the state")
     }
 
+    /// Planning reads the pending URLs and inserts their batches in one unit; with nothing
+    /// pending the planner is not asked.
+    @Test(arguments: stores)
+    func planningHandsThePendingURLsAndInsertsWhatThePlannerReturns(_ kind: String) async throws {
+        let subject = try Self.make(kind)
+        var asked = 0
+        try await subject.store.planBatches(nowMilliseconds: Self.now) { _ in
+            asked += 1
+            return []
+        }
+        #expect(asked == 0, "must not: the planner asked with nothing pending")
+        try subject.db.transaction { tx in
+            for path in ["a", "b"] { try tx.enqueue(url: Self.www + path, area: "", path: nil, kind: .created, nowMilliseconds: Self.now) }
+        }
+        try await subject.store.planBatches(nowMilliseconds: Self.now) { pending in
+            asked += 1
+            return [NewBatch(action: .urls, area: "", state: .planned, targets: pending.map(\.url), queueIDs: pending.map(\.id), dryRun: false)]
+        }
+        #expect(asked == 1)
+        #expect(try await subject.store.batches(in: .planned, dueBy: nil).first?.targets == ["a", "b"].map { Self.www + $0 })
+        #expect(try await subject.store.pendingURLs().isEmpty)
+    }
+
     @Test(arguments: stores)
     func acceptanceCountsTheQuotaOnceAndRecordsTheTask(_ kind: String) async throws {
         let subject = try Self.make(kind)
@@ -98,12 +121,50 @@ import Testing
         let batch = try await Self.plannedBatch(subject, ["a"])
         try await subject.store.markSending(batch: batch.id, state: .sending, attempts: 1, nowMilliseconds: Self.now)
         try await subject.store.recordFailure(
-            batch: batch.id, state: .planned, dueMilliseconds: Self.now + 30_000, errorCode: "InternalError", errorMessage: "busy",
+            batch, FailedSend(state: .planned, dueMilliseconds: Self.now + 30_000, errorCode: "InternalError", errorMessage: "busy"),
             nowMilliseconds: Self.now)
         #expect(try await subject.store.batches(in: .planned, dueBy: Self.now).isEmpty, "must not: due before its retry")
         let retried = try #require(try await subject.store.batches(in: .planned, dueBy: Self.now + 30_000).first)
         #expect(retried.lastErrorCode == "InternalError" && retried.lastErrorMessage == "busy" && retried.attempts == 1)
         #expect(try Self.rowStates(subject)[Self.www + "a"] == .batched, "must not: its URL failed or released")
+    }
+
+    /// A permanent failure fails the batch and its URLs in one unit: never a `failed` batch whose
+    /// URLs are still `batched` (flush --wait would count them settled, `failures` never show them).
+    @Test(arguments: stores)
+    func aPermanentFailureFailsTheBatchAndItsURLsTogether(_ kind: String) async throws {
+        let subject = try Self.make(kind)
+        let batch = try await Self.plannedBatch(subject, ["a", "b"])
+        var record = FailedSend(state: .failed, dueMilliseconds: nil, errorCode: "AuthFailure.SecretIdNotFound", errorMessage: "no")
+        record.failURLs = true
+        try await subject.store.recordFailure(batch, record, nowMilliseconds: Self.now)
+        #expect(try await subject.store.batches(in: .failed, dueBy: nil).map(\.id) == [batch.id])
+        #expect(try Self.rowStates(subject).values.allSatisfy { $0 == .failed })
+        #expect(try subject.db.read { try $0.failures(limit: 10) }.count == 2, "reported for a human")
+        let progress = try await subject.store.flushProgress(upTo: try await subject.store.highestQueueID(), after: .max, failuresSince: 0)
+        #expect(progress.unsettled == 0 && progress.failed.count == 2, "a flush names them as failed")
+    }
+
+    /// A day-limit refusal parks the batch and marks the day's quota used in the same unit.
+    @Test(arguments: stores)
+    func aDayLimitRefusalParksTheBatchAndUsesUpTheQuotaTogether(_ kind: String) async throws {
+        let subject = try Self.make(kind)
+        try await subject.store.replaceQuota([
+            QuotaRow(area: "mainland", kind: .url, batch: 1_000, total: 100, available: 80, fetchedMilliseconds: Self.now),
+            QuotaRow(area: "overseas", kind: .url, batch: 1_000, total: 100, available: 80, fetchedMilliseconds: Self.now),
+        ])
+        let batch = try await Self.plannedBatch(subject, ["a"])
+        var record = FailedSend(
+            state: .waitingQuota, dueMilliseconds: Self.now + 3_600_000, errorCode: "LimitExceeded.CdnPurgeUrlExceedDayLimit",
+            errorMessage: "day limit")
+        record.exhaustQuota = .url
+        record.areas = ["mainland"]
+        try await subject.store.recordFailure(batch, record, nowMilliseconds: Self.now)
+        #expect(try await subject.store.batches(in: .waitingQuota, dueBy: Self.now + 3_600_000).count == 1)
+        let quota = try await subject.store.quota()
+        #expect(quota.first { $0.area == "mainland" }?.available == 0)
+        #expect(quota.first { $0.area == "overseas" }?.available == 80, "must not: another area used up")
+        #expect(try Self.rowStates(subject)[Self.www + "a"] == .batched, "must not: the URL failed")
     }
 
     @Test(arguments: stores)
@@ -125,31 +186,38 @@ import Testing
     func aURLFailsAloneAndTheRestStaysInItsBatch(_ kind: String) async throws {
         let subject = try Self.make(kind)
         let batch = try await Self.plannedBatch(subject, ["a", "toolong", "c"])
-        #expect(
-            try await subject.store.failAlone(
-                url: Self.www + "toolong", of: batch, errorCode: "InvalidParameter.CdnUrlTooLong", nowMilliseconds: Self.now))
+        var record = FailedSend(
+            state: .planned, dueMilliseconds: Self.now, errorCode: "InvalidParameter.CdnUrlTooLong", errorMessage: "too long")
+        record.failAlone = Self.www + "toolong"
+        #expect(try await subject.store.recordFailure(batch, record, nowMilliseconds: Self.now))
         let states = try Self.rowStates(subject)
         #expect(states[Self.www + "toolong"] == .failed)
         #expect(states[Self.www + "a"] == .batched && states[Self.www + "c"] == .batched, "must not: the others failed")
         #expect(try await subject.store.batches(in: .planned, dueBy: nil).first?.targets == [Self.www + "a", Self.www + "c"])
         // A URL the batch does not hold: false, nothing changed.
         let unchanged = try #require(try await subject.store.batches(in: .planned, dueBy: nil).first)
-        #expect(try await !subject.store.failAlone(url: Self.www + "elsewhere", of: unchanged, errorCode: "X", nowMilliseconds: Self.now))
-        #expect(try Self.rowStates(subject) == states)
+        record.failAlone = Self.www + "elsewhere"
+        #expect(try await !subject.store.recordFailure(unchanged, record, nowMilliseconds: Self.now))
+        #expect(try Self.rowStates(subject) == states, "must not: another URL failed for it")
     }
 
     @Test(arguments: stores)
     func settlingAppliesEachRowsEndAndTheBatchState(_ kind: String) async throws {
         let subject = try Self.make(kind)
         let batch = try await Self.plannedBatch(subject, ["done", "again", "given-up"])
-        let rows = Dictionary(uniqueKeysWithValues: try await subject.store.urls(ofBatch: batch.id).map { ($0.url, $0.id) })
-        var settlement = Settlement(state: .failed)
-        settlement.done = [rows[Self.www + "done"]!]
-        settlement.requeued = [rows[Self.www + "again"]!]
-        settlement.failed = [rows[Self.www + "given-up"]!]
-        settlement.errorCode = "TaskFailed"
-        settlement.errorMessage = "2 target(s) reported fail"
-        try await subject.store.settle(batch: batch.id, settlement, nowMilliseconds: Self.now)
+        var handed: [String] = []
+        try await subject.store.settle(batch: batch.id, nowMilliseconds: Self.now) { rows in
+            handed = rows.map(\.url)
+            let ids = Dictionary(uniqueKeysWithValues: rows.map { ($0.url, $0.id) })
+            var settlement = Settlement(state: .failed)
+            settlement.done = [ids[Self.www + "done"]!]
+            settlement.requeued = [ids[Self.www + "again"]!]
+            settlement.failed = [ids[Self.www + "given-up"]!]
+            settlement.errorCode = "TaskFailed"
+            settlement.errorMessage = "2 target(s) reported fail"
+            return settlement
+        }
+        #expect(handed.sorted() == ["again", "done", "given-up"].map { Self.www + $0 }, "decide is handed the batch's rows")
         let states = try Self.rowStates(subject)
         #expect(states[Self.www + "done"] == .done && states[Self.www + "given-up"] == .failed)
         let again = try await subject.store.pendingURLs()
@@ -183,9 +251,6 @@ import Testing
         #expect(quota.count == 4)
         #expect(quota.filter { $0.kind == .url }.allSatisfy { $0.batch == 500 })
         #expect(quota.filter { $0.kind == .path }.allSatisfy { $0.batch == 20 }, "must not: the other kind lowered")
-        try await subject.store.exhaustQuota(kind: .path, areas: ["overseas"])
-        let after = try await subject.store.quota()
-        #expect(after.first { $0.kind == .path && $0.area == "overseas" }?.available == 0)
-        #expect(after.first { $0.kind == .path && $0.area == "mainland" }?.available == 100, "must not: another area used up")
+
     }
 }

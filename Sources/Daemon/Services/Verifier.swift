@@ -166,39 +166,46 @@ final class Verifier {
         var prefetchable: [String] = []
         let maxRetries = options.maxTaskRetries
         let collectPrefetch = config.purge.prefetch && !isPath
-        // Each row's end is decided here (retries left or not), then applied in one transaction.
-        var done: [Int64] = []
-        var requeue: [Int64] = []
-        var failed: [Int64] = []
-        for row in try await store.urls(ofBatch: batch.id) where row.state == .batched {
-            let rowFailed = isPath ? failedTargets.contains { row.url.hasPrefix($0) } : failedTargets.contains(row.url)
-            if !rowFailed {
-                done.append(row.id)
-                // Prefetch what now exists at the edge's origin: created and modified URLs,
-                // never deleted ones (a 404) and never directories.
-                if collectPrefetch && (row.kind == .created || row.kind == .modified) { prefetchable.append(row.url) }
-            } else if row.retries < maxRetries {
-                requeue.append(row.id)
-            } else {
-                failed.append(row.id)
-            }
-        }
-        requeued = requeue.count
-        gaveUp = failed.count
+        // Each row's end is decided (retries left or not) and applied in the store's one
+        // transaction, with the batch's state from the lifecycle.
         let accepted = Date(timeIntervalSince1970: Double(batch.acceptedMilliseconds ?? batch.updatedMilliseconds) / 1_000)
-        let (next, _) = BatchLifecycle.next(
-            batch.state, .polled(settled: true, now: clock.wall(), acceptedAt: accepted, polls: batch.polls, givenUp: gaveUp),
-            policy: lifecyclePolicy)
-        guard let next else { return }
-        var settlement = Settlement(state: next)
-        settlement.done = done
-        settlement.requeued = requeue
-        settlement.failed = failed
-        if !failedTargets.isEmpty {
-            settlement.errorCode = "TaskFailed"
-            settlement.errorMessage = "\(failedTargets.count) target(s) reported fail"
+        let now = clock.wall()
+        let policy = lifecyclePolicy
+        try await store.settle(batch: batch.id, nowMilliseconds: clock.wallMilliseconds()) { rows in
+            var done: [Int64] = []
+            var requeue: [Int64] = []
+            var failed: [Int64] = []
+            var collected: [String] = []
+            for row in rows where row.state == .batched {
+                let rowFailed = isPath ? failedTargets.contains { row.url.hasPrefix($0) } : failedTargets.contains(row.url)
+                if !rowFailed {
+                    done.append(row.id)
+                    // Prefetch what now exists at the edge's origin: created and modified URLs,
+                    // never deleted ones (a 404) and never directories.
+                    if collectPrefetch && (row.kind == .created || row.kind == .modified) { collected.append(row.url) }
+                } else if row.retries < maxRetries {
+                    requeue.append(row.id)
+                } else {
+                    failed.append(row.id)
+                }
+            }
+            let (next, _) = BatchLifecycle.next(
+                batch.state, .polled(settled: true, now: now, acceptedAt: accepted, polls: batch.polls, givenUp: failed.count),
+                policy: policy)
+            guard let next else { return nil }
+            requeued = requeue.count
+            gaveUp = failed.count
+            prefetchable = collected
+            var settlement = Settlement(state: next)
+            settlement.done = done
+            settlement.requeued = requeue
+            settlement.failed = failed
+            if !failedTargets.isEmpty {
+                settlement.errorCode = "TaskFailed"
+                settlement.errorMessage = "\(failedTargets.count) target(s) reported fail"
+            }
+            return settlement
         }
-        try await store.settle(batch: batch.id, settlement, nowMilliseconds: clock.wallMilliseconds())
         for url in prefetchable where pendingPushSet.insert(url).inserted { pendingPushes.append(url) }
         let metadata: Logger.Metadata = [
             "purge.batch_id": "\(batch.id)", "purge.task_id": "\(batch.taskID ?? "")",

@@ -15,6 +15,11 @@ public protocol QueueStore: Sendable {
     nonisolated(nonsending) func pendingURLs() async throws -> [QueueRow]
     /// Inserts the planner's batches in one transaction, each taking its queue rows.
     nonisolated(nonsending) func insertBatches(_ batches: [NewBatch], nowMilliseconds: Int64) async throws
+    /// Plans the pending URLs in one transaction: `plan` is handed them (oldest first) and the
+    /// batches it returns are inserted before anything else can change the queue. A pending
+    /// URL read here is in a batch or still pending when it returns, never lost between a read
+    /// and a write. `plan` is not called when nothing is pending.
+    nonisolated(nonsending) func planBatches(nowMilliseconds: Int64, _ plan: ([QueueRow]) throws -> [NewBatch]) async throws
     /// Batches in `state` (all of them, or only those due by `dueBy`), oldest first.
     nonisolated(nonsending) func batches(in state: BatchState, dueBy: Int64?) async throws -> [BatchRow]
     /// Deletes a batch that was never accepted; its rows are pending again (or superseded).
@@ -29,24 +34,19 @@ public protocol QueueStore: Sendable {
     nonisolated(nonsending) func recordAccepted(_ batch: BatchRow, acceptance: Acceptance, nowMilliseconds: Int64) async throws
     /// A dry run's batch: its state, a made-up task id, its rows done, the local quota counted.
     nonisolated(nonsending) func recordSimulated(_ batch: BatchRow, state: BatchState, areas: [String], nowMilliseconds: Int64) async throws
-    /// A failed send: the batch's new state, when it is due again, and the API's error.
-    nonisolated(nonsending) func recordFailure(
-        batch: Int64, state: BatchState, dueMilliseconds: Int64?, errorCode: String, errorMessage: String, nowMilliseconds: Int64
-    ) async throws
-    /// The day's quota of `kind` is used up (a day-limit refusal): nothing more is planned on it
-    /// until a reading says otherwise.
-    nonisolated(nonsending) func exhaustQuota(kind: QuotaKind, areas: [String]) async throws
+    /// A failed send, in one transaction: the batch's new state, when it is due again, the API's
+    /// error, and what follows (``FailedSend``) — so a stop between them can never leave a
+    /// `failed` batch whose URLs are still `batched` (never sent, never reported). Returns false
+    /// when ``FailedSend/failAlone`` names a URL the batch does not hold (that part then changed
+    /// nothing; the rest was applied).
+    @discardableResult
+    nonisolated(nonsending) func recordFailure(_ batch: BatchRow, _ failure: FailedSend, nowMilliseconds: Int64) async throws -> Bool
     /// The API refused a batch as too big: the believed per-request size of `kind` shrinks
     /// (`defaults` are written first when no quota was ever read).
     nonisolated(nonsending) func lowerBatchSize(kind: QuotaKind, to size: Int, defaults: [QuotaRow]) async throws
-    /// The batch's URLs that are still in it fail with `errorCode`.
-    nonisolated(nonsending) func failURLs(ofBatch batch: Int64, errorCode: String, nowMilliseconds: Int64) async throws
     /// The batch is replaced by one `planned` batch per part, each taking the rows it covers
     /// (by prefix for a directory batch).
     nonisolated(nonsending) func split(_ batch: BatchRow, into parts: [[String]], nowMilliseconds: Int64) async throws
-    /// One URL of the batch fails alone and leaves it. Returns false when the batch does not
-    /// hold it (then nothing changed).
-    nonisolated(nonsending) func failAlone(url: String, of batch: BatchRow, errorCode: String, nowMilliseconds: Int64) async throws -> Bool
 
     // MARK: Verifying
 
@@ -56,8 +56,12 @@ public protocol QueueStore: Sendable {
     nonisolated(nonsending) func schedulePoll(batch: Int64, state: BatchState, atMilliseconds: Int64, polls: Int, nowMilliseconds: Int64) async throws
     /// Never confirmed in time: its state, the reason, its rows settled as `Unverified`.
     nonisolated(nonsending) func markUnverified(batch: Int64, state: BatchState, message: String, nowMilliseconds: Int64) async throws
-    /// DescribePurgeTasks settled the batch: each row as decided, then the batch's state.
-    nonisolated(nonsending) func settle(batch: Int64, _ settlement: Settlement, nowMilliseconds: Int64) async throws
+    /// DescribePurgeTasks settled the batch, in one transaction: `decide` is handed the batch's
+    /// rows and says how each ends and the batch's state (nil: leave it as it is); that is
+    /// applied before anything else can change them.
+    nonisolated(nonsending) func settle(
+        batch: Int64, nowMilliseconds: Int64, _ decide: ([QueueRow]) throws -> Settlement?
+    ) async throws
 
     /// Deletes settled history (`done`, `failed`, forgotten rows and their batches) older than
     /// `olderThan`, at most a few thousand rows per call: the caller calls again until it
@@ -104,6 +108,30 @@ public struct FlushProgress: Sendable, Equatable {
     public init(unsettled: Int, failed: [String]) {
         self.unsettled = unsettled
         self.failed = failed
+    }
+}
+
+/// What a failed send changes (``QueueStore/recordFailure(_:_:nowMilliseconds:)``).
+public struct FailedSend: Sendable, Equatable {
+    /// The batch's state, from the lifecycle.
+    public var state: BatchState
+    public var dueMilliseconds: Int64?
+    public var errorCode: String
+    public var errorMessage: String
+    /// The batch's URLs still in it fail with it (a permanent failure, nothing left to split).
+    public var failURLs = false
+    /// This URL fails alone and leaves the batch (too long for the API); the rest is sent again.
+    public var failAlone: String?
+    /// The day's quota of this kind is used up in ``areas`` (every area when empty): a
+    /// day-limit refusal; nothing more is planned on it until a reading says otherwise.
+    public var exhaustQuota: QuotaKind?
+    public var areas: [String] = []
+
+    public init(state: BatchState, dueMilliseconds: Int64?, errorCode: String, errorMessage: String) {
+        self.state = state
+        self.dueMilliseconds = dueMilliseconds
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
     }
 }
 
@@ -191,6 +219,18 @@ public final class SQLiteQueueStore: QueueStore {
         }
     }
 
+    public nonisolated(nonsending) func planBatches(nowMilliseconds: Int64, _ plan: ([QueueRow]) throws -> [NewBatch]) async throws {
+        try db.transaction { tx in
+            let pending = try tx.pendingQueue()
+            guard !pending.isEmpty else { return }
+            for batch in try plan(pending) {
+                _ = try tx.insertBatch(
+                    action: batch.action, area: batch.area, state: batch.state, targets: batch.targets, queueIDs: batch.queueIDs,
+                    dryRun: batch.dryRun, nextAttemptMilliseconds: batch.nextAttemptMilliseconds, nowMilliseconds: nowMilliseconds)
+            }
+        }
+    }
+
     public nonisolated(nonsending) func batches(in state: BatchState, dueBy: Int64?) async throws -> [BatchRow] {
         try db.read { tx in
             if let dueBy { return try tx.dueBatches(state: state, nowMilliseconds: dueBy) }
@@ -228,32 +268,32 @@ public final class SQLiteQueueStore: QueueStore {
         }
     }
 
-    public nonisolated(nonsending) func recordFailure(
-        batch: Int64, state: BatchState, dueMilliseconds: Int64?, errorCode: String, errorMessage: String, nowMilliseconds: Int64
-    ) async throws {
+    public nonisolated(nonsending) func recordFailure(_ batch: BatchRow, _ failure: FailedSend, nowMilliseconds: Int64) async throws -> Bool {
         try db.transaction { tx in
             try tx.updateBatch(
-                id: batch, state: state, nextAttemptMilliseconds: .some(dueMilliseconds), errorCode: .some(errorCode),
-                errorMessage: .some(errorMessage), nowMilliseconds: nowMilliseconds)
+                id: batch.id, state: failure.state, nextAttemptMilliseconds: .some(failure.dueMilliseconds),
+                errorCode: .some(failure.errorCode), errorMessage: .some(failure.errorMessage), nowMilliseconds: nowMilliseconds)
+            if let kind = failure.exhaustQuota { try tx.consumeQuota(kind: kind, count: Int.max / 2, areas: failure.areas) }
+            let rows = try tx.queueRows(batchID: batch.id)
+            if failure.failURLs {
+                for row in rows where row.state == .batched {
+                    try tx.setQueueState(id: row.id, state: .failed, errorCode: failure.errorCode, nowMilliseconds: nowMilliseconds)
+                }
+            }
+            guard let url = failure.failAlone else { return true }
+            guard rows.contains(where: { $0.url == url }) else { return false }
+            for row in rows where row.url == url && row.state == .batched {
+                try tx.setQueueState(id: row.id, state: .failed, errorCode: failure.errorCode, nowMilliseconds: nowMilliseconds)
+            }
+            try tx.setBatchTargets(id: batch.id, batch.targets.filter { $0 != url }, nowMilliseconds: nowMilliseconds)
+            return true
         }
-    }
-
-    public nonisolated(nonsending) func exhaustQuota(kind: QuotaKind, areas: [String]) async throws {
-        try db.transaction { try $0.consumeQuota(kind: kind, count: Int.max / 2, areas: areas) }
     }
 
     public nonisolated(nonsending) func lowerBatchSize(kind: QuotaKind, to size: Int, defaults: [QuotaRow]) async throws {
         try db.transaction { tx in
             if try tx.quotaRows().isEmpty { try tx.replaceQuota(defaults) }
             try tx.lowerQuotaBatch(kind: kind, to: size)
-        }
-    }
-
-    public nonisolated(nonsending) func failURLs(ofBatch batch: Int64, errorCode: String, nowMilliseconds: Int64) async throws {
-        try db.transaction { tx in
-            for row in try tx.queueRows(batchID: batch) where row.state == .batched {
-                try tx.setQueueState(id: row.id, state: .failed, errorCode: errorCode, nowMilliseconds: nowMilliseconds)
-            }
         }
     }
 
@@ -271,20 +311,6 @@ public final class SQLiteQueueStore: QueueStore {
                     nowMilliseconds: nowMilliseconds)
             }
             try tx.dissolveBatch(id: batch.id)
-        }
-    }
-
-    public nonisolated(nonsending) func failAlone(
-        url: String, of batch: BatchRow, errorCode: String, nowMilliseconds: Int64
-    ) async throws -> Bool {
-        try db.transaction { tx in
-            let rows = try tx.queueRows(batchID: batch.id)
-            guard rows.contains(where: { $0.url == url }) else { return false }
-            for row in rows where row.url == url && row.state == .batched {
-                try tx.setQueueState(id: row.id, state: .failed, errorCode: errorCode, nowMilliseconds: nowMilliseconds)
-            }
-            try tx.setBatchTargets(id: batch.id, batch.targets.filter { $0 != url }, nowMilliseconds: nowMilliseconds)
-            return true
         }
     }
 
@@ -313,8 +339,11 @@ public final class SQLiteQueueStore: QueueStore {
         }
     }
 
-    public nonisolated(nonsending) func settle(batch: Int64, _ settlement: Settlement, nowMilliseconds: Int64) async throws {
+    public nonisolated(nonsending) func settle(
+        batch: Int64, nowMilliseconds: Int64, _ decide: ([QueueRow]) throws -> Settlement?
+    ) async throws {
         try db.transaction { tx in
+            guard let settlement = try decide(try tx.queueRows(batchID: batch)) else { return }
             for id in settlement.done { try tx.setQueueState(id: id, state: .done) }
             for id in settlement.requeued { try tx.requeue(id: id, errorCode: settlement.errorCode) }
             for id in settlement.failed {

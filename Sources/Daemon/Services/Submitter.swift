@@ -1,4 +1,3 @@
-import ControlProtocol
 import Foundation
 import Logging
 import PurgeCore
@@ -6,8 +5,90 @@ import Reporting
 import StateStore
 import TencentCDN
 
-/// Planning and sending: SPEC §6.
-extension PurgeDaemon {
+/// The submitter stage (SPEC §6): plans the queue into batches within the quota, sends what is
+/// due, and turns each answer into the batch's next state (``BatchLifecycle``); reads the quota
+/// (``QuotaBook`` says when); pauses after an account-wide failure.
+///
+/// A Service that owns its state — whether work was asked for, the pause and its level, the
+/// quota book, the last batch's summary — and opens nothing of its own: it changes the queue
+/// only through the ``QueueStore``. The daemon asks it for work (``request()``), runs a
+/// ``pass()`` when woken, and asks when it has work next (``nextDue()``). It runs on its caller's
+/// executor (the daemon's thread): every async method is `nonisolated(nonsending)`.
+final class Submitter {
+    let store: any QueueStore
+    let options: DaemonOptions
+    let clock: DaemonClock
+    let logger: Logger
+    let health: StageBoard
+    /// Replaced on reload and when credentials are read again; nil in a dry run.
+    var client: TencentCDNClient?
+    var config: SiteConfig
+
+    /// Work was asked for (changes queued, a batch split, URLs queued again): the next pass
+    /// plans and sends even if nothing is due by time.
+    var requested = false
+    /// No request before this (an account-wide failure), for ``DaemonOptions/permanentPauseBase``
+    /// doubling per failure in a row.
+    private(set) var pausedUntil: ContinuousClock.Instant?
+    private var pauseLevel = 0
+    private var lastQuotaWarningReset: Date?
+    /// When to read the quota (``QuotaBook``).
+    var quotaBook: QuotaBook
+    /// The last batch's outcome, for STATUS= (nil until a batch was sent).
+    private(set) var summary: String?
+
+    init(
+        store: any QueueStore, client: TencentCDNClient?, config: SiteConfig, options: DaemonOptions, clock: DaemonClock,
+        logger: Logger, health: StageBoard
+    ) {
+        self.store = store
+        self.client = client
+        self.config = config
+        self.options = options
+        self.clock = clock
+        self.logger = logger
+        self.health = health
+        self.quotaBook = QuotaBook(
+            policy: QuotaBook.Policy(refresh: options.quotaRefresh, waitFirst: options.quotaWaitFirst, waitMax: options.quotaWaitMax))
+    }
+
+    /// Asks for a pass (changes were queued, URLs queued again).
+    func request() { requested = true }
+
+    /// One wake: sends what is due unless paused (what was asked for is kept: it is sent when
+    /// the pause ends). Returns whether it planned and sent.
+    nonisolated(nonsending) func pass() async throws -> Bool {
+        if isPaused { return false }
+        if !requested, await !hasDueBatches(), await !quotaWaitWorthRechecking() { return false }
+        requested = false
+        do {
+            try await submit()
+        } catch {
+            requested = true  // not done: asked for again (a full disk, cancellation)
+            throw error
+        }
+        return true
+    }
+
+    /// When the submitter has work next, from the state (the earliest retry or quota-reset
+    /// attempt, the end of a pause, the next quota re-read, now when work was asked for).
+    nonisolated(nonsending) func nextDue() async -> ContinuousClock.Instant? {
+        var due: [ContinuousClock.Instant] = []
+        if let earliest = try? await store.earliestAttempt(in: [.planned, .waitingQuota]) {
+            due.append(clock.instant(atWallMilliseconds: earliest))
+        }
+        let quotaRead = await nextQuotaRead()
+        let now = clock.now()
+        if let quotaRead {
+            due.append(clock.instant(atWallMilliseconds: Int64((quotaRead.timeIntervalSince1970 * 1_000).rounded())))
+        }
+        // Work asked for and not done (held by a pause, or a disk-full retry): due once the
+        // pause ends, or now.
+        if requested { due.append(now) }
+        if let pausedUntil, now < pausedUntil { due = due.map { max($0, pausedUntil) } }
+        return due.min()
+    }
+
     /// The batch lifecycle's timings.
     var lifecyclePolicy: BatchLifecycle.Policy { BatchLifecycle.Policy(options) }
     /// Jitter for the retry backoff (injected with the options, like the clock).
@@ -16,13 +97,13 @@ extension PurgeDaemon {
     var areaParameter: String? { config.purge.area == .any ? nil : config.purge.area.rawValue }
 
     /// Pending URLs to plan, or batches whose time has come.
-    func hasDueBatches() async -> Bool {
+    nonisolated(nonsending) func hasDueBatches() async -> Bool {
         guard let work = try? await store.workload(nowMilliseconds: clock.wallMilliseconds()) else { return false }
         return work.pending + work.plannedDue + work.waitingQuotaDue > 0
     }
 
     /// Planned batches due now (not waiting for a later retry or the quota): for `--once`.
-    func hasDueBatchesNow() async -> Bool {
+    nonisolated(nonsending) func hasDueBatchesNow() async -> Bool {
         guard let work = try? await store.workload(nowMilliseconds: clock.wallMilliseconds()) else { return false }
         return work.pending + work.plannedDue > 0
     }
@@ -34,13 +115,13 @@ extension PurgeDaemon {
     }
 
     /// What the queue needs from the quota now (``QuotaBook/Work``).
-    func quotaWork() async -> QuotaBook.Work {
+    nonisolated(nonsending) func quotaWork() async -> QuotaBook.Work {
         guard let work = try? await store.workload(nowMilliseconds: clock.wallMilliseconds()) else { return .none }
         return work.waitingQuota > 0 ? .waiting : work.pending + work.planned > 0 ? .planning : .none
     }
 
     /// When DescribePurgeQuota is due next (nil: not needed), from ``QuotaBook``.
-    func nextQuotaRead() async -> Date? {
+    nonisolated(nonsending) func nextQuotaRead() async -> Date? {
         guard client != nil, let rows = try? await store.quota() else { return nil }
         let oldest = rows.map(\.fetchedMilliseconds).min().map { Date(timeIntervalSince1970: Double($0) / 1_000) }
         return quotaBook.nextRead(now: clock.wall(), oldestReading: oldest, work: await quotaWork())
@@ -49,13 +130,13 @@ extension PurgeDaemon {
     /// Work waits for the quota and ``QuotaBook`` says to read it again: a reading that shows
     /// room re-plans it at once (SPEC §6), so a reading taken a moment too early never parks
     /// work for a day.
-    func quotaWaitWorthRechecking() async -> Bool {
+    nonisolated(nonsending) func quotaWaitWorthRechecking() async -> Bool {
         guard let due = await nextQuotaRead() else { return false }
         return due <= clock.wall()
     }
 
     /// Plans the pending queue into batches and sends every batch that is due.
-    func submit() async throws {
+    nonisolated(nonsending) func submit() async throws {
         if let pausedUntil, clock.now() < pausedUntil { return }
         try await refreshQuotaIfDue()
         let now = clock.wallMilliseconds()
@@ -85,32 +166,37 @@ extension PurgeDaemon {
     }
 
     /// Turns pending URLs into `planned` batches (and `waiting-quota` for what does not fit).
-    func plan() async throws {
-        let queue = try await store.pendingURLs()
-        guard !queue.isEmpty else { return }
+    nonisolated(nonsending) func plan() async throws {
         let quota = await currentQuotaView()
-        let plan = Planner.plan(
-            queue: queue.map { QueuedURL(id: $0.id, url: $0.url) }, quota: quota,
-            directoryFallback: config.purge.directoryFallback)
         let area = config.purge.area.rawValue
         let now = clock.wallMilliseconds()
         let reset = QuotaClock.nextReset(after: clock.wall())
         let dryRun = options.dryRun
-        var batches =
-            plan.urlBatches.map {
-                NewBatch(action: .urls, area: area, state: .planned, targets: $0.map(\.url), queueIDs: $0.map(\.id), dryRun: dryRun)
+        let directoryFallback = config.purge.directoryFallback
+        var planned: PurgePlan?
+        // The pending URLs are read and planned in the store's one transaction.
+        try await store.planBatches(nowMilliseconds: now) { queue in
+            let plan = Planner.plan(
+                queue: queue.map { QueuedURL(id: $0.id, url: $0.url) }, quota: quota, directoryFallback: directoryFallback)
+            planned = plan
+            var batches =
+                plan.urlBatches.map {
+                    NewBatch(action: .urls, area: area, state: .planned, targets: $0.map(\.url), queueIDs: $0.map(\.id), dryRun: dryRun)
+                }
+                + plan.directoryBatches.map {
+                    NewBatch(
+                        action: .directories, area: area, state: .planned, targets: $0.directories, queueIDs: $0.covers, dryRun: dryRun)
+                }
+            if !plan.waiting.isEmpty {
+                let waiting = Set(plan.waiting)
+                batches.append(
+                    NewBatch(
+                        action: .urls, area: area, state: .waitingQuota, targets: queue.filter { waiting.contains($0.id) }.map(\.url),
+                        queueIDs: plan.waiting, dryRun: dryRun, nextAttemptMilliseconds: Int64(reset.timeIntervalSince1970 * 1_000)))
             }
-            + plan.directoryBatches.map {
-                NewBatch(action: .directories, area: area, state: .planned, targets: $0.directories, queueIDs: $0.covers, dryRun: dryRun)
-            }
-        if !plan.waiting.isEmpty {
-            let waiting = Set(plan.waiting)
-            batches.append(
-                NewBatch(
-                    action: .urls, area: area, state: .waitingQuota, targets: queue.filter { waiting.contains($0.id) }.map(\.url),
-                    queueIDs: plan.waiting, dryRun: dryRun, nextAttemptMilliseconds: Int64(reset.timeIntervalSince1970 * 1_000)))
+            return batches
         }
-        try await store.insertBatches(batches, nowMilliseconds: now)
+        guard let plan = planned else { return }
         for root in plan.siteRoots {
             logger.warning("purging the whole site root \(root): nothing narrower fits today's directory quota")
         }
@@ -130,7 +216,7 @@ extension PurgeDaemon {
     }
 
     /// Sends one batch and records the outcome.
-    func send(_ batch: BatchRow) async throws {
+    nonisolated(nonsending) func send(_ batch: BatchRow) async throws {
         let now = clock.wallMilliseconds()
         guard let sending = BatchLifecycle.next(batch.state, .send, policy: lifecyclePolicy).state, sending != batch.state else { return }
         try await store.markSending(batch: batch.id, state: sending, attempts: batch.attempts + 1, nowMilliseconds: now)
@@ -146,7 +232,7 @@ extension PurgeDaemon {
                 metadata: MessageID.batchSubmitted.metadata(metadata))
             let done = BatchLifecycle.next(sending, .simulated, policy: lifecyclePolicy).state ?? .done
             try await store.recordSimulated(batch, state: done, areas: quotaAreas, nowMilliseconds: clock.wallMilliseconds())
-            lastBatchSummary = "dry-run (\(batch.targets.count))"
+            summary = "dry-run (\(batch.targets.count))"
             return
         }
         guard let client else { return }
@@ -176,7 +262,7 @@ extension PurgeDaemon {
             logger.info(
                 "submitted \(batch.action) with \(batch.targets.count) target(s): task \(response.taskId)",
                 metadata: MessageID.batchSubmitted.metadata(metadata))
-            lastBatchSummary = "accepted (\(batch.targets.count))"
+            summary = "accepted (\(batch.targets.count))"
         } catch is CancellationError {
             throw CancellationError()  // left `sending`: sent again at the next start
         } catch let error as TencentCloudError {
@@ -193,7 +279,8 @@ extension PurgeDaemon {
     /// What a failed request means for its batch: the error's class and scope, through the
     /// pure ``BatchLifecycle``. The batch is written once, in the state it returns (with the due
     /// time its action names); the actions' other effects follow. A `nil` state dissolves it.
-    func handleFailure(_ error: TencentCloudError, batch: BatchRow, state: BatchState, metadata: Logger.Metadata) async throws {
+    nonisolated(nonsending) func handleFailure(_ error: TencentCloudError, batch: BatchRow, state: BatchState, metadata: Logger.Metadata) async throws
+    {
         var metadata = metadata
         metadata["purge.error_code"] = "\(error.code)"
         if let requestId = error.requestId { metadata["purge.request_id"] = "\(requestId)" }
@@ -217,36 +304,42 @@ extension PurgeDaemon {
                 pauseLevel: pauseLevel, jitter: random.unitInterval()),
             policy: lifecyclePolicy)
         let now = clock.wallMilliseconds()
+        // The batch's state and everything the outcome writes with it, in one unit.
+        var failedAloneHeld = true
         if let next {
-            let due = actions.lazy.compactMap { action -> Date? in
+            var record = FailedSend(state: next, dueMilliseconds: nil, errorCode: error.code, errorMessage: error.message)
+            for action in actions {
                 switch action {
-                case .retry(let at), .waitForQuota(let at): at
-                default: nil
+                case .retry(let at): record.dueMilliseconds = Int64(at.timeIntervalSince1970 * 1_000)
+                case .waitForQuota(let until):
+                    record.dueMilliseconds = Int64(until.timeIntervalSince1970 * 1_000)
+                    record.exhaustQuota = batch.action.quotaKind
+                    record.areas = quotaAreas
+                case .failBatch: record.failURLs = true
+                case .failAlone(let url): record.failAlone = url
+                default: break
                 }
-            }.first
-            try await store.recordFailure(
-                batch: batch.id, state: next, dueMilliseconds: due.map { Int64($0.timeIntervalSince1970 * 1_000) },
-                errorCode: error.code, errorMessage: error.message, nowMilliseconds: now)
+            }
+            failedAloneHeld = try await store.recordFailure(batch, record, nowMilliseconds: now)
         }
         for action in actions {
             switch action {
             case .retry(let at):
                 let delay = max(0, at.timeIntervalSince(clock.wall()))
                 if case .transient = failure {
-                    lastBatchSummary = "retrying \(error.code)"
+                    summary = "retrying \(error.code)"
                     logger.warning(
                         "\(batch.action) not accepted yet (\(error.code)): trying again in \(Int(delay.rounded())) s", metadata: metadata)
                 }
                 // What is due now (the rest of a batch after one URL failed alone) is sent at once;
                 // a later attempt is the batch's own due time.
-                if at <= clock.wall() { submitRequested = true }
+                if at <= clock.wall() { requested = true }
             case .waitForQuota(let reset):
-                try await store.exhaustQuota(kind: batch.action.quotaKind, areas: quotaAreas)
                 // Refused by day limit although the reading showed room: someone else used the
                 // quota. Read it again at once and send what still fits (SPEC §6).
                 quotaBook.refused(at: clock.wall())
-                submitRequested = true
-                lastBatchSummary = "waiting-quota (\(batch.targets.count))"
+                requested = true
+                summary = "waiting-quota (\(batch.targets.count))"
                 logger.warning(
                     "quota exhausted (\(error.code)): \(batch.targets.count) target(s) wait for the reset at \(iso8601(reset))",
                     metadata: MessageID.quotaExhausted.metadata(metadata))
@@ -257,22 +350,21 @@ extension PurgeDaemon {
                 logger.warning("\(error.code): batch of \(batch.targets.count) too big, splitting", metadata: metadata)
             case .dissolve:
                 try await store.dissolve(batch: batch.id)
-                submitRequested = true
+                requested = true
             case .failAlone:
-                try await isolateTooLong(error, batch: batch, metadata: metadata)
+                try await isolateTooLong(error, batch: batch, failedAlone: failedAloneHeld, metadata: metadata)
             case .splitByHost:
                 try await isolate(error, batch: batch, byHost: true, metadata: metadata)
             case .bisect:
                 try await isolate(error, batch: batch, byHost: false, metadata: metadata)
             case .failBatch(let pause):
-                try await store.failURLs(ofBatch: batch.id, errorCode: error.code, nowMilliseconds: now)
-                lastBatchSummary = "failed \(error.code)"
+                summary = "failed \(error.code)"
                 guard let pause else {
                     // One host or URL: the rest of the work goes on at once.
                     logger.error(
                         "\(batch.action) failed permanently with \(error.code): \(error.message) — needs a human; the \(batch.targets.count) target(s) stay failed in `status`",
                         metadata: MessageID.batchFailed.metadata(metadata))
-                    submitRequested = true
+                    requested = true
                     break
                 }
                 pauseLevel += 1
@@ -289,7 +381,7 @@ extension PurgeDaemon {
     /// A failure that concerns one host or one URL fails only what it is about (SPEC §6): the
     /// batch is split by host; a batch of one host is bisected unless the code concerns the whole
     /// host (``BatchLifecycle`` decides which). The parts are planned at once.
-    func isolate(_ error: TencentCloudError, batch: BatchRow, byHost: Bool, metadata: Logger.Metadata) async throws {
+    nonisolated(nonsending) func isolate(_ error: TencentCloudError, batch: BatchRow, byHost: Bool, metadata: Logger.Metadata) async throws {
         var parts: [[String]]
         if byHost {
             var groups: [String: [String]] = [:]
@@ -309,16 +401,15 @@ extension PurgeDaemon {
         logger.warning(
             "\(batch.action) rejected with \(error.code) (\(error.message)): splitting \(batch.targets.count) target(s) into \(parts.map(\.count)) to find what it concerns",
             metadata: metadata)
-        submitRequested = true
+        requested = true
     }
 
-    /// A URL too long for the API fails alone; the rest of its batch is sent again.
-    func isolateTooLong(_ error: TencentCloudError, batch: BatchRow, metadata: Logger.Metadata) async throws {
+    /// A URL too long for the API fails alone (`failedAlone`: done with the batch's failure
+    /// record); when the batch did not hold the URL named, each URL is sent alone to find it.
+    nonisolated(nonsending) func isolateTooLong(
+        _ error: TencentCloudError, batch: BatchRow, failedAlone: Bool, metadata: Logger.Metadata
+    ) async throws {
         let now = clock.wallMilliseconds()
-        var failedAlone = false
-        if let rejected = error.rejectedURL {
-            failedAlone = try await store.failAlone(url: rejected, of: batch, errorCode: error.code, nowMilliseconds: now)
-        }
         if !failedAlone {
             // The API did not say which: send each URL alone to find it.
             try await store.split(batch, into: batch.targets.map { [$0] }, nowMilliseconds: now)
@@ -326,46 +417,21 @@ extension PurgeDaemon {
         logger.error(
             "a URL is too long for the API (\(error.code)): \(error.rejectedURL ?? "isolating it"); the rest is sent again",
             metadata: MessageID.batchFailed.metadata(metadata))
-        submitRequested = true
-    }
-
-    // MARK: - flush --wait
-
-    /// Answers the `flush --wait` clients whose rows have settled (``FlushTracker`` says which
-    /// rows each answers for); a client that left is closed and forgotten.
-    func answerWaiters() throws {
-        guard !flush.waiters.isEmpty else { return }
-        for waiter in flush.waiters where flushClients[waiter.id]?.peerHasLeft ?? true {
-            flushClients.removeValue(forKey: waiter.id)?.answer(.error(.gone, message: "gone"))  // closes our end; the client timed out
-            flush.dropped(waiter.id)
-        }
-        for window in flush.settledWindows() {
-            let progress = try db.read {
-                try $0.flushProgress(upTo: window.upTo, after: window.after, failuresSince: window.since)
-            }
-            if progress.unsettled > 0 { continue }
-            flush.answered(window.id, upTo: window.upTo)
-            let connection = flushClients.removeValue(forKey: window.id)
-            if !progress.failed.isEmpty {
-                connection?.answer(.failed(count: progress.failed.count, urls: Array(progress.failed.prefix(20))))
-            } else {
-                connection?.answer(.submitted)
-            }
-        }
+        requested = true
     }
 
     // MARK: - --once
 
-    func drainOnce() async throws -> Int32 {
+    nonisolated(nonsending) func drain() async throws -> Int32 {
         let started = clock.wallMilliseconds()
         // Split, bisected or retried batches are planned by the first pass: keep sending what
         // is due (bounded by the submit deadline) so --once does not leave good URLs behind.
         let until = clock.now().advanced(by: options.submitDeadline)
         while true {
-            submitRequested = false
+            requested = false
             try await submit()
             if isPaused || clock.now() >= until { break }
-            if submitRequested { continue }
+            if requested { continue }
             if await hasDueBatchesNow() { continue }
             // A retry due later within the deadline (a transient failure's backoff): wait for it.
             guard let next = try await store.earliestAttempt(in: [.planned]) else { break }
@@ -394,8 +460,8 @@ extension PurgeDaemon {
 
     /// The cached quota as the planner may use it now (``QuotaBook/view(_:area:now:)``: a
     /// reading from before the last reset counts as full).
-    func currentQuotaView() async -> QuotaView {
-        quotaView(of: (try? await store?.quota()) ?? [])
+    nonisolated(nonsending) func currentQuotaView() async -> QuotaView {
+        quotaView(of: (try? await store.quota()) ?? [])
     }
 
     /// `rows` as the planner may use them now, for the configured area.
@@ -418,29 +484,30 @@ extension PurgeDaemon {
     }
 
     /// A dry run counts against a local copy of the quota, reset daily.
-    func seedDryRunQuota() throws {
-        try db.transaction { tx in
-            let rows = try tx.quotaRows()
-            let now = clock.wall()
-            if rows.isEmpty || QuotaBook.effective(rows, now: now) != rows {
-                // A reading from before the reset: the day's copy starts full again.
-                try tx.replaceQuota(
-                    rows.isEmpty
-                        ? Self.defaultQuotaRows(nowMilliseconds: clock.wallMilliseconds())
-                        : QuotaBook.effective(rows, now: now).map {
-                            var row = $0
-                            row.fetchedMilliseconds = clock.wallMilliseconds()
-                            return row
-                        })
-            }
+    nonisolated(nonsending) func seedDryRunQuota() async throws {
+        if let seeded = Self.dryRunQuota(try await store.quota(), now: clock.wall(), nowMilliseconds: clock.wallMilliseconds()) {
+            try await store.replaceQuota(seeded)
+        }
+    }
+
+    /// The dry run's quota copy as it should be now: nil when `rows` are today's; the documented
+    /// defaults when there are none; a copy from before the reset starts full again.
+    static func dryRunQuota(_ rows: [QuotaRow], now: Date, nowMilliseconds: Int64) -> [QuotaRow]? {
+        if rows.isEmpty { return defaultQuotaRows(nowMilliseconds: nowMilliseconds) }
+        let effective = QuotaBook.effective(rows, now: now)
+        guard effective != rows else { return nil }
+        return effective.map {
+            var row = $0
+            row.fetchedMilliseconds = nowMilliseconds
+            return row
         }
     }
 
     /// Asks DescribePurgeQuota when ``QuotaBook`` says it is due: no reading of today, right
     /// after a refusal by day limit, on a backoff while URLs wait, or when the reading is stale.
-    func refreshQuotaIfDue() async throws {
+    nonisolated(nonsending) func refreshQuotaIfDue() async throws {
         guard let client else {
-            try seedDryRunQuota()
+            try await seedDryRunQuota()
             return
         }
         guard let due = await nextQuotaRead(), due <= clock.wall() else { return }
