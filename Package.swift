@@ -19,9 +19,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        // Executable: argument parsing and exit codes only.
-        .executableTarget(
-            name: "purgewatch",
+        // Executable: the CLI, nothing adjusted.
+        .executableTarget(name: "purgewatch", dependencies: ["PurgewatchCLI"]),
+        // The commands: argument parsing and exit codes only; the work is in the modules.
+        .target(
+            name: "PurgewatchCLI",
             dependencies: [
                 "PurgeCore", "Daemon", "Operator", "ControlProtocol", "Reporting", "TencentCDN", "StateStore", "CProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -98,6 +100,9 @@ let package = Package(
             dependencies: ["ControlProtocol", "Daemon", "PurgeCore", "StateStore", "TencentCDN", "Reporting"]
         ),
 
+        // Test support: the same CLI with the end-to-end tests' timings (scaled, a shifted wall
+        // clock) read from PURGEWATCH_TEST_* — the shipped binary reads none of them.
+        .executableTarget(name: "purgewatch-harness", dependencies: ["PurgewatchCLI", "Daemon"], path: "Tests/Harness"),
         // Test support: a Tencent CDN API emulator on 127.0.0.1.
         .target(
             name: "TencentEmulator",
@@ -146,7 +151,8 @@ let package = Package(
         ),
         .testTarget(name: "SiteWatchTests", dependencies: ["SiteWatch", "StateStore", "PurgeCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "CLITests", dependencies: ["purgewatch", "PurgeCore", "ControlProtocol", "TencentEmulator"]),
+        .testTarget(
+            name: "CLITests", dependencies: ["purgewatch", "purgewatch-harness", "PurgeCore", "ControlProtocol", "TencentEmulator"]),
     ]
 )
 

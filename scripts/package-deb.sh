@@ -9,7 +9,7 @@
 # Environment: SCRATCH_PATH (the release build's scratch path, default .build-static),
 # DEB_REVISION (the Debian revision, default 1), DEB_MAINTAINER (the Maintainer field),
 # SOURCE_DATE_EPOCH (file times and the changelog date; default: the last commit's time).
-# The upstream version is read from Sources/purgewatch (PurgeWatch.version), never written here.
+# The upstream version is read from Sources/PurgewatchCLI (PurgeWatch.version), never written here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 umask 022
@@ -28,10 +28,10 @@ for tool in dpkg-deb dpkg-shlibdeps gzip strip; do
     command -v "$tool" >/dev/null || { echo "package-deb: $tool is missing (apt-get install dpkg-dev binutils)" >&2; exit 69; }
 done
 
-# --- Version: the one string in Sources/purgewatch ---------------------------------------------
-versions=$(grep -rhoE 'static let version = "[^"]+"' Sources/purgewatch | sed -E 's/.*"([^"]+)"/\1/' | sort -u)
+# --- Version: the one string in Sources/PurgewatchCLI ------------------------------------------
+versions=$(grep -rhoE 'static let version = "[^"]+"' Sources/PurgewatchCLI | sed -E 's/.*"([^"]+)"/\1/' | sort -u)
 if [ "$(printf '%s\n' "$versions" | grep -c .)" != 1 ]; then
-    echo "package-deb: expected exactly one 'static let version = \"…\"' in Sources/purgewatch, found: ${versions:-none}" >&2
+    echo "package-deb: expected exactly one 'static let version = \"…\"' in Sources/PurgewatchCLI, found: ${versions:-none}" >&2
     exit 65
 fi
 upstream="$versions"

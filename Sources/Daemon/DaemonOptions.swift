@@ -3,7 +3,7 @@ import SiteWatch
 import TencentCDN
 
 /// How the daemon runs: the CLI's flags plus timings. Every timing has an operator-sensible
-/// default; tests shrink them with `PURGEWATCH_TEST_TIME_SCALE` (see ``init(environment:)``).
+/// default; in-process tests set them, the end-to-end harness scales them (``scaled(by:)``).
 public struct DaemonOptions: Sendable {
     /// `run --dry-run`: everything but the API; batches are logged and count as submitted.
     public var dryRun = false
@@ -58,51 +58,34 @@ public struct DaemonOptions: Sendable {
 
     public init() {}
 
-    /// The defaults, with every timing multiplied by `PURGEWATCH_TEST_TIME_SCALE` when set (the
-    /// end-to-end tests use 0.01 so a 30 s retry is 300 ms). Only the environment of the process
-    /// can set it — nothing in a config file can.
-    public init(environment: [String: String]) {
-        self.init()
-        guard let text = environment["PURGEWATCH_TEST_TIME_SCALE"], let scale = Double(text), scale > 0, scale < 1 else {
-            return
-        }
+    /// Every timing multiplied by `scale` (0 < scale ≤ 1), with floors where a real wait needs
+    /// one (a request's timeout, a storage retry, the root check): what the end-to-end test
+    /// harness runs the daemon with (`Tests/Harness`).
+    public func scaled(by scale: Double) -> DaemonOptions {
+        var options = self
         func scaled(_ duration: Duration) -> Duration { duration * scale }
-        submitDeadline = scaled(submitDeadline)
-        retryBase = scaled(retryBase)
-        retryMax = scaled(retryMax)
-        permanentPauseBase = scaled(permanentPauseBase)
-        permanentPauseMax = scaled(permanentPauseMax)
-        verifyInitial = scaled(verifyInitial)
-        verifyMax = scaled(verifyMax)
-        quotaRefresh = scaled(quotaRefresh)
-        quotaWaitFirst = scaled(quotaWaitFirst)
-        quotaWaitMax = scaled(quotaWaitMax)
-        unverifiedAfter = scaled(unverifiedAfter)
-        storageRetry = max(scaled(storageRetry), .milliseconds(200))
-        requestTimeout = max(scaled(requestTimeout), .seconds(2))
-        detectRetryBase = scaled(detectRetryBase)
-        detectRetryMax = scaled(detectRetryMax)
-        retryPolicy = RetryPolicy(
-            baseDelay: scaled(retryPolicy.baseDelay), maxDelay: scaled(retryPolicy.maxDelay),
-            maxAttempts: retryPolicy.maxAttempts)
-        monitor.rootCheckInterval = max(scaled(monitor.rootCheckInterval), .milliseconds(200))
-        monitor.degradedRescanInterval = max(scaled(monitor.degradedRescanInterval), .milliseconds(500))
+        options.submitDeadline = scaled(submitDeadline)
+        options.retryBase = scaled(retryBase)
+        options.retryMax = scaled(retryMax)
+        options.permanentPauseBase = scaled(permanentPauseBase)
+        options.permanentPauseMax = scaled(permanentPauseMax)
+        options.verifyInitial = scaled(verifyInitial)
+        options.verifyMax = scaled(verifyMax)
+        options.quotaRefresh = scaled(quotaRefresh)
+        options.quotaWaitFirst = scaled(quotaWaitFirst)
+        options.quotaWaitMax = scaled(quotaWaitMax)
+        options.unverifiedAfter = scaled(unverifiedAfter)
+        options.storageRetry = max(scaled(storageRetry), .milliseconds(200))
+        options.requestTimeout = max(scaled(requestTimeout), .seconds(2))
+        options.detectRetryBase = scaled(detectRetryBase)
+        options.detectRetryMax = scaled(detectRetryMax)
+        options.retryPolicy = RetryPolicy(
+            baseDelay: scaled(retryPolicy.baseDelay), maxDelay: scaled(retryPolicy.maxDelay), maxAttempts: retryPolicy.maxAttempts)
+        options.monitor.rootCheckInterval = max(scaled(monitor.rootCheckInterval), .milliseconds(200))
+        options.monitor.degradedRescanInterval = max(scaled(monitor.degradedRescanInterval), .milliseconds(500))
+        return options
     }
 }
-
-/// The wall clock every stage reads (the quota day, verification deadlines, retention): the
-/// system clock, shifted by `PURGEWATCH_TEST_WALL_CLOCK_OFFSET` seconds when that is set in the
-/// process environment — tests run the real binary across 00:00 UTC+8 with it; no config file
-/// can reach it. Read once per process.
-let wallClockOffset: TimeInterval = {
-    guard let text = ProcessInfo.processInfo.environment["PURGEWATCH_TEST_WALL_CLOCK_OFFSET"],
-        let seconds = TimeInterval(text), seconds.isFinite
-    else { return 0 }
-    return seconds
-}()
-
-/// Now, on the daemon's wall clock (see ``wallClockOffset``).
-public func wallClockNow() -> Date { Date().addingTimeInterval(wallClockOffset) }
 
 /// The two clocks every stage reads, injected through ``DaemonOptions/clock``:
 /// - `wall`: the quota day (00:00 UTC+8), verification deadlines, retention, stored times;
@@ -110,8 +93,8 @@ public func wallClockNow() -> Date { Date().addingTimeInterval(wallClockOffset) 
 ///   watchdog's stage bounds, watcher restarts).
 ///
 /// I/O deadlines handed to the API client and the control socket's per-command limit stay on
-/// the real `ContinuousClock`: they bound real waits. The end-to-end tests move the wall clock of
-/// the real binary with `PURGEWATCH_TEST_WALL_CLOCK_OFFSET`; in-process tests can pass any pair.
+/// the real `ContinuousClock`: they bound real waits. The end-to-end harness shifts the wall one
+/// (`Tests/Harness`); in-process tests pass a manual pair.
 public struct DaemonClock: Sendable {
     public var wall: @Sendable () -> Date
     public var now: @Sendable () -> ContinuousClock.Instant
@@ -128,8 +111,8 @@ public struct DaemonClock: Sendable {
         self.sleep = sleep
     }
 
-    /// The system clocks, the wall one shifted by ``wallClockOffset``.
-    public static let system = DaemonClock(wall: { wallClockNow() }, now: { ContinuousClock.now })
+    /// The system clocks.
+    public static let system = DaemonClock(wall: { Date() }, now: { ContinuousClock.now })
 
     /// The instant of `now`'s clock at which the wall clock reads `wallMilliseconds`.
     func instant(atWallMilliseconds wallMilliseconds: Int64) -> ContinuousClock.Instant {

@@ -211,7 +211,8 @@ public actor PurgeDaemon {
         }
         if !options.once, !config.metrics.listen.isEmpty {
             do {
-                metricsServer = try await MetricsServer(listen: config.metrics.listen, metrics: metrics, statePath: statePath)
+                metricsServer = try await MetricsServer(
+                    listen: config.metrics.listen, metrics: metrics, statePath: statePath, clock: clock)
                 logger.info("metrics at http://\(config.metrics.listen)/metrics")
             } catch {
                 throw DaemonError.metricsUnavailable("cannot serve metrics on \(config.metrics.listen): \(error)")

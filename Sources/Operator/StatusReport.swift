@@ -75,7 +75,7 @@ public struct StatusReport: Sendable {
     public var now: Date
 
     /// Reads the report for a config (`dryRun`: the dry-run state file).
-    public static func read(config: SiteConfig, dryRun: Bool, now: Date = wallClockNow()) throws -> StatusReport {
+    public static func read(config: SiteConfig, dryRun: Bool, now: Date = Date()) throws -> StatusReport {
         let statePath = dryRun ? config.dryRunStatePath : config.state.path
         let socket = ControlSocket.path(forState: statePath)
         // Any answer is a running daemon, a daemon of an earlier release included.

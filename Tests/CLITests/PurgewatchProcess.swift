@@ -1,7 +1,8 @@
 import Foundation
 import Glibc
 
-/// Runs the built `purgewatch` executable with raw-byte arguments and captures its output.
+/// Runs the built `purgewatch` executable (or, for scaled timings, the test harness around the
+/// same CLI) with raw-byte arguments and captures its output.
 struct PurgewatchProcess {
     struct Result {
         var status: Int32
@@ -9,20 +10,30 @@ struct PurgewatchProcess {
         var stderr: String
     }
 
-    /// The executable built beside this test bundle.
-    static let executable: String = {
+    /// The shipped executable, built beside this test bundle.
+    static let executable = built("purgewatch")
+    /// The same CLI with the end-to-end timings (`Tests/Harness`): it alone reads PURGEWATCH_TEST_*.
+    static let harness = built("purgewatch-harness")
+
+    /// What runs for `environment`: the harness when the test asks for scaled timings or a
+    /// shifted wall clock, the shipped binary otherwise.
+    static func binary(for environment: [String: String]?) -> String {
+        (environment ?? [:]).keys.contains { $0.hasPrefix("PURGEWATCH_TEST_") } ? harness : executable
+    }
+
+    private static func built(_ name: String) -> String {
         var buffer = [CChar](repeating: 0, count: 4_096)
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         let own = length > 0 ? String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
         var directory = (own as NSString).deletingLastPathComponent
         // The test runner may live inside the .xctest bundle or beside it.
         for _ in 0..<4 {
-            let candidate = (directory as NSString).appendingPathComponent("purgewatch")
+            let candidate = (directory as NSString).appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             directory = (directory as NSString).deletingLastPathComponent
         }
-        return ".build/debug/purgewatch"
-    }()
+        return ".build/debug/" + name
+    }
 
     /// The repository's root (for Config/).
     static let repositoryRoot: String = {
@@ -55,7 +66,8 @@ struct PurgewatchProcess {
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
 
-        let argv = ([Array(executable.utf8)] + raw).map { bytes -> UnsafeMutablePointer<CChar>? in
+        let program = binary(for: environment)
+        let argv = ([Array(program.utf8)] + raw).map { bytes -> UnsafeMutablePointer<CChar>? in
             let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
             for (index, byte) in bytes.enumerated() { pointer[index] = CChar(bitPattern: byte) }
             pointer[bytes.count] = 0
@@ -67,7 +79,7 @@ struct PurgewatchProcess {
             for pointer in env { free(pointer) }
         }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv + [nil], env + [nil])
+        let spawned = posix_spawn(&pid, program, &actions, nil, argv + [nil], env + [nil])
         guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
@@ -105,8 +117,9 @@ final class RunningProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = (launcher + [PurgewatchProcess.executable] + arguments).map { strdup($0) }
-        let program = launcher.first ?? PurgewatchProcess.executable
+        let binary = PurgewatchProcess.binary(for: environment)
+        let argv = (launcher + [binary] + arguments).map { strdup($0) }
+        let program = launcher.first ?? binary
         let env = environment.map { strdup("\($0.key)=\($0.value)") }
         defer {
             for pointer in argv { free(pointer) }

@@ -16,7 +16,7 @@ final class MetricsServer: Sendable {
 
     /// Binds `listen` (`HOST:PORT`, `[IPV6]:PORT`).
     /// - Throws: when the address does not parse or cannot be bound.
-    init(listen: String, metrics: DaemonMetrics, statePath: String) async throws {
+    init(listen: String, metrics: DaemonMetrics, statePath: String, clock: DaemonClock) async throws {
         let (host, port) = try Self.split(listen)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let reader = StateReader(path: statePath)
@@ -26,7 +26,7 @@ final class MetricsServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(metrics: metrics, reader: reader))
+                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(metrics: metrics, reader: reader, clock: clock))
                 }
             }
         do {
@@ -100,11 +100,13 @@ private final class MetricsHandler: ChannelInboundHandler, RemovableChannelHandl
 
     let metrics: DaemonMetrics
     let reader: StateReader
+    let clock: DaemonClock
     private var request: HTTPRequestHead?
 
-    init(metrics: DaemonMetrics, reader: StateReader) {
+    init(metrics: DaemonMetrics, reader: StateReader, clock: DaemonClock) {
         self.metrics = metrics
         self.reader = reader
+        self.clock = clock
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -129,7 +131,7 @@ private final class MetricsHandler: ChannelInboundHandler, RemovableChannelHandl
             (status, body) = (.methodNotAllowed, "GET /metrics\n")
         } else {
             do {
-                let snapshot = try reader.use { try DaemonMetrics.snapshot(of: $0, now: wallClockNow()) }
+                let snapshot = try reader.use { try DaemonMetrics.snapshot(of: $0, now: clock.wall()) }
                 (status, body) = (.ok, metrics.exposition(snapshot))
                 contentType = "text/plain; version=0.0.4; charset=utf-8"
             } catch {

@@ -24,7 +24,7 @@ struct Status: ParsableCommand {
     func run() throws {
         if check { try runCheck() }
         let config = try options.load()
-        let report = try StatusReport.read(config: config, dryRun: dryRun)
+        let report = try StatusReport.read(config: config, dryRun: dryRun, now: PurgeWatch.daemonOptions().clock.wall())
         Console.out(json ? report.json : report.text)
     }
 
@@ -39,7 +39,7 @@ struct Status: ParsableCommand {
         }
         let report: StatusReport
         do {
-            report = try StatusReport.read(config: config, dryRun: dryRun)
+            report = try StatusReport.read(config: config, dryRun: dryRun, now: PurgeWatch.daemonOptions().clock.wall())
         } catch {
             Console.out(StatusReport.unknownLine("cannot read the state \(config.state.path): \(error)"))
             throw ExitCode(StatusReport.CheckLevel.unknown.rawValue)

@@ -41,7 +41,7 @@ struct Run: AsyncParsableCommand {
         LoggingSystem.bootstrap(LogBootstrap.make(identifier: "purgewatch", environment: environment, logLevel: level))
         var logger = Logger(label: "purgewatch")
         logger[metadataKey: "purge.site"] = "\(FilePaths.stem(of: config.sourcePath))"
-        var daemonOptions = DaemonOptions(environment: environment)
+        var daemonOptions = PurgeWatch.daemonOptions()
         daemonOptions.dryRun = dryRun
         daemonOptions.once = once
         let daemon = PurgeDaemon(

@@ -1,9 +1,11 @@
 import ArgumentParser
+import Daemon
 
 /// The `purgewatch` command: argument parsing and exit codes only; the work is in the modules.
-@main
-struct PurgeWatch: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct PurgeWatch: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "purgewatch",
         abstract: "Keep a Tencent Cloud CDN in step with a static site: purge exactly the URLs whose files changed.",
         discussion: """
@@ -18,6 +20,25 @@ struct PurgeWatch: AsyncParsableCommand {
 }
 
 extension PurgeWatch {
+    /// What a harness around the CLI adjusts in the daemon's options and the commands' clock,
+    /// for the task that runs ``PurgeWatch/main()`` (`Tests/Harness` scales the end-to-end
+    /// tests' timings with it). The shipped binary never sets it: nil, nothing adjusted.
+    @TaskLocal public static var adjustOptions: (@Sendable (inout DaemonOptions) -> Void)?
+
+    /// Parses the process's arguments and runs the command they name (what `@main` on an
+    /// `AsyncParsableCommand` does; spelled out so that top-level code picks the async entry).
+    public static func runAsRoot() async {
+        let main: () async -> Void = Self.main
+        await main()
+    }
+
+    /// The daemon's options with the harness's adjustments, if any.
+    static func daemonOptions() -> DaemonOptions {
+        var options = DaemonOptions()
+        adjustOptions?(&options)
+        return options
+    }
+
     /// The one version string (`purgewatch --version`, packages, the man pages).
     static let version = "0.3.0"
 }
