@@ -14,16 +14,7 @@ import TencentCDN
 /// only through the ``QueueStore``. The daemon asks it for work (``request()``), runs a
 /// ``pass()`` when woken, and asks when it has work next (``nextDue()``). It runs on its caller's
 /// executor (the daemon's thread): every async method is `nonisolated(nonsending)`.
-final class Submitter {
-    let store: any QueueStore
-    let options: DaemonOptions
-    let clock: DaemonClock
-    let logger: Logger
-    let health: StageBoard
-    /// Replaced on reload and when credentials are read again; nil in a dry run.
-    var client: TencentCDNClient?
-    var config: SiteConfig
-
+final class Submitter: APIStage {
     /// Work was asked for (changes queued, a batch split, URLs queued again): the next pass
     /// plans and sends even if nothing is due by time.
     var requested = false
@@ -37,19 +28,13 @@ final class Submitter {
     /// The last batch's outcome, for STATUS= (nil until a batch was sent).
     private(set) var summary: String?
 
-    init(
+    override init(
         store: any QueueStore, client: TencentCDNClient?, config: SiteConfig, options: DaemonOptions, clock: DaemonClock,
         logger: Logger, health: StageBoard
     ) {
-        self.store = store
-        self.client = client
-        self.config = config
-        self.options = options
-        self.clock = clock
-        self.logger = logger
-        self.health = health
         self.quotaBook = QuotaBook(
             policy: QuotaBook.Policy(refresh: options.quotaRefresh, waitFirst: options.quotaWaitFirst, waitMax: options.quotaWaitMax))
+        super.init(store: store, client: client, config: config, options: options, clock: clock, logger: logger, health: health)
     }
 
     /// Asks for a pass (changes were queued, URLs queued again).
@@ -89,8 +74,6 @@ final class Submitter {
         return due.min()
     }
 
-    /// The batch lifecycle's timings.
-    var lifecyclePolicy: BatchLifecycle.Policy { BatchLifecycle.Policy(options) }
     /// Jitter for the retry backoff (injected with the options, like the clock).
     var random: RandomSource { options.random }
 

@@ -14,7 +14,7 @@ import TencentCDN
 /// ``QueueStore`` and tells the rest of the pipeline what a pass found through the ``Outcome``
 /// it returns (URLs queued again are the submitter's to send). It runs on its caller's executor
 /// (the daemon's thread): every method is `nonisolated(nonsending)`.
-final class Verifier {
+final class Verifier: APIStage {
     /// What one pass found, for the rest of the pipeline.
     struct Outcome: Equatable {
         /// URLs were queued again (their task failed): the submitter has work.
@@ -23,34 +23,10 @@ final class Verifier {
         var summary: String?
     }
 
-    let store: any QueueStore
-    let options: DaemonOptions
-    let clock: DaemonClock
-    let logger: Logger
-    let health: StageBoard
-    /// Replaced on reload and when credentials are read again.
-    var client: TencentCDNClient?
-    var config: SiteConfig
-
-    var lifecyclePolicy: BatchLifecycle.Policy { BatchLifecycle.Policy(options) }
-
     private var outcome = Outcome()
     private var pendingPushes: [String] = []
     private var pendingPushSet: Set<String> = []
     private(set) var lastPrune: ContinuousClock.Instant?
-
-    init(
-        store: any QueueStore, client: TencentCDNClient?, config: SiteConfig, options: DaemonOptions, clock: DaemonClock,
-        logger: Logger, health: StageBoard
-    ) {
-        self.store = store
-        self.client = client
-        self.config = config
-        self.options = options
-        self.clock = clock
-        self.logger = logger
-        self.health = health
-    }
 
     /// One pass: the polls that are due (none while the account is paused), then prefetch,
     /// then the hourly prune.
