@@ -43,22 +43,46 @@ private actor Counter {
     }
 
     /// A blocking call on the actor (a slow SQLite statement) holds only its thread: tasks on
-    /// the cooperative pool go on meanwhile.
+    /// the cooperative pool go on meanwhile. No timing: more actors block than the pool has
+    /// threads, each until the pool's work releases it. Were the actors' jobs on the pool, the
+    /// work could never run and every actor would see its wait run out instead of a release.
     @Test func blockingOnTheActorLeavesThePoolFree() async throws {
-        let counter = Counter()
-        let blocked = Task { await counter.blockFor(milliseconds: 1_500) }
-        try await Task.sleep(for: .milliseconds(100))
-        let started = ContinuousClock.now
+        let poolThreads = ProcessInfo.processInfo.activeProcessorCount
+        let counters = (0...poolThreads).map { _ in Counter() }
+        let release = DispatchSemaphore(value: 0)
+        let entered = DispatchSemaphore(value: 0)
+        let blocked = counters.map { counter in
+            Task { await counter.block(until: release, entered: entered, atMost: .seconds(60)) }
+        }
+        // Every actor is inside its blocking call before the pool's work starts.
+        for _ in counters {
+            #expect(await Self.wait(for: entered, atMost: 60), "an actor never started blocking: its job waited for a pool thread")
+        }
         let work = await withTaskGroup(of: Int.self) { group in
             for index in 0..<64 { group.addTask { (0..<10_000).reduce(index, &+) } }
             return await group.reduce(0, &+)
         }
         #expect(work != 0)
-        #expect(started.duration(to: .now) < .milliseconds(1_000))
-        await blocked.value
+        for _ in counters { release.signal() }
+        for task in blocked {
+            #expect(await task.value, "an actor's wait ran out: the pool's work could not run while it blocked")
+        }
+    }
+
+    /// Waits for a semaphore on a thread of its own, never on the cooperative pool.
+    private static func wait(for semaphore: DispatchSemaphore, atMost seconds: Int) async -> Bool {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: semaphore.wait(timeout: .now() + .seconds(seconds)) == .success)
+            }
+        }
     }
 }
 
 extension Counter {
-    func blockFor(milliseconds: UInt32) { usleep(milliseconds * 1_000) }
+    /// Blocks this actor's thread until `release` is signalled; false when `atMost` ran out first.
+    func block(until release: DispatchSemaphore, entered: DispatchSemaphore, atMost: Duration) -> Bool {
+        entered.signal()
+        return release.wait(timeout: .now() + .seconds(Int(atMost.components.seconds))) == .success
+    }
 }
