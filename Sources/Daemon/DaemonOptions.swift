@@ -19,6 +19,10 @@ public struct DaemonOptions: Sendable {
     /// again after this long, doubling up to `detectRetryMax`.
     public var detectRetryBase: Duration = .seconds(1)
     public var detectRetryMax: Duration = .seconds(60)
+    /// The watcher that could not start (an inotify limit, descriptors) is started again after
+    /// this long, doubling up to `monitorRestartMax`.
+    public var monitorRestartBase: Duration = .seconds(5)
+    public var monitorRestartMax: Duration = .seconds(300)
     /// How long one submission may retry transient failures before it is rescheduled.
     public var submitDeadline: Duration = .seconds(120)
     /// Rescheduled submissions wait this long, doubling per attempt up to `retryMax`.
@@ -79,6 +83,8 @@ public struct DaemonOptions: Sendable {
         options.requestTimeout = max(scaled(requestTimeout), .seconds(2))
         options.detectRetryBase = scaled(detectRetryBase)
         options.detectRetryMax = scaled(detectRetryMax)
+        options.monitorRestartBase = scaled(monitorRestartBase)
+        options.monitorRestartMax = scaled(monitorRestartMax)
         options.retryPolicy = RetryPolicy(
             baseDelay: scaled(retryPolicy.baseDelay), maxDelay: scaled(retryPolicy.maxDelay), maxAttempts: retryPolicy.maxAttempts)
         options.monitor.rootCheckInterval = max(scaled(monitor.rootCheckInterval), .milliseconds(200))
