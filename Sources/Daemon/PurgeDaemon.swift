@@ -66,10 +66,11 @@ public actor PurgeDaemon {
     /// The queue, batches and quota as the submitter and verifier change them (``QueueStore``):
     /// the SQLite store over ``db`` today.
     var store: (any QueueStore)!
-    var client: TencentCDNClient? {
+    /// The product's API (``CDNProvider``: CDN or EdgeOne, SPEC §10); nil in a dry run.
+    var provider: (any CDNProvider)? {
         didSet {
-            verifier?.client = client
-            submitter?.client = client
+            verifier?.provider = provider
+            submitter?.provider = provider
         }
     }
     /// The submitter stage's service (``Submitter``): plans, sends, reads the quota.
@@ -126,7 +127,12 @@ public actor PurgeDaemon {
     var verifierDue: ContinuousClock.Instant?
     /// A comparison that could not run is tried again then (backing off), not in a loop.
     var detectRetryAt: ContinuousClock.Instant?
-    var detectRetryLevel = 0
+    /// The comparison's retries (1 s doubling to a minute) and its log lines (one per condition,
+    /// again every 5 minutes while it lasts).
+    lazy var detectRetry = RetrySchedule(base: options.detectRetryBase, max: options.detectRetryMax)
+    /// The watcher's restarts after it could not start (5 s doubling to 5 minutes), and their
+    /// log lines (one per condition).
+    lazy var monitorRestart = RetrySchedule(base: options.monitorRestartBase, max: options.monitorRestartMax)
     /// Descriptors held back for the runtime, released when the process runs out (``DescriptorReserve``).
     let descriptorReserve = DescriptorReserve()
     /// Files the first (baseline) walk deferred: when read at last they join the baseline.
@@ -135,6 +141,8 @@ public actor PurgeDaemon {
     var waitingForRoot: String?
     /// Why comparisons last failed and when that was said (for one log line per condition).
     var detectFailure: (reason: String, condition: String, at: ContinuousClock.Instant)?
+    /// Files that cannot be read, each said once with its errno (``UnreadableFiles``).
+    var unreadableFiles = UnreadableFiles()
     /// Wake-ups of the stages: the detector (a window closed), the submitter and the verifier
     /// (work queued, a tick), the watcher (a new monitor started). Each holds at most one.
     let detectorWake: AsyncStream<Void>.Continuation
@@ -199,12 +207,13 @@ public actor PurgeDaemon {
     /// with the manifest and sends READY=1. The control loop stage runs it first; the other
     /// stages wait on their wake-ups, which nothing sends before it has finished.
     func start() async throws {
+        for note in config.notes { logger.warning("\(note)") }
         try openState()
         if !options.dryRun {
             try makeClient()
             // Read the secrets now: a later reload that finds them unreadable keeps these.
             do {
-                try await client?.loadCredentials()
+                try await provider?.loadCredentials()
             } catch {
                 logger.error("cannot read the credentials from \(credentialSource ?? "?") now: \(error); each request will try again")
             }
@@ -340,14 +349,26 @@ public actor PurgeDaemon {
         try await Task.sleep(for: options.storageRetry)
     }
 
+    /// The watcher could not start: tried again on a backoff (5 s doubling to 5 minutes), said
+    /// once per condition (and again every 5 minutes while it lasts), never every attempt.
+    func monitorCannotStart(_ error: any Error, now: ContinuousClock.Instant) {
+        let restartAt = monitorRestart.nextAttempt(now: now)
+        monitorRestartAt = restartAt
+        if monitorRestart.shouldSay("\(error)", now: now) {
+            logger.error(
+                "cannot watch \(config.site.root): \(error); trying again in \(Self.seconds(now.duration(to: restartAt))) s, backing off to \(Self.seconds(options.monitorRestartMax)) s (said again only if it changes or lasts)"
+            )
+        }
+        armTimer(now: now)
+    }
+
+    static func seconds(_ duration: Duration) -> Int { Int(duration.components.seconds) }
+
     /// The next try of a comparison that could not run: 1 s doubling to a minute.
     func scheduleDetectRetry(now: ContinuousClock.Instant) {
         // Waiting for a missing root: the watcher says when it appears; nothing to retry.
         if waitingForRoot != nil || monitor?.status.waitingForRoot == true { return }
-        var delay = options.detectRetryBase
-        for _ in 0..<min(detectRetryLevel, 16) where delay < options.detectRetryMax { delay = delay * 2 }
-        detectRetryLevel += 1
-        detectRetryAt = now.advanced(by: min(delay, options.detectRetryMax))
+        detectRetryAt = detectRetry.nextAttempt(now: now)
         armTimer(now: now)
     }
 
@@ -484,9 +505,9 @@ public actor PurgeDaemon {
         db = try StateDatabase.open(path: statePath, migrations: QueueSchema.migrations)
         store = SQLiteQueueStore(db)
         verifier = Verifier(
-            store: store, client: client, config: config, options: options, clock: clock, logger: logger, health: health)
+            store: store, provider: provider, config: config, options: options, clock: clock, logger: logger, health: health)
         submitter = Submitter(
-            store: store, client: client, config: config, options: options, clock: clock, logger: logger, health: health)
+            store: store, provider: provider, config: config, options: options, clock: clock, logger: logger, health: health)
         var resent = 0
         do {
             resent = try db.transaction { tx in
@@ -516,6 +537,7 @@ public actor PurgeDaemon {
             try $0.setMetaValue(Self.degradedKey, .null)
             try $0.setMetaValue(Self.waitingForRootKey, .null)
             try $0.setMetaValue(Self.compareTroubleKey, .null)
+            try $0.setMetaValue(Self.unreadableFilesKey, .null)
         }
         filesTracked = try db.read { try $0.manifestCount() }
         // Rows from before this start belong to no flush of this process: only their failures
@@ -535,12 +557,19 @@ public actor PurgeDaemon {
             throw DaemonError.noCredentials
         }
         credentialSource = credentials.detail
+        let product = config.tencentCloud.product
         var made = try TencentCDNClient(
-            endpoint: config.tencentCloud.endpoint, credentials: credentials,
+            service: product == .edgeone ? .teo : .cdn, endpoint: config.tencentCloud.endpoint, credentials: credentials,
             requestsPerSecond: config.purge.requestsPerSecond, httpClient: http, logger: logger,
             retryPolicy: options.retryPolicy, requestTimeout: options.requestTimeout, now: { [clock] in clock.wall() })
         made.outcomeObserver = { [metrics] action, code in metrics.apiRequest(action: action, code: code) }
-        client = made
+        switch product {
+        case .cdn:
+            provider = TencentCDNProvider(
+                client: made, area: config.purge.area == .any ? nil : config.purge.area.rawValue, urlEncode: config.purge.urlEncode)
+        case .edgeone:
+            provider = EdgeOneProvider(client: made, zoneID: config.tencentCloud.zoneID ?? "", prefixMethod: config.purge.prefixMethod.rawValue)
+        }
     }
 
     var exclusion: ExclusionRule {
@@ -653,6 +682,8 @@ public actor PurgeDaemon {
     /// The `meta` key that tells `status` why the tree cannot be compared now (too many open
     /// files…); nil while comparisons run.
     public static let compareTroubleKey = "daemon.compare_trouble"
+    /// How many files cannot be read (EACCES and the like) and one of them, for `status`.
+    public static let unreadableFilesKey = "daemon.unreadable_files"
 
     /// `purge` through the socket: each item a URL, with the path it was mapped from when it was
     /// given as a path, queued like detected changes (kind `manual`).
@@ -762,9 +793,9 @@ public actor PurgeDaemon {
             do {
                 try startMonitor()
                 monitorRestartAt = nil
+                if let ended = monitorRestart.succeeded() { logger.notice("watching \(config.site.root) again (was: \(ended))") }
             } catch {
-                logger.error("cannot watch \(config.site.root): \(error); trying again in 5 s")
-                monitorRestartAt = now.advanced(by: .seconds(5))
+                monitorCannotStart(error, now: now)
             }
         }
         barrierOverdue(now: now)
@@ -943,7 +974,6 @@ public actor PurgeDaemon {
 
     /// A comparison ran: the retry backoff starts again, and a trouble reported is over.
     func detectionSucceeded() {
-        detectRetryLevel = 0
         detectRetryAt = nil
         if let root = waitingForRoot, monitor?.status.waitingForRoot == false {
             // Compared, so the root exists, whatever event was missed (a monitor that started on it).
@@ -952,6 +982,7 @@ public actor PurgeDaemon {
             logger.notice("the site root \(root) exists now")
         }
         if descriptorReserve.isReleased { descriptorReserve.refill() }
+        detectRetry.succeeded()
         guard let failure = detectFailure else { return }
         detectFailure = nil
         try? db.transaction { try $0.setMetaValue(Self.compareTroubleKey, .null) }
@@ -971,12 +1002,12 @@ public actor PurgeDaemon {
             logger.warning(
                 "out of file descriptors: released \(descriptorReserve.count) held in reserve so the runtime keeps working; comparisons wait")
         }
-        if condition != detectFailure?.condition || detectFailure.map({ $0.at.duration(to: now) >= .seconds(300) }) == true {
-            if condition != detectFailure?.condition {
-                // `status` says what the daemon cannot do (best effort: the state may be as stuck).
-                try? db.transaction { try $0.setMetaValue(Self.compareTroubleKey, .text(reason)) }
-            }
-            detectFailure = (reason, condition, now)
+        if condition != detectFailure?.condition {
+            // `status` says what the daemon cannot do (best effort: the state may be as stuck).
+            try? db.transaction { try $0.setMetaValue(Self.compareTroubleKey, .text(reason)) }
+        }
+        detectFailure = (reason, condition, now)
+        if detectRetry.shouldSay(condition, now: now) {
             logger.warning("cannot compare the tree now: \(error); will retry with a backoff (the touched paths are kept)")
         }
     }
@@ -1031,8 +1062,16 @@ public actor PurgeDaemon {
         } else if !detection.changes.isEmpty || queued > 0 {
             logger.info("\(detection.changes.count) change(s), \(queued) URL(s) queued", metadata: metadata)
         }
-        for path in detection.unreadable {
-            logger.warning("cannot read \(path): left as it was in the manifest")
+        let before = unreadableFiles.summary
+        var wholeTree = false
+        if case .full = scope { wholeTree = true }
+        for line in unreadableFiles.record(
+            unreadable: detection.unreadableErrnos, readable: detection.changes.map(\.path), wholeTree: wholeTree)
+        {
+            logger.warning("\(line)")
+        }
+        if unreadableFiles.summary != before {
+            try? db.transaction { try $0.setMetaValue(Self.unreadableFilesKey, unreadableFiles.summary.map { .text($0) } ?? .null) }
         }
     }
 
@@ -1059,16 +1098,16 @@ public actor PurgeDaemon {
             // The HTTP client stays (a request in flight on it must not be cancelled); only the
             // API client with its credential chain is new, and it replaces the old one only once
             // its credentials could be read (not for the instance role, whose read is a request).
-            let oldClient = client
+            let oldProvider = provider
             let oldSource = credentialSource
             do {
                 try makeClient(reusingHTTP: true)
                 if config.tencentCloud.cvmRole == false || credentialSource?.contains("metadata") == false {
-                    _ = try await client?.loadCredentials()
+                    try await provider?.loadCredentials()
                 }
                 logger.info("reload: credentials read again from \(credentialSource ?? "?")")
             } catch {
-                client = oldClient
+                provider = oldProvider
                 credentialSource = oldSource
                 logger.error("reload: cannot build the new API client, keeping the old one: \(error)")
             }
@@ -1078,9 +1117,8 @@ public actor PurgeDaemon {
             do {
                 try startMonitor()
             } catch {
-                logger.error("reload: cannot watch \(fresh.site.root): \(error); trying again in 5 s")
                 monitor = nil
-                monitorRestartAt = clock.now().advanced(by: .seconds(5))
+                monitorCannotStart(error, now: clock.now())
             }
             pending.requestFullRescan(.rootReplaced(fresh.site.root))
             coalescer.noteChange(at: clock.now())

@@ -3,6 +3,26 @@ import Glibc
 import TencentEmulator
 import Testing
 
+/// The provider an end-to-end test runs against (SPEC §10): the same cases, parameterised.
+enum Product: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case cdn, edgeone
+
+    static let zoneID = "zone-2noz78a8ev6k"
+
+    /// The `[tencentcloud]` lines that choose the product.
+    var configLines: String {
+        switch self {
+        case .cdn: ""
+        case .edgeone: "product = \"edgeone\"\nzone_id = \"\(Self.zoneID)\""
+        }
+    }
+
+    /// The action that purges URLs, and the one that purges directories.
+    var urlAction: String { self == .cdn ? "PurgeUrlsCache" : "CreatePurgeTask" }
+    var quotaAction: String { self == .cdn ? "DescribePurgeQuota" : "DescribeContentQuota" }
+    var testDescription: String { rawValue }
+}
+
 /// A site, its config and state in a temporary directory, the Tencent API emulator on
 /// 127.0.0.1, and the daemon run as a real process against both.
 final class DaemonFixture: @unchecked Sendable {
@@ -15,6 +35,8 @@ final class DaemonFixture: @unchecked Sendable {
     let ownsEmulator: Bool
     var daemon: RunningProcess?
     var notify: NotifyListener?
+    /// The provider the daemon is configured for.
+    let product: Product
 
     static let www = "https://www.example.com/"
 
@@ -24,8 +46,9 @@ final class DaemonFixture: @unchecked Sendable {
     init(
         quiet: String = "300ms", maxDelay: String = "5s", requestsPerSecond: Double = 10, siteRoot: String = "site",
         extraConfig: String = "", emulator configuration: EmulatorConfiguration = EmulatorConfiguration(),
-        sharing shared: TencentEmulator? = nil
+        sharing shared: TencentEmulator? = nil, product: Product = .cdn
     ) async throws {
+        self.product = product
         directory = "/tmp/pw-e2e-\(UUID().uuidString.prefix(8))"
         site = directory + "/" + siteRoot
         configPath = directory + "/site.toml"
@@ -58,6 +81,7 @@ final class DaemonFixture: @unchecked Sendable {
 
             [tencentcloud]
             endpoint = "\(emulator.endpoint)"
+            \(product.configLines)
             \(extraConfig)
             """
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -68,11 +92,11 @@ final class DaemonFixture: @unchecked Sendable {
     static func with(
         quiet: String = "300ms", maxDelay: String = "5s", requestsPerSecond: Double = 10, siteRoot: String = "site",
         extraConfig: String = "", emulator configuration: EmulatorConfiguration = EmulatorConfiguration(),
-        _ body: (DaemonFixture) async throws -> Void
+        product: Product = .cdn, _ body: (DaemonFixture) async throws -> Void
     ) async throws {
         let fixture = try await DaemonFixture(
             quiet: quiet, maxDelay: maxDelay, requestsPerSecond: requestsPerSecond, siteRoot: siteRoot,
-            extraConfig: extraConfig, emulator: configuration)
+            extraConfig: extraConfig, emulator: configuration, product: product)
         do {
             try await body(fixture)
         } catch {
@@ -109,6 +133,7 @@ final class DaemonFixture: @unchecked Sendable {
         \(purge)
         [tencentcloud]
         endpoint = "\(emulator.endpoint)"
+        \(product.configLines)
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 

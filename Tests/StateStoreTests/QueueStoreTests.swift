@@ -115,6 +115,51 @@ import Testing
         #expect(try Self.rowStates(subject).values.allSatisfy { $0 == .batched }, "rows wait for the task's verdict")
     }
 
+    /// A request accepted in part (EdgeOne's `FailedList`, SPEC §10): the refused targets leave
+    /// the batch — their rows queued again (a passing reason, retries left) or failed alone — in
+    /// the same unit; only the accepted targets count against the quota and wait for the task.
+    @Test(arguments: stores)
+    func refusedTargetsOfAnAcceptedBatchLeaveItAloneInTheSameUnit(_ kind: String) async throws {
+        let subject = try Self.make(kind)
+        try await subject.store.replaceQuota([
+            QuotaRow(area: "", kind: .url, batch: 1_000, total: 100, available: 100, fetchedMilliseconds: Self.now)
+        ])
+        let batch = try await Self.plannedBatch(subject, ["a", "b", "c", "d"])
+        try await subject.store.markSending(batch: batch.id, state: .sending, attempts: 1, nowMilliseconds: Self.now)
+        try await subject.store.recordAccepted(
+            batch,
+            acceptance: Acceptance(
+                state: .accepted, taskID: "job-1", requestID: "req-1", acceptedMilliseconds: Self.now,
+                firstPollMilliseconds: Self.now + 15_000, areas: [],
+                rejected: [
+                    .init(target: Self.www + "b", reason: "InvalidParameter.Target", retry: false, maxRetries: 3),
+                    .init(target: Self.www + "c", reason: "InternalError.BackendError", retry: true, maxRetries: 3),
+                ]),
+            nowMilliseconds: Self.now)
+        let accepted = try #require(try await subject.store.batches(in: .accepted, dueBy: nil).first)
+        #expect(accepted.targets == ["a", "d"].map { Self.www + $0 }, "must not: a refused target polled for")
+        let states = try Self.rowStates(subject)
+        #expect(states[Self.www + "a"] == .batched && states[Self.www + "d"] == .batched)
+        #expect(states[Self.www + "b"] == .failed, "a permanent reason fails the target alone")
+        #expect(states[Self.www + "c"] == .pending, "a passing reason queues it again")
+        #expect(try await subject.store.pendingURLs().map(\.url) == [Self.www + "c"])
+        #expect(try await subject.store.quota().first?.available == 98, "only the two accepted targets counted")
+        // Out of retries, a passing reason fails too.
+        let again = try #require(try await subject.store.pendingURLs().first)
+        try subject.db.transaction { tx in
+            for _ in 0..<3 { try tx.requeue(id: again.id, errorCode: "x") }
+        }
+        let retried = try await Self.plannedBatch(subject, [])
+        try await subject.store.recordAccepted(
+            retried,
+            acceptance: Acceptance(
+                state: .accepted, taskID: "job-2", requestID: "req-2", acceptedMilliseconds: Self.now,
+                firstPollMilliseconds: Self.now + 15_000, areas: [],
+                rejected: [.init(target: Self.www + "c", reason: "InternalError.BackendError", retry: true, maxRetries: 3)]),
+            nowMilliseconds: Self.now)
+        #expect(try Self.rowStates(subject)[Self.www + "c"] == .failed, "must not: queued again forever")
+    }
+
     @Test(arguments: stores)
     func aFailureWritesTheGivenStateAndDueTimeAndNothingElse(_ kind: String) async throws {
         let subject = try Self.make(kind)

@@ -29,12 +29,12 @@ final class Submitter: APIStage {
     private(set) var summary: String?
 
     override init(
-        store: any QueueStore, client: TencentCDNClient?, config: SiteConfig, options: DaemonOptions, clock: DaemonClock,
+        store: any QueueStore, provider: (any CDNProvider)?, config: SiteConfig, options: DaemonOptions, clock: DaemonClock,
         logger: Logger, health: StageBoard
     ) {
         self.quotaBook = QuotaBook(
             policy: QuotaBook.Policy(refresh: options.quotaRefresh, waitFirst: options.quotaWaitFirst, waitMax: options.quotaWaitMax))
-        super.init(store: store, client: client, config: config, options: options, clock: clock, logger: logger, health: health)
+        super.init(store: store, provider: provider, config: config, options: options, clock: clock, logger: logger, health: health)
     }
 
     /// Asks for a pass (changes were queued, URLs queued again).
@@ -77,8 +77,6 @@ final class Submitter: APIStage {
     /// Jitter for the retry backoff (injected with the options, like the clock).
     var random: RandomSource { options.random }
 
-    var areaParameter: String? { config.purge.area == .any ? nil : config.purge.area.rawValue }
-
     /// Pending URLs to plan, or batches whose time has come.
     nonisolated(nonsending) func hasDueBatches() async -> Bool {
         guard let work = try? await store.workload(nowMilliseconds: clock.wallMilliseconds()) else { return false }
@@ -105,7 +103,7 @@ final class Submitter: APIStage {
 
     /// When DescribePurgeQuota is due next (nil: not needed), from ``QuotaBook``.
     nonisolated(nonsending) func nextQuotaRead() async -> Date? {
-        guard client != nil, let rows = try? await store.quota() else { return nil }
+        guard provider != nil, let rows = try? await store.quota() else { return nil }
         let oldest = rows.map(\.fetchedMilliseconds).min().map { Date(timeIntervalSince1970: Double($0) / 1_000) }
         return quotaBook.nextRead(now: clock.wall(), oldestReading: oldest, work: await quotaWork())
     }
@@ -218,16 +216,10 @@ final class Submitter: APIStage {
             summary = "dry-run (\(batch.targets.count))"
             return
         }
-        guard let client else { return }
+        guard let provider else { return }
         let deadline = ContinuousClock.now.advanced(by: options.submitDeadline)
         do {
-            let response: PurgeResponse
-            if batch.action == .urls {
-                response = try await client.purgeURLs(batch.targets, area: areaParameter, urlEncode: config.purge.urlEncode, deadline: deadline)
-            } else {
-                response = try await client.purgePaths(
-                    batch.targets, flushType: .flush, area: areaParameter, urlEncode: config.purge.urlEncode, deadline: deadline)
-            }
+            let response = try await provider.purge(batch.targets, kind: batch.action == .urls ? .urls : .directories, deadline: deadline)
             let acceptedAt = clock.wall()
             let (next, actions) = BatchLifecycle.next(sending, .accepted(now: acceptedAt), policy: lifecyclePolicy)
             var firstPoll = acceptedAt
@@ -235,17 +227,27 @@ final class Submitter: APIStage {
             try await store.recordAccepted(
                 batch,
                 acceptance: Acceptance(
-                    state: next ?? .accepted, taskID: response.taskId, requestID: response.requestId,
+                    state: next ?? .accepted, taskID: response.taskID, requestID: response.requestID,
                     acceptedMilliseconds: Int64(acceptedAt.timeIntervalSince1970 * 1_000),
-                    firstPollMilliseconds: Int64(firstPoll.timeIntervalSince1970 * 1_000), areas: quotaAreas),
+                    firstPollMilliseconds: Int64(firstPoll.timeIntervalSince1970 * 1_000), areas: quotaAreas,
+                    rejected: rejections(response.rejected)),
                 nowMilliseconds: clock.wallMilliseconds())
             pauseLevel = 0
-            metadata["purge.task_id"] = "\(response.taskId)"
-            metadata["purge.request_id"] = "\(response.requestId)"
+            metadata["purge.task_id"] = "\(response.taskID)"
+            metadata["purge.request_id"] = "\(response.requestID)"
+            let refused = response.rejected.reduce(0) { $0 + $1.targets.count }
             logger.info(
-                "submitted \(batch.action) with \(batch.targets.count) target(s): task \(response.taskId)",
+                "submitted \(batch.action) with \(batch.targets.count - refused) target(s): task \(response.taskID)",
                 metadata: MessageID.batchSubmitted.metadata(metadata))
-            summary = "accepted (\(batch.targets.count))"
+            summary = "accepted (\(batch.targets.count - refused))"
+            for group in response.rejected {
+                let retry = group.errorClass != .permanent
+                if retry { requested = true }
+                logger.warning(
+                    "\(provider.product) refused \(group.targets.count) target(s) of task \(response.taskID) (\(group.reason)); \(retry ? "queued again (up to \(options.maxTaskRetries) times)" : "they fail alone, the rest was accepted"): \(group.targets.prefix(3).joined(separator: " "))\(group.targets.count > 3 ? " …" : "")",
+                    metadata: (retry ? MessageID.batchSubmitted : MessageID.batchFailed).metadata(
+                        metadata.merging(["purge.error_code": "\(group.reason)", "purge.url_count": "\(group.targets.count)"]) { $1 }))
+            }
         } catch is CancellationError {
             throw CancellationError()  // left `sending`: sent again at the next start
         } catch let error as TencentCloudError {
@@ -403,6 +405,17 @@ final class Submitter: APIStage {
         requested = true
     }
 
+    /// The refused targets of an accepted request, as the store records them: a passing reason
+    /// is sent again (while retries last), anything else fails the target alone.
+    func rejections(_ groups: [RejectedTargets]) -> [Acceptance.Rejection] {
+        groups.flatMap { group in
+            group.targets.map {
+                Acceptance.Rejection(
+                    target: $0, reason: group.reason, retry: group.errorClass != .permanent, maxRetries: options.maxTaskRetries)
+            }
+        }
+    }
+
     // MARK: - --once
 
     nonisolated(nonsending) func drain() async throws -> Int32 {
@@ -439,7 +452,7 @@ final class Submitter: APIStage {
     // MARK: - Quota
 
     /// The areas an accepted batch counts against: the configured one, or every area (SPEC §6).
-    var quotaAreas: [String] { config.purge.area == .any ? [] : [config.purge.area.rawValue] }
+    var quotaAreas: [String] { quotaArea.map { [$0] } ?? [] }
 
     /// The cached quota as the planner may use it now (``QuotaBook/view(_:area:now:)``: a
     /// reading from before the last reset counts as full).
@@ -449,7 +462,7 @@ final class Submitter: APIStage {
 
     /// `rows` as the planner may use them now, for the configured area.
     func quotaView(of rows: [QuotaRow]) -> QuotaView {
-        QuotaBook.view(rows, area: config.purge.area == .any ? nil : config.purge.area.rawValue, now: clock.wall())
+        QuotaBook.view(rows, area: quotaArea, now: clock.wall())
     }
 
     /// Room for what waits: URL quota, or path quota when directory fallback may use it.
@@ -489,21 +502,19 @@ final class Submitter: APIStage {
     /// Asks DescribePurgeQuota when ``QuotaBook`` says it is due: no reading of today, right
     /// after a refusal by day limit, on a backoff while URLs wait, or when the reading is stale.
     nonisolated(nonsending) func refreshQuotaIfDue() async throws {
-        guard let client else {
+        guard let provider else {
             try await seedDryRunQuota()
             return
         }
         guard let due = await nextQuotaRead(), due <= clock.wall() else { return }
         do {
-            let quota = try await client.describePurgeQuota(deadline: ContinuousClock.now.advanced(by: options.submitDeadline / 4))
+            let quota = try await provider.purgeQuota(deadline: ContinuousClock.now.advanced(by: options.submitDeadline / 4))
             let fetched = clock.wallMilliseconds()
-            let fresh =
-                quota.urlPurge.map {
-                    QuotaRow(area: $0.area, kind: .url, batch: $0.batch, total: $0.total, available: $0.available, fetchedMilliseconds: fetched)
-                }
-                + quota.pathPurge.map {
-                    QuotaRow(area: $0.area, kind: .path, batch: $0.batch, total: $0.total, available: $0.available, fetchedMilliseconds: fetched)
-                }
+            let fresh = quota.map {
+                QuotaRow(
+                    area: $0.area, kind: $0.kind == .urls ? .url : .path, batch: $0.batch, total: $0.total, available: $0.available,
+                    fetchedMilliseconds: fetched)
+            }
             guard !fresh.isEmpty else {
                 // An answer with no quota in it: planned with the last known quota (or the
                 // documented defaults), asked again on the backoff — not on every pass.

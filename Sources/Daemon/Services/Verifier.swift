@@ -42,7 +42,7 @@ final class Verifier: APIStage {
     /// pause ends), the next prune.
     nonisolated(nonsending) func nextDue(pausedUntil: ContinuousClock.Instant?) async -> ContinuousClock.Instant? {
         var due: [ContinuousClock.Instant] = []
-        if client != nil, !options.dryRun, let earliest = try? await store.earliestAttempt(in: [.accepted]) {
+        if provider != nil, !options.dryRun, let earliest = try? await store.earliestAttempt(in: [.accepted]) {
             due.append(clock.instant(atWallMilliseconds: earliest))
         }
         let now = clock.now()
@@ -55,33 +55,29 @@ final class Verifier: APIStage {
     /// `process` (or not found) ``DaemonOptions/unverifiedAfter`` after acceptance becomes
     /// `unverified`: reported once, polled no more (SPEC §6).
     nonisolated(nonsending) func verify(pausedUntil: ContinuousClock.Instant?) async throws {
-        guard let client, !options.dryRun else { return }
+        guard let provider, !options.dryRun else { return }
         if let pausedUntil, clock.now() < pausedUntil { return }
         let now = clock.wallMilliseconds()
         let due = try await store.batches(in: .accepted, dueBy: now)
         for batch in due {
             try Task.checkCancellation()
             guard let taskID = batch.taskID else { continue }
-            let tasks: [PurgeTask]
+            let tasks: [TargetProgress]
             health.begin(.verifier, now: clock.now())
             defer { health.end(.verifier) }
             do {
-                tasks = try await client.describePurgeTasks(
-                    taskId: taskID, pageSize: Self.describePageSize, deadline: ContinuousClock.now.advanced(by: options.submitDeadline))
+                tasks = try await provider.purgeProgress(taskID: taskID, deadline: ContinuousClock.now.advanced(by: options.submitDeadline))
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
                 if Task.isCancelled { throw CancellationError() }
-                logger.warning("DescribePurgeTasks for task \(taskID) failed: \(error); asking again later")
+                logger.warning("asking how task \(taskID) stands failed: \(error); asking again later")
                 try await scheduleNextPoll(batch)
                 continue
             }
             try await settle(batch, tasks: tasks)
         }
     }
-
-    /// The largest page DescribePurgeTasks accepts (`Limit`, API maximum 1,000).
-    static let describePageSize = 1_000
 
     /// The next poll with a doubling delay (the count is in the batch row, so a restart keeps
     /// the backoff), or `unverified` once the deadline since acceptance has passed.
@@ -120,16 +116,16 @@ final class Verifier: APIStage {
 
     /// Applies DescribePurgeTasks' answer: done URLs are done, failed ones queued again (up to
     /// ``DaemonOptions/maxTaskRetries``), and the batch is done once nothing is in process.
-    nonisolated(nonsending) func settle(_ batch: BatchRow, tasks: [PurgeTask]) async throws {
-        var status: [String: PurgeTask.Status] = [:]
-        for task in tasks { status[task.url] = task.status }
+    nonisolated(nonsending) func settle(_ batch: BatchRow, tasks: [TargetProgress]) async throws {
+        var status: [String: TargetProgress.State] = [:]
+        for task in tasks { status[task.target] = task.state }
         let isPath = batch.action == .directories
         var inProcess = false
         var failedTargets: [String] = []
         for target in batch.targets {
             switch status[target] {
             case .done?: break
-            case .fail?: failedTargets.append(target)
+            case .failed?: failedTargets.append(target)
             default: inProcess = true
             }
         }
@@ -201,36 +197,30 @@ final class Verifier: APIStage {
 
     // MARK: Prefetch
 
-    /// The push area for the configured purge area: `""` (every area) pushes `global`.
-    var pushArea: String { config.purge.area == .any ? "global" : config.purge.area.rawValue }
-
     /// PushUrlsCache for the URLs whose purge is done (SPEC §6, `prefetch = true`), in batches
     /// within DescribePushQuota. An optimisation only: whatever cannot be sent (quota, errors
     /// after the client's retries) is logged and dropped; nothing here fails a purge or a flush.
     nonisolated(nonsending) func prefetch() async throws {
-        guard config.purge.prefetch, let client, !options.dryRun, !pendingPushes.isEmpty else { return }
+        guard config.purge.prefetch, let provider, !options.dryRun, !pendingPushes.isEmpty else { return }
         let urls = pendingPushes
         pendingPushes = []
         pendingPushSet = []
         health.begin(.verifier, now: clock.now())
         defer { health.end(.verifier) }
         let deadline = ContinuousClock.now.advanced(by: options.submitDeadline)
-        let quota: PushQuota
+        let batch: Int
+        let available: Int
         do {
-            quota = try await client.describePushQuota(deadline: deadline)
+            (batch, available) = try await provider.prefetchRoom(deadline: deadline)
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            logger.warning("prefetch skipped for \(urls.count) URL(s): DescribePushQuota failed (\(error))")
+            logger.warning("prefetch skipped for \(urls.count) URL(s): reading the prefetch quota failed (\(error))")
             return
         }
-        let relevant = quota.urlPush.filter { pushArea == "global" || $0.area == pushArea }
-        let batch = max(1, relevant.map(\.batch).min() ?? 500)
-        let available = max(0, relevant.map(\.available).min() ?? 0)
         if available < urls.count {
-            logger.warning(
-                "prefetch quota: \(available) URL(s) left today in \(pushArea), \(urls.count - available) of \(urls.count) not prefetched")
+            logger.warning("prefetch quota: \(available) URL(s) left today, \(urls.count - available) of \(urls.count) not prefetched")
         }
         var start = 0
         let sendable = Array(urls.prefix(available))
@@ -238,12 +228,11 @@ final class Verifier: APIStage {
             let chunk = Array(sendable[start..<min(start + batch, sendable.count)])
             start += chunk.count
             do {
-                let response = try await client.pushURLs(
-                    chunk, area: pushArea, urlEncode: config.purge.urlEncode,
-                    deadline: ContinuousClock.now.advanced(by: options.submitDeadline))
+                let response = try await provider.prefetch(chunk, deadline: ContinuousClock.now.advanced(by: options.submitDeadline))
+                let refused = response.rejected.reduce(0) { $0 + $1.targets.count }
                 logger.info(
-                    "prefetch: \(chunk.count) URL(s) pushed to \(pushArea), task \(response.taskId)",
-                    metadata: ["purge.task_id": "\(response.taskId)", "purge.url_count": "\(chunk.count)"])
+                    "prefetch: \(chunk.count - refused) URL(s) prefetched, task \(response.taskID)\(refused > 0 ? "; \(refused) refused (\(response.rejected.map(\.reason).joined(separator: ", ")))" : "")",
+                    metadata: ["purge.task_id": "\(response.taskID)", "purge.url_count": "\(chunk.count - refused)"])
             } catch is CancellationError {
                 throw CancellationError()
             } catch {

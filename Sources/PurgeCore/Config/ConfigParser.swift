@@ -69,12 +69,19 @@ public struct ConfigParser {
         let state = try decodeState(root, configStem: configStem)
         let rules = try decodeRules(root)
         let coalesce = try decodeCoalesce(root)
-        let purge = try decodePurge(root)
+        var purge = try decodePurge(root)
         let cloud = try decodeTencentCloud(root)
+        if cloud.product == .edgeone {
+            // SPEC §10: neither applies to EdgeOne (a note says so); URLs go in the browser form.
+            purge.area = .any
+            purge.urlEncode = false
+        }
         let metrics = try decodeMetrics(root)
-        return SiteConfig(
+        var config = SiteConfig(
             sourcePath: file, site: site, state: state, rules: rules, coalesce: coalesce, purge: purge,
             tencentCloud: cloud, metrics: metrics)
+        config.notes = notes(root, product: cloud.product)
+        return config
     }
 
     private func decodeState(_ root: TOMLTable, configStem: String) throws(ConfigError) -> SiteConfig.State {
@@ -150,7 +157,7 @@ public struct ConfigParser {
         if let section {
             try checkKeys(
                 section, path: "purge",
-                allowed: ["on", "area", "url_encode", "requests_per_second", "directory_fallback", "prefetch"])
+                allowed: ["on", "area", "url_encode", "requests_per_second", "directory_fallback", "prefetch", "prefix_method"])
         }
         var kinds: [SiteConfig.ChangeKind] = [.modified, .deleted]
         if let section, let names = try stringArray(section, "on", path: "purge.on") {
@@ -184,9 +191,16 @@ public struct ConfigParser {
         let fallback =
             try section.flatMap { (s) throws(ConfigError) in try bool(s, "directory_fallback", path: "purge.directory_fallback") } ?? true
         let prefetch = try section.flatMap { (s) throws(ConfigError) in try bool(s, "prefetch", path: "purge.prefetch") } ?? false
-        return .init(
+        var purge = SiteConfig.Purge(
             on: kinds, area: area, urlEncode: urlEncode, requestsPerSecond: rate, directoryFallback: fallback,
             prefetch: prefetch)
+        if let section, let name = try string(section, "prefix_method", path: "purge.prefix_method") {
+            guard let method = SiteConfig.PrefixMethod(rawValue: name) else {
+                throw error("purge.prefix_method", "\(quoted(name)) is not one of \"invalidate\", \"delete\"")
+            }
+            purge.prefixMethod = method
+        }
+        return purge
     }
 
     private func decodeMetrics(_ root: TOMLTable) throws(ConfigError) -> SiteConfig.Metrics {
@@ -208,11 +222,27 @@ public struct ConfigParser {
         if let section {
             try checkKeys(
                 section, path: "tencentcloud",
-                allowed: ["endpoint", "credentials_file", "cvm_role", "metadata_endpoint"])
+                allowed: ["product", "zone_id", "endpoint", "credentials_file", "cvm_role", "metadata_endpoint"])
+        }
+        var product = SiteConfig.Product.cdn
+        if let section, let name = try string(section, "product", path: "tencentcloud.product") {
+            guard let parsed = SiteConfig.Product(rawValue: name) else {
+                throw error("tencentcloud.product", "\(quoted(name)) is not one of \"cdn\", \"edgeone\"")
+            }
+            product = parsed
+        }
+        let zoneID = try section.flatMap { (s) throws(ConfigError) in try string(s, "zone_id", path: "tencentcloud.zone_id") }
+        if let zoneID, !Self.isZoneID(zoneID) {
+            throw error("tencentcloud.zone_id", "\(quoted(zoneID)) is not an EdgeOne zone id such as \"zone-2noz78a8ev6k\"")
+        }
+        if product == .edgeone, zoneID == nil {
+            throw error(
+                section == nil ? "tencentcloud" : "tencentcloud.zone_id",
+                "required with product = \"edgeone\": the zone's id (zone-…), from the EdgeOne console or DescribeZones")
         }
         let endpoint =
             try section.flatMap { (s) throws(ConfigError) in try string(s, "endpoint", path: "tencentcloud.endpoint") }
-            ?? "https://cdn.tencentcloudapi.com"
+            ?? product.defaultEndpoint
         try validateEndpoint(endpoint, path: "tencentcloud.endpoint")
         var credentialsFile: String?
         if let section, let path = try string(section, "credentials_file", path: "tencentcloud.credentials_file") {
@@ -227,7 +257,40 @@ public struct ConfigParser {
         guard let parsed = HTTPURLParts(metadata), parsed.pathAndQuery.allSatisfy({ $0 == "/" }) else {
             throw error("tencentcloud.metadata_endpoint", "\(quoted(metadata)) is not an http(s) base URL")
         }
-        return .init(endpoint: endpoint, credentialsFile: credentialsFile, cvmRole: cvmRole, metadataEndpoint: metadata)
+        return .init(
+            product: product, zoneID: zoneID, endpoint: endpoint, credentialsFile: credentialsFile, cvmRole: cvmRole,
+            metadataEndpoint: metadata)
+    }
+
+    /// An EdgeOne zone id: `zone-` and lower-case letters and digits.
+    static func isZoneID(_ text: String) -> Bool {
+        guard text.hasPrefix("zone-"), text.count > 5, text.count <= 64 else { return false }
+        return text.utf8.dropFirst(5).allSatisfy { (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }
+    }
+
+    /// Settings that are valid but do nothing for `product` (SPEC §10: `area` and `url_encode`
+    /// do not apply to EdgeOne; `zone_id` and `prefix_method` do not apply to CDN).
+    private func notes(_ root: TOMLTable, product: SiteConfig.Product) -> [String] {
+        let purge = root["purge"]?.table
+        let cloud = root["tencentcloud"]?.table
+        var notes: [String] = []
+        func note(_ keyPath: String, _ message: String) {
+            let line = locator.line(for: keyPath).map { ":\($0)" } ?? ""
+            notes.append("\(file)\(line): \(keyPath): \(message)")
+        }
+        switch product {
+        case .edgeone:
+            if purge?["area"] != nil { note("purge.area", "does not apply to EdgeOne (a zone has no areas); ignored") }
+            if purge?["url_encode"] != nil {
+                note("purge.url_encode", "does not apply to EdgeOne (URLs are sent in the browser form of SPEC §4); ignored")
+            }
+        case .cdn:
+            if cloud?["zone_id"] != nil { note("tencentcloud.zone_id", "applies to product = \"edgeone\" only; ignored for CDN") }
+            if purge?["prefix_method"] != nil {
+                note("purge.prefix_method", "applies to product = \"edgeone\" only; CDN directory purges always flush")
+            }
+        }
+        return notes
     }
 
     // MARK: - Value rules

@@ -33,11 +33,14 @@ extension SiteConfig {
         lines.append("requests_per_second = \(rate == rate.rounded() ? String(Int(rate)) : String(rate))")
         lines.append("directory_fallback = \(purge.directoryFallback)")
         lines.append("prefetch = \(purge.prefetch)")
+        if tencentCloud.product == .edgeone { lines.append("prefix_method = \(JSONText.string(purge.prefixMethod.rawValue))") }
         lines.append("")
         lines.append("[metrics]")
         lines.append("listen = \(JSONText.string(metrics.listen))")
         lines.append("")
         lines.append("[tencentcloud]")
+        lines.append("product = \(JSONText.string(tencentCloud.product.rawValue))")
+        if let zone = tencentCloud.zoneID { lines.append("zone_id = \(JSONText.string(zone))") }
         lines.append("endpoint = \(JSONText.string(tencentCloud.endpoint))")
         if let file = tencentCloud.credentialsFile {
             lines.append("credentials_file = \(JSONText.string(file))")

@@ -9,6 +9,9 @@ public struct SiteConfig: Sendable, Equatable {
     public var purge: Purge
     public var tencentCloud: TencentCloud
     public var metrics: Metrics
+    /// Settings that are valid but do nothing here (`area` for EdgeOne…), each `FILE:LINE: KEY:
+    /// why`: `check-config` and `run` print them as warnings.
+    public var notes: [String] = []
 
     public init(
         sourcePath: String, site: Site, state: State, rules: [Rule], coalesce: Coalesce, purge: Purge,
@@ -102,6 +105,8 @@ public struct SiteConfig: Sendable, Equatable {
         public var directoryFallback: Bool
         /// PushUrlsCache after a purge task is done, for its created and modified URLs (SPEC §6).
         public var prefetch: Bool
+        /// EdgeOne directory purges (SPEC §10): revalidate (`invalidate`) or `delete`.
+        public var prefixMethod: PrefixMethod = .invalidate
 
         public init(
             on: [ChangeKind], area: Area, urlEncode: Bool, requestsPerSecond: Double, directoryFallback: Bool,
@@ -123,13 +128,45 @@ public struct SiteConfig: Sendable, Equatable {
         public init(listen: String = "") { self.listen = listen }
     }
 
+    /// Which Tencent Cloud product purges the site (SPEC §10).
+    public enum Product: String, Sendable, CaseIterable {
+        /// Tencent Cloud CDN (API 2018-06-06, service `cdn`): PurgeUrlsCache / PurgePathCache.
+        case cdn
+        /// Tencent Cloud EdgeOne (API 2022-09-01, service `teo`): CreatePurgeTask on a zone.
+        case edgeone
+
+        /// The API endpoint when `[tencentcloud] endpoint` is not set.
+        public var defaultEndpoint: String {
+            switch self {
+            case .cdn: "https://cdn.tencentcloudapi.com"
+            case .edgeone: "https://teo.tencentcloudapi.com"
+            }
+        }
+    }
+
+    /// How EdgeOne purges a directory (`[purge] prefix_method`, SPEC §10).
+    public enum PrefixMethod: String, Sendable, CaseIterable {
+        /// The next request revalidates with the origin (If-None-Match / If-Modified-Since).
+        case invalidate
+        /// The cached copies are deleted.
+        case delete
+    }
+
     public struct TencentCloud: Sendable, Equatable {
+        public var product: Product = .cdn
+        /// The EdgeOne zone (`zone-…`); required with ``Product/edgeone``, nil for CDN.
+        public var zoneID: String?
         public var endpoint: String
         public var credentialsFile: String?
         public var cvmRole: Bool
         public var metadataEndpoint: String
 
-        public init(endpoint: String, credentialsFile: String?, cvmRole: Bool, metadataEndpoint: String) {
+        public init(
+            product: Product = .cdn, zoneID: String? = nil, endpoint: String, credentialsFile: String?, cvmRole: Bool,
+            metadataEndpoint: String
+        ) {
+            self.product = product
+            self.zoneID = zoneID
             self.endpoint = endpoint
             self.credentialsFile = credentialsFile
             self.cvmRole = cvmRole

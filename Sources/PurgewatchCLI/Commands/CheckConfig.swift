@@ -25,6 +25,7 @@ struct CheckConfig: ParsableCommand {
         Console.out("# \(config.sourcePath): valid")
         Console.out("# credentials: \(credentials.description)")
         Console.out(config.resolvedSettings)
+        for note in config.notes { Console.err("warning: \(note)") }
         // Not an error: a package installed before the first deploy waits for its root.
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: config.site.root, isDirectory: &isDirectory) || !isDirectory.boolValue {

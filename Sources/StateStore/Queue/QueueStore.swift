@@ -168,11 +168,33 @@ public struct Acceptance: Sendable, Equatable {
     public var firstPollMilliseconds: Int64
     /// The quota areas it counts against (every area when empty).
     public var areas: [String]
+    /// Targets the provider refused while it accepted the rest (EdgeOne's `FailedList`): they
+    /// leave the batch, and their rows are queued again or failed (``Rejection``).
+    public var rejected: [Rejection] = []
+
+    /// One refused target of an accepted batch.
+    public struct Rejection: Sendable, Equatable {
+        public var target: String
+        /// The provider's reason, kept as the rows' error.
+        public var reason: String
+        /// A passing reason: the rows are queued again while they have retries left.
+        public var retry: Bool
+        /// How often a row may be queued again before it fails for good.
+        public var maxRetries: Int
+
+        public init(target: String, reason: String, retry: Bool, maxRetries: Int) {
+            self.target = target
+            self.reason = reason
+            self.retry = retry
+            self.maxRetries = maxRetries
+        }
+    }
 
     public init(
         state: BatchState, taskID: String, requestID: String, acceptedMilliseconds: Int64, firstPollMilliseconds: Int64,
-        areas: [String]
+        areas: [String], rejected: [Rejection] = []
     ) {
+        self.rejected = rejected
         self.state = state
         self.taskID = taskID
         self.requestID = requestID
@@ -248,11 +270,32 @@ public final class SQLiteQueueStore: QueueStore {
 
     public nonisolated(nonsending) func recordAccepted(_ batch: BatchRow, acceptance: Acceptance, nowMilliseconds: Int64) async throws {
         try db.transaction { tx in
+            var targets = batch.targets
+            if !acceptance.rejected.isEmpty {
+                // The refused targets leave the batch (the verifier polls for the rest); their
+                // rows are queued again or failed, in the same unit.
+                let refused = Set(acceptance.rejected.map(\.target))
+                targets = batch.targets.filter { !refused.contains($0) }
+                let rows = try tx.queueRows(batchID: batch.id).filter { $0.state == .batched }
+                for rejection in acceptance.rejected {
+                    let covered = rows.filter {
+                        batch.action == .directories ? $0.url.hasPrefix(rejection.target) : $0.url == rejection.target
+                    }
+                    for row in covered {
+                        if rejection.retry && row.retries < rejection.maxRetries {
+                            try tx.requeue(id: row.id, errorCode: rejection.reason)
+                        } else {
+                            try tx.setQueueState(id: row.id, state: .failed, errorCode: rejection.reason, nowMilliseconds: nowMilliseconds)
+                        }
+                    }
+                }
+            }
             try tx.updateBatch(
                 id: batch.id, state: acceptance.state, taskID: acceptance.taskID, requestID: acceptance.requestID,
                 nextAttemptMilliseconds: .some(acceptance.firstPollMilliseconds), errorCode: .some(nil), errorMessage: .some(nil),
-                acceptedMilliseconds: acceptance.acceptedMilliseconds, polls: 0, nowMilliseconds: nowMilliseconds)
-            try tx.consumeQuota(kind: batch.action.quotaKind, count: batch.targets.count, areas: acceptance.areas)
+                targets: targets == batch.targets ? nil : targets, acceptedMilliseconds: acceptance.acceptedMilliseconds, polls: 0,
+                nowMilliseconds: nowMilliseconds)
+            try tx.consumeQuota(kind: batch.action.quotaKind, count: targets.count, areas: acceptance.areas)
         }
     }
 

@@ -47,6 +47,9 @@ extension ErrorClass {
             "InternalError.RouteError", "InternalError.UnknownError",
             "InvalidParameter.CdnInterfaceError",
             "ServiceUnavailable", "ResourceInsufficient", "FailedOperation",
+            // EdgeOne (SPEC §10)
+            "LimitExceeded.RateLimitExceeded", "InternalError.BackendError", "InternalError.DomainConfig",
+            "InternalError.QuotaSystem", "InvalidParameter.TaskNotGenerated",
         ] {
             t[code] = .transient
         }
@@ -56,12 +59,13 @@ extension ErrorClass {
         for code in [
             "LimitExceeded", "LimitExceeded.CdnPurgeUrlExceedDayLimit", "LimitExceeded.CdnPurgeExceedDayLimit",
             "LimitExceeded.CdnPurgePathExceedDayLimit", "LimitExceeded.CdnPushExceedDayLimit",
+            "LimitExceeded.DailyQuota",
         ] {
             t[code] = .quota
         }
         for code in [
             "LimitExceeded.CdnPurgeUrlExceedBatchLimit", "LimitExceeded.CdnPurgeExceedBatchLimit",
-            "LimitExceeded.CdnPurgePathExceedBatchLimit",
+            "LimitExceeded.CdnPurgePathExceedBatchLimit", "LimitExceeded.BatchQuota",
         ] {
             t[code] = .batchTooBig
         }
@@ -81,6 +85,10 @@ extension ErrorClass {
             "MissingParameter", "UnknownParameter", "InvalidAction", "NoSuchVersion", "ActionOffline",
             "UnsupportedOperation", "UnsupportedProtocol", "UnsupportedRegion", "RequestSizeLimitExceeded",
             "IpInBlacklist", "IpNotInWhitelist", "ResourceNotFound", "ResourceUnavailable", "ResourceInUse",
+            // EdgeOne (SPEC §10)
+            "InvalidParameter.DomainNotFound", "InvalidParameter.Target", "InvalidParameter.ParameterError",
+            "InvalidParameter.UploadUrl", "LimitExceeded.PackNotAllow", "UnauthorizedOperation.CamUnauthorized",
+            "UnauthorizedOperation.NoPermission", "UnauthorizedOperation.Unknown", "OperationDenied",
         ] {
             t[code] = .permanent
         }

@@ -48,18 +48,26 @@ public struct TencentCloudError: Error, Sendable, Hashable, CustomStringConverti
         "UnauthorizedOperation.CdnHostUnauthorized", "InvalidParameter.CdnUrlExceedLength",
         "InvalidParameter.CdnParamError", "InvalidParameter.CdnHostInvalidStatus",
         "InvalidParameter.CdnPurgeWildcardNotAllowed",
+        // EdgeOne (SPEC §10): a bad target, a host not in the zone.
+        "InvalidParameter.Target", "InvalidParameter.DomainNotFound",
     ]
+
+    /// `InvalidParameter.*` codes that concern the whole request (EdgeOne's zone or type), not
+    /// some of its targets: they fail the account's work (and pause) instead of bisecting.
+    public static let requestCodes: Set<String> = ["InvalidParameter.ParameterError"]
 
     /// Whether this failure concerns one host or URL (``scopedCodes``, or any other
     /// `InvalidParameter.*` code: a parameter of the request, so some of its URLs) rather than
     /// the account.
-    public var isScopedToTargets: Bool { Self.scopedCodes.contains(code) || code.hasPrefix("InvalidParameter.") }
+    public var isScopedToTargets: Bool {
+        !Self.requestCodes.contains(code) && (Self.scopedCodes.contains(code) || code.hasPrefix("InvalidParameter."))
+    }
 
     /// The scoped codes that concern a whole host: a batch of one host fails as a whole.
     public static let hostCodes: Set<String> = [
         "ResourceNotFound.CdnHostNotExists", "ResourceUnavailable.CdnHostIsNotOnline",
         "UnauthorizedOperation.CdnHostUnauthorized", "InvalidParameter.CdnHostInvalidStatus",
-        "InvalidParameter.CdnPurgeWildcardNotAllowed",
+        "InvalidParameter.CdnPurgeWildcardNotAllowed", "InvalidParameter.DomainNotFound",
     ]
 
     /// Whether this failure concerns a whole host (``hostCodes``) rather than one URL.

@@ -3,7 +3,8 @@ import Foundation
 import Logging
 import NIOCore
 
-/// Tencent Cloud CDN API 3.0 client: TC3-signed JSON POSTs, one rate limit shared by every
+/// Tencent Cloud API 3.0 client for one service — CDN (`cdn`, 2018-06-06) or EdgeOne (`teo`,
+/// 2022-09-01), ``TencentCloudService`` — TC3-signed JSON POSTs, one rate limit shared by every
 /// action, retries with re-signing, and one error type (``TencentCloudError``).
 ///
 /// It sends each request as given and does not split batches; ``ErrorClass/batchTooBig`` tells
@@ -19,13 +20,15 @@ public struct TencentCDNClient: Sendable {
     private let httpClient: HTTPClient
     private let logger: Logger
     private let limiter: RateLimiter
-    private let signer = TC3Signer(service: "cdn")
+    /// The product's API: its TC3 service name and version.
+    public let service: TencentCloudService
+    private let signer: TC3Signer
     public let retryPolicy: RetryPolicy
     public let requestTimeout: Duration
     public let maxResponseBytes: Int
     private let now: @Sendable () -> Date
     /// Called with the instant the rate limiter granted each attempt (tests check the spacing).
-    var attemptObserver: (@Sendable (TencentCDNAction, ContinuousClock.Instant) -> Void)?
+    var attemptObserver: (@Sendable (_ action: String, ContinuousClock.Instant) -> Void)?
     /// Called after each HTTP attempt with the action and `"OK"` or the error code (metrics).
     public var outcomeObserver: (@Sendable (_ action: String, _ code: String) -> Void)?
 
@@ -39,6 +42,7 @@ public struct TencentCDNClient: Sendable {
     /// - Throws: `ClientError.InvalidEndpoint` for a non-https, non-loopback endpoint, or
     ///   `ClientError.InvalidRequest` for a non-positive rate.
     public init(
+        service: TencentCloudService = .cdn,
         endpoint: String,
         credentials: any CredentialProvider,
         requestsPerSecond: Double,
@@ -57,6 +61,8 @@ public struct TencentCDNClient: Sendable {
             )
         }
         self.endpoint = try Endpoint(endpoint)
+        self.service = service
+        self.signer = TC3Signer(service: service.name)
         self.credentialProvider = credentials
         self.httpClient = httpClient
         self.logger = logger
@@ -91,13 +97,25 @@ public struct TencentCDNClient: Sendable {
         urls: [String] = [],
         deadline: ContinuousClock.Instant
     ) async throws -> Response {
+        try await perform(action: action.rawValue, request, as: Response.self, urls: urls, deadline: deadline)
+    }
+
+    /// Sends the action named `action` of this client's service with `body` until it succeeds,
+    /// fails for good, or the deadline passes.
+    func perform<Request: Encodable, Response: Decodable>(
+        action: String,
+        _ request: Request,
+        as: Response.Type,
+        urls: [String] = [],
+        deadline: ContinuousClock.Instant
+    ) async throws -> Response {
         let payload = try Self.encode(request)
         var attempt = 0
         var reSigns = 0
         var lastError: TencentCloudError?
         var rereadForRotation = false
         var logger = self.logger
-        logger[metadataKey: "tencentcloud.action"] = "\(action.rawValue)"
+        logger[metadataKey: "tencentcloud.action"] = "\(action)"
         while true {
             try Task.checkCancellation()
             attempt += 1
@@ -116,11 +134,11 @@ public struct TencentCDNClient: Sendable {
                 clippedByDeadline = remaining < requestTimeout
                 let body = try await send(action, payload: payload, credentials: credentials, timeout: timeout)
                 let response = try ResponseEnvelope.decode(Response.self, from: body)
-                outcomeObserver?(action.rawValue, "OK")
+                outcomeObserver?(action, "OK")
                 logger.debug("request succeeded", metadata: ["tencentcloud.attempt": "\(attempt)"])
                 return response
             } catch var error as TencentCloudError {
-                outcomeObserver?(action.rawValue, error.code)
+                outcomeObserver?(action, error.code)
                 if clippedByDeadline, error.code == "ClientError.Timeout", let lastError {
                     // The attempt was cut short by the caller's deadline: report what was retried.
                     throw deadlineError(action, lastError)
@@ -195,21 +213,21 @@ public struct TencentCDNClient: Sendable {
         "AuthFailure.SecretIdNotFound", "AuthFailure.InvalidSecretId", "AuthFailure.SignatureFailure",
     ]
 
-    private func deadlineError(_ action: TencentCDNAction, _ last: TencentCloudError?) -> TencentCloudError {
+    private func deadlineError(_ action: String, _ last: TencentCloudError?) -> TencentCloudError {
         if var last {
             last.message += " (deadline reached while retrying)"
             return last
         }
         return .client(
             "DeadlineExceeded",
-            "\(action.rawValue) not attempted: the deadline passed",
+            "\(action) not attempted: the deadline passed",
             errorClass: .transient
         )
     }
 
     /// One signed attempt; returns the 200 body or throws a classified error.
     private func send(
-        _ action: TencentCDNAction,
+        _ action: String,
         payload: [UInt8],
         credentials: Credentials,
         timeout: Duration
@@ -224,6 +242,7 @@ public struct TencentCDNClient: Sendable {
         request.method = .POST
         for (name, value) in Self.headers(
             action: action,
+            version: service.version,
             host: endpoint.hostHeader,
             timestamp: timestamp,
             authorization: signature.authorization,
@@ -240,18 +259,18 @@ public struct TencentCDNClient: Sendable {
         } catch is NIOTooManyBytesError {
             throw TencentCloudError.client(
                 "ResponseTooLarge",
-                "\(action.rawValue) response exceeds \(maxResponseBytes) bytes",
+                "\(action) response exceeds \(maxResponseBytes) bytes",
                 errorClass: .permanent
             )
         } catch let error as HTTPClientError
             where error == .deadlineExceeded || error == .readTimeout
             || error == .connectTimeout
         {
-            throw TencentCloudError.client("Timeout", "\(action.rawValue) timed out: \(error)")
+            throw TencentCloudError.client("Timeout", "\(action) timed out: \(error)")
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw TencentCloudError.client("Network", "\(action.rawValue) transport failure: \(error)")
+            throw TencentCloudError.client("Network", "\(action) transport failure: \(error)")
         }
         let body = buffer.readBytes(length: buffer.readableBytes) ?? []
         let status = Int(response.status.code)
@@ -259,7 +278,7 @@ public struct TencentCDNClient: Sendable {
             // Keep the API's code and RequestId when a non-200 carries the envelope, but retry it.
             var error = TencentCloudError(
                 code: "HTTPError.\(status)",
-                message: "\(action.rawValue) answered HTTP \(status) \(response.status.reasonPhrase)",
+                message: "\(action) answered HTTP \(status) \(response.status.reasonPhrase)",
                 errorClass: .transient,
                 httpStatus: status
             )
@@ -292,12 +311,25 @@ public struct TencentCDNClient: Sendable {
         authorization: String,
         token: Secret?
     ) -> [(String, String)] {
+        headers(
+            action: action.rawValue, version: TencentCDNAction.version, host: host, timestamp: timestamp, authorization: authorization,
+            token: token)
+    }
+
+    static func headers(
+        action: String,
+        version: String,
+        host: String,
+        timestamp: Int64,
+        authorization: String,
+        token: Secret?
+    ) -> [(String, String)] {
         var headers: [(String, String)] = [
             ("Host", host),
             ("Content-Type", contentType),
             ("Authorization", authorization),
-            ("X-TC-Action", action.rawValue),
-            ("X-TC-Version", TencentCDNAction.version),
+            ("X-TC-Action", action),
+            ("X-TC-Version", version),
             ("X-TC-Timestamp", String(timestamp)),
             ("X-TC-Language", "en-US"),
             ("X-TC-RequestClient", "purgewatch"),
