@@ -208,6 +208,7 @@ public actor PurgeDaemon {
     /// stages wait on their wake-ups, which nothing sends before it has finished.
     func start() async throws {
         for note in config.notes { logger.warning("\(note)") }
+        metrics.provider(config.tencentCloud.product.rawValue)
         try openState()
         if !options.dryRun {
             try makeClient()

@@ -50,6 +50,14 @@ public final class DaemonMetrics: Sendable {
         for reason in ["reconcile", "flush", "overflow", "root_replaced", "watch_failed", "other"] { _ = walkCounter(reason) }
     }
 
+    /// `purgewatch_provider_info{product}` 1: which provider purges (SPEC §10, "the provider named").
+    public func provider(_ product: String) {
+        registry.makeGauge(
+            descriptor: Self.named("purgewatch_provider_info", "1, labelled with the provider that purges (cdn, edgeone)."),
+            labels: [("product", product)]
+        ).set(to: 1)
+    }
+
     private func queueGauge(_ state: String) -> Gauge {
         registry.makeGauge(descriptor: Self.named("purgewatch_queue_urls", "Queued URLs by state."), labels: [("state", state)])
     }
