@@ -426,4 +426,78 @@ struct EdgeOneEmulatorTests {
             #expect(try await teo.call("CreatePurgeTask", Self.purge(Self.urls(1))).code == nil)
         }
     }
+
+    // MARK: The quota day (issue 22)
+
+    /// The next 16:00:00 UTC (00:00 UTC+8) after now, as an offset from the real clock.
+    static func offsetToNextQuotaDay() -> Double {
+        let now = Date().timeIntervalSince1970
+        let next = ((now + 8 * 3_600) / 86_400).rounded(.down) * 86_400 + 86_400 - 8 * 3_600
+        return next - now
+    }
+
+    @Test("with dailyRollover every quota returns to its total at 00:00 UTC+8 of the emulator's clock", arguments: [true, false])
+    func dailyRollover(enabled: Bool) async throws {
+        try await withEmulator(EmulatorConfiguration(dailyRollover: enabled)) { emu, http in
+            let midnight = Self.offsetToNextQuotaDay()
+            emu.setClockOffset(seconds: midnight - 10)
+            var teo = SignedCaller(emulator: emu, http: http)
+            teo.clockOffset = midnight - 10
+            var cdn = teo
+            cdn.service = "cdn"
+            cdn.version = "2018-06-06"
+            cdn.host = "cdn.tencentcloudapi.com"
+            for area in ["mainland", "overseas"] { emu.setQuota(area: area, urls: 0, paths: 1) }
+            emu.setPushQuota(area: "mainland", available: 0)
+            emu.setEdgeOneQuota(type: "purge_url", available: 0)
+            emu.setEdgeOneQuota(type: "prefetch_url", available: 5)
+            _ = try await teo.call("CreatePurgeTask", Self.purge([Self.www + "docs/"], type: "purge_prefix"))
+
+            // Ten seconds before the turn, requests see the quota as set.
+            #expect(try await Self.dailyAvailable(teo, "purge_url") == 0)
+            #expect(try await cdn.call("PurgeUrlsCache", ["Urls": Self.urls(1)]).code == "LimitExceeded.CdnPurgeUrlExceedDayLimit")
+
+            // Ten seconds after it (the emulator's clock moved, not slept through).
+            emu.setClockOffset(seconds: midnight + 10)
+            teo.clockOffset = midnight + 10
+            cdn.clockOffset = midnight + 10
+            let purgeURL = try await Self.dailyAvailable(teo, "purge_url")
+            let cdnQuota = try await cdn.call("DescribePurgeQuota", [:])
+            let available = ((cdnQuota.response["UrlPurge"] as? [[String: Any]]) ?? []).compactMap { $0["Available"] as? Int }
+            let paths = ((cdnQuota.response["PathPurge"] as? [[String: Any]]) ?? []).compactMap { $0["Available"] as? Int }
+            let push = try await cdn.call("DescribePushQuota", [:])
+            let pushAvailable = ((push.response["UrlPush"] as? [[String: Any]]) ?? []).first { $0["Area"] as? String == "mainland" }?["Available"]
+            if enabled {
+                #expect(purgeURL == 10_000)
+                #expect(emu.edgeOneQuota(type: "prefetch_url")?.dailyAvailable == 10_000)
+                #expect(emu.edgeOneQuota(type: "purge_prefix")?.dailyAvailable == 1000)
+                #expect(available == [10_000, 10_000] && paths == [100, 100])
+                #expect(pushAvailable as? Int == 1000)
+                // A quota set by hand after the turn holds for the rest of that day.
+                emu.setEdgeOneQuota(type: "purge_url", available: 3)
+                #expect(try await Self.dailyAvailable(teo, "purge_url") == 3)
+                #expect(try await cdn.call("PurgeUrlsCache", ["Urls": Self.urls(1)]).code == nil)
+            } else {
+                #expect(purgeURL == 0, "without rollover nothing returns by itself")
+                #expect(emu.edgeOneQuota(type: "prefetch_url")?.dailyAvailable == 5)
+                #expect(emu.edgeOneQuota(type: "purge_prefix")?.dailyAvailable == 999)
+                #expect(available == [0, 0] && paths == [1, 1])
+                #expect(pushAvailable as? Int == 0)
+            }
+        }
+    }
+
+    @Test("turning the rollover on does not roll over a midnight already passed")
+    func rolloverCountsFromWhenItIsTurnedOn() async throws {
+        try await withEmulator { emu, _ in
+            let midnight = Self.offsetToNextQuotaDay()
+            emu.setClockOffset(seconds: midnight - 10)
+            emu.setEdgeOneQuota(type: "purge_url", available: 0)
+            emu.setClockOffset(seconds: midnight + 10)
+            emu.setDailyRollover(true)
+            #expect(emu.edgeOneQuota(type: "purge_url")?.dailyAvailable == 0)
+            emu.setClockOffset(seconds: midnight + 86_400 + 10)
+            #expect(emu.edgeOneQuota(type: "purge_url")?.dailyAvailable == 10_000, "the next midnight is")
+        }
+    }
 }

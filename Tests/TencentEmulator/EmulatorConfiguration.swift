@@ -29,6 +29,11 @@ public struct EmulatorConfiguration: Sendable {
     public var zoneID: String
     /// EdgeOne's quota per type (DescribeContentQuota), `DailyAvailable` starting at `Daily`.
     public var edgeOneQuotas: [EdgeOneQuota]
+    /// Whether every quota (CDN URL, directory and prefetch quotas of each area, EdgeOne's
+    /// `DailyAvailable` of each type) returns to its total at 00:00 UTC+8 of the emulator's clock
+    /// (`Date()` plus ``TencentEmulator/setClockOffset(seconds:)``). Checked lazily, on each request
+    /// and each quota read or change; off by default, so a quota set by hand stays as set.
+    public var dailyRollover: Bool
 
     public init(
         secretId: String = "AKIDEMULATOR00000000000000000000",
@@ -45,7 +50,8 @@ public struct EmulatorConfiguration: Sendable {
         maxDescribeLimit: Int = 1000,
         signatureWindow: Double = 300,
         zoneID: String = "zone-2noz78a8ev6k",
-        edgeOneQuotas: [EdgeOneQuota] = EdgeOneQuota.defaults
+        edgeOneQuotas: [EdgeOneQuota] = EdgeOneQuota.defaults,
+        dailyRollover: Bool = false
     ) {
         self.secretId = secretId
         self.secretKey = secretKey
@@ -62,6 +68,7 @@ public struct EmulatorConfiguration: Sendable {
         self.signatureWindow = signatureWindow
         self.zoneID = zoneID
         self.edgeOneQuotas = edgeOneQuotas
+        self.dailyRollover = dailyRollover
     }
 }
 

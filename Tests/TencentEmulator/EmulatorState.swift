@@ -45,6 +45,9 @@ struct EmulatorState {
     /// Targets whose tasks end in this status (`failed`, `timeout`, `canceled`) instead of `success`.
     var failTaskStatuses: [String: String] = [:]
 
+    /// The day (UTC+8) the quotas belong to, on the emulator's clock: see ``rollOverIfDue(now:)``.
+    var quotaDay: Int
+
     init(config: EmulatorConfiguration) {
         self.config = config
         self.verifier = TC3Verifier(
@@ -64,10 +67,33 @@ struct EmulatorState {
         }
         self.quotas = quotas
         self.edgeOneQuotas = Dictionary(config.edgeOneQuotas.map { ($0.type, $0) }) { _, last in last }
+        self.quotaDay = Self.beijingDay(Date())
     }
 
     /// The emulator's wall clock: the real one shifted by `clockOffset`.
     var now: Date { Date().addingTimeInterval(clockOffset) }
+
+    /// Days since 1970-01-01 in UTC+8: the quota day, which turns at 00:00 UTC+8 (16:00 UTC).
+    static func beijingDay(_ date: Date) -> Int {
+        Int(((date.timeIntervalSince1970 + 8 * 3_600) / 86_400).rounded(.down))
+    }
+
+    /// With `dailyRollover`, once the emulator's clock has passed 00:00 UTC+8 since the last call,
+    /// every quota returns to its total (CDN URL, directory and prefetch quotas of every area,
+    /// EdgeOne's `DailyAvailable` of every type). Called on each request and before each quota read
+    /// or change, so a quota set by hand holds until the next 00:00 of the emulator's clock. The
+    /// day is followed even with rollover off, so turning it on never rolls over a past midnight.
+    mutating func rollOverIfDue(now: Date) {
+        let day = Self.beijingDay(now)
+        defer { quotaDay = day }
+        guard config.dailyRollover, day > quotaDay else { return }
+        for area in quotas.keys {
+            quotas[area]!.urlAvailable = quotas[area]!.urlTotal
+            quotas[area]!.pathAvailable = quotas[area]!.pathTotal
+        }
+        for area in pushQuotas.keys { pushQuotas[area]!.available = pushQuotas[area]!.total }
+        for type in edgeOneQuotas.keys { edgeOneQuotas[type]!.dailyAvailable = edgeOneQuotas[type]!.daily }
+    }
 
     /// What the handler decided, and whether to wait before answering.
     enum Decision {
@@ -83,6 +109,7 @@ struct EmulatorState {
         let requestId = UUID().uuidString.lowercased()
         let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any]
         let urlCount = ((body?["Urls"] ?? body?["Paths"] ?? body?["Targets"]) as? [Any])?.count ?? 0
+        rollOverIfDue(now: self.now)
         var record = RecordedRequest(
             action: action,
             version: version,

@@ -13,9 +13,14 @@ extension TencentEmulator {
 
     // MARK: Quota
 
-    /// The current EdgeOne quota of `type` (`purge_url`, …, `prefetch_url`); nil for a type the
-    /// configuration does not hold.
-    public func edgeOneQuota(type: String) -> EdgeOneQuota? { state.withLock { $0.edgeOneQuotas[type] } }
+    /// The current EdgeOne quota of `type` (`purge_url`, …, `prefetch_url`), after a due daily
+    /// rollover; nil for a type the configuration does not hold.
+    public func edgeOneQuota(type: String) -> EdgeOneQuota? {
+        state.withLock {
+            $0.rollOverIfDue(now: $0.now)
+            return $0.edgeOneQuotas[type]
+        }
+    }
 
     /// Sets the EdgeOne quota of `type`: `available` is today's `DailyAvailable` (raising `Daily`
     /// to it if needed), `batch` the most targets per request, `daily` the day's total (lowering
@@ -23,6 +28,7 @@ extension TencentEmulator {
     /// `Batch` 0, `Daily` 0.
     public func setEdgeOneQuota(type: String, available: Int? = nil, batch: Int? = nil, daily: Int? = nil) {
         state.withLock { s in
+            s.rollOverIfDue(now: s.now)
             var quota = s.edgeOneQuotas[type] ?? EdgeOneQuota(type: type, batch: 0, daily: 0)
             if let batch { quota.batch = batch }
             if let daily {

@@ -16,8 +16,9 @@ import Foundation
 /// Both check TC3 signatures with the emulator's own implementation (a signature scoped to the other
 /// product's service fails), limit each action to 20 requests/s (`RequestLimitExceeded` for CDN,
 /// `LimitExceeded.RateLimitExceeded` for EdgeOne), inject faults on demand and record every request
-/// and accepted URL. Another `X-TC-Version` gets `NoSuchVersion`. All members are
-/// thread-safe.
+/// and accepted URL. Another `X-TC-Version` gets `NoSuchVersion`. With
+/// ``EmulatorConfiguration/dailyRollover`` every quota returns to its total at 00:00 UTC+8 of the
+/// emulator's clock. All members are thread-safe.
 ///
 /// ```swift
 /// let emu = try await TencentEmulator.start()
@@ -78,8 +79,13 @@ public final class TencentEmulator: Sendable {
     public var connectionCount: Int { server.connectionCount }
     /// Every fault injected so far, in order.
     public var injectedFaults: [Fault] { state.withLock { $0.injectedFaults } }
-    /// The current quota of `area`.
-    public func quota(area: String) -> EmulatedQuota? { state.withLock { $0.quotas[area] } }
+    /// The current quota of `area` (after a due daily rollover).
+    public func quota(area: String) -> EmulatedQuota? {
+        state.withLock {
+            $0.rollOverIfDue(now: $0.now)
+            return $0.quotas[area]
+        }
+    }
 
     /// Forgets accepted URLs, paths, targets, requests and injected faults (quotas and tasks stay).
     public func resetRecords() {
@@ -122,9 +128,11 @@ public final class TencentEmulator: Sendable {
 
     // MARK: Account
 
-    /// Sets today's remaining URL and directory quota of `area` (and the per-request batches).
+    /// Sets today's remaining URL and directory quota of `area` (and the per-request batches); with
+    /// ``EmulatorConfiguration/dailyRollover``, until the next 00:00 UTC+8 of the emulator's clock.
     public func setQuota(area: String, urls: Int? = nil, paths: Int? = nil, batch: Int? = nil, pathBatch: Int? = nil) {
         state.withLock { s in
+            s.rollOverIfDue(now: s.now)
             var q =
                 s.quotas[area]
                 ?? EmulatedQuota(
@@ -155,7 +163,10 @@ public final class TencentEmulator: Sendable {
 
     /// Sets an area's prefetch quota (PushUrlsCache / DescribePushQuota).
     public func setPushQuota(area: String, available: Int, batch: Int = 500) {
-        state.withLock { $0.pushQuotas[area] = (batch, max(available, 1_000), available) }
+        state.withLock {
+            $0.rollOverIfDue(now: $0.now)
+            $0.pushQuotas[area] = (batch, max(available, 1_000), available)
+        }
     }
 
     /// Any request holding one of `urls` fails with `InvalidParameter.CdnParamError`, naming none.
@@ -186,7 +197,16 @@ public final class TencentEmulator: Sendable {
         state.withLock { $0.config.requestsPerSecondPerAction = limit }
     }
 
-    /// Shifts the emulator's clock (for `AuthFailure.SignatureExpire`).
+    /// Turns the daily rollover (``EmulatorConfiguration/dailyRollover``) on or off. Turned on, it
+    /// counts from the emulator's current day: a 00:00 UTC+8 passed before is not rolled over.
+    public func setDailyRollover(_ enabled: Bool) {
+        state.withLock {
+            $0.rollOverIfDue(now: $0.now)
+            $0.config.dailyRollover = enabled
+        }
+    }
+
+    /// Shifts the emulator's clock (for `AuthFailure.SignatureExpire`, and the quota day).
     public func setClockOffset(seconds: Double) {
         state.withLock { $0.clockOffset = seconds }
     }
