@@ -173,29 +173,41 @@ extension EndToEnd {
             await cleanUp()
         }
 
-        /// Our day turns at 00:00 UTC+8; the CDN's a minute later. The reading at the reset says 0;
-        /// the quota is read again on the backoff and the work goes out when the CDN's day turns —
-        /// not 24 hours later.
+        /// Our day turns at 00:00 UTC+8; the CDN's own day (the emulator's clock, with its daily
+        /// rollover) three seconds later. The readings in between say 0: the quota is read again on
+        /// the backoff, and the work goes out once the CDN's day has turned by itself — not 24 hours
+        /// later, and without the test setting the quota.
         @Test func theCDNsDayTurningAfterOursDoesNotParkWorkForADay() async throws {
-            let offset = DaemonOverTimeTests.secondsToNextReset() - 3
-            try await DaemonFixture.with { fixture in
-                fixture.emulator.setClockOffset(seconds: offset - 60)
+            let lag = 3.0  // the CDN's day turns this long after ours, in real time
+            let offset = DaemonOverTimeTests.secondsToNextReset() - 6
+            let ourReset = Date().addingTimeInterval(DaemonOverTimeTests.secondsToNextReset(from: Date().addingTimeInterval(offset)))
+            let theirReset = ourReset.addingTimeInterval(lag)
+            try await DaemonFixture.with(emulator: EmulatorConfiguration(dailyRollover: true)) { fixture in
+                fixture.emulator.setClockOffset(seconds: offset - lag)
                 for area in ["mainland", "overseas"] { fixture.emulator.setQuota(area: area, urls: 0, paths: 0) }
                 for name in ["a", "b", "c"] { try fixture.write("\(name).html", "v1\n") }
                 try await fixture.startDaemon(environment: ["PURGEWATCH_TEST_WALL_CLOCK_OFFSET": "\(offset)"])
                 for name in ["a", "b", "c"] { try fixture.write("\(name).html", "v2\n") }
                 #expect(try await fixture.flushWait(timeout: "1s").status == 75, "nothing fits before the reset")
-                // Cross our reset; the CDN still reads 0 for a while.
-                let untilReset = DaemonOverTimeTests.secondsToNextReset(from: Date().addingTimeInterval(offset))
-                try await Task.sleep(for: .milliseconds(Int(untilReset * 1_000) + 500))
-                #expect(fixture.emulator.acceptedURLs.isEmpty)
-                let readsAfterReset = fixture.emulator.requests.filter { $0.action == "DescribePurgeQuota" }.count
-                // The CDN's day turns.
-                for area in ["mainland", "overseas"] { fixture.emulator.setQuota(area: area, urls: 100, paths: 10) }
+                // Cross our reset and the CDN's; nobody touches the emulator's quota.
+                try await Task.sleep(for: .milliseconds(Int(theirReset.timeIntervalSinceNow * 1_000) + 200))
+                let between = fixture.emulator.requests.filter {
+                    $0.action == "DescribePurgeQuota" && $0.outcome == "accepted" && $0.date > ourReset && $0.date < theirReset
+                }
+                #expect(!between.isEmpty, "the quota was read after our reset, while the CDN still said 0")
+                #expect(
+                    !fixture.emulator.requests.contains { $0.action == "PurgeUrlsCache" && $0.outcome == "accepted" && $0.date < theirReset },
+                    "nothing was accepted before the CDN's day turned")
                 #expect(
                     await fixture.eventually(timeout: .seconds(10)) { fixture.purged.count == 3 },
                     "sent once the CDN's day turned: \(fixture.daemon?.log.suffix(3_000) ?? "")")
-                #expect(fixture.emulator.requests.filter { $0.action == "DescribePurgeQuota" }.count > readsAfterReset)
+                let sent = fixture.emulator.requests.filter { $0.action == "PurgeUrlsCache" && $0.outcome == "accepted" }
+                #expect(sent.allSatisfy { $0.date >= theirReset } && sent.map(\.urlCount).reduce(0, +) == 3, "once, after the turn")
+                for area in ["mainland", "overseas"] {
+                    #expect(fixture.emulator.quota(area: area)?.urlAvailable == 9_997, "the CDN's own rollover, then the 3 URLs (\(area))")
+                }
+                let status = try await fixture.status()
+                #expect(((status["failures"] as? [String: Any])?["urls"] as? [Any])?.isEmpty == true, "none failed")
             }
         }
 

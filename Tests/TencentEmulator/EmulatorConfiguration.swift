@@ -24,6 +24,16 @@ public struct EmulatorConfiguration: Sendable {
     public var maxDescribeLimit: Int
     /// Accepted clock skew of `X-TC-Timestamp`, seconds.
     public var signatureWindow: Double
+    /// The one EdgeOne zone the account holds; any other `ZoneId` fails with
+    /// `InvalidParameter.ParameterError`.
+    public var zoneID: String
+    /// EdgeOne's quota per type (DescribeContentQuota), `DailyAvailable` starting at `Daily`.
+    public var edgeOneQuotas: [EdgeOneQuota]
+    /// Whether every quota (CDN URL, directory and prefetch quotas of each area, EdgeOne's
+    /// `DailyAvailable` of each type) returns to its total at 00:00 UTC+8 of the emulator's clock
+    /// (`Date()` plus ``TencentEmulator/setClockOffset(seconds:)``). Checked lazily, on each request
+    /// and each quota read or change; off by default, so a quota set by hand stays as set.
+    public var dailyRollover: Bool
 
     public init(
         secretId: String = "AKIDEMULATOR00000000000000000000",
@@ -38,7 +48,10 @@ public struct EmulatorConfiguration: Sendable {
         requestsPerSecondPerAction: Int = 20,
         taskCompletionDelay: Duration = .zero,
         maxDescribeLimit: Int = 1000,
-        signatureWindow: Double = 300
+        signatureWindow: Double = 300,
+        zoneID: String = "zone-2noz78a8ev6k",
+        edgeOneQuotas: [EdgeOneQuota] = EdgeOneQuota.defaults,
+        dailyRollover: Bool = false
     ) {
         self.secretId = secretId
         self.secretKey = secretKey
@@ -53,6 +66,9 @@ public struct EmulatorConfiguration: Sendable {
         self.taskCompletionDelay = taskCompletionDelay
         self.maxDescribeLimit = maxDescribeLimit
         self.signatureWindow = signatureWindow
+        self.zoneID = zoneID
+        self.edgeOneQuotas = edgeOneQuotas
+        self.dailyRollover = dailyRollover
     }
 }
 
@@ -60,11 +76,13 @@ public struct EmulatorConfiguration: Sendable {
 public struct RecordedRequest: Sendable, Hashable {
     /// `X-TC-Action` as sent (empty when missing).
     public var action: String
+    /// `X-TC-Version` as sent (empty when missing): `2018-06-06` for CDN, `2022-09-01` for EdgeOne.
+    public var version: String
     /// Arrival, on the continuous clock (for rate checks).
     public var arrival: ContinuousClock.Instant
     /// Arrival, on the wall clock.
     public var date: Date
-    /// URLs or paths in the request body.
+    /// URLs or paths in the request body (`Urls`, `Paths`, or EdgeOne's `Targets`).
     public var urlCount: Int
     /// `"accepted"` for a successful answer, else the API error code answered, or `"HTTP 502"` /
     /// `"dropped"` for those faults.
@@ -84,4 +102,57 @@ public struct EmulatedQuota: Sendable, Hashable {
     public var pathBatch: Int
     public var pathTotal: Int
     public var pathAvailable: Int
+}
+
+/// One EdgeOne quota type, as DescribeContentQuota reports it (`Quota{Type, Batch, Daily, DailyAvailable}`).
+public struct EdgeOneQuota: Sendable, Hashable {
+    /// `purge_url`, `purge_prefix`, `purge_host`, `purge_all`, `purge_cache_tag` or `prefetch_url`.
+    public var type: String
+    /// Most targets per request (more fail the request with `LimitExceeded.BatchQuota`).
+    public var batch: Int
+    /// Targets per day.
+    public var daily: Int
+    /// What is left of `daily` today (short of a request's accepted targets: `LimitExceeded.DailyQuota`).
+    public var dailyAvailable: Int
+
+    /// - Parameter dailyAvailable: defaults to `daily`.
+    public init(type: String, batch: Int, daily: Int, dailyAvailable: Int? = nil) {
+        self.type = type
+        self.batch = batch
+        self.daily = daily
+        self.dailyAvailable = dailyAvailable ?? daily
+    }
+
+    /// CreatePurgeTask's types, in DescribeContentQuota's order.
+    public static let purgeTypes = ["purge_url", "purge_prefix", "purge_host", "purge_all", "purge_cache_tag"]
+
+    /// The emulator's plan: URL purges and prefetches 1,000 per request and 10,000 a day, prefix,
+    /// host and cache-tag purges 100 and 1,000, whole-zone purges 1 and 10.
+    public static let defaults: [EdgeOneQuota] = [
+        EdgeOneQuota(type: "purge_url", batch: 1000, daily: 10_000),
+        EdgeOneQuota(type: "purge_prefix", batch: 100, daily: 1000),
+        EdgeOneQuota(type: "purge_host", batch: 100, daily: 1000),
+        EdgeOneQuota(type: "purge_all", batch: 1, daily: 10),
+        EdgeOneQuota(type: "purge_cache_tag", batch: 100, daily: 1000),
+        EdgeOneQuota(type: "prefetch_url", batch: 1000, daily: 10_000),
+    ]
+}
+
+/// One target an EdgeOne CreatePurgeTask accepted (each is its own task in DescribePurgeTasks).
+public struct EdgeOneTarget: Sendable, Hashable {
+    /// The `JobId` answered for the request that carried it.
+    public var jobID: String
+    /// `purge_url`, `purge_prefix`, `purge_host`, `purge_all` or `purge_cache_tag`.
+    public var type: String
+    /// `invalidate` (the default) or `delete`.
+    public var method: String
+    /// The target as sent (for `purge_all`, the zone id).
+    public var target: String
+
+    public init(jobID: String, type: String, method: String, target: String) {
+        self.jobID = jobID
+        self.type = type
+        self.method = method
+        self.target = target
+    }
 }

@@ -35,6 +35,19 @@ struct EmulatorState {
     var taskCounter = 0
     var injectedFaults: [Fault] = []
 
+    // EdgeOne (TEO, 2022-09-01): see EmulatorState+EdgeOne.swift.
+    var edgeOneQuotas: [String: EdgeOneQuota]
+    var acceptedEdgeOneTargets: [EdgeOneTarget] = []
+    var prefetchedURLs: [String] = []
+    var edgeOneTasks: [EdgeOneTask] = []
+    /// Targets that CreatePurgeTask / CreatePrefetchTask put in `FailedList`, with the reason.
+    var failTargetReasons: [String: String] = [:]
+    /// Targets whose tasks end in this status (`failed`, `timeout`, `canceled`) instead of `success`.
+    var failTaskStatuses: [String: String] = [:]
+
+    /// The day (UTC+8) the quotas belong to, on the emulator's clock: see ``rollOverIfDue(now:)``.
+    var quotaDay: Int
+
     init(config: EmulatorConfiguration) {
         self.config = config
         self.verifier = TC3Verifier(
@@ -53,6 +66,33 @@ struct EmulatorState {
             )
         }
         self.quotas = quotas
+        self.edgeOneQuotas = Dictionary(config.edgeOneQuotas.map { ($0.type, $0) }) { _, last in last }
+        self.quotaDay = Self.beijingDay(Date())
+    }
+
+    /// The emulator's wall clock: the real one shifted by `clockOffset`.
+    var now: Date { Date().addingTimeInterval(clockOffset) }
+
+    /// Days since 1970-01-01 in UTC+8: the quota day, which turns at 00:00 UTC+8 (16:00 UTC).
+    static func beijingDay(_ date: Date) -> Int {
+        Int(((date.timeIntervalSince1970 + 8 * 3_600) / 86_400).rounded(.down))
+    }
+
+    /// With `dailyRollover`, once the emulator's clock has passed 00:00 UTC+8 since the last call,
+    /// every quota returns to its total (CDN URL, directory and prefetch quotas of every area,
+    /// EdgeOne's `DailyAvailable` of every type). Called on each request and before each quota read
+    /// or change, so a quota set by hand holds until the next 00:00 of the emulator's clock. The
+    /// day is followed even with rollover off, so turning it on never rolls over a past midnight.
+    mutating func rollOverIfDue(now: Date) {
+        let day = Self.beijingDay(now)
+        defer { quotaDay = day }
+        guard config.dailyRollover, day > quotaDay else { return }
+        for area in quotas.keys {
+            quotas[area]!.urlAvailable = quotas[area]!.urlTotal
+            quotas[area]!.pathAvailable = quotas[area]!.pathTotal
+        }
+        for area in pushQuotas.keys { pushQuotas[area]!.available = pushQuotas[area]!.total }
+        for type in edgeOneQuotas.keys { edgeOneQuotas[type]!.dailyAvailable = edgeOneQuotas[type]!.daily }
     }
 
     /// What the handler decided, and whether to wait before answering.
@@ -64,11 +104,15 @@ struct EmulatorState {
     mutating func handle(_ request: ReceivedRequest) -> Decision {
         let arrival = ContinuousClock.now
         let action = request.header("X-TC-Action") ?? ""
+        let version = request.header("X-TC-Version") ?? ""
+        let product = Product(version: version)
         let requestId = UUID().uuidString.lowercased()
         let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any]
-        let urlCount = ((body?["Urls"] ?? body?["Paths"]) as? [Any])?.count ?? 0
+        let urlCount = ((body?["Urls"] ?? body?["Paths"] ?? body?["Targets"]) as? [Any])?.count ?? 0
+        rollOverIfDue(now: self.now)
         var record = RecordedRequest(
             action: action,
+            version: version,
             arrival: arrival,
             date: Date(),
             urlCount: urlCount,
@@ -89,14 +133,16 @@ struct EmulatorState {
             )
         }
 
-        // Per-action rate limit: requests of the last second that were not themselves refused for it.
+        // Per-action rate limit (each product's actions apart): requests of the last second that
+        // were not themselves refused for it.
         let windowStart = arrival - .seconds(1)
+        let rateLimitCodes: Set<String> = ["RequestLimitExceeded", "LimitExceeded.RateLimitExceeded"]
         let recent = requests.lazy.filter {
-            $0.action == action && $0.arrival > windowStart && $0.outcome != "RequestLimitExceeded"
+            $0.action == action && $0.version == version && $0.arrival > windowStart && !rateLimitCodes.contains($0.outcome)
         }.count
         if recent >= config.requestsPerSecondPerAction {
             return fail(
-                "RequestLimitExceeded",
+                product == .edgeOne ? "LimitExceeded.RateLimitExceeded" : "RequestLimitExceeded",
                 "Your current request times equals to `\(config.requestsPerSecondPerAction)` in a second, which exceeds the frequency limit."
             )
         }
@@ -140,15 +186,16 @@ struct EmulatorState {
         if request.method != "POST" {
             return fail("UnsupportedProtocol", "Only POST is emulated.")
         }
-        let now = Date().addingTimeInterval(clockOffset)
-        switch verifier.verify(request, now: now) {
+        let now = self.now
+        // An unknown version is checked as CDN's, then refused for its version.
+        switch verifier.verify(request, service: (product ?? .cdn).service, now: now) {
         case .invalid(let code, let message):
             return fail(code, message)
         case .valid:
             break
         }
-        guard request.header("X-TC-Version") == "2018-06-06" else {
-            return fail("NoSuchVersion", "The API version `\(request.header("X-TC-Version") ?? "")` does not exist.")
+        guard let product else {
+            return fail("NoSuchVersion", "The API version `\(version)` does not exist.")
         }
         let contentType = (request.header("Content-Type") ?? "").lowercased()
         guard contentType.hasPrefix("application/json") else {
@@ -157,16 +204,24 @@ struct EmulatorState {
         guard let params = body else {
             return fail("InvalidParameter", "The request body is not a JSON object.")
         }
+        guard !action.isEmpty else { return fail("MissingParameter", "The request is missing X-TC-Action.") }
         let result: Result<[String: Any], APIError>
-        switch action {
-        case "PurgeUrlsCache": result = purgeURLs(params, arrival: arrival, now: now)
-        case "PurgePathCache": result = purgePaths(params, arrival: arrival, now: now)
-        case "DescribePurgeTasks": result = describeTasks(params, arrival: arrival)
-        case "DescribePurgeQuota": result = describeQuota(params)
-        case "PushUrlsCache": result = pushURLs(params)
-        case "DescribePushQuota": result = describePushQuota(params)
-        case "": return fail("MissingParameter", "The request is missing X-TC-Action.")
-        default: return fail("InvalidAction", "The action `\(action)` does not exist.")
+        switch product {
+        case .edgeOne:
+            guard let edgeOneResult = handleEdgeOne(action, params, arrival: arrival, now: now) else {
+                return fail("InvalidAction", "The action `\(action)` does not exist.")
+            }
+            result = edgeOneResult
+        case .cdn:
+            switch action {
+            case "PurgeUrlsCache": result = purgeURLs(params, arrival: arrival, now: now)
+            case "PurgePathCache": result = purgePaths(params, arrival: arrival, now: now)
+            case "DescribePurgeTasks": result = describeTasks(params, arrival: arrival)
+            case "DescribePurgeQuota": result = describeQuota(params)
+            case "PushUrlsCache": result = pushURLs(params)
+            case "DescribePushQuota": result = describePushQuota(params)
+            default: return fail("InvalidAction", "The action `\(action)` does not exist.")
+            }
         }
         switch result {
         case .failure(let error):
@@ -191,6 +246,23 @@ struct EmulatorState {
         return nil
     }
 
+    /// The product a request speaks, by its `X-TC-Version`.
+    enum Product {
+        case cdn
+        case edgeOne
+
+        init?(version: String) {
+            switch version {
+            case "2018-06-06": self = .cdn
+            case "2022-09-01": self = .edgeOne
+            default: return nil
+            }
+        }
+
+        /// The TC3 credential scope's service.
+        var service: String { self == .cdn ? "cdn" : "teo" }
+    }
+
     struct APIError: Error {
         var code: String
         var message: String
@@ -200,7 +272,7 @@ struct EmulatorState {
         }
     }
 
-    private func checkKeys(_ params: [String: Any], allowed: Set<String>) -> APIError? {
+    func checkKeys(_ params: [String: Any], allowed: Set<String>) -> APIError? {
         for key in params.keys where !allowed.contains(key) {
             return APIError("UnknownParameter", "The parameter `\(key)` is not recognized.")
         }
@@ -235,11 +307,7 @@ struct EmulatorState {
             if item.utf8.count > config.maxURLLength {
                 return APIError("InvalidParameter.CdnUrlExceedLength", "The URL exceeds the length limit: \(item)")
             }
-            let rest = item[item.index(item.firstIndex(of: ":")!, offsetBy: 3)...]
-            let host =
-                rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }.split(separator: ":").first.map {
-                    String($0).lowercased()
-                } ?? ""
+            let host = Self.host(of: item) ?? ""
             if !config.knownDomains.isEmpty && !config.knownDomains.contains(host) {
                 return APIError(
                     "ResourceNotFound.CdnHostNotExists",
@@ -248,6 +316,16 @@ struct EmulatorState {
             }
         }
         return nil
+    }
+
+    /// The lower-cased host of an `http://` or `https://` URL (nil for anything else).
+    static func host(of url: String) -> String? {
+        let lower = url.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return nil }
+        let rest = url[url.index(url.firstIndex(of: ":")!, offsetBy: 3)...]
+        return rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }.split(separator: ":").first.map {
+            String($0).lowercased()
+        } ?? ""
     }
 
     private mutating func purgeURLs(_ params: [String: Any], arrival: ContinuousClock.Instant, now: Date) -> Result<

@@ -17,10 +17,11 @@ struct TC3Verifier: Sendable {
     }
 
     var keys: [String: Key]
-    var service = "cdn"
     var window: TimeInterval = 300
 
-    func verify(_ request: ReceivedRequest, now: Date) -> Outcome {
+    /// Checks `request` against a credential scope for `expectedService` (`cdn` or `teo`): a signature
+    /// scoped to another service fails with `AuthFailure.SignatureFailure`.
+    func verify(_ request: ReceivedRequest, service expectedService: String, now: Date) -> Outcome {
         guard let authorization = request.header("Authorization") else {
             return .invalid(code: "AuthFailure.InvalidAuthorization", message: "Authorization header is missing.")
         }
@@ -51,7 +52,7 @@ struct TC3Verifier: Sendable {
                 message: "SignedHeaders must include content-type and host, sorted."
             )
         }
-        guard service == self.service, date == Self.utcDay(timestamp) else {
+        guard service == expectedService, date == Self.utcDay(timestamp) else {
             return .invalid(
                 code: "AuthFailure.SignatureFailure",
                 message: "The credential scope does not match the request."

@@ -1,12 +1,24 @@
 import Foundation
 
-/// A Tencent Cloud CDN API 3.0 emulator on 127.0.0.1 for tests.
+/// A Tencent Cloud API 3.0 emulator on 127.0.0.1 for tests that speaks both products: CDN and
+/// EdgeOne (TEO), each request answered as the product its `X-TC-Version` names.
 ///
-/// It checks TC3 signatures with its own implementation, answers PurgeUrlsCache, PurgePathCache,
-/// DescribePurgeTasks and DescribePurgeQuota with the documented validation (scheme required,
-/// known domains, ≤ `Batch` items per request, daily quota per area, 20 requests/s per action,
-/// URL length), tracks tasks (`process` → `done`, or `fail` for chosen URLs), injects faults on
-/// demand, and records every accepted URL. All members are thread-safe.
+/// - **CDN** (`2018-06-06`, TC3 service `cdn`): PurgeUrlsCache, PurgePathCache, DescribePurgeTasks,
+///   DescribePurgeQuota, PushUrlsCache and DescribePushQuota with the documented validation (scheme
+///   required, known domains, ≤ `Batch` items per request, daily quota per area, URL length); one
+///   bad URL fails the whole request. Tasks go `process` → `done`, or `fail` for chosen URLs.
+/// - **EdgeOne** (`2022-09-01`, TC3 service `teo`): CreatePurgeTask, CreatePrefetchTask,
+///   DescribePurgeTasks, DescribePrefetchTasks and DescribeContentQuota for one zone
+///   (``EmulatorConfiguration/zoneID``), with a quota per type; a bad target goes into
+///   `FailedList` and the rest is accepted. Each target is a task, `processing` → `success`, or
+///   `failed` / `timeout` / `canceled` for chosen targets.
+///
+/// Both check TC3 signatures with the emulator's own implementation (a signature scoped to the other
+/// product's service fails), limit each action to 20 requests/s (`RequestLimitExceeded` for CDN,
+/// `LimitExceeded.RateLimitExceeded` for EdgeOne), inject faults on demand and record every request
+/// and accepted URL. Another `X-TC-Version` gets `NoSuchVersion`. With
+/// ``EmulatorConfiguration/dailyRollover`` every quota returns to its total at 00:00 UTC+8 of the
+/// emulator's clock. All members are thread-safe.
 ///
 /// ```swift
 /// let emu = try await TencentEmulator.start()
@@ -15,7 +27,7 @@ import Foundation
 /// ```
 public final class TencentEmulator: Sendable {
     private let server: HTTPServer
-    private let state: Locked<EmulatorState>
+    let state: Locked<EmulatorState>
 
     /// The secret id and key the emulator accepts by default.
     public let secretId: String
@@ -55,9 +67,11 @@ public final class TencentEmulator: Sendable {
 
     // MARK: What reached the "CDN"
 
-    /// Every URL accepted by PurgeUrlsCache, in order, duplicates kept.
+    /// Every URL accepted by PurgeUrlsCache or by an EdgeOne `purge_url` CreatePurgeTask, in order,
+    /// duplicates kept.
     public var acceptedURLs: [String] { state.withLock { $0.acceptedURLs } }
-    /// Every directory accepted by PurgePathCache, in order, duplicates kept.
+    /// Every directory accepted by PurgePathCache or by an EdgeOne `purge_prefix` CreatePurgeTask, in
+    /// order, duplicates kept.
     public var acceptedPaths: [String] { state.withLock { $0.acceptedPaths } }
     /// Every request received, in arrival order.
     public var requests: [RecordedRequest] { state.withLock { $0.requests } }
@@ -65,15 +79,22 @@ public final class TencentEmulator: Sendable {
     public var connectionCount: Int { server.connectionCount }
     /// Every fault injected so far, in order.
     public var injectedFaults: [Fault] { state.withLock { $0.injectedFaults } }
-    /// The current quota of `area`.
-    public func quota(area: String) -> EmulatedQuota? { state.withLock { $0.quotas[area] } }
+    /// The current quota of `area` (after a due daily rollover).
+    public func quota(area: String) -> EmulatedQuota? {
+        state.withLock {
+            $0.rollOverIfDue(now: $0.now)
+            return $0.quotas[area]
+        }
+    }
 
-    /// Forgets accepted URLs, paths, requests and injected faults (quotas and tasks stay).
+    /// Forgets accepted URLs, paths, targets, requests and injected faults (quotas and tasks stay).
     public func resetRecords() {
         state.withLock {
             $0.acceptedURLs = []
             $0.acceptedPaths = []
             $0.pushedURLs = []
+            $0.acceptedEdgeOneTargets = []
+            $0.prefetchedURLs = []
             $0.requests = []
             $0.injectedFaults = []
         }
@@ -107,9 +128,11 @@ public final class TencentEmulator: Sendable {
 
     // MARK: Account
 
-    /// Sets today's remaining URL and directory quota of `area` (and the per-request batches).
+    /// Sets today's remaining URL and directory quota of `area` (and the per-request batches); with
+    /// ``EmulatorConfiguration/dailyRollover``, until the next 00:00 UTC+8 of the emulator's clock.
     public func setQuota(area: String, urls: Int? = nil, paths: Int? = nil, batch: Int? = nil, pathBatch: Int? = nil) {
         state.withLock { s in
+            s.rollOverIfDue(now: s.now)
             var q =
                 s.quotas[area]
                 ?? EmulatedQuota(
@@ -135,13 +158,15 @@ public final class TencentEmulator: Sendable {
         }
     }
 
-    /// DescribePurgeTasks reports these URLs (or paths) as `fail` once their task completes.
     /// Every URL prefetched with PushUrlsCache, in order, with the area asked.
     public var pushedURLs: [(url: String, area: String)] { state.withLock { $0.pushedURLs } }
 
     /// Sets an area's prefetch quota (PushUrlsCache / DescribePushQuota).
     public func setPushQuota(area: String, available: Int, batch: Int = 500) {
-        state.withLock { $0.pushQuotas[area] = (batch, max(available, 1_000), available) }
+        state.withLock {
+            $0.rollOverIfDue(now: $0.now)
+            $0.pushQuotas[area] = (batch, max(available, 1_000), available)
+        }
     }
 
     /// Any request holding one of `urls` fails with `InvalidParameter.CdnParamError`, naming none.
@@ -149,6 +174,8 @@ public final class TencentEmulator: Sendable {
         state.withLock { $0.unnamedBadURLs = urls }
     }
 
+    /// DescribePurgeTasks reports these URLs (or paths) as `fail` once their task completes (and, for
+    /// EdgeOne targets not chosen with ``failTasks(for:status:)``, as `failed`). Replaces the last set.
     public func failURLs(_ urls: Set<String>) {
         state.withLock { $0.failURLs = urls }
     }
@@ -170,7 +197,16 @@ public final class TencentEmulator: Sendable {
         state.withLock { $0.config.requestsPerSecondPerAction = limit }
     }
 
-    /// Shifts the emulator's clock (for `AuthFailure.SignatureExpire`).
+    /// Turns the daily rollover (``EmulatorConfiguration/dailyRollover``) on or off. Turned on, it
+    /// counts from the emulator's current day: a 00:00 UTC+8 passed before is not rolled over.
+    public func setDailyRollover(_ enabled: Bool) {
+        state.withLock {
+            $0.rollOverIfDue(now: $0.now)
+            $0.config.dailyRollover = enabled
+        }
+    }
+
+    /// Shifts the emulator's clock (for `AuthFailure.SignatureExpire`, and the quota day).
     public func setClockOffset(seconds: Double) {
         state.withLock { $0.clockOffset = seconds }
     }
