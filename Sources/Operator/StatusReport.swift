@@ -46,6 +46,9 @@ public struct StatusReport: Sendable {
     }
 
     public var configPath: String
+    /// The provider that purges (SPEC §10): `cdn`, or `edgeone` with its zone.
+    public var product: String = "cdn"
+    public var zoneID: String?
     public var statePath: String
     public var dryRun: Bool
     public var daemonRunning: Bool
@@ -63,6 +66,8 @@ public struct StatusReport: Sendable {
     public var waitingForRoot: String?
     /// Why the daemon cannot compare the tree now (too many open files…); nil while it can.
     public var compareTrouble: String?
+    /// How many files cannot be read (EACCES and the like) and one of them; nil when none.
+    public var unreadableFiles: String?
     /// Failed URLs neither retried nor forgotten (all of them; `failures` lists only 200).
     public var failedURLCount: Int = 0
     /// The state was written by an older purgewatch and not migrated yet (the daemon migrates
@@ -92,6 +97,8 @@ public struct StatusReport: Sendable {
             stateExists: FileManager.default.fileExists(atPath: statePath), filesTracked: 0, pendingURLs: 0,
             oldestPending: nil, waitingQuotaURLs: 0, waitingUntil: nil, batches: [], failures: [], quota: [],
             nextQuotaReset: QuotaClock.nextReset(after: now), now: now)
+        report.product = config.tencentCloud.product.rawValue
+        report.zoneID = config.tencentCloud.zoneID
         guard report.stateExists else { return report }
         let db = try StateDatabase.openReadOnly(path: statePath)
         defer { db.close() }
@@ -114,7 +121,8 @@ public struct StatusReport: Sendable {
             report.unverifiedBatches = try tx.batchCount(state: .unverified)
             report.batches = try tx.batches(updatedSince: since).prefix(200).map {
                 Batch(
-                    id: $0.id, action: $0.action.rawValue, area: $0.area, state: $0.state, targetCount: $0.targets.count,
+                    id: $0.id, action: Self.actionName($0.action, product: config.tencentCloud.product), area: $0.area, state: $0.state,
+                    targetCount: $0.targets.count,
                     firstTargets: Array($0.targets.prefix(3)), taskID: $0.taskID, requestID: $0.requestID,
                     attempts: $0.attempts, errorCode: $0.lastErrorCode, errorMessage: $0.lastErrorMessage,
                     nextAttempt: $0.nextAttemptMilliseconds.map(date), created: date($0.createdMilliseconds),
@@ -128,6 +136,7 @@ public struct StatusReport: Sendable {
             report.failedURLCount = try tx.queueCount(state: .failed)
             if case .text(let reason)? = try tx.metaValue(PurgeDaemon.degradedKey) { report.degraded = reason }
             if case .text(let root)? = try tx.metaValue(PurgeDaemon.waitingForRootKey) { report.waitingForRoot = root }
+            if case .text(let files)? = try tx.metaValue(PurgeDaemon.unreadableFilesKey) { report.unreadableFiles = files }
             if case .text(let trouble)? = try tx.metaValue(PurgeDaemon.compareTroubleKey) { report.compareTrouble = trouble }
             // A reading from before the last 00:00 UTC+8 counts as reset, as the planner reads it.
             report.quota = QuotaBook.effective(try tx.quotaRows(), now: now).map {
@@ -172,6 +181,9 @@ public struct StatusReport: Sendable {
         let failedBatches = batches.filter { $0.state == .failed }.count
         return J.object([
             ("config", J.string(configPath)),
+            ("provider", J.string(product)),
+            ("zone_id", string(zoneID)),
+            ("unreadable_files", string(unreadableFiles)),
             ("state_path", J.string(statePath)),
             ("dry_run", dryRun ? "true" : "false"),
             ("daemon_running", daemonRunning ? "true" : "false"),
@@ -245,6 +257,7 @@ public struct StatusReport: Sendable {
         if daemonRunning, let waitingForRoot { warning.append("the site root \(waitingForRoot) does not exist yet") }
         if daemonRunning, waitingForRoot == nil, let compareTrouble { warning.append("cannot compare the tree now: \(compareTrouble)") }
         if unverifiedBatches > 0 { warning.append("\(unverifiedBatches) batch(es) unverified") }
+        if let unreadableFiles { warning.append(unreadableFiles) }
         let level: CheckLevel = !critical.isEmpty ? .critical : !warning.isEmpty ? .warning : .ok
         let summary =
             (critical + warning).isEmpty
@@ -261,10 +274,22 @@ public struct StatusReport: Sendable {
     /// The line for a state that cannot be read.
     public static func unknownLine(_ reason: String) -> String { "PURGEWATCH UNKNOWN - \(reason)" }
 
+    /// What a batch's kind is called for `product`: the CDN action (`PurgeUrlsCache`,
+    /// `PurgePathCache`, as the state stores it), or EdgeOne's purge type (`purge_url`,
+    /// `purge_prefix`).
+    static func actionName(_ action: BatchAction, product: SiteConfig.Product) -> String {
+        switch (product, action) {
+        case (.cdn, _): action.rawValue
+        case (.edgeone, .urls): "purge_url"
+        case (.edgeone, .directories): "purge_prefix"
+        }
+    }
+
     /// The readable form.
     public var text: String {
         var lines: [String] = []
         lines.append("config:   \(configPath)\(dryRun ? " (dry run)" : "")")
+        lines.append("provider: \(product)\(zoneID.map { " (zone \($0))" } ?? "")")
         lines.append("state:    \(statePath)\(stateExists ? "" : " (not created yet)")")
         lines.append("daemon:   \(daemonRunning ? "running" : "not running")")
         lines.append("files:    \(filesTracked) tracked")
@@ -284,6 +309,9 @@ public struct StatusReport: Sendable {
         }
         if daemonRunning, waitingForRoot == nil, let compareTrouble {
             lines.append("TROUBLE:  cannot compare the tree now (retried; nothing is judged meanwhile): \(compareTrouble)")
+        }
+        if let unreadableFiles {
+            lines.append("UNREADABLE: \(unreadableFiles); kept as they were in the manifest until they can be read")
         }
         if unverifiedBatches > 0 {
             lines.append("unverified: \(unverifiedBatches) batch(es) accepted but never reported done within 30 min (no longer polled)")

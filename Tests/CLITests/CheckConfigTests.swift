@@ -25,6 +25,40 @@ import Testing
         #expect(result.stdout.contains("path = \"\(Self.configDirectory)/.purgewatch/demo.sqlite\""))
     }
 
+    /// SPEC §10 through the real binary: EdgeOne without a zone is an error naming file, line and
+    /// key (78); settings that do not apply are a warning (exit 0) naming where they are.
+    @Test func edgeOneZoneIsRequiredAndInapplicableSettingsAreWarnings() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pw-teo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("site.toml").path
+        let base = """
+            [site]
+            root = "www"
+
+            [[rule]]
+            prefix = ""
+            urls = ["https://www.example.com/"]
+
+            [purge]
+            area = "overseas"
+
+            """
+        try (base + "[tencentcloud]\nproduct = \"edgeone\"\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let missing = try PurgewatchProcess.run(["check-config", "--config", file])
+        #expect(missing.status == 78, "\(missing.stderr)")
+        #expect(missing.stderr.contains("\(file):10: tencentcloud.zone_id: required with product = \"edgeone\""), "\(missing.stderr)")
+
+        try (base + "[tencentcloud]\nproduct = \"edgeone\"\nzone_id = \"zone-2noz78a8ev6k\"\n").write(
+            toFile: file, atomically: true, encoding: .utf8)
+        let noted = try PurgewatchProcess.run(["check-config", "--config", file])
+        #expect(noted.status == 0, "\(noted.stderr)")
+        #expect(noted.stderr.contains("warning: \(file):9: purge.area: does not apply to EdgeOne"), "\(noted.stderr)")
+        #expect(noted.stdout.contains("product = \"edgeone\"") && noted.stdout.contains("zone_id = \"zone-2noz78a8ev6k\""))
+        #expect(noted.stdout.contains("endpoint = \"https://teo.tencentcloudapi.com\""), "EdgeOne's own default endpoint")
+        #expect(noted.stdout.contains("area = \"\""), "must not: a zone purged per area")
+    }
+
     @Test func badConfigExits78NamingFileLineAndKey() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pw-bad-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

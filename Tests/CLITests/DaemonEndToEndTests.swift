@@ -11,8 +11,10 @@ extension EndToEnd {
     @Suite(.serialized, .timeLimit(.minutes(3))) struct DaemonEndToEndTests {
         static let www = DaemonFixture.www
 
-        @Test func modifyDeleteAndIdenticalRebuildPurgeExactlyWhatChanged() async throws {
-            try await DaemonFixture.with { fixture in
+        /// Every deploy case runs against both providers (SPEC §10): the same URLs are purged.
+        @Test(arguments: Product.allCases)
+        func modifyDeleteAndIdenticalRebuildPurgeExactlyWhatChanged(product: Product) async throws {
+            try await DaemonFixture.with(product: product) { fixture in
                 for name in ["index.html", "a.html", "b.html", "about/index.html", "css/site.css"] {
                     try fixture.write(name, "original \(name)\n")
                 }
@@ -35,17 +37,17 @@ extension EndToEnd {
                 }
                 #expect(try await fixture.flushWait().status == 0)
                 #expect(fixture.emulator.acceptedURLs.isEmpty)
-                #expect(fixture.emulator.requests.filter { $0.action.hasPrefix("Purge") }.isEmpty)
+                #expect(fixture.purgeRequests.isEmpty)
             }
         }
 
-        @Test(arguments: [false, true])
-        func rsyncDeployPurgesChangedAndDeletedFilesOnly(delayUpdates: Bool) async throws {
+        @Test(arguments: [false, true], Product.allCases)
+        func rsyncDeployPurgesChangedAndDeletedFilesOnly(delayUpdates: Bool, product: Product) async throws {
             guard FileManager.default.isExecutableFile(atPath: "/usr/bin/rsync") else {
                 Issue.record("rsync is not installed (apt-get install rsync)")
                 return
             }
-            try await DaemonFixture.with { fixture in
+            try await DaemonFixture.with(product: product) { fixture in
                 try await fixture.shell(
                     "mkdir -p build/blog && for i in 1 2 3 4 5; do echo post $i > build/blog/p$i.html; done && echo home > build/index.html")
                 #expect(try await fixture.shell("rsync -a build/ site/") == 0)
@@ -62,8 +64,9 @@ extension EndToEnd {
             }
         }
 
-        @Test func symlinkSwapReleasePurgesTheDifferenceBetweenReleases() async throws {
-            try await DaemonFixture.with(siteRoot: "current") { fixture in
+        @Test(arguments: Product.allCases)
+        func symlinkSwapReleasePurgesTheDifferenceBetweenReleases(product: Product) async throws {
+            try await DaemonFixture.with(siteRoot: "current", product: product) { fixture in
                 try await fixture.shell(
                     "mkdir -p releases/1/docs && echo a > releases/1/index.html && echo b > releases/1/docs/b.html && echo c > releases/1/docs/c.html && ln -s releases/1 current"
                 )
@@ -80,6 +83,32 @@ extension EndToEnd {
                 try await fixture.shell("echo a2 > releases/2/index.html")
                 #expect(try await fixture.flushWait().status == 0)
                 #expect(fixture.purged == [Self.www + "index.html", Self.www])
+            }
+        }
+
+        /// A `git pull` deploy (the site is a working tree): the files the pull changed and
+        /// deleted are purged; `.git/` is excluded by the default `.*`.
+        @Test(arguments: Product.allCases)
+        func gitPullDeployPurgesWhatThePullChanged(product: Product) async throws {
+            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/git") else {
+                Issue.record("git is not installed (apt-get install git)")
+                return
+            }
+            try await DaemonFixture.with(product: product) { fixture in
+                let git = "git -c user.email=ci@example.com -c user.name=ci -c init.defaultBranch=main"
+                #expect(
+                    try await fixture.shell(
+                        "mkdir -p origin/docs && cd origin && \(git) init -q && echo home > index.html && echo a > docs/a.html && echo b > docs/b.html && \(git) add -A && \(git) commit -qm one && cd .. && rm -rf site && \(git) clone -q origin site"
+                    ) == 0)
+                try await fixture.startDaemon()
+                #expect(
+                    try await fixture.shell(
+                        "cd origin && echo a2 > docs/a.html && \(git) rm -q docs/b.html && echo c > docs/c.html && \(git) add -A && \(git) commit -qm two && cd ../site && \(git) pull -q"
+                    ) == 0)
+                let flushed = try await fixture.flushWait()
+                #expect(flushed.status == 0, "\(flushed.stderr)")
+                #expect(fixture.purged == [Self.www + "docs/a.html", Self.www + "docs/b.html"], "\(fixture.daemon?.log ?? "")")
+                #expect(!fixture.purged.contains { $0.contains(".git") }, "never the repository's own files")
             }
         }
 
@@ -114,9 +143,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func quotaOverflowIsCoveredByDirectoryPurgesAndNothingIsDropped() async throws {
-            try await DaemonFixture.with { fixture in
-                for area in ["mainland", "overseas"] { fixture.emulator.setQuota(area: area, urls: 100) }
+        @Test(arguments: Product.allCases)
+        func quotaOverflowIsCoveredByDirectoryPurgesAndNothingIsDropped(product: Product) async throws {
+            try await DaemonFixture.with(product: product) { fixture in
+                fixture.setPurgeQuota(urls: 100)
                 try await fixture.shell(
                     "mkdir -p site/blog site/docs && for i in $(seq 1 150); do echo v1 > site/blog/$i.html; echo v1 > site/docs/$i.html; done")
                 try await fixture.startDaemon()
@@ -129,8 +159,14 @@ extension EndToEnd {
                 #expect((status["pending"] as? [String: Any])?["urls"] as? Int == 0)
                 #expect((status["waiting_quota"] as? [String: Any])?["urls"] as? Int == 0)
                 let batches = status["batches"] as? [[String: Any]] ?? []
-                #expect(batches.contains { $0["action"] as? String == "PurgePathCache" && $0["url_count"] as? Int == 2 })
-                #expect(batches.filter { $0["action"] as? String == "PurgeUrlsCache" }.compactMap { $0["url_count"] as? Int }.reduce(0, +) == 100)
+                #expect(batches.contains { $0["action"] as? String == product.statusDirectoryAction && $0["url_count"] as? Int == 2 })
+                #expect(
+                    batches.filter { $0["action"] as? String == product.statusURLAction }.compactMap { $0["url_count"] as? Int }.reduce(0, +)
+                        == 100)
+                if product == .edgeone {
+                    let prefixes = fixture.emulator.acceptedEdgeOneTargets.filter { $0.type == "purge_prefix" }
+                    #expect(!prefixes.isEmpty && prefixes.allSatisfy { $0.method == "invalidate" }, "the default prefix_method")
+                }
                 let quota = status["quota"] as? [[String: Any]] ?? []
                 #expect(quota.contains { $0["kind"] as? String == "url" && $0["available"] as? Int == 0 })
             }
@@ -273,8 +309,11 @@ extension EndToEnd {
             }
         }
 
-        @Test func aURLTooLongForTheAPIFailsAloneNotItsBatch() async throws {
-            try await DaemonFixture.with { fixture in
+        /// A target the API refuses (CDN: too long, the request refused; EdgeOne: named in
+        /// `FailedList`) fails alone; the rest of its batch is purged.
+        @Test(arguments: Product.allCases)
+        func aURLTooLongForTheAPIFailsAloneNotItsBatch(product: Product) async throws {
+            try await DaemonFixture.with(product: product) { fixture in
                 fixture.emulator.setMaxURLLength(80)
                 let long = String(repeating: "l", count: 80) + ".html"
                 try fixture.write("short.html", "v1\n")
@@ -287,18 +326,22 @@ extension EndToEnd {
                 #expect(fixture.purged == [Self.www + "short.html"])
                 let failures = (try await fixture.status()["failures"] as? [String: Any])?["urls"] as? [[String: Any]] ?? []
                 #expect(failures.map { $0["url"] as? String } == [Self.www + long])
-                #expect(failures.first?["error_code"] as? String == "InvalidParameter.CdnUrlExceedLength")
+                #expect(
+                    failures.first?["error_code"] as? String
+                        == (product == .cdn ? "InvalidParameter.CdnUrlExceedLength" : "InvalidParameter.Target"))
             }
         }
 
-        @Test func transientAPIFailuresAreRetriedUntilEveryURLIsAcceptedOnce() async throws {
-            try await DaemonFixture.with { fixture in
+        @Test(arguments: Product.allCases)
+        func transientAPIFailuresAreRetriedUntilEveryURLIsAcceptedOnce(product: Product) async throws {
+            try await DaemonFixture.with(product: product) { fixture in
                 for index in 1...20 { try fixture.write("p\(index).html", "v1\n") }
                 try await fixture.startDaemon()
-                fixture.emulator.failNext(1, with: .http(502), action: "PurgeUrlsCache")
-                fixture.emulator.failNext(1, with: .internalError, action: "PurgeUrlsCache")
-                fixture.emulator.failNext(1, with: .drop, action: "PurgeUrlsCache")
-                fixture.emulator.failNext(1, with: .apiError(code: "RequestLimitExceeded", message: "too often"), action: "PurgeUrlsCache")
+                let action = product.urlAction
+                fixture.emulator.failNext(1, with: .http(502), action: action)
+                fixture.emulator.failNext(1, with: .internalError, action: action)
+                fixture.emulator.failNext(1, with: .drop, action: action)
+                fixture.emulator.failNext(1, with: .apiError(code: product.rateLimitCode, message: "too often"), action: action)
                 for index in 1...20 { try fixture.write("p\(index).html", "v2\n") }
                 #expect(try await fixture.flushWait().status == 0)
                 let expected = (1...20).map { Self.www + "p\($0).html" }

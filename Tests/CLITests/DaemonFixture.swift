@@ -19,7 +19,16 @@ enum Product: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
     /// The action that purges URLs, and the one that purges directories.
     var urlAction: String { self == .cdn ? "PurgeUrlsCache" : "CreatePurgeTask" }
+    var directoryAction: String { self == .cdn ? "PurgePathCache" : "CreatePurgeTask" }
     var quotaAction: String { self == .cdn ? "DescribePurgeQuota" : "DescribeContentQuota" }
+    var prefetchAction: String { self == .cdn ? "PushUrlsCache" : "CreatePrefetchTask" }
+    /// The API's "too many requests" code.
+    var rateLimitCode: String { self == .cdn ? "RequestLimitExceeded" : "LimitExceeded.RateLimitExceeded" }
+    /// What a URL on a host the account does not serve fails with.
+    var unknownHostCode: String { self == .cdn ? "ResourceNotFound.CdnHostNotExists" : "InvalidParameter.DomainNotFound" }
+    /// What `status --json` calls a URL batch and a directory batch.
+    var statusURLAction: String { self == .cdn ? "PurgeUrlsCache" : "purge_url" }
+    var statusDirectoryAction: String { self == .cdn ? "PurgePathCache" : "purge_prefix" }
     var testDescription: String { rawValue }
 }
 
@@ -238,4 +247,25 @@ final class DaemonFixture: @unchecked Sendable {
 
     /// The URLs the emulated CDN accepted, as a set.
     var purged: Set<String> { Set(emulator.acceptedURLs) }
+
+    /// Purge requests of either product (URL or directory), whatever became of them.
+    var purgeRequests: [RecordedRequest] {
+        emulator.requests.filter { ["PurgeUrlsCache", "PurgePathCache", "CreatePurgeTask"].contains($0.action) }
+    }
+
+    /// Today's URL and directory purges left, for the configured product (every CDN area).
+    func setPurgeQuota(urls: Int? = nil, paths: Int? = nil) {
+        switch product {
+        case .cdn:
+            for area in ["mainland", "overseas"] { emulator.setQuota(area: area, urls: urls, paths: paths) }
+        case .edgeone:
+            if let urls { emulator.setEdgeOneQuota(type: "purge_url", available: urls) }
+            if let paths { emulator.setEdgeOneQuota(type: "purge_prefix", available: paths) }
+        }
+    }
+
+    /// The URLs prefetched (CDN: pushed, with any area), in order.
+    var prefetched: [String] {
+        product == .cdn ? emulator.pushedURLs.map(\.url) : emulator.prefetchedURLs
+    }
 }

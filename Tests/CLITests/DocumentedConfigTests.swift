@@ -86,6 +86,7 @@ extension EndToEnd {
             ("rsync.toml", ["https://www.example.com/page.html", "https://example.com/page.html"], ".~tmp~/page.html"),
             ("git-pull.toml", ["https://docs.example.com/page.html"], ".git/HEAD"),
             ("symlink-releases.toml", ["https://shop.example.com/page.html"], "app.js.map"),
+            ("edgeone.toml", ["https://www.example.com/page.html", "https://example.com/page.html"], "app.js.map"),
         ]
 
         /// Each file in `Config/`: a page the first rule serves is purged when modified; a file the

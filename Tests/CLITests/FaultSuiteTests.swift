@@ -70,8 +70,9 @@ extension EndToEnd {
         /// A sustained run against a bad API: 30 % of requests fail transiently (InternalError, HTTP
         /// 502, dropped connections) and one in ten answers after 20 s, over five deploys. Every URL
         /// is purged, each `flush` is answered at once and WATCHDOG=1 keeps coming (real timings).
-        @Test func aSustainedRunAgainstAFaultyAndSlowAPI() async throws {
-            try await DaemonFixture.with { fixture in
+        @Test(arguments: Product.allCases)
+        func aSustainedRunAgainstAFaultyAndSlowAPI(product: Product) async throws {
+            try await DaemonFixture.with(product: product) { fixture in
                 for name in (1...20).map({ "p\($0).html" }) { try fixture.write(name, "v1\n") }
                 try await fixture.startDaemon(environment: ["PURGEWATCH_TEST_TIME_SCALE": "0.05", "WATCHDOG_USEC": "2000000"])
                 fixture.emulator.setRandomFaults(

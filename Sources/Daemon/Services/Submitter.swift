@@ -203,7 +203,7 @@ final class Submitter: APIStage {
         try await store.markSending(batch: batch.id, state: sending, attempts: batch.attempts + 1, nowMilliseconds: now)
         var metadata: Logger.Metadata = [
             "purge.batch_id": "\(batch.id)", "purge.action": "\(batch.action)", "purge.area": "\(batch.area)",
-            "purge.url_count": "\(batch.targets.count)",
+            "purge.url_count": "\(batch.targets.count)", "purge.provider": "\(config.tencentCloud.product.rawValue)",
         ]
         if options.dryRun {
             let first = batch.targets.prefix(3).joined(separator: " ")
