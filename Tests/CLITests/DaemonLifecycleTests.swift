@@ -95,12 +95,19 @@ extension EndToEnd {
             }
         }
 
-        @Test func failedPurgeTasksAreQueuedAgainThenReported() async throws {
-            try await DaemonFixture.with { fixture in
+        /// EdgeOne (SPEC §10): a target whose own status ends `timeout` is sent again like a
+        /// failed one, up to 3 times.
+        @Test(arguments: Product.allCases)
+        func failedPurgeTasksAreQueuedAgainThenReported(product: Product) async throws {
+            try await DaemonFixture.with(product: product) { fixture in
                 try fixture.write("good.html", "v1\n")
                 try fixture.write("bad.html", "v1\n")
                 try await fixture.startDaemon()
-                fixture.emulator.failURLs([Self.www + "bad.html"])
+                if product == .cdn {
+                    fixture.emulator.failURLs([Self.www + "bad.html"])
+                } else {
+                    fixture.emulator.failTasks(for: [Self.www + "bad.html"], status: "timeout")
+                }
                 try fixture.write("good.html", "v2\n")
                 try fixture.write("bad.html", "v2\n")
                 #expect(try await fixture.flushWait().status == 0, "both were accepted by the API")
