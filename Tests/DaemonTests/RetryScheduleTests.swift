@@ -10,33 +10,31 @@ import Testing
 @Suite struct RetryScheduleTests {
     let start = ContinuousClock.now
 
-    @Test func theComparisonRetryDoublesFromOneSecondToAMinute() {
-        let options = DaemonOptions()
-        var schedule = RetrySchedule(base: options.detectRetryBase, max: options.detectRetryMax)
+    /// The waits, in seconds, of `count` failures in a row, each retried when it was due.
+    func gaps(of schedule: inout RetrySchedule, count: Int) -> [Int64] {
         var now = start
         var gaps: [Int64] = []
-        for _ in 0..<9 {
+        for _ in 0..<count {
             let next = schedule.nextAttempt(now: now)
             gaps.append(now.duration(to: next).components.seconds)
             now = next
         }
-        #expect(gaps == [1, 2, 4, 8, 16, 32, 60, 60, 60])
+        return gaps
+    }
+
+    @Test func theComparisonRetryDoublesFromOneSecondToAMinute() {
+        let options = DaemonOptions()
+        var schedule = RetrySchedule(base: options.detectRetryBase, max: options.detectRetryMax)
+        #expect(gaps(of: &schedule, count: 9) == [1, 2, 4, 8, 16, 32, 60, 60, 60])
         // Must not: a success leaves the backoff high.
         schedule.succeeded()
-        #expect(now.duration(to: schedule.nextAttempt(now: now)) == .seconds(1))
+        #expect(gaps(of: &schedule, count: 1) == [1])
     }
 
     @Test func theWatcherRestartDoublesFromFiveSecondsToFiveMinutes() {
         let options = DaemonOptions()
         var schedule = RetrySchedule(base: options.monitorRestartBase, max: options.monitorRestartMax)
-        var now = start
-        var gaps: [Int64] = []
-        for _ in 0..<8 {
-            let next = schedule.nextAttempt(now: now)
-            gaps.append(now.duration(to: next).components.seconds)
-            now = next
-        }
-        #expect(gaps == [5, 10, 20, 40, 80, 160, 300, 300])
+        #expect(gaps(of: &schedule, count: 8) == [5, 10, 20, 40, 80, 160, 300, 300])
     }
 
     /// A condition that lasts an hour, retried on the backoff: a handful of lines, not one per

@@ -13,18 +13,9 @@ import Testing
         urls = ["https://www.example.com/"]
         """
 
-    static func parse(_ text: String) throws(ConfigError) -> SiteConfig {
-        try ConfigParser.parse(text: site + "\n" + text, sourcePath: "site.toml", workingDirectory: "/etc/purgewatch", environment: [:])
-    }
+    static func parse(_ text: String) throws(ConfigError) -> SiteConfig { try ConfigParserTests.parse(site + "\n" + text) }
 
-    static func failure(_ text: String) -> ConfigError? {
-        do {
-            _ = try parse(text)
-            return nil
-        } catch {
-            return error
-        }
-    }
+    static func failure(_ text: String) -> ConfigError? { ConfigParserTests.failure(site + "\n" + text) }
 
     @Test func cdnIsTheDefaultAndUnchanged() throws {
         let config = try Self.parse("")
@@ -101,8 +92,8 @@ import Testing
             zone_id = "zone-2noz78a8ev6k"
             """)
         #expect(edgeOne.notes.count == 2)
-        #expect(edgeOne.notes.contains { $0.hasPrefix("site.toml:8: purge.area: does not apply to EdgeOne") })
-        #expect(edgeOne.notes.contains { $0.hasPrefix("site.toml:9: purge.url_encode: does not apply to EdgeOne") })
+        #expect(edgeOne.notes.contains { $0.hasPrefix("conf/site.toml:8: purge.area: does not apply to EdgeOne") })
+        #expect(edgeOne.notes.contains { $0.hasPrefix("conf/site.toml:9: purge.url_encode: does not apply to EdgeOne") })
         // Must not: a zone purged per area, or URLs sent percent-encoded for EdgeOne.
         #expect(edgeOne.purge.area == .any)
         #expect(edgeOne.purge.urlEncode == false)
