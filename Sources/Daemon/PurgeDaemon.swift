@@ -180,6 +180,9 @@ public actor PurgeDaemon {
         self.options = options
         self.clock = options.clock
         self.lastWatchdog = options.clock.now()
+        var logger = logger
+        // Every line names the provider (SPEC §10: journald fields name it).
+        logger[metadataKey: "purge.provider"] = "\(config.tencentCloud.product.rawValue)"
         self.logger = logger
         self.notifier = notifier
         self.environment = environment
@@ -210,6 +213,7 @@ public actor PurgeDaemon {
         for note in config.notes { logger.warning("\(note)") }
         metrics.provider(config.tencentCloud.product.rawValue)
         try openState()
+        try await switchProviderIfChanged()
         if !options.dryRun {
             try makeClient()
             // Read the secrets now: a later reload that finds them unreadable keeps these.
@@ -683,6 +687,36 @@ public actor PurgeDaemon {
     /// The `meta` key that tells `status` why the tree cannot be compared now (too many open
     /// files…); nil while comparisons run.
     public static let compareTroubleKey = "daemon.compare_trouble"
+    /// The provider the state's batches and quota belong to (`cdn`, `edgeone zone-…`).
+    public static let providerKey = "daemon.provider"
+
+    static func providerName(_ config: SiteConfig) -> String {
+        [config.tencentCloud.product.rawValue, config.tencentCloud.zoneID].compactMap { $0 }.joined(separator: " ")
+    }
+
+    /// The state was last used with another provider (or zone): its quota readings are not this
+    /// provider's, and its unfinished batches (planned, sent, accepted, waiting for the quota)
+    /// cannot be polled here. They are planned again for this provider (at least once), and the
+    /// quota is read afresh.
+    func switchProviderIfChanged() async throws {
+        let current = Self.providerName(config)
+        let recorded = try db.read { try $0.metaValue(Self.providerKey) }
+        defer { try? db.transaction { try $0.setMetaValue(Self.providerKey, .text(current)) } }
+        guard case .text(let previous)? = recorded, previous != current else { return }
+        try await store.replaceQuota([])
+        var moved = 0
+        for state in [BatchState.planned, .sending, .accepted, .waitingQuota] {
+            for batch in try await store.batches(in: state, dueBy: nil) {
+                try await store.dissolve(batch: batch.id)
+                moved += 1
+            }
+        }
+        logger.notice(
+            "the provider changed from \(previous) to \(current): \(moved) unfinished batch(es) are planned again for it, and its quota is read afresh"
+        )
+        if moved > 0 { submitter?.request() }
+    }
+
     /// How many files cannot be read (EACCES and the like) and one of them, for `status`.
     public static let unreadableFilesKey = "daemon.unreadable_files"
 
@@ -1088,6 +1122,13 @@ public actor PurgeDaemon {
             logger.error("reload rejected, keeping the running configuration: \(error)")
             return
         }
+        if fresh.tencentCloud.product != config.tencentCloud.product || fresh.tencentCloud.zoneID != config.tencentCloud.zoneID {
+            logger.error(
+                "reload rejected, keeping the running configuration: [tencentcloud] product or zone_id changed (\(Self.providerName(config)) → \(Self.providerName(fresh))); switching providers needs a restart (systemctl restart), which plans the old provider's unfinished batches again for the new one"
+            )
+            return
+        }
+        for note in fresh.notes { logger.warning("\(note)") }
         let old = config
         config = fresh
         coalescer = Coalescer(quiet: fresh.coalesce.quiet.duration, maxDelay: fresh.coalesce.maxDelay.duration)

@@ -350,25 +350,25 @@ extension EndToEnd {
             }
         }
 
-        @Test func aBatchTheAPIFindsTooBigIsSplitAndSentAgain() async throws {
-            try await DaemonFixture.with { fixture in
+        @Test(arguments: Product.allCases)
+        func aBatchTheAPIFindsTooBigIsSplitAndSentAgain(product: Product) async throws {
+            try await DaemonFixture.with(product: product) { fixture in
                 for index in 1...10 { try fixture.write("p\(index).html", "v1\n") }
                 try await fixture.startDaemon()
-                fixture.emulator.failNext(
-                    1, with: .apiError(code: "LimitExceeded.CdnPurgeUrlExceedBatchLimit", message: "batch too big"),
-                    action: "PurgeUrlsCache")
+                fixture.emulator.failNext(1, with: .apiError(code: product.batchLimitCode, message: "batch too big"), action: product.urlAction)
                 for index in 1...10 { try fixture.write("p\(index).html", "v2\n") }
                 #expect(try await fixture.flushWait().status == 0)
                 #expect(fixture.purged == Set((1...10).map { Self.www + "p\($0).html" }))
-                let accepted = fixture.emulator.requests.filter { $0.action == "PurgeUrlsCache" && $0.outcome == "accepted" }
+                let accepted = fixture.emulator.requests.filter { $0.action == product.urlAction && $0.outcome == "accepted" }
                 #expect(accepted.map(\.urlCount) == [5, 5], "halved after the rejection")
             }
         }
 
         /// The API refuses by day limit and a fresh reading confirms the day is used up: the batch
         /// waits for the reset (the quota is read again meanwhile), nothing is failed.
-        @Test func theAPIsDailyLimitParksTheBatchUntilTheReset() async throws {
-            try await DaemonFixture.with { fixture in
+        @Test(arguments: Product.allCases)
+        func theAPIsDailyLimitParksTheBatchUntilTheReset(product: Product) async throws {
+            try await DaemonFixture.with(product: product) { fixture in
                 try fixture.write("page.html", "v1\n")
                 try fixture.write("first.html", "v1\n")
                 try await fixture.startDaemon()
@@ -376,8 +376,7 @@ extension EndToEnd {
                 try fixture.write("first.html", "v2\n")
                 #expect(try await fixture.flushWait().status == 0)
                 // … then the account's day is used up elsewhere: the cached reading still says room.
-                fixture.emulator.setQuota(area: "mainland", urls: 0)
-                fixture.emulator.setQuota(area: "overseas", urls: 0)
+                fixture.setPurgeQuota(urls: 0)
                 try fixture.write("page.html", "v2\n")
                 let result = try await fixture.flushWait(timeout: "2s")
                 #expect(result.status == 75, "not submitted before the timeout: \(result.stderr)")
@@ -387,8 +386,8 @@ extension EndToEnd {
                 #expect(waiting?["urls"] as? Int == 1)
                 let until = try #require(waiting?["until"] as? String)
                 #expect(until.hasSuffix("T16:00:00Z"), "the reset is 00:00 UTC+8: \(until)")
-                #expect(fixture.daemon?.log.contains("quota exhausted (LimitExceeded.CdnPurgeUrlExceedDayLimit)") == true)
-                let reads = fixture.emulator.requests.filter { $0.action == "DescribePurgeQuota" }
+                #expect(fixture.daemon?.log.contains("quota exhausted (\(product.dayLimitCode))") == true)
+                let reads = fixture.emulator.requests.filter { $0.action == product.quotaAction }
                 #expect(reads.count >= 2, "the refusal asked for a fresh reading at once")
                 #expect(fixture.daemon?.isRunning == true)
             }
@@ -408,6 +407,84 @@ extension EndToEnd {
                 #expect(result.status == 0, "sent after a fresh reading: \(result.stderr)")
                 #expect(fixture.emulator.acceptedURLs == [Self.www + "page.html"])
                 #expect(fixture.daemon?.log.contains("quota exhausted (LimitExceeded.CdnPurgeUrlExceedDayLimit)") == true)
+            }
+        }
+
+        /// SPEC §10: batch sizes come from DescribeContentQuota, never from a constant.
+        @Test func edgeOneBatchesAreAsBigAsTheZonesQuotaSays() async throws {
+            try await DaemonFixture.with(product: .edgeone) { fixture in
+                fixture.emulator.setEdgeOneQuota(type: "purge_url", batch: 7)
+                for index in 1...20 { try fixture.write("p\(index).html", "v1\n") }
+                try await fixture.startDaemon()
+                for index in 1...20 { try fixture.write("p\(index).html", "v2\n") }
+                #expect(try await fixture.flushWait().status == 0)
+                let sizes = fixture.emulator.requests.filter { $0.action == "CreatePurgeTask" && $0.outcome == "accepted" }.map(\.urlCount)
+                #expect(sizes.sorted() == [6, 7, 7], "\(sizes)")
+                #expect(fixture.purged == Set((1...20).map { Self.www + "p\($0).html" }))
+            }
+        }
+
+        /// SPEC §10: a target refused in `FailedList` for a passing reason is sent again on the
+        /// backoff (its neighbours accepted at once, never sent twice); one refused by day limit
+        /// waits for the quota, never failed.
+        @Test func edgeOneTargetsRefusedForAPassingReasonAreSentAgainAndForTheQuotaWait() async throws {
+            try await DaemonFixture.with(product: .edgeone) { fixture in
+                for name in ["a", "b", "c"] { try fixture.write("\(name).html", "v1\n") }
+                try await fixture.startDaemon()
+                fixture.emulator.failTargets([Self.www + "b.html"], reason: "InternalError.BackendError")
+                for name in ["a", "b", "c"] { try fixture.write("\(name).html", "v2\n") }
+                #expect(
+                    await fixture.eventually(timeout: .seconds(10)) { fixture.daemon?.log.contains("refused 1 target(s)") == true },
+                    "\(fixture.daemon?.log ?? "")")
+                #expect(fixture.purged == [Self.www + "a.html", Self.www + "c.html"])
+                fixture.emulator.failTargets([], reason: "InternalError.BackendError")
+                let flushed = try await fixture.flushWait()
+                #expect(flushed.status == 0, "\(flushed.stderr)\n\(fixture.daemon?.log ?? "")")
+                #expect(fixture.emulator.acceptedURLs.sorted() == ["a", "b", "c"].map { Self.www + $0 + ".html" }, "each once")
+
+                fixture.emulator.resetRecords()
+                fixture.emulator.failTargets([Self.www + "a.html"], reason: "LimitExceeded.DailyQuota")
+                for name in ["a", "c"] { try fixture.write("\(name).html", "v3\n") }
+                _ = try await fixture.flushWait(timeout: "3s")
+                #expect(fixture.purged == [Self.www + "c.html"])
+                let status = try await fixture.status()
+                #expect((status["waiting_quota"] as? [String: Any])?["urls"] as? Int == 1, "parked for the quota")
+                let failures = (status["failures"] as? [String: Any])?["urls"] as? [[String: Any]] ?? []
+                #expect(failures.isEmpty, "must not: failed for a day's quota: \(failures)")
+            }
+        }
+
+        /// Switching a site's provider with a restart: the old provider's unfinished batches are
+        /// planned again for the new one (nothing lost), its quota read afresh; a reload refuses
+        /// to switch and says so.
+        @Test func switchingTheProviderAtARestartLosesNothing() async throws {
+            try await DaemonFixture.with(emulator: EmulatorConfiguration(taskCompletionDelay: .seconds(3_600))) { fixture in
+                try fixture.write("page.html", "v1\n")
+                try await fixture.startDaemon()
+                try fixture.write("page.html", "v2\n")
+                #expect(try await fixture.flushWait().status == 0, "accepted by CDN; its task never finishes")
+                #expect(fixture.emulator.acceptedURLs == [Self.www + "page.html"])
+                var config = try String(contentsOfFile: fixture.configPath, encoding: .utf8)
+                config = config.replacingOccurrences(of: "[tencentcloud]\n", with: "[tencentcloud]\n\(Product.edgeone.configLines)\n")
+                try config.write(toFile: fixture.configPath, atomically: true, encoding: .utf8)
+                // A reload cannot switch.
+                let pid = try #require(fixture.daemon?.pid)
+                kill(pid, SIGHUP)
+                #expect(
+                    await fixture.eventually(timeout: .seconds(10)) { fixture.daemon?.log.contains("switching providers needs a restart") == true },
+                    "\(fixture.daemon?.log ?? "")")
+                #expect(fixture.emulator.acceptedEdgeOneTargets.isEmpty)
+                // A restart does.
+                _ = await fixture.stopDaemon()
+                fixture.emulator.resetRecords()
+                try await fixture.startDaemon()
+                #expect(
+                    await fixture.eventually(timeout: .seconds(10)) {
+                        fixture.emulator.acceptedEdgeOneTargets.map(\.target) == [Self.www + "page.html"]
+                    },
+                    "\(fixture.daemon?.log ?? "")")
+                #expect(fixture.daemon?.log.contains("the provider changed from cdn to edgeone") == true)
+                #expect(fixture.emulator.requests.contains { $0.action == "DescribeContentQuota" }, "the new provider's quota was read")
             }
         }
 

@@ -24,6 +24,9 @@ enum Product: String, CaseIterable, Sendable, CustomTestStringConvertible {
     var prefetchAction: String { self == .cdn ? "PushUrlsCache" : "CreatePrefetchTask" }
     /// The API's "too many requests" code.
     var rateLimitCode: String { self == .cdn ? "RequestLimitExceeded" : "LimitExceeded.RateLimitExceeded" }
+    /// The API's day-limit refusal of a URL purge, and of a too-big batch.
+    var dayLimitCode: String { self == .cdn ? "LimitExceeded.CdnPurgeUrlExceedDayLimit" : "LimitExceeded.DailyQuota" }
+    var batchLimitCode: String { self == .cdn ? "LimitExceeded.CdnPurgeUrlExceedBatchLimit" : "LimitExceeded.BatchQuota" }
     /// What a URL on a host the account does not serve fails with.
     var unknownHostCode: String { self == .cdn ? "ResourceNotFound.CdnHostNotExists" : "InvalidParameter.DomainNotFound" }
     /// What `status --json` calls a URL batch and a directory batch.

@@ -71,6 +71,12 @@ import Testing
             ("[tencentcloud]\nproduct = \"edgeone\"\nzone_id = \"zone-ABC\"", "tencentcloud.zone_id", "is not an EdgeOne zone id"),
             ("[tencentcloud]\nproduct = \"edgeone\"\nzone_id = 7", "tencentcloud.zone_id", "expected a string"),
             ("[purge]\nprefix_method = \"flush\"", "purge.prefix_method", "is not one of \"invalidate\", \"delete\""),
+            // A CDN endpoint left behind when switching to EdgeOne, and the other way round.
+            (
+                "[tencentcloud]\nproduct = \"edgeone\"\nzone_id = \"zone-abc\"\nendpoint = \"https://cdn.intl.tencentcloudapi.com\"",
+                "tencentcloud.endpoint", "is the cdn API, but product = \"edgeone\" needs https://teo.tencentcloudapi.com"
+            ),
+            ("[tencentcloud]\nendpoint = \"https://teo.tencentcloudapi.com\"", "tencentcloud.endpoint", "is the teo API"),
         ] as [(String, String, String)])
     func rejected(text: String, keyPath: String, words: String) throws {
         let error = try #require(Self.failure(text))

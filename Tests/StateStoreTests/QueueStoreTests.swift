@@ -116,48 +116,62 @@ import Testing
     }
 
     /// A request accepted in part (EdgeOne's `FailedList`, SPEC §10): the refused targets leave
-    /// the batch — their rows queued again (a passing reason, retries left) or failed alone — in
-    /// the same unit; only the accepted targets count against the quota and wait for the task.
+    /// the batch in the same unit — failed alone, or moved to a batch of their own (a retry due
+    /// later, or waiting for the quota, which then counts as used up); only the accepted targets
+    /// count against the quota and wait for the task.
     @Test(arguments: stores)
-    func refusedTargetsOfAnAcceptedBatchLeaveItAloneInTheSameUnit(_ kind: String) async throws {
+    func refusedTargetsOfAnAcceptedBatchLeaveItInTheSameUnit(_ kind: String) async throws {
         let subject = try Self.make(kind)
         try await subject.store.replaceQuota([
             QuotaRow(area: "", kind: .url, batch: 1_000, total: 100, available: 100, fetchedMilliseconds: Self.now)
         ])
-        let batch = try await Self.plannedBatch(subject, ["a", "b", "c", "d"])
+        let batch = try await Self.plannedBatch(subject, ["a", "b", "c", "d", "e"])
         try await subject.store.markSending(batch: batch.id, state: .sending, attempts: 1, nowMilliseconds: Self.now)
+        let retryAt = Self.now + 30_000
         try await subject.store.recordAccepted(
             batch,
             acceptance: Acceptance(
                 state: .accepted, taskID: "job-1", requestID: "req-1", acceptedMilliseconds: Self.now,
                 firstPollMilliseconds: Self.now + 15_000, areas: [],
                 rejected: [
-                    .init(target: Self.www + "b", reason: "InvalidParameter.Target", retry: false, maxRetries: 3),
-                    .init(target: Self.www + "c", reason: "InternalError.BackendError", retry: true, maxRetries: 3),
-                ]),
+                    .init(target: Self.www + "b", reason: "InvalidParameter.Target", later: nil),
+                    .init(target: Self.www + "c", reason: "InternalError.BackendError", later: .init(state: .planned, dueMilliseconds: retryAt)),
+                ],
+                attempts: 1),
             nowMilliseconds: Self.now)
         let accepted = try #require(try await subject.store.batches(in: .accepted, dueBy: nil).first)
-        #expect(accepted.targets == ["a", "d"].map { Self.www + $0 }, "must not: a refused target polled for")
-        let states = try Self.rowStates(subject)
+        #expect(accepted.targets == ["a", "d", "e"].map { Self.www + $0 }, "must not: a refused target polled for")
+        var states = try Self.rowStates(subject)
         #expect(states[Self.www + "a"] == .batched && states[Self.www + "d"] == .batched)
         #expect(states[Self.www + "b"] == .failed, "a permanent reason fails the target alone")
-        #expect(states[Self.www + "c"] == .pending, "a passing reason queues it again")
-        #expect(try await subject.store.pendingURLs().map(\.url) == [Self.www + "c"])
-        #expect(try await subject.store.quota().first?.available == 98, "only the two accepted targets counted")
-        // Out of retries, a passing reason fails too.
-        let again = try #require(try await subject.store.pendingURLs().first)
-        try subject.db.transaction { tx in
-            for _ in 0..<3 { try tx.requeue(id: again.id, errorCode: "x") }
-        }
-        let retried = try await Self.plannedBatch(subject, [])
+        #expect(states[Self.www + "c"] == .batched, "a passing reason: its own batch")
+        #expect(try await subject.store.batches(in: .planned, dueBy: Self.now).isEmpty, "must not: sent again before its backoff")
+        let retry = try #require(try await subject.store.batches(in: .planned, dueBy: retryAt).first)
+        #expect(retry.targets == [Self.www + "c"] && retry.attempts == 1 && retry.lastErrorCode == "InternalError.BackendError")
+        #expect(try await subject.store.urls(ofBatch: retry.id).map(\.url) == [Self.www + "c"])
+        #expect(try await subject.store.quota().first?.available == 97, "only the three accepted targets counted")
+
+        // A day limit for one target: it waits for the reset in a batch of its own, and the quota
+        // of its kind counts as used up (a fresh reading decides what fits).
+        try await subject.store.markSending(batch: retry.id, state: .sending, attempts: 2, nowMilliseconds: Self.now)
+        let resetAt = Self.now + 3_600_000
         try await subject.store.recordAccepted(
-            retried,
+            retry,
             acceptance: Acceptance(
-                state: .accepted, taskID: "job-2", requestID: "req-2", acceptedMilliseconds: Self.now,
-                firstPollMilliseconds: Self.now + 15_000, areas: [],
-                rejected: [.init(target: Self.www + "c", reason: "InternalError.BackendError", retry: true, maxRetries: 3)]),
+                state: .done, taskID: "job-2", requestID: "req-2", acceptedMilliseconds: Self.now, firstPollMilliseconds: Self.now,
+                areas: [],
+                rejected: [
+                    .init(target: Self.www + "c", reason: "LimitExceeded.DailyQuota", later: .init(state: .waitingQuota, dueMilliseconds: resetAt))
+                ],
+                exhaustQuota: .url, attempts: 2),
             nowMilliseconds: Self.now)
-        #expect(try Self.rowStates(subject)[Self.www + "c"] == .failed, "must not: queued again forever")
+        states = try Self.rowStates(subject)
+        #expect(states[Self.www + "c"] == .batched, "must not: failed for a quota")
+        let parked = try #require(try await subject.store.batches(in: .waitingQuota, dueBy: resetAt).first)
+        #expect(parked.targets == [Self.www + "c"] && parked.attempts == 2)
+        #expect(try await subject.store.batches(in: .waitingQuota, dueBy: Self.now).isEmpty, "due at the reset")
+        #expect(try await subject.store.quota().first?.available == 0)
+        #expect(try await subject.store.batches(in: .done, dueBy: nil).map(\.id) == [retry.id], "all refused: settled, nothing to poll")
     }
 
     @Test(arguments: stores)

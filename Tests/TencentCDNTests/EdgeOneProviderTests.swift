@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import TencentEmulator
 import Testing
 
 @testable import TencentCDN
@@ -73,5 +75,60 @@ import Testing
             ])
         let clean = try JSONDecoder().decode(CreateTaskResponse.self, from: Data(#"{"JobId": "j", "RequestId": "r", "FailedList": null}"#.utf8))
         #expect(EdgeOneProvider.receipt(clean, sent: ["https://www.example.com/c"]).rejected.isEmpty)
+    }
+}
+
+/// The EdgeOne provider against the emulator speaking EdgeOne (SPEC §10): what it sends and how
+/// it reads the answers — paging, quota per type, FailedList.
+@Suite struct EdgeOneProviderEmulatorTests {
+    static let zone = "zone-2noz78a8ev6k"
+
+    static func provider(_ emulator: TencentEmulator, _ http: HTTPClient, prefixMethod: String = "invalidate") throws -> EdgeOneProvider {
+        EdgeOneProvider(client: try makeClient(emulator, http, service: .teo), zoneID: zone, prefixMethod: prefixMethod)
+    }
+
+    /// Each target's own status, read page by page through TotalCount: a reader that stopped after
+    /// the first page would leave targets "in progress" forever.
+    @Test func progressIsReadThroughEveryPage() async throws {
+        try await withEmulator { emu, http in
+            let provider = try Self.provider(emu, http)
+            let targets = urls(5)
+            emu.failTasks(for: [targets[3]], status: "timeout")
+            let receipt = try await provider.purge(targets, kind: .urls, deadline: deadline())
+            #expect(receipt.rejected.isEmpty)
+            let progress = try await provider.purgeProgress(taskID: receipt.taskID, pageSize: 2, deadline: deadline())
+            #expect(progress.map(\.target).sorted() == targets.sorted(), "all five, over three pages")
+            #expect(progress.filter { $0.state == .failed }.map(\.target) == [targets[3]])
+            #expect(progress.filter { $0.state == .done }.count == 4)
+            let pages = emu.requests.filter { $0.action == "DescribePurgeTasks" }
+            #expect(pages.count == 3, "\(pages.count) pages")
+        }
+    }
+
+    /// Quota per type, read from the zone; a type the plan lacks is 0, never a default.
+    @Test func theQuotaIsTheZonesPerTypeAndAMissingTypeIsNone() async throws {
+        var configuration = EmulatorConfiguration()
+        configuration.edgeOneQuotas = [EdgeOneQuota(type: "purge_url", batch: 500, daily: 2_000, dailyAvailable: 1_234)]
+        try await withEmulator(configuration) { emu, http in
+            let quota = try await Self.provider(emu, http).purgeQuota(deadline: deadline())
+            #expect(quota.contains(PurgeQuotaEntry(area: "", kind: .urls, batch: 500, total: 2_000, available: 1_234)))
+            #expect(quota.contains { $0.kind == .directories && $0.available == 0 }, "no purge_prefix on this plan: none left")
+        }
+    }
+
+    /// Directory purges go as `purge_prefix` with the configured method; a refused target comes
+    /// back in the receipt with its class, the rest accepted.
+    @Test func prefixPurgesCarryTheMethodAndRefusedTargetsComeBackClassified() async throws {
+        try await withEmulator(EmulatorConfiguration(knownDomains: ["www.example.com"])) { emu, http in
+            let provider = try Self.provider(emu, http, prefixMethod: "delete")
+            _ = try await provider.purge(["https://www.example.com/docs/"], kind: .directories, deadline: deadline())
+            #expect(emu.acceptedEdgeOneTargets.map(\.type) == ["purge_prefix"])
+            #expect(emu.acceptedEdgeOneTargets.map(\.method) == ["delete"])
+            let receipt = try await provider.purge(
+                ["https://www.example.com/a.html", "https://other.example.net/b.html"], kind: .urls, deadline: deadline())
+            #expect(receipt.rejected.map(\.targets) == [["https://other.example.net/b.html"]])
+            #expect(receipt.rejected.first?.errorClass == .permanent)
+            #expect(emu.acceptedURLs == ["https://www.example.com/a.html"], "must not: the good target refused with the bad")
+        }
     }
 }

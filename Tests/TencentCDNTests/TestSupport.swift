@@ -80,9 +80,11 @@ func makeClient(
     requestsPerSecond: Double = 1000,
     retryPolicy: RetryPolicy = fastRetry,
     requestTimeout: Duration = .seconds(5),
-    now: @escaping @Sendable () -> Date = { Date() }
+    now: @escaping @Sendable () -> Date = { Date() },
+    service: TencentCloudService = .cdn
 ) throws -> TencentCDNClient {
     try TencentCDNClient(
+        service: service,
         endpoint: emulator.endpoint,
         credentials: credentials
             ?? StaticCredentialProvider(

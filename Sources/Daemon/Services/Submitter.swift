@@ -221,17 +221,38 @@ final class Submitter: APIStage {
         do {
             let response = try await provider.purge(batch.targets, kind: batch.action == .urls ? .urls : .directories, deadline: deadline)
             let acceptedAt = clock.wall()
-            let (next, actions) = BatchLifecycle.next(sending, .accepted(now: acceptedAt), policy: lifecyclePolicy)
+            var (next, actions) = BatchLifecycle.next(sending, .accepted(now: acceptedAt), policy: lifecyclePolicy)
             var firstPoll = acceptedAt
             if case .recordAccepted(let at)? = actions.first { firstPoll = at }
+            let refusals = refusals(response.rejected, of: batch)
+            let refusedTargets = Set(response.rejected.flatMap(\.targets))
+            if !response.unknownRefused.isEmpty {
+                logger.warning(
+                    "\(provider.product) refused target(s) this batch did not send (as written): \(response.unknownRefused.prefix(3).joined(separator: " ")); the batch's own targets wait for the task"
+                )
+            }
+            if batch.targets.allSatisfy(refusedTargets.contains) {
+                // Nothing of it was taken: nothing to poll for.
+                next =
+                    BatchLifecycle.next(
+                        next ?? .accepted,
+                        .polled(settled: true, now: acceptedAt, acceptedAt: acceptedAt, polls: 0, givenUp: 0), policy: lifecyclePolicy
+                    ).state ?? next
+            }
             try await store.recordAccepted(
                 batch,
                 acceptance: Acceptance(
                     state: next ?? .accepted, taskID: response.taskID, requestID: response.requestID,
                     acceptedMilliseconds: Int64(acceptedAt.timeIntervalSince1970 * 1_000),
                     firstPollMilliseconds: Int64(firstPoll.timeIntervalSince1970 * 1_000), areas: quotaAreas,
-                    rejected: rejections(response.rejected)),
+                    rejected: refusals.rejections, exhaustQuota: refusals.exhaustQuota ? batch.action.quotaKind : nil,
+                    attempts: batch.attempts + 1),
                 nowMilliseconds: clock.wallMilliseconds())
+            if refusals.exhaustQuota {
+                // Refused by day limit: read the quota again soon and send what still fits (SPEC §6).
+                quotaBook.refused(at: clock.wall())
+                requested = true
+            }
             pauseLevel = 0
             metadata["purge.task_id"] = "\(response.taskID)"
             metadata["purge.request_id"] = "\(response.requestID)"
@@ -241,11 +262,15 @@ final class Submitter: APIStage {
                 metadata: MessageID.batchSubmitted.metadata(metadata))
             summary = "accepted (\(batch.targets.count - refused))"
             for group in response.rejected {
-                let retry = group.errorClass != .permanent
-                if retry { requested = true }
+                let fate: String
+                switch group.errorClass {
+                case .permanent: fate = "they fail alone (see `failures`), the rest was accepted"
+                case .quota: fate = "they wait for the quota (read again soon; the reset at \(iso8601(QuotaClock.nextReset(after: clock.wall()))))"
+                default: fate = "they are sent again on the retry backoff"
+                }
                 logger.warning(
-                    "\(provider.product) refused \(group.targets.count) target(s) of task \(response.taskID) (\(group.reason)); \(retry ? "queued again (up to \(options.maxTaskRetries) times)" : "they fail alone, the rest was accepted"): \(group.targets.prefix(3).joined(separator: " "))\(group.targets.count > 3 ? " …" : "")",
-                    metadata: (retry ? MessageID.batchSubmitted : MessageID.batchFailed).metadata(
+                    "\(provider.product) refused \(group.targets.count) target(s) of task \(response.taskID) (\(group.reason)); \(fate): \(group.targets.prefix(3).joined(separator: " "))\(group.targets.count > 3 ? " …" : "")",
+                    metadata: (group.errorClass == .permanent ? MessageID.batchFailed : MessageID.batchSubmitted).metadata(
                         metadata.merging(["purge.error_code": "\(group.reason)", "purge.url_count": "\(group.targets.count)"]) { $1 }))
             }
         } catch is CancellationError {
@@ -405,15 +430,38 @@ final class Submitter: APIStage {
         requested = true
     }
 
-    /// The refused targets of an accepted request, as the store records them: a passing reason
-    /// is sent again (while retries last), anything else fails the target alone.
-    func rejections(_ groups: [RejectedTargets]) -> [Acceptance.Rejection] {
-        groups.flatMap { group in
-            group.targets.map {
-                Acceptance.Rejection(
-                    target: $0, reason: group.reason, retry: group.errorClass != .permanent, maxRetries: options.maxTaskRetries)
+    /// The refused targets of an accepted request, as the store records them. Each group goes
+    /// through the batch lifecycle as a failed batch of its own would (SPEC §6, §10): a permanent
+    /// reason fails its targets alone; a day limit parks them until the reset (and the quota of
+    /// their kind counts as used up, so a fresh reading decides what fits); any other reason
+    /// sends them again on the retry backoff, counting this batch's attempts.
+    func refusals(_ groups: [RejectedTargets], of batch: BatchRow) -> (rejections: [Acceptance.Rejection], exhaustQuota: Bool) {
+        var exhaust = false
+        let now = clock.wall()
+        let rejections = groups.flatMap { group -> [Acceptance.Rejection] in
+            var later: Acceptance.Rejection.Later?
+            if group.errorClass != .permanent {
+                let failure: BatchLifecycle.Failure =
+                    group.errorClass == .quota ? .quota(resetAt: QuotaClock.nextReset(after: now)) : .transient(code: group.reason)
+                let (state, actions) = BatchLifecycle.next(
+                    .sending,
+                    .failed(
+                        failure, now: now, attempts: batch.attempts + 1, targets: group.targets.count, hosts: 1, pauseLevel: 0,
+                        jitter: random.unitInterval()),
+                    policy: lifecyclePolicy)
+                for action in actions {
+                    switch action {
+                    case .retry(let at), .waitForQuota(let at):
+                        later = Acceptance.Rejection.Later(
+                            state: state ?? .planned, dueMilliseconds: Int64((at.timeIntervalSince1970 * 1_000).rounded()))
+                    default: break
+                    }
+                }
+                if group.errorClass == .quota { exhaust = true }
             }
+            return group.targets.map { Acceptance.Rejection(target: $0, reason: group.reason, later: later) }
         }
+        return (rejections, exhaust)
     }
 
     // MARK: - --once

@@ -244,6 +244,16 @@ public struct ConfigParser {
             try section.flatMap { (s) throws(ConfigError) in try string(s, "endpoint", path: "tencentcloud.endpoint") }
             ?? product.defaultEndpoint
         try validateEndpoint(endpoint, path: "tencentcloud.endpoint")
+        // Tencent Cloud's own hosts name their service: a CDN endpoint left in a config switched
+        // to EdgeOne would sign for `teo` and send to `cdn` (every request refused).
+        if let host = HTTPURLParts(endpoint)?.host.lowercased(), host.hasSuffix(".tencentcloudapi.com"),
+            let service = host.split(separator: ".").first, service != product.serviceName
+        {
+            throw error(
+                "tencentcloud.endpoint",
+                "\(quoted(endpoint)) is the \(service) API, but product = \(quoted(product.rawValue)) needs \(product.defaultEndpoint) (international: \(product.defaultEndpoint.replacingOccurrences(of: ".tencentcloudapi.com", with: ".intl.tencentcloudapi.com"))); change endpoint or remove it"
+            )
+        }
         var credentialsFile: String?
         if let section, let path = try string(section, "credentials_file", path: "tencentcloud.credentials_file") {
             guard !path.isEmpty else { throw error("tencentcloud.credentials_file", "must not be empty") }

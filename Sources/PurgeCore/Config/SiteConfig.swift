@@ -135,6 +135,14 @@ public struct SiteConfig: Sendable, Equatable {
         /// Tencent Cloud EdgeOne (API 2022-09-01, service `teo`): CreatePurgeTask on a zone.
         case edgeone
 
+        /// The API's service name, the first label of its hosts (`cdn.tencentcloudapi.com`).
+        public var serviceName: String {
+            switch self {
+            case .cdn: "cdn"
+            case .edgeone: "teo"
+            }
+        }
+
         /// The API endpoint when `[tencentcloud] endpoint` is not set.
         public var defaultEndpoint: String {
             switch self {

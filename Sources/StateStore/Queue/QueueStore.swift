@@ -169,32 +169,48 @@ public struct Acceptance: Sendable, Equatable {
     /// The quota areas it counts against (every area when empty).
     public var areas: [String]
     /// Targets the provider refused while it accepted the rest (EdgeOne's `FailedList`): they
-    /// leave the batch, and their rows are queued again or failed (``Rejection``).
+    /// leave the batch; their rows fail alone or move to a batch of their own (``Rejection``).
     public var rejected: [Rejection] = []
+    /// The quota kind a refusal by day limit used up (with ``areas``), or nil.
+    public var exhaustQuota: QuotaKind?
 
     /// One refused target of an accepted batch.
     public struct Rejection: Sendable, Equatable {
         public var target: String
         /// The provider's reason, kept as the rows' error.
         public var reason: String
-        /// A passing reason: the rows are queued again while they have retries left.
-        public var retry: Bool
-        /// How often a row may be queued again before it fails for good.
-        public var maxRetries: Int
+        /// nil: the target's rows fail alone. Otherwise they move to a new batch in this state
+        /// (`planned`: a retry; `waiting-quota`: the reset), due then, counting this attempt.
+        public var later: Later?
 
-        public init(target: String, reason: String, retry: Bool, maxRetries: Int) {
+        public struct Later: Sendable, Hashable {
+            public var state: BatchState
+            public var dueMilliseconds: Int64
+
+            public init(state: BatchState, dueMilliseconds: Int64) {
+                self.state = state
+                self.dueMilliseconds = dueMilliseconds
+            }
+        }
+
+        public init(target: String, reason: String, later: Later?) {
             self.target = target
             self.reason = reason
-            self.retry = retry
-            self.maxRetries = maxRetries
+            self.later = later
         }
     }
 
+    /// The batch's attempts so far, this one included (a refused target's new batch counts on
+    /// from it, so its retries back off).
+    public var attempts: Int = 1
+
     public init(
         state: BatchState, taskID: String, requestID: String, acceptedMilliseconds: Int64, firstPollMilliseconds: Int64,
-        areas: [String], rejected: [Rejection] = []
+        areas: [String], rejected: [Rejection] = [], exhaustQuota: QuotaKind? = nil, attempts: Int = 1
     ) {
         self.rejected = rejected
+        self.exhaustQuota = exhaustQuota
+        self.attempts = attempts
         self.state = state
         self.taskID = taskID
         self.requestID = requestID
@@ -273,22 +289,32 @@ public final class SQLiteQueueStore: QueueStore {
             var targets = batch.targets
             if !acceptance.rejected.isEmpty {
                 // The refused targets leave the batch (the verifier polls for the rest); their
-                // rows are queued again or failed, in the same unit.
+                // rows fail alone or move to batches of their own, in the same unit.
                 let refused = Set(acceptance.rejected.map(\.target))
                 targets = batch.targets.filter { !refused.contains($0) }
                 let rows = try tx.queueRows(batchID: batch.id).filter { $0.state == .batched }
+                var later: [Acceptance.Rejection.Later: (targets: [String], rows: [Int64], reason: String)] = [:]
                 for rejection in acceptance.rejected {
                     let covered = rows.filter {
                         batch.action == .directories ? $0.url.hasPrefix(rejection.target) : $0.url == rejection.target
                     }
-                    for row in covered {
-                        if rejection.retry && row.retries < rejection.maxRetries {
-                            try tx.requeue(id: row.id, errorCode: rejection.reason)
-                        } else {
+                    guard let next = rejection.later else {
+                        for row in covered {
                             try tx.setQueueState(id: row.id, state: .failed, errorCode: rejection.reason, nowMilliseconds: nowMilliseconds)
                         }
+                        continue
                     }
+                    later[next, default: ([], [], rejection.reason)].targets.append(rejection.target)
+                    later[next, default: ([], [], rejection.reason)].rows += covered.map(\.id)
                 }
+                for (next, part) in later.sorted(by: { $0.key.dueMilliseconds < $1.key.dueMilliseconds }) {
+                    let id = try tx.insertBatch(
+                        action: batch.action, area: batch.area, state: next.state, targets: part.targets, queueIDs: part.rows,
+                        dryRun: batch.isDryRun, nextAttemptMilliseconds: next.dueMilliseconds, nowMilliseconds: nowMilliseconds)
+                    try tx.updateBatch(
+                        id: id, state: next.state, attempts: acceptance.attempts, errorCode: .some(part.reason), nowMilliseconds: nowMilliseconds)
+                }
+                if let kind = acceptance.exhaustQuota { try tx.consumeQuota(kind: kind, count: Int.max / 2, areas: acceptance.areas) }
             }
             try tx.updateBatch(
                 id: batch.id, state: acceptance.state, taskID: acceptance.taskID, requestID: acceptance.requestID,

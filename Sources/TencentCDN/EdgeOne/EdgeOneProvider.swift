@@ -30,8 +30,11 @@ public struct EdgeOneProvider: CDNProvider {
         return Self.receipt(response, sent: targets)
     }
 
+    /// The zone's `purge_url` and `purge_prefix` quotas. A kind the answer does not list (a plan
+    /// without prefix purges) has none: it is reported as 0, never left to a default.
     public func purgeQuota(deadline: ContinuousClock.Instant) async throws -> [PurgeQuotaEntry] {
-        try await contentQuota(deadline: deadline).purgeQuota?.compactMap { quota in
+        let listed = try await contentQuota(deadline: deadline).purgeQuota ?? []
+        var entries = listed.compactMap { quota -> PurgeQuotaEntry? in
             let kind: PurgeKind
             switch quota.type {
             case "purge_url": kind = .urls
@@ -39,20 +42,30 @@ public struct EdgeOneProvider: CDNProvider {
             default: return nil
             }
             return PurgeQuotaEntry(area: "", kind: kind, batch: quota.batch, total: quota.daily, available: quota.dailyAvailable)
-        } ?? []
+        }
+        guard !listed.isEmpty else { return [] }
+        for kind in PurgeKind.allCases where !entries.contains(where: { $0.kind == kind }) {
+            entries.append(PurgeQuotaEntry(area: "", kind: kind, batch: 1, total: 0, available: 0))
+        }
+        return entries
     }
 
     /// The largest page DescribePurgeTasks accepts (`Limit`, API maximum 1,000).
     public static let describePageSize = 1_000
 
     public func purgeProgress(taskID: String, deadline: ContinuousClock.Instant) async throws -> [TargetProgress] {
+        try await purgeProgress(taskID: taskID, pageSize: Self.describePageSize, deadline: deadline)
+    }
+
+    /// DescribePurgeTasks for one job, `pageSize` tasks a request, through `TotalCount`.
+    func purgeProgress(taskID: String, pageSize: Int, deadline: ContinuousClock.Instant) async throws -> [TargetProgress] {
         var progress: [TargetProgress] = []
         var offset = 0
         while true {
             let page = try await client.perform(
                 action: EdgeOneAction.describePurgeTasks.rawValue,
                 DescribeEdgeOneTasksRequest(
-                    zoneId: zoneID, offset: offset, limit: Self.describePageSize, filters: [.init(name: "job-id", values: [taskID])]),
+                    zoneId: zoneID, offset: offset, limit: max(1, pageSize), filters: [.init(name: "job-id", values: [taskID])]),
                 as: DescribeEdgeOneTasksResponse.self, deadline: deadline)
             let tasks = page.tasks ?? []
             progress += tasks.map { TargetProgress(target: $0.target, state: Self.state(of: $0.status)) }
@@ -97,12 +110,16 @@ public struct EdgeOneProvider: CDNProvider {
     /// group classified by its reason (``classify(reason:)``).
     static func receipt(_ response: CreateTaskResponse, sent: [String]) -> PurgeReceipt {
         let sentSet = Set(sent)
+        var unknown: [String] = []
         let rejected = (response.failedList ?? []).compactMap { failure -> RejectedTargets? in
+            unknown += (failure.targets ?? []).filter { !sentSet.contains($0) }
             let targets = (failure.targets ?? []).filter { sentSet.contains($0) }
             guard !targets.isEmpty else { return nil }
             return RejectedTargets(reason: failure.reason, targets: targets, errorClass: classify(reason: failure.reason))
         }
-        return PurgeReceipt(taskID: response.jobId, requestID: response.requestId, rejected: rejected)
+        var receipt = PurgeReceipt(taskID: response.jobId, requestID: response.requestId, rejected: rejected)
+        receipt.unknownRefused = unknown
+        return receipt
     }
 
     /// What a `FailedList` reason means. The API gives a reason as text; when it names an error

@@ -49,7 +49,7 @@ extension ErrorClass {
             "ServiceUnavailable", "ResourceInsufficient", "FailedOperation",
             // EdgeOne (SPEC §10)
             "LimitExceeded.RateLimitExceeded", "InternalError.BackendError", "InternalError.DomainConfig",
-            "InternalError.QuotaSystem", "InvalidParameter.TaskNotGenerated",
+            "InternalError.QuotaSystem",
         ] {
             t[code] = .transient
         }
@@ -87,7 +87,7 @@ extension ErrorClass {
             "IpInBlacklist", "IpNotInWhitelist", "ResourceNotFound", "ResourceUnavailable", "ResourceInUse",
             // EdgeOne (SPEC §10)
             "InvalidParameter.DomainNotFound", "InvalidParameter.Target", "InvalidParameter.ParameterError",
-            "InvalidParameter.UploadUrl", "LimitExceeded.PackNotAllow", "UnauthorizedOperation.CamUnauthorized",
+            "InvalidParameter.UploadUrl", "InvalidParameter.TaskNotGenerated", "LimitExceeded.PackNotAllow", "UnauthorizedOperation.CamUnauthorized",
             "UnauthorizedOperation.NoPermission", "UnauthorizedOperation.Unknown", "OperationDenied",
         ] {
             t[code] = .permanent

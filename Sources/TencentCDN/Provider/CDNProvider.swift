@@ -47,6 +47,9 @@ public struct PurgeReceipt: Sendable, Equatable {
     /// Targets the provider refused while accepting the rest (EdgeOne's `FailedList`): each
     /// fails alone, or is sent again when its reason is passing.
     public var rejected: [RejectedTargets]
+    /// Refused targets the answer named that match none that were sent (logged: they stay in
+    /// the batch, whose task may then never report them).
+    public var unknownRefused: [String] = []
 
     public init(taskID: String, requestID: String, rejected: [RejectedTargets] = []) {
         self.taskID = taskID
