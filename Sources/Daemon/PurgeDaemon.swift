@@ -1107,10 +1107,8 @@ public actor PurgeDaemon {
         if waitingForRoot == nil, detectFailure != nil { line += ", TROUBLE: cannot compare the tree now (see the log)" }
         if storageDegraded != nil { line += ", DEGRADED: cannot write the state (disk full?)" }
         if options.dryRun { line = "dry run: " + line }
-        if line != lastStatusLine {
-            lastStatusLine = line
-            try? notifier.status(line)
-        }
+        // Recorded once sent: a line that could not go out is sent again at the next update.
+        if line != lastStatusLine, (try? notifier.status(line)) != nil { lastStatusLine = line }
     }
 }
 
