@@ -219,7 +219,7 @@ public actor PurgeDaemon {
             }
         }
         if !options.once {
-            control = try ControlServer(path: ControlSocket.path(forState: statePath)) { [inputs] connection in
+            control = try ControlServer(path: ControlSocket.path(forState: statePath), logger: logger) { [inputs] connection in
                 inputs.yield(.control(connection))
             }
             try startMonitor()
