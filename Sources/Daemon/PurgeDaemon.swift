@@ -890,6 +890,17 @@ public actor PurgeDaemon {
     func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool, scope forced: DetectionScope? = nil) async throws -> Bool {
         let reason = Self.walkReason(reconcile: reconcile, forced: forced != nil, pending: pending.fullRescanReason)
         guard let scope = forced ?? pending.take(now: now) else { return true }
+        // The descriptors given back to the runtime stay its own (libdispatch crashes the process
+        // when it cannot open a file): comparisons wait until the reserve can be taken again, with
+        // as many free beyond it, instead of using up the room it left.
+        if descriptorReserve.isReleased {
+            descriptorReserve.refill()
+            if descriptorReserve.isReleased {
+                detectionFailed(SiteWatchError.transient(errno: EMFILE, path: config.site.root))
+                pending.restore(scope, reason: .rootReplaced(config.site.root))
+                return false
+            }
+        }
         let detector = Detector(root: config.site.root, exclude: exclusion)
         let detection: Detection
         var deferredError: SiteWatchError?
