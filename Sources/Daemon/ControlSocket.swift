@@ -1,6 +1,7 @@
 import ControlProtocol
 import Foundation
 import Glibc
+import Logging
 import Reporting
 
 /// The daemon's control socket: a Unix stream socket beside the state file
@@ -119,6 +120,12 @@ final class ControlConnection: @unchecked Sendable {
 /// ``ControlCodec``: `ping` is answered here, a line the codec refuses (garbage, an unknown
 /// command or version, too long) is answered with the codec's error, and every other command is
 /// handed to the daemon with the peer's uid and pid (`SO_PEERCRED`).
+///
+/// Out of file descriptors, the server still answers: it holds one spare descriptor (`/dev/null`,
+/// opened first, so its number is low) and closes it to accept a client that `EMFILE` or `ENFILE`
+/// would refuse, then takes it back once that client is gone — `status` gets its usual answer at
+/// 0 free descriptors. When even that fails, ``AcceptBackoff`` keeps the loop from spinning on
+/// the connection left in the backlog, and the condition is logged once, not per attempt.
 final class ControlServer: @unchecked Sendable {
     let path: String
     /// Connections admitted at once while they send their line (the protocol's limit).
@@ -133,38 +140,55 @@ final class ControlServer: @unchecked Sendable {
     private let state = NSLock()
     private var stopped = false
     private var openConnections = 0
+    private let logger: Logger
+    /// The descriptor held for a client that could not be accepted otherwise (-1 while it is
+    /// lent to one, or could not be taken back yet). Touched only by the server's thread.
+    private var spare: Int32
+    /// Whether the listening socket is polled (touched only by the server's thread).
+    private var backoff = AcceptBackoff()
 
     /// Binds `path` (replacing a stale socket) and starts accepting; each command is yielded.
-    init(path: String, onCommand: @escaping @Sendable (ControlConnection) -> Void) throws {
+    init(path: String, logger: Logger, onCommand: @escaping @Sendable (ControlConnection) -> Void) throws {
         self.path = path
+        self.logger = logger
+        // Opened before anything else, for a low number: under a lowered limit it is below it.
+        let spareFD = Self.openSpare()
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { throw ControlSocketError("socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            let message = String(cString: strerror(errno))
+            if spareFD >= 0 { close(spareFD) }
+            throw ControlSocketError("socket: \(message)")
+        }
+        var ready = false
+        defer {
+            if !ready {
+                close(fd)
+                if spareFD >= 0 { close(spareFD) }
+            }
+        }
         let (address, keepAlive) = try ControlSocket.address(for: path)
         defer { if let keepAlive { close(keepAlive) } }
         // A socket file left by a crashed daemon: replace it, but never steal a live one.
         if Self.someoneAnswers(at: address) {
-            close(fd)
             throw ControlSocketError("another purgewatch daemon is already running for this state file (\(path))")
         }
         unlink(path)
         let bound = address.withSockAddr { bind(fd, $0, $1) }
         guard bound == 0, listen(fd, 128) == 0 else {
             let message = String(cString: strerror(errno))
-            close(fd)
             throw ControlSocketError("cannot listen on \(path): \(message)")
         }
         chmod(path, 0o666)
         var pipeFDs: [Int32] = [0, 0]
-        guard pipe(&pipeFDs) == 0 else {
-            close(fd)
-            throw ControlSocketError("pipe: \(String(cString: strerror(errno)))")
-        }
+        guard pipe(&pipeFDs) == 0 else { throw ControlSocketError("pipe: \(String(cString: strerror(errno)))") }
         for end in pipeFDs {
             _ = fcntl(end, F_SETFD, FD_CLOEXEC)
             _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
         }
         listenFD = fd
         wakeFD = (pipeFDs[0], pipeFDs[1])
+        spare = spareFD
+        ready = true
         let thread = Thread { [self] in self.serve(onCommand) }
         thread.name = "purgewatch-control"
         thread.start()
@@ -203,19 +227,37 @@ final class ControlServer: @unchecked Sendable {
     private func serve(_ onCommand: @escaping @Sendable (ControlConnection) -> Void) {
         var pending: [Int32: Pending] = [:]
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var pollFailure: Int32?
         while true {
-            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD.read, events: Int16(POLLIN), revents: 0)]
-            for fd in pending.keys { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+            retakeSpare()
             let now = ContinuousClock.now
-            let nearest = pending.values.map(\.deadline).min()
-            // No client mid-command: sleep until one connects or stop() writes the wake pipe.
+            // Paused (out of descriptors): -1 leaves the listening socket out of the poll.
+            let listening = backoff.polls(at: now)
+            var fds = [
+                pollfd(fd: listening ? listenFD : -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wakeFD.read, events: Int16(POLLIN), revents: 0),
+            ]
+            for fd in pending.keys { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+            let nearest = (pending.values.map(\.deadline) + [backoff.pauseEnd(at: now)].compactMap { $0 }).min()
+            // No client mid-command and no pause: sleep until one connects or the wake pipe is written.
             let wait = nearest.map { max(0, min(1_000, now.duration(to: $0).milliseconds)) } ?? -1
             let ready = poll(&fds, nfds_t(fds.count), Int32(wait))
-            if ready < 0 && errno != EINTR { return }
+            if ready < 0 && errno != EINTR {
+                // ENOMEM, or EINVAL for more descriptors than RLIMIT_NOFILE: wait a second, never spin.
+                let code = errno
+                if pollFailure != code {
+                    pollFailure = code
+                    logger.error("the control socket cannot wait for clients now (poll: \(String(cString: strerror(code)))); retried every second")
+                }
+                if !isStopped { usleep(1_000_000) }
+            } else if ready >= 0 {
+                pollFailure = nil
+            }
             if isStopped {
                 for fd in pending.keys { close(fd) }
                 return
             }
+            if fds[1].revents & Int16(POLLIN) != 0 { drainWakePipe() }
             if fds[0].revents & Int16(POLLIN) != 0 { acceptAll(&pending, &buffer, onCommand) }
             for entry in fds.dropFirst(2) where entry.revents != 0 {
                 receive(entry.fd, &pending, &buffer, onCommand)
@@ -262,7 +304,10 @@ final class ControlServer: @unchecked Sendable {
             if command == .ping {
                 ControlConnection.send(.pong, to: fd)
             } else {
-                onCommand(ControlConnection(fd: fd, command: command, peer: connection.peer))
+                // On the spare's slot (it is missing): its close wakes the loop to take the spare back.
+                var onClose: @Sendable () -> Void = {}
+                if spare < 0 { onClose = { [weak self] in self?.wake() } }
+                onCommand(ControlConnection(fd: fd, command: command, peer: connection.peer, onClose: onClose))
             }
         } else if connection.bytes.count > Self.maxCommandBytes {
             pending[fd] = nil
@@ -286,10 +331,35 @@ final class ControlServer: @unchecked Sendable {
         _ onCommand: @escaping @Sendable (ControlConnection) -> Void
     ) {
         while true {
-            let client = accept(listenFD, nil, nil)
+            var client = accept(listenFD, nil, nil)
+            var throughSpare = false
+            if client < 0, errno == EMFILE || errno == ENFILE, spare >= 0 {
+                // Out of descriptors: lend the spare's slot to this client; taken back once it is gone.
+                close(spare)
+                spare = -1
+                client = accept(listenFD, nil, nil)
+                throughSpare = client >= 0
+            }
             if client < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
+                let code = errno
+                if code == EINTR || code == ECONNABORTED { continue }
+                if code == EMFILE || code == ENFILE {
+                    // The connection stays in the backlog: leave it there a while instead of spinning.
+                    if backoff.refused(at: ContinuousClock.now) == .outOfDescriptors {
+                        logger.warning(
+                            "the control socket cannot accept clients now (\(String(cString: strerror(code)))): they wait, retried with a backoff; `status` and `flush` are answered through a spare descriptor when one is free"
+                        )
+                    }
+                }
                 return  // EAGAIN: nothing more to accept
+            }
+            if throughSpare {
+                if backoff.acceptedThroughSpare() == .outOfDescriptors {
+                    logger.warning(
+                        "out of file descriptors: control-socket clients are answered through the one descriptor held for them, one at a time")
+                }
+            } else if backoff.accepted() == .recovered {
+                logger.notice("the control socket accepts clients again (file descriptors are free)")
             }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
@@ -313,6 +383,31 @@ final class ControlServer: @unchecked Sendable {
         }
     }
 
+    /// `/dev/null`, read-only and close-on-exec: a slot kept for one client (-1 when none is free).
+    private static func openSpare() -> Int32 {
+        open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+
+    /// Takes the spare back once the client it was lent to is gone (or a slot is free at last);
+    /// a waiting client may then be accepted through it at once.
+    private func retakeSpare() {
+        guard spare < 0 else { return }
+        spare = Self.openSpare()
+        if spare >= 0 { backoff.spareRetaken() }
+    }
+
+    /// Empties the wake pipe (written by a connection's close, so the spare is taken back).
+    private func drainWakePipe() {
+        var bytes = [UInt8](repeating: 0, count: 64)
+        while read(wakeFD.read, &bytes, bytes.count) > 0 {}
+    }
+
+    /// Wakes the server's poll (the wake pipe is non-blocking; a full pipe is awake already).
+    private func wake() {
+        var byte: UInt8 = 1
+        _ = write(wakeFD.write, &byte, 1)
+    }
+
     private func released() {
         state.withLock { openConnections = max(0, openConnections - 1) }
     }
@@ -326,14 +421,14 @@ final class ControlServer: @unchecked Sendable {
             return true
         }
         guard first else { return }
-        var byte: UInt8 = 1
-        _ = write(wakeFD.write, &byte, 1)
+        wake()
         shutdown(listenFD, Int32(SHUT_RDWR))
         unlink(path)
     }
 
     deinit {
         stop()
+        if spare >= 0 { close(spare) }
         close(listenFD)
         close(wakeFD.read)
         close(wakeFD.write)

@@ -7,8 +7,9 @@ import Glibc
 /// in swift-corelibs-libdispatch, `src/event/workqueue.c`) opens `/proc/<tid>/stat` for each worker
 /// while a queue has work, and crashes the process (`DISPATCH_CLIENT_CRASH`, "registered worker
 /// exited prematurely": the SIGILL seen with no descriptor left) when that open fails. Releasing
-/// the reserve the moment our own code meets `EMFILE` leaves it room; the reserve is taken again
-/// once a comparison runs cleanly.
+/// the reserve the moment our own code meets `EMFILE` leaves it room. That room stays the
+/// runtime's: the next comparison runs only once the reserve can be taken again (``refill()``), so
+/// the daemon's own opens never use it up.
 final class DescriptorReserve {
     private var descriptors: [Int32] = []
     let count: Int

@@ -233,7 +233,7 @@ public actor PurgeDaemon {
             }
         }
         if !options.once {
-            control = try ControlServer(path: ControlSocket.path(forState: statePath)) { [inputs] connection in
+            control = try ControlServer(path: ControlSocket.path(forState: statePath), logger: logger) { [inputs] connection in
                 inputs.yield(.control(connection))
             }
             try startMonitor()
@@ -956,6 +956,17 @@ public actor PurgeDaemon {
     func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool, scope forced: DetectionScope? = nil) async throws -> Bool {
         let reason = Self.walkReason(reconcile: reconcile, forced: forced != nil, pending: pending.fullRescanReason)
         guard let scope = forced ?? pending.take(now: now) else { return true }
+        // The descriptors given back to the runtime stay its own (libdispatch crashes the process
+        // when it cannot open a file): comparisons wait until the reserve can be taken again, with
+        // as many free beyond it, instead of using up the room it left.
+        if descriptorReserve.isReleased {
+            descriptorReserve.refill()
+            if descriptorReserve.isReleased {
+                detectionFailed(SiteWatchError.transient(errno: EMFILE, path: config.site.root))
+                pending.restore(scope, reason: .rootReplaced(config.site.root))
+                return false
+            }
+        }
         let detector = Detector(root: config.site.root, exclude: exclusion)
         let detection: Detection
         var deferredError: SiteWatchError?
@@ -1187,10 +1198,8 @@ public actor PurgeDaemon {
         if waitingForRoot == nil, detectFailure != nil { line += ", TROUBLE: cannot compare the tree now (see the log)" }
         if storageDegraded != nil { line += ", DEGRADED: cannot write the state (disk full?)" }
         if options.dryRun { line = "dry run: " + line }
-        if line != lastStatusLine {
-            lastStatusLine = line
-            try? notifier.status(line)
-        }
+        // Recorded once sent: a line that could not go out is sent again at the next update.
+        if line != lastStatusLine, (try? notifier.status(line)) != nil { lastStatusLine = line }
     }
 }
 

@@ -51,7 +51,12 @@ public struct StatusReport: Sendable {
     public var zoneID: String?
     public var statePath: String
     public var dryRun: Bool
+    /// A daemon holds the control socket: it answered the ping, or accepted it and did not answer
+    /// in time (see ``daemonAnswering``).
     public var daemonRunning: Bool
+    /// False when the running daemon took the ping's connection but did not answer in time
+    /// (stuck, or out of file descriptors with none to spare); meaningful with ``daemonRunning``.
+    public var daemonAnswering = true
     public var stateExists: Bool
     public var filesTracked: Int
     public var pendingURLs: Int
@@ -83,12 +88,17 @@ public struct StatusReport: Sendable {
     public static func read(config: SiteConfig, dryRun: Bool, now: Date = Date()) throws -> StatusReport {
         let statePath = dryRun ? config.dryRunStatePath : config.state.path
         let socket = ControlSocket.path(forState: statePath)
-        // Any answer is a running daemon, a daemon of an earlier release included.
+        // Any answer is a running daemon, a daemon of an earlier release included; a connection
+        // taken without an answer is one too (a stopped daemon's socket refuses connections).
         let running: Bool
+        var answering = true
         do {
             running = try ControlClient.send(.ping, to: socket, timeout: .seconds(2)) == .pong
         } catch let error as ControlSocketError where error.earlierRelease {
             running = true
+        } catch let error as ControlSocketError where error.timedOut {
+            running = true
+            answering = false
         } catch {
             running = false
         }
@@ -99,6 +109,7 @@ public struct StatusReport: Sendable {
             nextQuotaReset: QuotaClock.nextReset(after: now), now: now)
         report.product = config.tencentCloud.product.rawValue
         report.zoneID = config.tencentCloud.zoneID
+        report.daemonAnswering = answering
         guard report.stateExists else { return report }
         let db = try StateDatabase.openReadOnly(path: statePath)
         defer { db.close() }
@@ -187,6 +198,7 @@ public struct StatusReport: Sendable {
             ("state_path", J.string(statePath)),
             ("dry_run", dryRun ? "true" : "false"),
             ("daemon_running", daemonRunning ? "true" : "false"),
+            ("daemon_answering", daemonRunning && daemonAnswering ? "true" : "false"),
             ("files_tracked", "\(filesTracked)"),
             (
                 "pending",
@@ -232,7 +244,7 @@ public struct StatusReport: Sendable {
     }
 
     /// `status --check`: one line `PURGEWATCH LEVEL - summary | perfdata` and its level.
-    /// CRITICAL: no daemon runs, URLs failed permanently (not retried or forgotten), or a pending
+    /// CRITICAL: no daemon runs (or it took the ping but did not answer), URLs failed permanently (not retried or forgotten), or a pending
     /// URL older than `max_delay` + 10 min; WARNING: URLs waiting for the quota reset, degraded
     /// watching, unverified batches; else OK.
     public func check(maxDelay: Duration, area: String) -> (level: CheckLevel, line: String) {
@@ -244,6 +256,9 @@ public struct StatusReport: Sendable {
         var critical: [String] = []
         var warning: [String] = []
         if !daemonRunning { critical.append("no daemon is running for \(configPath)") }
+        if daemonRunning, !daemonAnswering {
+            critical.append("the daemon for \(configPath) runs but did not answer within 2 s (stuck, or out of file descriptors: see its log)")
+        }
         if failedURLCount > 0 {
             critical.append("\(failedURLCount) URL(s) failed permanently (purgewatch failures)")
         }
@@ -291,7 +306,7 @@ public struct StatusReport: Sendable {
         lines.append("config:   \(configPath)\(dryRun ? " (dry run)" : "")")
         lines.append("provider: \(product)\(zoneID.map { " (zone \($0))" } ?? "")")
         lines.append("state:    \(statePath)\(stateExists ? "" : " (not created yet)")")
-        lines.append("daemon:   \(daemonRunning ? "running" : "not running")")
+        lines.append("daemon:   \(daemonRunning ? (daemonAnswering ? "running" : "running, but did not answer within 2 s") : "not running")")
         lines.append("files:    \(filesTracked) tracked")
         var pendingLine = "pending:  \(pendingURLs) URL(s)"
         if let oldestPending { pendingLine += ", oldest since \(iso8601(oldestPending))" }

@@ -27,6 +27,9 @@ extension EndToEnd {
                 #expect(fixture.daemon?.isRunning == true, "alive, not exited: \(fixture.daemon?.log ?? "")")
                 let waiting = try await Self.check(fixture)
                 #expect(waiting.status == 1 && waiting.stdout.contains("does not exist yet"), "\(waiting.stdout)")
+                #expect(
+                    await Self.statusSaid(fixture, "WAITING for the site root"),
+                    "STATUS= says what it waits for: \(fixture.notify?.messages ?? [])")
 
                 // The first deploy creates the root: its tree is the baseline, nothing is purged.
                 #expect(
@@ -110,6 +113,7 @@ extension EndToEnd {
                             fixture.daemon?.log.contains("cannot compare the tree now") == true
                         }, "the comparison could not run: \(fixture.daemon?.log.suffix(2_000) ?? "")")
                     #expect(fixture.purged.isEmpty, "nothing purged from a comparison that could not run")
+                    try await Self.expectClearTroubleWithoutSpinning(fixture, pid: pid)
                 } else {
                     // Two descriptors: the root and one file at a time. Slower, never wrong.
                     #expect(
@@ -131,6 +135,95 @@ extension EndToEnd {
                 let lines = log.split(separator: "\n").filter { $0.contains("cannot compare the tree now") }
                 #expect(lines.count <= 3, "\(lines.count) lines:\n\(lines.prefix(5).joined(separator: "\n"))")
             }
+        }
+
+        /// Out of descriptors, the daemon still says what it cannot do, and waits without spinning:
+        /// `STATUS=` says TROUBLE (through the notify socket opened at start); `status --check` is
+        /// answered with WARNING and the cause, not CRITICAL "no daemon" — even once silent clients
+        /// have taken every descriptor left, through the one the control socket keeps spare; and a
+        /// client left in the listening socket's backlog meanwhile costs next to no CPU.
+        static func expectClearTroubleWithoutSpinning(_ fixture: DaemonFixture, pid: pid_t) async throws {
+            #expect(await Self.statusSaid(fixture, "TROUBLE"), "STATUS= says TROUBLE: \(fixture.notify?.messages ?? [])")
+            let check = try await Self.check(fixture)
+            #expect(check.status == 1, "WARNING: \(check.stdout) \(check.stderr)")
+            #expect(check.stdout.contains("cannot compare the tree now") && check.stdout.contains("Too many open files"), "\(check.stdout)")
+            #expect(!check.stdout.contains("no daemon") && !check.stdout.contains("did not answer"), "\(check.stdout)")
+
+            // Silent clients take the room left (what the reserve gave back) until one is accepted
+            // only through the spare descriptor, which the daemon logs once.
+            let socket = fixture.statePath + ".sock"
+            let spareLent = "answered through the one descriptor held for them"
+            func spareLentLines() -> Int { (fixture.daemon?.log ?? "").components(separatedBy: spareLent).count - 1 }
+            let lentBefore = spareLentLines()
+            var silent: [Int32] = []
+            defer { for fd in silent { close(fd) } }
+            while silent.count < 64, spareLentLines() == lentBefore {
+                let fd = Self.connect(to: socket)
+                try #require(fd >= 0, "connect: errno \(errno)")
+                silent.append(fd)
+                _ = await fixture.eventually(timeout: .milliseconds(100)) { spareLentLines() > lentBefore }
+            }
+            #expect(spareLentLines() == lentBefore + 1, "the spare was lent, and said once: \(fixture.daemon?.log.suffix(2_000) ?? "")")
+
+            // One more client waits in the backlog, which polls readable all along (a busy loop over
+            // it burned a core until the limit was raised).
+            let waiting = Self.connect(to: socket)
+            #expect(waiting >= 0)
+            let before = try #require(Self.cpuSeconds(pid))
+            try await Task.sleep(for: .seconds(2))
+            let spent = try #require(Self.cpuSeconds(pid)) - before
+            #expect(spent < 0.2, "\(spent) s of CPU in 2 s with a client in the backlog: a busy loop")
+            if waiting >= 0 { close(waiting) }
+            // The spare comes back when its client leaves; the others still hold the rest.
+            if let last = silent.popLast() { close(last) }
+            let answered = try await Self.check(fixture)
+            #expect(answered.status == 1 && answered.stdout.contains("Too many open files"), "\(answered.stdout) \(answered.stderr)")
+            #expect(fixture.daemon?.isRunning == true, "no crash: \(fixture.daemon?.log.suffix(2_000) ?? "")")
+            let lines = (fixture.daemon?.log ?? "").split(separator: "\n").filter { $0.contains("control socket") || $0.contains("control-socket") }
+            #expect(lines.count <= 2, "one line per condition:\n\(lines.prefix(5).joined(separator: "\n"))")
+        }
+
+        /// A stream connection to the Unix socket at `path` that sends nothing (-1 on failure).
+        static func connect(to path: String) -> Int32 {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { return -1 }
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            let bytes = Array(path.utf8)
+            guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+                close(fd)
+                return -1
+            }
+            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard connected == 0 else {
+                close(fd)
+                return -1
+            }
+            return fd
+        }
+
+        /// Whether the daemon sent a `STATUS=` containing `text` (already received, or within 10 s).
+        static func statusSaid(_ fixture: DaemonFixture, _ text: String) async -> Bool {
+            guard let listener = fixture.notify else { return false }
+            let said: @Sendable (String) -> Bool = { message in
+                message.split(separator: "\n").contains { $0.hasPrefix("STATUS=") && $0.contains(text) }
+            }
+            if listener.messages.contains(where: said) { return true }
+            return await listener.message(timeout: .seconds(10), where: said) != nil
+        }
+
+        /// User and system CPU time of `pid` so far, in seconds (`/proc/PID/stat` fields 14 and 15).
+        static func cpuSeconds(_ pid: pid_t) -> Double? {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let end = stat.lastIndex(of: ")")
+            else { return nil }
+            // After "pid (comm) ", the fields from the third (state) on.
+            let fields = stat[stat.index(after: end)...].split(separator: " ")
+            guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+            return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
         }
 
         /// Two sites on one account, a day quota of 100: site A sends 80; site B's 80 do not fit.

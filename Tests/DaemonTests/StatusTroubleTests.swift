@@ -46,4 +46,21 @@ import Testing
             #expect(!arrived.text.contains("WAITING"))
         }
     }
+
+    /// A daemon that takes the ping's connection but does not answer in time is not "no daemon":
+    /// `status` says it runs and did not answer, with what it last recorded (the cause).
+    @Test func aDaemonThatDoesNotAnswerIsNotReportedStopped() async throws {
+        try await ManualDaemon.with(wall: Date()) { manual, _, _ in
+            await manual.daemon.detectionFailed(SiteWatchError.transient(errno: EMFILE, path: "blog/a.html"))
+            var report = try StatusReport.read(config: await manual.daemon.config, dryRun: false, now: manual.clock.wall)
+            report.daemonRunning = true
+            report.daemonAnswering = false
+            let (level, line) = report.check(maxDelay: .seconds(30), area: "mainland")
+            #expect(level == .critical, "\(line)")
+            #expect(line.contains("did not answer within 2 s") && !line.contains("no daemon"), "\(line)")
+            #expect(line.contains("cannot compare the tree now"), "the cause it recorded: \(line)")
+            #expect(report.text.contains("running, but did not answer") && report.text.contains("TROUBLE:"), "\(report.text)")
+            #expect(report.json.contains("\"daemon_answering\": false"), "\(report.json)")
+        }
+    }
 }

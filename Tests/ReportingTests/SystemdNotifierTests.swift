@@ -47,9 +47,66 @@ import Testing
         #expect(UInt64(clock.tv_sec) >= microseconds / 1_000_000)
     }
 
+    /// With no descriptor free, `STATUS=` and `WATCHDOG=1` must still go out (systemd kills a daemon
+    /// whose pings stop): every notification, from the notifier and its copies, goes through the
+    /// one close-on-exec socket opened with it — the same descriptor, the same socket — never a new one.
+    @Test func everyNotificationGoesThroughTheSocketOpenedAtStart() throws {
+        let systemd = try DatagramReceiver()
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": systemd.address])
+        let channel = try #require(notifier.channel)
+        let fd = channel.currentDescriptor
+        #expect(fd >= 0, "opened with the notifier, before any descriptor runs short")
+        let socket = try #require(Self.socketInode(fd))
+        #expect(fcntl(fd, F_GETFD) & FD_CLOEXEC != 0, "close-on-exec")
+
+        try notifier.ready(status: "watching")
+        #expect(try systemd.receiveText() == "READY=1\nSTATUS=watching")
+        let copy = notifier
+        for index in 0..<20 {
+            try copy.status("\(index) URLs pending")
+            try notifier.watchdog()
+            #expect(try systemd.receiveText() == "STATUS=\(index) URLs pending")
+            #expect(try systemd.receiveText() == "WATCHDOG=1")
+        }
+        #expect(channel.currentDescriptor == fd, "no descriptor of its own per message")
+        #expect(Self.socketInode(fd) == socket, "and still the socket it opened")
+        #expect(systemd.isEmpty())
+    }
+
+    /// A socket closed behind the notifier's back (its number now another file: `ENOTSOCK`) is
+    /// replaced, never closed (the number is no longer its own), and the message still arrives.
+    @Test func aSocketNoLongerItsOwnIsReplaced() throws {
+        let systemd = try DatagramReceiver()
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": systemd.address])
+        let channel = try #require(notifier.channel)
+        let fd = channel.currentDescriptor
+        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        #expect(devNull >= 0 && dup2(devNull, fd) == fd)
+        close(devNull)
+        defer { close(fd) }  // /dev/null now, the test's to close
+
+        try notifier.watchdog()
+        #expect(try systemd.receiveText() == "WATCHDOG=1")
+        let replacement = channel.currentDescriptor
+        #expect(replacement >= 0 && replacement != fd)
+        #expect(Self.socketInode(replacement) != nil)
+        #expect(Self.socketInode(fd) == nil, "the other file at the old number is left alone")
+        try notifier.status("again")
+        #expect(try systemd.receiveText() == "STATUS=again")
+        #expect(channel.currentDescriptor == replacement)
+    }
+
+    /// The inode of the socket at `fd`, or nil when `fd` is not a socket.
+    static func socketInode(_ fd: Int32) -> UInt? {
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return nil }
+        return UInt(info.st_ino)
+    }
+
     @Test func withoutNotifySocketEverythingIsANoOp() throws {
         let notifier = SystemdNotifier(environment: [:])
         #expect(!notifier.isEnabled)
+        #expect(notifier.channel == nil, "no socket opened for nothing")
         try notifier.ready()
         try notifier.watchdog()
         try notifier.reloading()

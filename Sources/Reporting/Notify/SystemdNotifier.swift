@@ -1,10 +1,16 @@
 import Glibc
+import Synchronization
 
 /// Tells systemd about the service's state through `NOTIFY_SOCKET`, without libsystemd (SPEC §7).
 ///
 /// Each call sends one datagram of `KEY=value` lines, as `sd_notify(3)` does; an `@` at the start
 /// of `NOTIFY_SOCKET` is Linux's abstract namespace. Without `NOTIFY_SOCKET` (not run by systemd,
 /// or a unit that is not `Type=notify`) every call does nothing.
+///
+/// One socket serves every notification for the life of the notifier (and of its copies): opened
+/// when the notifier is made, so `STATUS=` and `WATCHDOG=1` still go out when the process has no
+/// descriptor left to open (a socket per message would fail with `EMFILE`, and systemd would kill
+/// a daemon whose watchdog pings stopped).
 ///
 /// ```swift
 /// let notifier = SystemdNotifier()
@@ -17,12 +23,15 @@ public struct SystemdNotifier: Sendable {
     /// How often to send `WATCHDOG=1`: half of `WATCHDOG_USEC`, or nil when no watchdog is
     /// enabled for this process (see ``watchdogInterval(environment:processID:)``).
     public let watchdogInterval: Duration?
+    /// The datagram socket every notification goes through; nil without `NOTIFY_SOCKET`.
+    let channel: NotifySocket?
 
     /// - Parameter environment: the systemd variables, by default the process's.
     public init(environment: [String: String] = SystemdEnvironment.current()) {
         let socket = environment["NOTIFY_SOCKET"]
         socketAddress = (socket?.isEmpty ?? true) ? nil : socket
         watchdogInterval = Self.watchdogInterval(environment: environment, processID: getpid())
+        channel = socketAddress == nil ? nil : NotifySocket()
     }
 
     /// Whether systemd is listening (`NOTIFY_SOCKET` is set).
@@ -60,27 +69,13 @@ public struct SystemdNotifier: Sendable {
     /// so a stalled listener cannot stall the daemon's work loop.
     /// - Throws: ``SystemdNotifierError`` when `NOTIFY_SOCKET` is set but unusable or the send fails.
     public func send(_ assignments: [String]) throws(SystemdNotifierError) {
-        guard let socketAddress else { return }
+        guard let socketAddress, let channel else { return }
         guard let address = UnixSocketAddress(socketAddress) else {
             throw SystemdNotifierError(operation: .address, errno: EINVAL, socketAddress: socketAddress)
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else {
-            throw SystemdNotifierError(operation: .socket, errno: errno, socketAddress: socketAddress)
-        }
-        defer { close(fd) }
         let message = Array(assignments.joined(separator: "\n").utf8)
-        let failure: Int32 = message.withUnsafeBytes { buffer in
-            address.withSockAddr { sockaddr, length in
-                var sent: Int
-                repeat {
-                    sent = sendto(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), sockaddr, length)
-                } while sent < 0 && errno == EINTR
-                return sent < 0 ? errno : 0
-            }
-        }
-        if failure != 0 {
-            throw SystemdNotifierError(operation: .send, errno: failure, socketAddress: socketAddress)
+        if let failure = channel.send(message, to: address) {
+            throw SystemdNotifierError(operation: failure.operation, errno: failure.errno, socketAddress: socketAddress)
         }
     }
 
@@ -114,5 +109,58 @@ public struct SystemdNotifier: Sendable {
             if scalar.value < 0x20 || scalar.value == 0x7F { line += " " } else { line.unicodeScalars.append(scalar) }
         }
         return ["STATUS=\(line)"]
+    }
+}
+
+/// The notifier's one unconnected `AF_UNIX` datagram socket (close-on-exec), shared by its copies.
+///
+/// Opened at once; opened again only when it is missing (the first open failed) or no longer
+/// ours (`EBADF`, `ENOTSOCK`: closed behind our back). A receiver that is gone (`ENOENT`,
+/// `ECONNREFUSED`) or full (`EAGAIN`) is not the socket's fault: it is kept.
+final class NotifySocket: Sendable {
+    private let descriptor: Mutex<Int32>
+
+    init() {
+        descriptor = Mutex(Self.open())
+    }
+
+    deinit {
+        let fd = descriptor.withLock { $0 }
+        if fd >= 0 { close(fd) }
+    }
+
+    /// The descriptor in use (-1 when none could be opened): for tests.
+    var currentDescriptor: Int32 { descriptor.withLock { $0 } }
+
+    /// Sends `message` to `address` without blocking; nil when it went out, else the failed step.
+    func send(_ message: [UInt8], to address: UnixSocketAddress) -> (operation: SystemdNotifierError.Operation, errno: Int32)? {
+        descriptor.withLock { fd -> (operation: SystemdNotifierError.Operation, errno: Int32)? in
+            for _ in 0..<2 {
+                if fd < 0 { fd = Self.open() }
+                guard fd >= 0 else { return (.socket, errno) }
+                let failure = Self.send(message, on: fd, to: address)
+                // Not ours any more: forget the number (never close it: it may be someone else's now).
+                guard failure == EBADF || failure == ENOTSOCK else { return failure == 0 ? nil : (.send, failure) }
+                fd = -1
+            }
+            return (.send, EBADF)
+        }
+    }
+
+    private static func open() -> Int32 {
+        socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    }
+
+    /// 0, or the `errno` of the failed `sendto`.
+    private static func send(_ message: [UInt8], on fd: Int32, to address: UnixSocketAddress) -> Int32 {
+        message.withUnsafeBytes { buffer in
+            address.withSockAddr { sockaddr, length in
+                var sent: Int
+                repeat {
+                    sent = sendto(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), sockaddr, length)
+                } while sent < 0 && errno == EINTR
+                return sent < 0 ? errno : 0
+            }
+        }
     }
 }
