@@ -132,3 +132,32 @@ import Testing
         }
     }
 }
+
+/// The provider interface's judgement of a refused request (issue 21: transient, quota, batch
+/// too big, target alone, host alone, the account), for both products' codes.
+@Suite struct ProviderClassificationTests {
+    @Test func bothProductsCodesMapOntoTheSameKinds() async throws {
+        try await withEmulator { emu, http in
+            let cdn = TencentCDNProvider(client: try makeClient(emu, http), area: nil, urlEncode: false)
+            let teo = EdgeOneProvider(client: try makeClient(emu, http, service: .teo), zoneID: "zone-abc")
+            func kind(_ provider: some CDNProvider, _ code: String, rejectedURL: String? = nil) -> PurgeFailure.Kind {
+                provider.classify(TencentCloudError(code: code, message: "m", rejectedURL: rejectedURL)).kind
+            }
+            #expect(kind(cdn, "InternalError.CdnSystemError") == .transient)
+            #expect(kind(teo, "LimitExceeded.RateLimitExceeded") == .transient)
+            #expect(kind(cdn, "LimitExceeded.CdnPurgeUrlExceedDayLimit") == .quota(resetAt: nil))
+            #expect(kind(teo, "LimitExceeded.DailyQuota") == .quota(resetAt: nil))
+            #expect(kind(cdn, "LimitExceeded.CdnPurgeUrlExceedBatchLimit") == .batchTooBig)
+            #expect(kind(teo, "LimitExceeded.BatchQuota") == .batchTooBig)
+            #expect(kind(cdn, "ResourceNotFound.CdnHostNotExists") == .hostAlone)
+            #expect(kind(teo, "InvalidParameter.DomainNotFound") == .hostAlone)
+            #expect(kind(cdn, "InvalidParameter.CdnUrlExceedLength", rejectedURL: "https://x/a") == .targetAlone(named: "https://x/a"))
+            #expect(kind(teo, "InvalidParameter.Target") == .targetAlone(named: nil))
+            #expect(kind(cdn, "AuthFailure.SecretIdNotFound") == .account)
+            #expect(kind(teo, "UnauthorizedOperation.NoPermission") == .account)
+            #expect(kind(teo, "InvalidParameter.ParameterError") == .account, "a wrong zone is never bisected")
+            struct Odd: Error {}
+            #expect(teo.classify(Odd()).kind == .transient, "an unexpected error is retried, never a failure")
+        }
+    }
+}

@@ -275,36 +275,27 @@ final class Submitter: APIStage {
             }
         } catch is CancellationError {
             throw CancellationError()  // left `sending`: sent again at the next start
-        } catch let error as TencentCloudError {
-            if Task.isCancelled { throw CancellationError() }
-            try await handleFailure(error, batch: batch, state: sending, metadata: metadata)
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            try await handleFailure(
-                TencentCloudError.client("Unexpected", "\(error)", errorClass: .transient), batch: batch, state: sending,
-                metadata: metadata)
+            try await handleFailure(provider.classify(error), batch: batch, state: sending, metadata: metadata)
         }
     }
 
     /// What a failed request means for its batch: the error's class and scope, through the
     /// pure ``BatchLifecycle``. The batch is written once, in the state it returns (with the due
     /// time its action names); the actions' other effects follow. A `nil` state dissolves it.
-    nonisolated(nonsending) func handleFailure(_ error: TencentCloudError, batch: BatchRow, state: BatchState, metadata: Logger.Metadata) async throws
-    {
+    nonisolated(nonsending) func handleFailure(_ error: PurgeFailure, batch: BatchRow, state: BatchState, metadata: Logger.Metadata) async throws {
         var metadata = metadata
         metadata["purge.error_code"] = "\(error.code)"
-        if let requestId = error.requestId { metadata["purge.request_id"] = "\(requestId)" }
+        if let requestId = error.requestID { metadata["purge.request_id"] = "\(requestId)" }
         let failure: BatchLifecycle.Failure
-        switch error.errorClass {
-        case .transient, .reSign: failure = .transient(code: error.code)
-        case .quota: failure = .quota(resetAt: error.resetAt ?? QuotaClock.nextReset(after: clock.wall()))
+        switch error.kind {
+        case .transient: failure = .transient(code: error.code)
+        case .quota(let resetAt): failure = .quota(resetAt: resetAt ?? QuotaClock.nextReset(after: clock.wall()))
         case .batchTooBig: failure = .batchTooBig
-        case .permanent:
-            let scope: BatchLifecycle.Scope =
-                error.concernsHost
-                ? .host
-                : error.isScopedToTargets ? .url(named: error.isURLTooLong ? error.rejectedURL : nil) : .account
-            failure = .permanent(code: error.code, scope: scope)
+        case .hostAlone: failure = .permanent(code: error.code, scope: .host)
+        case .targetAlone(let named): failure = .permanent(code: error.code, scope: .url(named: named))
+        case .account: failure = .permanent(code: error.code, scope: .account)
         }
         let hosts = Set(batch.targets.map { DirectoryCover.siteRoot(of: $0) ?? $0 }).count
         let (next, actions) = BatchLifecycle.next(
@@ -361,8 +352,8 @@ final class Submitter: APIStage {
             case .dissolve:
                 try await store.dissolve(batch: batch.id)
                 requested = true
-            case .failAlone:
-                try await isolateTooLong(error, batch: batch, failedAlone: failedAloneHeld, metadata: metadata)
+            case .failAlone(let url):
+                try await isolateNamed(url, error, batch: batch, failedAlone: failedAloneHeld, metadata: metadata)
             case .splitByHost:
                 try await isolate(error, batch: batch, byHost: true, metadata: metadata)
             case .bisect:
@@ -391,7 +382,7 @@ final class Submitter: APIStage {
     /// A failure that concerns one host or one URL fails only what it is about (SPEC §6): the
     /// batch is split by host; a batch of one host is bisected unless the code concerns the whole
     /// host (``BatchLifecycle`` decides which). The parts are planned at once.
-    nonisolated(nonsending) func isolate(_ error: TencentCloudError, batch: BatchRow, byHost: Bool, metadata: Logger.Metadata) async throws {
+    nonisolated(nonsending) func isolate(_ error: PurgeFailure, batch: BatchRow, byHost: Bool, metadata: Logger.Metadata) async throws {
         var parts: [[String]]
         if byHost {
             var groups: [String: [String]] = [:]
@@ -414,10 +405,11 @@ final class Submitter: APIStage {
         requested = true
     }
 
-    /// A URL too long for the API fails alone (`failedAlone`: done with the batch's failure
-    /// record); when the batch did not hold the URL named, each URL is sent alone to find it.
-    nonisolated(nonsending) func isolateTooLong(
-        _ error: TencentCloudError, batch: BatchRow, failedAlone: Bool, metadata: Logger.Metadata
+    /// The URL the API named (too long for it) fails alone (`failedAlone`: done with the batch's
+    /// failure record); when the batch did not hold the URL named, each URL is sent alone to
+    /// find it.
+    nonisolated(nonsending) func isolateNamed(
+        _ url: String, _ error: PurgeFailure, batch: BatchRow, failedAlone: Bool, metadata: Logger.Metadata
     ) async throws {
         let now = clock.wallMilliseconds()
         if !failedAlone {
@@ -425,7 +417,7 @@ final class Submitter: APIStage {
             try await store.split(batch, into: batch.targets.map { [$0] }, nowMilliseconds: now)
         }
         logger.error(
-            "a URL is too long for the API (\(error.code)): \(error.rejectedURL ?? "isolating it"); the rest is sent again",
+            "the API refused a URL (\(error.code): \(error.message)): \(failedAlone ? url : "isolating it"); the rest is sent again",
             metadata: MessageID.batchFailed.metadata(metadata))
         requested = true
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the submitter and the verifier purge with (SPEC §6, §10): one product's API behind one
 /// interface, so everything before them — watching, detection, rules, queue, coalescing, state —
 /// is the same whatever the product.
@@ -31,6 +33,9 @@ public protocol CDNProvider: Sendable {
 
     /// Reads the credentials now (a reload checks a new provider before using it).
     func loadCredentials() async throws
+
+    /// What an error thrown by ``purge(_:kind:deadline:)`` means for the request's targets.
+    func classify(_ error: any Error) -> PurgeFailure
 }
 
 /// What one purge request names: single URLs, or directories (every URL under each).
@@ -107,5 +112,60 @@ public struct TargetProgress: Sendable, Equatable {
     public init(target: String, state: State) {
         self.target = target
         self.state = state
+    }
+}
+
+/// What a refused request means, in the provider's own judgement (``CDNProvider/classify(_:)``):
+/// the submitter acts on this and on nothing product-specific (SPEC §6, §10).
+public struct PurgeFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// Passing: sent again on the backoff.
+        case transient
+        /// The day's quota is used up: wait for the reset (nil: the next 00:00 UTC+8).
+        case quota(resetAt: Date?)
+        /// More targets than a request may carry: split.
+        case batchTooBig
+        /// Some target of the request (the one named, when the API named it): it fails alone.
+        case targetAlone(named: String?)
+        /// A whole host of the request (not on the account or zone): its targets fail alone.
+        case hostAlone
+        /// The account or its credentials: everything waits (the pause of SPEC §6).
+        case account
+    }
+
+    public var kind: Kind
+    /// The API's (or the client's) code, as `failures` shows it.
+    public var code: String
+    public var message: String
+    public var requestID: String?
+
+    public init(kind: Kind, code: String, message: String, requestID: String? = nil) {
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.requestID = requestID
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+extension CDNProvider {
+    /// Tencent Cloud API 3.0's judgement, shared by both products: a ``TencentCloudError``'s
+    /// class and scope; anything else (a bug, an unexpected error) is passing.
+    public func classify(_ error: any Error) -> PurgeFailure {
+        guard let error = error as? TencentCloudError else {
+            return PurgeFailure(kind: .transient, code: "ClientError.Unexpected", message: "\(error)")
+        }
+        let kind: PurgeFailure.Kind
+        switch error.errorClass {
+        case .transient, .reSign: kind = .transient
+        case .quota: kind = .quota(resetAt: error.resetAt)
+        case .batchTooBig: kind = .batchTooBig
+        case .permanent:
+            kind =
+                error.concernsHost
+                ? .hostAlone : error.isScopedToTargets ? .targetAlone(named: error.isURLTooLong ? error.rejectedURL : nil) : .account
+        }
+        return PurgeFailure(kind: kind, code: error.code, message: error.message, requestID: error.requestId)
     }
 }
