@@ -1,4 +1,5 @@
 import Foundation
+import PurgeCore
 import StateStore
 import TencentCDN
 import TencentEmulator
@@ -14,12 +15,14 @@ import Testing
     static let start = Date(timeIntervalSince1970: 1_796_616_000)
 
     static func with(
-        options: DaemonOptions = DaemonOptions(), _ body: (ManualDaemon, TencentEmulator, ManualClock) async throws -> Void
+        options: DaemonOptions = DaemonOptions(), product: SiteConfig.Product = .cdn,
+        _ body: (ManualDaemon, TencentEmulator, ManualClock) async throws -> Void
     ) async throws {
         var options = options
         // The client's own retries within one request sleep for real: one attempt per request here.
         options.retryPolicy = RetryPolicy(baseDelay: .milliseconds(1), maxDelay: .milliseconds(1), maxAttempts: 1)
-        try await ManualDaemon.with(wall: start, options: options, body)
+        let extraConfig = product == .edgeone ? "product = \"edgeone\"\nzone_id = \"zone-2noz78a8ev6k\"" : ""
+        try await ManualDaemon.with(wall: start, options: options, extraConfig: extraConfig, body)
     }
 
     static func requests(_ emulator: TencentEmulator, _ action: String) -> Int {
@@ -27,13 +30,17 @@ import Testing
     }
 
     /// SPEC §6: a task still `process` 30 minutes after it was accepted becomes `unverified`,
-    /// polled no more — and until then it is polled on a doubling backoff, not every tick.
-    @Test func aTaskNeverDoneBecomesUnverifiedAfterThirtyMinutesPolledOnABackoff() async throws {
-        try await Self.with { manual, emulator, clock in
+    /// polled no more — and until then it is polled on a doubling backoff, not every tick. The
+    /// same for an EdgeOne job whose target stays `processing` (SPEC §10).
+    @Test(arguments: SiteConfig.Product.allCases)
+    func aTaskNeverDoneBecomesUnverifiedAfterThirtyMinutesPolledOnABackoff(product: SiteConfig.Product) async throws {
+        try await Self.with(product: product) { manual, emulator, clock in
             emulator.setTaskCompletionDelay(.seconds(1_000_000))
             try await manual.queue(1)
             _ = try await manual.submitPass()
             #expect(try await manual.batchCounts()[.accepted] == 1)
+            let purge = product == .cdn ? "PurgeUrlsCache" : "CreatePurgeTask"
+            #expect(emulator.requests.filter { $0.action == purge }.count == 1, "sent to \(product)")
             let accepted = clock.wall
             var pollTimes: [TimeInterval] = []
             while clock.wall.timeIntervalSince(accepted) < 3_600 {
