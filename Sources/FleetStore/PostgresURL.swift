@@ -233,3 +233,15 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         return configuration
     }
 }
+
+/// `dump`, `debugPrint` and a debugger's summary show the redacted URL too.
+extension PostgresURL: CustomDebugStringConvertible, CustomReflectable {
+    public var debugDescription: String { description }
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "user": user, "host": host, "port": port, "database": database, "sslMode": sslMode, "hasPassword": hasPassword,
+            ])
+    }
+}

@@ -62,7 +62,7 @@ enum TemporaryPostgres {
     static func server() throws -> PostgresServer {
         guard let shared else {
             if required { throw TemporaryPostgresError(message: "PURGEWATCH_REQUIRE_POSTGRES=1, but " + skipMessage) }
-            print("PostgreSQL tests: skipped: \(skipMessage)")
+            announceSkip()
             try Test.cancel(Comment(rawValue: skipMessage))
         }
         return try shared.get()
@@ -70,9 +70,13 @@ enum TemporaryPostgres {
 
     /// A trait for the PostgreSQL-only tests: they run when the server can, or when required.
     static var runs: Bool {
-        if binaries == nil && !required { print("PostgreSQL tests: skipped: \(skipMessage)") }
+        if binaries == nil && !required { announceSkip() }
         return binaries != nil || required
     }
+
+    /// Says once per process why the PostgreSQL cases are skipped.
+    private static let skipAnnounced: Void = print("PostgreSQL tests: skipped: \(skipMessage)")
+    private static func announceSkip() { skipAnnounced }
 
     static let quietLogger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 }
