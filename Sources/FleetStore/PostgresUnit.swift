@@ -134,6 +134,9 @@ struct PostgresUnit {
                 try await run("RELEASE SAVEPOINT purgewatch_release")
                 return
             } catch  where PostgresStoreError.isUniqueViolation(error) && attempt < 5 {
+                logger.debug(
+                    "A released URL was queued again by another writer meanwhile: released again from the savepoint",
+                    metadata: ["purge.url_count": "\(ids.count)", "store.attempt": "\(attempt)"])
                 try await run("ROLLBACK TO SAVEPOINT purgewatch_release")
             }
         }

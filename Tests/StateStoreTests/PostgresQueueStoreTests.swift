@@ -164,6 +164,57 @@ import Testing
         await b.close()
     }
 
+    /// A row released back to pending while another writer queues the same URL in a transaction
+    /// not yet committed: the unique index makes the release wait, then refuses it once the writer
+    /// commits; the store releases again from its savepoint and supersedes its own row instead of
+    /// failing the unit. `pg_stat_activity` shows when the store is waiting, so the race is forced.
+    @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
+    func aReleaseRacingAnEnqueueOfTheSameURLSupersedesInsteadOfFailing() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let lines = CapturedLines()
+        let logger = Logger(label: "test") { _ in CapturingHandler(lines: lines) }
+        let store = try await PostgresQueueStore.connect(url: try server.url(database), site: "www.example.com", logger: logger)
+        let url = Self.www + "a"
+        try await store.enqueue(url: url, area: "", path: nil, kind: .modified, nowMilliseconds: Self.now)
+        try await store.planBatches(nowMilliseconds: Self.now) { pending in
+            [NewBatch(action: .urls, area: "", state: .planned, targets: [url], queueIDs: pending.map(\.id), dryRun: false)]
+        }
+        let batch = try #require(try await store.batches(in: .planned, dueBy: nil).first)
+        let writer = try await PostgresConnection.connect(
+            configuration: .init(
+                host: "127.0.0.1", port: server.port, username: PostgresServer.user, password: nil, database: database, tls: .disable),
+            id: 7, logger: Self.logger)
+        try await writer.query("BEGIN", logger: Self.logger)
+        try await writer.query(
+            "INSERT INTO queue (site, url, area, kind, first_seen) VALUES ('www.example.com', \(url), '', 'modified', \(Self.now + 1))",
+            logger: Self.logger)
+        async let settled: Void = store.settle(batch: batch.id, nowMilliseconds: Self.now) { rows in
+            var settlement = Settlement(state: .failed)
+            settlement.requeued = rows.map(\.id)
+            settlement.errorCode = "TaskFailed"
+            return settlement
+        }
+        var waiting = false
+        for _ in 0..<200 where !waiting {
+            waiting =
+                try server.psql(
+                    database, "SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND wait_event_type = 'Lock'") == "1"
+            if !waiting { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        try await writer.query("COMMIT", logger: Self.logger)
+        try await writer.close()
+        var failure: (any Error)?
+        do { try await settled } catch { failure = error }
+        #expect(failure == nil, "must not: the unit failed on the index")
+        #expect(waiting, "the store's release waited on the writer's uncommitted row")
+        #expect(
+            try server.psql(database, "SELECT state, retries, first_seen FROM queue ORDER BY id")
+                == "superseded|0|\(Self.now)\npending|0|\(Self.now + 1)", "psql: the writer's row pending, the store's superseded")
+        #expect(lines.all.contains { $0.contains("released again from the savepoint") })
+        await store.close()
+    }
+
     /// The store reaches the server over its unix socket too (`?host=/DIRECTORY`).
     @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
     func aUnixSocketURLConnects() async throws {
@@ -242,4 +293,25 @@ import Testing
         dump(value, to: &text)
         return text
     }
+}
+
+/// Log lines in memory (tests never use the global bootstrap).
+final class CapturedLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
+}
+
+struct CapturingHandler: LogHandler {
+    let lines: CapturedLines
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) { lines.append("\(event.level) \(event.message)") }
 }

@@ -119,3 +119,25 @@ extension QueueStoreTests {
         #expect(try await subject.store.pendingURLs().map(\.url) == [Self.www + "later"])
     }
 }
+
+extension QueueStoreTests {
+    /// A re-queued URL that is pending again meanwhile is not queued twice: its row becomes
+    /// `superseded`, carrying the error, and the newer pending row stands.
+    @Test(arguments: stores)
+    func aRequeuedURLAlreadyPendingAgainIsSuperseded(_ kind: String) async throws {
+        let subject = try await Self.make(kind)
+        let batch = try await Self.plannedBatch(subject, ["a", "b"])
+        try await subject.enqueue([Self.www + "a"], kind: .modified, nowMilliseconds: Self.now + 1)
+        try await subject.store.settle(batch: batch.id, nowMilliseconds: Self.now) { rows in
+            var settlement = Settlement(state: .failed)
+            settlement.requeued = rows.map(\.id)
+            settlement.errorCode = "TaskFailed"
+            return settlement
+        }
+        let pending = try await subject.store.pendingURLs()
+        #expect(pending.map(\.url) == ["b", "a"].map { Self.www + $0 })
+        #expect(pending.first?.retries == 1 && pending.last?.retries == 0, "b counted a retry; a's newer row is untouched")
+        #expect(try await subject.queueCount(state: .superseded) == 1)
+        #expect(try await subject.store.urls(ofBatch: batch.id).isEmpty, "must not: a released row still in the batch")
+    }
+}
