@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Executable: the CLI, nothing adjusted.
@@ -58,6 +59,16 @@ let package = Package(
         ),
         // The state database: migrations, manifest (later: queue, batches).
         .target(name: "StateStore", dependencies: ["CSQLite"]),
+        // The fleet's shared state (SPEC §9): the same QueueStore contract on PostgreSQL, one site of
+        // several per database. Not wired into the daemon yet (issue 20).
+        .target(
+            name: "FleetStore",
+            dependencies: [
+                "StateStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // inotify watcher, tree walker, change detector.
         .target(
             name: "SiteWatch",
@@ -140,7 +151,13 @@ let package = Package(
             // TC3 reference vectors from the official SDK (SPEC §8: fixtures live in the repository).
             resources: [.copy("Resources/tc3-vectors.json")]
         ),
-        .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
+        .testTarget(
+            name: "StateStoreTests",
+            dependencies: [
+                "StateStore", "FleetStore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         .testTarget(
             name: "DaemonTests",
             dependencies: [

@@ -1,25 +1,31 @@
+import FleetStore
 import Foundation
 import StateStore
 import Testing
 
 /// The ``QueueStore`` contract, unit by unit, written from its documentation: what each unit
 /// must change and what it must leave alone. Parameterised over the stores there are (the SQLite
-/// one today; the fleet's PostgreSQL store joins the list), so every implementation answers to
-/// the same table.
+/// file and the fleet's PostgreSQL store, on a throwaway server: see ``TemporaryPostgres``), so
+/// every implementation answers to the same table. Rows are set up and inspected through
+/// ``Subject``'s store-neutral helpers, each written per store.
 @Suite struct QueueStoreTests {
-    /// A fresh store with its database (kept alive by the directory's owner).
-    struct Subject {
-        let directory: TemporaryDirectory
-        let db: StateDatabase
-        let store: any QueueStore
-    }
+    static let stores: [String] = ["sqlite", "postgres"]
 
-    static let stores: [String] = ["sqlite"]
-
-    static func make(_ kind: String) throws -> Subject {
-        let directory = TemporaryDirectory()
-        let db = try StateDatabase.open(path: directory.database, migrations: QueueSchema.migrations)
-        return Subject(directory: directory, db: db, store: SQLiteQueueStore(db))
+    static func make(_ kind: String) async throws -> Subject {
+        switch kind {
+        case "sqlite":
+            let directory = TemporaryDirectory()
+            let db = try StateDatabase.open(path: directory.database, migrations: QueueSchema.migrations)
+            return Subject(store: SQLiteQueueStore(db), backend: .sqlite(directory, db))
+        case "postgres":
+            let server = try TemporaryPostgres.server()
+            let database = try await server.createDatabase()
+            let store = try await PostgresQueueStore.connect(
+                url: try server.url(database), site: "www.example.com", logger: TemporaryPostgres.quietLogger)
+            return Subject(store: store, backend: .postgres(store))
+        default:
+            throw TemporaryPostgresError(message: "no store named \(kind)")
+        }
     }
 
     static let www = "https://www.example.com/"
@@ -27,9 +33,7 @@ import Testing
 
     /// Queues `paths` and plans them into one `planned` URL batch; returns it.
     static func plannedBatch(_ subject: Subject, _ paths: [String], action: BatchAction = .urls) async throws -> BatchRow {
-        try subject.db.transaction { tx in
-            for path in paths { try tx.enqueue(url: www + path, area: "", path: nil, kind: .modified, nowMilliseconds: now) }
-        }
+        try await subject.enqueue(paths.map { www + $0 }, kind: .modified, nowMilliseconds: now)
         let pending = try await subject.store.pendingURLs()
         let targets = action == .urls ? pending.map(\.url) : [www]
         try await subject.store.insertBatches(
@@ -38,20 +42,14 @@ import Testing
         return try #require(try await subject.store.batches(in: .planned, dueBy: nil).last)
     }
 
-    static func rowStates(_ subject: Subject) throws -> [String: QueueState] {
-        var states: [String: QueueState] = [:]
-        for state in QueueState.allCases {
-            for row in try subject.db.read({ try $0.queueRows(state: state) }) { states[row.url] = state }
-        }
-        return states
+    static func rowStates(_ subject: Subject) async throws -> [String: QueueState] {
+        try await subject.rowStates()
     }
 
     @Test(arguments: stores)
     func insertedBatchesTakeTheirRowsAndOnlyThoseArePendingNoMore(_ kind: String) async throws {
-        let subject = try Self.make(kind)
-        try subject.db.transaction { tx in
-            for path in ["a", "b", "c"] { try tx.enqueue(url: Self.www + path, area: "", path: nil, kind: .created, nowMilliseconds: Self.now) }
-        }
+        let subject = try await Self.make(kind)
+        try await subject.enqueue(["a", "b", "c"].map { Self.www + $0 }, kind: .created, nowMilliseconds: Self.now)
         let pending = try await subject.store.pendingURLs()
         #expect(pending.map(\.url) == ["a", "b", "c"].map { Self.www + $0 }, "oldest first")
         try await subject.store.insertBatches(
@@ -72,16 +70,14 @@ import Testing
     /// pending the planner is not asked.
     @Test(arguments: stores)
     func planningHandsThePendingURLsAndInsertsWhatThePlannerReturns(_ kind: String) async throws {
-        let subject = try Self.make(kind)
+        let subject = try await Self.make(kind)
         var asked = 0
         try await subject.store.planBatches(nowMilliseconds: Self.now) { _ in
             asked += 1
             return []
         }
         #expect(asked == 0, "must not: the planner asked with nothing pending")
-        try subject.db.transaction { tx in
-            for path in ["a", "b"] { try tx.enqueue(url: Self.www + path, area: "", path: nil, kind: .created, nowMilliseconds: Self.now) }
-        }
+        try await subject.enqueue(["a", "b"].map { Self.www + $0 }, kind: .created, nowMilliseconds: Self.now)
         try await subject.store.planBatches(nowMilliseconds: Self.now) { pending in
             asked += 1
             return [NewBatch(action: .urls, area: "", state: .planned, targets: pending.map(\.url), queueIDs: pending.map(\.id), dryRun: false)]
@@ -93,7 +89,7 @@ import Testing
 
     @Test(arguments: stores)
     func acceptanceCountsTheQuotaOnceAndRecordsTheTask(_ kind: String) async throws {
-        let subject = try Self.make(kind)
+        let subject = try await Self.make(kind)
         try await subject.store.replaceQuota([
             QuotaRow(area: "mainland", kind: .url, batch: 1_000, total: 100, available: 100, fetchedMilliseconds: Self.now),
             QuotaRow(area: "mainland", kind: .path, batch: 20, total: 10, available: 10, fetchedMilliseconds: Self.now),
@@ -112,7 +108,7 @@ import Testing
         let quota = try await subject.store.quota()
         #expect(quota.first { $0.kind == .url }?.available == 97, "three URLs counted")
         #expect(quota.first { $0.kind == .path }?.available == 10, "must not: the path quota counted for a URL batch")
-        #expect(try Self.rowStates(subject).values.allSatisfy { $0 == .batched }, "rows wait for the task's verdict")
+        #expect(try await Self.rowStates(subject).values.allSatisfy { $0 == .batched }, "rows wait for the task's verdict")
     }
 
     /// A request accepted in part (EdgeOne's `FailedList`, SPEC §10): the refused targets leave
@@ -121,7 +117,7 @@ import Testing
     /// count against the quota and wait for the task.
     @Test(arguments: stores)
     func refusedTargetsOfAnAcceptedBatchLeaveItInTheSameUnit(_ kind: String) async throws {
-        let subject = try Self.make(kind)
+        let subject = try await Self.make(kind)
         try await subject.store.replaceQuota([
             QuotaRow(area: "", kind: .url, batch: 1_000, total: 100, available: 100, fetchedMilliseconds: Self.now)
         ])
@@ -141,7 +137,7 @@ import Testing
             nowMilliseconds: Self.now)
         let accepted = try #require(try await subject.store.batches(in: .accepted, dueBy: nil).first)
         #expect(accepted.targets == ["a", "d", "e"].map { Self.www + $0 }, "must not: a refused target polled for")
-        var states = try Self.rowStates(subject)
+        var states = try await Self.rowStates(subject)
         #expect(states[Self.www + "a"] == .batched && states[Self.www + "d"] == .batched)
         #expect(states[Self.www + "b"] == .failed, "a permanent reason fails the target alone")
         #expect(states[Self.www + "c"] == .batched, "a passing reason: its own batch")
@@ -165,7 +161,7 @@ import Testing
                 ],
                 exhaustQuota: .url, attempts: 2),
             nowMilliseconds: Self.now)
-        states = try Self.rowStates(subject)
+        states = try await Self.rowStates(subject)
         #expect(states[Self.www + "c"] == .batched, "must not: failed for a quota")
         let parked = try #require(try await subject.store.batches(in: .waitingQuota, dueBy: resetAt).first)
         #expect(parked.targets == [Self.www + "c"] && parked.attempts == 2)
@@ -176,7 +172,7 @@ import Testing
 
     @Test(arguments: stores)
     func aFailureWritesTheGivenStateAndDueTimeAndNothingElse(_ kind: String) async throws {
-        let subject = try Self.make(kind)
+        let subject = try await Self.make(kind)
         let batch = try await Self.plannedBatch(subject, ["a"])
         try await subject.store.markSending(batch: batch.id, state: .sending, attempts: 1, nowMilliseconds: Self.now)
         try await subject.store.recordFailure(
@@ -185,21 +181,21 @@ import Testing
         #expect(try await subject.store.batches(in: .planned, dueBy: Self.now).isEmpty, "must not: due before its retry")
         let retried = try #require(try await subject.store.batches(in: .planned, dueBy: Self.now + 30_000).first)
         #expect(retried.lastErrorCode == "InternalError" && retried.lastErrorMessage == "busy" && retried.attempts == 1)
-        #expect(try Self.rowStates(subject)[Self.www + "a"] == .batched, "must not: its URL failed or released")
+        #expect(try await Self.rowStates(subject)[Self.www + "a"] == .batched, "must not: its URL failed or released")
     }
 
     /// A permanent failure fails the batch and its URLs in one unit: never a `failed` batch whose
     /// URLs are still `batched` (flush --wait would count them settled, `failures` never show them).
     @Test(arguments: stores)
     func aPermanentFailureFailsTheBatchAndItsURLsTogether(_ kind: String) async throws {
-        let subject = try Self.make(kind)
+        let subject = try await Self.make(kind)
         let batch = try await Self.plannedBatch(subject, ["a", "b"])
         var record = FailedSend(state: .failed, dueMilliseconds: nil, errorCode: "AuthFailure.SecretIdNotFound", errorMessage: "no")
         record.failURLs = true
         try await subject.store.recordFailure(batch, record, nowMilliseconds: Self.now)
         #expect(try await subject.store.batches(in: .failed, dueBy: nil).map(\.id) == [batch.id])
-        #expect(try Self.rowStates(subject).values.allSatisfy { $0 == .failed })
-        #expect(try subject.db.read { try $0.failures(limit: 10) }.count == 2, "reported for a human")
+        #expect(try await Self.rowStates(subject).values.allSatisfy { $0 == .failed })
+        #expect(try await subject.failureCount() == 2, "reported for a human")
         let progress = try await subject.store.flushProgress(upTo: try await subject.store.highestQueueID(), after: .max, failuresSince: 0)
         #expect(progress.unsettled == 0 && progress.failed.count == 2, "a flush names them as failed")
     }
@@ -207,7 +203,7 @@ import Testing
     /// A day-limit refusal parks the batch and marks the day's quota used in the same unit.
     @Test(arguments: stores)
     func aDayLimitRefusalParksTheBatchAndUsesUpTheQuotaTogether(_ kind: String) async throws {
-        let subject = try Self.make(kind)
+        let subject = try await Self.make(kind)
         try await subject.store.replaceQuota([
             QuotaRow(area: "mainland", kind: .url, batch: 1_000, total: 100, available: 80, fetchedMilliseconds: Self.now),
             QuotaRow(area: "overseas", kind: .url, batch: 1_000, total: 100, available: 80, fetchedMilliseconds: Self.now),
@@ -223,12 +219,12 @@ import Testing
         let quota = try await subject.store.quota()
         #expect(quota.first { $0.area == "mainland" }?.available == 0)
         #expect(quota.first { $0.area == "overseas" }?.available == 80, "must not: another area used up")
-        #expect(try Self.rowStates(subject)[Self.www + "a"] == .batched, "must not: the URL failed")
+        #expect(try await Self.rowStates(subject)[Self.www + "a"] == .batched, "must not: the URL failed")
     }
 
     @Test(arguments: stores)
     func splittingReplacesTheBatchAndEachPartTakesItsRows(_ kind: String) async throws {
-        let subject = try Self.make(kind)
+        let subject = try await Self.make(kind)
         let batch = try await Self.plannedBatch(subject, ["a", "b", "c", "d"])
         try await subject.store.split(
             batch, into: [[Self.www + "a", Self.www + "b"], [Self.www + "c"], [Self.www + "d"]], nowMilliseconds: Self.now)
@@ -243,13 +239,13 @@ import Testing
 
     @Test(arguments: stores)
     func aURLFailsAloneAndTheRestStaysInItsBatch(_ kind: String) async throws {
-        let subject = try Self.make(kind)
+        let subject = try await Self.make(kind)
         let batch = try await Self.plannedBatch(subject, ["a", "toolong", "c"])
         var record = FailedSend(
             state: .planned, dueMilliseconds: Self.now, errorCode: "InvalidParameter.CdnUrlTooLong", errorMessage: "too long")
         record.failAlone = Self.www + "toolong"
         #expect(try await subject.store.recordFailure(batch, record, nowMilliseconds: Self.now))
-        let states = try Self.rowStates(subject)
+        let states = try await Self.rowStates(subject)
         #expect(states[Self.www + "toolong"] == .failed)
         #expect(states[Self.www + "a"] == .batched && states[Self.www + "c"] == .batched, "must not: the others failed")
         #expect(try await subject.store.batches(in: .planned, dueBy: nil).first?.targets == [Self.www + "a", Self.www + "c"])
@@ -257,12 +253,12 @@ import Testing
         let unchanged = try #require(try await subject.store.batches(in: .planned, dueBy: nil).first)
         record.failAlone = Self.www + "elsewhere"
         #expect(try await !subject.store.recordFailure(unchanged, record, nowMilliseconds: Self.now))
-        #expect(try Self.rowStates(subject) == states, "must not: another URL failed for it")
+        #expect(try await Self.rowStates(subject) == states, "must not: another URL failed for it")
     }
 
     @Test(arguments: stores)
     func settlingAppliesEachRowsEndAndTheBatchState(_ kind: String) async throws {
-        let subject = try Self.make(kind)
+        let subject = try await Self.make(kind)
         let batch = try await Self.plannedBatch(subject, ["done", "again", "given-up"])
         var handed: [String] = []
         try await subject.store.settle(batch: batch.id, nowMilliseconds: Self.now) { rows in
@@ -277,7 +273,7 @@ import Testing
             return settlement
         }
         #expect(handed.sorted() == ["again", "done", "given-up"].map { Self.www + $0 }, "decide is handed the batch's rows")
-        let states = try Self.rowStates(subject)
+        let states = try await Self.rowStates(subject)
         #expect(states[Self.www + "done"] == .done && states[Self.www + "given-up"] == .failed)
         let again = try await subject.store.pendingURLs()
         #expect(again.map(\.url) == [Self.www + "again"] && again.first?.retries == 1 && again.first?.errorCode == "TaskFailed")
@@ -287,18 +283,18 @@ import Testing
 
     @Test(arguments: stores)
     func unverifiedSettlesTheRowsAsUnverifiedNotFailed(_ kind: String) async throws {
-        let subject = try Self.make(kind)
+        let subject = try await Self.make(kind)
         let batch = try await Self.plannedBatch(subject, ["a", "b"])
         try await subject.store.markUnverified(batch: batch.id, state: .unverified, message: "still in process", nowMilliseconds: Self.now)
-        #expect(try Self.rowStates(subject).values.allSatisfy { $0 == .done }, "settled, so history can be pruned")
+        #expect(try await Self.rowStates(subject).values.allSatisfy { $0 == .done }, "settled, so history can be pruned")
         #expect(try await subject.store.urls(ofBatch: batch.id).allSatisfy { $0.errorCode == "Unverified" })
-        #expect(try subject.db.read { try $0.queueCount(state: .failed) } == 0, "must not: reported as a failure")
+        #expect(try await subject.queueCount(state: .failed) == 0, "must not: reported as a failure")
         #expect(try await subject.store.batches(in: .unverified, dueBy: nil).first?.nextAttemptMilliseconds == nil, "polled no more")
     }
 
     @Test(arguments: stores)
     func aTooBigBatchLowersOnlyItsKindAndAQuotaNeverReadStartsFromTheDefaults(_ kind: String) async throws {
-        let subject = try Self.make(kind)
+        let subject = try await Self.make(kind)
         let defaults = ["mainland", "overseas"].flatMap { area in
             [
                 QuotaRow(area: area, kind: .url, batch: 1_000, total: 10_000, available: 10_000, fetchedMilliseconds: Self.now),

@@ -66,6 +66,24 @@ public struct QueueRow: Sendable, Hashable {
     public var errorCode: String?
     /// When it failed permanently (nil for rows that failed before this was recorded).
     public var failedMilliseconds: Int64?
+
+    /// A row as a store read it (every store builds them: the SQLite file and the fleet's PostgreSQL).
+    public init(
+        id: Int64, url: String, area: String, path: [UInt8]? = nil, kind: QueueKind, firstSeenMilliseconds: Int64, state: QueueState,
+        batchID: Int64? = nil, retries: Int, errorCode: String? = nil, failedMilliseconds: Int64? = nil
+    ) {
+        self.id = id
+        self.url = url
+        self.area = area
+        self.path = path
+        self.kind = kind
+        self.firstSeenMilliseconds = firstSeenMilliseconds
+        self.state = state
+        self.batchID = batchID
+        self.retries = retries
+        self.errorCode = errorCode
+        self.failedMilliseconds = failedMilliseconds
+    }
 }
 
 /// A purge request, planned or sent.
@@ -89,6 +107,31 @@ public struct BatchRow: Sendable, Hashable {
     public var acceptedMilliseconds: Int64?
     /// DescribePurgeTasks polls so far (durable: the backoff survives a restart).
     public var polls: Int
+
+    /// A batch as a store read it (every store builds them).
+    public init(
+        id: Int64, action: BatchAction, area: String, state: BatchState, targets: [String], taskID: String? = nil,
+        requestID: String? = nil, attempts: Int, nextAttemptMilliseconds: Int64? = nil, lastErrorCode: String? = nil,
+        lastErrorMessage: String? = nil, isDryRun: Bool, createdMilliseconds: Int64, updatedMilliseconds: Int64,
+        acceptedMilliseconds: Int64? = nil, polls: Int
+    ) {
+        self.id = id
+        self.action = action
+        self.area = area
+        self.state = state
+        self.targets = targets
+        self.taskID = taskID
+        self.requestID = requestID
+        self.attempts = attempts
+        self.nextAttemptMilliseconds = nextAttemptMilliseconds
+        self.lastErrorCode = lastErrorCode
+        self.lastErrorMessage = lastErrorMessage
+        self.isDryRun = isDryRun
+        self.createdMilliseconds = createdMilliseconds
+        self.updatedMilliseconds = updatedMilliseconds
+        self.acceptedMilliseconds = acceptedMilliseconds
+        self.polls = polls
+    }
 }
 
 /// A cached DescribePurgeQuota entry, decremented locally as batches are accepted.
