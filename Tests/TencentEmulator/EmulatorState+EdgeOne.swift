@@ -1,7 +1,7 @@
 import Foundation
 
 /// EdgeOne (TEO, API version 2022-09-01): CreatePurgeTask, CreatePrefetchTask, DescribePurgeTasks,
-/// DescribePrefetchTasks and DescribeContentQuota, as /work/shared/reference/edgeone.md describes
+/// DescribePrefetchTasks and DescribeContentQuota, as SPEC §10 and the EdgeOne API pages describe
 /// them. Unlike CDN, a bad target does not fail its request: it goes into `FailedList`, grouped by
 /// reason, and the rest is accepted.
 extension EmulatorState {
