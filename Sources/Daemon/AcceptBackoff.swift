@@ -11,7 +11,7 @@
 /// Pure: fed the outcomes and the time, it returns what to report; the server does the rest.
 struct AcceptBackoff {
     static let firstPause: Duration = .milliseconds(50)
-    static let longestPause: Duration = .seconds(1)
+    static let longestPause: Duration = .seconds(5)
 
     /// What the server should say.
     enum Report: Equatable {

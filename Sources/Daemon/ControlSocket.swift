@@ -140,6 +140,9 @@ final class ControlServer: @unchecked Sendable {
     private let state = NSLock()
     private var stopped = false
     private var openConnections = 0
+    /// The daemon gave its descriptor reserve back to the runtime: clients are accepted only
+    /// through the spare, one at a time, so that they never use up the runtime's room.
+    private var spareOnly = false
     private let logger: Logger
     /// The descriptor held for a client that could not be accepted otherwise (-1 while it is
     /// lent to one, or could not be taken back yet). Touched only by the server's thread.
@@ -222,7 +225,13 @@ final class ControlServer: @unchecked Sendable {
         var bytes: [UInt8] = []
         var deadline: ContinuousClock.Instant
         var peer: ControlPeer?
+        /// Accepted through the spare descriptor (out of descriptors): only `ping` is served on
+        /// it, quickly, so that `status` keeps being answered.
+        var throughSpare = false
     }
+
+    /// How long a client on the spare's slot has to send its line (shorter than `status`'s 2 s).
+    static let spareDeadline: Duration = .seconds(1)
 
     private func serve(_ onCommand: @escaping @Sendable (ControlConnection) -> Void) {
         var pending: [Int32: Pending] = [:]
@@ -303,6 +312,11 @@ final class ControlServer: @unchecked Sendable {
             }
             if command == .ping {
                 ControlConnection.send(.pong, to: fd)
+            } else if connection.throughSpare {
+                // The one slot kept for `status`: a command that may wait (a flush --wait waits
+                // for comparisons, which wait for descriptors) must not hold it.
+                ControlConnection.send(
+                    .error(.busy, message: "the daemon is out of file descriptors: only status is answered now; try again"), to: fd)
             } else {
                 // On the spare's slot (it is missing): its close wakes the loop to take the spare back.
                 var onClose: @Sendable () -> Void = {}
@@ -331,8 +345,28 @@ final class ControlServer: @unchecked Sendable {
         _ onCommand: @escaping @Sendable (ControlConnection) -> Void
     ) {
         while true {
+            var lent = false
+            if state.withLock({ spareOnly }) {
+                // The runtime's room is not ours to hand out: the spare's slot, or wait.
+                guard spare >= 0 else {
+                    if backoff.refused(at: ContinuousClock.now) == .outOfDescriptors {
+                        logger.warning(
+                            "out of file descriptors: control-socket clients are answered one at a time through the descriptor held for them; the others wait"
+                        )
+                    }
+                    return
+                }
+                close(spare)
+                spare = -1
+                lent = true
+            }
             var client = accept(listenFD, nil, nil)
-            var throughSpare = false
+            var throughSpare = lent && client >= 0
+            if client < 0, lent {
+                let code = errno
+                retakeSpare()  // nothing accepted through it
+                errno = code
+            }
             if client < 0, errno == EMFILE || errno == ENFILE, spare >= 0 {
                 // Out of descriptors: lend the spare's slot to this client; taken back once it is gone.
                 close(spare)
@@ -343,7 +377,7 @@ final class ControlServer: @unchecked Sendable {
             if client < 0 {
                 let code = errno
                 if code == EINTR || code == ECONNABORTED { continue }
-                if code == EMFILE || code == ENFILE {
+                if code == EMFILE || code == ENFILE || code == ENOMEM || code == ENOBUFS || code == EPROTO {
                     // The connection stays in the backlog: leave it there a while instead of spinning.
                     if backoff.refused(at: ContinuousClock.now) == .outOfDescriptors {
                         logger.warning(
@@ -379,7 +413,9 @@ final class ControlServer: @unchecked Sendable {
             let peer: ControlPeer? =
                 getsockopt(client, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0
                 ? ControlPeer(uid: credentials.uid, pid: credentials.pid) : nil
-            pending[client] = Pending(deadline: ContinuousClock.now.advanced(by: Self.commandDeadline), peer: peer)
+            pending[client] = Pending(
+                deadline: ContinuousClock.now.advanced(by: throughSpare ? Self.spareDeadline : Self.commandDeadline), peer: peer,
+                throughSpare: throughSpare)
         }
     }
 
@@ -406,6 +442,17 @@ final class ControlServer: @unchecked Sendable {
     private func wake() {
         var byte: UInt8 = 1
         _ = write(wakeFD.write, &byte, 1)
+    }
+
+    /// While `on`, clients are accepted only through the spare descriptor, one at a time (the
+    /// daemon has given its reserve back to the runtime: an accepted client would take the room
+    /// left for it — libdispatch crashes the process when it cannot open a file).
+    func acceptOnlyThroughSpare(_ on: Bool) {
+        let changed = state.withLock { () -> Bool in
+            defer { spareOnly = on }
+            return spareOnly != on
+        }
+        if changed { wake() }
     }
 
     private func released() {

@@ -27,4 +27,16 @@ extension PurgeDaemon {
         }
     }
 
+    /// Answers every `flush --wait` client at once with `busy` (try again): comparisons cannot run
+    /// now (out of file descriptors), and a waiting client's connection is itself a descriptor
+    /// that keeps them from running — waiting on would hold both until the clients give up.
+    func refuseWaiters(_ reason: String) {
+        guard !flushClients.isEmpty else { return }
+        for (id, connection) in flushClients {
+            connection.answer(.error(.busy, message: "\(reason); try again"))
+            flush.dropped(id)
+        }
+        logger.warning("answered \(flushClients.count) waiting flush client(s) with \"try again\": \(reason)")
+        flushClients = [:]
+    }
 }

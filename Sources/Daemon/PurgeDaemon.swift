@@ -955,18 +955,19 @@ public actor PurgeDaemon {
     @discardableResult
     func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool, scope forced: DetectionScope? = nil) async throws -> Bool {
         let reason = Self.walkReason(reconcile: reconcile, forced: forced != nil, pending: pending.fullRescanReason)
-        guard let scope = forced ?? pending.take(now: now) else { return true }
         // The descriptors given back to the runtime stay its own (libdispatch crashes the process
         // when it cannot open a file): comparisons wait until the reserve can be taken again, with
-        // as many free beyond it, instead of using up the room it left.
-        if descriptorReserve.isReleased {
-            descriptorReserve.refill()
+        // as many free beyond it, instead of using up the room it left. Checked before the work
+        // is taken, so the touched paths (and a full walk's reason and backoff) stay as they were.
+        if descriptorReserve.isReleased, forced != nil || !pending.isEmpty {
+            refillReserve()
             if descriptorReserve.isReleased {
                 detectionFailed(SiteWatchError.transient(errno: EMFILE, path: config.site.root))
-                pending.restore(scope, reason: .rootReplaced(config.site.root))
+                refuseWaiters("the daemon cannot compare the tree now: out of file descriptors")
                 return false
             }
         }
+        guard let scope = forced ?? pending.take(now: now) else { return true }
         let detector = Detector(root: config.site.root, exclude: exclusion)
         let detection: Detection
         var deferredError: SiteWatchError?
@@ -1027,12 +1028,19 @@ public actor PurgeDaemon {
             try? db.transaction { try $0.setMetaValue(Self.waitingForRootKey, .null) }
             logger.notice("the site root \(root) exists now")
         }
-        if descriptorReserve.isReleased { descriptorReserve.refill() }
+        if descriptorReserve.isReleased { refillReserve() }
         detectRetry.succeeded()
         guard let failure = detectFailure else { return }
         detectFailure = nil
         try? db.transaction { try $0.setMetaValue(Self.compareTroubleKey, .null) }
         logger.notice("the tree can be compared again (was: \(failure.reason))")
+    }
+
+    /// Takes the descriptor reserve again if as many are free beyond it; once it is whole, the
+    /// control socket accepts clients as usual again.
+    func refillReserve() {
+        descriptorReserve.refill()
+        if !descriptorReserve.isReleased { control?.acceptOnlyThroughSpare(false) }
     }
 
     /// Says once why comparisons cannot run, and again only when the condition (the error's
@@ -1043,8 +1051,10 @@ public actor PurgeDaemon {
         let condition = "\(error.code)/\(error.errno ?? 0)"
         let now = clock.now()
         if error.errno == EMFILE || error.errno == ENFILE, descriptorReserve.holdsAny {
-            // Leave the runtime room (libdispatch crashes the process if it cannot open a file).
+            // Leave the runtime room (libdispatch crashes the process if it cannot open a file),
+            // and let no control-socket client take it (only the spare's one slot is served).
             descriptorReserve.release()
+            control?.acceptOnlyThroughSpare(true)
             logger.warning(
                 "out of file descriptors: released \(descriptorReserve.count) held in reserve so the runtime keeps working; comparisons wait")
         }

@@ -25,9 +25,17 @@ public enum ControlClient {
         defer { close(fd) }
         let (address, keepAlive) = try ControlSocket.address(for: path)
         defer { if let keepAlive { close(keepAlive) } }
+        // A daemon whose backlog is full (it cannot accept: out of descriptors) would hold a
+        // blocking connect for ever: bounded by the timeout like the answer.
+        let (seconds, attoseconds) = timeout.components
+        var limit = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         let connected = address.withSockAddr { connect(fd, $0, $1) }
         guard connected == 0 else {
             let code = errno
+            if code == EAGAIN || code == EINPROGRESS {
+                throw ControlSocketError("the daemon at \(path) did not take the connection within \(timeout)", timedOut: true)
+            }
             throw ControlSocketError(
                 "no purgewatch daemon is listening at \(path) (\(String(cString: strerror(code))))",
                 noDaemon: code == ENOENT || code == ECONNREFUSED)

@@ -93,7 +93,9 @@ public struct StatusReport: Sendable {
         let running: Bool
         var answering = true
         do {
-            running = try ControlClient.send(.ping, to: socket, timeout: .seconds(2)) == .pong
+            // `pong`, or an error answer (busy, stopping): something answered on the socket.
+            _ = try ControlClient.send(.ping, to: socket, timeout: .seconds(2))
+            running = true
         } catch let error as ControlSocketError where error.earlierRelease {
             running = true
         } catch let error as ControlSocketError where error.timedOut {
@@ -197,7 +199,8 @@ public struct StatusReport: Sendable {
             ("unreadable_files", string(unreadableFiles)),
             ("state_path", J.string(statePath)),
             ("dry_run", dryRun ? "true" : "false"),
-            ("daemon_running", daemonRunning ? "true" : "false"),
+            // Its meaning is unchanged (a daemon that answered); `daemon_answering` was added beside it.
+            ("daemon_running", daemonRunning && daemonAnswering ? "true" : "false"),
             ("daemon_answering", daemonRunning && daemonAnswering ? "true" : "false"),
             ("files_tracked", "\(filesTracked)"),
             (

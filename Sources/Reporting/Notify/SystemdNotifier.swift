@@ -118,37 +118,61 @@ public struct SystemdNotifier: Sendable {
 /// ours (`EBADF`, `ENOTSOCK`: closed behind our back). A receiver that is gone (`ENOENT`,
 /// `ECONNREFUSED`) or full (`EAGAIN`) is not the socket's fault: it is kept.
 final class NotifySocket: Sendable {
-    private let descriptor: Mutex<Int32>
+    /// The descriptor and the identity (`st_dev`, `st_ino`) of the socket it was opened as.
+    private struct Open {
+        var fd: Int32 = -1
+        var device: UInt64 = 0
+        var inode: UInt64 = 0
+    }
+
+    private let state: Mutex<Open>
 
     init() {
-        descriptor = Mutex(Self.open())
+        state = Mutex(Self.open())
     }
 
     deinit {
-        let fd = descriptor.withLock { $0 }
+        let fd = state.withLock { $0.fd }
         if fd >= 0 { close(fd) }
     }
 
     /// The descriptor in use (-1 when none could be opened): for tests.
-    var currentDescriptor: Int32 { descriptor.withLock { $0 } }
+    var currentDescriptor: Int32 { state.withLock { $0.fd } }
 
     /// Sends `message` to `address` without blocking; nil when it went out, else the failed step.
     func send(_ message: [UInt8], to address: UnixSocketAddress) -> (operation: SystemdNotifierError.Operation, errno: Int32)? {
-        descriptor.withLock { fd -> (operation: SystemdNotifierError.Operation, errno: Int32)? in
+        state.withLock { open -> (operation: SystemdNotifierError.Operation, errno: Int32)? in
             for _ in 0..<2 {
-                if fd < 0 { fd = Self.open() }
-                guard fd >= 0 else { return (.socket, errno) }
-                let failure = Self.send(message, on: fd, to: address)
+                // A number closed behind our back and reused (by a TLS connection, say) is not
+                // ours: sending there would write into someone else's stream.
+                if open.fd >= 0, !Self.isStill(open) { open = Open() }
+                if open.fd < 0 { open = Self.open() }
+                guard open.fd >= 0 else { return (.socket, errno) }
+                let failure = Self.send(message, on: open.fd, to: address)
                 // Not ours any more: forget the number (never close it: it may be someone else's now).
                 guard failure == EBADF || failure == ENOTSOCK else { return failure == 0 ? nil : (.send, failure) }
-                fd = -1
+                open = Open()
             }
             return (.send, EBADF)
         }
     }
 
-    private static func open() -> Int32 {
-        socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    private static func open() -> Open {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return Open() }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            close(fd)
+            return Open()
+        }
+        return Open(fd: fd, device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
+    /// Whether `open.fd` is still the socket it was opened as.
+    private static func isStill(_ open: Open) -> Bool {
+        var info = stat()
+        guard fstat(open.fd, &info) == 0 else { return false }
+        return UInt64(info.st_dev) == open.device && UInt64(info.st_ino) == open.inode
     }
 
     /// 0, or the `errno` of the failed `sendto`.
