@@ -30,6 +30,24 @@ final class TemporaryDirectory {
         #expect(try again.userVersion() == StateDatabase.builtInMigrations.last?.version)
     }
 
+    /// Issue 23: SQLite's default page cache is 2,000 KiB per connection; ours is bounded, for
+    /// the writer and for a reader alike, and a caller may choose another bound (never below 64 KiB).
+    @Test func everyConnectionsPageCacheIsBounded() throws {
+        let dir = TemporaryDirectory()
+        let db = try StateDatabase.open(path: dir.database)
+        #expect(try db.read { try $0.queryFirst("PRAGMA cache_size") { $0.int64(0) } } == -512)
+        let reader = try StateDatabase.openReadOnly(path: dir.database)
+        #expect(try reader.read { try $0.queryFirst("PRAGMA cache_size") { $0.int64(0) } } == -512)
+        reader.close()
+        let larger = try StateDatabase.openReadOnly(path: dir.database, options: .init(pageCacheKiB: 4_096))
+        #expect(try larger.read { try $0.queryFirst("PRAGMA cache_size") { $0.int64(0) } } == -4_096)
+        larger.close()
+        let tiny = try StateDatabase.openReadOnly(path: dir.database, options: .init(pageCacheKiB: 1))
+        #expect(try tiny.read { try $0.queryFirst("PRAGMA cache_size") { $0.int64(0) } } == -64)
+        tiny.close()
+        db.close()
+    }
+
     @Test func appendedMigrationsRunOnceInOrder() throws {
         let dir = TemporaryDirectory()
         let queue = Migration(

@@ -28,10 +28,12 @@ public struct Detector: Sendable {
     public let exclude: ExclusionRule
     /// Files modified this close to their last check are re-hashed even when their stat matches.
     public var racyWindowNanoseconds: Int64 = 1_000_000_000
-    /// The size of each `read` when hashing.
-    public var readSize: Int = 1 << 20
-    /// Manifest rows read per short read transaction while a walk is merged with them.
-    var manifestChunk = 4_096
+    /// The size of each `read` when hashing: 128 KiB, as coreutils reads (one buffer per
+    /// walking thread; 1 MiB buffers were a quarter of the daemon's peak heap, issue 23).
+    public var readSize: Int = 128 << 10
+    /// Manifest rows read per short read transaction while a walk is merged with them (each
+    /// walking thread holds one chunk: ≈ 200 B a row with its path and digest).
+    var manifestChunk = 1_024
     /// Threads a walk of the whole tree uses (the root's entries cut into this many parts,
     /// each merged with its own range of the manifest): the cores, at most 2.
     public var walkThreads = max(1, min(2, sysconf(Int32(_SC_NPROCESSORS_ONLN))))

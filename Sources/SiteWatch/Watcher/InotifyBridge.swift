@@ -465,7 +465,8 @@ final class InotifyBridge: @unchecked Sendable {
     // MARK: - The reader thread
 
     func run() {
-        let bufferSize = 256 * 1024
+        // ≈ 2,000 events a read (64 KiB; a burst fills it, so it is resident: issue 23).
+        let bufferSize = 64 * 1024
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 8)
         defer {
             buffer.deallocate()
