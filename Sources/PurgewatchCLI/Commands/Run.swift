@@ -28,9 +28,12 @@ struct Run: AsyncParsableCommand {
     var once = false
 
     func run() async throws {
-        // Two malloc arenas, not eight per core: the daemon's threads (its actor's, the inotify
-        // reader's, the detector's queue, NIO's) otherwise each keep their own freed pages.
-        _ = purgewatch_limit_malloc_arenas(2)
+        // One malloc arena, not eight per core: the daemon's threads (its actor's, the inotify
+        // reader's, the detector's queue, NIO's) otherwise each keep their own freed pages, and
+        // at most two of them allocate at once (issue 23: a second arena held ≈ 1 MiB at rest).
+        _ = purgewatch_limit_malloc_arenas(1)
+        // One network thread: a few requests a second need no more.
+        TencentCDNClient.useOneNetworkThread()
         let config = try options.load()
         // The credentials leave the environment: kept only as Secrets, zeroed in the process's
         // environment block, and the process is not dumpable (no core, no ptrace by others).

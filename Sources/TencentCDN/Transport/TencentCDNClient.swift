@@ -73,6 +73,15 @@ public struct TencentCDNClient: Sendable {
         self.now = now
     }
 
+    /// Makes NIO's shared event loop group (which ``makeHTTPClient(connectTimeout:idleConnectionTimeout:)``
+    /// uses) one thread instead of one per core: the daemon sends a few requests a second at
+    /// most, and every thread keeps a stack and malloc state resident (issue 23). Call before
+    /// the first client is made (NIO stops the process if its group was already used); later
+    /// calls change nothing.
+    public static func useOneNetworkThread() { _ = oneNetworkThread }
+
+    private static let oneNetworkThread: Void = { NIOSingletons.groupLoopCountSuggestion = 1 }()
+
     /// An `HTTPClient` configured for the API: certificate verification on (the default TLS
     /// configuration), pooled keep-alive connections, no redirects, the given connect timeout.
     public static func makeHTTPClient(
