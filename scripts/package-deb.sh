@@ -48,9 +48,10 @@ commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [ -z "$binary" ]; then
     scratch="${SCRATCH_PATH:-.build-static}"
     echo "package-deb: building the release binary (scratch path $scratch)"
-    # --disable-local-rpath: no RUNPATH=$ORIGIN (/usr/bin is not a library directory);
-    # -z now: full RELRO, as Debian's hardening flags link (lintian: hardening-no-bindnow).
-    flags=(-c release --static-swift-stdlib --disable-local-rpath -Xlinker -z -Xlinker now --scratch-path "$scratch")
+    # The flags, and why each: scripts/release-flags.sh (the benchmark builds with them too).
+    # shellcheck source=scripts/release-flags.sh
+    . scripts/release-flags.sh
+    flags=("${release_flags[@]}" --scratch-path "$scratch")
     swift build "${flags[@]}" --product purgewatch
     binary="$(swift build "${flags[@]}" --show-bin-path)/purgewatch"
 fi
@@ -134,6 +135,16 @@ depends="$(cd "$stub" && dpkg-shlibdeps -O -e"$root/usr/bin/purgewatch" 2>"$work
     exit 1
 }
 [ -n "$depends" ] || { echo "package-deb: dpkg-shlibdeps found no dependencies" >&2; cat "$work/shlibdeps.log" >&2; exit 1; }
+# Packed relative relocations (DT_RELR, scripts/release-flags.sh) need glibc 2.36; the binary
+# says so with a GLIBC_ABI_DT_RELR version need, which libc6's symbols file does not map, so
+# dpkg-shlibdeps alone would allow an older libc6 that cannot load it.
+if readelf -V "$root/usr/bin/purgewatch" | grep -q 'GLIBC_ABI_DT_RELR'; then
+    depends="$(printf '%s' "$depends" | sed -E 's/libc6 \(>= 2\.(2[0-9]|3[0-5])(\.[0-9]+)?\)/libc6 (>= 2.36)/')"
+    case "$depends" in *'libc6 (>= 2.36)'* | *'libc6 (>= 2.3'[6-9]* | *'libc6 (>= 2.'[4-9]*) ;; *)
+        echo "package-deb: the binary needs glibc ≥ 2.36 (DT_RELR) but Depends says: $depends" >&2
+        exit 1 ;;
+    esac
+fi
 # The unit's ExecReload= runs /bin/kill, which is procps' (not in a minbase system).
 if grep -q '^ExecReload=/bin/kill ' "$unit"; then
     depends="$depends, procps"
