@@ -252,16 +252,64 @@ struct Daemon {
         return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     }
 
-    /// `VmHWM` (peak resident set), `VmRSS`, and the current RSS split into anonymous (the
-    /// heap, stacks: what the daemon allocates) and file-backed (code and libraries mapped from
-    /// disk, shared with every process using them) from /proc/PID/status, KiB.
-    func memory() -> (peak: Int, current: Int, anonymous: Int, file: Int) {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (-1, -1, -1, -1) }
-        func value(_ key: String) -> Int {
+    /// `VmHWM` (peak resident set) and `VmRSS` from /proc/PID/status; the current RSS split
+    /// into anonymous (the heap, stacks, relocated data: what the daemon itself holds) and
+    /// file-backed (code and read-only data mapped from the binary and libraries, shared with
+    /// the page cache) from /proc/PID/smaps_rollup; and the number of threads. KiB.
+    func memory() -> (peak: Int, current: Int, anonymous: Int, file: Int, threads: Int) {
+        func read(_ name: String) -> String { (try? String(contentsOfFile: "/proc/\(pid)/\(name)", encoding: .utf8)) ?? "" }
+        func value(_ key: String, in text: String) -> Int {
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return -1 }
-            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? -1
+            return Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") ?? -1
         }
-        return (value("VmHWM:"), value("VmRSS:"), value("RssAnon:"), value("RssFile:"))
+        let status = read("status")
+        let rollup = read("smaps_rollup")
+        let rss = value("Rss:", in: rollup)
+        let anonymous = value("Anonymous:", in: rollup)
+        return (
+            value("VmHWM:", in: status), value("VmRSS:", in: status), anonymous,
+            rss >= 0 && anonymous >= 0 ? rss - anonymous : -1, value("Threads:", in: status)
+        )
+    }
+
+    /// Where the resident set is, from /proc/PID/smaps, KiB: the binary's pages read from the file
+    /// (code, read-only data), its pages written at load (relocated data, .data, .bss), the
+    /// shared libraries (libc, libstdc++, SQLite), the main heap, and every other anonymous
+    /// mapping (the second malloc arena, thread stacks, large allocations).
+    func breakdown(binary: String) -> (code: Int, relocated: Int, libraries: Int, heap: Int, otherAnonymous: Int) {
+        // Read to the end: /proc files have no size, and smaps is longer than one read.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps"),
+            let data = try? handle.readToEnd(), let text = String(data: data, encoding: .utf8)
+        else { return (-1, -1, -1, -1, -1) }
+        try? handle.close()
+        let binaryName = String(binary.split(separator: "/").last ?? "")
+        var result = (code: 0, relocated: 0, libraries: 0, heap: 0, otherAnonymous: 0)
+        var name = ""
+        var rss = 0
+        func kib(_ line: Substring) -> Int { Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") ?? 0 }
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let range = fields.first, range.contains("-"), range.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
+                name = fields.count >= 6 ? String(fields[5...].joined(separator: " ")) : ""
+            } else if line.hasPrefix("Rss:") {
+                rss = kib(line)
+            } else if line.hasPrefix("Anonymous:") {
+                let anonymous = kib(line)
+                let isBinary = !binaryName.isEmpty && name.hasSuffix("/" + binaryName)
+                if isBinary {
+                    result.code += rss - anonymous
+                    result.relocated += anonymous
+                } else if name == "[heap]" {
+                    result.heap += rss
+                } else if name.hasPrefix("/") {
+                    result.libraries += rss - anonymous
+                    result.otherAnonymous += anonymous
+                } else {
+                    result.otherAnonymous += rss
+                }
+            }
+        }
+        return result
     }
 
     /// SIGTERM, then up to 15 s for the exit (SIGKILL after). Returns the status and how long it took.
@@ -594,6 +642,7 @@ func runBenchmark() async throws -> Bool {
 
     // 5. Memory, then stop.
     let memoryAtEnd = daemon.memory()
+    let placesAtEnd = daemon.breakdown(binary: purgewatch)
     let (exitStatus, shutdown) = daemon.terminate()
     stopped = true
 
@@ -625,6 +674,7 @@ func runBenchmark() async throws -> Bool {
     _ = idleListener.waitForReady(daemon: idle, timeout: .seconds(30))
     usleep(500_000)
     let idleMemory = idle.memory()
+    let placesAtFloor = idle.breakdown(binary: purgewatch)
     _ = idle.terminate()
 
     // 6. The baseline: what a cron job pays just to find the candidates.
@@ -697,10 +747,11 @@ func runBenchmark() async throws -> Bool {
     row("purge requests after completion (+quiet+2s)", "\(lateRequests)", "before the burst: \(purgesBeforeBurst)")
     row(
         "daemon peak RSS (VmHWM before SIGTERM)", mib(memoryAtEnd.peak),
-        "VmRSS \(mib(memoryAtEnd.current)): anonymous \(mib(memoryAtEnd.anonymous)), file-backed \(mib(memoryAtEnd.file))")
+        "VmRSS \(mib(memoryAtEnd.current)): anonymous \(mib(memoryAtEnd.anonymous)), file-backed \(mib(memoryAtEnd.file)); \(memoryAtEnd.threads) threads"
+    )
     row(
         "floor: purgewatch on an empty tree", mib(idleMemory.peak),
-        "anonymous \(mib(idleMemory.anonymous)), file-backed \(mib(idleMemory.file)) (runtime, libraries, code)")
+        "anonymous \(mib(idleMemory.anonymous)), file-backed \(mib(idleMemory.file)) (runtime, libraries, code); \(idleMemory.threads) threads")
     let perFile = Double(memoryAtEnd.peak - idleMemory.peak) * 1024 / Double(options.files)
     row("peak above that floor, per file", format(perFile, 0) + " B", "watchman ≈ 440 B per file")
     row("SIGTERM → exit", format(seconds(shutdown)) + " s", "exit status \(exitStatus)")
@@ -712,7 +763,7 @@ func runBenchmark() async throws -> Bool {
     say("daemon log: \(logLines.count) lines, \(notable.count) notable (warning/error/overflow/out of sync)")
     for line in notable.prefix(20) { say("  " + line) }
     say(
-        "RESULT latency_s=\(format(latency)) first_latency_s=\(format(firstLatency)) requests=\(acceptedRequests.count) exact=\(exact ? "yes" : "no") peak_rss_kib=\(memoryAtEnd.peak) reconcile_s=\(format(seconds(reconcile))) burst_s=\(format(seconds(burst))) find_s=\(format(seconds(findTime))) find_count=\(findCount) flush_s=\(format(median(flushTimes))) flush_full_s=\(format(median(flushFullTimes))) spawn_s=\(format(spawnFloor)) sha256_s=\(format(sha256Floor)) stat_s=\(format(statFloor)) inotifywait_s=\(format(watchFloor.seconds)) inotifywait_rss_kib=\(inotifywaitKiB) ready_warm_s=\(format(readyWarm)) warm_rss_kib=\(warmMemory.peak) idle_rss_kib=\(idleMemory.peak) idle_anon_kib=\(idleMemory.anonymous) end_anon_kib=\(memoryAtEnd.anonymous) end_file_kib=\(memoryAtEnd.file) per_file_b=\(format(perFile, 0)) ready_rss_kib=\(memoryAtReady.peak) complete=\(complete ? "yes" : "no") exit=\(exitStatus) notable_log_lines=\(notable.count) rest_wakeups_per_s=\(format(restWakeups, 2)) rest_cpu_pct=\(format(restCPU, 2)) inotifywait_rest_wakeups_per_s=\(format(watcherWakeups, 2)) swift_idle_wakeups_per_s=\(format(swiftIdleWakeups, 2))"
+        "RESULT latency_s=\(format(latency)) first_latency_s=\(format(firstLatency)) requests=\(acceptedRequests.count) exact=\(exact ? "yes" : "no") peak_rss_kib=\(memoryAtEnd.peak) reconcile_s=\(format(seconds(reconcile))) burst_s=\(format(seconds(burst))) find_s=\(format(seconds(findTime))) find_count=\(findCount) flush_s=\(format(median(flushTimes))) flush_full_s=\(format(median(flushFullTimes))) spawn_s=\(format(spawnFloor)) sha256_s=\(format(sha256Floor)) stat_s=\(format(statFloor)) inotifywait_s=\(format(watchFloor.seconds)) inotifywait_rss_kib=\(inotifywaitKiB) ready_warm_s=\(format(readyWarm)) warm_rss_kib=\(warmMemory.peak) idle_rss_kib=\(idleMemory.peak) idle_anon_kib=\(idleMemory.anonymous) idle_file_kib=\(idleMemory.file) idle_threads=\(idleMemory.threads) end_threads=\(memoryAtEnd.threads) end_code_kib=\(placesAtEnd.code) end_relocated_kib=\(placesAtEnd.relocated) end_libraries_kib=\(placesAtEnd.libraries) end_heap_kib=\(placesAtEnd.heap) end_other_anon_kib=\(placesAtEnd.otherAnonymous) idle_code_kib=\(placesAtFloor.code) idle_relocated_kib=\(placesAtFloor.relocated) idle_libraries_kib=\(placesAtFloor.libraries) idle_heap_kib=\(placesAtFloor.heap) idle_other_anon_kib=\(placesAtFloor.otherAnonymous) end_anon_kib=\(memoryAtEnd.anonymous) end_file_kib=\(memoryAtEnd.file) per_file_b=\(format(perFile, 0)) ready_rss_kib=\(memoryAtReady.peak) complete=\(complete ? "yes" : "no") exit=\(exitStatus) notable_log_lines=\(notable.count) rest_wakeups_per_s=\(format(restWakeups, 2)) rest_cpu_pct=\(format(restCPU, 2)) inotifywait_rest_wakeups_per_s=\(format(watcherWakeups, 2)) swift_idle_wakeups_per_s=\(format(swiftIdleWakeups, 2))"
     )
 
     await emulator.shutdown()
