@@ -71,6 +71,11 @@ mib() { awk -v k="$1" 'BEGIN { if (k > 0) printf "%.1f MiB", k / 1024; else prin
 for files in "${sizes[@]}"; do
     dirs=$((files / 10))
     echo "size $files files / $dirs directories…" >&2
+    # The daemon and the inotifywait baseline watch every directory at once (at rest).
+    limit=$(cat /proc/sys/fs/inotify/max_user_watches)
+    if [ "$limit" -lt $((2 * dirs + 100)) ]; then
+        echo "run.sh: fs.inotify.max_user_watches is $limit; $files files need $((2 * dirs + 100)) (sysctl -w fs.inotify.max_user_watches=$((4 * dirs))); the rest row's inotifywait will fail" >&2
+    fi
     "$BIN/bench-daemon" --purgewatch "$PURGEWATCH" --files "$files" --dirs "$dirs" --changed "$(( dirs < 5000 ? dirs : 5000 ))" \
         --timeout $((60 + files / 1000)) --log-copy "$OUT/daemon-$files.log" --idle "$BIN/bench-idle" | tee "$OUT/run-$files.out" >&2
 done

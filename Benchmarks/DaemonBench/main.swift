@@ -547,10 +547,17 @@ func runBenchmark() async throws -> Bool {
         "/bin/sh", ["-c", "exec inotifywait -m -r '\(root)' > /dev/null"], environment: environment,
         logPath: directory + "/inotifywait-rest.err")
     let watcherDeadline = ContinuousClock.now.advanced(by: .seconds(options.timeout))
-    while ContinuousClock.now < watcherDeadline,
+    // Until its watches are set, or it gave up (at 1M files the daemon's 100,000 watches and its
+    // own exceed a default fs.inotify.max_user_watches: it says so and exits, and the row says -1).
+    while ContinuousClock.now < watcherDeadline, watcher.exited() == nil,
         (try? String(contentsOfFile: directory + "/inotifywait-rest.err", encoding: .utf8))?.contains("Watches established") != true
     {
         usleep(10_000)
+    }
+    if let status = watcher.exited() {
+        note(
+            "inotifywait -m -r (at rest) exited \(status): \((try? String(contentsOfFile: directory + "/inotifywait-rest.err", encoding: .utf8)) ?? "")"
+        )
     }
     let idleSwift = options.idle.map { Daemon.spawn($0, [], environment: environment, logPath: directory + "/idle.log") }
     usleep(500_000)
