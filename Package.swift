@@ -49,7 +49,7 @@ let package = Package(
             ]
         ),
         // prctl(2) and malloc tuning, which Swift's Glibc module does not import (non-dumpable
-        // daemon; two malloc arenas, freed pages returned after a large comparison).
+        // daemon; one malloc arena, freed pages returned after a large comparison).
         .target(name: "CProcess"),
         // The only C boundary to SQLite (system libsqlite3).
         .systemLibrary(

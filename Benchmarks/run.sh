@@ -61,9 +61,9 @@ place_note() {
     case "$1" in
         code) echo "the binary's pages read from the file: code and read-only data" ;;
         relocated) echo "the binary's pages written at load: relocated data, .data, .bss" ;;
-        libraries) echo "libc, libstdc++, libsqlite3, libm, ld.so (shared with other processes)" ;;
+        libraries) echo "libc, libsqlite3, libm, ld.so, libgcc_s, libz (shared with other processes)" ;;
         heap) echo "the main malloc arena" ;;
-        other_anon) echo "the second arena, thread stacks, large allocations" ;;
+        other_anon) echo "thread stacks, large allocations, .bss beyond the file" ;;
     esac
 }
 mib() { awk -v k="$1" 'BEGIN { if (k > 0) printf "%.1f MiB", k / 1024; else print "?" }'; }

@@ -43,7 +43,7 @@ chmod +x "$work/purgewatch-traced"
 "$bench/bench-daemon" --purgewatch "$work/purgewatch-traced" --files 2000 --dirs 200 --changed 200 \
     --timeout 600 --rest 5 --idle "$bench/bench-idle" --tmp "$work" >&2
 
-# Every function that ran, in its place in the unordered binary (keeps each module's neighbours).
+# Every function that ran, in its place in the profiled binary (keeps each module's neighbours).
 cat "$work"/profiles/*.out | sed -nE 's/^c?fn=\([0-9]+\) //p' | sort -u >"$work/executed"
 nm "$work/purgewatch" | awk '$2 ~ /^[tTwW]$/ { print $1, $3 }' | sort >"$work/symbols"
 awk 'NR == FNR { ran[$0] = 1; next } ($2 in ran) && !seen[$2]++ { print $2 }' "$work/executed" "$work/symbols" \

@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-for tool in dpkg-deb dpkg-shlibdeps gzip strip; do
+for tool in dpkg-deb dpkg-shlibdeps gzip strip readelf; do
     command -v "$tool" >/dev/null || { echo "package-deb: $tool is missing (apt-get install dpkg-dev binutils)" >&2; exit 69; }
 done
 
@@ -138,10 +138,13 @@ depends="$(cd "$stub" && dpkg-shlibdeps -O -e"$root/usr/bin/purgewatch" 2>"$work
 # Packed relative relocations (DT_RELR, scripts/release-flags.sh) need glibc 2.36; the binary
 # says so with a GLIBC_ABI_DT_RELR version need, which libc6's symbols file does not map, so
 # dpkg-shlibdeps alone would allow an older libc6 that cannot load it.
-if readelf -V "$root/usr/bin/purgewatch" | grep -q 'GLIBC_ABI_DT_RELR'; then
-    depends="$(printf '%s' "$depends" | sed -E 's/libc6 \(>= 2\.(2[0-9]|3[0-5])(\.[0-9]+)?\)/libc6 (>= 2.36)/')"
-    case "$depends" in *'libc6 (>= 2.36)'* | *'libc6 (>= 2.3'[6-9]* | *'libc6 (>= 2.'[4-9]*) ;; *)
-        echo "package-deb: the binary needs glibc ≥ 2.36 (DT_RELR) but Depends says: $depends" >&2
+if readelf -V "$root/usr/bin/purgewatch" | grep 'GLIBC_ABI_DT_RELR' >/dev/null; then
+    libc_version="$(printf '%s' "$depends" | sed -nE 's/.*libc6 \(>= ([^)]+)\).*/\1/p')"
+    if [ -z "$libc_version" ] || dpkg --compare-versions "$libc_version" lt 2.36; then
+        depends="$(printf '%s' "$depends" | sed -E 's/libc6( \([^)]*\))?/libc6 (>= 2.36)/')"
+    fi
+    case ", $depends," in *', libc6 ('*) ;; *)
+        echo "package-deb: the binary needs glibc ≥ 2.36 (DT_RELR) but Depends names no libc6: $depends" >&2
         exit 1 ;;
     esac
 fi

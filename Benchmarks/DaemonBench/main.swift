@@ -549,14 +549,17 @@ func runBenchmark() async throws -> Bool {
     let watcherDeadline = ContinuousClock.now.advanced(by: .seconds(options.timeout))
     // Until its watches are set, or it gave up (at 1M files the daemon's 100,000 watches and its
     // own exceed a default fs.inotify.max_user_watches: it says so and exits, and the row says -1).
-    while ContinuousClock.now < watcherDeadline, watcher.exited() == nil,
+    var watcherExit: Int32? = nil
+    while ContinuousClock.now < watcherDeadline,
         (try? String(contentsOfFile: directory + "/inotifywait-rest.err", encoding: .utf8))?.contains("Watches established") != true
     {
+        watcherExit = watcher.exited()  // reaps it: remembered, never asked again
+        if watcherExit != nil { break }
         usleep(10_000)
     }
-    if let status = watcher.exited() {
+    if let watcherExit {
         note(
-            "inotifywait -m -r (at rest) exited \(status): \((try? String(contentsOfFile: directory + "/inotifywait-rest.err", encoding: .utf8)) ?? "")"
+            "inotifywait -m -r (at rest) exited \(watcherExit): \((try? String(contentsOfFile: directory + "/inotifywait-rest.err", encoding: .utf8)) ?? "")"
         )
     }
     let idleSwift = options.idle.map { Daemon.spawn($0, [], environment: environment, logPath: directory + "/idle.log") }
@@ -564,7 +567,7 @@ func runBenchmark() async throws -> Bool {
     let restStart = (daemon: activity(daemon.pid), watcher: activity(watcher.pid), swift: idleSwift.map { activity($0.pid) })
     usleep(UInt32(options.rest) * 1_000_000)
     let restEnd = (daemon: activity(daemon.pid), watcher: activity(watcher.pid), swift: idleSwift.map { activity($0.pid) })
-    for process in [watcher] + (idleSwift.map { [$0] } ?? []) {
+    for process in (watcherExit == nil ? [watcher] : []) + (idleSwift.map { [$0] } ?? []) {
         kill(process.pid, SIGKILL)
         var status: Int32 = 0
         waitpid(process.pid, &status, 0)
@@ -575,7 +578,8 @@ func runBenchmark() async throws -> Bool {
     let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
     let restWakeups = Double(switchesBetween(restStart.daemon.switches, restEnd.daemon.switches)) / Double(options.rest)
     let restCPU = Double(restEnd.daemon.ticks - restStart.daemon.ticks) / ticksPerSecond / Double(options.rest) * 100
-    let watcherWakeups = Double(switchesBetween(restStart.watcher.switches, restEnd.watcher.switches)) / Double(options.rest)
+    let watcherWakeups =
+        watcherExit == nil ? Double(switchesBetween(restStart.watcher.switches, restEnd.watcher.switches)) / Double(options.rest) : -1
 
     // 2b. A one-file deploy: rewrite one file, then `purgewatch flush --wait` as a deploy script
     // runs it (CLI spawn + socket + barrier + comparison + PurgeUrlsCache to the emulator), and

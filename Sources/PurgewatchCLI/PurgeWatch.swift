@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcess
 import Daemon
 
 /// The `purgewatch` command: argument parsing and exit codes only; the work is in the modules.
@@ -27,6 +28,16 @@ extension PurgeWatch {
 
     /// Parses the process's arguments and runs the command they name (what `@main` on an
     /// `AsyncParsableCommand` does; spelled out so that top-level code picks the async entry).
+    /// What must happen before the first thread but the main one allocates: one malloc arena
+    /// (glibc makes up to eight per core, one per thread that allocates while another holds the
+    /// lock, each keeping its own freed pages; at most two threads allocate at once here, and a
+    /// second arena held ≈ 0.2–1 MiB: issue 23). Called from the executable's top-level code,
+    /// synchronously, before `runAsRoot`: any later call is too late (the cooperative pool has
+    /// allocated by then).
+    public static func prepareProcess() {
+        _ = purgewatch_limit_malloc_arenas(1)
+    }
+
     public static func runAsRoot() async {
         let main: () async -> Void = Self.main
         await main()

@@ -22,6 +22,7 @@ let adjust: @Sendable (inout DaemonOptions) -> Void = { options in
         options.clock = DaemonClock(wall: { Date().addingTimeInterval(offset) }, now: system.now, sleep: system.sleep)
     }
 }
+PurgeWatch.prepareProcess()
 await PurgeWatch.$adjustOptions.withValue(adjust) {
     await PurgeWatch.runAsRoot()
 }

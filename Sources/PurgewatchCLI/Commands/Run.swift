@@ -1,5 +1,4 @@
 import ArgumentParser
-import CProcess
 import Daemon
 import Foundation
 import Logging
@@ -28,10 +27,7 @@ struct Run: AsyncParsableCommand {
     var once = false
 
     func run() async throws {
-        // One malloc arena, not eight per core: the daemon's threads (its actor's, the inotify
-        // reader's, the detector's queue, NIO's) otherwise each keep their own freed pages, and
-        // at most two of them allocate at once (issue 23: a second arena held ≈ 1 MiB at rest).
-        _ = purgewatch_limit_malloc_arenas(1)
+        // One malloc arena: PurgeWatch.prepareProcess, before any thread but the main one.
         // One network thread: a few requests a second need no more.
         TencentCDNClient.useOneNetworkThread()
         let config = try options.load()

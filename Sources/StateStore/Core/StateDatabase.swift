@@ -130,7 +130,13 @@ public final class StateDatabase: @unchecked Sendable {
         sqlite3_busy_timeout(handle, options.busyTimeoutMilliseconds)
         sqlite3_extended_result_codes(handle, 1)
         let database = Database(handle: handle, path: path)
-        try database.execute("PRAGMA cache_size = -\(max(64, options.pageCacheKiB))")
+        do {
+            // Reads the schema: a file that is not a database (or is locked) fails here.
+            try database.execute("PRAGMA cache_size = -\(max(64, options.pageCacheKiB))")
+        } catch {
+            sqlite3_close_v2(handle)
+            throw error
+        }
         return StateDatabase(connection: database, path: path, readOnly: readOnly)
     }
 
