@@ -6,8 +6,8 @@
 #   scripts/order-file.sh            # ≈ 3 min: builds, runs the benchmark's workload under callgrind
 #
 # Why: a daemon touches ≈ 2.6 MB of its 27 MB of code, scattered over the whole text, and the
-# kernel maps 64 KiB around every page fault; functions that run placed together cost ≈ 6 MiB
-# less resident memory (issue 23; docs/ARCHITECTURE.md, "Memory"). What runs is recorded from the
+# kernel maps 64 KiB around every page fault; functions that run placed together cost ≈ 4 MiB
+# less resident memory at the floor and ≈ 5 MiB at the peak (issue 23; docs/ARCHITECTURE.md, "Memory"). What runs is recorded from the
 # benchmark's own workload on a small site (bench-daemon: cold start, warm start, an empty
 # tree, a burst, flushes, purges sent to the emulator over HTTP, status and flush clients),
 # every process under `valgrind --tool=callgrind`, which lists every function that executed at

@@ -1,5 +1,5 @@
-# Sourced by scripts/package-deb.sh and Benchmarks/run.sh: how the shipped binary is built, so
-# that the benchmark measures what users run. `release_flags` is a bash array for `swift build`.
+# Sourced by scripts/package-deb.sh, Benchmarks/run.sh and scripts/order-file.sh: how the shipped
+# binary is built, so that the benchmark measures (and the profile records) what users run. `release_flags` is a bash array for `swift build`.
 #
 # --static-swift-stdlib: one self-contained binary (no Swift runtime on the target).
 # --disable-local-rpath: no RUNPATH=$ORIGIN (/usr/bin is not a library directory).

@@ -26,8 +26,6 @@ extension PurgeWatch {
     /// tests' timings with it). The shipped binary never sets it: nil, nothing adjusted.
     @TaskLocal public static var adjustOptions: (@Sendable (inout DaemonOptions) -> Void)?
 
-    /// Parses the process's arguments and runs the command they name (what `@main` on an
-    /// `AsyncParsableCommand` does; spelled out so that top-level code picks the async entry).
     /// What must happen before the first thread but the main one allocates: one malloc arena
     /// (glibc makes up to eight per core, one per thread that allocates while another holds the
     /// lock, each keeping its own freed pages; at most two threads allocate at once here, and a
@@ -38,6 +36,8 @@ extension PurgeWatch {
         _ = purgewatch_limit_malloc_arenas(1)
     }
 
+    /// Parses the process's arguments and runs the command they name (what `@main` on an
+    /// `AsyncParsableCommand` does; spelled out so that top-level code picks the async entry).
     public static func runAsRoot() async {
         let main: () async -> Void = Self.main
         await main()
