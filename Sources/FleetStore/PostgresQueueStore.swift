@@ -132,9 +132,20 @@ public final class PostgresQueueStore: QueueStore {
         }
     }
 
+    public nonisolated(nonsending) func enqueue(_ urls: [NewQueueRow], nowMilliseconds: Int64) async throws -> Int {
+        guard !urls.isEmpty else { return 0 }
+        return try await transaction { unit in
+            var added = 0
+            for url in urls
+            where try await unit.enqueue(url: url.url, area: url.area, path: url.path, kind: url.kind, nowMilliseconds: nowMilliseconds) {
+                added += 1
+            }
+            return added
+        }
+    }
+
     /// Queues a URL for this site unless the same (url, area) is already pending; returns whether
-    /// a row was added. Not part of ``QueueStore`` yet: detection's commit (manifest + queue) is
-    /// the next step of issue 20; the tests queue through it.
+    /// a row was added (``enqueue(_:nowMilliseconds:)`` for one URL).
     @discardableResult
     public nonisolated(nonsending) func enqueue(url: String, area: String, path: [UInt8]?, kind: QueueKind, nowMilliseconds: Int64)
         async throws -> Bool

@@ -16,16 +16,10 @@ extension QueueStoreTests {
         let store: any QueueStore
         let backend: Backend
 
-        /// Queues `urls` (area "", no path), as detection would.
+        /// Queues `urls` (area "", no path) through the store's own unit, as detection does.
         func enqueue(_ urls: [String], kind: QueueKind, nowMilliseconds: Int64) async throws {
-            switch backend {
-            case .sqlite(_, let db):
-                try db.transaction { tx in
-                    for url in urls { try tx.enqueue(url: url, area: "", path: nil, kind: kind, nowMilliseconds: nowMilliseconds) }
-                }
-            case .postgres(let store):
-                for url in urls { try await store.enqueue(url: url, area: "", path: nil, kind: kind, nowMilliseconds: nowMilliseconds) }
-            }
+            _ = try await store.enqueue(
+                urls.map { NewQueueRow(url: $0, area: "", path: nil, kind: kind) }, nowMilliseconds: nowMilliseconds)
         }
 
         /// Every row's (id, url, state).

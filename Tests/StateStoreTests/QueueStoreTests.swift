@@ -46,6 +46,34 @@ import Testing
         try await subject.rowStates()
     }
 
+    /// One pending row per (url, area), whoever queues it: a URL pending already is not added
+    /// again (in the same call or a later one), the same URL in another area is, and a URL whose
+    /// row is in a batch is pending again as a new row.
+    @Test(arguments: stores)
+    func enqueueAddsAURLOnlyWhileItIsNotPendingInItsArea(_ kind: String) async throws {
+        let subject = try await Self.make(kind)
+        let a = NewQueueRow(url: Self.www + "a", area: "mainland", path: Array("a".utf8), kind: .modified)
+        let b = NewQueueRow(url: Self.www + "b", area: "mainland", path: nil, kind: .manual)
+        #expect(try await subject.store.enqueue([a, b, a], nowMilliseconds: Self.now) == 2)
+        #expect(try await subject.store.enqueue([a], nowMilliseconds: Self.now + 1) == 0, "still pending")
+        var overseas = a
+        overseas.area = "overseas"
+        #expect(try await subject.store.enqueue([overseas], nowMilliseconds: Self.now + 2) == 1, "another area")
+        #expect(try await subject.store.enqueue([], nowMilliseconds: Self.now + 3) == 0)
+        let pending = try await subject.store.pendingURLs()
+        #expect(pending.map(\.url) == [a.url, b.url, a.url])
+        #expect(pending.map(\.area) == ["mainland", "mainland", "overseas"])
+        #expect(pending.first?.path == a.path && pending[1].path == nil)
+        #expect(pending.map(\.kind) == [.modified, .manual, .modified])
+
+        // Batched, it is not pending: queued again, it is a new pending row.
+        try await subject.store.insertBatches(
+            [NewBatch(action: .urls, area: "mainland", state: .planned, targets: [a.url], queueIDs: [pending[0].id], dryRun: false)],
+            nowMilliseconds: Self.now + 4)
+        #expect(try await subject.store.enqueue([a], nowMilliseconds: Self.now + 5) == 1)
+        #expect(try await subject.queueCount(state: .pending) == 3)
+    }
+
     @Test(arguments: stores)
     func insertedBatchesTakeTheirRowsAndOnlyThoseArePendingNoMore(_ kind: String) async throws {
         let subject = try await Self.make(kind)

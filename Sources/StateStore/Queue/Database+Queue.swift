@@ -181,6 +181,16 @@ extension Database {
 
     // MARK: - Queue
 
+    /// Queues each of `urls` unless the same (url, area) is already pending; returns how many
+    /// rows were added. Call it inside a transaction (with what must commit with it).
+    public func enqueue(_ urls: [NewQueueRow], nowMilliseconds: Int64) throws -> Int {
+        var added = 0
+        for url in urls where try enqueue(url: url.url, area: url.area, path: url.path, kind: url.kind, nowMilliseconds: nowMilliseconds) {
+            added += 1
+        }
+        return added
+    }
+
     /// Queues a URL unless the same (url, area) is already pending. Returns whether a row was added.
     @discardableResult
     public func enqueue(url: String, area: String, path: [UInt8]?, kind: QueueKind, nowMilliseconds: Int64) throws -> Bool {

@@ -9,6 +9,12 @@
 /// Every requirement is `nonisolated(nonsending)`: it runs on its caller's executor (the
 /// daemon's own thread), so a blocking implementation never lands on the cooperative pool.
 public protocol QueueStore: Sendable {
+    // MARK: Queueing
+
+    /// Queues `urls` in one transaction, each unless the same (url, area) is already pending
+    /// (a database-enforced uniqueness); returns how many rows were added.
+    nonisolated(nonsending) func enqueue(_ urls: [NewQueueRow], nowMilliseconds: Int64) async throws -> Int
+
     // MARK: Planning
 
     /// Pending URLs, oldest first.
@@ -136,6 +142,22 @@ public struct FailedSend: Sendable, Equatable {
 }
 
 /// A batch the planner made.
+/// A URL to queue: a detected change's (with its path and kind), or one given by hand.
+public struct NewQueueRow: Sendable, Hashable {
+    public var url: String
+    public var area: String
+    /// The file it was mapped from (nil for a URL given as a URL).
+    public var path: [UInt8]?
+    public var kind: QueueKind
+
+    public init(url: String, area: String, path: [UInt8]?, kind: QueueKind) {
+        self.url = url
+        self.area = area
+        self.path = path
+        self.kind = kind
+    }
+}
+
 public struct NewBatch: Sendable, Equatable {
     public var action: BatchAction
     public var area: String
@@ -241,6 +263,11 @@ public final class SQLiteQueueStore: QueueStore {
     public let db: StateDatabase
 
     public init(_ db: StateDatabase) { self.db = db }
+
+    public nonisolated(nonsending) func enqueue(_ urls: [NewQueueRow], nowMilliseconds: Int64) async throws -> Int {
+        guard !urls.isEmpty else { return 0 }
+        return try db.transaction { try $0.enqueue(urls, nowMilliseconds: nowMilliseconds) }
+    }
 
     public nonisolated(nonsending) func pendingURLs() async throws -> [QueueRow] {
         try db.read { try $0.pendingQueue() }
