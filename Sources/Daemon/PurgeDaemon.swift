@@ -12,9 +12,11 @@ import TencentCDN
 
 /// The daemon: reconcile, watch, coalesce, queue, plan, submit, verify (SPEC §1).
 ///
-/// One actor owns the pipeline's state and runs on its own thread (``DaemonThread``, so its
-/// SQLite calls never block the cooperative pool); each stage is a `Service` of the CLI's one
-/// `ServiceGroup` (``services()``, `Services/PipelineServices.swift`):
+/// One actor runs the stages on its own thread (``DaemonThread``, so their SQLite calls never
+/// block the cooperative pool). Each stage owns its state — ``WatcherStage``, ``DetectorStage``,
+/// ``Submitter``, ``Verifier`` — and the actor keeps the control loop's (the coalescer, the flush
+/// waiters, the watchdog, STATUS=) and applies what each stage's pass returns. Each stage is a
+/// `Service` of the CLI's one `ServiceGroup` (``services()``, `Services/PipelineServices.swift`):
 /// - the **control loop** starts the daemon, then takes every ``Input`` in order — inotify
 ///   events (forwarded by the **watcher**), control-socket commands, SIGHUP, the **watchdog**
 ///   stage's tick — runs the coalescer, answers `flush` and `flush --wait`, sends STATUS and
@@ -46,6 +48,8 @@ public actor PurgeDaemon {
         didSet {
             verifier?.config = config
             submitter?.config = config
+            detection.config = config
+            watcher.config = config
         }
     }
     let options: DaemonOptions
@@ -82,13 +86,10 @@ public actor PurgeDaemon {
     var stateLock: StateLock?
     /// Where the credentials come from (no secret), for the logs.
     var credentialSource: String?
-    var monitor: SiteMonitor?
-    /// The newest monitor's events, until the watcher stage takes them.
-    var monitorEvents: (events: AsyncStream<SiteEvent>, generation: Int)?
-    /// Counts monitors started, so the end of a replaced one (a reload) is not taken for a failure.
-    var monitorGeneration = 0
-    /// When a monitor that stopped on its own is started again (nil: none is waiting).
-    var monitorRestartAt: ContinuousClock.Instant?
+    /// The watcher stage: the inotify monitor, its restarts and its event stream.
+    let watcher: WatcherStage
+    /// The running monitor (nil while none runs).
+    var monitor: SiteMonitor? { watcher.monitor }
     var control: ControlServer?
     /// The control loop's inputs, in order (from the watcher stage, the control socket, SIGHUP
     /// and the watchdog stage's tick).
@@ -98,7 +99,8 @@ public actor PurgeDaemon {
     var started = false
 
     var coalescer: Coalescer<ContinuousClock.Instant>
-    var pending = PendingChanges()
+    /// The detector stage: the touched paths, the comparisons and their commit, and their trouble.
+    let detection: DetectorStage
     /// Work asked of the submitter (its own state; nil until the state is open).
     var submitRequested: Bool {
         get { submitter?.requested ?? false }
@@ -125,24 +127,8 @@ public actor PurgeDaemon {
     /// then, not on a tick. Cleared when they are woken.
     var submitterDue: ContinuousClock.Instant?
     var verifierDue: ContinuousClock.Instant?
-    /// A comparison that could not run is tried again then (backing off), not in a loop.
-    var detectRetryAt: ContinuousClock.Instant?
-    /// The comparison's retries (1 s doubling to a minute) and its log lines (one per condition,
-    /// again every 5 minutes while it lasts).
-    lazy var detectRetry = RetrySchedule(base: options.detectRetryBase, max: options.detectRetryMax)
-    /// The watcher's restarts after it could not start (5 s doubling to 5 minutes), and their
-    /// log lines (one per condition).
-    lazy var monitorRestart = RetrySchedule(base: options.monitorRestartBase, max: options.monitorRestartMax)
     /// Descriptors held back for the runtime, released when the process runs out (``DescriptorReserve``).
     let descriptorReserve = DescriptorReserve()
-    /// Files the first (baseline) walk deferred: when read at last they join the baseline.
-    var baselineDeferred: Set<RelativePath> = []
-    /// The site root while it does not exist (the watcher waits for it); nil while watched.
-    var waitingForRoot: String?
-    /// Why comparisons last failed and when that was said (for one log line per condition).
-    var detectFailure: (reason: String, condition: String, at: ContinuousClock.Instant)?
-    /// Files that cannot be read, each said once with its errno (``UnreadableFiles``).
-    var unreadableFiles = UnreadableFiles()
     /// Wake-ups of the stages: the detector (a window closed), the submitter and the verifier
     /// (work queued, a tick), the watcher (a new monitor started). Each holds at most one.
     let detectorWake: AsyncStream<Void>.Continuation
@@ -151,10 +137,6 @@ public actor PurgeDaemon {
     let submitterWakes: AsyncStream<Void>
     let verifierWake: AsyncStream<Void>.Continuation
     let verifierWakes: AsyncStream<Void>
-    let watcherWake: AsyncStream<Void>.Continuation
-    let watcherWakes: AsyncStream<Void>
-    /// Windows closed and not yet compared.
-    var windowsClosed = 0
     /// Each stage's busy-since, for the watchdog (shared with the stage services).
     let health = StageBoard()
     /// Set while the state cannot be written (a full disk): reported in STATUS= and the log.
@@ -163,13 +145,7 @@ public actor PurgeDaemon {
     public let metrics = DaemonMetrics()
     var metricsServer: MetricsServer?
     var lastStatusLine = ""
-    /// Manifest rows, counted after each detection rather than on every tick.
-    var filesTracked = 0
     var lastBatchSummary = "none yet"
-    var needsRecoveryNotice: RescanReason?
-    /// The next window compares the whole tree (`flush --full`, or a flush while the watcher
-    /// cannot vouch for its events: not running, degraded, or its barrier not answered).
-    var flushRequested = false
 
     public init(
         config: SiteConfig, options: DaemonOptions, logger: Logger, notifier: SystemdNotifier,
@@ -189,11 +165,14 @@ public actor PurgeDaemon {
         self.statePath = options.dryRun ? config.dryRunStatePath : config.state.path
         self.coalescer = Coalescer(quiet: config.coalesce.quiet.duration, maxDelay: config.coalesce.maxDelay.duration)
         self.flush = FlushTracker(watermark: 0, barrierTimeout: Self.barrierTimeout)
+        self.detection = DetectorStage(
+            config: config, options: options, clock: options.clock, logger: logger, metrics: metrics,
+            descriptorReserve: descriptorReserve)
+        self.watcher = WatcherStage(config: config, options: options, logger: logger)
         (inputStream, inputs) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
         (detectorWakes, detectorWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (submitterWakes, submitterWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (verifierWakes, verifierWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        (watcherWakes, watcherWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     // MARK: - Lifecycle
@@ -276,17 +255,9 @@ public actor PurgeDaemon {
     }
 
     /// The watcher stage: forwards each monitor's events to the control loop, in order, and
-    /// tells it when a monitor stopped (a replaced one after a reload, or one that failed).
+    /// tells it when a monitor stopped (``WatcherStage/forward(into:)``).
     func watcherStage() async {
-        for await _ in watcherWakes {
-            while let (events, generation) = monitorEvents {
-                monitorEvents = nil
-                for await event in events { inputs.yield(.site(event)) }
-                // The shutdown cancels this stage before the control loop: not a failure.
-                if Task.isCancelled { return }
-                inputs.yield(.siteEnded(generation: generation))
-            }
-        }
+        await watcher.forward(into: inputs)
     }
 
     /// The timer's wake-up at the control loop's deadline: its handling runs the due work and
@@ -303,27 +274,26 @@ public actor PurgeDaemon {
     /// What the detector does when woken: compares the windows the control loop closed, until
     /// none is left (in-process tests run it where the stage would, on a manual clock).
     func compareClosedWindows() async throws {
-        while windowsClosed > 0 {
+        while detection.takeClosedWindows() {
             try Task.checkCancellation()
-            windowsClosed = 0
             flush.detectionStarted()
             health.begin(.detector, now: clock.now())
             defer { health.end(.detector) }
             do {
-                if try await closeWindow(now: clock.now()) {
+                let outcome = try await detection.closeWindow(now: clock.now(), monitor: monitor)
+                detected(outcome)
+                if case .compared(_, let more) = outcome {
                     // Only a comparison that ran answers the flushes waiting on it, with the
                     // queue as it stands right now (their watermark).
                     flush.detectionFinished(watermark: (try? db.read { try $0.highestQueueID() }) ?? flush.detectionWatermark)
-                } else {
-                    // The root unavailable, or too many open files: compared again after a
-                    // backoff (the touched paths are kept), never in a loop.
-                    scheduleDetectRetry(now: clock.now())
+                    // A full walk held back by the rescan backoff: the window opens again for it.
+                    if more { coalescer.noteChange(at: clock.now()) }
                 }
                 storageRecovered(.detector)
             } catch let error as DatabaseError {
                 // The touched paths were put back (detectAndQueue); the window closes again.
                 try await storageTrouble(error, in: .detector)
-                windowsClosed += 1
+                detection.windowClosed()
                 coalescer.noteChange(at: clock.now())
             }
             submitRequested = true
@@ -352,29 +322,6 @@ public actor PurgeDaemon {
         }
         health.end(stage)
         try await Task.sleep(for: options.storageRetry)
-    }
-
-    /// The watcher could not start: tried again on a backoff (5 s doubling to 5 minutes), said
-    /// once per condition (and again every 5 minutes while it lasts), never every attempt.
-    func monitorCannotStart(_ error: any Error, now: ContinuousClock.Instant) {
-        let restartAt = monitorRestart.nextAttempt(now: now)
-        monitorRestartAt = restartAt
-        if monitorRestart.shouldSay("\(error)", now: now) {
-            logger.error(
-                "cannot watch \(config.site.root): \(error); trying again in \(Self.seconds(now.duration(to: restartAt))) s, backing off to \(Self.seconds(options.monitorRestartMax)) s (said again only if it changes or lasts)"
-            )
-        }
-        armTimer(now: now)
-    }
-
-    static func seconds(_ duration: Duration) -> Int { Int(duration.components.seconds) }
-
-    /// The next try of a comparison that could not run: 1 s doubling to a minute.
-    func scheduleDetectRetry(now: ContinuousClock.Instant) {
-        // Waiting for a missing root: the watcher says when it appears; nothing to retry.
-        if waitingForRoot != nil || monitor?.status.waitingForRoot == true { return }
-        detectRetryAt = detectRetry.nextAttempt(now: now)
-        armTimer(now: now)
     }
 
     func storageRecovered(_ stage: StageHealth.Stage) {
@@ -484,8 +431,7 @@ public actor PurgeDaemon {
         try? notifier.stopping()
         metricsServer?.stopNow()
         metricsServer = nil
-        monitor?.stop()
-        monitor = nil
+        watcher.stop()
         inputs.finish()
         control?.stop()
         for connection in flushClients.values { connection.answer(.error(.stopping, message: "daemon stopping")) }
@@ -544,7 +490,7 @@ public actor PurgeDaemon {
             try $0.setMetaValue(Self.compareTroubleKey, .null)
             try $0.setMetaValue(Self.unreadableFilesKey, .null)
         }
-        filesTracked = try db.read { try $0.manifestCount() }
+        try detection.open(db)
         // Rows from before this start belong to no flush of this process: only their failures
         // after a flush arrives count for it (an old failure never fails a later deploy).
         flush = FlushTracker(watermark: (try? db.read { try $0.highestQueueID() }) ?? 0, barrierTimeout: Self.barrierTimeout)
@@ -577,23 +523,11 @@ public actor PurgeDaemon {
         }
     }
 
-    var exclusion: ExclusionRule {
-        ExclusionRule(config.mapper.excludeSet)
-    }
-
     func startMonitor() throws {
         // A new monitor says again whether the root is missing (its first event); until then the
         // old wait is void (a reload moved the root, or the root appeared while none watched).
-        if waitingForRoot != nil {
-            waitingForRoot = nil
-            try? db?.transaction { try $0.setMetaValue(Self.waitingForRootKey, .null) }
-        }
-        let monitor = SiteMonitor(root: config.site.root, exclude: exclusion, options: options.monitor, logger: logger)
-        let events = try monitor.start()
-        self.monitor = monitor
-        monitorGeneration += 1
-        monitorEvents = (events, monitorGeneration)
-        watcherWake.yield()
+        detection.forgetRootWait()
+        try watcher.start()
     }
 
     // MARK: - The loop
@@ -603,13 +537,11 @@ public actor PurgeDaemon {
         switch input {
         case .site(let event):
             absorb(event, now: now)
-        case .siteEnded(let generation) where generation == monitorGeneration && !Task.isCancelled:
+        case .siteEnded(let generation) where !Task.isCancelled && watcher.ended(generation: generation, now: now):
             // The watcher stopped by itself: never keep running blind. Walk the tree (nothing
             // seen meanwhile is lost) and start watching again.
             logger.error("the inotify watcher stopped; starting it again and walking the whole tree")
-            monitor = nil
-            monitorRestartAt = now
-            pending.requestFullRescan(.overflow)
+            detection.owe(.overflow)
             coalescer.noteChange(at: now)
         case .siteEnded:
             break  // a monitor replaced by a reload
@@ -623,7 +555,7 @@ public actor PurgeDaemon {
             switch connection.command {
             case .purge(let items):
                 do {
-                    let (added, total) = try enqueueManual(items)
+                    let (added, total) = try await enqueueManual(items)
                     workQueued()
                     connection.answer(.queued(added: added, total: total))
                 } catch {
@@ -722,7 +654,7 @@ public actor PurgeDaemon {
 
     /// `purge` through the socket: each item a URL, with the path it was mapped from when it was
     /// given as a path, queued like detected changes (kind `manual`).
-    func enqueueManual(_ items: [PurgeItem]) throws -> (added: Int, total: Int) {
+    func enqueueManual(_ items: [PurgeItem]) async throws -> (added: Int, total: Int) {
         let area = config.purge.area.rawValue
         // The socket is open to the state directory's group: check what the CLI checks.
         for item in items {
@@ -730,47 +662,25 @@ public actor PurgeDaemon {
                 !item.url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
             else { throw ControlSocketError("not an http(s) URL: \(item.url.prefix(200))") }
         }
-        let queued = try db.transaction { tx -> (added: Int, total: Int) in
-            var added = 0
-            for item in items
-            where try tx.enqueue(url: item.url, area: area, path: item.path, kind: .manual, nowMilliseconds: clock.wallMilliseconds()) {
-                added += 1
-            }
-            return (added, items.count)
-        }
-        if queued.added > 0 { submitter?.quotaBook.changed() }
-        return queued
+        let added = try await store.enqueue(
+            items.map { NewQueueRow(url: $0.url, area: area, path: $0.path, kind: .manual) }, nowMilliseconds: clock.wallMilliseconds())
+        if added > 0 { submitter?.quotaBook.changed() }
+        return (added, items.count)
     }
 
     func absorb(_ event: SiteEvent, now: ContinuousClock.Instant) {
+        if detection.absorb(event) { coalescer.noteChange(at: now) }
         switch event {
-        case .touched, .rescanNeeded:
-            if case .rescanNeeded(let reason) = event {
-                if case .overflow = reason { metrics.overflowed() }
-                logger.warning("out of sync: \(reason); walking the whole tree against the manifest")
-                needsRecoveryNotice = reason
-            }
-            pending.absorb(event)
-            coalescer.noteChange(at: now)
+        case .touched, .rescanNeeded, .rootUnavailable:
+            break  // the detector's (above)
         case .degraded(let error):
             try? db.transaction { try $0.setMetaValue(Self.degradedKey, .text("watch limit reached")) }
             logger.error("\(error)", metadata: MessageID.watchLimitReached.metadata(["purge.required_watches": "\(error.requiredWatchLimit ?? 0)"]))
         case .watchesRestored:
             try? db.transaction { try $0.setMetaValue(Self.degradedKey, .null) }
             logger.notice("the watches fit again: leaving degraded mode")
-        case .rootUnavailable(let reason):
-            if waitingForRoot == nil {
-                waitingForRoot = config.site.root
-                try? db.transaction { try $0.setMetaValue(Self.waitingForRootKey, .text(config.site.root)) }
-                logger.warning("site root unavailable: \(reason); waiting for it (its nearest existing parent is watched)")
-            }
         case .barrier(let id):
             barrierReached(id)
-        }
-        if let root = waitingForRoot, case .rescanNeeded(.rootReplaced) = event {
-            waitingForRoot = nil
-            try? db.transaction { try $0.setMetaValue(Self.waitingForRootKey, .null) }
-            logger.notice("the site root \(root) exists now: walking it")
         }
         updateStatus()
     }
@@ -787,11 +697,11 @@ public actor PurgeDaemon {
     @discardableResult
     func requestFlush(full: Bool, now: ContinuousClock.Instant) -> UInt64? {
         let watcherVouches = monitor.map { $0.status.isRunning && !$0.status.isDegraded } ?? false
-        if !full, watcherVouches, pending.fullRescanReason == nil, let monitor, monitor.barrier(flush.nextBarrierID) {
+        if !full, watcherVouches, !detection.owesFullWalk, let monitor, monitor.barrier(flush.nextBarrierID) {
             return flush.barrierAsked(at: now)
         }
         // A full walk owed anyway runs now, whatever the rescan backoff says: a deploy waits on it.
-        flushRequested = true
+        detection.requestFullWalk()
         coalescer.flush()
         return nil
     }
@@ -805,7 +715,7 @@ public actor PurgeDaemon {
         flush.barrierReached(id)
         // The drain itself may have found lost events or a root swap: then the flush needs the
         // full walk now, whatever the rescan backoff says (as when the flush arrived with one owed).
-        if pending.fullRescanReason != nil { flushRequested = true }
+        if detection.owesFullWalk { detection.requestFullWalk() }
         coalescer.flush()
     }
 
@@ -814,7 +724,7 @@ public actor PurgeDaemon {
     func barrierOverdue(now: ContinuousClock.Instant) {
         guard flush.barrierOverdue(now: now) else { return }
         logger.warning("the watcher did not answer a flush's barrier within \(Self.barrierTimeout): comparing the whole tree")
-        flushRequested = true
+        detection.requestFullWalk()
         coalescer.flush()
     }
 
@@ -824,23 +734,15 @@ public actor PurgeDaemon {
     func runDueWork(now: ContinuousClock.Instant) throws {
         defer { armTimer(now: clock.now()) }
         pingWatchdog(now: now)
-        if let restartAt = monitorRestartAt, now >= restartAt {
-            do {
-                try startMonitor()
-                monitorRestartAt = nil
-                if let ended = monitorRestart.succeeded() { logger.notice("watching \(config.site.root) again (was: \(ended))") }
-            } catch {
-                monitorCannotStart(error, now: now)
-            }
+        if let restartAt = watcher.restartAt, now >= restartAt {
+            // A new monitor says again whether the root is missing (``startMonitor()``).
+            detection.forgetRootWait()
+            _ = watcher.restartIfDue(now: now)
         }
         barrierOverdue(now: now)
-        if let retryAt = detectRetryAt, now >= retryAt {
-            detectRetryAt = nil
-            windowsClosed += 1
-            detectorWake.yield()
-        }
+        if detection.takeDueRetry(now: now) { detectorWake.yield() }
         if coalescer.takeIfDue(at: now) {
-            windowsClosed += 1
+            detection.windowClosed()
             detectorWake.yield()
         }
         if submitRequested || submitterDue.map({ now >= $0 }) == true {
@@ -860,7 +762,7 @@ public actor PurgeDaemon {
     /// from now, so a due time that fails to move on costs a few wake-ups, not a busy loop.
     func armTimer(now: ContinuousClock.Instant) {
         var deadlines: [ContinuousClock.Instant?] = [
-            coalescer.deadline, nextWatchdogCheck, monitorRestartAt, detectRetryAt, submitterDue, verifierDue,
+            coalescer.deadline, nextWatchdogCheck, watcher.restartAt, detection.retryAt, submitterDue, verifierDue,
         ]
         deadlines.append(flush.barrierDeadline)
         // While a `flush --wait` waits, a client that gave up is noticed within a second.
@@ -901,233 +803,34 @@ public actor PurgeDaemon {
 
     // MARK: - Detect and queue
 
+    /// The startup reconcile (``DetectorStage/reconcile(monitor:)``).
     func reconcile() async throws {
-        pending.requestFullRescan(.overflow)
-        if try await !detectAndQueue(now: clock.now(), reconcile: true) {
-            // The root cannot be compared (missing, or no descriptors left): `run` waits for it
-            // (the watcher's event, or the retry's backoff); `run --once` cannot.
-            if options.once {
-                if let failure = detectFailure, failure.condition.hasPrefix("transient") {
-                    throw DaemonError.comparisonIncomplete(failure.reason)
-                }
-                throw DaemonError.rootUnavailable(config.site.root)
-            }
-            scheduleDetectRetry(now: clock.now())
-        }
+        let outcome = try await detection.reconcile(monitor: monitor)
+        detected(outcome)
+        armTimer(now: clock.now())
     }
 
-    /// The `reason` label of `purgewatch_walks_total` for a detection about to run.
-    static func walkReason(reconcile: Bool, forced: Bool, pending: RescanReason?) -> String {
-        if reconcile { return "reconcile" }
-        if forced { return "flush" }
-        switch pending {
-        case .overflow?: return "overflow"
-        case .rootReplaced?: return "root_replaced"
-        case .watchFailed?, .unknownWatch?: return "watch_failed"
-        default: return "other"
-        }
-    }
-
-    /// Compares what the window collected. Returns false when the tree could not be compared
-    /// (the root unavailable mid-swap): the flushes waiting on it wait for the next comparison.
+    /// One comparison now (``DetectorStage/detectAndQueue(now:reconcile:scope:monitor:)``).
+    /// - Returns: false when it did not finish (the touched paths are kept for later).
     @discardableResult
-    func closeWindow(now: ContinuousClock.Instant) async throws -> Bool {
-        logger.debug(
-            "coalescing window closed",
-            metadata: ["purge.flush": "\(flushRequested)", "purge.full_walk_pending": "\(pending.fullRescanReason.map { "\($0)" } ?? "no")"])
-        let compared: Bool
-        if flushRequested {
-            flushRequested = false
-            _ = pending.take(now: now)  // the full walk below covers every touched path
-            compared = try await detectAndQueue(now: now, reconcile: false, scope: .full)
-            if !compared { flushRequested = true }
-        } else {
-            compared = try await detectAndQueue(now: now, reconcile: false)
-        }
-        // A full walk held back by the rescan backoff: come back when the window closes again.
-        // (A comparison that failed is retried by ``scheduleDetectRetry(now:)``'s backoff instead.)
-        if compared, !pending.isEmpty, detectRetryAt == nil { coalescer.noteChange(at: now) }
-        return compared
+    func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool, scope: DetectionScope? = nil) async throws -> Bool {
+        let outcome = try await detection.detectAndQueue(now: now, reconcile: reconcile, scope: scope, monitor: monitor)
+        detected(outcome)
+        if case .compared = outcome { return true }
+        return false
     }
 
-    /// - Returns: false when the comparison did not finish: the root could not be opened, or some
-    /// files could not be read for now (the scope, or those files, are kept for later).
-    @discardableResult
-    func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool, scope forced: DetectionScope? = nil) async throws -> Bool {
-        let reason = Self.walkReason(reconcile: reconcile, forced: forced != nil, pending: pending.fullRescanReason)
-        // The descriptors given back to the runtime stay its own (libdispatch crashes the process
-        // when it cannot open a file): comparisons wait until the reserve can be taken again, with
-        // as many free beyond it, instead of using up the room it left. Checked before the work
-        // is taken, so the touched paths (and a full walk's reason and backoff) stay as they were.
-        if descriptorReserve.isReleased, forced != nil || !pending.isEmpty {
-            refillReserve()
-            if descriptorReserve.isReleased {
-                detectionFailed(SiteWatchError.transient(errno: EMFILE, path: config.site.root))
-                refuseWaiters("the daemon cannot compare the tree now: out of file descriptors")
-                return false
-            }
-        }
-        guard let scope = forced ?? pending.take(now: now) else { return true }
-        let detector = Detector(root: config.site.root, exclude: exclusion)
-        let detection: Detection
-        var deferredError: SiteWatchError?
-        let started = clock.now()
-        do {
-            detection = try await detector.detect(scope, in: db)
-            if scope == .full { metrics.walked(reason: reason, duration: started.duration(to: clock.now())) }
-            if let error = detection.deferredError, !detection.deferred.isEmpty {
-                // Files that could not be read for now (too many open files, EIO…): not judged,
-                // compared again after the retry's backoff; the rest of the comparison commits
-                // below, but the comparison is not finished: a `flush --wait` waits for them.
-                pending.restore(.paths(Set(detection.deferred)))
-                if detection.isBaseline { baselineDeferred.formUnion(detection.deferred) }
-                detectionFailed(error)
-                deferredError = error
-            } else {
-                detectionSucceeded()
-            }
-        } catch let error as SiteWatchError {
-            detectionFailed(error)
-            pending.restore(scope, reason: .rootReplaced(config.site.root))
-            return false
-        } catch {
-            pending.restore(scope, reason: .overflow)  // a database error: compared again later
-            throw error
-        }
-        logger.debug(
-            "compared \(scope == .full ? "the whole tree" : "touched paths") with the manifest",
-            metadata: [
-                "purge.files_scanned": "\(detection.filesScanned)", "purge.files_hashed": "\(detection.filesHashed)",
-                "purge.changes": "\(detection.changes.count)",
-            ])
-        if detection.filesHashed >= Self.trimAfterHashing {
-            // A large comparison's buffers are freed by now (even one that found nothing: a
-            // rebuild with identical bytes): give the pages back instead of keeping them in
-            // malloc's arenas until the next burst.
-            _ = purgewatch_release_free_memory()
-        }
-        if detection.isEmpty { return deferredError == nil }
-        let queued: Int
-        do {
-            queued = try await commitDetection(detection, detector: detector)
-        } catch {
-            pending.restore(scope, reason: .overflow)
-            throw error
-        }
-        if queued > 0 { submitter?.quotaBook.changed() }
-        try await afterCommit(detection, scope: scope, reconcile: reconcile, queued: queued)
-        return deferredError == nil
-    }
+    /// Runs `body` on the detector stage, on the daemon's executor (for tests that drive it).
+    func withDetection<T: Sendable>(_ body: (DetectorStage) throws -> T) rethrows -> T { try body(detection) }
 
-    /// A comparison ran: the retry backoff starts again, and a trouble reported is over.
-    func detectionSucceeded() {
-        detectRetryAt = nil
-        if let root = waitingForRoot, monitor?.status.waitingForRoot == false {
-            // Compared, so the root exists, whatever event was missed (a monitor that started on it).
-            waitingForRoot = nil
-            try? db.transaction { try $0.setMetaValue(Self.waitingForRootKey, .null) }
-            logger.notice("the site root \(root) exists now")
-        }
-        if descriptorReserve.isReleased { refillReserve() }
-        detectRetry.succeeded()
-        guard let failure = detectFailure else { return }
-        detectFailure = nil
-        try? db.transaction { try $0.setMetaValue(Self.compareTroubleKey, .null) }
-        logger.notice("the tree can be compared again (was: \(failure.reason))")
-    }
-
-    /// Takes the descriptor reserve again if as many are free beyond it; once it is whole, the
-    /// control socket accepts clients as usual again.
-    func refillReserve() {
-        descriptorReserve.refill()
-        if !descriptorReserve.isReleased { control?.acceptOnlyThroughSpare(false) }
-    }
-
-    /// Says once why comparisons cannot run, and again only when the condition (the error's
-    /// code and errno, not its path, which varies) changes or every few minutes while it lasts
-    /// (no log storm: SPEC §7, one clear line per condition).
-    func detectionFailed(_ error: SiteWatchError) {
-        let reason = "\(error)"
-        let condition = "\(error.code)/\(error.errno ?? 0)"
-        let now = clock.now()
-        if error.errno == EMFILE || error.errno == ENFILE, descriptorReserve.holdsAny {
-            // Leave the runtime room (libdispatch crashes the process if it cannot open a file),
-            // and let no control-socket client take it (only the spare's one slot is served).
-            descriptorReserve.release()
-            control?.acceptOnlyThroughSpare(true)
-            logger.warning(
-                "out of file descriptors: released \(descriptorReserve.count) held in reserve so the runtime keeps working; comparisons wait")
-        }
-        if condition != detectFailure?.condition {
-            // `status` says what the daemon cannot do (best effort: the state may be as stuck).
-            try? db.transaction { try $0.setMetaValue(Self.compareTroubleKey, .text(reason)) }
-        }
-        detectFailure = (reason, condition, now)
-        if detectRetry.shouldSay(condition, now: now) {
-            logger.warning("cannot compare the tree now: \(error); will retry with a backoff (the touched paths are kept)")
-        }
-    }
-
-    /// After a comparison that read at least this many files, freed heap is returned (`malloc_trim`).
-    static let trimAfterHashing = 1_000
-
-    private func commitDetection(_ detection: Detection, detector: Detector) async throws -> Int {
-        let kinds = Set(config.purge.on.map(\.rawValue))
-        // Files the baseline could not read are baseline too when they are read at last (SPEC §5:
-        // a new site purges nothing), not `created`.
-        let baseline = baselineDeferred
-        baselineDeferred.subtract(detection.changes.map(\.path))
-        let mapper = config.mapper
-        let area = config.purge.area.rawValue
-        let time = clock.wallMilliseconds()
-        return try await detector.commit(detection, in: db) { tx -> Int in
-            var added = 0
-            for change in detection.changes where kinds.contains(change.kind.rawValue) {
-                if change.kind == .created, baseline.contains(change.path) { continue }
-                for url in mapper.map(change.path).urls {
-                    if try tx.enqueue(url: url, area: area, path: change.path.bytes, kind: change.kind.queueKind, nowMilliseconds: time) {
-                        added += 1
-                    }
-                }
-            }
-            return added
-        }
-    }
-
-    private func afterCommit(_ detection: Detection, scope: DetectionScope, reconcile: Bool, queued: Int) async throws {
-        if reconcile || detection.isBaseline {
-            filesTracked = (try? db.read { try $0.manifestCount() }) ?? filesTracked
-        } else {
-            // The commit's own delta: a count(*) reads every manifest page (O(files) per commit).
-            filesTracked += detection.manifestRowsAdded - detection.manifestDeletions.count
-        }
-        if detection.isBaseline {
-            logger.notice("recorded the baseline: \(detection.filesScanned) files; nothing is purged for a new site")
-            return
-        }
-        let counts = Dictionary(grouping: detection.changes, by: \.kind).mapValues(\.count)
-        var metadata: Logger.Metadata = [
-            "purge.created": "\(counts[.created] ?? 0)", "purge.modified": "\(counts[.modified] ?? 0)",
-            "purge.deleted": "\(counts[.deleted] ?? 0)", "purge.url_count": "\(queued)",
-            "purge.files_hashed": "\(detection.filesHashed)",
-        ]
-        if let reason = needsRecoveryNotice, case .full = scope, !reconcile {
-            needsRecoveryNotice = nil
-            metadata = MessageID.outOfSyncRecovered.metadata(metadata)
-            logger.notice("recovered from \(reason): \(detection.changes.count) change(s) found by a full walk", metadata: metadata)
-        } else if !detection.changes.isEmpty || queued > 0 {
-            logger.info("\(detection.changes.count) change(s), \(queued) URL(s) queued", metadata: metadata)
-        }
-        let before = unreadableFiles.summary
-        var wholeTree = false
-        if case .full = scope { wholeTree = true }
-        for line in unreadableFiles.record(
-            unreadable: detection.unreadableErrnos, readable: detection.changes.map(\.path), wholeTree: wholeTree)
-        {
-            logger.warning("\(line)")
-        }
-        if unreadableFiles.summary != before {
-            try? db.transaction { try $0.setMetaValue(Self.unreadableFilesKey, unreadableFiles.summary.map { .text($0) } ?? .null) }
+    /// What a comparison leaves to the rest of the daemon: the submitter plans what it queued;
+    /// out of descriptors, only the control socket's spare is served and the flushes waiting are
+    /// told to try again (their connections are descriptors too).
+    func detected(_ outcome: DetectorStage.Outcome) {
+        if outcome.queued > 0 { submitter?.quotaBook.changed() }
+        control?.acceptOnlyThroughSpare(descriptorReserve.isReleased)
+        if outcome == .outOfDescriptors {
+            refuseWaiters("the daemon cannot compare the tree now: out of file descriptors")
         }
     }
 
@@ -1153,7 +856,7 @@ public actor PurgeDaemon {
         let old = config
         config = fresh
         coalescer = Coalescer(quiet: fresh.coalesce.quiet.duration, maxDelay: fresh.coalesce.maxDelay.duration)
-        if !pending.isEmpty { coalescer.noteChange(at: clock.now()) }
+        if !detection.isIdle { coalescer.noteChange(at: clock.now()) }
         // Every reload reads every credential source again (SPEC §6: a rotated key is picked up
         // without a restart). The new client is built and its credentials loaded before the old
         // one is retired; if that fails, the old one keeps working.
@@ -1176,14 +879,10 @@ public actor PurgeDaemon {
             }
         }
         if fresh.site != old.site, !options.once {
-            monitor?.stop()
-            do {
-                try startMonitor()
-            } catch {
-                monitor = nil
-                monitorCannotStart(error, now: clock.now())
-            }
-            pending.requestFullRescan(.rootReplaced(fresh.site.root))
+            detection.forgetRootWait()
+            watcher.replace(now: clock.now())
+            armTimer(now: clock.now())
+            detection.owe(.rootReplaced(fresh.site.root))
             coalescer.noteChange(at: clock.now())
         }
         logger.notice("configuration reloaded from \(fresh.sourcePath)", metadata: MessageID.configReloaded.metadata())
@@ -1194,7 +893,7 @@ public actor PurgeDaemon {
     func updateStatus() {
         guard let db else { return }
         metrics.setWatches(monitor?.status.watchCount ?? 0)
-        let files = filesTracked
+        let files = detection.filesTracked
         let pendingURLs = (try? db.read { try $0.unsentURLCount() }) ?? 0
         // STATUS= is set from the synchronous control loop: read through the connection.
         let quotaLeft =
@@ -1204,8 +903,8 @@ public actor PurgeDaemon {
             ).urlAvailable
         var line = "\(files) files, \(pendingURLs) URLs pending, last batch \(lastBatchSummary), quota left \(quotaLeft)"
         if monitor?.status.isDegraded == true { line += ", DEGRADED: watch limit reached" }
-        if let waitingForRoot { line += ", WAITING for the site root \(waitingForRoot) to exist" }
-        if waitingForRoot == nil, detectFailure != nil { line += ", TROUBLE: cannot compare the tree now (see the log)" }
+        if let waitingForRoot = detection.waitingForRoot { line += ", WAITING for the site root \(waitingForRoot) to exist" }
+        if detection.waitingForRoot == nil, detection.failure != nil { line += ", TROUBLE: cannot compare the tree now (see the log)" }
         if storageDegraded != nil { line += ", DEGRADED: cannot write the state (disk full?)" }
         if options.dryRun { line = "dry run: " + line }
         // Recorded once sent: a line that could not go out is sent again at the next update.

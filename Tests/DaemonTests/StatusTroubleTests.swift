@@ -20,12 +20,12 @@ import Testing
     @Test func aTreeThatCannotBeComparedIsAWarningUntilItCanBe() async throws {
         try await ManualDaemon.with(wall: Date()) { manual, _, _ in
             #expect(try await Self.check(manual).level == .ok)
-            await manual.daemon.detectionFailed(SiteWatchError.transient(errno: EMFILE, path: "blog/a.html"))
+            await manual.daemon.withDetection { $0.failed(SiteWatchError.transient(errno: EMFILE, path: "blog/a.html")) }
             let trouble = try await Self.check(manual)
             #expect(trouble.level == .warning)
             #expect(trouble.line.contains("cannot compare the tree now") && trouble.line.contains("EMFILE"), "\(trouble.line)")
             #expect(trouble.text.contains("TROUBLE:"), "\(trouble.text)")
-            await manual.daemon.detectionSucceeded()
+            await manual.daemon.withDetection { $0.succeeded(monitor: nil) }
             let fine = try await Self.check(manual)
             #expect(fine.level == .ok, "\(fine.line)")
             #expect(!fine.text.contains("TROUBLE"))
@@ -51,7 +51,7 @@ import Testing
     /// `status` says it runs and did not answer, with what it last recorded (the cause).
     @Test func aDaemonThatDoesNotAnswerIsNotReportedStopped() async throws {
         try await ManualDaemon.with(wall: Date()) { manual, _, _ in
-            await manual.daemon.detectionFailed(SiteWatchError.transient(errno: EMFILE, path: "blog/a.html"))
+            await manual.daemon.withDetection { $0.failed(SiteWatchError.transient(errno: EMFILE, path: "blog/a.html")) }
             var report = try StatusReport.read(config: await manual.daemon.config, dryRun: false, now: manual.clock.wall)
             report.daemonRunning = true
             report.daemonAnswering = false

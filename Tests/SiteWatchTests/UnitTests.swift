@@ -95,6 +95,26 @@ import Testing
         #expect(pending.backoff.delay == .seconds(1))
     }
 
+    /// A flush's full walk runs whatever the backoff says, and it is the walk owed: that one is
+    /// not walked again later, and it counts for the backoff.
+    @Test func aFlushsFullWalkSettlesTheFullWalkOwed() {
+        var pending = PendingChanges(
+            backoff: RescanBackoff(initial: .seconds(1), maximum: .seconds(4), quietPeriod: .seconds(60)))
+        let start = ContinuousClock.now
+        pending.absorb(.rescanNeeded(.overflow))
+        #expect(pending.take(now: start) == .full)
+        pending.absorb(.rescanNeeded(.overflow))  // held back by the backoff
+        pending.absorb(.touched(["x"]))
+        pending.takeAllForFullWalk(now: start + .milliseconds(10))
+        #expect(pending.isEmpty && pending.fullRescanReason == nil)
+        #expect(pending.take(now: start + .seconds(5)) == nil, "the owed walk is not run again")
+        #expect(pending.backoff.delay == .seconds(2), "the flush's walk counted as one")
+        // Nothing owed: only the touched paths are dropped, the backoff is untouched.
+        pending.absorb(.touched(["y"]))
+        pending.takeAllForFullWalk(now: start + .seconds(6))
+        #expect(pending.isEmpty && pending.backoff.delay == .seconds(2))
+    }
+
     @Test func aFullRescanSubsumesTouchedPaths() {
         var pending = PendingChanges()
         pending.absorb(.touched(["a"]))

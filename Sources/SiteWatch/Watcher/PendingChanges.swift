@@ -82,6 +82,16 @@ public struct PendingChanges: Sendable {
         return .paths(paths)
     }
 
+    /// Takes everything for a full walk that runs now whatever the backoff says (a flush waits on
+    /// it): it covers the touched paths and a full walk owed, which counts as run.
+    public mutating func takeAllForFullWalk(now: ContinuousClock.Instant) {
+        if fullRescanReason != nil {
+            backoff.didRun(now: now)
+            fullRescanReason = nil
+        }
+        paths = []
+    }
+
     /// Puts a scope back after a detection failed (e.g. the root was mid-replacement).
     public mutating func restore(_ scope: DetectionScope, reason: RescanReason = .overflow) {
         switch scope {

@@ -1,0 +1,45 @@
+import SiteWatch
+import StateStore
+
+/// How a comparison's changes become durable (SPEC §1): the manifest moves on only once the
+/// changes' URLs are durably queued, so a change is never acknowledged and lost.
+///
+/// The manifest is always the origin's own SQLite file — it is a stat cache of this origin's
+/// disk, read at every comparison, and another origin's rows mean nothing here — while the queue
+/// is the state store's: the same file for one origin (``OneTransactionCommit``), or a store
+/// shared by a fleet (``QueueFirstCommit``, SPEC §9).
+protocol ChangeCommit: Sendable {
+    /// Writes `detection`'s manifest rows and queues `urls`. Returns how many rows were added (a
+    /// URL already pending is not queued twice). Throws, having moved the manifest on for none
+    /// of them, if the URLs could not be queued.
+    nonisolated(nonsending) func commit(_ detection: Detection, by detector: Detector, urls: [NewQueueRow], nowMilliseconds: Int64)
+        async throws -> Int
+}
+
+/// The manifest and the queue in one SQLite file: one transaction writes both.
+struct OneTransactionCommit: ChangeCommit {
+    let db: StateDatabase
+
+    nonisolated(nonsending) func commit(_ detection: Detection, by detector: Detector, urls: [NewQueueRow], nowMilliseconds: Int64)
+        async throws -> Int
+    {
+        try await detector.commit(detection, in: db) { tx in try tx.enqueue(urls, nowMilliseconds: nowMilliseconds) }
+    }
+}
+
+/// The queue in another store than the manifest (a fleet's shared PostgreSQL): the URLs are
+/// queued — committed — first, then the manifest moves on in its own transaction. A stop between
+/// the two leaves the manifest behind, so the change is found again and queued again: at least
+/// once, never lost; a URL still pending is not queued twice (the store's uniqueness).
+struct QueueFirstCommit: ChangeCommit {
+    let queue: any QueueStore
+    let manifest: StateDatabase
+
+    nonisolated(nonsending) func commit(_ detection: Detection, by detector: Detector, urls: [NewQueueRow], nowMilliseconds: Int64)
+        async throws -> Int
+    {
+        let added = try await queue.enqueue(urls, nowMilliseconds: nowMilliseconds)
+        try await detector.commit(detection, in: manifest)
+        return added
+    }
+}
