@@ -13,6 +13,10 @@ import Glibc
 final class DescriptorReserve {
     private var descriptors: [Int32] = []
     let count: Int
+    /// Told `true` when the reserve is given back and `false` once it is whole again, at the
+    /// moment it happens: the control socket serves only its spare while the reserve is out, so
+    /// no client takes the room left to the runtime.
+    var onChange: ((_ released: Bool) -> Void)?
 
     init(count: Int = 4) {
         self.count = count
@@ -29,8 +33,10 @@ final class DescriptorReserve {
 
     /// Closes the reserved descriptors: that many are free for the runtime.
     func release() {
+        let wasWhole = !isReleased
         for fd in descriptors { close(fd) }
         descriptors = []
+        if wasWhole { onChange?(true) }
     }
 
     /// Takes the reserve again — only when as many descriptors again are free beyond it, so
@@ -46,8 +52,10 @@ final class DescriptorReserve {
             for fd in opened { close(fd) }
             return
         }
+        let wasReleased = isReleased
         let keep = count - descriptors.count
         descriptors += opened.prefix(keep)
         for fd in opened.dropFirst(keep) { close(fd) }
+        if wasReleased, !isReleased { onChange?(false) }
     }
 }

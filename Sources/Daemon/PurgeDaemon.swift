@@ -215,6 +215,7 @@ public actor PurgeDaemon {
             control = try ControlServer(path: ControlSocket.path(forState: statePath), logger: logger) { [inputs] connection in
                 inputs.yield(.control(connection))
             }
+            descriptorReserve.onChange = { [control] released in control?.acceptOnlyThroughSpare(released) }
             try startMonitor()
         }
         do {
@@ -280,14 +281,15 @@ public actor PurgeDaemon {
             health.begin(.detector, now: clock.now())
             defer { health.end(.detector) }
             do {
-                let outcome = try await detection.closeWindow(now: clock.now(), monitor: monitor)
+                let started = clock.now()
+                let outcome = try await detection.closeWindow(now: started, monitor: monitor)
                 detected(outcome)
                 if case .compared(_, let more) = outcome {
                     // Only a comparison that ran answers the flushes waiting on it, with the
                     // queue as it stands right now (their watermark).
                     flush.detectionFinished(watermark: (try? db.read { try $0.highestQueueID() }) ?? flush.detectionWatermark)
                     // A full walk held back by the rescan backoff: the window opens again for it.
-                    if more { coalescer.noteChange(at: clock.now()) }
+                    if more { coalescer.noteChange(at: started) }
                 }
                 storageRecovered(.detector)
             } catch let error as DatabaseError {
@@ -824,11 +826,10 @@ public actor PurgeDaemon {
     func withDetection<T: Sendable>(_ body: (DetectorStage) throws -> T) rethrows -> T { try body(detection) }
 
     /// What a comparison leaves to the rest of the daemon: the submitter plans what it queued;
-    /// out of descriptors, only the control socket's spare is served and the flushes waiting are
-    /// told to try again (their connections are descriptors too).
+    /// out of descriptors, the flushes waiting are told to try again (their connections are
+    /// descriptors too; the socket serves only its spare meanwhile: ``DescriptorReserve/onChange``).
     func detected(_ outcome: DetectorStage.Outcome) {
         if outcome.queued > 0 { submitter?.quotaBook.changed() }
-        control?.acceptOnlyThroughSpare(descriptorReserve.isReleased)
         if outcome == .outOfDescriptors {
             refuseWaiters("the daemon cannot compare the tree now: out of file descriptors")
         }

@@ -71,7 +71,6 @@ import Testing
             #expect(try await stage.closeWindow(now: start, monitor: nil) == .unfinished(queued: 0))
             #expect(stage.failure != nil)
             #expect(stage.retryAt == start.advanced(by: .seconds(1)), "retried after 1 s, not at once")
-            #expect(!stage.takeClosedWindows(), "nothing runs before the retry is due")
             #expect(!stage.takeDueRetry(now: start.advanced(by: .milliseconds(999))))
 
             clock.advance(by: .seconds(1))
@@ -98,28 +97,35 @@ import Testing
         try await Self.withTree { directory, clock in
             let site = directory + "/site"
             try Self.write(site + "/a.html", "one")
+            try Self.write(site + "/b.html", "one")
+            try Self.write(site + "/c.html", "one")
             let stage = try Self.stage(in: directory, clock: clock)
             _ = try await stage.reconcile(monitor: nil)
             clock.advance(by: .seconds(180))  // the reconcile's walk is past the rescan backoff
 
-            // An overflow: its full walk runs at once.
+            // An overflow (its events lost: a write nobody reported): its full walk runs at once.
+            try Self.write(site + "/c.html", "two")
             #expect(stage.absorb(.rescanNeeded(.overflow)))
             #expect(stage.owesFullWalk)
-            #expect(try await stage.closeWindow(now: clock.daemonClock.now(), monitor: nil) == .compared(queued: 0, more: false))
+            #expect(try await stage.closeWindow(now: clock.daemonClock.now(), monitor: nil) == .compared(queued: 1, more: false))
             #expect(!stage.owesFullWalk && stage.isIdle)
 
             // Another one right after, with a write: the touched path is compared now, the full
             // walk waits for the backoff — and the window must open again for it.
             try Self.write(site + "/a.html", "two")
+            try Self.write(site + "/b.html", "two")  // reported by no event: only a full walk finds it
             _ = stage.absorb(.rescanNeeded(.overflow))
             _ = stage.absorb(.touched([RelativePath("a.html")]))
             #expect(try await stage.closeWindow(now: clock.daemonClock.now(), monitor: nil) == .compared(queued: 1, more: true))
             #expect(stage.owesFullWalk)
+            #expect(try Self.queuedURLs(stage).contains("https://www.example.com/a.html"))
+            #expect(try !Self.queuedURLs(stage).contains("https://www.example.com/b.html"), "not walked yet")
 
-            // A flush's full walk does not wait for the backoff.
+            // A flush's full walk does not wait for the backoff, and it is the walk owed.
             stage.requestFullWalk()
-            #expect(try await stage.closeWindow(now: clock.daemonClock.now(), monitor: nil) == .compared(queued: 0, more: false))
-            #expect(!stage.owesFullWalk && !stage.fullWalkRequested)
+            #expect(try await stage.closeWindow(now: clock.daemonClock.now(), monitor: nil) == .compared(queued: 1, more: false))
+            #expect(try Self.queuedURLs(stage).contains("https://www.example.com/b.html"))
+            #expect(!stage.owesFullWalk && !stage.fullWalkRequested && stage.isIdle)
         }
     }
 

@@ -30,7 +30,10 @@ struct OneTransactionCommit: ChangeCommit {
 /// The queue in another store than the manifest (a fleet's shared PostgreSQL): the URLs are
 /// queued — committed — first, then the manifest moves on in its own transaction. A stop between
 /// the two leaves the manifest behind, so the change is found again and queued again: at least
-/// once, never lost; a URL still pending is not queued twice (the store's uniqueness).
+/// once, never lost; a URL still pending is not queued twice (the store's uniqueness), one
+/// already sent is purged again. "Committed" must mean durable: the queue store's commit must
+/// survive a power loss before the manifest's does (PostgreSQL's default `synchronous_commit =
+/// on`; an SQLite queue would need `synchronous = FULL`).
 struct QueueFirstCommit: ChangeCommit {
     let queue: any QueueStore
     let manifest: StateDatabase

@@ -141,7 +141,6 @@ public struct FailedSend: Sendable, Equatable {
     }
 }
 
-/// A batch the planner made.
 /// A URL to queue: a detected change's (with its path and kind), or one given by hand.
 public struct NewQueueRow: Sendable, Hashable {
     public var url: String
@@ -158,6 +157,7 @@ public struct NewQueueRow: Sendable, Hashable {
     }
 }
 
+/// A batch the planner made.
 public struct NewBatch: Sendable, Equatable {
     public var action: BatchAction
     public var area: String
