@@ -26,7 +26,7 @@ let package = Package(
         .target(
             name: "PurgewatchCLI",
             dependencies: [
-                "PurgeCore", "Daemon", "Operator", "ControlProtocol", "Reporting", "TencentCDN", "StateStore", "CProcess",
+                "PurgeCore", "Daemon", "Operator", "ControlProtocol", "Reporting", "TencentCDN", "StateStore", "CProcess", "FleetStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

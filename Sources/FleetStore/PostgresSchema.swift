@@ -102,6 +102,40 @@ public enum PostgresSchema {
     /// ("purgewatch" in ASCII, a constant of ours).
     static let lockKey: Int64 = 0x7075_7267_6577_6174
 
+    /// The newest schema version the database holds (nil: none yet), read without writing
+    /// anything — `check-config --require-database`.
+    public static func installedVersion(url: PostgresURL, password: String?, logger: Logger) async throws -> Int? {
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: try url.connectionConfiguration(password: password), id: 0, logger: logger)
+            do {
+                let version = try await installedVersion(on: connection, logger: logger)
+                try? await connection.close()
+                return version
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        } catch {
+            throw PostgresStoreError.wrapping(error, url: url)
+        }
+    }
+
+    private static func installedVersion(on connection: PostgresConnection, logger: Logger) async throws -> Int? {
+        var exists = false
+        for try await present in try await connection.query(
+            "SELECT to_regclass('schema_version') IS NOT NULL", logger: logger
+        ).decode(Bool.self) {
+            exists = present
+        }
+        guard exists else { return nil }
+        var newest: Int?
+        for try await version in try await connection.query("SELECT max(version) FROM schema_version", logger: logger).decode(Int?.self) {
+            newest = version
+        }
+        return newest
+    }
+
     /// Brings the database to ``latestVersion`` in one transaction, or refuses a newer one.
     /// - Returns: the versions applied now (empty when it was up to date).
     /// - Throws: ``PostgresStoreError`` `schemaTooNew` (nothing written), or the server's error.

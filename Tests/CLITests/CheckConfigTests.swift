@@ -159,3 +159,57 @@ import Testing
         #expect(version.split(separator: ".").count == 3 && version.allSatisfy { $0.isNumber || $0 == "." }, "\(version)")
     }
 }
+
+/// SPEC §9 through the real binary: a fleet config is checked and its database named without the
+/// password; an unreachable database is 69 with `--require-database`; `run` refuses the fleet's
+/// state while the daemon cannot use it, rather than purging on its own.
+@Suite struct FleetCheckConfigTests {
+    static func config(port: Int) throws -> (directory: URL, file: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pw-fleet-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("www"), withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("shop.toml").path
+        try """
+        [site]
+        root = "www"
+
+        [state]
+        url = "postgresql://purgewatch@127.0.0.1:\(port)/fleet?sslmode=disable"
+
+        [fleet]
+        origin = "web1"
+
+        [[rule]]
+        prefix = ""
+        urls = ["https://www.example.com/"]
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        return (directory, file)
+    }
+
+    @Test func theDatabaseIsNamedNeverItsPasswordAndAnUnreachableOneIs69() throws {
+        // Port 9 (discard) on loopback: nothing listens there.
+        let (directory, file) = try Self.config(port: 9)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secret = "s3cret-\(UUID().uuidString.prefix(6))"
+        var environment = ProcessInfo.processInfo.environment
+        environment["PGPASSWORD"] = secret
+        let checked = try PurgewatchProcess.run(["check-config", "--config", file], environment: environment)
+        #expect(checked.status == 0, "\(checked.stderr)")
+        #expect(
+            checked.stdout.contains("# database: postgresql://purgewatch@127.0.0.1:9/fleet?sslmode=disable; password: PGPASSWORD"),
+            "\(checked.stdout)")
+        #expect(checked.stdout.contains("[fleet]\norigin = \"web1\"\nsite = \"shop\""), "\(checked.stdout)")
+        #expect(checked.stderr.contains("does not use a PostgreSQL state yet"), "\(checked.stderr)")
+
+        let unreachable = try PurgewatchProcess.run(["check-config", "--require-database", "--config", file], environment: environment)
+        #expect(unreachable.status == 69, "\(unreachable.stderr)")
+        #expect(unreachable.stderr.contains("cannot reach the database"), "\(unreachable.stderr)")
+        for output in [checked.stdout, checked.stderr, unreachable.stdout, unreachable.stderr] {
+            #expect(!output.contains(secret), "must not: the password printed")
+        }
+
+        let run = try PurgewatchProcess.run(["run", "--config", file], environment: environment)
+        #expect(run.status == 78, "\(run.stderr)")
+        #expect(run.stderr.contains("state.url: this release's daemon does not use a PostgreSQL state yet"), "\(run.stderr)")
+        #expect(!run.stderr.contains(secret))
+    }
+}

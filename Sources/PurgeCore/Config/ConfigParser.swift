@@ -9,6 +9,7 @@ public struct ConfigParser {
     let file: String
     let directory: String
     let environment: [String: String]
+    let hostName: String
     let locator: TOMLLineLocator
 
     /// - Parameters:
@@ -16,18 +17,21 @@ public struct ConfigParser {
     ///   - sourcePath: the config file's path as the user gave it.
     ///   - workingDirectory: the directory a relative `sourcePath` is relative to.
     ///   - environment: the process environment (only `STATE_DIRECTORY` is read).
+    ///   - hostName: the machine's name, `[fleet] origin`'s default.
     /// - Throws: ``ConfigError`` for any syntax error, unknown key, wrong type or invalid value.
     public static func parse(
         text: String,
         sourcePath: String,
         workingDirectory: String,
-        environment: [String: String]
+        environment: [String: String],
+        hostName: String = "localhost"
     ) throws(ConfigError) -> SiteConfig {
         let absolute = FilePaths.resolve(sourcePath, against: workingDirectory)
         let parser = ConfigParser(
             file: sourcePath,
             directory: FilePaths.directory(of: absolute),
             environment: environment,
+            hostName: hostName,
             locator: TOMLLineLocator(text: text)
         )
         let table: TOMLTable
@@ -44,7 +48,7 @@ public struct ConfigParser {
     // MARK: - Sections
 
     private func decode(_ root: TOMLTable, configStem: String) throws(ConfigError) -> SiteConfig {
-        try checkKeys(root, path: "", allowed: ["site", "state", "rule", "coalesce", "purge", "tencentcloud", "metrics"])
+        try checkKeys(root, path: "", allowed: ["site", "state", "fleet", "rule", "coalesce", "purge", "tencentcloud", "metrics"])
 
         guard let siteTable = try table(root, "site", path: "site") else {
             throw error("site", "the [site] table is required (with root = \"/path/to/publish/dir\")")
@@ -80,23 +84,91 @@ public struct ConfigParser {
         var config = SiteConfig(
             sourcePath: file, site: site, state: state, rules: rules, coalesce: coalesce, purge: purge,
             tencentCloud: cloud, metrics: metrics)
+        config.fleet = try decodeFleet(root, state: state, configStem: configStem)
         config.notes = notes(root, product: cloud.product)
         return config
     }
 
     private func decodeState(_ root: TOMLTable, configStem: String) throws(ConfigError) -> SiteConfig.State {
         let stateTable = try table(root, "state", path: "state")
-        if let stateTable { try checkKeys(stateTable, path: "state", allowed: ["path"]) }
+        if let stateTable { try checkKeys(stateTable, path: "state", allowed: ["path", "url"]) }
+        var url: String?
+        if let stateTable, let text = try string(stateTable, "url", path: "state.url") {
+            try validateDatabaseURL(text, path: "state.url")
+            url = text
+        }
         if let stateTable, let path = try string(stateTable, "path", path: "state.path") {
             guard !path.isEmpty else { throw error("state.path", "must not be empty") }
-            return .init(path: FilePaths.resolve(path, against: directory))
+            return .init(path: FilePaths.resolve(path, against: directory), url: url)
         }
         // Default: $STATE_DIRECTORY/<stem>.sqlite (systemd may list several, colon-separated:
-        // the first is ours); else .purgewatch/<stem>.sqlite beside the config file.
+        // the first is ours); else .purgewatch/<stem>.sqlite beside the config file. With a
+        // PostgreSQL url it holds this origin's manifest.
         if let stateDirectory = environment["STATE_DIRECTORY"]?.split(separator: ":").first, !stateDirectory.isEmpty {
-            return .init(path: FilePaths.join(String(stateDirectory), "\(configStem).sqlite"), source: .stateDirectory)
+            return .init(path: FilePaths.join(String(stateDirectory), "\(configStem).sqlite"), source: .stateDirectory, url: url)
         }
-        return .init(path: FilePaths.join(FilePaths.join(directory, ".purgewatch"), "\(configStem).sqlite"), source: .besideConfig)
+        return .init(
+            path: FilePaths.join(FilePaths.join(directory, ".purgewatch"), "\(configStem).sqlite"), source: .besideConfig, url: url)
+    }
+
+    /// `[state] url`: a PostgreSQL URL without a password (SPEC §9: never in the config). Its
+    /// host, port and `sslmode` are checked again, in full, where it is used.
+    private func validateDatabaseURL(_ text: String, path: String) throws(ConfigError) {
+        let lowered = text.lowercased()
+        guard lowered.hasPrefix("postgresql://") || lowered.hasPrefix("postgres://") else {
+            throw error(path, "must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DATABASE?sslmode=verify-full")
+        }
+        let afterScheme = text[text.index(text.range(of: "://")!.upperBound, offsetBy: 0)...]
+        let authority = afterScheme.prefix { $0 != "/" && $0 != "?" }
+        guard let at = authority.lastIndex(of: "@") else {
+            throw error(path, "names no user: postgresql://USER@HOST:PORT/DATABASE")
+        }
+        if authority[..<at].contains(":") {
+            throw error(
+                path,
+                "must not carry a password (it would be printed and kept in the file): give it in PGPASSWORD, the systemd credential postgresql-password, or the passfile (PGPASSFILE or ~/.pgpass)"
+            )
+        }
+        guard !authority[..<at].isEmpty else { throw error(path, "names no user: postgresql://USER@HOST:PORT/DATABASE") }
+        if text.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
+            throw error(path, "must not contain spaces or control characters")
+        }
+    }
+
+    /// `[fleet]`, only beside a PostgreSQL `[state] url` (SPEC §9); its defaults when the table is
+    /// left out. Names are what `status` shows and what the shared state keys rows by.
+    private func decodeFleet(_ root: TOMLTable, state: SiteConfig.State, configStem: String) throws(ConfigError) -> SiteConfig.Fleet? {
+        let section = try table(root, "fleet", path: "fleet")
+        guard state.url != nil else {
+            if section != nil { throw error("fleet", "[fleet] needs a PostgreSQL [state] url: the origins share their state there") }
+            return nil
+        }
+        if let section {
+            try checkKeys(section, path: "fleet", allowed: ["origin", "site", "account", "converge", "origin_timeout"])
+        }
+        func name(_ key: String, default value: String) throws(ConfigError) -> String {
+            var text = value
+            if let section, let given = try string(section, key, path: "fleet.\(key)") { text = given }
+            guard !text.isEmpty, text.utf8.count <= 64,
+                text.unicodeScalars.allSatisfy({
+                    $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
+                })
+            else {
+                throw error(
+                    "fleet.\(key)", "\(quoted(text)) is not a name: 1 to 64 of A-Z a-z 0-9 . _ - (it is shown by status and keys the shared state)")
+            }
+            return text
+        }
+        let origin = try name("origin", default: String(hostName.prefix { $0 != "." }))
+        let site = try name("site", default: configStem)
+        let account = try name("account", default: "default")
+        let converge = try duration(section, "converge", path: "fleet.converge") ?? ConfigDuration(milliseconds: 120_000)
+        let originTimeout = try duration(section, "origin_timeout", path: "fleet.origin_timeout") ?? ConfigDuration(milliseconds: 30_000)
+        guard converge.milliseconds > 0 else { throw error("fleet.converge", "must be greater than 0") }
+        guard originTimeout.milliseconds >= 1_000 else {
+            throw error("fleet.origin_timeout", "must be at least 1s (the origins' heartbeats come more often than that)")
+        }
+        return .init(origin: origin, site: site, account: account, converge: converge, originTimeout: originTimeout)
     }
 
     private func decodeRules(_ root: TOMLTable) throws(ConfigError) -> [SiteConfig.Rule] {

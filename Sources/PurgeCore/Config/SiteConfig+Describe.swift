@@ -12,6 +12,16 @@ extension SiteConfig {
         lines.append("")
         lines.append("[state]")
         lines.append("path = \(JSONText.string(state.path))")
+        if let url = state.url { lines.append("url = \(JSONText.string(url))") }
+        if let fleet {
+            lines.append("")
+            lines.append("[fleet]")
+            lines.append("origin = \(JSONText.string(fleet.origin))")
+            lines.append("site = \(JSONText.string(fleet.site))")
+            lines.append("account = \(JSONText.string(fleet.account))")
+            lines.append("converge = \"\(fleet.converge)\"")
+            lines.append("origin_timeout = \"\(fleet.originTimeout)\"")
+        }
         for rule in rules {
             lines.append("")
             lines.append("[[rule]]")

@@ -22,7 +22,8 @@ extension SiteConfig {
             text: text,
             sourcePath: path,
             workingDirectory: FileManager.default.currentDirectoryPath,
-            environment: environment
+            environment: environment,
+            hostName: ProcessInfo.processInfo.hostName
         )
     }
 }

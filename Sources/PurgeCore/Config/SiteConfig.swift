@@ -9,6 +9,8 @@ public struct SiteConfig: Sendable, Equatable {
     public var purge: Purge
     public var tencentCloud: TencentCloud
     public var metrics: Metrics
+    /// A fleet's settings (SPEC §9): set when `[state] url` names a PostgreSQL state.
+    public var fleet: Fleet?
     /// Settings that are valid but do nothing here (`area` for EdgeOne…), each `FILE:LINE: KEY:
     /// why`: `check-config` and `run` print them as warnings.
     public var notes: [String] = []
@@ -41,8 +43,13 @@ public struct SiteConfig: Sendable, Equatable {
     }
 
     public struct State: Sendable, Equatable {
-        /// Absolute path of the SQLite state file.
+        /// Absolute path of the SQLite state file. With a PostgreSQL ``url`` it holds this
+        /// origin's manifest (a stat cache of its own disk), the rest is in the shared state.
         public var path: String
+        /// `[state] url`: the fleet's PostgreSQL state, `postgresql://USER@HOST:PORT/DB?sslmode=…`
+        /// as written (no password: that comes from PGPASSWORD, the systemd credential
+        /// `postgresql-password` or the passfile). Nil for a single origin on SQLite.
+        public var url: String?
         /// How the path was found: `[state] path`, `$STATE_DIRECTORY`, or the default beside the
         /// config file (which a shell without systemd's environment may get wrong).
         public var source: Source
@@ -51,13 +58,36 @@ public struct SiteConfig: Sendable, Equatable {
             case explicit, stateDirectory, besideConfig
         }
 
-        public init(path: String, source: Source = .explicit) {
+        public init(path: String, source: Source = .explicit, url: String? = nil) {
             self.path = path
             self.source = source
+            self.url = url
         }
 
         /// Where the shipped unit (`StateDirectory=purgewatch`) keeps this config's state.
         public static func systemdPath(configStem: String) -> String { "/var/lib/purgewatch/\(configStem).sqlite" }
+    }
+
+    /// `[fleet]` (SPEC §9): this origin among the site's origins, and the account they bill.
+    public struct Fleet: Sendable, Equatable {
+        /// This origin's name, unique within the site (default: the host name).
+        public var origin: String
+        /// The site's name, the same on every origin (default: the config file's stem).
+        public var site: String
+        /// Sites that share one Tencent Cloud account share its quota and rate.
+        public var account: String
+        /// The longest wait for every live origin to hold the new bytes.
+        public var converge: ConfigDuration
+        /// An origin silent this long is not live.
+        public var originTimeout: ConfigDuration
+
+        public init(origin: String, site: String, account: String, converge: ConfigDuration, originTimeout: ConfigDuration) {
+            self.origin = origin
+            self.site = site
+            self.account = account
+            self.converge = converge
+            self.originTimeout = originTimeout
+        }
     }
 
     public struct Rule: Sendable, Equatable {

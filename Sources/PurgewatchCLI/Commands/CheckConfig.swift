@@ -3,14 +3,16 @@ import Daemon
 import Foundation
 import PurgeCore
 
-struct CheckConfig: ParsableCommand {
+struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
         abstract: "Validate a config file and print the resolved settings (secrets are never printed).",
         discussion: """
             Exit status 0 when valid; 78 with FILE:LINE: KEY: problem when not; 66 when unreadable. \
             Credentials are checked for presence only (never printed); missing ones are a warning, \
-            or an error (78) with --require-credentials.
+            or an error (78) with --require-credentials. With a PostgreSQL [state] url, the \
+            password's source is named (never the password), and --require-database connects \
+            to it (69 when it cannot be reached, 78 when its schema is newer than this build's).
             """
     )
 
@@ -19,7 +21,10 @@ struct CheckConfig: ParsableCommand {
     @Flag(name: .long, help: "Fail (exit 78) when no usable credentials are found, e.g. in ExecStartPre=.")
     var requireCredentials = false
 
-    func run() throws {
+    @Flag(name: .long, help: "With a PostgreSQL [state] url: connect to it, and fail (69) when it cannot be reached.")
+    var requireDatabase = false
+
+    func run() async throws {
         let config = try options.load()
         let credentials = CredentialCheck.check(config, environment: ProcessInfo.processInfo.environment)
         Console.out("# \(config.sourcePath): valid")
@@ -36,6 +41,11 @@ struct CheckConfig: ParsableCommand {
         if let problem = credentials.problem {
             Console.err((requireCredentials ? "" : "warning: ") + problem)
             if requireCredentials { throw SysExit.config }
+        }
+        if let text = config.state.url {
+            try await FleetCheck.report(url: text, config: config, requireDatabase: requireDatabase)
+        } else if requireDatabase {
+            Console.err("--require-database: no [state] url is set; the state is the SQLite file \(config.state.path)")
         }
     }
 }

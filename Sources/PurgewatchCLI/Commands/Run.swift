@@ -31,6 +31,14 @@ struct Run: AsyncParsableCommand {
         // One network thread: a few requests a second need no more.
         TencentCDNClient.useOneNetworkThread()
         let config = try options.load()
+        if config.state.url != nil {
+            // SPEC §9's fleet is being built (issue 20): running on this origin's SQLite alone
+            // would purge on its own, the very thing a fleet's shared state exists to prevent.
+            Console.err(
+                "\(config.sourcePath): state.url: this release's daemon does not use a PostgreSQL state yet; remove [state] url (and [fleet]) to run this origin on its own SQLite state"
+            )
+            throw SysExit.config
+        }
         // The credentials leave the environment: kept only as Secrets, zeroed in the process's
         // environment block, and the process is not dumpable (no core, no ptrace by others).
         let (environment, environmentCredentials) = EnvironmentCredentials.split(ProcessInfo.processInfo.environment)

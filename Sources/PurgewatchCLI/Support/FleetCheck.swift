@@ -1,0 +1,46 @@
+import FleetStore
+import Foundation
+import Logging
+import PurgeCore
+
+/// `check-config` with a PostgreSQL `[state] url` (SPEC §9): the URL read in full, where the
+/// password would come from (never the password), and — with `--require-database` — whether the
+/// database answers and which schema it holds, without writing to it.
+enum FleetCheck {
+    static func report(url text: String, config: SiteConfig, requireDatabase: Bool) async throws {
+        let url: PostgresURL
+        do {
+            url = try PostgresURL(text)
+        } catch {
+            Console.err("\(config.sourcePath): state.url: \(error)")
+            throw SysExit.config
+        }
+        let password = PostgresPassword.resolve(for: url, environment: ProcessInfo.processInfo.environment)
+        Console.out("# database: \(url); password: \(password.source)")
+        for note in password.notes { Console.err("warning: \(note)") }
+        Console.err(
+            "warning: state.url: this release's `run` does not use a PostgreSQL state yet (the fleet of SPEC §9 is being built): it refuses to start with one"
+        )
+        guard requireDatabase else { return }
+        var logger = Logger(label: "purgewatch.check-config")
+        logger.logLevel = .critical
+        let installed: Int?
+        do {
+            installed = try await PostgresSchema.installedVersion(url: url, password: password.value, logger: logger)
+        } catch {
+            Console.err("cannot reach the database: \(error)")
+            throw SysExit.unavailable
+        }
+        switch installed {
+        case nil:
+            Console.out("# database: reachable; no purgewatch schema yet (the first daemon creates version \(PostgresSchema.latestVersion))")
+        case let version? where version > PostgresSchema.latestVersion:
+            Console.err(
+                "the database's schema is version \(version), newer than this purgewatch knows (\(PostgresSchema.latestVersion)): upgrade this daemon"
+            )
+            throw SysExit.config
+        case let version?:
+            Console.out("# database: reachable; schema version \(version) (this build knows \(PostgresSchema.latestVersion))")
+        }
+    }
+}
