@@ -438,15 +438,18 @@ struct ClientEmulatorTests {
                 #expect(Double(inWindow) <= rate, "\(inWindow) attempts within a second")
             }
             #expect(starts.last! - starts.first! >= .milliseconds(2300))
-            // What the emulator saw: the same, give or take two requests of scheduling jitter
-            // between the client's send and the emulator's arrival stamp.
+            // What the emulator saw, independently of the client's own log: every request, spread
+            // at the rate. Its arrival stamps carry the machine's scheduling — a stall of the test
+            // process holds a few requests and stamps them together (once, 13 landed in a second
+            // on a loaded 2-core run) — so the spread is judged by the median gap between
+            // arrivals, which a few held requests do not move and a client that bursts would
+            // (its gaps would be ~0).
             let arrivals = emu.requests.map(\.arrival).sorted()
             #expect(arrivals.count == 24)
             #expect(emu.requests.allSatisfy { $0.outcome == "accepted" })
-            for (i, start) in arrivals.enumerated() {
-                let inWindow = arrivals[i...].prefix { $0 < start + .seconds(1) }.count
-                #expect(Double(inWindow) <= rate + 2, "\(inWindow) requests arrived within a second")
-            }
+            let gaps = zip(arrivals.dropFirst(), arrivals).map { $0 - $1 }.sorted()
+            let median = gaps[gaps.count / 2]
+            #expect(median >= .milliseconds(80), "the median gap between arrivals is \(median), below 1/rate")
         }
     }
 
