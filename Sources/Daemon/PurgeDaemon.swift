@@ -812,19 +812,6 @@ public actor PurgeDaemon {
         armTimer(now: clock.now())
     }
 
-    /// One comparison now (``DetectorStage/detectAndQueue(now:reconcile:scope:monitor:)``).
-    /// - Returns: false when it did not finish (the touched paths are kept for later).
-    @discardableResult
-    func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool, scope: DetectionScope? = nil) async throws -> Bool {
-        let outcome = try await detection.detectAndQueue(now: now, reconcile: reconcile, scope: scope, monitor: monitor)
-        detected(outcome)
-        if case .compared = outcome { return true }
-        return false
-    }
-
-    /// Runs `body` on the detector stage, on the daemon's executor (for tests that drive it).
-    func withDetection<T: Sendable>(_ body: (DetectorStage) throws -> T) rethrows -> T { try body(detection) }
-
     /// What a comparison leaves to the rest of the daemon: the submitter plans what it queued;
     /// out of descriptors, the flushes waiting are told to try again (their connections are
     /// descriptors too; the socket serves only its spare meanwhile: ``DescriptorReserve/onChange``).

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PurgeCore
 import Reporting
+import SiteWatch
 import StateStore
 import Synchronization
 import TencentEmulator
@@ -201,4 +202,20 @@ struct ManualDaemon {
         await daemon.shutDown()
         try? FileManager.default.removeItem(atPath: directory)
     }
+}
+
+/// Test-side ways into the daemon's detector stage, on the daemon's executor.
+extension PurgeDaemon {
+    /// One comparison now, applied as the detector service applies it.
+    /// - Returns: false when it did not finish (the touched paths are kept for later).
+    @discardableResult
+    func detectAndQueue(now: ContinuousClock.Instant, reconcile: Bool, scope: DetectionScope? = nil) async throws -> Bool {
+        let outcome = try await detection.detectAndQueue(now: now, reconcile: reconcile, scope: scope, monitor: monitor)
+        detected(outcome)
+        if case .compared = outcome { return true }
+        return false
+    }
+
+    /// Runs `body` on the detector stage.
+    func withDetection<T: Sendable>(_ body: (DetectorStage) throws -> T) rethrows -> T { try body(detection) }
 }
