@@ -840,6 +840,14 @@ public actor PurgeDaemon {
             )
             return
         }
+        if fresh.state.url != config.state.url || fresh.fleet != config.fleet {
+            // `run` refuses a PostgreSQL state at start (this release's daemon cannot share one);
+            // a reload must not bring one in behind it, nor move this state elsewhere.
+            logger.error(
+                "reload rejected, keeping the running configuration: [state] url or [fleet] changed; this release's daemon runs on its own SQLite state only (a restart says why)"
+            )
+            return
+        }
         for note in fresh.notes { logger.warning("\(note)") }
         let old = config
         config = fresh

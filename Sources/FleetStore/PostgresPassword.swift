@@ -5,7 +5,7 @@ import Foundation
 /// (`PGPASSFILE`, else `~/.pgpass`), read as libpq reads it
 /// (<https://www.postgresql.org/docs/15/libpq-pgpass.html>). Never in the config, never printed:
 /// only ``source`` is shown.
-public struct PostgresPassword: Sendable, Equatable, CustomStringConvertible {
+public struct PostgresPassword: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
     /// The password; nil when no source has one (the server may not ask: trust, peer, a certificate).
     public let value: String?
     /// Where it came from, for `check-config` and the logs ("PGPASSWORD", "the systemd credential
@@ -15,6 +15,8 @@ public struct PostgresPassword: Sendable, Equatable, CustomStringConvertible {
     public let notes: [String]
 
     public var description: String { "password from \(source)" }
+    /// `dump()` and the debugger show the source, never the password.
+    public var customMirror: Mirror { Mirror(self, children: ["source": source, "notes": notes]) }
 
     /// The systemd credential's name (`LoadCredential=postgresql-password:/etc/…`).
     public static let credentialName = "postgresql-password"
@@ -41,7 +43,7 @@ public struct PostgresPassword: Sendable, Equatable, CustomStringConvertible {
         }
         let passfile =
             environment["PGPASSFILE"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? environment["HOME"].map { $0 + "/.pgpass" }
+            ?? (environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? homeDirectory()).map { $0 + "/.pgpass" }
         if let passfile {
             switch readPassfile(passfile) {
             case .missing: break
@@ -53,6 +55,12 @@ public struct PostgresPassword: Sendable, Equatable, CustomStringConvertible {
             }
         }
         return PostgresPassword(value: nil, source: "none", notes: notes)
+    }
+
+    /// The user's home directory from the password database, when `HOME` is not set (as libpq).
+    static func homeDirectory() -> String? {
+        guard let entry = getpwuid(geteuid()), let directory = entry.pointee.pw_dir else { return nil }
+        return String(cString: directory)
     }
 
     enum Passfile: Equatable {
@@ -79,50 +87,55 @@ public struct PostgresPassword: Sendable, Equatable, CustomStringConvertible {
     /// libpq's default unix socket directory on Debian: a socket there matches `localhost` too.
     static let defaultSocketDirectory = "/var/run/postgresql"
 
-    /// The first line of `passfile` that matches `url`: `hostname:port:database:username:password`,
-    /// each of the first four a literal or `*`, `\` escaping `:` and `\`; lines starting with `#`
-    /// are comments. Returns the password and its line number.
+    /// The first line of `passfile` that matches `url`, as libpq's `passwordFromFile` finds it:
+    /// `hostname:port:database:username:password`; each of the first four fields matches its value
+    /// exactly, or anything when it is exactly an unescaped `*`; `\` escapes the next character; the
+    /// password ends at the first unescaped `:`; lines starting with `#`, and empty ones, are
+    /// skipped; trailing `\r` and `\n` are stripped. Returns the password and its line number.
     static func match(passfile: String, url: PostgresURL) -> (password: String, line: Int)? {
-        // A socket in the default directory is looked up as `localhost` (libpq's rule); any
-        // other host, or socket directory, as written.
-        let hosts = [url.host == defaultSocketDirectory ? "localhost" : url.host]
-        // "\r\n" is one Character: both end a line (libpq strips the "\r" too).
-        let lines = passfile.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
-        for (index, line) in lines.enumerated() {
-            var text = Substring(line)
-            if text.hasSuffix("\r") { text = text.dropLast() }
-            if text.hasPrefix("#") || text.isEmpty { continue }
-            let fields = split(text)
-            guard fields.count >= 5 else { continue }
-            func matches(_ field: String, _ value: String) -> Bool { field == "*" || field == value }
-            guard hosts.contains(where: { matches(fields[0], $0) }), matches(fields[1], String(url.port)),
-                matches(fields[2], url.database), matches(fields[3], url.user)
-            else { continue }
-            // The password is the rest of the line (a further unescaped `:` belongs to it).
-            return (fields[4...].joined(separator: ":"), index + 1)
+        let host = url.host == defaultSocketDirectory ? "localhost" : url.host
+        let tokens = [host, String(url.port), url.database, url.user].map { Array($0.utf8) }
+        let bytes = Array(passfile.utf8)
+        for (index, raw) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            var line = Array(raw)
+            while let last = line.last, last == UInt8(ascii: "\r") || last == UInt8(ascii: "\n") { line.removeLast() }
+            if line.isEmpty || line[0] == UInt8(ascii: "#") { continue }
+            var position: Int? = 0
+            for token in tokens {
+                guard let start = position else { break }
+                position = fieldMatches(line, from: start, token)
+            }
+            guard var cursor = position else { continue }
+            var password: [UInt8] = []
+            while cursor < line.count, line[cursor] != UInt8(ascii: ":") {
+                if line[cursor] == UInt8(ascii: "\\"), cursor + 1 < line.count { cursor += 1 }
+                password.append(line[cursor])
+                cursor += 1
+            }
+            return (String(decoding: password, as: UTF8.self), index + 1)
         }
         return nil
     }
 
-    /// Splits a passfile line at unescaped `:`s, removing the escapes.
-    static func split(_ line: Substring) -> [String] {
-        var fields: [String] = []
-        var current = ""
-        var escaped = false
-        for character in line {
-            if escaped {
-                current.append(character)
-                escaped = false
-            } else if character == "\\" {
+    /// libpq's `pwdfMatchesString`: whether the field at `start` matches `token`; the index after
+    /// its `:` when it does.
+    static func fieldMatches(_ line: [UInt8], from start: Int, _ token: [UInt8]) -> Int? {
+        let colon = UInt8(ascii: ":")
+        if start + 1 < line.count, line[start] == UInt8(ascii: "*"), line[start + 1] == colon { return start + 2 }
+        var index = start
+        var matched = 0
+        while index < line.count {
+            var escaped = false
+            if line[index] == UInt8(ascii: "\\") {
+                index += 1
                 escaped = true
-            } else if character == ":" {
-                fields.append(current)
-                current = ""
-            } else {
-                current.append(character)
+                if index == line.count { return nil }
             }
+            if line[index] == colon, !escaped, matched == token.count { return index + 1 }
+            guard matched < token.count, line[index] == token[matched] else { return nil }
+            index += 1
+            matched += 1
         }
-        fields.append(current)
-        return fields
+        return nil
     }
 }

@@ -95,6 +95,27 @@ extension EndToEnd {
             }
         }
 
+        /// `run` refuses a PostgreSQL state at start; a reload must not bring one in behind it.
+        @Test func aReloadThatAddsAPostgreSQLStateIsRejected() async throws {
+            try await DaemonFixture.with { fixture in
+                try fixture.write("page.html", "v1\n")
+                try await fixture.startDaemon()
+                let good = try String(contentsOfFile: fixture.configPath, encoding: .utf8)
+                let fleet = "url = \"postgresql://purgewatch@127.0.0.1:9/fleet\"\n"
+                let changed =
+                    good.contains("[state]\n") ? good.replacingOccurrences(of: "[state]\n", with: "[state]\n" + fleet) : good + "\n[state]\n" + fleet
+                try changed.write(toFile: fixture.configPath, atomically: true, encoding: .utf8)
+                kill(try #require(fixture.daemon?.pid), SIGHUP)
+                #expect(await fixture.notify?.message(timeout: .seconds(10)) { $0.contains("READY=1") } != nil)
+                #expect(await fixture.eventually { fixture.daemon?.log.contains("reload rejected") == true })
+                #expect(fixture.daemon?.log.contains("[state] url or [fleet] changed") == true, "\(fixture.daemon?.log ?? "")")
+                #expect(fixture.daemon?.isRunning == true)
+                // Still this origin on its own state: a change is purged as before.
+                try fixture.write("page.html", "v2\n")
+                #expect(await fixture.eventually { fixture.purged == [Self.www + "page.html"] }, "\(fixture.daemon?.log ?? "")")
+            }
+        }
+
         /// EdgeOne (SPEC §10): a target whose own status ends `timeout` is sent again like a
         /// failed one, up to 3 times.
         @Test(arguments: Product.allCases)

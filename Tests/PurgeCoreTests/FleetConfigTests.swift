@@ -38,11 +38,25 @@ import Testing
             text: text, sourcePath: "/etc/purgewatch/shop.toml", workingDirectory: "/", environment: [:],
             hostName: "web7.dc1.example.net")
         let fleet = try #require(config.fleet)
-        #expect(fleet.origin == "web7", "the host name, up to its first dot")
+        #expect(fleet.origin == "web7.dc1.example.net", "the host name, whole: web7 of another data centre is another origin")
         #expect(fleet.site == "shop", "the config file's stem")
         #expect(fleet.account == "default")
         #expect(fleet.converge.milliseconds == 120_000 && fleet.originTimeout.milliseconds == 30_000)
         #expect(config.state.path == "/etc/purgewatch/.purgewatch/shop.sqlite", "this origin's manifest stays local")
+    }
+
+    @Test func aDefaultThatIsNoNameSaysItIsTheDefault() throws {
+        let text = ProductConfigTests.site + "\n[state]\nurl = \"postgresql://app@db/app\"\n"
+        #expect(throws: ConfigError.self) {
+            try ConfigParser.parse(text: text, sourcePath: "/etc/purgewatch/shop.toml", workingDirectory: "/", environment: [:], hostName: "web 7")
+        }
+        do {
+            _ = try ConfigParser.parse(
+                text: text, sourcePath: "/etc/purgewatch/shop.toml", workingDirectory: "/", environment: [:], hostName: "web 7")
+        } catch {
+            #expect(error.keyPath == "fleet.origin")
+            #expect(error.message.contains("(the default: the host name; set origin = "), "\(error)")
+        }
     }
 
     @Test func aSingleOriginHasNoFleet() throws {
@@ -54,6 +68,8 @@ import Testing
     @Test(arguments: [
         ("[fleet]\norigin = \"web1\"\n", "fleet", "needs a PostgreSQL [state] url"),
         ("[state]\nurl = \"postgresql://app:hunter2@db/app\"\n", "state.url", "must not carry a password"),
+        ("[state]\nurl = \"postgresql://app@db/app?sslmode=require&password=hunter2\"\n", "state.url", "must not carry a password"),
+        ("[state]\nurl = \"postgresql://app@db/app?application_name=x\"\n", "state.url", "application_name is not supported"),
         ("[state]\nurl = \"mysql://app@db/app\"\n", "state.url", "must be a PostgreSQL URL"),
         ("[state]\nurl = \"postgresql://db/app\"\n", "state.url", "names no user"),
         ("[state]\nurl = \"postgresql://app@db/app\"\n[fleet]\norigin = \"web 1\"\n", "fleet.origin", "is not a name"),

@@ -282,7 +282,7 @@ _purgewatch_explain() {
 
 _purgewatch_check-config() {
     repeating_flags=()
-    non_repeating_flags=(--require-credentials --version -h --help)
+    non_repeating_flags=(--require-credentials --require-database --version -h --help)
     repeating_options=()
     non_repeating_options=(--config)
     __purgewatch_offer_flags_options 0

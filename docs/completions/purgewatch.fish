@@ -35,7 +35,7 @@ function __purgewatch_parse_tokens -S
         case 'explain'
             __purgewatch_parse_subcommand -r 1 'config=' 'json' 'version' 'h/help'
         case 'check-config'
-            __purgewatch_parse_subcommand 0 'config=' 'require-credentials' 'version' 'h/help'
+            __purgewatch_parse_subcommand 0 'config=' 'require-credentials' 'require-database' 'version' 'h/help'
         case 'help'
             __purgewatch_parse_subcommand -r 1 'version'
         end
@@ -137,6 +137,7 @@ complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_
 complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch explain" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch check-config" config' -l 'config' -d 'The site\'s TOML config file.' -rfka ''
 complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch check-config" require-credentials' -l 'require-credentials' -d 'Fail (exit 78) when no usable credentials are found, e.g. in ExecStartPre=.'
+complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch check-config" require-database' -l 'require-database' -d 'With a PostgreSQL [state] url: connect to it, and fail (69) when it cannot be used.'
 complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch check-config" version' -l 'version' -d 'Show the version.'
 complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch check-config" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'purgewatch' -n '__purgewatch_should_offer_completions_for_flags_or_options "purgewatch help" version' -l 'version' -d 'Show the version.'

@@ -133,6 +133,23 @@ public struct ConfigParser {
         if text.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
             throw error(path, "must not contain spaces or control characters")
         }
+        // Only the parameters purgewatch reads: anything else (a `password=` above all) is refused
+        // by its name alone, so no value of it is ever printed.
+        if let query = afterScheme.firstIndex(of: "?") {
+            for pair in afterScheme[afterScheme.index(after: query)...].split(separator: "&") {
+                let name = pair.prefix { $0 != "=" }.lowercased()
+                guard name == "sslmode" || name == "host" else {
+                    if name == "password" {
+                        throw error(
+                            path,
+                            "must not carry a password (it would be printed and kept in the file): give it in PGPASSWORD, the systemd credential postgresql-password, or the passfile (PGPASSFILE or ~/.pgpass)"
+                        )
+                    }
+                    let shown = name.count <= 32 && name.allSatisfy({ $0.isLetter || $0 == "_" }) ? name : "given"
+                    throw error(path, "the URL parameter \(shown) is not supported (only sslmode and host)")
+                }
+            }
+        }
     }
 
     /// `[fleet]`, only beside a PostgreSQL `[state] url` (SPEC §9); its defaults when the table is
@@ -146,22 +163,28 @@ public struct ConfigParser {
         if let section {
             try checkKeys(section, path: "fleet", allowed: ["origin", "site", "account", "converge", "origin_timeout"])
         }
-        func name(_ key: String, default value: String) throws(ConfigError) -> String {
+        func name(_ key: String, default value: String, from source: String) throws(ConfigError) -> String {
             var text = value
-            if let section, let given = try string(section, key, path: "fleet.\(key)") { text = given }
+            var given = false
+            if let section, let written = try string(section, key, path: "fleet.\(key)") {
+                text = written
+                given = true
+            }
             guard !text.isEmpty, text.utf8.count <= 64,
                 text.unicodeScalars.allSatisfy({
                     $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
                 })
             else {
+                let origin = given ? "" : " (the default: \(source); set \(key) = \"…\")"
                 throw error(
-                    "fleet.\(key)", "\(quoted(text)) is not a name: 1 to 64 of A-Z a-z 0-9 . _ - (it is shown by status and keys the shared state)")
+                    "fleet.\(key)",
+                    "\(quoted(text))\(origin) is not a name: 1 to 64 of A-Z a-z 0-9 . _ - (it is shown by status and keys the shared state)")
             }
             return text
         }
-        let origin = try name("origin", default: String(hostName.prefix { $0 != "." }))
-        let site = try name("site", default: configStem)
-        let account = try name("account", default: "default")
+        let origin = try name("origin", default: hostName, from: "the host name")
+        let site = try name("site", default: configStem, from: "the config file's name")
+        let account = try name("account", default: "default", from: "\"default\"")
         let converge = try duration(section, "converge", path: "fleet.converge") ?? ConfigDuration(milliseconds: 120_000)
         let originTimeout = try duration(section, "origin_timeout", path: "fleet.origin_timeout") ?? ConfigDuration(milliseconds: 30_000)
         guard converge.milliseconds > 0 else { throw error("fleet.converge", "must be greater than 0") }

@@ -23,7 +23,15 @@ extension SiteConfig {
             sourcePath: path,
             workingDirectory: FileManager.default.currentDirectoryPath,
             environment: environment,
-            hostName: ProcessInfo.processInfo.hostName
+            hostName: hostName()
         )
     }
+}
+
+/// The machine's name as `uname -n` and `hostname` say it (`gethostname(2)`: no DNS lookup, unlike
+/// Foundation's `ProcessInfo.hostName`), `[fleet] origin`'s default.
+private func hostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

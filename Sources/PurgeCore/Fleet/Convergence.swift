@@ -3,6 +3,10 @@
 /// reported it, at once with a warning naming the origins that lag, and once more when they have
 /// caught up (the CDN may have fetched the old bytes from a laggard in between).
 ///
+/// A newer version of the path supersedes this one: the caller drops this machine and starts one
+/// for the newer content (an origin holding a third content lags here until then). With no live
+/// origin at all, nothing serves the old bytes: it is purged at once.
+///
 /// A pure state machine over one path's new version: the origins' latest observations of the
 /// path, their heartbeats and the clock are inputs; what to do, and when to look again, are its
 /// answers. Times are wall-clock milliseconds, as the shared state keeps them. Table-tested
@@ -71,14 +75,11 @@ public struct Convergence: Sendable, Equatable {
         origin.lastSeenMilliseconds + originTimeoutMilliseconds > now
     }
 
-    /// Whether `origin` holds the version. An origin that never reported the path holds a
-    /// deletion (it has nothing to serve there), never new bytes.
+    /// Whether `origin` holds the version: it reported exactly that content. An origin with no
+    /// report of the path does not — it may hold the file unchanged since its baseline — so it
+    /// lags until it reports (or until `converge`).
     public func holds(_ origin: Origin) -> Bool {
-        switch (origin.observed, target) {
-        case (nil, .deleted): true
-        case (nil, .bytes): false
-        case (let observed?, _): observed == target
-        }
+        origin.observed == target
     }
 
     /// Looks at the origins at `now`, moves on, and says what to do.

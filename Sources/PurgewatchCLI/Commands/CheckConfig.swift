@@ -12,7 +12,8 @@ struct CheckConfig: AsyncParsableCommand {
             Credentials are checked for presence only (never printed); missing ones are a warning, \
             or an error (78) with --require-credentials. With a PostgreSQL [state] url, the \
             password's source is named (never the password), and --require-database connects \
-            to it (69 when it cannot be reached, 78 when its schema is newer than this build's).
+            to it (69 when it cannot be used: unreachable, or it refuses the user, the password or the \
+            database; 78 when its schema is newer than this build's).
             """
     )
 
@@ -21,12 +22,13 @@ struct CheckConfig: AsyncParsableCommand {
     @Flag(name: .long, help: "Fail (exit 78) when no usable credentials are found, e.g. in ExecStartPre=.")
     var requireCredentials = false
 
-    @Flag(name: .long, help: "With a PostgreSQL [state] url: connect to it, and fail (69) when it cannot be reached.")
+    @Flag(name: .long, help: "With a PostgreSQL [state] url: connect to it, and fail (69) when it cannot be used.")
     var requireDatabase = false
 
     func run() async throws {
         let config = try options.load()
         let credentials = CredentialCheck.check(config, environment: ProcessInfo.processInfo.environment)
+        let databaseURL = try FleetCheck.parse(config)
         Console.out("# \(config.sourcePath): valid")
         Console.out("# credentials: \(credentials.description)")
         Console.out(config.resolvedSettings)
@@ -42,8 +44,8 @@ struct CheckConfig: AsyncParsableCommand {
             Console.err((requireCredentials ? "" : "warning: ") + problem)
             if requireCredentials { throw SysExit.config }
         }
-        if let text = config.state.url {
-            try await FleetCheck.report(url: text, config: config, requireDatabase: requireDatabase)
+        if let databaseURL {
+            try await FleetCheck.report(url: databaseURL, requireDatabase: requireDatabase)
         } else if requireDatabase {
             Console.err("--require-database: no [state] url is set; the state is the SQLite file \(config.state.path)")
         }

@@ -7,14 +7,19 @@ import PurgeCore
 /// password would come from (never the password), and — with `--require-database` — whether the
 /// database answers and which schema it holds, without writing to it.
 enum FleetCheck {
-    static func report(url text: String, config: SiteConfig, requireDatabase: Bool) async throws {
-        let url: PostgresURL
+    /// `[state] url` read in full (host, port, `sslmode`), before the config is called valid.
+    /// - Throws: exit 78, having said why.
+    static func parse(_ config: SiteConfig) throws -> PostgresURL? {
+        guard let text = config.state.url else { return nil }
         do {
-            url = try PostgresURL(text)
+            return try PostgresURL(text)
         } catch {
             Console.err("\(config.sourcePath): state.url: \(error)")
             throw SysExit.config
         }
+    }
+
+    static func report(url: PostgresURL, requireDatabase: Bool) async throws {
         let password = PostgresPassword.resolve(for: url, environment: ProcessInfo.processInfo.environment)
         Console.out("# database: \(url); password: \(password.source)")
         for note in password.notes { Console.err("warning: \(note)") }
@@ -28,7 +33,7 @@ enum FleetCheck {
         do {
             installed = try await PostgresSchema.installedVersion(url: url, password: password.value, logger: logger)
         } catch {
-            Console.err("cannot reach the database: \(error)")
+            Console.err("cannot use the database: \(error)")
             throw SysExit.unavailable
         }
         switch installed {
