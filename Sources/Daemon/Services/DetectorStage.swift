@@ -372,6 +372,7 @@ final class DetectorStage {
         let mapper = config.mapper
         let area = config.purge.area.rawValue
         var urls: [NewQueueRow] = []
+        urls.reserveCapacity(changes.count)  // most files map to one URL: no doubling for 5,000 (issue 23)
         for change in changes where kinds.contains(change.kind.rawValue) {
             if change.kind == .created, baselineDeferred.contains(change.path) { continue }
             for url in mapper.map(change.path).urls {

@@ -31,9 +31,11 @@ public struct Detector: Sendable {
     /// The size of each `read` when hashing: 128 KiB, as coreutils reads (one buffer per
     /// walking thread; 1 MiB buffers were a quarter of the daemon's peak heap, issue 23).
     public var readSize: Int = 128 << 10
-    /// Manifest rows read per short read transaction while a walk is merged with them (each
-    /// walking thread holds one chunk: ≈ 200 B a row with its path and digest).
-    var manifestChunk = 1_024
+    /// Manifest rows read per short read transaction while a walk is merged with them, and
+    /// refreshed rows written per write transaction (each walking thread holds one chunk of each:
+    /// ≈ 200 B a row with its path and digest; at 1,024 the two chunks of two threads were
+    /// ≈ 0.8 MiB of the 50k peak, issue 23).
+    var manifestChunk = 512
     /// Threads a walk of the whole tree uses (the root's entries cut into this many parts,
     /// each merged with its own range of the manifest): the cores, at most 2.
     public var walkThreads = max(1, min(2, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
@@ -97,7 +99,9 @@ public struct Detector: Sendable {
         try db.transaction { tx in
             let result = try body(tx)
             for path in detection.manifestDeletions { try tx.deleteManifestEntry(path: path) }
-            for entry in detection.manifestUpserts { try tx.upsertManifestEntry(entry) }
+            for part in detection.manifestUpsertParts {
+                for entry in part { try tx.upsertManifestEntry(entry) }
+            }
             if try detection.isBaseline || tx.metaValue(Self.baselineKey) == nil {
                 try tx.setMetaValue(Self.baselineKey, .integer(FileSystem.nowNanoseconds()))
             }
@@ -152,6 +156,18 @@ public struct Detector: Sendable {
         private(set) var hashed = 0
         private(set) var rowsAdded = 0
         private(set) var rowsRefreshed = 0
+        /// ``changes``, moved out: the merge keeps none.
+        func takeChanges() -> [Change] {
+            defer { changes = [] }
+            return changes
+        }
+
+        /// ``upserts``, moved out: the merge keeps none.
+        func takeUpserts() -> [ManifestEntry] {
+            defer { upserts = [] }
+            return upserts
+        }
+
         /// Rows acknowledging no change, written every ``chunkSize``.
         private var refreshed: [ManifestEntry] = []
         private var chunk: [ManifestEntry] = []
@@ -328,7 +344,7 @@ public struct Detector: Sendable {
         // by one: "blog.html" sorts between "blog" and "blog/a.html" because '.' < '/'.)
         let now = FileSystem.nowNanoseconds()
         var changes: [Change] = []
-        var upserts: [ManifestEntry] = []
+        var upsertParts: [[ManifestEntry]] = []
         var deletions: [[UInt8]] = []
         var unreadable: [RelativePath] = []
         var unreadableErrnos: [RelativePath: Int32] = [:]
@@ -343,10 +359,26 @@ public struct Detector: Sendable {
         for scopePath in scopes {
             let merges = walk(
                 scopePath, rootFD: rootFD, walker: walker, db: db, isBaseline: isBaseline, now: now, hashers: hashers)
+            for merge in merges { try merge.finish() }
+            // Each part's arrays are moved out of it: its rows to write are kept as they are
+            // (one part per walking thread, not joined); its changes are joined, the only merge
+            // of a scope's taken as it is, the parts of a split walk into an array of the exact
+            // size (appending copies grew by doubling while every part was still held: the
+            // height of the peak after a 5,000-file deploy, issue 23). Never an exact
+            // reservation per scope: a deploy can touch 20,000 of them.
+            if merges.count > 1 {
+                changes.reserveCapacity(changes.count + merges.reduce(0) { $0 + $1.changes.count + $1.deletions.count })
+            }
             for merge in merges {
-                try merge.finish()
-                changes += merge.changes
-                upserts += merge.upserts
+                if changes.isEmpty && merges.count == 1 { changes = merge.takeChanges() } else { changes += merge.takeChanges() }
+                let part = merge.takeUpserts()
+                if !part.isEmpty {
+                    if merges.count > 1 || upsertParts.isEmpty {
+                        upsertParts.append(part)
+                    } else {
+                        upsertParts[upsertParts.count - 1] += part  // one array for every scope's few rows
+                    }
+                }
                 deletions += merge.deletions
                 unreadable += merge.unreadable
                 unreadableErrnos.merge(merge.unreadableErrnos) { first, _ in first }
@@ -362,7 +394,7 @@ public struct Detector: Sendable {
         changes.sort { $0.path < $1.path || ($0.path == $1.path && $0.kind.rawValue < $1.kind.rawValue) }
         var detection = Detection(
             changes: isBaseline ? [] : changes, isBaseline: isBaseline, filesScanned: filesScanned,
-            filesHashed: hashed, unreadable: unreadable, manifestUpserts: upserts,
+            filesHashed: hashed, unreadable: unreadable, manifestUpsertParts: upsertParts,
             manifestDeletions: deletions)
         detection.manifestRowsAdded = rowsAdded
         detection.manifestRowsRefreshed = rowsRefreshed
