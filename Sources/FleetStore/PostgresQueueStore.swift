@@ -170,9 +170,9 @@ public final class PostgresQueueStore: QueueStore {
         }
     }
 
-    public nonisolated(nonsending) func planBatches(nowMilliseconds: Int64, _ plan: ([QueueRow]) throws -> [NewBatch]) async throws {
+    public nonisolated(nonsending) func planBatches(nowMilliseconds: Int64, _ plan: ([PendingURL]) throws -> [NewBatch]) async throws {
         try await transaction { unit in
-            let pending = try await unit.pendingQueue(forUpdate: true)
+            let pending = try await unit.pendingToPlan(forUpdate: true)
             guard !pending.isEmpty else { return }
             for batch in try plan(pending) {
                 try await unit.insertBatch(

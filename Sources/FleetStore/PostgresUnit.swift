@@ -81,6 +81,19 @@ struct PostgresUnit {
             "SELECT \(unescaped: Self.queueColumns) FROM queue WHERE site = \(site) AND state = 'pending' ORDER BY id\(unescaped: lock)")
     }
 
+    /// This site's pending URLs, oldest first, with only what planning needs; locked for the
+    /// transaction when `forUpdate`.
+    func pendingToPlan(forUpdate: Bool) async throws -> [PendingURL] {
+        let lock = forUpdate ? " FOR UPDATE" : ""
+        var urls: [PendingURL] = []
+        let query: PostgresQuery =
+            "SELECT id, url FROM queue WHERE site = \(site) AND state = 'pending' ORDER BY id\(unescaped: lock)"
+        for try await (id, url) in try await run(query).decode((Int64, String).self) {
+            urls.append(PendingURL(id: id, url: url))
+        }
+        return urls
+    }
+
     /// A batch's rows, oldest first; locked for the transaction when `forUpdate`.
     func queueRows(batchID: Int64, forUpdate: Bool) async throws -> [QueueRow] {
         let lock = forUpdate ? " FOR UPDATE" : ""

@@ -53,6 +53,18 @@ public enum QuotaKind: String, Sendable, CaseIterable, Hashable, CustomStringCon
 }
 
 /// A URL waiting in (or moving through) the queue.
+/// A pending URL as the planner needs it: its row and the URL, nothing else (a deploy's 5,000
+/// pending rows read whole were the 50k benchmark's peak, issue 23).
+public struct PendingURL: Sendable, Hashable {
+    public var id: Int64
+    public var url: String
+
+    public init(id: Int64, url: String) {
+        self.id = id
+        self.url = url
+    }
+}
+
 public struct QueueRow: Sendable, Hashable {
     public var id: Int64
     public var url: String
@@ -204,6 +216,13 @@ extension Database {
         try query(
             "SELECT \(Self.queueColumns) FROM queue WHERE state = 'pending' ORDER BY id LIMIT ?",
             [.integer(Int64(min(limit, Int(Int64.max))))], queueRow)
+    }
+
+    /// Pending URLs, oldest first, with only what planning needs.
+    public func pendingToPlan() throws -> [PendingURL] {
+        try query("SELECT id, url FROM queue WHERE state = 'pending' ORDER BY id") { s in
+            PendingURL(id: s.int64(0), url: s.text(1) ?? "")
+        }
     }
 
     public func queueRows(batchID: Int64) throws -> [QueueRow] {

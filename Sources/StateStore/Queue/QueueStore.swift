@@ -25,7 +25,7 @@ public protocol QueueStore: Sendable {
     /// batches it returns are inserted before anything else can change the queue. A pending
     /// URL read here is in a batch or still pending when it returns, never lost between a read
     /// and a write. `plan` is not called when nothing is pending.
-    nonisolated(nonsending) func planBatches(nowMilliseconds: Int64, _ plan: ([QueueRow]) throws -> [NewBatch]) async throws
+    nonisolated(nonsending) func planBatches(nowMilliseconds: Int64, _ plan: ([PendingURL]) throws -> [NewBatch]) async throws
     /// Batches in `state` (all of them, or only those due by `dueBy`), oldest first.
     nonisolated(nonsending) func batches(in state: BatchState, dueBy: Int64?) async throws -> [BatchRow]
     /// Deletes a batch that was never accepted; its rows are pending again (or superseded).
@@ -284,9 +284,9 @@ public final class SQLiteQueueStore: QueueStore {
         }
     }
 
-    public nonisolated(nonsending) func planBatches(nowMilliseconds: Int64, _ plan: ([QueueRow]) throws -> [NewBatch]) async throws {
+    public nonisolated(nonsending) func planBatches(nowMilliseconds: Int64, _ plan: ([PendingURL]) throws -> [NewBatch]) async throws {
         try db.transaction { tx in
-            let pending = try tx.pendingQueue()
+            let pending = try tx.pendingToPlan()
             guard !pending.isEmpty else { return }
             for batch in try plan(pending) {
                 _ = try tx.insertBatch(
