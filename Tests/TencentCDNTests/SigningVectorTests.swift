@@ -178,6 +178,10 @@ struct SigningVectorTests {
         #expect(try Endpoint("https://cdn.example.test:8443").hostHeader == "cdn.example.test:8443")
         #expect(try Endpoint("http://localhost:9").url == "http://localhost:9/")
         #expect(try Endpoint("http://[::1]:9").hostHeader == "[::1]:9")
+        #expect(try Endpoint("HTTPS://CDN.TencentCloudAPI.com").url == "https://cdn.tencentcloudapi.com/")
+        #expect(try Endpoint("https://cdn.tencentcloudapi.com:").hostHeader == "cdn.tencentcloudapi.com", "an empty port is none")
+        #expect(try Endpoint("https://[2001:db8::1]:8443").hostHeader == "[2001:db8::1]:8443")
+        #expect(try Endpoint("http://127.0.0.1:80/").url == "http://127.0.0.1/")
     }
 
     @Test(
@@ -185,6 +189,13 @@ struct SigningVectorTests {
         arguments: [
             "http://cdn.tencentcloudapi.com", "http://10.0.0.1:80", "ftp://127.0.0.1", "cdn.tencentcloudapi.com",
             "http://128.0.0.1",
+            // Only scheme://host[:port], parsed without Foundation's URL (issue 23): what
+            // URLComponents refused, or the old check did, is refused still.
+            "https://user@cdn.tencentcloudapi.com", "https://user:pw@cdn.tencentcloudapi.com", "https://cdn.tencentcloudapi.com/v3",
+            "https://cdn.tencentcloudapi.com?x=1", "https://cdn.tencentcloudapi.com#f", "https://", "https://:443",
+            "https://cdn.tencentcloudapi.com:99999", "https://cdn.tencentcloudapi.com:+80", "https://cdn.tencentcloudapi.com:x",
+            "https://cdn .tencentcloudapi.com", "https://cdn.tencentcloudapi.com\n", "https://bücher.example", "https://[::1",
+            "https://[::1]x", "https:cdn.tencentcloudapi.com", "",
         ]
     )
     func insecureEndpoints(_ endpoint: String) {

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A validated API endpoint: `https://host[:port]`, or `http://` on a loopback host only (tests).
 struct Endpoint: Sendable, Equatable {
     var scheme: String
@@ -13,12 +11,35 @@ struct Endpoint: Sendable, Equatable {
         func invalid(_ why: String) -> TencentCloudError {
             .client("InvalidEndpoint", "endpoint \(string) \(why)", errorClass: .permanent)
         }
-        guard let components = URLComponents(string: string), let scheme = components.scheme?.lowercased(),
-            let rawHost = components.host, !rawHost.isEmpty
+        // Parsed by hand, not with URLComponents: its `host` runs IDNA through ICU, whose
+        // normalisation data (and code) then stayed resident in the daemon for a host that is
+        // ASCII (issue 23). A host that is not ASCII is refused: the API's hosts are ASCII.
+        guard !string.contains(where: { !$0.isASCII || $0.isWhitespace }), let colon = string.firstIndex(of: ":"),
+            string[colon...].hasPrefix("://")
         else { throw invalid("is not an absolute URL") }
-        guard components.user == nil, components.password == nil, components.query == nil,
-            components.fragment == nil, components.path.isEmpty || components.path == "/"
-        else { throw invalid("must be only scheme://host[:port]") }
+        let scheme = string[..<colon].lowercased()
+        let rest = string[string.index(colon, offsetBy: 3)...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard !authority.contains("@"), rest[authorityEnd...].isEmpty || rest[authorityEnd...] == "/" else {
+            throw invalid("must be only scheme://host[:port]")
+        }
+        var rawHost = authority
+        var portText: Substring = ""
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { throw invalid("is not an absolute URL") }
+            rawHost = authority[...close]
+            let after = authority[authority.index(after: close)...]
+            guard after.isEmpty || after.hasPrefix(":") else { throw invalid("is not an absolute URL") }
+            portText = after.dropFirst()
+        } else if let portColon = authority.lastIndex(of: ":") {
+            rawHost = authority[..<portColon]
+            portText = authority[authority.index(after: portColon)...]
+        }
+        let port = portText.isEmpty || !portText.allSatisfy(\.isNumber) ? nil : Int(portText)
+        guard !rawHost.isEmpty, rawHost != "[]", portText.isEmpty || (port.map { (0...65_535).contains($0) } ?? false) else {
+            throw invalid("is not an absolute URL")
+        }
         var host = rawHost.lowercased()
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         switch scheme {
@@ -32,7 +53,7 @@ struct Endpoint: Sendable, Equatable {
         }
         let defaultPort = scheme == "https" ? 443 : 80
         var header = host.contains(":") ? "[\(host)]" : host
-        if let port = components.port, port != defaultPort { header += ":\(port)" }
+        if let port, port != defaultPort { header += ":\(port)" }
         self.scheme = scheme
         self.hostHeader = header
         self.url = "\(scheme)://\(header)/"
