@@ -195,10 +195,13 @@ struct SigningVectorTests {
             "https://cdn.tencentcloudapi.com?x=1", "https://cdn.tencentcloudapi.com#f", "https://", "https://:443",
             "https://cdn.tencentcloudapi.com:99999", "https://cdn.tencentcloudapi.com:+80", "https://cdn.tencentcloudapi.com:x",
             "https://cdn .tencentcloudapi.com", "https://cdn.tencentcloudapi.com\n", "https://bücher.example", "https://[::1",
-            "https://[::1]x", "https:cdn.tencentcloudapi.com", "",
+            "https://[::1]x", "https:cdn.tencentcloudapi.com", "", "https://2001:db8::1", "https://a:b:443", "https://::1",
+            "https://[cdn.tencentcloudapi.com]", "http://[127.0.0.1]", "https://[]", "https://cdn\\x.com", "https://cdn%41.com",
+            "https://cdn\u{0}.com", "https://cdn_x.com", "://", ":",
         ]
     )
     func insecureEndpoints(_ endpoint: String) {
-        #expect(throws: TencentCloudError.self) { try Endpoint(endpoint) }
+        let error = #expect(throws: TencentCloudError.self) { try Endpoint(endpoint) }
+        #expect(error?.code == "ClientError.InvalidEndpoint")
     }
 }

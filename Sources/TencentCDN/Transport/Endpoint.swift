@@ -37,7 +37,7 @@ struct Endpoint: Sendable, Equatable {
             portText = authority[authority.index(after: portColon)...]
         }
         let port = portText.isEmpty || !portText.allSatisfy(\.isNumber) ? nil : Int(portText)
-        guard !rawHost.isEmpty, rawHost != "[]", portText.isEmpty || (port.map { (0...65_535).contains($0) } ?? false) else {
+        guard Self.isHost(rawHost), portText.isEmpty || (port.map { (0...65_535).contains($0) } ?? false) else {
             throw invalid("is not an absolute URL")
         }
         var host = rawHost.lowercased()
@@ -57,6 +57,16 @@ struct Endpoint: Sendable, Equatable {
         self.scheme = scheme
         self.hostHeader = header
         self.url = "\(scheme)://\(header)/"
+    }
+
+    /// A name or IPv4 address (letters, digits, `.` and `-`), or an IPv6 address in brackets
+    /// (hex digits, `:` and `.`, with at least one `:`): nothing else reaches the `Host` header.
+    static func isHost(_ host: Substring) -> Bool {
+        if host.hasPrefix("[") {
+            let inside = host.dropFirst().dropLast()
+            return host.hasSuffix("]") && inside.contains(":") && inside.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+        }
+        return !host.isEmpty && host.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "." || $0 == "-" }
     }
 
     static func isLoopback(_ host: String) -> Bool {
