@@ -37,7 +37,7 @@ extension PurgeWatch {
     /// the first large free, so a deploy's arrays stayed in the heap as holes: issue 23).
     public static func prepareProcess() {
         _ = purgewatch_limit_malloc_arenas(1)
-        _ = purgewatch_fix_malloc_thresholds(64 << 10, 128 << 10)
+        _ = purgewatch_fix_malloc_thresholds(64 << 10, 1 << 20)
     }
 
     /// Parses the process's arguments and runs the command they name (what `@main` on an
