@@ -59,7 +59,7 @@ executed "$work/daemon.list" >"$work/executed.daemon"
 if [ -s "$work/commands.list" ]; then executed "$work/commands.list" >"$work/executed.commands"; else : >"$work/executed.commands"; fi
 nm "$work/purgewatch" | awk '$2 ~ /^[tTwW]$/ { print $1, $3 }' | sort >"$work/symbols"
 {
-    awk 'NR == FNR { ran[$0] = 1; next } ($2 in ran) && !seen[$2]++ { print $2 }' "$work/executed.daemon" "$work/symbols"
+    awk 'FILENAME == ARGV[1] { ran[$0] = 1; next } ($2 in ran) && !seen[$2]++ { print $2 }' "$work/executed.daemon" "$work/symbols"
     awk 'FILENAME == ARGV[1] { daemon[$0] = 1; next } FILENAME == ARGV[2] { ran[$0] = 1; next }
          ($2 in ran) && !($2 in daemon) && !seen[$2]++ { print $2 }' "$work/executed.daemon" "$work/executed.commands" "$work/symbols"
 } >scripts/purgewatch.order

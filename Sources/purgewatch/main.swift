@@ -10,7 +10,9 @@ PurgeWatch.prepareProcess()
 // the way: ≈ 1 MiB of .eh_frame_hdr, .eh_frame and libgcc's unwinder brought in once and
 // resident for good (issue 23). The main thread waits for the command instead; nothing in
 // purgewatch runs on the main queue or the main actor. (A command that exits with a status
-// calls exit(3) itself; one that returns has succeeded.)
+// calls exit(3) itself; one that returns has succeeded.) The one unstructured task in the
+// package, on purpose: it is the program's root, and the main thread is not part of the
+// cooperative pool.
 let finished = DispatchSemaphore(value: 0)
 Task.detached {
     await PurgeWatch.runAsRoot()

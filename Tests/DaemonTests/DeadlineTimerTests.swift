@@ -143,6 +143,32 @@ import Testing
         await task.value
     }
 
+    /// What decides is the instant the sleep under way ends, not the deadline armed last: after
+    /// a later arm, one still later than the sleep's instant leaves it alone, and one sooner
+    /// than it wakes it at once.
+    @Test func aDeadlineIsNearerThanTheSleepUnderWayNotThanTheLastOneArmed() async throws {
+        let sleep = ScriptedSleep()
+        let timer = DeadlineTimer()
+        let fired = Mutex(0)
+        let task = Task { await timer.run(sleep: { try await sleep.sleep(until: $0) }, fire: { fired.withLock { $0 += 1 } }) }
+        let first = sleep.now.advanced(by: .seconds(2))
+        timer.arm(first)
+        await Self.settle { sleep.sleeping == 1 }
+        timer.arm(first.advanced(by: .seconds(3)))
+        timer.arm(first.advanced(by: .seconds(1)))  // sooner than the last armed, later than the sleep
+        await Self.settle { false }
+        #expect(sleep.asked == [first], "must not: woken for a deadline later than the sleep's own")
+        let sooner = first.advanced(by: .seconds(-1))
+        timer.arm(sooner)
+        await Self.settle { sleep.asked.count == 2 }
+        #expect(sleep.asked == [first, sooner], "woken at once for a deadline before the sleep's")
+        sleep.advance(by: .seconds(1))
+        await Self.settle { fired.withLock { $0 } == 1 }
+        #expect(fired.withLock { $0 } == 1)
+        task.cancel()
+        await task.value
+    }
+
     /// Disarmed during a sleep: the sleep ends at its instant without firing, and then nothing
     /// sleeps until the timer is armed again.
     @Test func aDisarmedTimerFiresNothingAndThenWaitsWithNoSleep() async throws {

@@ -31,7 +31,8 @@ final class DeadlineTimer: Sendable {
 
     init() {}
 
-    /// The instant the timer sleeps towards (nil: none).
+    /// The instant armed last, to fire at (nil: none). The sleep under way may end sooner (a
+    /// deadline armed before this later one) and then sleeps on to it.
     var deadline: ContinuousClock.Instant? { state.withLock { $0.deadline } }
 
     /// Asks for one wake-up at `deadline` (nil: none needed); it replaces the one armed before.

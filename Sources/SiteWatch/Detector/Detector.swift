@@ -390,6 +390,7 @@ public struct Detector: Sendable {
                 rowsRefreshed += merge.rowsRefreshed
             }
         }
+        changes.reserveCapacity(changes.count + deletions.count)
         for path in deletions { changes.append(Change(path: RelativePath(path), kind: .deleted)) }
         changes.sort { $0.path < $1.path || ($0.path == $1.path && $0.kind.rawValue < $1.kind.rawValue) }
         var detection = Detection(

@@ -52,7 +52,6 @@ public enum QuotaKind: String, Sendable, CaseIterable, Hashable, CustomStringCon
     public var description: String { rawValue }
 }
 
-/// A URL waiting in (or moving through) the queue.
 /// A pending URL as the planner needs it: its row and the URL, nothing else (a deploy's 5,000
 /// pending rows read whole were the 50k benchmark's peak, issue 23).
 public struct PendingURL: Sendable, Hashable {
@@ -65,6 +64,7 @@ public struct PendingURL: Sendable, Hashable {
     }
 }
 
+/// A URL waiting in (or moving through) the queue.
 public struct QueueRow: Sendable, Hashable {
     public var id: Int64
     public var url: String
