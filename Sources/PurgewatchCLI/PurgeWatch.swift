@@ -32,9 +32,10 @@ extension PurgeWatch {
     /// second arena held ≈ 0.2–1 MiB: issue 23). Called from the executable's top-level code,
     /// synchronously, before `runAsRoot`: any later call is too late (the cooperative pool has
     /// allocated by then). Then fixed malloc thresholds: blocks of 64 KiB or more (a
-    /// comparison's arrays, a hashing buffer) are mapped on their own and unmapped when freed,
-    /// and the heap's top is given back past 128 KiB free (glibc's defaults adapt upwards after
-    /// the first large free, so a deploy's arrays stayed in the heap as holes: issue 23).
+    /// comparison's arrays, a hashing buffer) are mapped on their own and unmapped when freed
+    /// (glibc's default rises after the first large free, and a deploy's arrays then stayed in
+    /// the heap as holes: issue 23), and the heap's top is given back past 1 MiB free (at
+    /// 128 KiB it shrank and grew back around every manifest chunk: READY warm 35 % slower).
     public static func prepareProcess() {
         _ = purgewatch_limit_malloc_arenas(1)
         _ = purgewatch_fix_malloc_thresholds(64 << 10, 1 << 20)
