@@ -134,14 +134,7 @@ public final class PostgresQueueStore: QueueStore {
 
     public nonisolated(nonsending) func enqueue(_ urls: [NewQueueRow], nowMilliseconds: Int64) async throws -> Int {
         guard !urls.isEmpty else { return 0 }
-        return try await transaction { unit in
-            var added = 0
-            for url in urls
-            where try await unit.enqueue(url: url.url, area: url.area, path: url.path, kind: url.kind, nowMilliseconds: nowMilliseconds) {
-                added += 1
-            }
-            return added
-        }
+        return try await transaction { try await $0.enqueue(urls, nowMilliseconds: nowMilliseconds) }
     }
 
     /// Queues a URL for this site unless the same (url, area) is already pending; returns whether

@@ -74,6 +74,34 @@ struct PostgresUnit {
         return false
     }
 
+    /// Queues `urls` for this site in one statement (a deploy's thousands of URLs in one round
+    /// trip, not one each), oldest first by the order given, except a (url, area) already pending
+    /// — or earlier in `urls` — which the partial unique index turns away. Returns how many rows
+    /// were added.
+    func enqueue(_ urls: [NewQueueRow], nowMilliseconds: Int64) async throws -> Int {
+        var added = 0
+        var start = urls.startIndex
+        while start < urls.endIndex {
+            let slice = urls[start..<min(start + Self.enqueueStatementRows, urls.endIndex)]
+            start = slice.endIndex
+            let rows = try await run(
+                """
+                INSERT INTO queue (site, url, area, path, kind, first_seen)
+                SELECT \(site), u.url, u.area, CASE WHEN u.has_path THEN u.path END, u.kind, \(nowMilliseconds)
+                FROM unnest(\(slice.map(\.url))::text[], \(slice.map(\.area))::text[],
+                            \(slice.map { ByteBuffer(bytes: $0.path ?? []) })::bytea[], \(slice.map { $0.path != nil })::boolean[],
+                            \(slice.map(\.kind.rawValue))::text[]) WITH ORDINALITY AS u(url, area, path, has_path, kind, n)
+                ORDER BY u.n
+                ON CONFLICT (site, url, area) WHERE state = 'pending' DO NOTHING RETURNING id
+                """)
+            for try await _ in rows { added += 1 }
+        }
+        return added
+    }
+
+    /// URLs per `INSERT` of ``enqueue(_:nowMilliseconds:)``.
+    static let enqueueStatementRows = 5_000
+
     /// Pending rows, oldest first; locked for the transaction when `forUpdate`.
     func pendingQueue(forUpdate: Bool) async throws -> [QueueRow] {
         let lock = forUpdate ? " FOR UPDATE" : ""

@@ -74,6 +74,18 @@ import Testing
         #expect(try await subject.queueCount(state: .pending) == 3)
     }
 
+    /// A deploy's thousands of URLs in one call (PostgreSQL: more than one statement's worth):
+    /// each queued once, in the order given, a duplicate across the statements' boundary too.
+    @Test(arguments: stores)
+    func aDeploysThousandsOfURLsAreQueuedOnceInTheirOrder(_ kind: String) async throws {
+        let subject = try await Self.make(kind)
+        let urls = (0..<5_002).map { NewQueueRow(url: Self.www + "p\($0)", area: "", path: Array("p\($0)".utf8), kind: .modified) }
+        #expect(try await subject.store.enqueue(urls + [urls[0], urls[5_001]], nowMilliseconds: Self.now) == 5_002)
+        let pending = try await subject.store.pendingURLs()
+        #expect(pending.map(\.url) == urls.map(\.url), "must not: a URL twice, or out of the order given")
+        #expect(pending.map(\.path) == urls.map(\.path))
+    }
+
     @Test(arguments: stores)
     func insertedBatchesTakeTheirRowsAndOnlyThoseArePendingNoMore(_ kind: String) async throws {
         let subject = try await Self.make(kind)
