@@ -12,7 +12,10 @@
 # against `find | xargs sha256sum`; READY warm (restart, manifest complete, nothing changed)
 # against the larger of `find -printf '%s %T@ %i'` and `inotifywait -m -r` until established;
 # peak RSS against inotifywait's, and above the runtime's floor (the same daemon watching an
-# empty tree) per file, with the anonymous / file-backed split; `flush --wait` after changing
+# empty tree) per file, and above the working floor (that daemon once its one file was modified
+# and purged: every stage's code mapped) per file, with the anonymous / file-backed split (every
+# daemon maps its code from pages its faults read in: the binary is dropped from the page cache
+# and a daemon on an empty tree runs first); `flush --wait` after changing
 # one file (and with --full; samples 0.3 s apart so the client's 10 requests/s limit is not
 # what is measured);
 # a burst of every file rewritten, 5,000 of them changed (1 in 10 at 50k; the daily URL quota
@@ -29,7 +32,7 @@ while [ $# -gt 0 ]; do
         --files) sizes+=("${2:?--files needs a number}"); shift 2 ;;
         --scale) scale=1; shift ;;
         --million) million=1; shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 64 ;;
     esac
 done
