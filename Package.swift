@@ -154,7 +154,7 @@ let package = Package(
         .testTarget(
             name: "StateStoreTests",
             dependencies: [
-                "StateStore", "FleetStore", .product(name: "Logging", package: "swift-log"),
+                "StateStore", "FleetStore", "PurgeCore", .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

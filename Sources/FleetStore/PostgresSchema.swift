@@ -18,6 +18,11 @@ import PostgresNIO
 /// (url, area): enqueue is `INSERT … ON CONFLICT DO NOTHING`, so concurrent enqueuers of the same
 /// URL leave one row without a check-then-insert. The quota cache is per site for now (the
 /// account-wide ledger is issue 20 item 3); `meta` is the SQLite file's key/value table, per site.
+///
+/// Version 2 is what each origin of a site reports (SPEC §9, issue 20 item 2): `origins`, one row
+/// per (site, origin) with its first and last heartbeat, and `observations`, the latest content
+/// each origin found at each path (`hash` the SHA-256 of its bytes, NULL when deleted), which
+/// ``PostgresQueueStore/originsObserving(_:)`` hands to ``PurgeCore/Convergence``.
 public enum PostgresSchema {
     /// One step: statements without values (DDL only), applied once.
     public struct Migration: Sendable {
@@ -92,7 +97,31 @@ public enum PostgresSchema {
                     PRIMARY KEY (site, key)
                 )
                 """,
-            ])
+            ]),
+        Migration(
+            version: 2, name: "observations",
+            statements: [
+                """
+                CREATE TABLE origins (
+                    site TEXT NOT NULL,
+                    origin TEXT NOT NULL,
+                    first_seen BIGINT NOT NULL,
+                    last_seen BIGINT NOT NULL,
+                    PRIMARY KEY (site, origin)
+                )
+                """,
+                """
+                CREATE TABLE observations (
+                    site TEXT NOT NULL,
+                    path BYTEA NOT NULL,
+                    origin TEXT NOT NULL,
+                    hash BYTEA,
+                    observed_at BIGINT NOT NULL,
+                    PRIMARY KEY (site, path, origin),
+                    FOREIGN KEY (site, origin) REFERENCES origins (site, origin) ON DELETE CASCADE
+                )
+                """,
+            ]),
     ]
 
     /// The newest version this build knows.

@@ -1,0 +1,127 @@
+import PostgresNIO
+import StateStore
+
+/// What one origin found at one path: the SHA-256 of the file's bytes, or that it is gone.
+public struct Observation: Sendable, Hashable {
+    public enum Content: Sendable, Hashable {
+        case bytes([UInt8])
+        case deleted
+    }
+
+    public var path: [UInt8]
+    public var content: Content
+
+    public init(path: [UInt8], content: Content) {
+        self.path = path
+        self.content = content
+    }
+}
+
+/// One origin of the site as a path's convergence sees it: when it was last heard of, and what
+/// it last reported at the path (nil: never reported it).
+public struct OriginReport: Sendable, Hashable {
+    public var origin: String
+    public var lastSeenMilliseconds: Int64
+    public var content: Observation.Content?
+
+    public init(origin: String, lastSeenMilliseconds: Int64, content: Observation.Content?) {
+        self.origin = origin
+        self.lastSeenMilliseconds = lastSeenMilliseconds
+        self.content = content
+    }
+}
+
+/// The origins' reports (schema version 2, SPEC §9): each origin records what it detected per
+/// path under its own name, with a heartbeat; the convergence of a URL version is computed from
+/// every origin's latest report and heartbeat.
+extension PostgresQueueStore {
+    /// `origin` is alive at `nowMilliseconds` (its heartbeat); the first one also registers it.
+    public nonisolated(nonsending) func heartbeat(origin: String, nowMilliseconds: Int64) async throws {
+        try await transaction { try await $0.heartbeat(origin: origin, nowMilliseconds: nowMilliseconds) }
+    }
+
+    /// Records what `origin` found at these paths, replacing its earlier report of each, with its
+    /// heartbeat: one transaction, one statement per 5,000 paths. A path listed twice keeps the
+    /// later report.
+    public nonisolated(nonsending) func recordObservations(_ observations: [Observation], origin: String, nowMilliseconds: Int64)
+        async throws
+    {
+        try await transaction { unit in
+            try await unit.heartbeat(origin: origin, nowMilliseconds: nowMilliseconds)
+            try await unit.recordObservations(observations, origin: origin, nowMilliseconds: nowMilliseconds)
+        }
+    }
+
+    /// For each of `paths`, every origin of the site — with its last heartbeat, live or not, and
+    /// its report of the path if it made one — sorted by origin name. Paths are returned as given,
+    /// each once.
+    public nonisolated(nonsending) func originsObserving(_ paths: [[UInt8]]) async throws -> [[UInt8]: [OriginReport]] {
+        guard !paths.isEmpty else { return [:] }
+        return try await read { try await $0.originsObserving(paths) }
+    }
+}
+
+extension PostgresUnit {
+    func heartbeat(origin: String, nowMilliseconds: Int64) async throws {
+        try await run(
+            """
+            INSERT INTO origins (site, origin, first_seen, last_seen) VALUES (\(site), \(origin), \(nowMilliseconds), \(nowMilliseconds))
+            ON CONFLICT (site, origin) DO UPDATE SET last_seen = greatest(origins.last_seen, excluded.last_seen)
+            """)
+    }
+
+    func recordObservations(_ observations: [Observation], origin: String, nowMilliseconds: Int64) async throws {
+        // The last report of a path wins; one INSERT may not touch a row twice.
+        var latest: [[UInt8]: Observation.Content] = [:]
+        var order: [[UInt8]] = []
+        for observation in observations {
+            if latest.updateValue(observation.content, forKey: observation.path) == nil { order.append(observation.path) }
+        }
+        var start = order.startIndex
+        while start < order.endIndex {
+            let paths = order[start..<min(start + Self.enqueueStatementRows, order.endIndex)]
+            start = paths.endIndex
+            let hashes = paths.map { path -> ByteBuffer in
+                if case .bytes(let hash) = latest[path] { return ByteBuffer(bytes: hash) }
+                return ByteBuffer()
+            }
+            let deleted = paths.map { latest[$0] == .deleted }
+            try await run(
+                """
+                INSERT INTO observations (site, path, origin, hash, observed_at)
+                SELECT \(site), o.path, \(origin), CASE WHEN o.deleted THEN NULL ELSE o.hash END, \(nowMilliseconds)
+                FROM unnest(\(paths.map { ByteBuffer(bytes: $0) })::bytea[], \(hashes)::bytea[], \(deleted)::boolean[]) AS o(path, hash, deleted)
+                ON CONFLICT (site, path, origin) DO UPDATE SET hash = excluded.hash, observed_at = excluded.observed_at
+                """)
+        }
+    }
+
+    func originsObserving(_ paths: [[UInt8]]) async throws -> [[UInt8]: [OriginReport]] {
+        var reports: [[UInt8]: [OriginReport]] = [:]
+        let unique = Array(Set(paths))
+        var start = unique.startIndex
+        while start < unique.endIndex {
+            let slice = unique[start..<min(start + Self.enqueueStatementRows, unique.endIndex)]
+            start = slice.endIndex
+            for path in slice { reports[path] = [] }
+            let rows = try await run(
+                """
+                SELECT p.path, r.origin, r.last_seen, o.hash IS NOT NULL, o.hash, o.origin IS NOT NULL
+                FROM unnest(\(slice.map { ByteBuffer(bytes: $0) })::bytea[]) AS p(path)
+                CROSS JOIN origins r
+                LEFT JOIN observations o ON o.site = r.site AND o.origin = r.origin AND o.path = p.path
+                WHERE r.site = \(site)
+                ORDER BY p.path, r.origin
+                """)
+            for try await (path, origin, lastSeen, hasHash, hash, reported) in rows.decode(
+                (ByteBuffer, String, Int64, Bool, ByteBuffer?, Bool).self)
+            {
+                let content: Observation.Content? =
+                    !reported ? nil : hasHash ? .bytes(Array(hash?.readableBytesView ?? ByteBuffer().readableBytesView)) : .deleted
+                reports[Array(path.readableBytesView), default: []].append(
+                    OriginReport(origin: origin, lastSeenMilliseconds: lastSeen, content: content))
+            }
+        }
+        return reports
+    }
+}
