@@ -52,21 +52,40 @@ import Testing
         }
     }
 
+    /// A timer running on a scripted sleep, counting its fires.
+    final class Running: Sendable {
+        let sleep = ScriptedSleep()
+        let timer = DeadlineTimer()
+        let fired = Mutex(0)
+        private let task = Mutex<Task<Void, Never>?>(nil)
+
+        init() {
+            let task = Task { [self] in
+                await timer.run(sleep: { try await self.sleep.sleep(until: $0) }, fire: { self.fired.withLock { $0 += 1 } })
+            }
+            self.task.withLock { $0 = task }
+        }
+
+        func stop() async {
+            guard let task = task.withLock({ $0 }) else { return }
+            task.cancel()
+            await task.value
+        }
+    }
+
     /// Waits (yielding, bounded) until `condition` holds.
     static func settle(_ condition: () -> Bool) async {
         for _ in 0..<10_000 where !condition() { await Task.yield() }
     }
 
     @Test func firesAtTheDeadlineOnlyAndNotAtRest() async throws {
-        let sleep = ScriptedSleep()
-        let timer = DeadlineTimer()
-        let fired = Mutex(0)
-        let task = Task { await timer.run(sleep: { try await sleep.sleep(until: $0) }, fire: { fired.withLock { $0 += 1 } }) }
+        let running = Running()
+        let (sleep, timer) = (running.sleep, running.timer)
         // At rest: nothing armed, no sleep asked for, nothing fires however far time moves.
         await Self.settle { false }
         #expect(sleep.asked.isEmpty)
         sleep.advance(by: .seconds(3_600))
-        #expect(fired.withLock { $0 } == 0)
+        #expect(running.fired.withLock { $0 } == 0)
 
         let deadline = sleep.now.advanced(by: .seconds(2))
         timer.arm(deadline)
@@ -74,22 +93,19 @@ import Testing
         #expect(sleep.asked == [deadline])
         sleep.advance(by: .seconds(1))
         await Self.settle { false }
-        #expect(fired.withLock { $0 } == 0, "not before the deadline")
+        #expect(running.fired.withLock { $0 } == 0, "not before the deadline")
         sleep.advance(by: .seconds(1))
-        await Self.settle { fired.withLock { $0 } == 1 }
-        #expect(fired.withLock { $0 } == 1)
+        await Self.settle { running.fired.withLock { $0 } == 1 }
+        #expect(running.fired.withLock { $0 } == 1)
         // Fired once, then disarmed: no further sleep until armed again.
         await Self.settle { false }
         #expect(sleep.asked.count == 1 && timer.deadline == nil)
-        task.cancel()
-        await task.value
+        await running.stop()
     }
 
     @Test func aNearerDeadlineWakesTheSleepAtOnce() async throws {
-        let sleep = ScriptedSleep()
-        let timer = DeadlineTimer()
-        let fired = Mutex(0)
-        let task = Task { await timer.run(sleep: { try await sleep.sleep(until: $0) }, fire: { fired.withLock { $0 += 1 } }) }
+        let running = Running()
+        let (sleep, timer) = (running.sleep, running.timer)
         let far = sleep.now.advanced(by: .seconds(3_600))
         timer.arm(far)
         await Self.settle { sleep.sleeping == 1 }
@@ -98,8 +114,8 @@ import Testing
         await Self.settle { sleep.asked.count == 2 && sleep.sleeping == 1 }
         #expect(sleep.asked == [far, near], "the far sleep was given up for the near one")
         sleep.advance(by: .seconds(2))
-        await Self.settle { fired.withLock { $0 } == 1 }
-        #expect(fired.withLock { $0 } == 1)
+        await Self.settle { running.fired.withLock { $0 } == 1 }
+        #expect(running.fired.withLock { $0 } == 1)
         // Arming the same deadline again changes nothing (no churn per event).
         let next = sleep.now.advanced(by: .seconds(5))
         timer.arm(next)
@@ -107,19 +123,16 @@ import Testing
         timer.arm(next)
         await Self.settle { false }
         #expect(sleep.asked.count == 3)
-        task.cancel()
-        await task.value
-        #expect(fired.withLock { $0 } == 1, "cancelled before the deadline: no fire")
+        await running.stop()
+        #expect(running.fired.withLock { $0 } == 1, "cancelled before the deadline: no fire")
     }
 
     /// A deploy moves the coalescing window's end with every event: each later deadline must not
     /// give up the sleep under way (an interrupted sleep's timer lingers until its instant: one
     /// per event was ≈ 0.8 MiB at the 50k peak, issue 23), and must not fire before it is due.
     @Test func aLaterDeadlineIsSleptTowardsWhenTheCurrentSleepEnds() async throws {
-        let sleep = ScriptedSleep()
-        let timer = DeadlineTimer()
-        let fired = Mutex(0)
-        let task = Task { await timer.run(sleep: { try await sleep.sleep(until: $0) }, fire: { fired.withLock { $0 += 1 } }) }
+        let running = Running()
+        let (sleep, timer) = (running.sleep, running.timer)
         let first = sleep.now.advanced(by: .seconds(2))
         timer.arm(first)
         await Self.settle { sleep.sleeping == 1 }
@@ -130,27 +143,24 @@ import Testing
         sleep.advance(by: .seconds(2))
         await Self.settle { sleep.asked.count == 2 }
         #expect(sleep.asked == [first, last], "the deadline armed last is slept towards next")
-        #expect(fired.withLock { $0 } == 0, "not at the first instant: the deadline moved")
+        #expect(running.fired.withLock { $0 } == 0, "not at the first instant: the deadline moved")
         sleep.advance(by: .milliseconds(2_999))
         await Self.settle { false }
-        #expect(fired.withLock { $0 } == 0, "not before the moved deadline")
+        #expect(running.fired.withLock { $0 } == 0, "not before the moved deadline")
         sleep.advance(by: .milliseconds(1))
-        await Self.settle { fired.withLock { $0 } == 1 }
-        #expect(fired.withLock { $0 } == 1)
+        await Self.settle { running.fired.withLock { $0 } == 1 }
+        #expect(running.fired.withLock { $0 } == 1)
         await Self.settle { false }
         #expect(sleep.asked.count == 2 && sleep.sleeping == 0 && timer.deadline == nil)
-        task.cancel()
-        await task.value
+        await running.stop()
     }
 
     /// What decides is the instant the sleep under way ends, not the deadline armed last: after
     /// a later arm, one still later than the sleep's instant leaves it alone, and one sooner
     /// than it wakes it at once.
     @Test func aDeadlineIsNearerThanTheSleepUnderWayNotThanTheLastOneArmed() async throws {
-        let sleep = ScriptedSleep()
-        let timer = DeadlineTimer()
-        let fired = Mutex(0)
-        let task = Task { await timer.run(sleep: { try await sleep.sleep(until: $0) }, fire: { fired.withLock { $0 += 1 } }) }
+        let running = Running()
+        let (sleep, timer) = (running.sleep, running.timer)
         let first = sleep.now.advanced(by: .seconds(2))
         timer.arm(first)
         await Self.settle { sleep.sleeping == 1 }
@@ -163,36 +173,32 @@ import Testing
         await Self.settle { sleep.asked.count == 2 }
         #expect(sleep.asked == [first, sooner], "woken at once for a deadline before the sleep's")
         sleep.advance(by: .seconds(1))
-        await Self.settle { fired.withLock { $0 } == 1 }
-        #expect(fired.withLock { $0 } == 1)
-        task.cancel()
-        await task.value
+        await Self.settle { running.fired.withLock { $0 } == 1 }
+        #expect(running.fired.withLock { $0 } == 1)
+        await running.stop()
     }
 
     /// Disarmed during a sleep: the sleep ends at its instant without firing, and then nothing
     /// sleeps until the timer is armed again.
     @Test func aDisarmedTimerFiresNothingAndThenWaitsWithNoSleep() async throws {
-        let sleep = ScriptedSleep()
-        let timer = DeadlineTimer()
-        let fired = Mutex(0)
-        let task = Task { await timer.run(sleep: { try await sleep.sleep(until: $0) }, fire: { fired.withLock { $0 += 1 } }) }
+        let running = Running()
+        let (sleep, timer) = (running.sleep, running.timer)
         timer.arm(sleep.now.advanced(by: .seconds(2)))
         await Self.settle { sleep.sleeping == 1 }
         timer.arm(nil)
         sleep.advance(by: .seconds(2))
         await Self.settle { false }
-        #expect(fired.withLock { $0 } == 0)
+        #expect(running.fired.withLock { $0 } == 0)
         #expect(sleep.asked.count == 1 && sleep.sleeping == 0)
         sleep.advance(by: .seconds(3_600))
         await Self.settle { false }
-        #expect(sleep.asked.count == 1 && fired.withLock { $0 } == 0)
+        #expect(sleep.asked.count == 1 && running.fired.withLock { $0 } == 0)
         // Armed again: it sleeps and fires as before.
         timer.arm(sleep.now.advanced(by: .seconds(1)))
         await Self.settle { sleep.sleeping == 1 }
         sleep.advance(by: .seconds(1))
-        await Self.settle { fired.withLock { $0 } == 1 }
-        #expect(fired.withLock { $0 } == 1)
-        task.cancel()
-        await task.value
+        await Self.settle { running.fired.withLock { $0 } == 1 }
+        #expect(running.fired.withLock { $0 } == 1)
+        await running.stop()
     }
 }
