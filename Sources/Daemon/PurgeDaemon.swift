@@ -220,7 +220,7 @@ public actor PurgeDaemon {
         }
         do {
             try await reconcile()
-        } catch let error as DatabaseError where error.isStorageTrouble || error.isBusy {
+        } catch let error as any StoreTrouble where error.isUnavailable || error.isBusy {
             // A full disk at start: keep running (degraded), the walk is retried by the detector.
             storageDegraded = "\(error)"
             logger.error("cannot write the state at start (\(error)): DEGRADED — still watching; the first comparison is retried")
@@ -292,7 +292,7 @@ public actor PurgeDaemon {
                     if more { coalescer.noteChange(at: started) }
                 }
                 storageRecovered(.detector)
-            } catch let error as DatabaseError {
+            } catch let error as any StoreTrouble {
                 // The touched paths were put back (detectAndQueue); the window closes again.
                 try await storageTrouble(error, in: .detector)
                 detection.windowClosed()
@@ -309,7 +309,7 @@ public actor PurgeDaemon {
     /// daemon in a reported degraded state — journald error, STATUS=, still watching — and the
     /// stage retries with a backoff until space returns. No detected change is lost: it is
     /// acknowledged in the manifest only with its queue rows, in one transaction.
-    func storageTrouble(_ error: DatabaseError, in stage: StageHealth.Stage) async throws {
+    func storageTrouble(_ error: any StoreTrouble, in stage: StageHealth.Stage) async throws {
         if error.isBusy {
             logger.warning("the state database is busy (\(error)); retrying")
             try await Task.sleep(for: .milliseconds(200))
@@ -317,8 +317,9 @@ public actor PurgeDaemon {
         }
         if storageDegraded == nil {
             storageDegraded = "\(error)"
+            let remedy = error.remedy ?? "free space on the state's file system (\(statePath))"
             logger.error(
-                "cannot write the state (\(error)): DEGRADED — still watching; retrying every \(options.storageRetry). Free space on the state's file system (\(statePath)); nothing detected is lost."
+                "cannot write the state (\(error)): DEGRADED — still watching; retrying every \(options.storageRetry). To end it: \(remedy); nothing detected is lost."
             )
             updateStatus()
         }
@@ -354,7 +355,7 @@ public actor PurgeDaemon {
             // Batches it got accepted are the verifier's to poll: it looks at its schedule.
             verifierWake.yield()
             storageRecovered(.submitter)
-        } catch let error as DatabaseError {
+        } catch let error as any StoreTrouble {
             try await storageTrouble(error, in: .submitter)
         }
     }
@@ -406,7 +407,7 @@ public actor PurgeDaemon {
             do {
                 try await verifierPass()
                 storageRecovered(.verifier)
-            } catch let error as DatabaseError {
+            } catch let error as any StoreTrouble {
                 try await storageTrouble(error, in: .verifier)
             }
             await verifierScheduled()
@@ -601,7 +602,7 @@ public actor PurgeDaemon {
         }
         do {
             try runDueWork(now: clock.now())
-        } catch let error as DatabaseError {
+        } catch let error as any StoreTrouble {
             // A busy or failing read on the control loop: the next tick tries again.
             logger.debug("control loop: \(error)")
         }

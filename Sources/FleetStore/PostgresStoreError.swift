@@ -1,4 +1,5 @@
 import PostgresNIO
+import StateStore
 
 /// An error from the fleet's PostgreSQL state: what went wrong, in words an operator can act on,
 /// with the server's SQLSTATE when the server said it.
@@ -90,5 +91,33 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable, Equa
     /// True for a unique-index violation (SQLSTATE 23505).
     static func isUniqueViolation(_ error: any Error) -> Bool {
         (error as? PSQLError)?.serverInfo?[.sqlState] == "23505"
+    }
+}
+
+/// A store error the daemon's stages ride out: a server that is away, restarting or out of
+/// resources is unavailable (retried with a backoff, degraded meanwhile); a serialization failure,
+/// a deadlock or a lock not available is busy (retried at once). SQLSTATE classes: 08 connection
+/// exception, 53 insufficient resources, 57P01–57P03 the server shutting down or starting, 58
+/// system error; <https://www.postgresql.org/docs/15/errcodes-appendix.html>.
+extension PostgresStoreError: StoreTrouble {
+    public var isBusy: Bool { ["40001", "40P01", "55P03"].contains(sqlState ?? "") }
+
+    public var isUnavailable: Bool {
+        if code == .connection { return true }
+        guard code == .server, let state = sqlState else { return false }
+        return state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("58") || ["57P01", "57P02", "57P03"].contains(state)
+    }
+
+    public var remedy: String? {
+        guard isUnavailable else { return nil }
+        let where_ = database ?? "in [state] url"
+        switch sqlState {
+        case let state? where state.hasPrefix("28"):
+            return "check the password for \(where_) (PGPASSWORD, the credential postgresql-password or the passfile); the daemon retries"
+        case "3D000":
+            return "create the database \(where_) or correct [state] url; the daemon retries"
+        default:
+            return "check that the database \(where_) is up and reachable; the daemon reconnects by itself"
+        }
     }
 }

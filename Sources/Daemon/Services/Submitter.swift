@@ -566,7 +566,7 @@ final class Submitter: APIStage {
             quotaBook.read(at: clock.wall(), quotaHasRoom(await currentQuotaView()) ? .room : .noRoom)
         } catch is CancellationError {
             throw CancellationError()
-        } catch let error as DatabaseError {
+        } catch let error as any StoreTrouble {
             throw error
         } catch {
             if Task.isCancelled { throw CancellationError() }
