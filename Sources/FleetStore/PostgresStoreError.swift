@@ -110,14 +110,14 @@ extension PostgresStoreError: StoreTrouble {
 
     public var remedy: String? {
         guard isUnavailable else { return nil }
-        let where_ = database ?? "in [state] url"
+        let named = database ?? "in [state] url"
         switch sqlState {
         case let state? where state.hasPrefix("28"):
-            return "check the password for \(where_) (PGPASSWORD, the credential postgresql-password or the passfile); the daemon retries"
+            return "check the password for \(named) (PGPASSWORD, the credential postgresql-password or the passfile); the daemon retries"
         case "3D000":
-            return "create the database \(where_) or correct [state] url; the daemon retries"
+            return "create the database \(named) or correct [state] url; the daemon retries"
         default:
-            return "check that the database \(where_) is up and reachable; the daemon reconnects by itself"
+            return "check that the database \(named) is up and reachable; the daemon reconnects by itself"
         }
     }
 }
