@@ -66,6 +66,9 @@ let package = Package(
             dependencies: [
                 "StateStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // Its pool's errors (a minute without a connection, the pool shut down) are what a
+                // unit throws while the database is away: mapped to store trouble.
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -156,6 +159,7 @@ let package = Package(
             dependencies: [
                 "StateStore", "FleetStore", "PurgeCore", .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
             ]
         ),
         .testTarget(

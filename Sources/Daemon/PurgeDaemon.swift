@@ -317,9 +317,8 @@ public actor PurgeDaemon {
         }
         if storageDegraded == nil {
             storageDegraded = "\(error)"
-            let remedy = error.remedy ?? "free space on the state's file system (\(statePath))"
             logger.error(
-                "cannot write the state (\(error)): DEGRADED — still watching; retrying every \(options.storageRetry). To end it: \(remedy); nothing detected is lost."
+                "cannot write the state (\(error)): DEGRADED — still watching; retrying every \(options.storageRetry). To end it: \(error.remedy); nothing detected is lost."
             )
             updateStatus()
         }

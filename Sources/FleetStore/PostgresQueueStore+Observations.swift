@@ -17,17 +17,21 @@ public struct Observation: Sendable, Hashable {
     }
 }
 
-/// One origin of the site as a path's convergence sees it: when it was last heard of, and what
-/// it last reported at the path (nil: never reported it).
+/// One origin of the site as a path's convergence sees it: when it was last heard of, what it
+/// last reported at the path (nil: never reported it), and since when it has reported that
+/// content (a report of the same content again does not move it: the earliest of the origins'
+/// is when the version was first reported, where `converge` counts from).
 public struct OriginReport: Sendable, Hashable {
     public var origin: String
     public var lastSeenMilliseconds: Int64
     public var content: Observation.Content?
+    public var sinceMilliseconds: Int64?
 
-    public init(origin: String, lastSeenMilliseconds: Int64, content: Observation.Content?) {
+    public init(origin: String, lastSeenMilliseconds: Int64, content: Observation.Content?, sinceMilliseconds: Int64? = nil) {
         self.origin = origin
         self.lastSeenMilliseconds = lastSeenMilliseconds
         self.content = content
+        self.sinceMilliseconds = sinceMilliseconds
     }
 }
 
@@ -91,7 +95,9 @@ extension PostgresUnit {
                 INSERT INTO observations (site, path, origin, hash, observed_at)
                 SELECT \(site), o.path, \(origin), CASE WHEN o.deleted THEN NULL ELSE o.hash END, \(nowMilliseconds)
                 FROM unnest(\(paths.map { ByteBuffer(bytes: $0) })::bytea[], \(hashes)::bytea[], \(deleted)::boolean[]) AS o(path, hash, deleted)
-                ON CONFLICT (site, path, origin) DO UPDATE SET hash = excluded.hash, observed_at = excluded.observed_at
+                ON CONFLICT (site, path, origin) DO UPDATE SET hash = excluded.hash,
+                    observed_at = CASE WHEN observations.hash IS NOT DISTINCT FROM excluded.hash THEN observations.observed_at
+                                       ELSE excluded.observed_at END
                 """)
         }
     }
@@ -106,20 +112,20 @@ extension PostgresUnit {
             for path in slice { reports[path] = [] }
             let rows = try await run(
                 """
-                SELECT p.path, r.origin, r.last_seen, o.hash IS NOT NULL, o.hash, o.origin IS NOT NULL
+                SELECT p.path, r.origin, r.last_seen, o.hash IS NOT NULL, o.hash, o.origin IS NOT NULL, o.observed_at
                 FROM unnest(\(slice.map { ByteBuffer(bytes: $0) })::bytea[]) AS p(path)
                 CROSS JOIN origins r
                 LEFT JOIN observations o ON o.site = r.site AND o.origin = r.origin AND o.path = p.path
                 WHERE r.site = \(site)
-                ORDER BY p.path, r.origin
+                ORDER BY r.origin COLLATE "C"
                 """)
-            for try await (path, origin, lastSeen, hasHash, hash, reported) in rows.decode(
-                (ByteBuffer, String, Int64, Bool, ByteBuffer?, Bool).self)
+            for try await (path, origin, lastSeen, hasHash, hash, reported, since) in rows.decode(
+                (ByteBuffer, String, Int64, Bool, ByteBuffer?, Bool, Int64?).self)
             {
                 let content: Observation.Content? =
                     !reported ? nil : hasHash ? .bytes(Array(hash?.readableBytesView ?? ByteBuffer().readableBytesView)) : .deleted
                 reports[Array(path.readableBytesView), default: []].append(
-                    OriginReport(origin: origin, lastSeenMilliseconds: lastSeen, content: content))
+                    OriginReport(origin: origin, lastSeenMilliseconds: lastSeen, content: content, sinceMilliseconds: since))
             }
         }
         return reports

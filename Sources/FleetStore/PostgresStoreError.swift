@@ -1,5 +1,6 @@
 import PostgresNIO
 import StateStore
+import _ConnectionPoolModule
 
 /// An error from the fleet's PostgreSQL state: what went wrong, in words an operator can act on,
 /// with the server's SQLSTATE when the server said it.
@@ -23,8 +24,12 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable, Equa
         public static let server = Code(name: "server")
         /// The database's schema is newer than this purgewatch knows: it writes nothing.
         public static let schemaTooNew = Code(name: "schema too new")
-        /// A value came back in a shape the store does not expect.
+        /// A value came back in a shape the store does not expect, or postgres-nio and the server
+        /// disagreed on the protocol.
         public static let unexpected = Code(name: "unexpected")
+        /// The server refused the user or the password (SQLSTATE class 28), or no password was
+        /// found for a method that needs one.
+        public static let authentication = Code(name: "authentication")
 
         public var description: String { name }
     }
@@ -64,15 +69,26 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable, Equa
                 if let detail = info[.detail] { message += " (\(detail))" }
                 if let hint = info[.hint] { message += "; hint: \(hint)" }
                 let state = info[.sqlState]
-                // Authentication and connection-level refusals (28xxx, 08xxx, 57P0x, 3D000 no such
-                // database) are the operator's to fix: say so by the code.
-                let connectionStates = ["28", "08", "3D", "57"]
-                let code: Code = state.map { s in connectionStates.contains { s.hasPrefix($0) } } == true ? .connection : .server
-                return PostgresStoreError(code: code, message: scrub(message), sqlState: state, database: database)
+                return PostgresStoreError(code: code(forSQLState: state), message: scrub(message), sqlState: state, database: database)
+            }
+            // A cancelled query or a pool closed under a cancelled task is the stop, not trouble.
+            if error.code == .queryCancelled || (Task.isCancelled && [.poolClosed, .clientClosedConnection].contains(error.code)) {
+                return CancellationError()
             }
             var message = "\(error.code)"
             if let underlying = error.underlying { message += ": \(underlying)" }
-            return PostgresStoreError(code: .connection, message: scrub(message), database: database)
+            let code: Code
+            switch error.code {
+            case .authMechanismRequiresPassword, .unsupportedAuthMechanism, .saslError: code = .authentication
+            case .tooManyParameters, .invalidCommandTag, .unexpectedBackendMessage, .messageDecodingFailure: code = .unexpected
+            default: code = .connection
+            }
+            return PostgresStoreError(code: code, message: scrub(message), database: database)
+        }
+        if let error = error as? ConnectionPoolError {
+            // postgres-nio's pool: no connection for a minute (the circuit breaker), or shut down.
+            if error == .requestCancelled || Task.isCancelled { return CancellationError() }
+            return PostgresStoreError(code: .connection, message: "\(error)", database: database)
         }
         if let error = error as? PostgresDecodingError {
             return PostgresStoreError(
@@ -88,36 +104,49 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable, Equa
         return error
     }
 
+    /// The code of a server's refusal: class 28 is the user's or password's, a connection-level
+    /// one (class 08, 57P01–57P03 the server stopping or starting, 3D000 no such database) is
+    /// `connection`, the rest `server`.
+    static func code(forSQLState state: String?) -> Code {
+        guard let state else { return .server }
+        if state.hasPrefix("28") { return .authentication }
+        if state.hasPrefix("08") || ["57P01", "57P02", "57P03", "3D000"].contains(state) { return .connection }
+        return .server
+    }
+
     /// True for a unique-index violation (SQLSTATE 23505).
     static func isUniqueViolation(_ error: any Error) -> Bool {
         (error as? PSQLError)?.serverInfo?[.sqlState] == "23505"
     }
 }
 
-/// A store error the daemon's stages ride out: a server that is away, restarting or out of
-/// resources is unavailable (retried with a backoff, degraded meanwhile); a serialization failure,
-/// a deadlock or a lock not available is busy (retried at once). SQLSTATE classes: 08 connection
-/// exception, 53 insufficient resources, 57P01–57P03 the server shutting down or starting, 58
-/// system error; <https://www.postgresql.org/docs/15/errcodes-appendix.html>.
+/// A store error the daemon's stages ride out, by SQLSTATE when the server gave one
+/// (<https://www.postgresql.org/docs/15/errcodes-appendix.html>): busy — 40001 serialization
+/// failure, 40P01 deadlock, 55P03 lock not available — is retried at once; unavailable — class 08
+/// connection exception, 53 insufficient resources, 58 system error, 57P01–57P03 the server
+/// stopping or starting, 25006 a read-only transaction (a standby after a failover) — is retried
+/// with a backoff and tolerated at start; without a SQLSTATE, a lost connection is unavailable.
+/// A refused password or a missing database is neither: a start refuses it, and a stage that
+/// meets it mid-run rides it out like any store trouble, saying what to fix.
 extension PostgresStoreError: StoreTrouble {
     public var isBusy: Bool { ["40001", "40P01", "55P03"].contains(sqlState ?? "") }
 
     public var isUnavailable: Bool {
-        if code == .connection { return true }
-        guard code == .server, let state = sqlState else { return false }
-        return state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("58") || ["57P01", "57P02", "57P03"].contains(state)
+        guard let state = sqlState else { return code == .connection }
+        return state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("58")
+            || ["57P01", "57P02", "57P03", "25006"].contains(state)
     }
 
-    public var remedy: String? {
-        guard isUnavailable else { return nil }
+    public var remedy: String {
         let named = database ?? "in [state] url"
-        switch sqlState {
-        case let state? where state.hasPrefix("28"):
-            return "check the password for \(named) (PGPASSWORD, the credential postgresql-password or the passfile); the daemon retries"
-        case "3D000":
-            return "create the database \(named) or correct [state] url; the daemon retries"
-        default:
-            return "check that the database \(named) is up and reachable; the daemon reconnects by itself"
+        if code == .authentication {
+            return
+                "check the user and password for \(named) (PGPASSWORD, the credential postgresql-password or the passfile; the server's pg_hba.conf), then restart the daemon: it reads the password at start"
         }
+        if sqlState == "3D000" { return "create the database \(named), or correct [state] url" }
+        if code == .schemaTooNew { return "upgrade this daemon to the release that wrote the database's schema" }
+        if isUnavailable { return "check that the database \(named) is up and reachable; the daemon reconnects by itself" }
+        if isBusy { return "nothing: it is retried at once" }
+        return "see the database server's log" + (sqlState.map { " for SQLSTATE \($0)" } ?? "")
     }
 }

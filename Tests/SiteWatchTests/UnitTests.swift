@@ -252,6 +252,12 @@ import Testing
         let scoped = try await detector.detect(.paths(["blog", "z3"]), in: db)
         #expect(
             scoped.changes == full.changes.filter { $0.path.bytes.starts(with: Array("blog/".utf8)) || $0.path == "z3" })
+        // Committed, every part's rows are written (a split walk keeps them per part): compared
+        // again, nothing is left to report.
+        #expect(full.manifestUpsertParts.joined().count == 3)
+        #expect(threads == 1 || full.manifestUpsertParts.filter { !$0.isEmpty }.count >= 2, "the rows are in more than one part")
+        try await detector.commit(full, in: db)
+        #expect(try await detector.detect(.full, in: db).changes.isEmpty, "must not: a part's rows left unwritten")
     }
 
     /// Rows that acknowledge no change are written while comparing (so a rewrite of a million

@@ -39,8 +39,10 @@ import Testing
         try await store.recordObservations(
             [Observation(path: Self.page, content: .bytes(Self.old))], origin: "origin-b", nowMilliseconds: Self.now + 1)
         try await store.heartbeat(origin: "origin-c", nowMilliseconds: Self.now + 2)
-        // Another site in the same database: never among www's origins or reports.
-        try await other.recordObservations([Observation(path: Self.page, content: .bytes(Self.old))], origin: "origin-z", nowMilliseconds: Self.now)
+        // Another site in the same database, whose origin has the same name: its report is
+        // never among www's.
+        try await other.recordObservations(
+            [Observation(path: Self.gone, content: .bytes(Self.old))], origin: "origin-a", nowMilliseconds: Self.now + 3)
 
         #expect(
             try server.psql(
@@ -53,11 +55,11 @@ import Testing
         #expect(
             reports[Self.page]
                 == [
-                    OriginReport(origin: "origin-a", lastSeenMilliseconds: Self.now, content: .bytes(Self.new)),
-                    OriginReport(origin: "origin-b", lastSeenMilliseconds: Self.now + 1, content: .bytes(Self.old)),
+                    OriginReport(origin: "origin-a", lastSeenMilliseconds: Self.now, content: .bytes(Self.new), sinceMilliseconds: Self.now),
+                    OriginReport(origin: "origin-b", lastSeenMilliseconds: Self.now + 1, content: .bytes(Self.old), sinceMilliseconds: Self.now + 1),
                     OriginReport(origin: "origin-c", lastSeenMilliseconds: Self.now + 2, content: nil),
                 ])
-        #expect(reports[Self.gone]?.map(\.content) == [.deleted, nil, nil])
+        #expect(reports[Self.gone]?.map(\.content) == [.deleted, nil, nil], "must not: the other site's origin-a report")
         #expect(reports[Self.untouched]?.map(\.content) == [nil, nil, nil], "every origin listed, none reported it")
 
         // Fed to the rule: not purged while origin-b and origin-c lag (before converge)…
@@ -89,11 +91,14 @@ import Testing
         #expect(
             try server.psql(database, "SELECT first_seen, last_seen FROM origins WHERE origin = 'origin-a'") == "\(Self.now + 10)|\(Self.now + 10)")
         #expect(try await store.originsObserving([Self.page])[Self.page]?.map(\.content) == [.bytes(Self.new)])
+        // The same content reported again keeps when it was first reported; another moves it.
+        try await store.recordObservations(
+            [Observation(path: Self.page, content: .bytes(Self.new))], origin: "origin-a", nowMilliseconds: Self.now + 15)
+        #expect(try await store.originsObserving([Self.page])[Self.page]?.first?.sinceMilliseconds == Self.now + 10)
         try await store.recordObservations([Observation(path: Self.page, content: .deleted)], origin: "origin-a", nowMilliseconds: Self.now + 20)
         #expect(
-            try await store.originsObserving([Self.page])[Self.page] == [
-                OriginReport(origin: "origin-a", lastSeenMilliseconds: Self.now + 20, content: .deleted)
-            ])
+            try await store.originsObserving([Self.page])[Self.page]
+                == [OriginReport(origin: "origin-a", lastSeenMilliseconds: Self.now + 20, content: .deleted, sinceMilliseconds: Self.now + 20)])
         #expect(try server.psql(database, "SELECT count(*), bool_and(hash IS NULL) FROM observations") == "1|t")
         await store.close()
     }

@@ -13,11 +13,13 @@ public protocol StoreTrouble: Error, CustomStringConvertible, Sendable {
     /// The store cannot be written for a while (a full disk, an I/O error, a database server away
     /// or out of resources): worth retrying once it is back, and tolerated at start.
     var isUnavailable: Bool { get }
-    /// What an operator does about it, when the store knows (nil: make room where the state is).
-    var remedy: String? { get }
+    /// What an operator does about it, for the degraded log line.
+    var remedy: String { get }
 }
 
 extension DatabaseError: StoreTrouble {
     public var isUnavailable: Bool { isStorageTrouble }
-    public var remedy: String? { nil }
+    public var remedy: String {
+        isBusy ? "nothing: it is retried at once" : "free space on the state's file system" + (path.map { " (\($0))" } ?? "")
+    }
 }
