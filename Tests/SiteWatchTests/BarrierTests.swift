@@ -8,12 +8,13 @@ import Testing
 /// delivered before its answer — and a reader that has not read them does not answer.
 extension EndToEndTests {
     @Test func aBarrierComesAfterEveryEventQueuedBeforeIt() async throws {
-        let harness = try Harness()
+        let kernel = ScriptedInotify()
+        let harness = try Harness(kernel: kernel)
         harness.write("a.html", "v1")
         try await harness.start()
         let monitor = try #require(harness.monitor)
         // The reader stops reading: the deploy's events wait in the kernel's queue.
-        monitor.setReaderPaused(true)
+        kernel.pause()
         try await Task.sleep(for: .milliseconds(100))
         makeDirectories(harness.root, "new/deep")
         harness.write("new/deep/page.html", "created")
@@ -21,7 +22,7 @@ extension EndToEndTests {
         #expect(monitor.barrier(1))
         // Must not: answer while the events are unread.
         #expect(try await !harness.waitForEvent(timeout: .milliseconds(400)) { $0 == .barrier(1) })
-        monitor.setReaderPaused(false)
+        kernel.resume()
         #expect(try await harness.waitForEvent { $0 == .barrier(1) })
         // Everything touched arrived before the answer.
         let beforeBarrier = harness.seenEvents.prefix { $0 != .barrier(1) }
@@ -43,9 +44,7 @@ extension EndToEndTests {
 /// lag through an environment variable; the daemon reads none now, so it is checked here.)
 extension EndToEndTests {
     @Test func aBarrierDrainsWhatALaggingReaderLeftInTheKernel() async throws {
-        var options = SiteMonitor.Options()
-        options.readLagForTesting = .seconds(3)
-        let harness = try Harness(options: options)
+        let harness = try Harness(kernel: ScriptedInotify(readLag: .seconds(3)))
         harness.write("a.html", "v1")
         try await harness.start()
         // One event read: the reader now leaves the descriptor alone for 3 s.

@@ -35,15 +35,16 @@ extension EndToEndTests {
     }
 
     @Test func injectedOverflowRecoversTheTrueSet() async throws {
-        let harness = try Harness()
+        let kernel = ScriptedInotify()
+        let harness = try Harness(kernel: kernel)
         Self.makeBulkSite(harness)
         try await harness.start()
         let monitor = try #require(harness.monitor)
-        monitor.setReaderPaused(true)
+        kernel.pause()
         try await Task.sleep(for: .milliseconds(100))
         let expected = Self.churn(harness)
-        monitor.injectOverflow()
-        monitor.setReaderPaused(false)
+        kernel.queueOverflow()
+        kernel.resume()
         #expect(try await harness.waitForEvent { $0 == .rescanNeeded(.overflow) })
         #expect(try await harness.settle() == expected)
         #expect(harness.lastScopeWasFull)
@@ -58,22 +59,23 @@ extension EndToEndTests {
     }
 
     @Test func eventForUnknownWatchDescriptorMeansOutOfSync() async throws {
-        let harness = try Harness()
+        let kernel = ScriptedInotify()
+        let harness = try Harness(kernel: kernel)
         Self.makeBulkSite(harness)
         try await harness.start()
-        let monitor = try #require(harness.monitor)
-        monitor.setReaderPaused(true)
+        #expect(harness.monitor != nil)
+        kernel.pause()
         try await Task.sleep(for: .milliseconds(100))
         let expected = Self.churn(harness)
         // A descriptor the watcher never handed out: its map no longer describes the kernel's.
-        monitor.injectEvent(RawInotifyEvent(wd: 999_999, mask: InotifyMask.closeWrite, name: Array("x.html".utf8)))
-        monitor.setReaderPaused(false)
+        kernel.queue(RawInotifyEvent(wd: 999_999, mask: InotifyMask.closeWrite, name: Array("x.html".utf8)))
+        kernel.resume()
         #expect(try await harness.waitForEvent { $0 == .rescanNeeded(.unknownWatch(999_999)) })
         #expect(try await harness.settle() == expected)
         #expect(harness.lastScopeWasFull)
         // IN_IGNORED (the kernel acknowledging a removed watch) is never a desync, known or not.
         harness.seenEvents = []
-        monitor.injectEvent(RawInotifyEvent(wd: 999_999, mask: InotifyMask.ignored))
+        kernel.queue(RawInotifyEvent(wd: 999_999, mask: InotifyMask.ignored))
         harness.write("bulk/k1.html", "kept 1, edited")
         #expect(try await harness.settle() == changes([("bulk/k1.html", .modified)]))
         #expect(!harness.lastScopeWasFull)
@@ -84,7 +86,8 @@ extension EndToEndTests {
     func realKernelOverflowRecoversTheTrueSet() async throws {
         let limitFile = "/proc/sys/fs/inotify/max_queued_events"
         let original = try #require(InotifyBridge.readProcInt(limitFile))
-        let harness = try Harness()
+        let kernel = ScriptedInotify()
+        let harness = try Harness(kernel: kernel)
         Self.makeBulkSite(harness)
         // The queue size is fixed when the inotify instance is created: lower it only around start().
         #expect(shell("echo 32 > \(limitFile)") == 0)
@@ -99,14 +102,14 @@ extension EndToEndTests {
         let baseline = try await harness.detector.detect(.full, in: harness.db)
         try await harness.detector.commit(baseline, in: harness.db)
         let monitor = try #require(harness.monitor)
-        monitor.setReaderPaused(true)
+        kernel.pause()
         try await Task.sleep(for: .milliseconds(100))
         let expected = Self.churn(harness)
         for round in 0..<5 {  // 50 more events (identical bytes): well past the 32-event queue
             for index in 0..<10 { harness.write("bulk/k\(index).html", "kept \(index)") }
             _ = round
         }
-        monitor.setReaderPaused(false)
+        kernel.resume()
         #expect(try await harness.waitForEvent { $0 == .rescanNeeded(.overflow) })
         #expect(try await harness.settle() == expected)
         #expect(harness.lastScopeWasFull)
@@ -116,9 +119,10 @@ extension EndToEndTests {
 
     @Test func watchLimitDeclaresDegradedModeAndWalksPeriodically() async throws {
         var options = SiteMonitor.Options()
-        options.watchLimitForTesting = 3
         options.degradedRescanInterval = .milliseconds(300)
-        let harness = try Harness(options: options)
+        // The instance may hold 4 watches, as the kernel would allow at a limit of 4: the root's
+        // parent (to see the root replaced) and 3 of the tree's directories.
+        let harness = try Harness(options: options, kernel: ScriptedInotify(watchLimit: 4))
         for index in 0..<6 {
             makeDirectories(harness.root, "d\(index)/e")
             harness.write("d\(index)/e/f.html", "\(index)")

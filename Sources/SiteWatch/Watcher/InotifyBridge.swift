@@ -13,11 +13,8 @@ struct RootWaitPoint: Sendable, Equatable {
 /// State shared between the reader thread and ``SiteMonitor``.
 struct BridgeState: Sendable {
     var stopRequested = false
-    /// Tests: raw events handled as if read from the kernel (wd, mask, cookie, name).
-    var injected: [RawInotifyEvent] = []
     /// Barriers asked for (``SiteMonitor/barrier(_:)``), answered in order.
     var barriers: [UInt64] = []
-    var paused = false
     var status = SiteMonitor.Status()
 }
 
@@ -65,6 +62,8 @@ final class InotifyBridge: @unchecked Sendable {
     let exclude: ExclusionRule
     let options: SiteMonitor.Options
     let logger: Logger
+    /// The inotify calls (the kernel's; a test's wrapper in tests).
+    let kernel: any InotifyKernel
     let continuation: AsyncStream<SiteEvent>.Continuation
     let shared: BridgeShared
 
@@ -87,16 +86,15 @@ final class InotifyBridge: @unchecked Sendable {
     /// Walks the later parts of the set-up walk.
     private static let setupQueue = DispatchQueue(label: "purgewatch.sitewatch.watch-setup", attributes: .concurrent)
 
-    /// Tests only: the descriptor is not polled before this (``SiteMonitor/Options/readLagForTesting``).
-    private var lazyReadUntil: UInt64 = 0
     /// In degraded mode: the `fs.inotify.max_user_watches` value to set (from `/proc`).
     private var requiredWatchLimit: Int?
 
     init(
-        root: String, exclude: ExclusionRule, options: SiteMonitor.Options, logger: Logger,
+        root: String, exclude: ExclusionRule, options: SiteMonitor.Options, logger: Logger, kernel: any InotifyKernel,
         continuation: AsyncStream<SiteEvent>.Continuation, shared: BridgeShared
     ) {
         configuredRoot = root
+        self.kernel = kernel
         self.exclude = exclude
         self.options = options
         self.logger = logger
@@ -184,11 +182,12 @@ final class InotifyBridge: @unchecked Sendable {
     private func ensureParentWatch(logFailure: Bool = false) {
         guard machine.parentWatch.wd < 0, let rootParentPath, let realParent = FileSystem.realPath(rootParentPath)
         else { return }
-        machine.parentWatch.wd = inotify_add_watch(inotifyFD, realParent, InotifyMask.parent)
-        if machine.parentWatch.wd < 0 && logFailure {
+        let (wd, code) = kernel.addWatch(inotifyFD, path: realParent, mask: InotifyMask.parent)
+        machine.parentWatch.wd = wd
+        if wd < 0 && logFailure {
             logger.warning(
                 "cannot watch the root's parent directory; a replaced root is found by the periodic check only",
-                metadata: ["sitewatch.path": "\(realParent)", "sitewatch.errno": "\(errno)"])
+                metadata: ["sitewatch.path": "\(realParent)", "sitewatch.errno": "\(code)"])
         }
     }
 
@@ -239,7 +238,7 @@ final class InotifyBridge: @unchecked Sendable {
     }
 
     private func detachRoot() {
-        for wd in machine.detachTree() { inotify_rm_watch(inotifyFD, wd) }
+        for wd in machine.detachTree() { kernel.removeWatch(inotifyFD, wd) }
         if rootFD >= 0 { close(rootFD) }
         rootFD = -1
         realRoot = nil
@@ -260,7 +259,7 @@ final class InotifyBridge: @unchecked Sendable {
             case .watchSubtree(let path):
                 attachSubtree(path)
             case .unwatch(let descriptors):
-                for wd in descriptors { inotify_rm_watch(inotifyFD, wd) }
+                for wd in descriptors { kernel.removeWatch(inotifyFD, wd) }
             case .checkRoot:
                 checkRoot()
             case .resyncWatches(let reason):
@@ -302,16 +301,7 @@ final class InotifyBridge: @unchecked Sendable {
 
     /// Watches one directory (through its open descriptor) and tells the machine how it went.
     private func addWatch(_ path: RelativePath, dirFD: Int32) {
-        let wd: Int32
-        if let limit = options.watchLimitForTesting, machine.watches.wd(of: path) == nil,
-            machine.watches.count >= limit
-        {
-            wd = -1
-            errno = ENOSPC
-        } else {
-            wd = inotify_add_watch(inotifyFD, "/proc/self/fd/\(dirFD)", InotifyMask.tree)
-        }
-        let code = errno
+        let (wd, code) = kernel.addWatch(inotifyFD, path: "/proc/self/fd/\(dirFD)", mask: InotifyMask.tree)
         feed(wd >= 0 ? .watched(path, wd: wd) : .watchFailed(path, errno: code))
     }
 
@@ -360,23 +350,8 @@ final class InotifyBridge: @unchecked Sendable {
         if rootFD >= 0 {
             walker.walk(directory: rootFD, path: .root, Walker.Visitor(willList: { _, _ in directories += 1 }))
         }
-        var current: Int
-        let othersInUse: Int
-        // The limit that binds: the system-wide sysctl, or — when tighter — this user namespace's
-        // (a container's, or `unshare -U`'s; /proc/sys/user/max_inotify_watches counts per namespace).
-        var setting = "fs.inotify.max_user_watches"
-        if let limit = options.watchLimitForTesting {
-            current = limit
-            othersInUse = 0
-        } else {
-            current = Self.readProcInt("/proc/sys/fs/inotify/max_user_watches") ?? 8192
-            if let namespace = Self.readProcInt("/proc/sys/user/max_inotify_watches"), namespace < current {
-                current = namespace
-                setting = "user.max_inotify_watches"
-            }
-            othersInUse = max(
-                0, Self.watchesHeldByThisUser() - Self.watchCount(fdinfo: "/proc/self/fdinfo/\(inotifyFD)"))
-        }
+        let limit = kernel.watchLimit(inotifyFD)
+        let (current, setting, othersInUse) = (limit.limit, limit.setting, limit.heldElsewhere)
         let needed = othersInUse + directories + 1
         let target = max(needed + needed / 10, current + 1)
         let suggested = (target + 1023) / 1024 * 1024
@@ -478,38 +453,21 @@ final class InotifyBridge: @unchecked Sendable {
             continuation.finish()
         }
         while true {
-            let (stop, injected, paused, barriers) = shared.withLock {
-                state -> (Bool, [RawInotifyEvent], Bool, [UInt64]) in
-                let injected = state.injected
-                state.injected = []
-                // A paused reader (tests) answers no barrier: the events are not read yet.
-                let barriers = state.paused ? [] : state.barriers
-                if !state.paused { state.barriers = [] }
-                return (state.stopRequested, injected, state.paused, barriers)
+            let (stop, barriers) = shared.withLock { state -> (Bool, [UInt64]) in
+                defer { state.barriers = [] }
+                return (state.stopRequested, state.barriers)
             }
             if stop { return }
-            for event in injected { feed(.event(event)) }
             if !barriers.isEmpty {
-                answerBarriers(barriers, buffer: buffer, bufferSize: bufferSize)
+                answerBarriers(barriers, buffer: buffer)
                 continue
             }
-
-            var fds = [
-                pollfd(fd: shared.wakeRead, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0),
-            ]
-            // Tests (readLagForTesting): the descriptor is left unread for a while after each
-            // read, as a reader busy elsewhere would; only a barrier's drain reads it sooner.
-            let lagging = Self.monotonicNanoseconds() < lazyReadUntil
-            var timeout = paused ? 50 : timeoutMilliseconds()
-            if lagging { timeout = min(timeout, Int32((lazyReadUntil - Self.monotonicNanoseconds()) / 1_000_000 + 1)) }
-            let ready = poll(&fds, paused || lagging ? 1 : 2, timeout)
-            if ready < 0 && errno != EINTR { logger.error("poll failed", metadata: ["sitewatch.errno": "\(errno)"]) }
-            if fds[0].revents != 0 {
+            let readiness = kernel.wait(inotifyFD, wake: shared.wakeRead, timeoutMilliseconds: timeoutMilliseconds())
+            if readiness.woken {
                 var drain = [UInt8](repeating: 0, count: 64)
                 _ = read(shared.wakeRead, &drain, 64)
             }
-            if !paused && fds[1].revents != 0 {
+            if readiness.readable {
                 // A short pause lets a burst collect, so one read drains many events.
                 if options.readPause > .zero { usleep(UInt32(Self.nanoseconds(options.readPause) / 1000)) }
                 // Drain, but hand on what was read at least every 50 ms: under a sustained burst
@@ -517,13 +475,10 @@ final class InotifyBridge: @unchecked Sendable {
                 // the daemon's quiet period run out mid-deploy (and close the window on a part).
                 let drainStart = Self.monotonicNanoseconds()
                 while true {
-                    let count = read(inotifyFD, buffer.baseAddress, bufferSize)
+                    let count = kernel.read(inotifyFD, into: buffer)
                     if count <= 0 { break }
                     decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                     if Self.monotonicNanoseconds() - drainStart > 50_000_000 { break }
-                }
-                if options.readLagForTesting > .zero {
-                    lazyReadUntil = Self.monotonicNanoseconds() + Self.nanoseconds(options.readLagForTesting)
                 }
             }
             feed(.timers)
@@ -540,17 +495,15 @@ final class InotifyBridge: @unchecked Sendable {
     ///
     /// The drain reads what was queued when it began (`FIONREAD`), not until the queue is empty:
     /// under a sustained stream of events it would never be.
-    private func answerBarriers(_ ids: [UInt64], buffer: UnsafeMutableRawBufferPointer, bufferSize: Int) {
-        var queued: Int32 = 0
-        if ioctl(inotifyFD, UInt(FIONREAD), &queued) != 0 { queued = Int32.max }
+    private func answerBarriers(_ ids: [UInt64], buffer: UnsafeMutableRawBufferPointer) {
+        let queued = kernel.queuedBytes(inotifyFD) ?? Int.max
         var drained = 0
-        while drained < Int(queued) {
-            let count = read(inotifyFD, buffer.baseAddress, bufferSize)
+        while drained < queued {
+            let count = kernel.read(inotifyFD, into: buffer)
             if count <= 0 { break }
             drained += count
             decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
-        lazyReadUntil = 0
         feed(.drainedForBarrier)
         feed(.answerBarriers(ids))
     }
@@ -634,12 +587,12 @@ final class InotifyBridge: @unchecked Sendable {
             machine.waitWatch.name = point.name
             return true
         }
-        let wd = inotify_add_watch(inotifyFD, point.directory, InotifyMask.parent)
+        let (wd, code) = kernel.addWatch(inotifyFD, path: point.directory, mask: InotifyMask.parent)
         guard wd >= 0 else {
             // Found by the periodic root check instead.
             logger.warning(
                 "cannot watch the directory the site root will appear in",
-                metadata: ["sitewatch.path": "\(point.directory)", "sitewatch.errno": "\(errno)"])
+                metadata: ["sitewatch.path": "\(point.directory)", "sitewatch.errno": "\(code)"])
             dropWaitWatch()
             return true
         }
@@ -650,7 +603,7 @@ final class InotifyBridge: @unchecked Sendable {
 
     /// Removes the waiting watch (unless it is also the parent's watch).
     private func dropWaitWatch() {
-        if let wd = machine.dropWaitWatch() { inotify_rm_watch(inotifyFD, wd) }
+        if let wd = machine.dropWaitWatch() { kernel.removeWatch(inotifyFD, wd) }
     }
 
     /// Where resolving `path` stops: the deepest existing directory on the way (symbolic links

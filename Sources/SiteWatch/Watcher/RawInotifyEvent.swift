@@ -34,8 +34,8 @@ enum InotifyMask {
 /// One event as the kernel queued it (inotify(7)): the header's fields and the name's bytes.
 ///
 /// The reader decodes what `read(2)` returned into these (``decode(_:_:)``) and feeds them to
-/// ``WatchMachine``; tests feed recorded ones, and ``SiteMonitor/injectEvent(_:)`` hands one to a
-/// running reader as if the kernel had queued it.
+/// ``WatchMachine``; tests feed recorded ones to the machine, or queue them (encoded) in a wrapper
+/// of the kernel (``InotifyKernel``) as if the kernel had queued them.
 struct RawInotifyEvent: Sendable, Hashable {
     var wd: Int32
     var mask: UInt32

@@ -36,11 +36,6 @@ public final class SiteMonitor: Sendable {
         public var modifyInterval: Duration = .milliseconds(200)
         /// A pause after the inotify descriptor becomes readable, so bursts are drained in few reads.
         public var readPause: Duration = .milliseconds(1)
-        /// Tests only: after each read the reader leaves the descriptor alone this long, so events
-        /// wait in the kernel's queue (a barrier still drains it at once).
-        public var readLagForTesting: Duration = .zero
-        /// Tests: behave as if `fs.inotify.max_user_watches` allowed only this many watches.
-        public var watchLimitForTesting: Int?
 
         public init() {}
     }
@@ -68,18 +63,25 @@ public final class SiteMonitor: Sendable {
     public let exclude: ExclusionRule
     public let options: Options
     private let logger: Logger
+    private let kernel: any InotifyKernel
     private let shared = Mutex<BridgeShared?>(nil)
 
     /// - Parameters:
     ///   - root: the configured site root; may be a symbolic link that deploys swap.
     ///   - exclude: the rules' exclusion; excluded directories are never watched.
-    public init(
+    public convenience init(
         root: String, exclude: ExclusionRule = .none, options: Options = Options(), logger: Logger
     ) {
+        self.init(root: root, exclude: exclude, options: options, logger: logger, kernel: LinuxInotify())
+    }
+
+    /// - Parameter kernel: the inotify calls (a test's wrapper around the kernel's).
+    package init(root: String, exclude: ExclusionRule, options: Options, logger: Logger, kernel: any InotifyKernel) {
         self.root = root
         self.exclude = exclude
         self.options = options
         self.logger = logger
+        self.kernel = kernel
     }
 
     /// Sets up inotify and every watch (each directory is watched before it is listed), then
@@ -110,7 +112,7 @@ public final class SiteMonitor: Sendable {
         let bridgeShared = BridgeShared(wakeRead: pipeFDs[0], wakeWrite: pipeFDs[1])
         let (stream, continuation) = AsyncStream<SiteEvent>.makeStream(bufferingPolicy: .unbounded)
         let bridge = InotifyBridge(
-            root: root, exclude: exclude, options: options, logger: logger, continuation: continuation,
+            root: root, exclude: exclude, options: options, logger: logger, kernel: kernel, continuation: continuation,
             shared: bridgeShared)
         do {
             try bridge.setUp()
@@ -162,26 +164,5 @@ public final class SiteMonitor: Sendable {
     /// The current status.
     public var status: Status {
         shared.withLock { $0 }?.withLock { $0.status } ?? Status()
-    }
-
-    // MARK: - Test hooks
-
-    /// Tests: stop reading the inotify descriptor (events pile up in the kernel queue) or resume.
-    func setReaderPaused(_ paused: Bool) {
-        guard let bridge = shared.withLock({ $0 }) else { return }
-        bridge.withLock { $0.paused = paused }
-        bridge.wake()
-    }
-
-    /// Tests: act as if the kernel had reported `IN_Q_OVERFLOW`.
-    func injectOverflow() {
-        injectEvent(RawInotifyEvent(wd: -1, mask: InotifyMask.overflow))
-    }
-
-    /// Tests: handle a raw event as if the kernel had queued it.
-    func injectEvent(_ event: RawInotifyEvent) {
-        guard let bridge = shared.withLock({ $0 }) else { return }
-        bridge.withLock { $0.injected.append(event) }
-        bridge.wake()
     }
 }

@@ -45,6 +45,8 @@ final class Harness: @unchecked Sendable {
     var lastScopeWasFull = false
     var seenEvents: [SiteEvent] = []
     var options: SiteMonitor.Options
+    /// The monitor's inotify calls: the kernel's, or a test's ``ScriptedInotify`` around them.
+    let kernel: any InotifyKernel
 
     static let logger: Logger = {
         var logger = Logger(label: "sitewatch-tests", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -57,9 +59,10 @@ final class Harness: @unchecked Sendable {
     /// - Parameter createRoot: false to start before the root exists (it is created by the test).
     init(
         scratch: Scratch = Scratch(), root: String? = nil, options: SiteMonitor.Options = SiteMonitor.Options(),
-        exclude: ExclusionRule = testExclusion, createRoot: Bool = true
+        exclude: ExclusionRule = testExclusion, createRoot: Bool = true, kernel: any InotifyKernel = LinuxInotify()
     ) throws {
         self.scratch = scratch
+        self.kernel = kernel
         self.root = root ?? scratch.path + "/site"
         if createRoot { makeDirectories(Array(self.root.utf8)) }
         db = try StateDatabase.open(path: scratch.path + "/state.sqlite")
@@ -76,7 +79,7 @@ final class Harness: @unchecked Sendable {
     /// Starts watching, then takes the baseline (or, with a manifest, reconciles) by a full walk.
     @discardableResult
     func start(reconcile: Bool = true) async throws -> Set<Change> {
-        let monitor = SiteMonitor(root: root, exclude: exclude, options: options, logger: Self.logger)
+        let monitor = SiteMonitor(root: root, exclude: exclude, options: options, logger: Self.logger, kernel: kernel)
         let stream = try monitor.start()
         self.monitor = monitor
         let collector = self.collector
