@@ -65,6 +65,8 @@ public actor PurgeDaemon {
     let environment: [String: String]
     let environmentCredentials: Credentials?
     let statePath: String
+    /// `[metrics] listen` at start (a reload does not move the endpoint).
+    let initialMetricsListen: String
 
     var db: StateDatabase!
     /// The queue, batches and quota as the submitter and verifier change them (``QueueStore``):
@@ -90,7 +92,12 @@ public actor PurgeDaemon {
     let watcher: WatcherStage
     /// The running monitor (nil while none runs).
     var monitor: SiteMonitor? { watcher.monitor }
-    var control: ControlServer?
+    /// The control socket's and the metrics endpoint's starts (their Services own them and open
+    /// them once the state is held: ``ResourceServices``); no metrics gate without `[metrics] listen`.
+    let controlGate = ResourceGate()
+    let metricsGate: ResourceGate?
+    /// Whether the control socket serves only its spare descriptor (``DescriptorReserve/onChange``).
+    let controlMode = ControlSocketMode()
     /// The control loop's inputs, in order (from the watcher stage, the control socket, SIGHUP
     /// and the watchdog stage's tick).
     let inputs: AsyncStream<Input>.Continuation
@@ -143,7 +150,6 @@ public actor PurgeDaemon {
     var storageDegraded: String?
     /// The Prometheus series (SPEC §7) and, when `[metrics] listen` is set, their HTTP endpoint.
     public let metrics = DaemonMetrics()
-    var metricsServer: MetricsServer?
     var lastStatusLine = ""
     var lastBatchSummary = "none yet"
 
@@ -173,6 +179,9 @@ public actor PurgeDaemon {
         (detectorWakes, detectorWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (submitterWakes, submitterWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (verifierWakes, verifierWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        initialMetricsListen = config.metrics.listen
+        metricsGate = options.once || config.metrics.listen.isEmpty ? nil : ResourceGate()
+        descriptorReserve.onChange = { [controlMode] released in controlMode.spareOnly(released) }
     }
 
     // MARK: - Lifecycle
@@ -202,20 +211,13 @@ public actor PurgeDaemon {
                 logger.error("cannot read the credentials from \(credentialSource ?? "?") now: \(error); each request will try again")
             }
         }
-        if !options.once, !config.metrics.listen.isEmpty {
-            do {
-                metricsServer = try await MetricsServer(
-                    listen: config.metrics.listen, metrics: metrics, statePath: statePath, clock: clock)
-                logger.info("metrics at http://\(config.metrics.listen)/metrics")
-            } catch {
-                throw DaemonError.metricsUnavailable("cannot serve metrics on \(config.metrics.listen): \(error)")
-            }
-        }
         if !options.once {
-            control = try ControlServer(path: ControlSocket.path(forState: statePath), logger: logger) { [inputs] connection in
-                inputs.yield(.control(connection))
-            }
-            descriptorReserve.onChange = { [control] released in control?.acceptOnlyThroughSpare(released) }
+            // The state is held: the control socket and the metrics endpoint open now, each in
+            // the Service that owns it, and are open before the tree is watched and READY=1 sent.
+            controlGate.allow()
+            metricsGate?.allow()
+            try await controlGate.waitUntilOpen()
+            try await metricsGate?.waitUntilOpen()
             try startMonitor()
         }
         do {
@@ -431,11 +433,8 @@ public actor PurgeDaemon {
     /// Stops what the stages used, once they have all ended (or at the end of `--once`).
     public func shutDown() {
         try? notifier.stopping()
-        metricsServer?.stopNow()
-        metricsServer = nil
         watcher.stop()
         inputs.finish()
-        control?.stop()
         for connection in flushClients.values { connection.answer(.error(.stopping, message: "daemon stopping")) }
         flushClients = [:]
         if let httpClient { try? httpClient.syncShutdown() }

@@ -115,6 +115,39 @@ extension EndToEnd {
             return (parts.first?.components(separatedBy: "\r\n").first ?? "", parts.dropFirst().joined(separator: "\r\n\r\n"))
         }
 
+        /// The metrics endpoint's Service owns it: a `listen` that cannot be bound fails the start
+        /// (exit 1, naming the address) before READY=1, and what the other Services opened is
+        /// closed on the way out — no control socket is left beside the state.
+        @Test func aListenAddressInUseFailsTheStartBeforeReady() async throws {
+            let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(taken) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, length) } }
+            #expect(bound == 0 && listen(taken, 4) == 0)
+            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(taken, $0, &length) } }
+            let port = Int(UInt16(bigEndian: address.sin_port))
+            try await DaemonFixture.with(extraConfig: "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"") { fixture in
+                try fixture.write("a.html", "v1\n")
+                let listener = try NotifyListener(path: fixture.directory + "/notify.sock")
+                var environment = fixture.environment
+                environment["NOTIFY_SOCKET"] = listener.path
+                let process = try RunningProcess.start(
+                    ["run", "--config", fixture.configPath], environment: environment, logPath: fixture.directory + "/daemon.log")
+                let ended = await fixture.eventually(timeout: .seconds(30)) { !process.isRunning }
+                #expect(ended, "the daemon kept running with its metrics address taken; log:\n\(process.log)")
+                if !ended { _ = process.stop(signal: SIGKILL) }
+                #expect(process.exitStatus == 1, "\(process.log)")
+                #expect(process.log.contains("cannot serve metrics on 127.0.0.1:\(port)"), "\(process.log)")
+                // Must not: say READY, or leave its control socket behind.
+                #expect(await listener.message(timeout: .milliseconds(200)) { $0.contains("READY=1") } == nil)
+                #expect(!FileManager.default.fileExists(atPath: fixture.directory + "/state/site.sqlite.sock"))
+            }
+        }
+
         @Test func everySeriesOfSpecSevenParsesAndAgreesWithStatus() async throws {
             let port = try Self.freePort()
             try await DaemonFixture.with(extraConfig: "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"") { fixture in

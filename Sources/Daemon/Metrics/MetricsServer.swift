@@ -55,12 +55,6 @@ final class MetricsServer: Sendable {
         try? await channel.close()
         try? await group.shutdownGracefully()
     }
-
-    /// For the daemon's synchronous shutdown path (never on an event loop of `group`).
-    func stopNow() {
-        try? channel.close().wait()
-        try? group.syncShutdownGracefully()
-    }
 }
 
 /// The metrics endpoint's one read-only connection to the state file, opened at the first scrape

@@ -13,16 +13,29 @@ import ServiceLifecycle
 /// | ``SubmitterService`` | plans the queue into batches and sends them | the API (bounded by deadlines) |
 /// | ``VerifierService`` | polls the tasks of accepted batches, prefetches, prunes history | the API (bounded) |
 /// | ``TimerService`` | wakes the control loop at its next deadline (coalescing, watchdog, retries, polls), never at rest | ``DeadlineTimer`` |
+/// | ``ControlService`` | owns the control socket: opens it once the state is held, hands each command to the control loop, closes it | its own thread (``ControlServer``) |
+/// | ``MetricsService`` | owns `[metrics] listen`'s endpoint: binds it once the state is held, serves scrapes, closes it | its own event loop |
 ///
 /// Each ends by cancellation at the graceful shutdown; the group's order is the pipeline's, so
-/// the shutdown stops the tick first and the control loop last.
+/// the shutdown closes the metrics endpoint and stops the timer first, the control loop next to
+/// last and the control socket last.
 extension PurgeDaemon {
     /// The stages in the pipeline's order (the group shuts them down in reverse).
     public nonisolated func services() -> [any Service] {
-        [
-            ControlLoopService(daemon: self), WatcherService(daemon: self), DetectorService(daemon: self),
+        let control = ControlService(
+            path: ControlSocket.path(forState: statePath), logger: logger, gate: controlGate, mode: controlMode
+        ) { [inputs] connection in inputs.yield(.control(connection)) }
+        var stages: [any Service] = [
+            control, ControlLoopService(daemon: self), WatcherService(daemon: self), DetectorService(daemon: self),
             SubmitterService(daemon: self), VerifierService(daemon: self), TimerService(daemon: self),
         ]
+        if let metricsGate {
+            stages.append(
+                MetricsService(
+                    listen: initialMetricsListen, metrics: metrics, statePath: statePath, clock: clock, logger: logger,
+                    gate: metricsGate))
+        }
+        return stages
     }
 }
 

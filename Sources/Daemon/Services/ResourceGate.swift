@@ -1,0 +1,103 @@
+import Synchronization
+
+/// The start of a Service that owns an outward resource (the control socket, the metrics
+/// endpoint), in step with the control loop's start.
+///
+/// The service opens its resource only once the control loop ``allow()``s it — after the state
+/// lock is held, so a second daemon on the same state is refused by the lock (exit 75), never by
+/// a socket it found taken — and reports how that went (``opened(_:)``); the control loop waits
+/// for that report (``waitUntilOpen()``) before it watches the tree and sends `READY=1`, so a
+/// client that sees the daemon ready finds its socket. Either side may end first: a service
+/// cancelled before it was allowed returns, a control loop that gave up is not waited for.
+final class ResourceGate: Sendable {
+    private enum Opening {
+        case notYet([CheckedContinuation<Result<Void, any Error>, Never>])
+        case done(Result<Void, any Error>)
+    }
+    private struct State {
+        var allowed = false
+        var allowWaiters: [Int: CheckedContinuation<Bool, Never>] = [:]
+        var nextWaiter = 0
+        var opening = Opening.notYet([])
+    }
+    private let state = Mutex(State())
+
+    init() {}
+
+    // MARK: The control loop's side
+
+    /// The state is held: the service may open its resource now.
+    func allow() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+            state.allowed = true
+            defer { state.allowWaiters = [:] }
+            return Array(state.allowWaiters.values)
+        }
+        for waiter in waiters { waiter.resume(returning: true) }
+    }
+
+    /// Waits until the service has opened its resource, and rethrows why it could not.
+    /// - Throws: the service's error, or `CancellationError` when it ended without opening (the
+    ///   daemon is stopping).
+    func waitUntilOpen() async throws {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, any Error>, Never>) in
+            let ready = state.withLock { state -> Result<Void, any Error>? in
+                switch state.opening {
+                case .done(let result):
+                    return result
+                case .notYet(var waiters):
+                    waiters.append(continuation)
+                    state.opening = .notYet(waiters)
+                    return nil
+                }
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+        try result.get()
+    }
+
+    // MARK: The service's side
+
+    /// Waits for ``allow()``.
+    /// - Returns: false when the waiting task was cancelled first (the daemon stops before it
+    ///   started: nothing is to be opened).
+    func waitUntilAllowed() async -> Bool {
+        let id = state.withLock { state -> Int in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let answer = state.withLock { state -> Bool? in
+                    if state.allowed { return true }
+                    if Task.isCancelled { return false }
+                    state.allowWaiters[id] = continuation
+                    return nil
+                }
+                if let answer { continuation.resume(returning: answer) }
+            }
+        } onCancel: {
+            state.withLock { $0.allowWaiters.removeValue(forKey: id) }?.resume(returning: false)
+        }
+    }
+
+    /// The service opened its resource, or could not (the control loop's start fails with the error).
+    func opened(_ result: Result<Void, any Error>) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Result<Void, any Error>, Never>] in
+            guard case .notYet(let waiters) = state.opening else { return [] }
+            state.opening = .done(result)
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(returning: result) }
+    }
+
+    /// The service ends without having opened (cancelled): a control loop waiting is told so.
+    func abandoned() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Result<Void, any Error>, Never>] in
+            guard case .notYet(let waiters) = state.opening else { return [] }
+            state.opening = .done(.failure(CancellationError()))
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(returning: .failure(CancellationError())) }
+    }
+}
