@@ -65,6 +65,8 @@ public actor PurgeDaemon {
     let environment: [String: String]
     let environmentCredentials: Credentials?
     let statePath: String
+    /// The real state file (a dry run works on a copy of it at ``statePath``).
+    let realStatePath: String
     /// `[metrics] listen` at start (a reload does not move the endpoint).
     let initialMetricsListen: String
 
@@ -83,9 +85,15 @@ public actor PurgeDaemon {
     var submitter: Submitter?
     /// The verifier stage's service (``Verifier``): polls, settles, prefetches, prunes.
     var verifier: Verifier?
+    /// The HTTP client the API client uses (``HTTPClientService`` owns it; nil in a dry run).
     var httpClient: HTTPClient?
-    /// Held for the life of the process: no other purgewatch writes this state meanwhile.
-    var stateLock: StateLock?
+    /// The state's lock and connection (``StateService`` owns them: no other purgewatch writes
+    /// this state while it runs).
+    var heldState: HeldState?
+    /// The state and the HTTP client, handed over by the Services that own them (no HTTP client
+    /// in a dry run).
+    let stateGate = ResourceGate<HeldState>()
+    let httpGate: ResourceGate<HTTPClient>?
     /// Where the credentials come from (no secret), for the logs.
     var credentialSource: String?
     /// The watcher stage: the inotify monitor, its restarts and its event stream.
@@ -94,8 +102,8 @@ public actor PurgeDaemon {
     var monitor: SiteMonitor? { watcher.monitor }
     /// The control socket's and the metrics endpoint's starts (their Services own them and open
     /// them once the state is held: ``ResourceServices``); no metrics gate without `[metrics] listen`.
-    let controlGate = ResourceGate()
-    let metricsGate: ResourceGate?
+    let controlGate = ResourceGate<Void>()
+    let metricsGate: ResourceGate<Void>?
     /// Whether the control socket serves only its spare descriptor (``DescriptorReserve/onChange``).
     let controlMode = ControlSocketMode()
     /// The control loop's inputs, in order (from the watcher stage, the control socket, SIGHUP
@@ -169,6 +177,8 @@ public actor PurgeDaemon {
         self.notifier = notifier
         self.environment = environment
         self.statePath = options.dryRun ? config.dryRunStatePath : config.state.path
+        self.realStatePath = config.state.path
+        self.httpGate = options.dryRun ? nil : ResourceGate()
         self.coalescer = Coalescer(quiet: config.coalesce.quiet.duration, maxDelay: config.coalesce.maxDelay.duration)
         self.flush = FlushTracker(watermark: 0, barrierTimeout: Self.barrierTimeout)
         self.detection = DetectorStage(
@@ -180,7 +190,7 @@ public actor PurgeDaemon {
         (submitterWakes, submitterWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (verifierWakes, verifierWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         initialMetricsListen = config.metrics.listen
-        metricsGate = options.once || config.metrics.listen.isEmpty ? nil : ResourceGate()
+        metricsGate = options.once || config.metrics.listen.isEmpty ? nil : ResourceGate<Void>()
         descriptorReserve.onChange = { [controlMode] released in controlMode.spareOnly(released) }
     }
 
@@ -188,10 +198,25 @@ public actor PurgeDaemon {
 
     /// `run --once`: reconcile, submit what is pending, wait for the submissions, stop.
     /// - Returns: the exit status: 0, or 1 when not everything could be accepted.
+    ///
+    /// `--once` is one Service (the CLI's `OnceService`) whose run is this function: it opens the
+    /// state and the HTTP client here, and closes them here, after the stages' work.
     public func runOnce() async throws -> Int32 {
-        defer { shutDown() }
-        try await start()
-        return try await drainOnce()
+        let state = try HeldState.open(path: statePath, dryRunOf: options.dryRun ? realStatePath : nil)
+        stateGate.opened(.success(state))
+        let http = options.dryRun ? nil : TencentCDNClient.makeHTTPClient()
+        if let http { httpGate?.opened(.success(http)) }
+        let result: Result<Int32, any Error>
+        do {
+            try await start()
+            result = .success(try await drainOnce())
+        } catch {
+            result = .failure(error)
+        }
+        shutDown()
+        try? await http?.shutdown()
+        state.close()
+        return try result.get()
     }
 
     /// Opens the state, the API client, the control socket and the watcher, reconciles the tree
@@ -200,10 +225,10 @@ public actor PurgeDaemon {
     func start() async throws {
         for note in config.notes { logger.warning("\(note)") }
         metrics.provider(config.tencentCloud.product.rawValue)
-        try openState()
+        try adoptState(try await stateGate.waitUntilOpen())
         try await switchProviderIfChanged()
-        if !options.dryRun {
-            try makeClient()
+        if let httpGate {
+            try makeClient(http: try await httpGate.waitUntilOpen())
             // Read the secrets now: a later reload that finds them unreadable keeps these.
             do {
                 try await provider?.loadCredentials()
@@ -437,24 +462,15 @@ public actor PurgeDaemon {
         inputs.finish()
         for connection in flushClients.values { connection.answer(.error(.stopping, message: "daemon stopping")) }
         flushClients = [:]
-        if let httpClient { try? httpClient.syncShutdown() }
-        httpClient = nil
-        db?.close()
+        // The state and the HTTP client are closed by the Services that own them.
     }
 
-    func openState() throws {
-        let directory = (statePath as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        // One writer per state file (SPEC §6): refused at once, naming the holder.
-        do {
-            stateLock = try StateLock.acquire(forState: statePath)
-        } catch {
-            throw DaemonError.stateLocked(error)
-        }
-        if options.dryRun {
-            try StateFiles.prepareDryRunCopy(real: config.state.path, dryRun: statePath)
-        }
-        db = try StateDatabase.open(path: statePath, migrations: QueueSchema.migrations)
+    /// Takes on the state its Service opened (``HeldState``): the stages' stores over it, batches
+    /// a crash left `sending` made due again, the dry run's quota, the detector's counts, the
+    /// flush tracker's watermark.
+    func adoptState(_ state: HeldState) throws {
+        heldState = state
+        db = state.db
         store = SQLiteQueueStore(db)
         verifier = Verifier(
             store: store, provider: provider, config: config, options: options, clock: clock, logger: logger, health: health)
@@ -497,8 +513,8 @@ public actor PurgeDaemon {
         flush = FlushTracker(watermark: (try? db.read { try $0.highestQueueID() }) ?? 0, barrierTimeout: Self.barrierTimeout)
     }
 
-    func makeClient(reusingHTTP: Bool = false) throws {
-        let http = reusingHTTP ? (httpClient ?? TencentCDNClient.makeHTTPClient()) : TencentCDNClient.makeHTTPClient()
+    /// Builds the API client (the credential chain, the product's provider) over `http`.
+    func makeClient(http: HTTPClient) throws {
         httpClient = http
         let credentials = CredentialChain(
             environment: environment, environmentCredentials: environmentCredentials,
@@ -862,7 +878,7 @@ public actor PurgeDaemon {
             let oldProvider = provider
             let oldSource = credentialSource
             do {
-                try makeClient(reusingHTTP: true)
+                if let httpClient { try makeClient(http: httpClient) }
                 if config.tencentCloud.cvmRole == false || credentialSource?.contains("metadata") == false {
                     try await provider?.loadCredentials()
                 }

@@ -9,7 +9,7 @@ import Testing
     struct Refused: Error, Equatable {}
 
     @Test func theServiceOpensOnlyAfterAllowAndTheLoopGoesOnOnlyOnceItIsOpen() async throws {
-        let gate = ResourceGate()
+        let gate = ResourceGate<Void>()
         let service = Task { () -> Bool in
             guard await gate.waitUntilAllowed() else { return false }
             gate.opened(.success(()))
@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func aResourceThatCannotOpenFailsTheStartWithItsError() async throws {
-        let gate = ResourceGate()
+        let gate = ResourceGate<Void>()
         gate.allow()
         #expect(await gate.waitUntilAllowed())
         gate.opened(.failure(Refused()))
@@ -37,7 +37,7 @@ import Testing
     }
 
     @Test func aServiceCancelledBeforeItWasAllowedOpensNothingAndReleasesTheLoop() async throws {
-        let gate = ResourceGate()
+        let gate = ResourceGate<Void>()
         let service = Task { () -> Bool in
             let allowed = await gate.waitUntilAllowed()
             if !allowed { gate.abandoned() }

@@ -13,19 +13,23 @@ import ServiceLifecycle
 /// | ``SubmitterService`` | plans the queue into batches and sends them | the API (bounded by deadlines) |
 /// | ``VerifierService`` | polls the tasks of accepted batches, prefetches, prunes history | the API (bounded) |
 /// | ``TimerService`` | wakes the control loop at its next deadline (coalescing, watchdog, retries, polls), never at rest | ``DeadlineTimer`` |
+/// | ``StateService`` | owns the state's lock and connection: opens them first (a second daemon is refused here), closes them after every stage | SQLite |
+/// | ``HTTPClientService`` | owns the HTTP client the API client and the credentials share: made at start, shut down after the stages that send | — |
 /// | ``ControlService`` | owns the control socket: opens it once the state is held, hands each command to the control loop, closes it | its own thread (``ControlServer``) |
 /// | ``MetricsService`` | owns `[metrics] listen`'s endpoint: binds it once the state is held, serves scrapes, closes it | its own event loop |
 ///
 /// Each ends by cancellation at the graceful shutdown; the group's order is the pipeline's, so
-/// the shutdown closes the metrics endpoint and stops the timer first, the control loop next to
-/// last and the control socket last.
+/// the shutdown closes the metrics endpoint and stops the timer first, then the stages back to the
+/// control loop, then the control socket, the HTTP client and, last, the state.
 extension PurgeDaemon {
     /// The stages in the pipeline's order (the group shuts them down in reverse).
     public nonisolated func services() -> [any Service] {
         let control = ControlService(
             path: ControlSocket.path(forState: statePath), logger: logger, gate: controlGate, mode: controlMode
         ) { [inputs] connection in inputs.yield(.control(connection)) }
-        var stages: [any Service] = [
+        var stages: [any Service] = [StateService(path: statePath, dryRunOf: options.dryRun ? realStatePath : nil, gate: stateGate)]
+        if let httpGate { stages.append(HTTPClientService(gate: httpGate)) }
+        stages += [
             control, ControlLoopService(daemon: self), WatcherService(daemon: self), DetectorService(daemon: self),
             SubmitterService(daemon: self), VerifierService(daemon: self), TimerService(daemon: self),
         ]

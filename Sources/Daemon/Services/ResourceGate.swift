@@ -1,18 +1,19 @@
 import Synchronization
 
-/// The start of a Service that owns an outward resource (the control socket, the metrics
-/// endpoint), in step with the control loop's start.
+/// The start of a Service that owns a resource (the state, the HTTP client, the control socket,
+/// the metrics endpoint), in step with the control loop's start, and the resource handed over.
 ///
-/// The service opens its resource only once the control loop ``allow()``s it — after the state
+/// An outward resource's service opens it only once the control loop ``allow()``s it — after the state
 /// lock is held, so a second daemon on the same state is refused by the lock (exit 75), never by
 /// a socket it found taken — and reports how that went (``opened(_:)``); the control loop waits
 /// for that report (``waitUntilOpen()``) before it watches the tree and sends `READY=1`, so a
-/// client that sees the daemon ready finds its socket. Either side may end first: a service
+/// client that sees the daemon ready finds its socket. The state's and the HTTP client's services
+/// open theirs at once and hand them over through ``opened(_:)``. Either side may end first: a service
 /// cancelled before it was allowed returns, a control loop that gave up is not waited for.
-final class ResourceGate: Sendable {
+final class ResourceGate<Value: Sendable>: Sendable {
     private enum Opening {
-        case notYet([CheckedContinuation<Result<Void, any Error>, Never>])
-        case done(Result<Void, any Error>)
+        case notYet([CheckedContinuation<Result<Value, any Error>, Never>])
+        case done(Result<Value, any Error>)
     }
     private struct State {
         var allowed = false
@@ -36,12 +37,13 @@ final class ResourceGate: Sendable {
         for waiter in waiters { waiter.resume(returning: true) }
     }
 
-    /// Waits until the service has opened its resource, and rethrows why it could not.
+    /// Waits until the service has opened its resource (and returns it), or rethrows why it could not.
     /// - Throws: the service's error, or `CancellationError` when it ended without opening (the
     ///   daemon is stopping).
-    func waitUntilOpen() async throws {
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, any Error>, Never>) in
-            let ready = state.withLock { state -> Result<Void, any Error>? in
+    @discardableResult
+    func waitUntilOpen() async throws -> Value {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, any Error>, Never>) in
+            let ready = state.withLock { state -> Result<Value, any Error>? in
                 switch state.opening {
                 case .done(let result):
                     return result
@@ -53,7 +55,7 @@ final class ResourceGate: Sendable {
             }
             if let ready { continuation.resume(returning: ready) }
         }
-        try result.get()
+        return try result.get()
     }
 
     // MARK: The service's side
@@ -82,8 +84,8 @@ final class ResourceGate: Sendable {
     }
 
     /// The service opened its resource, or could not (the control loop's start fails with the error).
-    func opened(_ result: Result<Void, any Error>) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Result<Void, any Error>, Never>] in
+    func opened(_ result: Result<Value, any Error>) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Result<Value, any Error>, Never>] in
             guard case .notYet(let waiters) = state.opening else { return [] }
             state.opening = .done(result)
             return waiters
@@ -93,7 +95,7 @@ final class ResourceGate: Sendable {
 
     /// The service ends without having opened (cancelled): a control loop waiting is told so.
     func abandoned() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Result<Void, any Error>, Never>] in
+        let waiters = state.withLock { state -> [CheckedContinuation<Result<Value, any Error>, Never>] in
             guard case .notYet(let waiters) = state.opening else { return [] }
             state.opening = .done(.failure(CancellationError()))
             return waiters

@@ -1,6 +1,8 @@
+import AsyncHTTPClient
 import Logging
 import ServiceLifecycle
 import Synchronization
+import TencentCDN
 
 /// The control socket as a `Service` that owns it: opened inside ``run()`` once the control loop
 /// holds the state (``ResourceGate``), served on its own thread (``ControlServer``) until the
@@ -9,7 +11,7 @@ import Synchronization
 struct ControlService: Service {
     let path: String
     let logger: Logger
-    let gate: ResourceGate
+    let gate: ResourceGate<Void>
     let mode: ControlSocketMode
     /// Each command, with its connection, to the control loop.
     let onCommand: @Sendable (ControlConnection) -> Void
@@ -70,7 +72,7 @@ struct MetricsService: Service {
     let statePath: String
     let clock: DaemonClock
     let logger: Logger
-    let gate: ResourceGate
+    let gate: ResourceGate<Void>
 
     func run() async throws {
         guard await gate.waitUntilAllowed() else {
@@ -89,5 +91,43 @@ struct MetricsService: Service {
         gate.opened(.success(()))
         try? await gracefulShutdown()
         await server.stop()
+    }
+}
+
+/// The state as a `Service` that owns it (``HeldState``: the single-writer lock and the SQLite
+/// connection): opened first thing inside ``run()`` — a second daemon on the same state is refused
+/// here, exit 75 — handed to the control loop through its gate, and closed when ``run()`` ends.
+/// It is first in the group, so the graceful shutdown closes it after every stage has stopped.
+struct StateService: Service {
+    let path: String
+    /// In a dry run, the real state file the dry run's copy starts from.
+    let dryRunOf: String?
+    let gate: ResourceGate<HeldState>
+
+    func run() async throws {
+        let state: HeldState
+        do {
+            state = try HeldState.open(path: path, dryRunOf: dryRunOf)
+        } catch {
+            gate.opened(.failure(error))
+            throw error
+        }
+        gate.opened(.success(state))
+        defer { state.close() }
+        try? await gracefulShutdown()
+    }
+}
+
+/// The HTTP client the API client and the credential chain share, as a `Service` that owns it:
+/// made inside ``run()``, handed over through its gate, shut down when ``run()`` ends — after the
+/// stages that send requests, which the group stops first. None in a dry run.
+struct HTTPClientService: Service {
+    let gate: ResourceGate<HTTPClient>
+
+    func run() async throws {
+        let client = TencentCDNClient.makeHTTPClient()
+        gate.opened(.success(client))
+        try? await gracefulShutdown()
+        try? await client.shutdown()
     }
 }

@@ -6,6 +6,7 @@ import Reporting
 import SiteWatch
 import StateStore
 import Synchronization
+import TencentCDN
 import TencentEmulator
 
 @testable import Daemon
@@ -125,10 +126,17 @@ struct ManualDaemon {
         await emulator.shutdown()
     }
 
-    /// Opens the state and the API client (what `start()` does before watching).
+    /// Opens the state and the API client (what the state's and the HTTP client's Services and
+    /// `start()` do before watching); ``close()`` closes them.
     func open() async throws {
-        try await daemon.openState()
-        try await daemon.makeClient()
+        let state = try HeldState.open(path: await daemon.statePath, dryRunOf: nil)
+        do {
+            try await daemon.adoptState(state)
+        } catch {
+            state.close()
+            throw error
+        }
+        try await daemon.makeClient(http: TencentCDNClient.makeHTTPClient())
     }
 
     /// Queues `count` URLs as `purge` would.
@@ -200,6 +208,8 @@ struct ManualDaemon {
 
     func close() async {
         await daemon.shutDown()
+        try? await daemon.httpClient?.shutdown()
+        await daemon.heldState?.close()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
