@@ -28,6 +28,9 @@ public final class PostgresQueueStore: QueueStore {
     public let url: PostgresURL
     let logger: Logger
     private let runTask: Task<Void, Never>?
+    /// When set, every transaction first checks that this submitter's term is still the
+    /// account's (``fenced(by:)``).
+    public let fence: LeaseFence?
 
     /// A store over a client the caller runs (`client.run()`, e.g. in a `ServiceGroup`). Call
     /// ``migrate()`` before the first unit.
@@ -37,14 +40,26 @@ public final class PostgresQueueStore: QueueStore {
         self.url = url
         self.logger = logger
         self.runTask = nil
+        self.fence = nil
     }
 
-    private init(client: PostgresClient, site: String, url: PostgresURL, logger: Logger, runTask: Task<Void, Never>) {
+    private init(
+        client: PostgresClient, site: String, url: PostgresURL, logger: Logger, runTask: Task<Void, Never>?, fence: LeaseFence?
+    ) {
         self.client = client
         self.site = site
         self.url = url
         self.logger = logger
         self.runTask = runTask
+        self.fence = fence
+    }
+
+    /// The same store, for the submitter that holds `fence`'s term: each of its transactions
+    /// first checks that the term is still the account's (the lease row locked `FOR SHARE` until
+    /// it commits), and writes nothing otherwise (``PostgresStoreError/Code/fenced``). It shares
+    /// the pool; closing it does nothing (the store it came from owns the pool).
+    public func fenced(by fence: LeaseFence) -> PostgresQueueStore {
+        PostgresQueueStore(client: client, site: site, url: url, logger: logger, runTask: nil, fence: fence)
     }
 
     deinit { runTask?.cancel() }
@@ -74,7 +89,7 @@ public final class PostgresQueueStore: QueueStore {
         configuration.options.maximumConnections = 4
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let task = Task { await client.run() }
-        return PostgresQueueStore(client: client, site: site, url: url, logger: logger, runTask: task)
+        return PostgresQueueStore(client: client, site: site, url: url, logger: logger, runTask: task, fence: nil)
     }
 
     /// Stops the pool this store started (``connect(url:site:password:logger:)``); units fail
@@ -98,8 +113,9 @@ public final class PostgresQueueStore: QueueStore {
 
     // MARK: - Units
 
-    /// One transaction: `BEGIN`, `body`, `COMMIT` (`ROLLBACK` when it throws). An error of the
-    /// closure passes through as it is; the server's become ``PostgresStoreError``.
+    /// One transaction: `BEGIN`, the fence's check on a fenced store, `body`, `COMMIT` (`ROLLBACK`
+    /// when it throws). An error of the closure passes through as it is; the server's become
+    /// ``PostgresStoreError``.
     @discardableResult
     nonisolated(nonsending) func transaction<T: Sendable>(_ body: (PostgresUnit) async throws -> T) async throws -> T {
         do {
@@ -107,6 +123,7 @@ public final class PostgresQueueStore: QueueStore {
                 let unit = PostgresUnit(connection: connection, site: site, logger: logger)
                 try await unit.run("BEGIN")
                 do {
+                    if let fence { try await unit.checkFence(fence) }
                     let value = try await body(unit)
                     try await unit.run("COMMIT")
                     return value

@@ -23,6 +23,11 @@ import PostgresNIO
 /// per (site, origin) with its first and last heartbeat, and `observations`, the latest content
 /// each origin found at each path (`hash` the SHA-256 of its bytes, NULL when deleted), which
 /// ``PostgresQueueStore/originsObserving(_:)`` hands to ``PurgeCore/Convergence``.
+///
+/// Version 3 is the submitter's lease (SPEC §9, issue 20 item 3): one row per account — not per
+/// site: the sites of an account share its quota and rate — naming the daemon that holds it
+/// (`site/origin`), its term (the fencing token, raised at every change of holder) and when it
+/// lapses (``PostgresQueueStore/claimLease(account:holder:ttlMilliseconds:nowMilliseconds:)``).
 public enum PostgresSchema {
     /// One step: statements without values (DDL only), applied once.
     public struct Migration: Sendable {
@@ -121,6 +126,18 @@ public enum PostgresSchema {
                     FOREIGN KEY (site, origin) REFERENCES origins (site, origin) ON DELETE CASCADE
                 )
                 """,
+            ]),
+        Migration(
+            version: 3, name: "submitter lease",
+            statements: [
+                """
+                CREATE TABLE submitter_lease (
+                    account TEXT PRIMARY KEY,
+                    holder TEXT NOT NULL,
+                    term BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """
             ]),
     ]
 

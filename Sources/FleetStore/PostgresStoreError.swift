@@ -30,6 +30,9 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable, Equa
         /// The server refused the user or the password (SQLSTATE class 28), or no password was
         /// found for a method that needs one.
         public static let authentication = Code(name: "authentication")
+        /// A submitter's write refused: its lease's term is no longer the account's (another daemon
+        /// took the lease over). Not trouble to retry: the daemon stops submitting.
+        public static let fenced = Code(name: "fenced")
 
         public var description: String { name }
     }
@@ -145,6 +148,7 @@ extension PostgresStoreError: StoreTrouble {
         }
         if sqlState == "3D000" { return "create the database \(named), or correct [state] url" }
         if code == .schemaTooNew { return "upgrade this daemon to the release that wrote the database's schema" }
+        if code == .fenced { return "nothing: another daemon of the account submits now, and this one claims the lease again when it lapses" }
         if isUnavailable { return "check that the database \(named) is up and reachable; the daemon reconnects by itself" }
         if isBusy { return "nothing: it is retried at once" }
         return "see the database server's log" + (sqlState.map { " for SQLSTATE \($0)" } ?? "")

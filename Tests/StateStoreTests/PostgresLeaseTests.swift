@@ -1,0 +1,131 @@
+import FleetStore
+import Foundation
+import StateStore
+import Testing
+
+/// SPEC §9, "one submitter per account, failover without loss": at most one daemon of an account
+/// holds the submitter lease; another takes it only once it has lapsed (or was given up), with a
+/// higher term; and a daemon whose term is stale writes nothing. `psql` reads the lease back.
+/// Time is the callers' wall clock, passed in: no test here sleeps.
+@Suite struct PostgresLeaseTests {
+    static let now: Int64 = 1_800_000_000_000
+    static let ttl: Int64 = 30_000
+
+    @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
+    func aLeaseHasOneHolderAndChangesHandsOnlyOnceItLapses() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let store = try await PostgresQueueStoreTests.connect(server, database, site: "www")
+        let now = Self.now
+        let a = try await store.claimLease(account: "acct", holder: "www/web1", ttlMilliseconds: Self.ttl, nowMilliseconds: now)
+        #expect(a == LeaseClaim(granted: true, holder: "www/web1", term: 1, expiresAtMilliseconds: now + Self.ttl))
+        // Must not: a second daemon take it while it holds.
+        let b = try await store.claimLease(account: "acct", holder: "www/web2", ttlMilliseconds: Self.ttl, nowMilliseconds: now + 1)
+        #expect(b == LeaseClaim(granted: false, holder: "www/web1", term: 1, expiresAtMilliseconds: now + Self.ttl))
+        // A renewal keeps the term and moves the end.
+        let renewed = try await store.claimLease(
+            account: "acct", holder: "www/web1", ttlMilliseconds: Self.ttl, nowMilliseconds: now + 10_000)
+        #expect(renewed == LeaseClaim(granted: true, holder: "www/web1", term: 1, expiresAtMilliseconds: now + 40_000))
+        #expect(
+            try await store.claimLease(account: "acct", holder: "www/web2", ttlMilliseconds: Self.ttl, nowMilliseconds: now + 39_999)
+                .granted == false, "must not: taken a millisecond before the renewed lease ends")
+        // Another account's lease is its own.
+        #expect(
+            try await store.claimLease(account: "other", holder: "shop/web2", ttlMilliseconds: Self.ttl, nowMilliseconds: now + 1)
+                .granted)
+        // web1 stopped renewing (killed): web2 takes it when it lapses, with a higher term.
+        let takeover = try await store.claimLease(
+            account: "acct", holder: "www/web2", ttlMilliseconds: Self.ttl, nowMilliseconds: now + 40_000)
+        #expect(takeover == LeaseClaim(granted: true, holder: "www/web2", term: 2, expiresAtMilliseconds: now + 70_000))
+        let back = try await store.claimLease(account: "acct", holder: "www/web1", ttlMilliseconds: Self.ttl, nowMilliseconds: now + 40_001)
+        #expect(back.granted == false && back.holder == "www/web2")
+        #expect(
+            try server.psql(database, "SELECT account, holder, term FROM submitter_lease ORDER BY account") == "acct|www/web2|2\nother|shop/web2|1")
+        #expect(try await store.lease(account: "acct")?.holder == "www/web2")
+        #expect(try await store.lease(account: "nobody") == nil)
+    }
+
+    /// A holder whose own lease lapsed before it renewed gets a new term: what it began under the
+    /// old one is fenced off as if another daemon had taken over in between.
+    @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
+    func aHolderThatLetItsLeaseLapseComesBackWithANewTerm() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let store = try await PostgresQueueStoreTests.connect(server, database, site: "www")
+        _ = try await store.claimLease(account: "acct", holder: "www/web1", ttlMilliseconds: Self.ttl, nowMilliseconds: Self.now)
+        let again = try await store.claimLease(
+            account: "acct", holder: "www/web1", ttlMilliseconds: Self.ttl, nowMilliseconds: Self.now + Self.ttl)
+        #expect(again.granted && again.term == 2)
+    }
+
+    /// Claims racing for a free lease on separate connections: exactly one wins.
+    @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
+    func racingClaimsLeaveOneHolder() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        var stores: [PostgresQueueStore] = []
+        for _ in 0..<4 { stores.append(try await PostgresQueueStoreTests.connect(server, database, site: "www")) }
+        let claims = try await withThrowingTaskGroup(of: LeaseClaim.self) { group in
+            for (index, store) in stores.enumerated() {
+                for round in 0..<3 {
+                    group.addTask {
+                        try await store.claimLease(
+                            account: "acct", holder: "www/web\(index)", ttlMilliseconds: Self.ttl, nowMilliseconds: Self.now + Int64(round))
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let winners = Set(claims.filter(\.granted).map(\.holder))
+        #expect(winners.count == 1, "\(claims)")
+        #expect(claims.allSatisfy { $0.holder == winners.first && $0.term == 1 }, "every claim names the one holder: \(claims)")
+        for store in stores { await store.close() }
+    }
+
+    /// The fence: a submitter whose term is stale writes nothing — not a batch sent, not a result
+    /// recorded — while the new holder's writes go through; a lease given up is taken at once.
+    @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
+    func aStaleTermWritesNothing() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let store = try await PostgresQueueStoreTests.connect(server, database, site: "www")
+        let now = Self.now
+        for page in ["a", "b"] {
+            try await store.enqueue(url: PostgresQueueStoreTests.www + page, area: "", path: nil, kind: .modified, nowMilliseconds: now)
+        }
+        let first = try await store.claimLease(account: "acct", holder: "www/web1", ttlMilliseconds: Self.ttl, nowMilliseconds: now)
+        let web1 = store.fenced(by: LeaseFence(account: "acct", holder: "www/web1", term: first.term))
+        try await web1.planBatches(nowMilliseconds: now) { pending in
+            [NewBatch(action: .urls, area: "", state: .planned, targets: pending.map(\.url), queueIDs: pending.map(\.id), dryRun: false)]
+        }
+        let batch = try #require(try await store.batches(in: .planned, dueBy: nil).first)
+        // web1 is killed mid-batch; web2 takes the lease over once it lapses.
+        let second = try await store.claimLease(
+            account: "acct", holder: "www/web2", ttlMilliseconds: Self.ttl, nowMilliseconds: now + Self.ttl)
+        #expect(second.granted && second.term == first.term + 1)
+        let web2 = store.fenced(by: LeaseFence(account: "acct", holder: "www/web2", term: second.term))
+        // Must not: web1 (had it survived, paused) mark the batch sent or record it accepted.
+        await #expect {
+            try await web1.markSending(batch: batch.id, state: .sending, attempts: 1, nowMilliseconds: now + Self.ttl + 1)
+        } throws: { ($0 as? PostgresStoreError)?.code == .fenced }
+        await #expect {
+            try await web1.recordAccepted(
+                batch,
+                acceptance: Acceptance(
+                    state: .accepted, taskID: "stale", requestID: "r", acceptedMilliseconds: now, firstPollMilliseconds: now, areas: [""]),
+                nowMilliseconds: now + Self.ttl + 1)
+        } throws: { ($0 as? PostgresStoreError)?.code == .fenced }
+        #expect(try server.psql(database, "SELECT state, attempts, coalesce(task_id, '-') FROM batches") == "planned|0|-")
+        // The holder's writes go through.
+        try await web2.markSending(batch: batch.id, state: .sending, attempts: 1, nowMilliseconds: now + Self.ttl + 2)
+        #expect(try server.psql(database, "SELECT state, attempts FROM batches") == "sending|1")
+        // A graceful stop gives the lease up: another daemon takes it at once (and a stale
+        // holder's release changes nothing).
+        try await store.releaseLease(LeaseFence(account: "acct", holder: "www/web1", term: first.term))
+        #expect(try await store.lease(account: "acct")?.holder == "www/web2")
+        try await store.releaseLease(LeaseFence(account: "acct", holder: "www/web2", term: second.term))
+        let third = try await store.claimLease(account: "acct", holder: "www/web3", ttlMilliseconds: Self.ttl, nowMilliseconds: now + Self.ttl + 3)
+        #expect(third.granted && third.term == second.term + 1)
+        await store.close()
+    }
+}
