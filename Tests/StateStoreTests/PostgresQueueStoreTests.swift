@@ -76,7 +76,9 @@ import Testing
             try server.psql(database, "SELECT url, state, batch_id = \(batch.id) FROM queue ORDER BY id")
                 == "\(Self.www)a|batched|t\n\(Self.www)b|batched|t")
         #expect(try server.psql(database, "SELECT available FROM quota WHERE site = 'www.example.com'") == "98")
-        #expect(try server.psql(database, "SELECT version, name FROM schema_version ORDER BY version") == "1|queue\n2|observations\n3|submitter lease")
+        #expect(
+            try server.psql(database, "SELECT version, name FROM schema_version ORDER BY version")
+                == "1|queue\n2|observations\n3|submitter lease")
         await store.close()
     }
 
