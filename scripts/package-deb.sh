@@ -113,6 +113,11 @@ doc="$root/usr/share/doc/purgewatch"
 install -D -m 0644 packaging/deb/copyright "$doc/copyright"
 install -d -m 0755 "$doc/examples"
 install -m 0644 Config/*.toml "$doc/examples/"
+# What a Prometheus and a Grafana beside the daemon install (docs/metrics.md): the alerting
+# rules with their promtool tests, and the dashboard.
+install -D -m 0644 packaging/prometheus/purgewatch.rules.yml "$root/usr/share/purgewatch/prometheus/purgewatch.rules.yml"
+install -D -m 0644 packaging/prometheus/purgewatch.rules.test.yml "$root/usr/share/purgewatch/prometheus/purgewatch.rules.test.yml"
+install -D -m 0644 packaging/grafana/purgewatch-dashboard.json "$root/usr/share/purgewatch/grafana/purgewatch-dashboard.json"
 {
     echo "purgewatch ($version) unstable; urgency=medium"
     echo

@@ -148,6 +148,32 @@ extension EndToEnd {
             }
         }
 
+        /// Every `purgewatch_…` name in the shipped alerting rules and Grafana dashboard, by file
+        /// (the rules' test file feeds made-up series, so it is not read).
+        static func seriesNamedInShippedMonitoring() throws -> [(String, Set<String>)] {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent()
+            let name = try Regex(#"purgewatch_[a-z_]+"#)
+            var result: [(String, Set<String>)] = []
+            for file in ["packaging/prometheus/purgewatch.rules.yml", "packaging/grafana/purgewatch-dashboard.json"] {
+                let text = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
+                var exprs: [String] = []
+                if file.hasSuffix(".json") {
+                    // Only the queries: titles and descriptions may name series in prose.
+                    let json = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
+                    for panel in json["panels"] as? [[String: Any]] ?? [] {
+                        for target in panel["targets"] as? [[String: Any]] ?? [] { exprs.append(target["expr"] as? String ?? "") }
+                    }
+                    let variables = (json["templating"] as? [String: Any])?["list"] as? [[String: Any]] ?? []
+                    exprs += variables.compactMap { $0["definition"] as? String }
+                } else {
+                    exprs = [text]
+                }
+                result.append((file, Set(exprs.flatMap { expr in expr.matches(of: name).map { String(expr[$0.range]) } })))
+            }
+            return result
+        }
+
         @Test func everySeriesOfSpecSevenParsesAndAgreesWithStatus() async throws {
             let port = try Self.freePort()
             try await DaemonFixture.with(extraConfig: "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"") { fixture in
@@ -192,6 +218,14 @@ extension EndToEnd {
                 #expect((value("purgewatch_watches") ?? 0) >= 1)
                 #expect((value("purgewatch_last_accepted_timestamp_seconds") ?? 0) > 1_700_000_000)
                 #expect(families["purgewatch_quota_available"]?.samples.contains { $0.labels["kind"] == "url" && $0.labels["area"] != nil } == true)
+
+                // The alerting rules and the dashboard the package ships name only series this
+                // page has (a histogram's by its `_bucket`/`_sum`/`_count` samples).
+                let exported = Set(families.values.flatMap { $0.samples.map(\.name) })
+                for (file, named) in try Self.seriesNamedInShippedMonitoring() {
+                    #expect(!named.isEmpty, "\(file) names purgewatch series")
+                    for name in named { #expect(exported.contains(name), "\(file) names \(name), which the daemon does not export") }
+                }
 
                 let status = try await fixture.status()
                 #expect(value("purgewatch_files_tracked") == Double(status["files_tracked"] as? Int ?? -1))
