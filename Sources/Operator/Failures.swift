@@ -32,23 +32,10 @@ public enum Failures {
     }
 
     /// The failures recorded in the state (read-only; works while the daemon runs).
-    public static func list(config: SiteConfig, dryRun: Bool) throws -> [FailureRow] {
-        let path = dryRun ? config.dryRunStatePath : config.state.path
-        guard FileManager.default.fileExists(atPath: path) else { return [] }
-        let db = try StateDatabase.openReadOnly(path: path)
-        defer { db.close() }
-        guard let latest = QueueSchema.migrations.last?.version, try db.userVersion() >= latest else {
-            throw NotMigrated(path: path)  // "no failed URLs" would be a guess
-        }
-        return try db.read { try $0.failures() }
-    }
-
-    /// The state was written by an older purgewatch and the daemon has not migrated it yet.
-    public struct NotMigrated: Error, CustomStringConvertible {
-        public var path: String
-        public var description: String {
-            "the state \(path) was written by an older purgewatch; start the daemon (it migrates the state) and ask again"
-        }
+    /// - Throws: ``StateStore/StateNotMigrated`` for a state an older release wrote ("no failed
+    ///   URLs" would be a guess).
+    public static func list(config: SiteConfig, dryRun: Bool) async throws -> [FailureRow] {
+        try await SQLiteStateViews(path: dryRun ? config.dryRunStatePath : config.state.path).failures()
     }
 
     /// `failures --json`: `[{"url", "path", "error_code", "message", "batch_id", "failed_at"}]`.

@@ -84,8 +84,9 @@ public struct StatusReport: Sendable {
     public var nextQuotaReset: Date
     public var now: Date
 
-    /// Reads the report for a config (`dryRun`: the dry-run state file).
-    public static func read(config: SiteConfig, dryRun: Bool, now: Date = Date()) throws -> StatusReport {
+    /// Reads the report for a config (`dryRun`: the dry-run state file) through the store's
+    /// views (``StateStore/StateViews``: one read transaction).
+    public static func read(config: SiteConfig, dryRun: Bool, now: Date = Date()) async throws -> StatusReport {
         let statePath = dryRun ? config.dryRunStatePath : config.state.path
         let socket = ControlSocket.path(forState: statePath)
         // Any answer is a running daemon, a daemon of an earlier release included; a connection
@@ -113,50 +114,52 @@ public struct StatusReport: Sendable {
         report.zoneID = config.tencentCloud.zoneID
         report.daemonAnswering = answering
         guard report.stateExists else { return report }
-        let db = try StateDatabase.openReadOnly(path: statePath)
-        defer { db.close() }
+        let since = Int64((now.timeIntervalSince1970 - 86_400) * 1_000)
+        let request = OverviewRequest(
+            batchesUpdatedSinceMilliseconds: since, batchLimit: 200, failureLimit: 200,
+            metaKeys: [PurgeDaemon.degradedKey, PurgeDaemon.waitingForRootKey, PurgeDaemon.unreadableFilesKey, PurgeDaemon.compareTroubleKey])
+        guard let overview = try await SQLiteStateViews(path: statePath).overview(request) else {
+            report.stateExists = false
+            return report
+        }
         // A file the daemon has not migrated yet (an upgrade before its restart): the tracked
         // file count only.
-        guard let latest = QueueSchema.migrations.last?.version, try db.userVersion() >= latest else {
-            report.filesTracked = (try? db.read { try $0.manifestCount() }) ?? 0
+        report.filesTracked = overview.filesTracked
+        guard !overview.notMigrated else {
             report.notMigrated = true
             return report
         }
-        let since = Int64((now.timeIntervalSince1970 - 86_400) * 1_000)
         func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1_000) }
-        try db.read { tx in
-            report.filesTracked = try tx.manifestCount()
-            // Pending: not yet accepted by the API (planned or being sent included), not parked.
-            report.pendingURLs = try tx.unsentURLCount()
-            report.oldestPending = try tx.oldestUnsentMilliseconds().map(date)
-            report.waitingQuotaURLs = try tx.waitingQuotaURLCount()
-            report.waitingUntil = try tx.earliestQuotaWaitMilliseconds().map(date)
-            report.unverifiedBatches = try tx.batchCount(state: .unverified)
-            report.batches = try tx.batches(updatedSince: since).prefix(200).map {
-                Batch(
-                    id: $0.id, action: Self.actionName($0.action, product: config.tencentCloud.product), area: $0.area, state: $0.state,
-                    targetCount: $0.targets.count,
-                    firstTargets: Array($0.targets.prefix(3)), taskID: $0.taskID, requestID: $0.requestID,
-                    attempts: $0.attempts, errorCode: $0.lastErrorCode, errorMessage: $0.lastErrorMessage,
-                    nextAttempt: $0.nextAttemptMilliseconds.map(date), created: date($0.createdMilliseconds),
-                    updated: date($0.updatedMilliseconds), dryRun: $0.isDryRun)
-            }
-            report.failures = try tx.failures(limit: 200).map {
-                Failure(
-                    url: $0.row.url, path: $0.row.path.map { RelativePath($0).description }, errorCode: $0.row.errorCode,
-                    batchID: $0.row.batchID, failedAt: $0.row.failedMilliseconds.map(date), message: $0.message)
-            }
-            report.failedURLCount = try tx.queueCount(state: .failed)
-            if case .text(let reason)? = try tx.metaValue(PurgeDaemon.degradedKey) { report.degraded = reason }
-            if case .text(let root)? = try tx.metaValue(PurgeDaemon.waitingForRootKey) { report.waitingForRoot = root }
-            if case .text(let files)? = try tx.metaValue(PurgeDaemon.unreadableFilesKey) { report.unreadableFiles = files }
-            if case .text(let trouble)? = try tx.metaValue(PurgeDaemon.compareTroubleKey) { report.compareTrouble = trouble }
-            // A reading from before the last 00:00 UTC+8 counts as reset, as the planner reads it.
-            report.quota = QuotaBook.effective(try tx.quotaRows(), now: now).map {
-                Quota(
-                    area: $0.area, kind: $0.kind.rawValue, batch: $0.batch, total: $0.total, available: $0.available,
-                    fetched: date($0.fetchedMilliseconds))
-            }
+        // Pending: not yet accepted by the API (planned or being sent included), not parked.
+        report.pendingURLs = overview.unsentURLs
+        report.oldestPending = overview.oldestUnsentMilliseconds.map(date)
+        report.waitingQuotaURLs = overview.waitingQuotaURLs
+        report.waitingUntil = overview.earliestQuotaWaitMilliseconds.map(date)
+        report.unverifiedBatches = overview.batchCounts[.unverified] ?? 0
+        report.batches = overview.recentBatches.map {
+            Batch(
+                id: $0.id, action: Self.actionName($0.action, product: config.tencentCloud.product), area: $0.area, state: $0.state,
+                targetCount: $0.targets.count,
+                firstTargets: Array($0.targets.prefix(3)), taskID: $0.taskID, requestID: $0.requestID,
+                attempts: $0.attempts, errorCode: $0.lastErrorCode, errorMessage: $0.lastErrorMessage,
+                nextAttempt: $0.nextAttemptMilliseconds.map(date), created: date($0.createdMilliseconds),
+                updated: date($0.updatedMilliseconds), dryRun: $0.isDryRun)
+        }
+        report.failures = overview.failures.map {
+            Failure(
+                url: $0.row.url, path: $0.row.path.map { RelativePath($0).description }, errorCode: $0.row.errorCode,
+                batchID: $0.row.batchID, failedAt: $0.row.failedMilliseconds.map(date), message: $0.message)
+        }
+        report.failedURLCount = overview.queueCounts[.failed] ?? 0
+        report.degraded = overview.meta[PurgeDaemon.degradedKey]
+        report.waitingForRoot = overview.meta[PurgeDaemon.waitingForRootKey]
+        report.unreadableFiles = overview.meta[PurgeDaemon.unreadableFilesKey]
+        report.compareTrouble = overview.meta[PurgeDaemon.compareTroubleKey]
+        // A reading from before the last 00:00 UTC+8 counts as reset, as the planner reads it.
+        report.quota = QuotaBook.effective(overview.quotaRows, now: now).map {
+            Quota(
+                area: $0.area, kind: $0.kind.rawValue, batch: $0.batch, total: $0.total, available: $0.available,
+                fetched: date($0.fetchedMilliseconds))
         }
         return report
     }

@@ -11,7 +11,7 @@ import Testing
 /// being said when it can again: a root that does not exist yet, a tree that cannot be compared.
 @Suite struct StatusTroubleTests {
     static func check(_ manual: ManualDaemon) async throws -> (level: StatusReport.CheckLevel, line: String, text: String) {
-        var report = try StatusReport.read(config: await manual.daemon.config, dryRun: false, now: manual.clock.wall)
+        var report = try await StatusReport.read(config: await manual.daemon.config, dryRun: false, now: manual.clock.wall)
         report.daemonRunning = true  // the in-process daemon serves no socket: as if it answered the ping
         let (level, line) = report.check(maxDelay: .seconds(30), area: "mainland")
         return (level, line, report.text)
@@ -52,7 +52,7 @@ import Testing
     @Test func aDaemonThatDoesNotAnswerIsNotReportedStopped() async throws {
         try await ManualDaemon.with(wall: Date()) { manual, _, _ in
             await manual.daemon.withDetection { $0.failed(SiteWatchError.transient(errno: EMFILE, path: "blog/a.html")) }
-            var report = try StatusReport.read(config: await manual.daemon.config, dryRun: false, now: manual.clock.wall)
+            var report = try await StatusReport.read(config: await manual.daemon.config, dryRun: false, now: manual.clock.wall)
             report.daemonRunning = true
             report.daemonAnswering = false
             let (level, line) = report.check(maxDelay: .seconds(30), area: "mainland")

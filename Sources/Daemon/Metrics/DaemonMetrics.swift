@@ -101,34 +101,26 @@ public final class DaemonMetrics: Sendable {
         public var lastAccepted: Double = 0
     }
 
-    /// Reads the snapshot from the state file (a read-only connection beside the daemon's).
-    public static func snapshot(statePath: String, now: Date) throws -> Snapshot {
-        let db = try StateDatabase.openReadOnly(path: statePath)
-        defer { db.close() }
-        return try snapshot(of: db, now: now)
-    }
-
-    /// Reads the snapshot through an open connection, in one read transaction.
-    public static func snapshot(of db: StateDatabase, now: Date) throws -> Snapshot {
+    /// The gauges' values from the store's overview (``StateStore/StateViews``: one read
+    /// transaction, the same unit `status` reads).
+    public static func snapshot(of overview: StateOverview, now: Date) -> Snapshot {
         var snapshot = Snapshot()
-        try db.read { tx in
-            snapshot.filesTracked = try tx.manifestCount()
-            let unsent = try tx.unsentURLCount()
-            let waiting = try tx.waitingQuotaURLCount()
-            let planned = unsent - (try tx.queueCount(state: .pending))
-            snapshot.queue = [
-                "pending": unsent,
-                "batched": max(0, try tx.queueCount(state: .batched) - waiting - planned),
-                "waiting_quota": waiting,
-                "failed": try tx.queueCount(state: .failed),
-            ]
-            if let oldest = try tx.oldestUnsentMilliseconds() {
-                snapshot.oldestPendingAge = max(0, now.timeIntervalSince1970 - Double(oldest) / 1_000)
-            }
-            snapshot.batches = try tx.batchCounts()
-            snapshot.quota = QuotaBook.effective(try tx.quotaRows(), now: now).map { ($0.area, $0.kind, $0.available) }
-            snapshot.lastAccepted = (try tx.lastAcceptedMilliseconds()).map { Double($0) / 1_000 } ?? 0
+        snapshot.filesTracked = overview.filesTracked
+        let unsent = overview.unsentURLs
+        let waiting = overview.waitingQuotaURLs
+        let planned = unsent - (overview.queueCounts[.pending] ?? 0)
+        snapshot.queue = [
+            "pending": unsent,
+            "batched": max(0, (overview.queueCounts[.batched] ?? 0) - waiting - planned),
+            "waiting_quota": waiting,
+            "failed": overview.queueCounts[.failed] ?? 0,
+        ]
+        if let oldest = overview.oldestUnsentMilliseconds {
+            snapshot.oldestPendingAge = max(0, now.timeIntervalSince1970 - Double(oldest) / 1_000)
         }
+        snapshot.batches = overview.batchCounts
+        snapshot.quota = QuotaBook.effective(overview.quotaRows, now: now).map { ($0.area, $0.kind, $0.available) }
+        snapshot.lastAccepted = overview.lastAcceptedMilliseconds.map { Double($0) / 1_000 } ?? 0
         return snapshot
     }
 

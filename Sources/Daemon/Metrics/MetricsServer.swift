@@ -7,8 +7,8 @@ import Synchronization
 
 /// `GET /metrics` in the Prometheus text format (SPEC §3 `[metrics] listen`, §7), on its own
 /// one-thread event loop so a scrape never competes with the API client's I/O. Scrapes read the
-/// state through one read-only connection the server keeps (no wait on the daemon's actor, no
-/// connection opened per scrape), reopened after an error.
+/// store's overview (``StateStore/SQLiteStateViews``: one read-only connection it keeps — no wait
+/// on the daemon's actor, no connection opened per scrape — reopened after an error).
 final class MetricsServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
@@ -19,14 +19,14 @@ final class MetricsServer: Sendable {
     init(listen: String, metrics: DaemonMetrics, statePath: String, clock: DaemonClock) async throws {
         let (host, port) = try Self.split(listen)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let reader = StateReader(path: statePath)
+        let views = SQLiteStateViews(path: statePath)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(metrics: metrics, reader: reader, clock: clock))
+                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(metrics: metrics, views: views, clock: clock))
                 }
             }
         do {
@@ -57,31 +57,6 @@ final class MetricsServer: Sendable {
     }
 }
 
-/// The metrics endpoint's one read-only connection to the state file, opened at the first scrape
-/// and kept; an error closes it, and the next scrape opens it again (a moved or recreated file).
-final class StateReader: Sendable {
-    let path: String
-    private let connection = Mutex<StateDatabase?>(nil)
-
-    init(path: String) { self.path = path }
-
-    func use<T>(_ body: (StateDatabase) throws -> T) throws -> T {
-        try connection.withLock { open in
-            let db = try open ?? StateDatabase.openReadOnly(path: path)
-            open = db
-            do {
-                return try body(db)
-            } catch {
-                db.close()
-                open = nil
-                throw error
-            }
-        }
-    }
-
-    deinit { connection.withLock { $0?.close() } }
-}
-
 struct MetricsServerError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
@@ -93,13 +68,13 @@ private final class MetricsHandler: ChannelInboundHandler, RemovableChannelHandl
     typealias OutboundOut = HTTPServerResponsePart
 
     let metrics: DaemonMetrics
-    let reader: StateReader
+    let views: SQLiteStateViews
     let clock: DaemonClock
     private var request: HTTPRequestHead?
 
-    init(metrics: DaemonMetrics, reader: StateReader, clock: DaemonClock) {
+    init(metrics: DaemonMetrics, views: SQLiteStateViews, clock: DaemonClock) {
         self.metrics = metrics
-        self.reader = reader
+        self.views = views
         self.clock = clock
     }
 
@@ -125,7 +100,11 @@ private final class MetricsHandler: ChannelInboundHandler, RemovableChannelHandl
             (status, body) = (.methodNotAllowed, "GET /metrics\n")
         } else {
             do {
-                let snapshot = try reader.use { try DaemonMetrics.snapshot(of: $0, now: clock.wall()) }
+                // On this endpoint's own event loop thread: a short read of the state file.
+                guard let overview = try views.readOverview(OverviewRequest()), !overview.notMigrated else {
+                    throw StateNotMigrated(path: views.path)
+                }
+                let snapshot = DaemonMetrics.snapshot(of: overview, now: clock.wall())
                 (status, body) = (.ok, metrics.exposition(snapshot))
                 contentType = "text/plain; version=0.0.4; charset=utf-8"
             } catch {

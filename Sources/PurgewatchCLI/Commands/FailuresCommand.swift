@@ -5,7 +5,7 @@ import Operator
 import PurgeCore
 import StateStore
 
-struct FailuresCommand: ParsableCommand {
+struct FailuresCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "failures",
         abstract: "List the URLs that failed permanently; --retry queues them again, --forget acknowledges them.",
@@ -40,13 +40,13 @@ struct FailuresCommand: ParsableCommand {
         if !urls.isEmpty && !retry && !forget { throw ValidationError("URLs need --retry or --forget") }
     }
 
-    func run() throws {
+    func run() async throws {
         let config = try options.load()
         guard retry || forget else {
             let failures: [FailureRow]
             do {
-                failures = try Failures.list(config: config, dryRun: dryRun)
-            } catch let error as Failures.NotMigrated {
+                failures = try await Failures.list(config: config, dryRun: dryRun)
+            } catch let error as StateNotMigrated {
                 Console.err("\(error)")
                 throw ExitCode.failure
             }

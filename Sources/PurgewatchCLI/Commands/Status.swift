@@ -2,7 +2,7 @@ import ArgumentParser
 import Operator
 import PurgeCore
 
-struct Status: ParsableCommand {
+struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show files tracked, pending URLs, recent batches, failures needing a human, and today's quota.",
         discussion: "Reads the state database; works while the daemon runs. --json is a stable interface (see README)."
@@ -21,15 +21,15 @@ struct Status: ParsableCommand {
         help: "For monitoring: one line PURGEWATCH OK|WARNING|CRITICAL|UNKNOWN - summary | perfdata; exit 0/1/2/3.")
     var check = false
 
-    func run() throws {
-        if check { try runCheck() }
+    func run() async throws {
+        if check { try await runCheck() }
         let config = try options.load()
-        let report = try StatusReport.read(config: config, dryRun: dryRun, now: PurgeWatch.daemonOptions().clock.wall())
+        let report = try await StatusReport.read(config: config, dryRun: dryRun, now: PurgeWatch.daemonOptions().clock.wall())
         Console.out(json ? report.json : report.text)
     }
 
     /// The monitoring-plugin convention: never a usage exit; an unreadable config or state is UNKNOWN.
-    private func runCheck() throws -> Never {
+    private func runCheck() async throws -> Never {
         let config: SiteConfig
         do {
             config = try options.load()
@@ -39,7 +39,7 @@ struct Status: ParsableCommand {
         }
         let report: StatusReport
         do {
-            report = try StatusReport.read(config: config, dryRun: dryRun, now: PurgeWatch.daemonOptions().clock.wall())
+            report = try await StatusReport.read(config: config, dryRun: dryRun, now: PurgeWatch.daemonOptions().clock.wall())
         } catch {
             Console.out(StatusReport.unknownLine("cannot read the state \(config.state.path): \(error)"))
             throw ExitCode(StatusReport.CheckLevel.unknown.rawValue)
