@@ -28,6 +28,10 @@ import PostgresNIO
 /// site: the sites of an account share its quota and rate — naming the daemon that holds it
 /// (`site/origin`), its term (the fencing token, raised at every change of holder) and when it
 /// lapses (``PostgresQueueStore/claimLease(account:holder:ttlMilliseconds:nowMilliseconds:)``).
+///
+/// Version 4 is the account's quota ledger (SPEC §9, "one account, one budget"): the quota cache
+/// of version 1, keyed by account instead of site, which a store opened with an account reads,
+/// replaces and counts against — so the sites of an account spend one day's quota, not one each.
 public enum PostgresSchema {
     /// One step: statements without values (DDL only), applied once.
     public struct Migration: Sendable {
@@ -136,6 +140,22 @@ public enum PostgresSchema {
                     holder TEXT NOT NULL,
                     term BIGINT NOT NULL,
                     expires_at BIGINT NOT NULL
+                )
+                """
+            ]),
+        Migration(
+            version: 4, name: "account quota ledger",
+            statements: [
+                """
+                CREATE TABLE account_quota (
+                    account TEXT NOT NULL,
+                    area TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    batch BIGINT NOT NULL,
+                    total BIGINT NOT NULL,
+                    available BIGINT NOT NULL,
+                    fetched_at BIGINT NOT NULL,
+                    PRIMARY KEY (account, area, kind)
                 )
                 """
             ]),

@@ -8,6 +8,9 @@ import StateStore
 struct PostgresUnit {
     let connection: PostgresConnection
     let site: String
+    /// Whose quota the unit counts: the account's ledger, shared by every site of the account
+    /// (SPEC §9, "one account, one budget"), or — opened without an account — the site's own.
+    let account: String?
     let logger: Logger
 
     static let queueColumns = "id, url, area, path, kind, first_seen, state, batch_id, retries, error_code, failed_at"
@@ -226,10 +229,18 @@ struct PostgresUnit {
 
     func quotaRows() async throws -> [QuotaRow] {
         var rows: [QuotaRow] = []
-        let query: PostgresQuery = """
-            SELECT area, kind, batch, total, available, fetched_at FROM quota WHERE site = \(site)
-            ORDER BY area COLLATE "C", kind COLLATE "C"
-            """
+        let query: PostgresQuery =
+            if let account {
+                """
+                SELECT area, kind, batch, total, available, fetched_at FROM account_quota WHERE account = \(account)
+                ORDER BY area COLLATE "C", kind COLLATE "C"
+                """
+            } else {
+                """
+                SELECT area, kind, batch, total, available, fetched_at FROM quota WHERE site = \(site)
+                ORDER BY area COLLATE "C", kind COLLATE "C"
+                """
+            }
         for try await (area, kind, batch, total, available, fetched) in try await run(query).decode(
             (String, String, Int, Int, Int, Int64).self)
         {
@@ -241,22 +252,51 @@ struct PostgresUnit {
     }
 
     func replaceQuota(_ rows: [QuotaRow]) async throws {
-        try await run("DELETE FROM quota WHERE site = \(site)")
+        if let account {
+            try await run("DELETE FROM account_quota WHERE account = \(account)")
+        } else {
+            try await run("DELETE FROM quota WHERE site = \(site)")
+        }
         for row in rows {
-            try await run(
-                """
-                INSERT INTO quota (site, area, kind, batch, total, available, fetched_at)
-                VALUES (\(site), \(row.area), \(row.kind.rawValue), \(row.batch), \(row.total), \(row.available), \(row.fetchedMilliseconds))
-                """)
+            if let account {
+                try await run(
+                    """
+                    INSERT INTO account_quota (account, area, kind, batch, total, available, fetched_at)
+                    VALUES (\(account), \(row.area), \(row.kind.rawValue), \(row.batch), \(row.total), \(row.available), \(row.fetchedMilliseconds))
+                    """)
+            } else {
+                try await run(
+                    """
+                    INSERT INTO quota (site, area, kind, batch, total, available, fetched_at)
+                    VALUES (\(site), \(row.area), \(row.kind.rawValue), \(row.batch), \(row.total), \(row.available), \(row.fetchedMilliseconds))
+                    """)
+            }
         }
     }
 
     /// Counts an accepted batch against the cached quota of `areas` (every area when empty).
     func consumeQuota(kind: QuotaKind, count: Int, areas: [String]) async throws {
-        try await run(
-            """
-            UPDATE quota SET available = GREATEST(0, available - \(Int64(count)))
-            WHERE site = \(site) AND kind = \(kind.rawValue) AND (cardinality(\(areas)::text[]) = 0 OR area = ANY(\(areas)))
-            """)
+        if let account {
+            try await run(
+                """
+                UPDATE account_quota SET available = GREATEST(0, available - \(Int64(count)))
+                WHERE account = \(account) AND kind = \(kind.rawValue) AND (cardinality(\(areas)::text[]) = 0 OR area = ANY(\(areas)))
+                """)
+        } else {
+            try await run(
+                """
+                UPDATE quota SET available = GREATEST(0, available - \(Int64(count)))
+                WHERE site = \(site) AND kind = \(kind.rawValue) AND (cardinality(\(areas)::text[]) = 0 OR area = ANY(\(areas)))
+                """)
+        }
+    }
+
+    /// The planner's batch size of `kind` (a `batch too big` refusal lowers it).
+    func setBatchSize(kind: QuotaKind, to size: Int) async throws {
+        if let account {
+            try await run("UPDATE account_quota SET batch = \(max(1, size)) WHERE account = \(account) AND kind = \(kind.rawValue)")
+        } else {
+            try await run("UPDATE quota SET batch = \(max(1, size)) WHERE site = \(site) AND kind = \(kind.rawValue)")
+        }
     }
 }

@@ -129,3 +129,51 @@ import Testing
         await store.close()
     }
 }
+
+/// SPEC §9, "one account, one budget": the sites of an account count against one quota ledger;
+/// another account's, and a store opened without an account (its site's own cache), are apart.
+@Suite struct PostgresAccountQuotaTests {
+    static let now: Int64 = 1_800_000_000_000
+
+    @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
+    func theSitesOfAnAccountSpendOneQuota() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let url = try server.url(database)
+        let logger = TemporaryPostgres.quietLogger
+        let www = try await PostgresQueueStore.connect(url: url, site: "www", account: "acct", logger: logger)
+        let shop = try await PostgresQueueStore.connect(url: url, site: "shop", account: "acct", logger: logger)
+        let blog = try await PostgresQueueStore.connect(url: url, site: "blog", account: "other", logger: logger)
+        let alone = try await PostgresQueueStore.connect(url: url, site: "www", logger: logger)
+        let reading = [QuotaRow(area: "mainland", kind: .url, batch: 1_000, total: 100, available: 100, fetchedMilliseconds: Self.now)]
+        try await www.replaceQuota(reading)
+        try await blog.replaceQuota(reading)
+        #expect(try await shop.quota() == reading, "the account's other site reads the same ledger")
+        #expect(try await alone.quota().isEmpty, "must not: a site's own cache mixed with its account's")
+
+        // www sends 80 URLs: shop has 20 left, the other account still 100.
+        for index in 0..<80 {
+            try await www.enqueue(url: "https://www.example.com/p\(index)", area: "mainland", path: nil, kind: .modified, nowMilliseconds: Self.now)
+        }
+        try await www.planBatches(nowMilliseconds: Self.now) { pending in
+            [NewBatch(action: .urls, area: "mainland", state: .planned, targets: pending.map(\.url), queueIDs: pending.map(\.id), dryRun: false)]
+        }
+        let batch = try #require(try await www.batches(in: .planned, dueBy: nil).first)
+        try await www.markSending(batch: batch.id, state: .sending, attempts: 1, nowMilliseconds: Self.now)
+        try await www.recordAccepted(
+            batch,
+            acceptance: Acceptance(
+                state: .accepted, taskID: "t", requestID: "r", acceptedMilliseconds: Self.now, firstPollMilliseconds: Self.now,
+                areas: ["mainland"]),
+            nowMilliseconds: Self.now)
+        #expect(try await shop.quota().first?.available == 20)
+        #expect(try await blog.quota().first?.available == 100)
+        #expect(
+            try server.psql(database, "SELECT account, available FROM account_quota ORDER BY account") == "acct|20\nother|100",
+            "psql reads one row per account and area")
+        // A batch-too-big refusal lowers the account's batch size, for every site of it.
+        try await shop.lowerBatchSize(kind: .url, to: 50, defaults: [])
+        #expect(try await www.quota().first?.batch == 50)
+        for store in [www, shop, blog, alone] { await store.close() }
+    }
+}
