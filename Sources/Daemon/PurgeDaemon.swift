@@ -94,6 +94,9 @@ public actor PurgeDaemon {
     /// in a dry run).
     let stateGate = ResourceGate<HeldState>()
     let httpGate: ResourceGate<HTTPClient>?
+    /// The stages that use the state and the HTTP client (control loop, detector, submitter,
+    /// verifier): their owners close them once none runs.
+    let resourceUsers = ResourceUsers(count: 4)
     /// Where the credentials come from (no secret), for the logs.
     var credentialSource: String?
     /// The watcher stage: the inotify monitor, its restarts and its event stream.
@@ -101,7 +104,8 @@ public actor PurgeDaemon {
     /// The running monitor (nil while none runs).
     var monitor: SiteMonitor? { watcher.monitor }
     /// The control socket's and the metrics endpoint's starts (their Services own them and open
-    /// them once the state is held: ``ResourceServices``); no metrics gate without `[metrics] listen`.
+    /// them once the state is held: ``ControlService``, ``MetricsService``); no metrics gate without
+    /// `[metrics] listen`.
     let controlGate = ResourceGate<Void>()
     let metricsGate: ResourceGate<Void>?
     /// Whether the control socket serves only its spare descriptor (``DescriptorReserve/onChange``).
@@ -219,12 +223,20 @@ public actor PurgeDaemon {
         return try result.get()
     }
 
-    /// Opens the state, the API client, the control socket and the watcher, reconciles the tree
-    /// with the manifest and sends READY=1. The control loop stage runs it first; the other
-    /// stages wait on their wake-ups, which nothing sends before it has finished.
+    /// Adopts the state and the HTTP client their Services opened, builds the API client, lets the
+    /// control socket and the metrics endpoint open (and waits until they are), starts the
+    /// watcher, reconciles the tree with the manifest and sends READY=1. The control loop stage
+    /// runs it first; the other stages wait on their wake-ups, which nothing sends before it has
+    /// finished.
     func start() async throws {
         for note in config.notes { logger.warning("\(note)") }
         metrics.provider(config.tencentCloud.product.rawValue)
+        // A start that ends before the socket and the endpoint were allowed (an error, a stop)
+        // releases their services, which would otherwise wait for it (no-op once allowed).
+        defer {
+            controlGate.withdraw()
+            metricsGate?.withdraw()
+        }
         try adoptState(try await stateGate.waitUntilOpen())
         try await switchProviderIfChanged()
         if let httpGate {

@@ -101,9 +101,10 @@ private final class MetricsHandler: ChannelInboundHandler, RemovableChannelHandl
         } else {
             do {
                 // On this endpoint's own event loop thread: a short read of the state file.
-                guard let overview = try views.readOverview(OverviewRequest()), !overview.notMigrated else {
-                    throw StateNotMigrated(path: views.path)
+                guard let overview = try views.readOverview(OverviewRequest()) else {
+                    throw MetricsServerError(message: "no state at \(views.path) yet")
                 }
+                guard !overview.notMigrated else { throw StateNotMigrated(path: views.path) }
                 let snapshot = DaemonMetrics.snapshot(of: overview, now: clock.wall())
                 (status, body) = (.ok, metrics.exposition(snapshot))
                 contentType = "text/plain; version=0.0.4; charset=utf-8"

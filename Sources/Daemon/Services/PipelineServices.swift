@@ -18,7 +18,9 @@ import ServiceLifecycle
 /// | ``ControlService`` | owns the control socket: opens it once the state is held, hands each command to the control loop, closes it | its own thread (``ControlServer``) |
 /// | ``MetricsService`` | owns `[metrics] listen`'s endpoint: binds it once the state is held, serves scrapes, closes it | its own event loop |
 ///
-/// Each ends by cancellation at the graceful shutdown; the group's order is the pipeline's, so
+/// The stages end by cancellation at the graceful shutdown, the resources' owners when it reaches
+/// them (the state and the HTTP client once no stage that uses them runs: ``ResourceUsers``); the
+/// group's order is the pipeline's, so
 /// the shutdown closes the metrics endpoint and stops the timer first, then the stages back to the
 /// control loop, then the control socket, the HTTP client and, last, the state.
 extension PurgeDaemon {
@@ -27,8 +29,10 @@ extension PurgeDaemon {
         let control = ControlService(
             path: ControlSocket.path(forState: statePath), logger: logger, gate: controlGate, mode: controlMode
         ) { [inputs] connection in inputs.yield(.control(connection)) }
-        var stages: [any Service] = [StateService(path: statePath, dryRunOf: options.dryRun ? realStatePath : nil, gate: stateGate)]
-        if let httpGate { stages.append(HTTPClientService(gate: httpGate)) }
+        var stages: [any Service] = [
+            StateService(path: statePath, dryRunOf: options.dryRun ? realStatePath : nil, gate: stateGate, users: resourceUsers)
+        ]
+        if let httpGate { stages.append(HTTPClientService(gate: httpGate, users: resourceUsers)) }
         stages += [
             control, ControlLoopService(daemon: self), WatcherService(daemon: self), DetectorService(daemon: self),
             SubmitterService(daemon: self), VerifierService(daemon: self), TimerService(daemon: self),
@@ -52,11 +56,15 @@ private func runStage(_ body: @escaping @Sendable () async throws -> Void) async
     }
 }
 
-/// Starts the daemon (state, API client, socket, watcher, the first reconcile, READY=1), then
+/// Starts the daemon (adopts the state and the HTTP client, builds the API client, lets the
+/// socket and the metrics endpoint open, starts the watcher, the first reconcile, READY=1), then
 /// runs the control loop.
 public struct ControlLoopService: Service {
     let daemon: PurgeDaemon
-    public func run() async throws { try await runStage { try await daemon.controlLoopStage() } }
+    public func run() async throws {
+        defer { daemon.resourceUsers.leave() }
+        try await runStage { try await daemon.controlLoopStage() }
+    }
 }
 
 /// The inotify monitor's events → the control loop.
@@ -68,19 +76,28 @@ public struct WatcherService: Service {
 /// One comparison of the tree per closed window.
 public struct DetectorService: Service {
     let daemon: PurgeDaemon
-    public func run() async throws { try await runStage { try await daemon.detectorStage() } }
+    public func run() async throws {
+        defer { daemon.resourceUsers.leave() }
+        try await runStage { try await daemon.detectorStage() }
+    }
 }
 
 /// Plans and sends batches.
 public struct SubmitterService: Service {
     let daemon: PurgeDaemon
-    public func run() async throws { try await runStage { try await daemon.submitterStage() } }
+    public func run() async throws {
+        defer { daemon.resourceUsers.leave() }
+        try await runStage { try await daemon.submitterStage() }
+    }
 }
 
 /// Verification polls, prefetch, history pruning.
 public struct VerifierService: Service {
     let daemon: PurgeDaemon
-    public func run() async throws { try await runStage { try await daemon.verifierStage() } }
+    public func run() async throws {
+        defer { daemon.resourceUsers.leave() }
+        try await runStage { try await daemon.verifierStage() }
+    }
 }
 
 /// Sleeps until the control loop's next deadline (``DeadlineTimer``), then wakes it: nothing

@@ -9,14 +9,16 @@ import Synchronization
 /// for that report (``waitUntilOpen()``) before it watches the tree and sends `READY=1`, so a
 /// client that sees the daemon ready finds its socket. The state's and the HTTP client's services
 /// open theirs at once and hand them over through ``opened(_:)``. Either side may end first: a service
-/// cancelled before it was allowed returns, a control loop that gave up is not waited for.
+/// cancelled (or shut down) before it was allowed returns (``abandoned()``), and a control loop
+/// that ends its start without allowing says so (``withdraw()``).
 final class ResourceGate<Value: Sendable>: Sendable {
     private enum Opening {
         case notYet([CheckedContinuation<Result<Value, any Error>, Never>])
         case done(Result<Value, any Error>)
     }
     private struct State {
-        var allowed = false
+        /// nil until the control loop allows (true) or withdraws (false).
+        var allowed: Bool?
         var allowWaiters: [Int: CheckedContinuation<Bool, Never>] = [:]
         var nextWaiter = 0
         var opening = Opening.notYet([])
@@ -28,13 +30,20 @@ final class ResourceGate<Value: Sendable>: Sendable {
     // MARK: The control loop's side
 
     /// The state is held: the service may open its resource now.
-    func allow() {
+    func allow() { decide(true) }
+
+    /// The control loop ends its start without allowing (it stops, or failed before): a service
+    /// waiting to be allowed opens nothing and ends. Nothing after ``allow()``.
+    func withdraw() { decide(false) }
+
+    private func decide(_ allowed: Bool) {
         let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
-            state.allowed = true
+            guard state.allowed == nil else { return [] }
+            state.allowed = allowed
             defer { state.allowWaiters = [:] }
             return Array(state.allowWaiters.values)
         }
-        for waiter in waiters { waiter.resume(returning: true) }
+        for waiter in waiters { waiter.resume(returning: allowed) }
     }
 
     /// Waits until the service has opened its resource (and returns it), or rethrows why it could not.
@@ -61,8 +70,8 @@ final class ResourceGate<Value: Sendable>: Sendable {
     // MARK: The service's side
 
     /// Waits for ``allow()``.
-    /// - Returns: false when the waiting task was cancelled first (the daemon stops before it
-    ///   started: nothing is to be opened).
+    /// - Returns: false when the control loop withdrew, or the waiting task was cancelled first
+    ///   (the daemon stops before it started: nothing is to be opened).
     func waitUntilAllowed() async -> Bool {
         let id = state.withLock { state -> Int in
             state.nextWaiter += 1
@@ -71,7 +80,7 @@ final class ResourceGate<Value: Sendable>: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                 let answer = state.withLock { state -> Bool? in
-                    if state.allowed { return true }
+                    if let allowed = state.allowed { return allowed }
                     if Task.isCancelled { return false }
                     state.allowWaiters[id] = continuation
                     return nil
