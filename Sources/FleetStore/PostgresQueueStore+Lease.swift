@@ -20,6 +20,19 @@ public struct LeaseClaim: Sendable, Hashable {
     }
 }
 
+/// The quota ledger the sites of an account share (SPEC §9, "one account, one budget"): one per
+/// account and provider, since a CDN quota is the account's per area and an EdgeOne quota is its
+/// zone's — `provider` names it as the daemon does (`cdn`, `edgeone zone-…`).
+public struct QuotaLedger: Sendable, Hashable {
+    public var account: String
+    public var provider: String
+
+    public init(account: String, provider: String) {
+        self.account = account
+        self.provider = provider
+    }
+}
+
 /// What a submitter's writes are fenced by: its account, its name and its term.
 public struct LeaseFence: Sendable, Hashable {
     public var account: String
@@ -44,6 +57,11 @@ public struct LeaseFence: Sendable, Hashable {
 ///   take the lease over waits for that transaction, and every later one of the old holder finds
 ///   the term changed and writes nothing (``PostgresStoreError/Code/fenced``).
 /// Times are the callers' wall clocks, as everywhere in this store.
+///
+/// A holder's name must be unique to one process's life (`site/origin/instance`, the instance
+/// drawn at start): a daemon restarted under the same site and origin is then another holder, so
+/// a paused old process cannot pass the fence of its successor's term. The lease's own units
+/// (claim, release, read) are never fenced, even on a fenced store.
 extension PostgresQueueStore {
     /// Takes, renews or — when another daemon holds it and it has not lapsed — fails to take the
     /// lease of `account` for `holder`, until `nowMilliseconds + ttlMilliseconds`.
@@ -51,7 +69,7 @@ extension PostgresQueueStore {
         async throws -> LeaseClaim
     {
         let until = nowMilliseconds + ttlMilliseconds
-        return try await transaction { unit in
+        return try await transaction(fenced: false) { unit in
             for try await term in try await unit.run(
                 """
                 INSERT INTO submitter_lease AS l (account, holder, term, expires_at) VALUES (\(account), \(holder), 1, \(until))
@@ -77,7 +95,7 @@ extension PostgresQueueStore {
     /// Gives the lease up (a graceful stop), so another daemon takes it at its next claim rather
     /// than after it lapses; nothing happens unless `fence` still holds it.
     public nonisolated(nonsending) func releaseLease(_ fence: LeaseFence) async throws {
-        try await transaction { unit in
+        try await transaction(fenced: false) { unit in
             try await unit.run(
                 """
                 UPDATE submitter_lease SET expires_at = 0
@@ -87,6 +105,7 @@ extension PostgresQueueStore {
     }
 
     /// Who holds the lease of `account` now (nil: nobody ever did), lapsed or not — for `status`.
+    /// A read, not a claim: `granted` is always false.
     public nonisolated(nonsending) func lease(account: String) async throws -> LeaseClaim? {
         try await read { unit in
             for try await (holder, term, expires) in try await unit.run(

@@ -12,7 +12,7 @@ import StateStore
 ///
 /// postgres-nio's `PostgresClient` is a ServiceLifecycle `Service`: its pool works only while
 /// its `run()` runs. Two ways to own that:
-/// - ``connect(url:site:account:password:logger:)`` checks the server and migrates the schema on one
+/// - ``connect(url:site:ledger:password:logger:)`` checks the server and migrates the schema on one
 ///   connection of its own (so an unreachable server or a schema too new fails at once, with the
 ///   server's reason, instead of queueing requests behind the pool's 60 s circuit breaker), then
 ///   starts the client's `run()` in a task the store owns; ``close()`` cancels it and waits.
@@ -24,9 +24,9 @@ public final class PostgresQueueStore: QueueStore {
     public let client: PostgresClient
     /// The site whose rows this store reads and writes.
     public let site: String
-    /// The account whose quota ledger the store counts against (shared by the account's sites);
-    /// nil: the site's own quota cache.
-    public let account: String?
+    /// The quota ledger the store counts against (shared by the sites of an account that purge
+    /// through the same provider); nil: the site's own quota cache.
+    public let ledger: QuotaLedger?
     /// The database, for messages (its description is redacted).
     public let url: PostgresURL
     let logger: Logger
@@ -37,10 +37,10 @@ public final class PostgresQueueStore: QueueStore {
 
     /// A store over a client the caller runs (`client.run()`, e.g. in a `ServiceGroup`). Call
     /// ``migrate()`` before the first unit.
-    public init(client: PostgresClient, site: String, account: String? = nil, url: PostgresURL, logger: Logger) {
+    public init(client: PostgresClient, site: String, ledger: QuotaLedger? = nil, url: PostgresURL, logger: Logger) {
         self.client = client
         self.site = site
-        self.account = account
+        self.ledger = ledger
         self.url = url
         self.logger = logger
         self.runTask = nil
@@ -48,12 +48,12 @@ public final class PostgresQueueStore: QueueStore {
     }
 
     private init(
-        client: PostgresClient, site: String, account: String?, url: PostgresURL, logger: Logger, runTask: Task<Void, Never>?,
+        client: PostgresClient, site: String, ledger: QuotaLedger?, url: PostgresURL, logger: Logger, runTask: Task<Void, Never>?,
         fence: LeaseFence?
     ) {
         self.client = client
         self.site = site
-        self.account = account
+        self.ledger = ledger
         self.url = url
         self.logger = logger
         self.runTask = runTask
@@ -65,7 +65,7 @@ public final class PostgresQueueStore: QueueStore {
     /// it commits), and writes nothing otherwise (``PostgresStoreError/Code/fenced``). It shares
     /// the pool; closing it does nothing (the store it came from owns the pool).
     public func fenced(by fence: LeaseFence) -> PostgresQueueStore {
-        PostgresQueueStore(client: client, site: site, account: account, url: url, logger: logger, runTask: nil, fence: fence)
+        PostgresQueueStore(client: client, site: site, ledger: ledger, url: url, logger: logger, runTask: nil, fence: fence)
     }
 
     deinit { runTask?.cancel() }
@@ -76,8 +76,8 @@ public final class PostgresQueueStore: QueueStore {
     ///   - password: the password, when it does not come from the URL (the URL's is for tests).
     /// - Throws: ``PostgresStoreError``: the server unreachable or refusing (`connection`), a
     ///   schema newer than this build knows (`schemaTooNew`, nothing written).
-    ///   - account: the account whose quota ledger the store counts against (nil: the site's own).
-    public static func connect(url: PostgresURL, site: String, account: String? = nil, password: String? = nil, logger: Logger)
+    ///   - ledger: the quota ledger the store counts against (nil: the site's own cache).
+    public static func connect(url: PostgresURL, site: String, ledger: QuotaLedger? = nil, password: String? = nil, logger: Logger)
         async throws -> PostgresQueueStore
     {
         do {
@@ -98,10 +98,10 @@ public final class PostgresQueueStore: QueueStore {
         configuration.options.maximumConnections = 4
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let task = Task { await client.run() }
-        return PostgresQueueStore(client: client, site: site, account: account, url: url, logger: logger, runTask: task, fence: nil)
+        return PostgresQueueStore(client: client, site: site, ledger: ledger, url: url, logger: logger, runTask: task, fence: nil)
     }
 
-    /// Stops the pool this store started (``connect(url:site:account:password:logger:)``); units fail
+    /// Stops the pool this store started (``connect(url:site:ledger:password:logger:)``); units fail
     /// afterwards. A store over a caller's client leaves it alone.
     public func close() async {
         guard let runTask else { return }
@@ -125,14 +125,18 @@ public final class PostgresQueueStore: QueueStore {
     /// One transaction: `BEGIN`, the fence's check on a fenced store, `body`, `COMMIT` (`ROLLBACK`
     /// when it throws). An error of the closure passes through as it is; the server's become
     /// ``PostgresStoreError``.
+    /// - Parameter fenced: false for the lease's own units (a claim, a release), which must never
+    ///   wait behind or be refused by the fence they decide.
     @discardableResult
-    nonisolated(nonsending) func transaction<T: Sendable>(_ body: (PostgresUnit) async throws -> T) async throws -> T {
+    nonisolated(nonsending) func transaction<T: Sendable>(fenced: Bool = true, _ body: (PostgresUnit) async throws -> T) async throws
+        -> T
+    {
         do {
             return try await client.withConnection { connection in
-                let unit = PostgresUnit(connection: connection, site: site, account: account, logger: logger)
+                let unit = PostgresUnit(connection: connection, site: site, ledger: ledger, logger: logger)
                 try await unit.run("BEGIN")
                 do {
-                    if let fence { try await unit.checkFence(fence) }
+                    if fenced, let fence { try await unit.checkFence(fence) }
                     let value = try await body(unit)
                     try await unit.run("COMMIT")
                     return value
@@ -151,7 +155,7 @@ public final class PostgresQueueStore: QueueStore {
     nonisolated(nonsending) func read<T: Sendable>(_ body: (PostgresUnit) async throws -> T) async throws -> T {
         do {
             return try await client.withConnection { connection in
-                try await body(PostgresUnit(connection: connection, site: site, account: account, logger: logger))
+                try await body(PostgresUnit(connection: connection, site: site, ledger: ledger, logger: logger))
             }
         } catch {
             throw PostgresStoreError.wrapping(error, url: url)

@@ -16,8 +16,8 @@ import PostgresNIO
 /// several sites share one database and each store sees only its own site's rows. One pending
 /// row per (site, url, area) is a partial unique index, as SQLite's `queue_pending_url` is per
 /// (url, area): enqueue is `INSERT … ON CONFLICT DO NOTHING`, so concurrent enqueuers of the same
-/// URL leave one row without a check-then-insert. The quota cache is per site for now (the
-/// account-wide ledger is issue 20 item 3); `meta` is the SQLite file's key/value table, per site.
+/// URL leave one row without a check-then-insert. The quota cache here is per site (a store
+/// opened without a ledger; version 4 holds the account's); `meta` is the SQLite file's key/value table, per site.
 ///
 /// Version 2 is what each origin of a site reports (SPEC §9, issue 20 item 2): `origins`, one row
 /// per (site, origin) with its first and last heartbeat, and `observations`, the latest content
@@ -30,7 +30,8 @@ import PostgresNIO
 /// lapses (``PostgresQueueStore/claimLease(account:holder:ttlMilliseconds:nowMilliseconds:)``).
 ///
 /// Version 4 is the account's quota ledger (SPEC §9, "one account, one budget"): the quota cache
-/// of version 1, keyed by account instead of site, which a store opened with an account reads,
+/// of version 1, keyed by account and provider instead of site (``QuotaLedger``: CDN's quota is
+/// the account's per area, EdgeOne's is per zone), which a store opened with a ledger reads,
 /// replaces and counts against — so the sites of an account spend one day's quota, not one each.
 public enum PostgresSchema {
     /// One step: statements without values (DDL only), applied once.
@@ -149,13 +150,14 @@ public enum PostgresSchema {
                 """
                 CREATE TABLE account_quota (
                     account TEXT NOT NULL,
+                    provider TEXT NOT NULL,
                     area TEXT NOT NULL,
                     kind TEXT NOT NULL,
                     batch BIGINT NOT NULL,
                     total BIGINT NOT NULL,
                     available BIGINT NOT NULL,
                     fetched_at BIGINT NOT NULL,
-                    PRIMARY KEY (account, area, kind)
+                    PRIMARY KEY (account, provider, area, kind)
                 )
                 """
             ]),

@@ -8,9 +8,10 @@ import StateStore
 struct PostgresUnit {
     let connection: PostgresConnection
     let site: String
-    /// Whose quota the unit counts: the account's ledger, shared by every site of the account
-    /// (SPEC §9, "one account, one budget"), or — opened without an account — the site's own.
-    let account: String?
+    /// Whose quota the unit counts: a ledger shared by the sites of an account that purge through
+    /// the same provider (SPEC §9, "one account, one budget"), or — opened without one — the
+    /// site's own.
+    let ledger: QuotaLedger?
     let logger: Logger
 
     static let queueColumns = "id, url, area, path, kind, first_seen, state, batch_id, retries, error_code, failed_at"
@@ -230,9 +231,9 @@ struct PostgresUnit {
     func quotaRows() async throws -> [QuotaRow] {
         var rows: [QuotaRow] = []
         let query: PostgresQuery =
-            if let account {
+            if let ledger {
                 """
-                SELECT area, kind, batch, total, available, fetched_at FROM account_quota WHERE account = \(account)
+                SELECT area, kind, batch, total, available, fetched_at FROM account_quota WHERE account = \(ledger.account) AND provider = \(ledger.provider)
                 ORDER BY area COLLATE "C", kind COLLATE "C"
                 """
             } else {
@@ -252,17 +253,24 @@ struct PostgresUnit {
     }
 
     func replaceQuota(_ rows: [QuotaRow]) async throws {
-        if let account {
-            try await run("DELETE FROM account_quota WHERE account = \(account)")
+        if let ledger {
+            // Sites of the account replacing it at once (both read the quota at the reset) take
+            // turns: a second DELETE-then-INSERT would otherwise hit the first one's rows.
+            _ = try await count(
+                "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtext('purgewatch quota ' || \(ledger.account) || ' ' || \(ledger.provider)))) AS l"
+            )
+            try await run("DELETE FROM account_quota WHERE account = \(ledger.account) AND provider = \(ledger.provider)")
         } else {
             try await run("DELETE FROM quota WHERE site = \(site)")
         }
         for row in rows {
-            if let account {
+            if let ledger {
                 try await run(
                     """
-                    INSERT INTO account_quota (account, area, kind, batch, total, available, fetched_at)
-                    VALUES (\(account), \(row.area), \(row.kind.rawValue), \(row.batch), \(row.total), \(row.available), \(row.fetchedMilliseconds))
+                    INSERT INTO account_quota (account, provider, area, kind, batch, total, available, fetched_at)
+                    VALUES (\(ledger.account), \(ledger.provider), \(row.area), \(row.kind.rawValue), \(row.batch), \(row.total), \(row.available), \(row.fetchedMilliseconds))
+                    ON CONFLICT (account, provider, area, kind) DO UPDATE SET batch = excluded.batch, total = excluded.total,
+                        available = excluded.available, fetched_at = excluded.fetched_at
                     """)
             } else {
                 try await run(
@@ -276,11 +284,11 @@ struct PostgresUnit {
 
     /// Counts an accepted batch against the cached quota of `areas` (every area when empty).
     func consumeQuota(kind: QuotaKind, count: Int, areas: [String]) async throws {
-        if let account {
+        if let ledger {
             try await run(
                 """
                 UPDATE account_quota SET available = GREATEST(0, available - \(Int64(count)))
-                WHERE account = \(account) AND kind = \(kind.rawValue) AND (cardinality(\(areas)::text[]) = 0 OR area = ANY(\(areas)))
+                WHERE account = \(ledger.account) AND provider = \(ledger.provider) AND kind = \(kind.rawValue) AND (cardinality(\(areas)::text[]) = 0 OR area = ANY(\(areas)))
                 """)
         } else {
             try await run(
@@ -293,8 +301,10 @@ struct PostgresUnit {
 
     /// The planner's batch size of `kind` (a `batch too big` refusal lowers it).
     func setBatchSize(kind: QuotaKind, to size: Int) async throws {
-        if let account {
-            try await run("UPDATE account_quota SET batch = \(max(1, size)) WHERE account = \(account) AND kind = \(kind.rawValue)")
+        if let ledger {
+            try await run(
+                "UPDATE account_quota SET batch = \(max(1, size)) WHERE account = \(ledger.account) AND provider = \(ledger.provider) AND kind = \(kind.rawValue)"
+            )
         } else {
             try await run("UPDATE quota SET batch = \(max(1, size)) WHERE site = \(site) AND kind = \(kind.rawValue)")
         }

@@ -66,8 +66,9 @@ import Testing
     @Test func aReleasedLeaseIsNoLongerUsed() {
         var lease = SubmitterLease(ttlMilliseconds: Self.ttl)
         lease.claimed(.granted(term: 2, until: Self.t0 + Self.ttl), now: Self.t0)
-        lease.released()
+        lease.released(now: Self.t0 + 1)
         #expect(!lease.maySubmit(now: Self.t0 + 1))
         #expect(lease.term(now: Self.t0 + 1) == nil)
+        #expect(lease.nextClaim(now: Self.t0 + 1) == Self.t0 + 1 + Self.ttl, "must not: claim straight back what it gave up")
     }
 }

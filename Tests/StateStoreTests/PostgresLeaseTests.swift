@@ -116,6 +116,11 @@ import Testing
                 nowMilliseconds: now + Self.ttl + 1)
         } throws: { ($0 as? PostgresStoreError)?.code == .fenced }
         #expect(try server.psql(database, "SELECT state, attempts, coalesce(task_id, '-') FROM batches") == "planned|0|-")
+        // Its lease units are not fenced: a renewal through its fenced store is refused as a claim
+        // (another holds the lease), not failed by the fence.
+        let renewal = try await web1.claimLease(
+            account: "acct", holder: "www/web1", ttlMilliseconds: Self.ttl, nowMilliseconds: now + Self.ttl + 1)
+        #expect(renewal.granted == false && renewal.holder == "www/web2")
         // The holder's writes go through.
         try await web2.markSending(batch: batch.id, state: .sending, attempts: 1, nowMilliseconds: now + Self.ttl + 2)
         #expect(try server.psql(database, "SELECT state, attempts FROM batches") == "sending|1")
@@ -130,8 +135,9 @@ import Testing
     }
 }
 
-/// SPEC §9, "one account, one budget": the sites of an account count against one quota ledger;
-/// another account's, and a store opened without an account (its site's own cache), are apart.
+/// SPEC §9, "one account, one budget": the sites of an account count against one quota ledger
+/// per provider; another account's, another provider's (an EdgeOne zone), and a store opened
+/// without a ledger (its site's own cache) are apart.
 @Suite struct PostgresAccountQuotaTests {
     static let now: Int64 = 1_800_000_000_000
 
@@ -141,13 +147,19 @@ import Testing
         let database = try await server.createDatabase()
         let url = try server.url(database)
         let logger = TemporaryPostgres.quietLogger
-        let www = try await PostgresQueueStore.connect(url: url, site: "www", account: "acct", logger: logger)
-        let shop = try await PostgresQueueStore.connect(url: url, site: "shop", account: "acct", logger: logger)
-        let blog = try await PostgresQueueStore.connect(url: url, site: "blog", account: "other", logger: logger)
+        let cdn = QuotaLedger(account: "acct", provider: "cdn")
+        let www = try await PostgresQueueStore.connect(url: url, site: "www", ledger: cdn, logger: logger)
+        let shop = try await PostgresQueueStore.connect(url: url, site: "shop", ledger: cdn, logger: logger)
+        let blog = try await PostgresQueueStore.connect(
+            url: url, site: "blog", ledger: QuotaLedger(account: "other", provider: "cdn"), logger: logger)
+        // The same account's EdgeOne zone has a quota of its own.
+        let zone = try await PostgresQueueStore.connect(
+            url: url, site: "app", ledger: QuotaLedger(account: "acct", provider: "edgeone zone-1"), logger: logger)
         let alone = try await PostgresQueueStore.connect(url: url, site: "www", logger: logger)
         let reading = [QuotaRow(area: "mainland", kind: .url, batch: 1_000, total: 100, available: 100, fetchedMilliseconds: Self.now)]
         try await www.replaceQuota(reading)
         try await blog.replaceQuota(reading)
+        try await zone.replaceQuota([QuotaRow(area: "", kind: .url, batch: 100, total: 5, available: 5, fetchedMilliseconds: Self.now)])
         #expect(try await shop.quota() == reading, "the account's other site reads the same ledger")
         #expect(try await alone.quota().isEmpty, "must not: a site's own cache mixed with its account's")
 
@@ -169,11 +181,20 @@ import Testing
         #expect(try await shop.quota().first?.available == 20)
         #expect(try await blog.quota().first?.available == 100)
         #expect(
-            try server.psql(database, "SELECT account, available FROM account_quota ORDER BY account") == "acct|20\nother|100",
-            "psql reads one row per account and area")
+            try server.psql(database, "SELECT account, provider, available FROM account_quota ORDER BY account, provider")
+                == "acct|cdn|20\nacct|edgeone zone-1|5\nother|cdn|100",
+            "psql reads one row per account, provider and area")
+        // Two sites replacing the ledger at once (both read the quota at the reset): both
+        // succeed, one after the other, and one reading is left.
+        let again = [QuotaRow(area: "mainland", kind: .url, batch: 1_000, total: 100, available: 90, fetchedMilliseconds: Self.now + 1)]
+        async let first: Void = www.replaceQuota(again)
+        async let second: Void = shop.replaceQuota(again)
+        _ = try await (first, second)
+        #expect(try await www.quota() == again)
         // A batch-too-big refusal lowers the account's batch size, for every site of it.
         try await shop.lowerBatchSize(kind: .url, to: 50, defaults: [])
         #expect(try await www.quota().first?.batch == 50)
-        for store in [www, shop, blog, alone] { await store.close() }
+        #expect(try await zone.quota().first?.batch == 100, "must not: another provider's batch size lowered")
+        for store in [www, shop, blog, alone, zone] { await store.close() }
     }
 }

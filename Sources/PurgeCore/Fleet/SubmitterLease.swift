@@ -106,8 +106,10 @@ public struct SubmitterLease: Sendable, Equatable {
         }
     }
 
-    /// This daemon gave the lease up (a graceful stop): another may take it at once.
-    public mutating func released() {
+    /// This daemon gave the lease up at `now` (a graceful stop): another may take it at once, and
+    /// this one does not claim it back before a lease's length has passed.
+    public mutating func released(now: Int64) {
         standing = .unknown
+        retryAt = now + ttlMilliseconds
     }
 }
