@@ -54,10 +54,13 @@ extension EndToEndTests {
                 if case .touched(let paths) = event { return paths.contains("a.html") }
                 return false
             })
-        let started = ContinuousClock.now
         makeDirectories(harness.root, "late/deep")
         harness.write("late/deep/page.html", "created")
         harness.write("b.html", "new")
+        // The lag holds: a second on, the late events still wait in the kernel.
+        try await Task.sleep(for: .seconds(1))
+        #expect(harness.collector.peekCount(of: "b.html") == 0, "the reader did not lag: this test would prove nothing")
+        let started = ContinuousClock.now
         let (touched, changes) = try await harness.flush(1, timeout: .seconds(10))
         // Must: answered well within the lag, with the late events before the answer.
         #expect(started.duration(to: .now) < .seconds(2), "the barrier waited out the reader's lag")

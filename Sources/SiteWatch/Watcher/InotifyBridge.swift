@@ -463,6 +463,7 @@ final class InotifyBridge: @unchecked Sendable {
                 continue
             }
             let readiness = kernel.wait(inotifyFD, wake: shared.wakeRead, timeoutMilliseconds: timeoutMilliseconds())
+            if let code = readiness.failure { logger.error("poll failed", metadata: ["sitewatch.errno": "\(code)"]) }
             if readiness.woken {
                 var drain = [UInt8](repeating: 0, count: 64)
                 _ = read(shared.wakeRead, &drain, 64)

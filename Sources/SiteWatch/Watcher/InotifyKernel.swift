@@ -29,10 +29,13 @@ package struct InotifyReadiness: Sendable, Equatable {
     package var readable: Bool
     /// The wake pipe is readable (a barrier, a stop): the reader drains it and looks at its state.
     package var woken: Bool
+    /// The wait itself failed (`poll(2)`'s errno, never `EINTR`): the reader says so.
+    package var failure: Int32?
 
-    package init(readable: Bool, woken: Bool) {
+    package init(readable: Bool, woken: Bool, failure: Int32? = nil) {
         self.readable = readable
         self.woken = woken
+        self.failure = failure
     }
 }
 
@@ -70,7 +73,11 @@ package struct LinuxInotify: InotifyKernel {
             pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
             pollfd(fd: instance, events: Int16(POLLIN), revents: 0),
         ]
-        guard poll(&fds, 2, timeoutMilliseconds) > 0 else { return InotifyReadiness(readable: false, woken: false) }
+        let ready = poll(&fds, 2, timeoutMilliseconds)
+        guard ready > 0 else {
+            let code = errno
+            return InotifyReadiness(readable: false, woken: false, failure: ready < 0 && code != EINTR ? code : nil)
+        }
         return InotifyReadiness(readable: fds[1].revents != 0, woken: fds[0].revents != 0)
     }
 

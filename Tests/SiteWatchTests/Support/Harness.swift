@@ -91,6 +91,8 @@ final class Harness: @unchecked Sendable {
     }
 
     func stop() async {
+        // A reader held by the test's kernel would never see the stop.
+        (kernel as? ScriptedInotify)?.resume()
         monitor?.stop()
         await consumer?.value
         monitor = nil

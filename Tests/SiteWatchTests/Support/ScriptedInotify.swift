@@ -7,18 +7,27 @@ import Synchronization
 /// the reader's one seam (``InotifyKernel``), so the monitor itself carries no test hook:
 /// - ``pause()``: the reader thread is held inside its wait, as a reader busy elsewhere would be
 ///   (it reads nothing and answers no barrier; the kernel's queue fills and may overflow);
+///   ``resume()`` lets it go (the harness resumes before it stops the monitor);
 /// - ``readLag``: after each read that returned events, the reader's wait ignores the instance
 ///   this long (a barrier's drain still reads it at once);
-/// - ``watchLimit``: the instance holds at most this many watches (`ENOSPC` beyond, as the kernel
-///   answers at `fs.inotify.max_user_watches`), and the limit reported is this one;
-/// - ``queue(_:)``: an event read before the kernel's, as if the kernel had queued it.
+/// - ``watchLimit``: the instance holds at most this many watches — a directory already watched
+///   is watched again, a new one is refused with `ENOSPC` without being added, as the kernel
+///   refuses at its limit (the kernel counts per user; this, per instance) — and the limit
+///   reported is this one;
+/// - ``queue(_:)``: an event read after what the kernel has queued, as if the kernel had queued it.
 /// Every real watch and event goes through the kernel.
 final class ScriptedInotify: InotifyKernel {
     private struct State {
         var paused = false
         var lagUntil: ContinuousClock.Instant?
         var queued: [UInt8] = []
-        var held: Set<Int32> = []
+        /// The watches this instance holds, by directory (device, inode), and the reverse.
+        var held: [DirectoryID: Int32] = [:]
+        var directories: [Int32: DirectoryID] = [:]
+    }
+    private struct DirectoryID: Hashable {
+        var device: UInt64
+        var inode: UInt64
     }
     private let state = Mutex(State())
     private let kernel = LinuxInotify()
@@ -32,7 +41,10 @@ final class ScriptedInotify: InotifyKernel {
         self.watchLimit = watchLimit
         var fds: [Int32] = [-1, -1]
         precondition(pipe(&fds) == 0)
-        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
         pipeFDs = (fds[0], fds[1])
     }
 
@@ -52,7 +64,7 @@ final class ScriptedInotify: InotifyKernel {
         poke()
     }
 
-    /// Queues `event` ahead of what the kernel has queued; the reader reads it at its next pass.
+    /// Queues `event` after what the kernel has queued; the reader reads it at its next pass.
     func queue(_ event: RawInotifyEvent) {
         state.withLock { $0.queued += Self.encode(event) }
         poke()
@@ -66,12 +78,13 @@ final class ScriptedInotify: InotifyKernel {
         _ = write(pipeFDs.write, &one, 1)
     }
 
-    /// The kernel's layout (inotify(7)): the header, then the name NUL-padded to a multiple of 4.
+    /// The kernel's layout (inotify(7)): the header in the machine's byte order, then the name
+    /// NUL-padded to a multiple of the header's size (16 bytes), as the kernel pads it.
     static func encode(_ event: RawInotifyEvent) -> [UInt8] {
-        let length = event.name.isEmpty ? 0 : (event.name.count + 1 + 3) / 4 * 4
+        let length = event.name.isEmpty ? 0 : (event.name.count + 1 + 15) / 16 * 16
         var bytes: [UInt8] = []
         for field in [UInt32(bitPattern: event.wd), event.mask, event.cookie, UInt32(length)] {
-            withUnsafeBytes(of: field.littleEndian) { bytes += $0 }
+            withUnsafeBytes(of: field) { bytes += $0 }
         }
         bytes += event.name
         bytes += [UInt8](repeating: 0, count: length - event.name.count)
@@ -79,22 +92,32 @@ final class ScriptedInotify: InotifyKernel {
     }
 
     func addWatch(_ instance: Int32, path: String, mask: UInt32) -> (wd: Int32, errno: Int32) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return kernel.addWatch(instance, path: path, mask: mask) }
+        let directory = DirectoryID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        let refused = state.withLock { state -> Bool in
+            guard let watchLimit, state.held[directory] == nil else { return false }
+            return state.held.count >= watchLimit
+        }
+        if refused { return (-1, ENOSPC) }
         let (wd, code) = kernel.addWatch(instance, path: path, mask: mask)
         guard wd >= 0 else { return (wd, code) }
-        let refused = state.withLock { state -> Bool in
-            if state.held.contains(wd) { return false }
-            if let watchLimit, state.held.count >= watchLimit { return true }
-            state.held.insert(wd)
-            return false
+        state.withLock { state in
+            state.held[directory] = wd
+            state.directories[wd] = directory
         }
-        guard refused else { return (wd, 0) }
-        kernel.removeWatch(instance, wd)
-        return (-1, ENOSPC)
+        return (wd, 0)
     }
 
     func removeWatch(_ instance: Int32, _ wd: Int32) {
-        state.withLock { _ = $0.held.remove(wd) }
+        forget(wd)
         kernel.removeWatch(instance, wd)
+    }
+
+    private func forget(_ wd: Int32) {
+        state.withLock { state in
+            if let directory = state.directories.removeValue(forKey: wd) { state.held[directory] = nil }
+        }
     }
 
     func wait(_ instance: Int32, wake: Int32, timeoutMilliseconds: Int32) -> InotifyReadiness {
@@ -135,18 +158,23 @@ final class ScriptedInotify: InotifyKernel {
     }
 
     func read(_ instance: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let count = kernel.read(instance, into: buffer)
+        if count > 0 {
+            // Watches the kernel dropped by itself (a directory deleted) no longer count.
+            RawInotifyEvent.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) { event in
+                if event.mask & InotifyMask.ignored != 0 { forget(event.wd) }
+            }
+            if readLag > .zero { state.withLock { $0.lagUntil = ContinuousClock.now.advanced(by: readLag) } }
+            return count
+        }
         let scripted = state.withLock { state -> [UInt8] in
             defer { state.queued = [] }
             return state.queued
         }
-        if !scripted.isEmpty {
-            precondition(scripted.count <= buffer.count)
-            scripted.withUnsafeBytes { buffer.copyMemory(from: $0) }
-            return scripted.count
-        }
-        let count = kernel.read(instance, into: buffer)
-        if count > 0, readLag > .zero { state.withLock { $0.lagUntil = ContinuousClock.now.advanced(by: readLag) } }
-        return count
+        guard !scripted.isEmpty else { return count }
+        precondition(scripted.count <= buffer.count)
+        scripted.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        return scripted.count
     }
 
     func queuedBytes(_ instance: Int32) -> Int? {
