@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Testing
 
 /// Runs the built `purgewatch` executable (or, for scaled timings, the test harness around the
 /// same CLI) with raw-byte arguments and captures its output.
@@ -62,6 +63,9 @@ struct PurgewatchProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        // Nothing but 0-2 reaches the child: a descriptor another test holds open at this moment
+        // (a pipe's write end it reads to EOF) must not live on in a daemon for a minute.
+        closeInheritedDescriptors(&actions)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -114,6 +118,9 @@ final class RunningProcess: @unchecked Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        // Nothing but 0-2 reaches the child: a descriptor another test holds open at this moment
+        // (a pipe's write end it reads to EOF) must not live on in a daemon for a minute.
+        closeInheritedDescriptors(&actions)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
@@ -240,5 +247,43 @@ extension NotifyListener {
             }
             return found
         }) ?? nil
+    }
+}
+
+/// Closes every descriptor above 2 in a spawned child (glibc's
+/// `posix_spawn_file_actions_addclosefrom_np`, 2.34 and later, which the Glibc module does not
+/// import). Without it a daemon inherits whatever any test holds open at that moment — a pipe's
+/// write end another test reads to its end, the build lock — and holds it for its whole life.
+func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return }
+    _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3)
+}
+
+extension EndToEnd {
+    /// The daemons the tests start hold nothing of the test process but their standard streams: a
+    /// pipe another test reads to its end must not stay open in a daemon for its whole life (the
+    /// 60 s stalls of the test process), nor the build's lock.
+    @Suite struct SpawnTests {
+        @Test func aStartedDaemonInheritsNoDescriptorBeyondItsStandardStreams() async throws {
+            var ends: [Int32] = [-1, -1]
+            #expect(pipe(&ends) == 0)  // not close-on-exec, as Foundation's and others' may not be
+            defer {
+                close(ends[0])
+                close(ends[1])
+            }
+            var info = stat()
+            #expect(fstat(ends[1], &info) == 0)
+            let pipeName = "pipe:[\(info.st_ino)]"
+            try await DaemonFixture.with { fixture in
+                try fixture.write("a.html", "v1\n")
+                try await fixture.startDaemon()
+                let pid = try #require(fixture.daemon?.pid)
+                let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+                #expect(!descriptors.isEmpty)
+                let targets = descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }
+                #expect(!targets.contains(pipeName), "the daemon holds the test's pipe: \(targets)")
+            }
+        }
     }
 }

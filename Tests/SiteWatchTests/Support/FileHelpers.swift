@@ -58,21 +58,29 @@ func symlinkPath(target: String, at path: String) {
 }
 
 /// Runs a shell command; returns its exit status. Output goes to the test log only on failure.
+///
+/// The output goes to a file, not a pipe read to its end: a process another test spawns at the
+/// same moment could inherit the pipe's write end and hold the read — and a cooperative thread —
+/// for as long as it lives (the 60 s stalls of the test process).
 @discardableResult
 func shell(_ command: String) -> Int32 {
+    let outputPath = "/tmp/pw-shell-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).out"
+    defer { unlink(outputPath) }
+    guard FileManager.default.createFile(atPath: outputPath, contents: nil),
+        let output = FileHandle(forWritingAtPath: outputPath)
+    else { return -1 }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/sh")
     process.arguments = ["-c", command]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
+    process.standardOutput = output
+    process.standardError = output
     do { try process.run() } catch { return -1 }
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    try? output.close()
     if process.terminationStatus != 0 {
         FileHandle.standardError.write(
             "command failed (\(process.terminationStatus)): \(command)\n".data(using: .utf8)!)
-        FileHandle.standardError.write(output)
+        FileHandle.standardError.write(FileManager.default.contents(atPath: outputPath) ?? Data())
     }
     return process.terminationStatus
 }
