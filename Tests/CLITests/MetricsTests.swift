@@ -77,16 +77,26 @@ extension EndToEnd {
         }
 
         static func freePort() throws -> Int {
+            let (fd, port) = try boundSocket()
+            close(fd)
+            return port
+        }
+
+        /// A TCP socket bound to a free port of 127.0.0.1: its descriptor and the port.
+        static func boundSocket() throws -> (fd: Int32, port: Int) {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             address.sin_port = 0
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+            guard fd >= 0, bound == 0 else {
+                if fd >= 0 { close(fd) }
+                throw POSIXError(.EADDRNOTAVAIL)
+            }
             _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-            return Int(UInt16(bigEndian: address.sin_port))
+            return (fd, Int(UInt16(bigEndian: address.sin_port)))
         }
 
         /// A plain HTTP/1.0 GET on 127.0.0.1: (status line, body).
@@ -119,17 +129,9 @@ extension EndToEnd {
         /// (exit 1, naming the address) before READY=1, and what the other Services opened is
         /// closed on the way out — no control socket is left beside the state.
         @Test func aListenAddressInUseFailsTheStartBeforeReady() async throws {
-            let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let (taken, port) = try Self.boundSocket()
             defer { close(taken) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, length) } }
-            #expect(bound == 0 && listen(taken, 4) == 0)
-            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(taken, $0, &length) } }
-            let port = Int(UInt16(bigEndian: address.sin_port))
+            #expect(listen(taken, 4) == 0)
             try await DaemonFixture.with(extraConfig: "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"") { fixture in
                 try fixture.write("a.html", "v1\n")
                 let listener = try NotifyListener(path: fixture.directory + "/notify.sock")

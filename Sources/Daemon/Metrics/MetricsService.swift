@@ -13,20 +13,15 @@ struct MetricsService: Service {
     let gate: ResourceGate<Void>
 
     func run() async throws {
-        guard await gate.waitUntilAllowedOrShutdown() else {
-            gate.abandoned()
-            return
+        let opened = try await gate.openWhenAllowed {
+            do {
+                return try await MetricsServer(listen: listen, metrics: metrics, statePath: statePath, clock: clock)
+            } catch {
+                throw DaemonError.metricsUnavailable("cannot serve metrics on \(listen): \(error)")
+            }
         }
-        let server: MetricsServer
-        do {
-            server = try await MetricsServer(listen: listen, metrics: metrics, statePath: statePath, clock: clock)
-        } catch {
-            let failure = DaemonError.metricsUnavailable("cannot serve metrics on \(listen): \(error)")
-            gate.opened(.failure(failure))
-            throw failure
-        }
+        guard let server = opened else { return }
         logger.info("metrics at http://\(listen)/metrics")
-        gate.opened(.success(()))
         try? await gracefulShutdown()
         await server.stop()
     }

@@ -15,19 +15,9 @@ struct ControlService: Service {
     let onCommand: @Sendable (ControlConnection) -> Void
 
     func run() async throws {
-        guard await gate.waitUntilAllowedOrShutdown() else {
-            gate.abandoned()
-            return
-        }
-        let server: ControlServer
-        do {
-            server = try ControlServer(path: path, logger: logger, onCommand: onCommand)
-        } catch {
-            gate.opened(.failure(error))
-            throw error
-        }
+        guard let server = try await gate.openWhenAllowed({ try ControlServer(path: path, logger: logger, onCommand: onCommand) })
+        else { return }
         mode.attach(server)
-        gate.opened(.success(()))
         defer {
             mode.detach()
             server.stop()
@@ -61,10 +51,24 @@ final class ControlSocketMode: Sendable {
     func detach() { state.withLock { $0.server = nil } }
 }
 
-extension ResourceGate {
-    /// ``waitUntilAllowed()``, given up (false) when the graceful shutdown begins first: a service
-    /// still waiting then has nothing to open, and the group must not wait on it.
-    func waitUntilAllowedOrShutdown() async -> Bool {
-        await cancelWhenGracefulShutdown { await self.waitUntilAllowed() }
+extension ResourceGate where Value == Void {
+    /// The start of an outward resource's Service: waits to be allowed — giving up when the
+    /// graceful shutdown begins first (then nothing is opened and the group does not wait on
+    /// it) —, opens the resource with `open` and reports the outcome to the control loop.
+    /// - Returns: the resource, or nil when nothing was to be opened.
+    /// - Throws: what `open` threw (the control loop's start fails with it too).
+    func openWhenAllowed<Resource>(_ open: () async throws -> Resource) async throws -> Resource? {
+        guard await cancelWhenGracefulShutdown({ await self.waitUntilAllowed() }) else {
+            abandoned()
+            return nil
+        }
+        do {
+            let resource = try await open()
+            opened(.success(()))
+            return resource
+        } catch {
+            opened(.failure(error))
+            throw error
+        }
     }
 }
