@@ -33,6 +33,10 @@ import PostgresNIO
 /// of version 1, keyed by account and provider instead of site (``QuotaLedger``: CDN's quota is
 /// the account's per area, EdgeOne's is per zone), which a store opened with a ledger reads,
 /// replaces and counts against — so the sites of an account spend one day's quota, not one each.
+///
+/// Version 5 registers each site (``PostgresQueueStore/registerSite(_:origin:nowMilliseconds:)``):
+/// its account, its provider and the purge settings the account's submitter needs to send its
+/// URLs — the lease holder sends for every site of its account, not only its own.
 public enum PostgresSchema {
     /// One step: statements without values (DDL only), applied once.
     public struct Migration: Sendable {
@@ -160,6 +164,21 @@ public enum PostgresSchema {
                     PRIMARY KEY (account, provider, area, kind)
                 )
                 """
+            ]),
+        Migration(
+            version: 5, name: "sites",
+            statements: [
+                """
+                CREATE TABLE sites (
+                    site TEXT PRIMARY KEY,
+                    account TEXT NOT NULL,
+                    provider TEXT NOT NULL,
+                    settings TEXT NOT NULL,
+                    registered_by TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX sites_account ON sites (account, site)",
             ]),
     ]
 

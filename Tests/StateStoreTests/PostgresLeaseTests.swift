@@ -198,3 +198,37 @@ import Testing
         for store in [www, shop, blog, alone, zone] { await store.close() }
     }
 }
+
+/// The account's submitter sends for every site of the account: each site's daemons register its
+/// provider and purge settings; a site run differently on two origins is said, the last wins.
+@Suite struct PostgresSitesTests {
+    static let now: Int64 = 1_800_000_000_000
+
+    @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
+    func theSubmitterFindsEverySiteOfItsAccountWithItsSettings() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let store = try await PostgresQueueStoreTests.connect(server, database, site: "www")
+        let www = SiteRegistration(site: "www", account: "acct", provider: "cdn", settings: ["area": "mainland", "url_encode": "false"])
+        let app = SiteRegistration(site: "app", account: "acct", provider: "edgeone zone-1", settings: ["prefix_method": "invalidate"])
+        let blog = SiteRegistration(site: "blog", account: "other", provider: "cdn", settings: ["area": "global"])
+        #expect(try await store.registerSite(www, origin: "web1", nowMilliseconds: Self.now) == nil)
+        // The same site from another origin, the same settings: nothing to say.
+        #expect(try await store.registerSite(www, origin: "web2", nowMilliseconds: Self.now + 1) == nil)
+        #expect(try await store.registerSite(app, origin: "web1", nowMilliseconds: Self.now) == nil)
+        #expect(try await store.registerSite(blog, origin: "web9", nowMilliseconds: Self.now) == nil)
+        #expect(try await store.sites(account: "acct") == [app, www], "by name, this account's only")
+        // web3 runs www with another area: the earlier registration and its origin are said, and
+        // the last registration wins.
+        var changed = www
+        changed.settings["area"] = "overseas"
+        let said = try await store.registerSite(changed, origin: "web3", nowMilliseconds: Self.now + 2)
+        #expect(said?.previous == www && said?.by == "web2")
+        #expect(try await store.sites(account: "acct").last == changed)
+        #expect(
+            try server.psql(database, "SELECT site, account, provider, settings, registered_by FROM sites ORDER BY site")
+                == "app|acct|edgeone zone-1|{\"prefix_method\":\"invalidate\"}|web1\nblog|other|cdn|{\"area\":\"global\"}|web9\nwww|acct|cdn|{\"area\":\"overseas\",\"url_encode\":\"false\"}|web3"
+        )
+        await store.close()
+    }
+}

@@ -78,7 +78,7 @@ import Testing
         #expect(try server.psql(database, "SELECT available FROM quota WHERE site = 'www.example.com'") == "98")
         #expect(
             try server.psql(database, "SELECT version, name FROM schema_version ORDER BY version")
-                == "1|queue\n2|observations\n3|submitter lease\n4|account quota ledger")
+                == "1|queue\n2|observations\n3|submitter lease\n4|account quota ledger\n5|sites")
         await store.close()
     }
 
