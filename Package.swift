@@ -60,7 +60,7 @@ let package = Package(
         // The state database: migrations, manifest (later: queue, batches).
         .target(name: "StateStore", dependencies: ["CSQLite"]),
         // The fleet's shared state (SPEC §9): the same QueueStore contract on PostgreSQL, one site of
-        // several per database. Not wired into the daemon yet (issue 20).
+        // several per database; the daemon's queue when `[state] url` is set.
         .target(
             name: "FleetStore",
             dependencies: [
@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "PurgeCore", "TencentCDN", "SiteWatch", "StateStore", "Reporting", "CProcess", "ControlProtocol",
+                "PurgeCore", "TencentCDN", "SiteWatch", "StateStore", "FleetStore", "Reporting", "CProcess", "ControlProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -111,7 +111,7 @@ let package = Package(
         // hand when no daemon runs. The daemon never imports it.
         .target(
             name: "Operator",
-            dependencies: ["ControlProtocol", "Daemon", "PurgeCore", "StateStore", "TencentCDN", "Reporting"]
+            dependencies: ["ControlProtocol", "Daemon", "FleetStore", "PurgeCore", "StateStore", "TencentCDN", "Reporting"]
         ),
 
         // Test support: the same CLI with the end-to-end tests' timings (scaled, a shifted wall
@@ -127,6 +127,15 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/TencentEmulator"
+        ),
+        // Test support: a throwaway PostgreSQL cluster (initdb + postgres on 127.0.0.1) for the
+        // store's tests and the fleet's end-to-end tests.
+        .target(
+            name: "TestPostgres",
+            dependencies: [
+                "FleetStore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestPostgres"
         ),
         // Benchmarks (not tests): print figures against baselines; see the scripts in Benchmarks/.
         .executableTarget(
@@ -157,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "StateStoreTests",
             dependencies: [
-                "StateStore", "FleetStore", "PurgeCore", .product(name: "Logging", package: "swift-log"),
+                "StateStore", "FleetStore", "PurgeCore", "TestPostgres", .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
             ]
@@ -166,14 +175,15 @@ let package = Package(
             name: "DaemonTests",
             dependencies: [
                 "Daemon", "Operator", "ControlProtocol", "StateStore", "PurgeCore", "Reporting", "SiteWatch", "TencentCDN",
-                "TencentEmulator",
+                "TencentEmulator", "FleetStore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "SiteWatchTests", dependencies: ["SiteWatch", "StateStore", "PurgeCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
-            name: "CLITests", dependencies: ["purgewatch", "purgewatch-harness", "PurgeCore", "ControlProtocol", "TencentEmulator"]),
+            name: "CLITests",
+            dependencies: ["purgewatch", "purgewatch-harness", "PurgeCore", "ControlProtocol", "TencentEmulator", "TestPostgres"]),
     ]
 )
 

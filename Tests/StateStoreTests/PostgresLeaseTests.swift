@@ -1,6 +1,7 @@
 import FleetStore
 import Foundation
 import StateStore
+import TestPostgres
 import Testing
 
 /// SPEC §9, "one submitter per account, failover without loss": at most one daemon of an account

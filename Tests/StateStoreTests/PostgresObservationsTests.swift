@@ -1,6 +1,7 @@
 import FleetStore
 import Foundation
 import PurgeCore
+import TestPostgres
 import Testing
 
 /// SPEC §9: each origin records what it detected per path (the hash of the bytes, or deleted)

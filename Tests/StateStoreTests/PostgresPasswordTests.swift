@@ -1,5 +1,6 @@
 import FleetStore
 import Foundation
+import TestPostgres
 import Testing
 
 @testable import FleetStore

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import StateStore
+import TestPostgres
 import Testing
 
 /// What only the PostgreSQL store promises: the database enforces one pending row per URL under

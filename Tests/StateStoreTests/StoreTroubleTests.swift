@@ -1,5 +1,6 @@
 import Foundation
 import StateStore
+import TestPostgres
 import Testing
 import _ConnectionPoolModule
 

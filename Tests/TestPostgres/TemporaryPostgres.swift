@@ -26,11 +26,11 @@ import Testing
 ///   `purgewatch` (trust), whatever their own uid.
 /// - Missing binaries skip the postgres cases (`Test.cancel`, with the reason), unless
 ///   `PURGEWATCH_REQUIRE_POSTGRES=1` (CI), which makes them fail.
-enum TemporaryPostgres {
-    static let required = ProcessInfo.processInfo.environment["PURGEWATCH_REQUIRE_POSTGRES"] == "1"
+package enum TemporaryPostgres {
+    package static let required = ProcessInfo.processInfo.environment["PURGEWATCH_REQUIRE_POSTGRES"] == "1"
 
     /// The directory holding `initdb`, `postgres`, `pg_isready` and `psql`, if any.
-    static let binaries: String? = {
+    package static let binaries: String? = {
         var candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
         let debian = "/usr/lib/postgresql"
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: debian)) ?? []).compactMap(Int.init).sorted(by: >)
@@ -48,18 +48,18 @@ enum TemporaryPostgres {
         return nil
     }()
 
-    static let skipMessage =
+    package static let skipMessage =
         "PostgreSQL's initdb/postgres/pg_isready/psql were not found on PATH or in /usr/lib/postgresql/*/bin (apt-get install postgresql): the PostgreSQL cases are skipped; PURGEWATCH_REQUIRE_POSTGRES=1 makes this a failure"
 
     /// The process's server, started on first use; nil when there are no binaries.
-    static let shared: Result<PostgresServer, any Error>? = {
+    package static let shared: Result<PostgresServer, any Error>? = {
         guard let binaries else { return nil }
         return Result { try PostgresServer.start(binaries: binaries) }
     }()
 
     /// The server, or: the case skipped (no binaries), or failed (no binaries under
     /// `PURGEWATCH_REQUIRE_POSTGRES=1`, or a server that would not start).
-    static func server() throws -> PostgresServer {
+    package static func server() throws -> PostgresServer {
         guard let shared else {
             if required { throw TemporaryPostgresError(message: "PURGEWATCH_REQUIRE_POSTGRES=1, but " + skipMessage) }
             announceSkip()
@@ -69,7 +69,7 @@ enum TemporaryPostgres {
     }
 
     /// A trait for the PostgreSQL-only tests: they run when the server can, or when required.
-    static var runs: Bool {
+    package static var runs: Bool {
         if binaries == nil && !required { announceSkip() }
         return binaries != nil || required
     }
@@ -78,33 +78,34 @@ enum TemporaryPostgres {
     private static let skipAnnounced: Void = print("PostgreSQL tests: skipped: \(skipMessage)")
     private static func announceSkip() { skipAnnounced }
 
-    static let quietLogger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+    package static let quietLogger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 }
 
-struct TemporaryPostgresError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
+package struct TemporaryPostgresError: Error, CustomStringConvertible {
+    package var message: String
+    package var description: String { message }
+    package init(message: String) { self.message = message }
 }
 
 /// The guardian shell's pid, for the `atexit` handler (set once, before the handler is registered).
 nonisolated(unsafe) private var guardianPID: pid_t = 0
 
 /// One running cluster (see ``TemporaryPostgres``).
-struct PostgresServer: Sendable {
-    let directory: String
-    let port: Int
-    let binaries: String
+package struct PostgresServer: Sendable {
+    package let directory: String
+    package let port: Int
+    package let binaries: String
 
     /// The server's superuser (initdb's `-U`).
-    static let user = "purgewatch"
+    package static let user = "purgewatch"
 
     /// A URL for `database` over TCP, as a test passes it (no password: trust).
-    func url(_ database: String) throws -> PostgresURL {
+    package func url(_ database: String) throws -> PostgresURL {
         try PostgresURL("postgresql://\(Self.user)@127.0.0.1:\(port)/\(database)?sslmode=disable")
     }
 
     /// A fresh, empty database (a copy of template1), named uniquely within the process.
-    func createDatabase() async throws -> String {
+    package func createDatabase() async throws -> String {
         let name = "t\(Self.counter.next())"
         let connection = try await PostgresConnection.connect(
             configuration: .init(host: "127.0.0.1", port: port, username: Self.user, password: nil, database: "postgres", tls: .disable),
@@ -124,7 +125,7 @@ struct PostgresServer: Sendable {
     /// Runs `sql` through the `psql` CLI (an oracle independent of postgres-nio): unaligned,
     /// tuples only, `|` between columns, one row a line.
     @discardableResult
-    func psql(_ database: String, _ sql: String) throws -> String {
+    package func psql(_ database: String, _ sql: String) throws -> String {
         let (status, output) = try Self.run(
             binaries + "/psql",
             ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, "-d", database, "-c", sql])
@@ -145,7 +146,7 @@ struct PostgresServer: Sendable {
     }
     private static let counter = Counter()
 
-    static func start(binaries: String) throws -> PostgresServer {
+    package static func start(binaries: String) throws -> PostgresServer {
         var lastError: any Error = TemporaryPostgresError(message: "not started")
         for _ in 0..<3 {
             do { return try startOnce(binaries: binaries) } catch { lastError = error }
@@ -239,7 +240,7 @@ struct PostgresServer: Sendable {
     }
 
     /// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
-    static func freePort() -> Int {
+    package static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -253,7 +254,7 @@ struct PostgresServer: Sendable {
     }
 
     /// Runs a program to its end; its status and its output (stdout and stderr together).
-    static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
+    package static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
