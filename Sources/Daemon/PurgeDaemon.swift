@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CProcess
 import ControlProtocol
+import FleetStore
 import Foundation
 import Logging
 import PurgeCore
@@ -96,7 +97,20 @@ public actor PurgeDaemon {
     let httpGate: ResourceGate<HTTPClient>?
     /// The stages that use the state and the HTTP client (control loop, detector, submitter,
     /// verifier): their owners close them once none runs.
-    let resourceUsers = ResourceUsers(count: 4)
+    let resourceUsers: ResourceUsers
+    /// A fleet's daemon (SPEC §9, `[state] url`): who it is, and its shared state's start (the
+    /// ``FleetStateService`` owns the store). Nil for a single origin on SQLite.
+    let fleetIdentity: FleetIdentity?
+    let fleetURL: PostgresURL?
+    let fleetGate: ResourceGate<PostgresQueueStore>?
+    /// The quota ledger the fleet's store counts against: the account's, for this provider.
+    let fleetLedger: QuotaLedger?
+    /// The fleet stage's own state: heartbeat and lease (nil until the shared state is open).
+    var fleet: FleetMember?
+    /// When the fleet stage is due next (a heartbeat, a claim, the lease's end).
+    var fleetDue: ContinuousClock.Instant?
+    let fleetWake: AsyncStream<Void>.Continuation
+    let fleetWakes: AsyncStream<Void>
     /// Where the credentials come from (no secret), for the logs.
     var credentialSource: String?
     /// The watcher stage: the inotify monitor, its restarts and its event stream.
@@ -193,6 +207,21 @@ public actor PurgeDaemon {
         (detectorWakes, detectorWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (submitterWakes, submitterWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (verifierWakes, verifierWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (fleetWakes, fleetWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        if let text = config.state.url, let fleet = config.fleet, let url = try? PostgresURL(text) {
+            fleetIdentity = FleetIdentity(fleet)
+            fleetURL = url
+            fleetGate = ResourceGate()
+            fleetLedger = QuotaLedger(account: fleet.account, provider: Self.providerName(config))
+        } else {
+            fleetLedger = nil
+            fleetIdentity = nil
+            fleetURL = nil
+            fleetGate = nil
+        }
+        // The stages that use the state: control loop, detector, submitter, verifier (and the
+        // fleet stage).
+        resourceUsers = ResourceUsers(count: fleetGate == nil ? 4 : 5)
         initialMetricsListen = config.metrics.listen
         metricsGate = options.once || config.metrics.listen.isEmpty ? nil : ResourceGate<Void>()
         descriptorReserve.onChange = { [controlMode] released in controlMode.spareOnly(released) }
@@ -238,7 +267,11 @@ public actor PurgeDaemon {
             metricsGate?.withdraw()
         }
         try adoptState(try await stateGate.waitUntilOpen())
-        try await switchProviderIfChanged()
+        if let fleetGate {
+            try adoptFleet(try await fleetGate.waitUntilOpen())
+        } else {
+            try await switchProviderIfChanged()
+        }
         if let httpGate {
             try makeClient(http: try await httpGate.waitUntilOpen())
             // Read the secrets now: a later reload that finds them unreadable keeps these.
@@ -279,6 +312,7 @@ public actor PurgeDaemon {
         updateStatus()
         submitterWake.yield()
         verifierWake.yield()
+        fleetWake.yield()
         pingWatchdog(now: clock.now())
         armTimer(now: clock.now())
     }
@@ -385,7 +419,7 @@ public actor PurgeDaemon {
     /// One wake of the submitter; what it did reaches the verifier, STATUS= and the flush
     /// waiters.
     private func submitterPass() async throws {
-        guard let submitter else { return }
+        guard let submitter, mayWorkTheQueue() else { return }
         do {
             guard try await submitter.pass() else { return }
             if let summary = submitter.summary { lastBatchSummary = summary }
@@ -401,7 +435,9 @@ public actor PurgeDaemon {
     /// When the submitter has work next, from the state (the earliest retry or quota-reset
     /// attempt, the end of a pause, the next quota re-read): the control loop wakes it then.
     func submitterScheduled() async {
-        submitterDue = await submitter?.nextDue()
+        // A fleet's daemon that does not hold the lease has nothing due: the fleet stage wakes
+        // the submitter when it is granted one.
+        submitterDue = mayWorkTheQueue() ? await submitter?.nextDue() : nil
         armTimer(now: clock.now())
     }
 
@@ -428,6 +464,11 @@ public actor PurgeDaemon {
     /// When the verifier has work next: the earliest poll of an accepted batch (after a pause),
     /// the hourly prune.
     func verifierScheduled() async {
+        guard mayWorkTheQueue() else {
+            verifierDue = nil  // the fleet stage wakes it when this daemon is granted the lease
+            armTimer(now: clock.now())
+            return
+        }
         // URLs it queued again (a task that failed them) are the submitter's to send.
         if let work = try? await store.workload(nowMilliseconds: clock.wallMilliseconds()), work.pending > 0 {
             submitRequested = true
@@ -455,7 +496,7 @@ public actor PurgeDaemon {
     /// One pass of the verifier; what it found reaches the submitter, STATUS= and the flush
     /// waiters.
     func verifierPass() async throws {
-        guard let verifier else { return }
+        guard let verifier, mayWorkTheQueue() else { return }
         let outcome = try await verifier.pass(pausedUntil: pausedUntil)
         if let summary = outcome.summary { lastBatchSummary = summary }
         if outcome.requeued { submitRequested = true }
@@ -590,6 +631,8 @@ public actor PurgeDaemon {
                 } catch {
                     connection.answer(.error(.refused, message: "\(error)"))
                 }
+            case .failures where fleetGate != nil:
+                connection.answer(.error(.refused, message: "failures --retry/--forget are not available on a fleet's daemon yet"))
             case .failures(let action, let urls):
                 do {
                     let outcome = try db.transaction {
@@ -608,6 +651,16 @@ public actor PurgeDaemon {
             case .flush(wait: false, let full):
                 requestFlush(full: full, now: now)
                 connection.answer(.flushRequested)
+            case .flush(wait: true, let full) where fleetGate != nil:
+                // Not built for a fleet yet (issue 20): its answer must wait for the shared queue,
+                // which the control loop does not await. The change is queued as by `flush`.
+                requestFlush(full: full, now: now)
+                connection.answer(
+                    .error(
+                        .refused,
+                        message:
+                            "flush --wait is not available on a fleet's daemon yet: the window closed as with `flush`; see `journalctl` for the batches"
+                    ))
             case .flush(wait: true, let full):
                 let barrier = requestFlush(full: full, now: now)
                 // Answered once a comparison that starts after the barrier (or, for a full walk,
@@ -651,7 +704,7 @@ public actor PurgeDaemon {
     /// The provider the state's batches and quota belong to (`cdn`, `edgeone zone-…`).
     public static let providerKey = "daemon.provider"
 
-    static func providerName(_ config: SiteConfig) -> String {
+    public static func providerName(_ config: SiteConfig) -> String {
         [config.tencentCloud.product.rawValue, config.tencentCloud.zoneID].compactMap { $0 }.joined(separator: " ")
     }
 
@@ -782,6 +835,10 @@ public actor PurgeDaemon {
             verifierDue = nil
             verifierWake.yield()
         }
+        if fleetDue.map({ now >= $0 }) == true {
+            fleetDue = nil
+            fleetWake.yield()
+        }
         if !flush.waiters.isEmpty { try answerWaiters() }
         updateStatus()
     }
@@ -791,7 +848,7 @@ public actor PurgeDaemon {
     /// from now, so a due time that fails to move on costs a few wake-ups, not a busy loop.
     func armTimer(now: ContinuousClock.Instant) {
         var deadlines: [ContinuousClock.Instant?] = [
-            coalescer.deadline, nextWatchdogCheck, watcher.restartAt, detection.retryAt, submitterDue, verifierDue,
+            coalescer.deadline, nextWatchdogCheck, watcher.restartAt, detection.retryAt, submitterDue, verifierDue, fleetDue,
         ]
         deadlines.append(flush.barrierDeadline)
         // While a `flush --wait` waits, a client that gave up is noticed within a second.
@@ -868,10 +925,10 @@ public actor PurgeDaemon {
             return
         }
         if fresh.state.url != config.state.url || fresh.fleet != config.fleet {
-            // `run` refuses a PostgreSQL state at start (this release's daemon cannot share one);
-            // a reload must not bring one in behind it, nor move this state elsewhere.
+            // The shared state and this origin's place in it are opened at start, by their
+            // Service: a reload does not move them.
             logger.error(
-                "reload rejected, keeping the running configuration: [state] url or [fleet] changed; this release's daemon runs on its own SQLite state only (a restart says why)"
+                "reload rejected, keeping the running configuration: [state] url or [fleet] changed; moving to another state or fleet needs a restart (systemctl restart)"
             )
             return
         }
@@ -925,6 +982,12 @@ public actor PurgeDaemon {
                 now: clock.wall()
             ).urlAvailable
         var line = "\(files) files, \(pendingURLs) URLs pending, last batch \(lastBatchSummary), quota left \(quotaLeft)"
+        if let fleet {
+            // The queue and the quota are the fleet's, in PostgreSQL (`status` reads them there).
+            let role = fleet.maySubmit(now: clock.wallMilliseconds()) ? "the submitter" : "watching"
+            line = "\(files) files, fleet origin \(fleet.identity.origin) of \(fleet.identity.site): \(role), last batch \(lastBatchSummary)"
+            if let trouble = fleet.trouble { line += ", DEGRADED: the fleet's state cannot be reached (\(trouble.prefix(120)))" }
+        }
         if monitor?.status.isDegraded == true { line += ", DEGRADED: watch limit reached" }
         if let waitingForRoot = detection.waitingForRoot { line += ", WAITING for the site root \(waitingForRoot) to exist" }
         if detection.waitingForRoot == nil, detection.failure != nil { line += ", TROUBLE: cannot compare the tree now (see the log)" }
@@ -983,6 +1046,9 @@ public enum DaemonError: Error, CustomStringConvertible {
     case rootUnavailable(String)
     /// `run --once` could not read part of the tree for now (too many open files, EIO…).
     case comparisonIncomplete(String)
+    /// A fleet's shared state cannot be opened at start (unreachable, refused, a schema newer
+    /// than this build): exit 75, try again later.
+    case fleetStateUnavailable(String)
 
     public var description: String {
         switch self {
@@ -990,6 +1056,8 @@ public enum DaemonError: Error, CustomStringConvertible {
             message
         case .rootUnavailable(let root):
             "cannot compare the site root \(root) (it does not exist, or cannot be opened now): nothing was sent"
+        case .fleetStateUnavailable(let reason):
+            "cannot open the fleet's shared state: \(reason)"
         case .comparisonIncomplete(let reason):
             "cannot compare the whole tree now (\(reason)): nothing was sent; try again later"
 

@@ -107,18 +107,20 @@ extension PostgresQueueStore {
     /// Who holds the lease of `account` now (nil: nobody ever did), lapsed or not — for `status`.
     /// A read, not a claim: `granted` is always false.
     public nonisolated(nonsending) func lease(account: String) async throws -> LeaseClaim? {
-        try await read { unit in
-            for try await (holder, term, expires) in try await unit.run(
-                "SELECT holder, term, expires_at FROM submitter_lease WHERE account = \(account)"
-            ).decode((String, Int64, Int64).self) {
-                return LeaseClaim(granted: false, holder: holder, term: term, expiresAtMilliseconds: expires)
-            }
-            return nil
-        }
+        try await read { try await $0.lease(account: account) }
     }
 }
 
 extension PostgresUnit {
+    func lease(account: String) async throws -> LeaseClaim? {
+        for try await (holder, term, expires) in try await run(
+            "SELECT holder, term, expires_at FROM submitter_lease WHERE account = \(account)"
+        ).decode((String, Int64, Int64).self) {
+            return LeaseClaim(granted: false, holder: holder, term: term, expiresAtMilliseconds: expires)
+        }
+        return nil
+    }
+
     /// The first statement of a fenced transaction: the fence's term is still the account's (the
     /// row locked until the transaction ends), or nothing of it is written.
     func checkFence(_ fence: LeaseFence) async throws {

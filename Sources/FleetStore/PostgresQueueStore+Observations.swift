@@ -56,6 +56,23 @@ extension PostgresQueueStore {
         }
     }
 
+    /// What a fleet origin's comparison commits (SPEC §9), in one transaction: its heartbeat, the
+    /// URLs queued for the site (each unless the same (url, area) is already pending: one origin's
+    /// report of a version queues it, the others' find it pending), and what it found at each
+    /// path. One transaction, so a planner never sees the report without the URL — which would
+    /// let it purge the version before the last origin's URL lands as a second pending row.
+    /// Returns how many rows were added.
+    public nonisolated(nonsending) func enqueue(
+        _ urls: [NewQueueRow], observations: [Observation], origin: String, nowMilliseconds: Int64
+    ) async throws -> Int {
+        try await transaction { unit in
+            try await unit.heartbeat(origin: origin, nowMilliseconds: nowMilliseconds)
+            let added = urls.isEmpty ? 0 : try await unit.enqueue(urls, nowMilliseconds: nowMilliseconds)
+            try await unit.recordObservations(observations, origin: origin, nowMilliseconds: nowMilliseconds)
+            return added
+        }
+    }
+
     /// For each of `paths`, every origin of the site — with its last heartbeat, live or not, and
     /// its report of the path if it made one — sorted by origin name. Paths are returned as given,
     /// each once.

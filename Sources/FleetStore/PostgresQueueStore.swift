@@ -77,14 +77,26 @@ public final class PostgresQueueStore: QueueStore {
     /// - Throws: ``PostgresStoreError``: the server unreachable or refusing (`connection`), a
     ///   schema newer than this build knows (`schemaTooNew`, nothing written).
     ///   - ledger: the quota ledger the store counts against (nil: the site's own cache).
-    public static func connect(url: PostgresURL, site: String, ledger: QuotaLedger? = nil, password: String? = nil, logger: Logger)
-        async throws -> PostgresQueueStore
-    {
+    ///   - migrating: false for a reader (`status`): the schema must already be this build's,
+    ///     nothing is written (a daemon migrates it).
+    public static func connect(
+        url: PostgresURL, site: String, ledger: QuotaLedger? = nil, password: String? = nil, migrating: Bool = true, logger: Logger
+    ) async throws -> PostgresQueueStore {
         do {
             let connection = try await PostgresConnection.connect(
                 configuration: try url.connectionConfiguration(password: password), id: 0, logger: logger)
             do {
-                try await PostgresSchema.migrate(on: connection, url: url, logger: logger)
+                if migrating {
+                    try await PostgresSchema.migrate(on: connection, url: url, logger: logger)
+                } else if let version = try await PostgresSchema.installedVersion(on: connection, logger: logger),
+                    version != PostgresSchema.latestVersion
+                {
+                    throw PostgresStoreError(
+                        code: version > PostgresSchema.latestVersion ? .schemaTooNew : .server,
+                        message:
+                            "the database's schema is version \(version), this purgewatch reads version \(PostgresSchema.latestVersion): start a daemon of this release (it migrates) or use the release that wrote it",
+                        database: url.description)
+                }
             } catch {
                 try? await connection.close()
                 throw error

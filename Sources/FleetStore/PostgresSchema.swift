@@ -208,7 +208,7 @@ public enum PostgresSchema {
         }
     }
 
-    private static func installedVersion(on connection: PostgresConnection, logger: Logger) async throws -> Int? {
+    static func installedVersion(on connection: PostgresConnection, logger: Logger) async throws -> Int? {
         var exists = false
         for try await present in try await connection.query(
             "SELECT to_regclass('schema_version') IS NOT NULL", logger: logger

@@ -83,6 +83,9 @@ public struct StatusReport: Sendable {
     public var quota: [Quota]
     public var nextQuotaReset: Date
     public var now: Date
+    /// A fleet's origin (SPEC §9): the site's origins, its submitter; the queue fields above are
+    /// then the site's, read from the shared state. Nil for a single origin.
+    public var fleet: Fleet?
 
     /// Reads the report for a config (`dryRun`: the dry-run state file) through the store's
     /// views (``StateStore/StateViews``: one read transaction).
@@ -129,39 +132,49 @@ public struct StatusReport: Sendable {
             report.notMigrated = true
             return report
         }
+        report.degraded = overview.meta[PurgeDaemon.degradedKey]
+        report.waitingForRoot = overview.meta[PurgeDaemon.waitingForRootKey]
+        report.unreadableFiles = overview.meta[PurgeDaemon.unreadableFilesKey]
+        report.compareTrouble = overview.meta[PurgeDaemon.compareTroubleKey]
+        if config.state.url != nil {
+            // The queue is the site's, in the fleet's shared state.
+            await report.readFleet(config: config, request: request)
+        } else {
+            report.applyQueue(overview, product: config.tencentCloud.product)
+        }
+        return report
+    }
+
+    /// The queue's part of `overview`: pending, waiting, batches, failures, quota.
+    mutating func applyQueue(_ overview: StateOverview, product: SiteConfig.Product) {
         func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1_000) }
         // Pending: not yet accepted by the API (planned or being sent included), not parked.
-        report.pendingURLs = overview.unsentURLs
-        report.oldestPending = overview.oldestUnsentMilliseconds.map(date)
-        report.waitingQuotaURLs = overview.waitingQuotaURLs
-        report.waitingUntil = overview.earliestQuotaWaitMilliseconds.map(date)
-        report.unverifiedBatches = overview.batchCounts[.unverified] ?? 0
-        report.batches = overview.recentBatches.map {
+        pendingURLs = overview.unsentURLs
+        oldestPending = overview.oldestUnsentMilliseconds.map(date)
+        waitingQuotaURLs = overview.waitingQuotaURLs
+        waitingUntil = overview.earliestQuotaWaitMilliseconds.map(date)
+        unverifiedBatches = overview.batchCounts[.unverified] ?? 0
+        batches = overview.recentBatches.map {
             Batch(
-                id: $0.id, action: Self.actionName($0.action, product: config.tencentCloud.product), area: $0.area, state: $0.state,
+                id: $0.id, action: Self.actionName($0.action, product: product), area: $0.area, state: $0.state,
                 targetCount: $0.targets.count,
                 firstTargets: Array($0.targets.prefix(3)), taskID: $0.taskID, requestID: $0.requestID,
                 attempts: $0.attempts, errorCode: $0.lastErrorCode, errorMessage: $0.lastErrorMessage,
                 nextAttempt: $0.nextAttemptMilliseconds.map(date), created: date($0.createdMilliseconds),
                 updated: date($0.updatedMilliseconds), dryRun: $0.isDryRun)
         }
-        report.failures = overview.failures.map {
+        failures = overview.failures.map {
             Failure(
                 url: $0.row.url, path: $0.row.path.map { RelativePath($0).description }, errorCode: $0.row.errorCode,
                 batchID: $0.row.batchID, failedAt: $0.row.failedMilliseconds.map(date), message: $0.message)
         }
-        report.failedURLCount = overview.queueCounts[.failed] ?? 0
-        report.degraded = overview.meta[PurgeDaemon.degradedKey]
-        report.waitingForRoot = overview.meta[PurgeDaemon.waitingForRootKey]
-        report.unreadableFiles = overview.meta[PurgeDaemon.unreadableFilesKey]
-        report.compareTrouble = overview.meta[PurgeDaemon.compareTroubleKey]
+        failedURLCount = overview.queueCounts[.failed] ?? 0
         // A reading from before the last 00:00 UTC+8 counts as reset, as the planner reads it.
-        report.quota = QuotaBook.effective(overview.quotaRows, now: now).map {
+        quota = QuotaBook.effective(overview.quotaRows, now: now).map {
             Quota(
                 area: $0.area, kind: $0.kind.rawValue, batch: $0.batch, total: $0.total, available: $0.available,
                 fetched: date($0.fetchedMilliseconds))
         }
-        return report
     }
 
     /// The stable JSON form (`status --json`).
@@ -195,34 +208,35 @@ public struct StatusReport: Sendable {
             ])
         }
         let failedBatches = batches.filter { $0.state == .failed }.count
-        return J.object([
-            ("config", J.string(configPath)),
-            ("provider", J.string(product)),
-            ("zone_id", string(zoneID)),
-            ("unreadable_files", string(unreadableFiles)),
-            ("state_path", J.string(statePath)),
-            ("dry_run", dryRun ? "true" : "false"),
-            // Its meaning is unchanged (a daemon that answered); `daemon_answering` was added beside it.
-            ("daemon_running", daemonRunning && daemonAnswering ? "true" : "false"),
-            ("daemon_answering", daemonRunning && daemonAnswering ? "true" : "false"),
-            ("files_tracked", "\(filesTracked)"),
-            (
-                "pending",
-                J.object([
-                    ("urls", "\(pendingURLs)"), ("oldest_at", date(oldestPending)),
-                    ("oldest_age_seconds", oldestPending.map { "\(Int(now.timeIntervalSince($0)))" } ?? "null"),
-                ])
-            ),
-            ("waiting_quota", J.object([("urls", "\(waitingQuotaURLs)"), ("until", date(waitingUntil))])),
-            ("unverified_batches", "\(unverifiedBatches)"),
-            ("degraded", string(degraded)),
-            ("waiting_for_root", string(waitingForRoot)),
-            ("compare_trouble", string(compareTrouble)),
-            ("batches", J.array(batchesJSON)),
-            ("failures", J.object([("batches", "\(failedBatches)"), ("urls", J.array(failuresJSON))])),
-            ("quota", J.array(quotaJSON)),
-            ("next_quota_reset", date(nextQuotaReset)),
-        ])
+        return J.object(
+            [
+                ("config", J.string(configPath)),
+                ("provider", J.string(product)),
+                ("zone_id", string(zoneID)),
+                ("unreadable_files", string(unreadableFiles)),
+                ("state_path", J.string(statePath)),
+                ("dry_run", dryRun ? "true" : "false"),
+                // Its meaning is unchanged (a daemon that answered); `daemon_answering` was added beside it.
+                ("daemon_running", daemonRunning && daemonAnswering ? "true" : "false"),
+                ("daemon_answering", daemonRunning && daemonAnswering ? "true" : "false"),
+                ("files_tracked", "\(filesTracked)"),
+                (
+                    "pending",
+                    J.object([
+                        ("urls", "\(pendingURLs)"), ("oldest_at", date(oldestPending)),
+                        ("oldest_age_seconds", oldestPending.map { "\(Int(now.timeIntervalSince($0)))" } ?? "null"),
+                    ])
+                ),
+                ("waiting_quota", J.object([("urls", "\(waitingQuotaURLs)"), ("until", date(waitingUntil))])),
+                ("unverified_batches", "\(unverifiedBatches)"),
+                ("degraded", string(degraded)),
+                ("waiting_for_root", string(waitingForRoot)),
+                ("compare_trouble", string(compareTrouble)),
+                ("batches", J.array(batchesJSON)),
+                ("failures", J.object([("batches", "\(failedBatches)"), ("urls", J.array(failuresJSON))])),
+                ("quota", J.array(quotaJSON)),
+                ("next_quota_reset", date(nextQuotaReset)),
+            ] + (fleet.map { [("fleet", $0.json(now: now))] } ?? []))
     }
 
     // MARK: - status --check
@@ -279,6 +293,7 @@ public struct StatusReport: Sendable {
         if daemonRunning, waitingForRoot == nil, let compareTrouble { warning.append("cannot compare the tree now: \(compareTrouble)") }
         if unverifiedBatches > 0 { warning.append("\(unverifiedBatches) batch(es) unverified") }
         if let unreadableFiles { warning.append(unreadableFiles) }
+        if let fleet { fleet.check(now: now, critical: &critical, warning: &warning) }
         let level: CheckLevel = !critical.isEmpty ? .critical : !warning.isEmpty ? .warning : .ok
         let summary =
             (critical + warning).isEmpty
@@ -347,6 +362,7 @@ public struct StatusReport: Sendable {
                 lines.append("  \(failure.url): \(failure.errorCode ?? "?")")
             }
         }
+        if let fleet { lines += fleet.lines(now: now) }
         if !batches.isEmpty { lines.append("batches (last 24 h):") }
         for batch in batches.prefix(20) {
             var line = "  #\(batch.id) \(iso8601(batch.updated)) \(batch.state) \(batch.action) \(batch.targetCount) target(s)"

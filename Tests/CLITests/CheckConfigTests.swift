@@ -198,7 +198,6 @@ import Testing
             checked.stdout.contains("# database: postgresql://purgewatch@127.0.0.1:9/fleet?sslmode=disable; password: PGPASSWORD"),
             "\(checked.stdout)")
         #expect(checked.stdout.contains("[fleet]\norigin = \"web1\"\nsite = \"shop\""), "\(checked.stdout)")
-        #expect(checked.stderr.contains("does not use a PostgreSQL state yet"), "\(checked.stderr)")
 
         let unreachable = try PurgewatchProcess.run(["check-config", "--require-database", "--config", file], environment: environment)
         #expect(unreachable.status == 69, "\(unreachable.stderr)")
@@ -207,9 +206,17 @@ import Testing
             #expect(!output.contains(secret), "must not: the password printed")
         }
 
+        // `run` on a database it cannot reach: try again later (75), the database named, never
+        // its password; `--dry-run` and `--once` are refused with a fleet (64).
         let run = try PurgewatchProcess.run(["run", "--config", file], environment: environment)
-        #expect(run.status == 78, "\(run.stderr)")
-        #expect(run.stderr.contains("state.url: this release's daemon does not use a PostgreSQL state yet"), "\(run.stderr)")
+        #expect(run.status == 75, "\(run.stderr)")
+        #expect(
+            run.stderr.contains("cannot open the fleet's shared state") && run.stderr.contains("127.0.0.1:9/fleet"), "\(run.stderr)")
         #expect(!run.stderr.contains(secret))
+        for flag in ["--dry-run", "--once"] {
+            let refused = try PurgewatchProcess.run(["run", flag, "--config", file], environment: environment)
+            #expect(refused.status == 64, "\(refused.stderr)")
+            #expect(refused.stderr.contains("\(flag) is not available with a fleet's PostgreSQL state yet"), "\(refused.stderr)")
+        }
     }
 }

@@ -50,6 +50,24 @@ public final class DaemonMetrics: Sendable {
         for reason in ["reconcile", "flush", "overflow", "root_replaced", "watch_failed", "other"] { _ = walkCounter(reason) }
     }
 
+    /// `purgewatch_fleet_submitter`: 1 on the daemon that holds its fleet's submitter lease
+    /// (SPEC §9); only a fleet's daemons export it.
+    func fleetSubmitter(_ holds: Bool) {
+        registry.makeGauge(
+            descriptor: Self.named("purgewatch_fleet_submitter", "1 while this daemon holds its fleet's submitter lease, else 0.")
+        ).set(to: holds ? 1 : 0)
+    }
+
+    /// `purgewatch_converge_seconds`: from the first origin's report of a URL's new version to its
+    /// planning for a purge (SPEC §9).
+    func converged(seconds: Double) {
+        registry.makeDurationHistogram(
+            descriptor: Self.named(
+                "purgewatch_converge_seconds", "Seconds from the first origin's report of a new version to its purge being planned."),
+            buckets: [.seconds(1), .seconds(5), .seconds(15), .seconds(30), .seconds(60), .seconds(120), .seconds(300), .seconds(900)]
+        ).recordNanoseconds(Int64(seconds * 1e9))
+    }
+
     /// `purgewatch_provider_info{product}` 1: which provider purges (SPEC §10, "the provider named").
     public func provider(_ product: String) {
         registry.makeGauge(

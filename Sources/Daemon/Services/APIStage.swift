@@ -7,7 +7,9 @@ import TencentCDN
 /// and the verifier are both one — and what the daemon hands it again on reload (the provider,
 /// the configuration). Each subclass owns its own state besides.
 class APIStage {
-    let store: any QueueStore
+    /// The queue as this stage writes it: in a fleet, the store fenced by the lease term this
+    /// daemon holds (``FleetMember``), replaced when a new term is granted.
+    var store: any QueueStore
     let options: DaemonOptions
     let clock: DaemonClock
     let logger: Logger

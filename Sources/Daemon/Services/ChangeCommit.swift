@@ -1,3 +1,4 @@
+import FleetStore
 import SiteWatch
 import StateStore
 
@@ -37,12 +38,41 @@ struct OneTransactionCommit: ChangeCommit {
 struct QueueFirstCommit: ChangeCommit {
     let queue: any QueueStore
     let manifest: StateDatabase
+    /// In a fleet, the shared store and this origin's name: what the comparison found at each
+    /// changed path is recorded with the URLs, in their transaction (SPEC §9).
+    var observer: FleetObserver?
+
+    /// Where a fleet origin's reports go.
+    struct FleetObserver: Sendable {
+        let store: PostgresQueueStore
+        let origin: String
+    }
 
     nonisolated(nonsending) func commit(_ detection: Detection, by detector: Detector, urls: [NewQueueRow], nowMilliseconds: Int64)
         async throws -> Int
     {
-        let added = try await queue.enqueue(urls, nowMilliseconds: nowMilliseconds)
+        let added: Int
+        if let observer {
+            added = try await observer.store.enqueue(
+                urls, observations: Self.observations(of: detection), origin: observer.origin, nowMilliseconds: nowMilliseconds)
+        } else {
+            added = try await queue.enqueue(urls, nowMilliseconds: nowMilliseconds)
+        }
         try await detector.commit(detection, in: manifest)
         return added
+    }
+
+    /// What the comparison found at each changed path: the new bytes' hash, or deleted. Every
+    /// change counts, whether or not `[purge] on` queues a URL for its kind: convergence is about
+    /// the bytes an origin serves.
+    static func observations(of detection: Detection) -> [Observation] {
+        var hashes: [[UInt8]: [UInt8]] = [:]
+        for part in detection.manifestUpsertParts {
+            for entry in part { hashes[entry.path] = entry.hash }
+        }
+        return detection.changes.compactMap { change in
+            if change.kind == .deleted { return Observation(path: change.path.bytes, content: .deleted) }
+            return hashes[change.path.bytes].map { Observation(path: change.path.bytes, content: .bytes($0)) }
+        }
     }
 }

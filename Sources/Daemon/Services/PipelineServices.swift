@@ -1,3 +1,4 @@
+import FleetStore
 import ServiceLifecycle
 
 /// The daemon's long-running stages, one `Service` each, run together in the CLI's one
@@ -13,6 +14,8 @@ import ServiceLifecycle
 /// | ``SubmitterService`` | plans the queue into batches and sends them | the API (bounded by deadlines) |
 /// | ``VerifierService`` | polls the tasks of accepted batches, prefetches, prunes history | the API (bounded) |
 /// | ``TimerService`` | wakes the control loop at its next deadline (coalescing, watchdog, retries, polls), never at rest | ``DeadlineTimer`` |
+/// | ``FleetService`` | a fleet's daemon (SPEC §9): heartbeats and the submitter lease; gives the lease up at the stop | PostgreSQL |
+/// | ``FleetStateService`` | owns a fleet's shared PostgreSQL state: connects and migrates at start (unreachable: exit 75), closes it after every stage | PostgreSQL |
 /// | ``StateService`` | owns the state's lock and connection: opens them first (a second daemon is refused here), closes them after every stage | SQLite |
 /// | ``HTTPClientService`` | owns the HTTP client the API client and the credentials share: made at start, shut down after the stages that send | — |
 /// | ``ControlService`` | owns the control socket: opens it once the state is held, hands each command to the control loop, closes it | its own thread (``ControlServer``) |
@@ -32,11 +35,18 @@ extension PurgeDaemon {
         var stages: [any Service] = [
             StateService(path: statePath, dryRunOf: options.dryRun ? realStatePath : nil, gate: stateGate, users: resourceUsers)
         ]
+        if let fleetGate, let fleetURL, let fleetIdentity, let fleetLedger {
+            stages.append(
+                FleetStateService(
+                    url: fleetURL, identity: fleetIdentity, ledger: fleetLedger, environment: environment, logger: logger,
+                    gate: fleetGate, users: resourceUsers))
+        }
         if let httpGate { stages.append(HTTPClientService(gate: httpGate, users: resourceUsers)) }
-        stages += [
-            control, ControlLoopService(daemon: self), WatcherService(daemon: self), DetectorService(daemon: self),
-            SubmitterService(daemon: self), VerifierService(daemon: self), TimerService(daemon: self),
-        ]
+        stages += [control, ControlLoopService(daemon: self), WatcherService(daemon: self), DetectorService(daemon: self)]
+        // Before the submitter and the verifier: the shutdown stops them first, then this stage
+        // gives the lease up.
+        if fleetGate != nil { stages.append(FleetService(daemon: self)) }
+        stages += [SubmitterService(daemon: self), VerifierService(daemon: self), TimerService(daemon: self)]
         if let metricsGate {
             stages.append(
                 MetricsService(

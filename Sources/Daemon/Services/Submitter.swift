@@ -27,6 +27,11 @@ final class Submitter: APIStage {
     var quotaBook: QuotaBook
     /// The last batch's outcome, for STATUS= (nil until a batch was sent).
     private(set) var summary: String?
+    /// Which pending URLs may be planned now: in a fleet, those every origin holds
+    /// (``ConvergenceGate``); nil for a single origin (all of them).
+    var readiness: (any PlanReadiness)?
+    /// When the URLs ``readiness`` held back are looked at again (wall-clock milliseconds).
+    private(set) var readinessLookAgain: Int64?
 
     override init(
         store: any QueueStore, provider: (any CDNProvider)?, config: SiteConfig, options: DaemonOptions, clock: DaemonClock,
@@ -70,6 +75,7 @@ final class Submitter: APIStage {
         // Work asked for and not done (held by a pause, or a disk-full retry): due once the
         // pause ends, or now.
         if requested { due.append(now) }
+        if let readinessLookAgain { due.append(clock.instant(atWallMilliseconds: readinessLookAgain)) }
         if let pausedUntil, now < pausedUntil { due = due.map { max($0, pausedUntil) } }
         return due.min()
     }
@@ -155,8 +161,22 @@ final class Submitter: APIStage {
         let dryRun = options.dryRun
         let directoryFallback = config.purge.directoryFallback
         var planned: PurgePlan?
+        // In a fleet, only the URLs whose new bytes every origin holds (SPEC §9), as read before
+        // the transaction: a URL queued since waits for the next look.
+        var ready: Set<Int64>?
+        readinessLookAgain = nil
+        if let readiness {
+            let pending = try await store.pendingURLs()
+            guard !pending.isEmpty else { return }
+            let decided = try await readiness.ready(pending, now: now)
+            readinessLookAgain = decided.lookAgain
+            guard !decided.ready.isEmpty else { return }
+            ready = decided.ready
+        }
         // The pending URLs are read and planned in the store's one transaction.
-        try await store.planBatches(nowMilliseconds: now) { queue in
+        try await store.planBatches(nowMilliseconds: now) { pending in
+            let queue = ready.map { ready in pending.filter { ready.contains($0.id) } } ?? pending
+            guard !queue.isEmpty else { return [] }
             let plan = Planner.plan(
                 queue: queue.map { QueuedURL(id: $0.id, url: $0.url) }, quota: quota, directoryFallback: directoryFallback)
             planned = plan

@@ -31,13 +31,13 @@ struct Run: AsyncParsableCommand {
         // One network thread: a few requests a second need no more.
         TencentCDNClient.useOneNetworkThread()
         let config = try options.load()
-        if config.state.url != nil {
-            // SPEC §9's fleet is being built (issue 20): running on this origin's SQLite alone
-            // would purge on its own, the very thing a fleet's shared state exists to prevent.
+        if config.state.url != nil, dryRun || once {
+            // A dry run works on a copy of its state, which a shared database cannot be; `--once`
+            // would send without the fleet's lease. Neither is built for a fleet yet (issue 20).
             Console.err(
-                "\(config.sourcePath): state.url: this release's daemon does not use a PostgreSQL state yet; remove [state] url (and [fleet]) to run this origin on its own SQLite state"
+                "\(config.sourcePath): state.url: --\(dryRun ? "dry-run" : "once") is not available with a fleet's PostgreSQL state yet; run it on a copy of the config without [state] url and [fleet]"
             )
-            throw SysExit.config
+            throw SysExit.usage
         }
         // The credentials leave the environment: kept only as Secrets, zeroed in the process's
         // environment block, and the process is not dumpable (no core, no ptrace by others).
@@ -97,6 +97,8 @@ struct Run: AsyncParsableCommand {
         case .rootUnavailable?: ExitCode(66)
         // Part of the tree could not be read for now: try again later (75).
         case .comparisonIncomplete?: SysExit.tempFail
+        // The fleet's database cannot be reached (or refuses, or is newer): try again later.
+        case .fleetStateUnavailable?: SysExit.tempFail
         }
     }
 }

@@ -23,9 +23,6 @@ enum FleetCheck {
         let password = PostgresPassword.resolve(for: url, environment: ProcessInfo.processInfo.environment)
         Console.out("# database: \(url); password: \(password.source)")
         for note in password.notes { Console.err("warning: \(note)") }
-        Console.err(
-            "warning: state.url: this release's `run` does not use a PostgreSQL state yet (the fleet of SPEC §9 is being built): it refuses to start with one"
-        )
         guard requireDatabase else { return }
         var logger = Logger(label: "purgewatch.check-config")
         logger.logLevel = .critical

@@ -12,6 +12,11 @@ public struct FailureRow: Sendable, Hashable {
     public var row: QueueRow
     /// The failing batch's last error message, when the batch is still recorded.
     public var message: String?
+
+    public init(row: QueueRow, message: String?) {
+        self.row = row
+        self.message = message
+    }
 }
 
 /// Where a purge request stands. StateStore alone maps these to the `batches.state` column.

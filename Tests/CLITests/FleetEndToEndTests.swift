@@ -1,0 +1,215 @@
+import Foundation
+import Glibc
+import TencentEmulator
+import TestPostgres
+import Testing
+
+/// SPEC §9 with the real binary: several origins, each a daemon with its own root and its own
+/// SQLite manifest, on one real PostgreSQL server and one API emulator. Each test gets a fresh
+/// database; deploys are real `rsync` runs.
+@Suite(.serialized, .enabled(if: TemporaryPostgres.runs))
+struct FleetEndToEndTests {
+    /// Three origins of one site on a fresh database, their daemons running (each has reported
+    /// its heartbeat), with the same `files` in every root (the baseline: nothing purged).
+    static func withFleet(
+        origins count: Int = 3, converge: String = "60s", originTimeout: String = "3s", files: [String: String],
+        _ body: ([DaemonFixture]) async throws -> Void
+    ) async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let url = "postgresql://\(PostgresServer.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
+        var origins: [DaemonFixture] = []
+        do {
+            let first = try await DaemonFixture()
+            origins.append(first)
+            for _ in 1..<count { origins.append(try await DaemonFixture(sharing: first.emulator)) }
+            for (index, origin) in origins.enumerated() {
+                try origin.writeFleetConfig(url: url, origin: "web\(index + 1)", converge: converge, originTimeout: originTimeout)
+                for (path, content) in files { try origin.write(path, content) }
+                // Deployed long ago: rsync's quick check (size and mtime to the second) must not
+                // take the new files, written in the same second, for the old ones.
+                try await origin.shell("find site -exec touch -h -d '2026-01-01 00:00:00' {} +")
+            }
+            for origin in origins { try await origin.startDaemon() }
+            // Every origin has said it is alive: one that had not would not lag, it would not exist.
+            let registered = await origins[0].eventually(timeout: .seconds(20)) {
+                (try? server.psql(database, "SELECT count(*) FROM origins")) == "\(count)"
+            }
+            #expect(registered, "the origins never all registered")
+            try await body(origins)
+        } catch {
+            for origin in origins.reversed() { await origin.tearDown() }
+            throw error
+        }
+        for origin in origins.reversed() { await origin.tearDown() }
+    }
+
+    /// The origin whose daemon says it is the submitter.
+    static func holder(of origins: [DaemonFixture]) -> DaemonFixture? {
+        origins.first { $0.daemon?.log.contains("is the submitter of") == true }
+    }
+
+    /// Copies `staging` into `origin`'s root with rsync, as a deploy does.
+    static func rsync(_ staging: String, to origin: DaemonFixture) async throws {
+        let status = try await origin.shell("rsync -a --delete '\(staging)/' '\(origin.site)/'")
+        #expect(status == 0, "rsync failed")
+    }
+
+    /// Writes a staging tree for a deploy: the site as it should be.
+    static func staging(_ files: [String: String]) throws -> String {
+        let directory = "/tmp/pw-fleet-staging-\(UUID().uuidString.prefix(8))"
+        for (path, content) in files {
+            let full = directory + "/" + path
+            try FileManager.default.createDirectory(
+                atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try content.write(toFile: full, atomically: false, encoding: .utf8)
+        }
+        return directory
+    }
+
+    static let before = ["index.html": "home v1", "a.css": "a v1", "b.css": "b v1", "docs/guide.html": "guide v1"]
+    static let after = ["index.html": "home v2", "a.css": "a v2", "b.css": "b v1", "docs/guide.html": "guide v2"]
+    /// The URLs of the files the deploy changes (and of the directories their index files are).
+    static let changed: Set<String> = [
+        DaemonFixture.www, DaemonFixture.www + "index.html", DaemonFixture.www + "a.css", DaemonFixture.www + "docs/guide.html",
+    ]
+
+    @Test("a deploy rsynced to three origins 3 s apart: each changed URL purged once, never before the last origin holds the new bytes")
+    func staggeredDeployIsPurgedOnceAfterTheLastOrigin() async throws {
+        try await Self.withFleet(files: Self.before) { origins in
+            let emulator = origins[0].emulator
+            let staging = try Self.staging(Self.after)
+            defer { try? FileManager.default.removeItem(atPath: staging) }
+            var lastDeployStarted = Date()
+            for (index, origin) in origins.enumerated() {
+                if index > 0 { try await Task.sleep(for: .seconds(3)) }
+                lastDeployStarted = Date()
+                try await Self.rsync(staging, to: origin)
+            }
+            let purged = await origins[0].eventually(timeout: .seconds(30)) { Self.changed.isSubset(of: Set(emulator.acceptedURLs)) }
+            #expect(
+                purged,
+                "not every changed URL was purged: \(emulator.acceptedURLs); logs:\n\(origins.map { $0.daemon?.log.suffix(3000) ?? "" }.joined(separator: "\n----\n"))"
+            )
+            // Long enough for a second purge by another origin to show.
+            try await Task.sleep(for: .seconds(3))
+            let accepted = emulator.acceptedURLs
+            for url in Self.changed {
+                #expect(accepted.filter { $0 == url }.count == 1, "\(url) purged \(accepted.filter { $0 == url }.count) times")
+            }
+            #expect(!accepted.contains(DaemonFixture.www + "b.css"), "an unchanged file was purged")
+            let purges = emulator.requests.filter { $0.action == "PurgeUrlsCache" }
+            #expect(!purges.isEmpty)
+            for request in purges {
+                #expect(request.date >= lastDeployStarted, "a purge reached the API before the last origin had the new bytes")
+            }
+            // One daemon sent them all: the lease's holder.
+            let submitters = origins.filter { $0.daemon?.log.contains("is the submitter of") == true }
+            #expect(submitters.count == 1, "submitters: \(submitters.map(\.directory))")
+            // `status --json` on any origin: the site's origins, its live submitter, the site's queue.
+            let status = try await origins[1].status()
+            let fleet = try #require(status["fleet"] as? [String: Any], "no fleet in \(status)")
+            let listed = (fleet["origins"] as? [[String: Any]]) ?? []
+            #expect(listed.compactMap { $0["name"] as? String } == ["web1", "web2", "web3"])
+            #expect(listed.allSatisfy { $0["live"] as? Bool == true && $0["lagging_paths"] as? Int == 0 })
+            #expect(fleet["submitter_live"] as? Bool == true)
+            #expect((fleet["submitter"] as? String)?.hasPrefix("example/web") == true)
+            #expect((status["pending"] as? [String: Any])?["urls"] as? Int == 0)
+            let check = try await PurgewatchProcess.runAsync(
+                ["status", "--config", origins[2].configPath, "--check"], environment: origins[2].environment)
+            #expect(check.status == 0, "\(check.stdout)")
+        }
+    }
+
+    @Test("a laggard past converge: purged with a warning naming it, and purged again when it catches up")
+    func aLaggardPastConvergeIsPurgedTwice() async throws {
+        try await Self.withFleet(converge: "2s", files: Self.before) { origins in
+            let emulator = origins[0].emulator
+            let staging = try Self.staging(Self.after)
+            defer { try? FileManager.default.removeItem(atPath: staging) }
+            let started = Date()
+            for origin in origins.dropLast() { try await Self.rsync(staging, to: origin) }
+            let early = await origins[0].eventually(timeout: .seconds(20)) { Self.changed.isSubset(of: Set(emulator.acceptedURLs)) }
+            #expect(early, "converge passed and nothing was purged: \(emulator.acceptedURLs)")
+            // Not before converge (2 s) since the first report.
+            for request in emulator.requests where request.action == "PurgeUrlsCache" {
+                #expect(request.date.timeIntervalSince(started) >= 2, "purged before converge while web3 lagged")
+            }
+            let warned = origins.contains { $0.daemon?.log.contains("web3 still lag") == true }
+            #expect(warned, "no warning named the laggard")
+            // SPEC §9: `status --check` is WARNING while an origin lags past converge.
+            let check = try await PurgewatchProcess.runAsync(
+                ["status", "--config", origins[0].configPath, "--check"], environment: origins[0].environment)
+            #expect(check.status == 1, "\(check.stdout)")
+            #expect(check.stdout.contains("origin web3 lags past converge"), "\(check.stdout)")
+            #expect(emulator.acceptedURLs.filter { $0 == DaemonFixture.www + "a.css" }.count == 1)
+            // The laggard catches up: the CDN may have cached its old bytes, so they go once more.
+            try await Self.rsync(staging, to: origins[2])
+            let again = await origins[0].eventually(timeout: .seconds(20)) {
+                Self.changed.allSatisfy { url in emulator.acceptedURLs.filter { $0 == url }.count == 2 }
+            }
+            #expect(again, "not purged again after the laggard caught up: \(emulator.acceptedURLs)")
+            try await Task.sleep(for: .seconds(2))
+            for url in Self.changed { #expect(emulator.acceptedURLs.filter { $0 == url }.count == 2) }
+            let caughtUp = try await PurgewatchProcess.runAsync(
+                ["status", "--config", origins[0].configPath, "--check"], environment: origins[0].environment)
+            #expect(caughtUp.status == 0, "\(caughtUp.stdout)")
+        }
+    }
+
+    @Test("kill -9 of the submitter: another origin takes over within origin_timeout and sends what was queued")
+    func theSubmitterKilledAnotherTakesOver() async throws {
+        try await Self.withFleet(originTimeout: "3s", files: Self.before) { origins in
+            let emulator = origins[0].emulator
+            let elected = await origins[0].eventually(timeout: .seconds(10)) { Self.holder(of: origins) != nil }
+            #expect(elected, "no origin became the submitter")
+            let holder = try #require(Self.holder(of: origins))
+            await holder.stopDaemon(signal: SIGKILL)
+            let killed = Date()
+            let staging = try Self.staging(Self.after)
+            defer { try? FileManager.default.removeItem(atPath: staging) }
+            let survivors = origins.filter { $0 !== holder }
+            for origin in survivors { try await Self.rsync(staging, to: origin) }
+            let purged = await survivors[0].eventually(timeout: .seconds(20)) { Self.changed.isSubset(of: Set(emulator.acceptedURLs)) }
+            #expect(purged, "nobody took over: \(emulator.acceptedURLs)")
+            let newHolders = survivors.filter { $0.daemon?.log.contains("is the submitter of") == true }
+            #expect(newHolders.count == 1)
+            // The dead origin lags until its heartbeat is older than origin_timeout: then it is gone.
+            if let first = emulator.requests.first(where: { $0.action == "PurgeUrlsCache" && $0.date > killed }) {
+                #expect(first.date.timeIntervalSince(killed) < 3 + 5, "the takeover took \(first.date.timeIntervalSince(killed)) s")
+            }
+            for url in Self.changed { #expect(emulator.acceptedURLs.filter { $0 == url }.count == 1) }
+        }
+    }
+}
+
+extension DaemonFixture {
+    /// Replaces the config with a fleet origin's: the site's rule, its manifest in its own SQLite
+    /// file, the queue in PostgreSQL at `url`.
+    func writeFleetConfig(url: String, origin: String, site name: String = "example", converge: String, originTimeout: String) throws {
+        try """
+        [site]
+        root = "site"
+        [state]
+        path = "state/site.sqlite"
+        url = "\(url)"
+        [fleet]
+        origin = "\(origin)"
+        site = "\(name)"
+        account = "default"
+        converge = "\(converge)"
+        origin_timeout = "\(originTimeout)"
+        [[rule]]
+        prefix = ""
+        urls = ["\(Self.www)"]
+        [coalesce]
+        quiet = "300ms"
+        max_delay = "5s"
+        [purge]
+        requests_per_second = 10
+        [tencentcloud]
+        endpoint = "\(emulator.endpoint)"
+        \(product.configLines)
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+}
