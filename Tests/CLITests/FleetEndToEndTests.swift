@@ -13,11 +13,14 @@ struct FleetEndToEndTests {
     /// its heartbeat), with the same `files` in every root (the baseline: nothing purged).
     static func withFleet(
         origins count: Int = 3, converge: String = "60s", originTimeout: String = "3s", files: [String: String],
-        _ body: ([DaemonFixture]) async throws -> Void
+        throughProxy: Bool = false, environment: [String: String] = [:], _ body: ([DaemonFixture], TCPProxy?) async throws -> Void
     ) async throws {
         let server = try TemporaryPostgres.server()
         let database = try await server.createDatabase()
-        let url = "postgresql://\(PostgresServer.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
+        // Through a relay the test can cut, when it takes the database away.
+        let proxy = throughProxy ? try TCPProxy(target: server.port, port: PostgresServer.freePort()) : nil
+        defer { proxy?.cut() }
+        let url = "postgresql://\(PostgresServer.user)@127.0.0.1:\(proxy?.port ?? server.port)/\(database)?sslmode=disable"
         var origins: [DaemonFixture] = []
         do {
             let first = try await DaemonFixture()
@@ -30,13 +33,13 @@ struct FleetEndToEndTests {
                 // take the new files, written in the same second, for the old ones.
                 try await origin.shell("find site -exec touch -h -d '2026-01-01 00:00:00' {} +")
             }
-            for origin in origins { try await origin.startDaemon() }
+            for origin in origins { try await origin.startDaemon(environment: environment) }
             // Every origin has said it is alive: one that had not would not lag, it would not exist.
             let registered = await origins[0].eventually(timeout: .seconds(20)) {
                 (try? server.psql(database, "SELECT count(*) FROM origins")) == "\(count)"
             }
             #expect(registered, "the origins never all registered")
-            try await body(origins)
+            try await body(origins, proxy)
         } catch {
             for origin in origins.reversed() { await origin.tearDown() }
             throw error
@@ -76,7 +79,7 @@ struct FleetEndToEndTests {
 
     @Test("a deploy rsynced to three origins 3 s apart: each changed URL purged once, never before the last origin holds the new bytes")
     func staggeredDeployIsPurgedOnceAfterTheLastOrigin() async throws {
-        try await Self.withFleet(files: Self.before) { origins in
+        try await Self.withFleet(files: Self.before) { origins, _ in
             let emulator = origins[0].emulator
             let staging = try Self.staging(Self.after)
             defer { try? FileManager.default.removeItem(atPath: staging) }
@@ -123,7 +126,7 @@ struct FleetEndToEndTests {
 
     @Test("a laggard past converge: purged with a warning naming it, and purged again when it catches up")
     func aLaggardPastConvergeIsPurgedTwice() async throws {
-        try await Self.withFleet(converge: "2s", files: Self.before) { origins in
+        try await Self.withFleet(converge: "2s", files: Self.before) { origins, _ in
             let emulator = origins[0].emulator
             let staging = try Self.staging(Self.after)
             defer { try? FileManager.default.removeItem(atPath: staging) }
@@ -157,9 +160,52 @@ struct FleetEndToEndTests {
         }
     }
 
+    @Test("PostgreSQL away for 10 s during a deploy: watching and the watchdog go on, status says why, nothing lost, all sent after")
+    func theDatabaseAwayDuringADeploy() async throws {
+        try await Self.withFleet(origins: 2, files: Self.before, throughProxy: true, environment: ["WATCHDOG_USEC": "2000000"]) {
+            origins, proxy in
+            let proxy = try #require(proxy)
+            let emulator = origins[0].emulator
+            let staging = try Self.staging(Self.after)
+            defer { try? FileManager.default.removeItem(atPath: staging) }
+            proxy.cut()
+            let cut = ContinuousClock.now
+            for origin in origins { try await Self.rsync(staging, to: origin) }
+            // While it is away: both daemons keep pinging the watchdog, `status` says why it is
+            // degraded, and nothing is sent (nothing can be known to have converged).
+            for origin in origins {
+                let ping = await origin.notify?.message(timeout: .seconds(5)) { $0.contains("WATCHDOG=1") }
+                #expect(ping != nil, "no WATCHDOG=1 while the database is away")
+            }
+            let check = try await PurgewatchProcess.runAsync(
+                ["status", "--config", origins[0].configPath, "--check"], environment: origins[0].environment)
+            #expect(check.status == 2, "\(check.stdout)")
+            #expect(check.stdout.contains("the fleet's shared state cannot be read"), "\(check.stdout)")
+            try await Task.sleep(until: cut.advanced(by: .seconds(10)))
+            for origin in origins {
+                let ping = await origin.notify?.message(timeout: .seconds(5)) { $0.contains("WATCHDOG=1") }
+                #expect(ping != nil, "no WATCHDOG=1 after 10 s without the database")
+                #expect(origin.daemon?.isRunning == true)
+            }
+            #expect(emulator.acceptedURLs.isEmpty)
+            try proxy.restore()
+            let purged = await origins[0].eventually(timeout: .seconds(60)) { Self.changed.isSubset(of: Set(emulator.acceptedURLs)) }
+            #expect(
+                purged,
+                "not everything was sent once the database was back: \(emulator.acceptedURLs); logs:\n\(origins.map { $0.daemon?.log.suffix(4000) ?? "" }.joined(separator: "\n----\n"))"
+            )
+            try await Task.sleep(for: .seconds(2))
+            for url in Self.changed {
+                #expect(
+                    emulator.acceptedURLs.filter { $0 == url }.count == 1,
+                    "\(url); logs:\n\(origins.map { $0.daemon?.log.suffix(6000) ?? "" }.joined(separator: "\n----\n"))")
+            }
+        }
+    }
+
     @Test("kill -9 of the submitter: another origin takes over within origin_timeout and sends what was queued")
     func theSubmitterKilledAnotherTakesOver() async throws {
-        try await Self.withFleet(originTimeout: "3s", files: Self.before) { origins in
+        try await Self.withFleet(originTimeout: "3s", files: Self.before) { origins, _ in
             let emulator = origins[0].emulator
             let elected = await origins[0].eventually(timeout: .seconds(10)) { Self.holder(of: origins) != nil }
             #expect(elected, "no origin became the submitter")

@@ -70,6 +70,20 @@ import Testing
         if case .ready = decide(live, now: 40_000) { Issue.record("ready while a live origin serves the old bytes") }
     }
 
+    @Test("after a database outage an origin silent only because the database was away still counts (for origin_timeout)")
+    func silenceDuringAnOutageIsNotAbsence() {
+        // The database was away from 10 s to 60 s: web2 was last heard of at 9 s, web1 has just
+        // committed its report. Without the grace web2 is gone and web1 alone decides.
+        let reports = [Self.report("web1", seen: 61_000, Self.v2, since: 61_000), Self.report("web2", seen: 9_000, Self.v1, since: 0)]
+        #expect(decide(reports, now: 61_000) == .ready(laggards: [], firstReported: 61_000))
+        if case .ready = ConvergenceGate.decide(reports, identity: Self.identity, now: 61_000, graceFrom: 10_000) {
+            Issue.record("web2 was live when the database went away: its silence is the database's")
+        }
+        // An origin already silent for origin_timeout when the database went away stays gone.
+        let gone = [Self.report("web1", seen: 61_000, Self.v2, since: 61_000), Self.report("web2", seen: 0, Self.v1, since: 0)]
+        #expect(ConvergenceGate.decide(gone, identity: Self.identity, now: 61_000, graceFrom: 40_000) == .ready(laggards: [], firstReported: 61_000))
+    }
+
     @Test("deleted everywhere is the same content")
     func deletedEverywhere() {
         let reports = [

@@ -27,12 +27,18 @@ final class ConvergenceGate: PlanReadiness {
     let identity: FleetIdentity
     let logger: Logger
     let metrics: DaemonMetrics
+    /// The fleet stage's grace after a database outage (``FleetMember/livenessGrace(now:)``).
+    let livenessGrace: (Int64) -> Int64?
 
-    init(store: PostgresQueueStore, identity: FleetIdentity, logger: Logger, metrics: DaemonMetrics) {
+    init(
+        store: PostgresQueueStore, identity: FleetIdentity, logger: Logger, metrics: DaemonMetrics,
+        livenessGrace: @escaping (Int64) -> Int64? = { _ in nil }
+    ) {
         self.store = store
         self.identity = identity
         self.logger = logger
         self.metrics = metrics
+        self.livenessGrace = livenessGrace
     }
 
     /// How often URLs waiting for the origins are looked at again.
@@ -47,8 +53,9 @@ final class ConvergenceGate: PlanReadiness {
         guard !byPath.isEmpty else { return (ready, nil) }
         let reports = try await store.originsObserving(Array(byPath.keys))
         var lookAgain: Int64?
+        let grace = livenessGrace(now)
         for (path, ids) in byPath {
-            switch Self.decide(reports[path] ?? [], identity: identity, now: now) {
+            switch Self.decide(reports[path] ?? [], identity: identity, now: now, graceFrom: grace) {
             case .ready(let laggards, let firstReported):
                 ready.formUnion(ids)
                 if let firstReported { metrics.converged(seconds: Double(max(0, now - firstReported)) / 1_000) }
@@ -75,7 +82,9 @@ final class ConvergenceGate: PlanReadiness {
     /// One path's decision from every origin's report of it. The version to converge on is the
     /// most recently reported content; it was first reported when the earliest origin that holds
     /// it reported it.
-    static func decide(_ reports: [OriginReport], identity: FleetIdentity, now: Int64) -> Decision {
+    /// - Parameter graceFrom: after a database outage, origins live at this instant count as live
+    ///   (heard of now): their silence was the database's.
+    static func decide(_ reports: [OriginReport], identity: FleetIdentity, now: Int64, graceFrom: Int64? = nil) -> Decision {
         let reported = reports.filter { $0.content != nil }
         guard let newest = reported.max(by: { ($0.sinceMilliseconds ?? 0, $0.origin) < ($1.sinceMilliseconds ?? 0, $1.origin) }),
             let target = newest.content
@@ -84,8 +93,10 @@ final class ConvergenceGate: PlanReadiness {
         var machine = Convergence(
             target: Self.content(target), firstReportedMilliseconds: first, convergeMilliseconds: identity.convergeMilliseconds,
             originTimeoutMilliseconds: identity.originTimeoutMilliseconds)
-        let origins = reports.map {
-            Convergence.Origin(name: $0.origin, lastSeenMilliseconds: $0.lastSeenMilliseconds, observed: $0.content.map(Self.content))
+        let origins = reports.map { report in
+            var seen = report.lastSeenMilliseconds
+            if let graceFrom, seen + identity.originTimeoutMilliseconds > graceFrom { seen = max(seen, now) }
+            return Convergence.Origin(name: report.origin, lastSeenMilliseconds: seen, observed: report.content.map(Self.content))
         }
         switch machine.step(origins: origins, now: now) {
         case .purge, .purgeAgain: return .ready(laggards: [], firstReported: first)

@@ -55,6 +55,10 @@ final class FleetMember {
     private(set) var trouble: String?
     /// Who else holds the lease, as last seen (for the log, once per holder).
     private var lastOtherHolder: String?
+    /// When a unit last reached the database, and — after an outage — when it was reached again
+    /// and when it had last been reached before (``livenessGrace(now:)``).
+    private var lastReached: Int64?
+    private var outage: (lastReachedBefore: Int64, back: Int64)?
 
     init(identity: FleetIdentity, store: PostgresQueueStore, logger: Logger) {
         self.identity = identity
@@ -117,11 +121,26 @@ final class FleetMember {
                 lease.claimFailed(now: now)
             }
         }
-        if reached, let was = trouble {
-            trouble = nil
-            logger.notice("the fleet's PostgreSQL state is reachable again (was: \(was))")
+        if reached {
+            if let was = trouble {
+                trouble = nil
+                outage = (lastReached ?? now, now)
+                logger.notice("the fleet's PostgreSQL state is reachable again (was: \(was))")
+            }
+            lastReached = now
         }
         return handOver(now: now)
+    }
+
+    /// After this daemon could not reach the database, the other origins could not either: their
+    /// silence says nothing about them. For `origin_timeout` after the database is back, an origin
+    /// that was live when it went away counts as live (it has that long to be heard of again);
+    /// returns that instant (origins seen within `origin_timeout` before it), or nil outside a grace.
+    func livenessGrace(now: Int64) -> Int64? {
+        // Still away as this stage last saw it (another stage may have got through since).
+        if trouble != nil { return lastReached ?? now }
+        guard let outage, now < outage.back + identity.originTimeoutMilliseconds else { return nil }
+        return outage.lastReachedBefore
     }
 
     /// Gives the lease up (a graceful stop): another daemon may take it at once.

@@ -15,10 +15,12 @@ extension PurgeDaemon {
         store = shared
         submitter?.store = shared
         verifier?.store = shared
-        submitter?.readiness = ConvergenceGate(store: shared, identity: identity, logger: logger, metrics: metrics)
+        let member = FleetMember(identity: identity, store: shared, logger: logger)
+        fleet = member
+        submitter?.readiness = ConvergenceGate(
+            store: shared, identity: identity, logger: logger, metrics: metrics, livenessGrace: { member.livenessGrace(now: $0) })
         detection.changeCommit = QueueFirstCommit(
             queue: shared, manifest: db, observer: QueueFirstCommit.FleetObserver(store: shared, origin: identity.origin))
-        fleet = FleetMember(identity: identity, store: shared, logger: logger)
         metrics.fleetSubmitter(false)
         logger.info(
             "fleet: site \(identity.site), origin \(identity.origin), account \(identity.account); converge \(identity.convergeMilliseconds / 1_000)s, origin timeout \(identity.originTimeoutMilliseconds / 1_000)s"
