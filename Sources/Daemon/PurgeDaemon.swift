@@ -101,7 +101,9 @@ public actor PurgeDaemon {
     /// A fleet's daemon (SPEC §9, `[state] url`): who it is, and its shared state's start (the
     /// ``FleetStateService`` owns the store). Nil for a single origin on SQLite.
     let fleetIdentity: FleetIdentity?
-    let fleetURL: PostgresURL?
+    /// `[state] url` as written (``FleetStateService`` parses it: a URL it cannot read fails the
+    /// start; the daemon never falls back to running alone).
+    let fleetURL: String?
     let fleetGate: ResourceGate<PostgresQueueStore>?
     /// The quota ledger the fleet's store counts against: the account's, for this provider.
     let fleetLedger: QuotaLedger?
@@ -110,6 +112,8 @@ public actor PurgeDaemon {
     /// When the fleet stage is due next (a heartbeat, a claim, the lease's end).
     var fleetDue: ContinuousClock.Instant?
     let fleetWake: AsyncStream<Void>.Continuation
+    /// Set while a newly granted term plans the previous holder's half-sent batches again.
+    var takingOver = false
     let fleetWakes: AsyncStream<Void>
     /// Where the credentials come from (no secret), for the logs.
     var credentialSource: String?
@@ -208,9 +212,9 @@ public actor PurgeDaemon {
         (submitterWakes, submitterWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (verifierWakes, verifierWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (fleetWakes, fleetWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        if let text = config.state.url, let fleet = config.fleet, let url = try? PostgresURL(text) {
+        if let text = config.state.url, let fleet = config.fleet {
             fleetIdentity = FleetIdentity(fleet)
-            fleetURL = url
+            fleetURL = text
             fleetGate = ResourceGate()
             fleetLedger = QuotaLedger(account: fleet.account, provider: Self.providerName(config))
         } else {
@@ -268,7 +272,7 @@ public actor PurgeDaemon {
         }
         try adoptState(try await stateGate.waitUntilOpen())
         if let fleetGate {
-            try adoptFleet(try await fleetGate.waitUntilOpen())
+            try await adoptFleet(try await fleetGate.waitUntilOpen())
         } else {
             try await switchProviderIfChanged()
         }
@@ -360,7 +364,8 @@ public actor PurgeDaemon {
                 if case .compared(_, let more) = outcome {
                     // Only a comparison that ran answers the flushes waiting on it, with the
                     // queue as it stands right now (their watermark).
-                    flush.detectionFinished(watermark: (try? db.read { try $0.highestQueueID() }) ?? flush.detectionWatermark)
+                    let queued = fleetGate == nil ? try? db.read { try $0.highestQueueID() } : try? await store.highestQueueID()
+                    flush.detectionFinished(watermark: queued ?? flush.detectionWatermark)
                     // A full walk held back by the rescan backoff: the window opens again for it.
                     if more { coalescer.noteChange(at: started) }
                 }
@@ -427,6 +432,8 @@ public actor PurgeDaemon {
             // Batches it got accepted are the verifier's to poll: it looks at its schedule.
             verifierWake.yield()
             storageRecovered(.submitter)
+        } catch let error as PostgresStoreError where error.code == .fenced {
+            leaseLostMidPass(error)
         } catch let error as any StoreTrouble {
             try await storageTrouble(error, in: .submitter)
         }
@@ -486,6 +493,8 @@ public actor PurgeDaemon {
             do {
                 try await verifierPass()
                 storageRecovered(.verifier)
+            } catch let error as PostgresStoreError where error.code == .fenced {
+                leaseLostMidPass(error)
             } catch let error as any StoreTrouble {
                 try await storageTrouble(error, in: .verifier)
             }
@@ -623,6 +632,10 @@ public actor PurgeDaemon {
                     "purge.peer_pid": "\(connection.peer.map { "\($0.pid)" } ?? "unknown")",
                 ])
             switch connection.command {
+            case .purge(let items) where fleetGate != nil:
+                // The shared state is not awaited by the control loop (it may be slow or away):
+                // queued beside it, answered when done.
+                Task { await self.enqueueAndAnswer(items, connection) }
             case .purge(let items):
                 do {
                     let (added, total) = try await enqueueManual(items)
@@ -651,16 +664,6 @@ public actor PurgeDaemon {
             case .flush(wait: false, let full):
                 requestFlush(full: full, now: now)
                 connection.answer(.flushRequested)
-            case .flush(wait: true, let full) where fleetGate != nil:
-                // Not built for a fleet yet (issue 20): its answer must wait for the shared queue,
-                // which the control loop does not await. The change is queued as by `flush`.
-                requestFlush(full: full, now: now)
-                connection.answer(
-                    .error(
-                        .refused,
-                        message:
-                            "flush --wait is not available on a fleet's daemon yet: the window closed as with `flush`; see `journalctl` for the batches"
-                    ))
             case .flush(wait: true, let full):
                 let barrier = requestFlush(full: full, now: now)
                 // Answered once a comparison that starts after the barrier (or, for a full walk,
@@ -684,6 +687,17 @@ public actor PurgeDaemon {
         } catch let error as any StoreTrouble {
             // A busy or failing read on the control loop: the next tick tries again.
             logger.debug("control loop: \(error)")
+        }
+    }
+
+    /// A fleet's `purge`: queued in the shared state off the control loop's turn.
+    func enqueueAndAnswer(_ items: [PurgeItem], _ connection: ControlConnection) async {
+        do {
+            let (added, total) = try await enqueueManual(items)
+            workQueued()
+            connection.answer(.queued(added: added, total: total))
+        } catch {
+            connection.answer(.error(.refused, message: "\(error)"))
         }
     }
 

@@ -79,14 +79,19 @@ extension PostgresQueueStore {
                 origins.append(FleetOrigin(name: name, firstSeenMilliseconds: first, lastSeenMilliseconds: last))
             }
             // An origin lags on a path when it reported other bytes than the newest report of it,
-            // or reported nothing since it joined while the path changed (it missed the change).
+            // or reported nothing since it joined while the path changed (it missed the change);
+            // the version counts from its first report, as the planner's convergence does.
             let overdue = nowMilliseconds - convergeMilliseconds
             var lagging: [String: (Int, Int)] = [:]
             for try await (origin, within, past) in try await unit.run(
                 """
-                WITH latest AS (
-                    SELECT DISTINCT ON (path) path, hash, observed_at AS since FROM observations WHERE site = \(site)
-                    ORDER BY path, observed_at DESC
+                WITH newest AS (
+                    SELECT DISTINCT ON (path) path, hash FROM observations WHERE site = \(site)
+                    ORDER BY path, observed_at DESC, origin DESC
+                ), latest AS (
+                    SELECT n.path, n.hash, min(o.observed_at) AS since FROM newest n
+                    JOIN observations o ON o.site = \(site) AND o.path = n.path AND o.hash IS NOT DISTINCT FROM n.hash
+                    GROUP BY n.path, n.hash
                 )
                 SELECT r.origin, count(*) FILTER (WHERE l.since > \(overdue)), count(*) FILTER (WHERE l.since <= \(overdue))
                 FROM origins r CROSS JOIN latest l

@@ -1,6 +1,8 @@
 import ControlProtocol
 import Daemon
+import FleetStore
 import Foundation
+import Logging
 import PurgeCore
 import StateStore
 
@@ -35,7 +37,22 @@ public enum Failures {
     /// - Throws: ``StateStore/StateNotMigrated`` for a state an older release wrote ("no failed
     ///   URLs" would be a guess).
     public static func list(config: SiteConfig, dryRun: Bool) async throws -> [FailureRow] {
-        try await SQLiteStateViews(path: dryRun ? config.dryRunStatePath : config.state.path).failures()
+        if let text = config.state.url, let fleet = config.fleet {
+            // The site's failures are in the fleet's shared state.
+            let url = try PostgresURL(text)
+            let store = try await PostgresQueueStore.connect(
+                url: url, site: fleet.site, password: PostgresPassword.resolve(for: url, environment: ProcessInfo.processInfo.environment).value,
+                migrating: false, logger: Logger(label: "purgewatch.failures") { _ in SwiftLogNoOpLogHandler() })
+            do {
+                let rows = try await store.failures()
+                await store.close()
+                return rows
+            } catch {
+                await store.close()
+                throw error
+            }
+        }
+        return try await SQLiteStateViews(path: dryRun ? config.dryRunStatePath : config.state.path).failures()
     }
 
     /// `failures --json`: `[{"url", "path", "error_code", "message", "batch_id", "failed_at"}]`.

@@ -61,7 +61,10 @@ extension StatusReport {
                 critical.append("the fleet's shared state cannot be read: \(unreachable)")
                 return
             }
-            if !submitterLive(now: now) {
+            // A lease given up (a restart) or lapsing is taken over within origin_timeout: only a
+            // lease without a holder for longer than that means no live daemon can submit.
+            let lapsedFor = submitterUntil.map { now.timeIntervalSince($0) * 1_000 } ?? .infinity
+            if !submitterLive(now: now), lapsedFor > Double(originTimeout) {
                 critical.append(
                     "no live daemon submits for \(account)/\(site) (the submitter lease \(submitter.map { "of \($0) " } ?? "")has lapsed)")
             }

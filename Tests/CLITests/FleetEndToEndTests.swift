@@ -84,11 +84,18 @@ struct FleetEndToEndTests {
             let staging = try Self.staging(Self.after)
             defer { try? FileManager.default.removeItem(atPath: staging) }
             var lastDeployStarted = Date()
+            var waiting: Task<(PurgewatchProcess.Result, Date), any Error>?
             for (index, origin) in origins.enumerated() {
                 if index > 0 { try await Task.sleep(for: .seconds(3)) }
                 lastDeployStarted = Date()
                 try await Self.rsync(staging, to: origin)
+                // web1's deploy script waits: across the fleet, convergence included (SPEC §9).
+                if index == 0 { waiting = Task { (try await origins[0].flushWait(), Date()) } }
             }
+            let (waited, answeredAt) = try await #require(waiting).value
+            #expect(waited.status == 0, "\(waited.stdout) \(waited.stderr)")
+            #expect(answeredAt > lastDeployStarted, "flush --wait on web1 answered before web3 had the new bytes")
+            #expect(Self.changed.isSubset(of: Set(emulator.acceptedURLs)), "flush --wait answered before the purge was accepted")
             let purged = await origins[0].eventually(timeout: .seconds(30)) { Self.changed.isSubset(of: Set(emulator.acceptedURLs)) }
             #expect(
                 purged,

@@ -83,7 +83,8 @@ final class FleetMember {
     /// moment a held lease stops allowing sends.
     func nextDue(now: Int64) -> Int64 {
         var due = [nextHeartbeat, lease.nextClaim(now: now)]
-        if case .holding(_, let until) = lease.standing { due.append(until - lease.margin) }
+        // The moment sending stops, while it is ahead (once passed, it is no deadline).
+        if case .holding(_, let until) = lease.standing, until - lease.margin > now { due.append(until - lease.margin) }
         return max(now, due.min() ?? now)
     }
 

@@ -12,7 +12,8 @@ import ServiceLifecycle
 /// systemd's `Restart=` brings the daemon back), with the server's reason; one that goes away
 /// later is the stages' trouble, not a stop (``FleetMember``).
 struct FleetStateService: Service {
-    let url: PostgresURL
+    /// `[state] url` as written.
+    let url: String
     let identity: FleetIdentity
     let ledger: QuotaLedger
     let environment: [String: String]
@@ -23,6 +24,7 @@ struct FleetStateService: Service {
     func run() async throws {
         let store: PostgresQueueStore
         do {
+            let url = try PostgresURL(url)
             let password = PostgresPassword.resolve(for: url, environment: environment)
             for note in password.notes { logger.warning("\(note)") }
             logger.info("the fleet's state: \(url) (\(password)), site \(identity.site), origin \(identity.origin)")

@@ -1,4 +1,5 @@
 import FleetStore
+import PurgeCore
 import ServiceLifecycle
 import StateStore
 
@@ -10,28 +11,76 @@ extension PurgeDaemon {
     /// Takes on the shared store its Service opened: the detector queues there (URLs first, with
     /// this origin's reports, then the manifest), the planner waits for convergence, and the
     /// submitter and the verifier work the queue only while this daemon holds the lease.
-    func adoptFleet(_ shared: PostgresQueueStore) throws {
+    func adoptFleet(_ shared: PostgresQueueStore) async throws {
         guard let identity = fleetIdentity else { return }
         store = shared
         submitter?.store = shared
         verifier?.store = shared
         let member = FleetMember(identity: identity, store: shared, logger: logger)
         fleet = member
+        submitter?.mayStillSend = { [clock] in member.maySubmit(now: clock.wallMilliseconds()) }
         submitter?.readiness = ConvergenceGate(
             store: shared, identity: identity, logger: logger, metrics: metrics, livenessGrace: { member.livenessGrace(now: $0) })
         detection.changeCommit = QueueFirstCommit(
             queue: shared, manifest: db, observer: QueueFirstCommit.FleetObserver(store: shared, origin: identity.origin))
         metrics.fleetSubmitter(false)
+        // Rows already in the shared queue belong to no flush of this process.
+        flush = FlushTracker(watermark: try await shared.highestQueueID(), barrierTimeout: Self.barrierTimeout)
+        await register(identity, in: shared)
+        if let left = try? db.read({ try $0.unsentURLCount() }), left > 0 {
+            logger.warning(
+                "this origin's SQLite state still holds \(left) URL(s) queued before it joined the fleet: they are not sent from there (queue them again with `purgewatch purge`)"
+            )
+        }
         logger.info(
             "fleet: site \(identity.site), origin \(identity.origin), account \(identity.account); converge \(identity.convergeMilliseconds / 1_000)s, origin timeout \(identity.originTimeoutMilliseconds / 1_000)s"
         )
+    }
+
+    /// Registers the site as this origin runs it, and says what an operator must know: another
+    /// origin runs it with other settings, or other sites share the account — each site has its
+    /// own submitter for now, so their request rates add up (README, "A fleet of origins").
+    private func register(_ identity: FleetIdentity, in shared: PostgresQueueStore) async {
+        let registration = SiteRegistration(
+            site: identity.site, account: identity.account, provider: Self.providerName(config),
+            settings: [
+                "area": config.purge.area.rawValue, "requests_per_second": "\(config.purge.requestsPerSecond)",
+                "directory_fallback": "\(config.purge.directoryFallback)",
+            ])
+        do {
+            if let (previous, origin) = try await shared.registerSite(
+                registration, origin: identity.origin, nowMilliseconds: clock.wallMilliseconds())
+            {
+                logger.warning(
+                    "origin \(origin) ran site \(identity.site) with other settings (\(previous.account), \(previous.provider), \(previous.settings.sorted { $0.key < $1.key })): the origins of a site should share one config"
+                )
+            }
+            let others = try await shared.sites(account: identity.account).map(\.site).filter { $0 != identity.site }
+            if !others.isEmpty {
+                logger.warning(
+                    "account \(identity.account) also purges for \(others.joined(separator: ", ")): each site has its own submitter in this release, so their requests per second add up; keep their requests_per_second summed within the account's limit"
+                )
+            }
+        } catch {
+            logger.warning("cannot register the site in the fleet's state now: \(error)")
+        }
     }
 
     /// Whether the submitter and the verifier may work the queue now: always for a single
     /// origin; in a fleet, only while this daemon holds the lease (and not in its last tenth).
     func mayWorkTheQueue() -> Bool {
         guard fleetGate != nil else { return true }
+        guard !takingOver else { return false }
         return fleet?.maySubmit(now: clock.wallMilliseconds()) ?? false
+    }
+
+    /// A stage's write was refused by the fence: another daemon holds the lease now. Not trouble
+    /// of the state: the stages stop working the queue (the fleet stage sees it at its next claim).
+    func leaseLostMidPass(_ error: PostgresStoreError) {
+        logger.notice("another daemon took the submitter lease over: this one stops sending (\(error.message))")
+        submitterDue = nil
+        verifierDue = nil
+        fleetWake.yield()
     }
 
     /// The fleet stage: heartbeats and lease claims, each when due (``FleetMember``); at the
@@ -55,7 +104,10 @@ extension PurgeDaemon {
             submitter?.store = fenced
             verifier?.store = fenced
             metrics.fleetSubmitter(true)
+            // The previous holder's half-sent batches first: no pass of this term runs meanwhile.
+            takingOver = true
             await resendInterrupted(through: fenced)
+            takingOver = false
             submitRequested = true
             submitterWake.yield()
             verifierWake.yield()
@@ -71,6 +123,9 @@ extension PurgeDaemon {
                 submitterWake.yield()
             }
         }
+        // `flush --wait` clients: their rows' progress is in the shared state (woken by the control
+        // loop while they wait, at least once a second).
+        await answerWaitersFromSharedState()
         fleetDue = clock.instant(atWallMilliseconds: fleet.nextDue(now: clock.wallMilliseconds()))
         updateStatus()
         armTimer(now: clock.now())
@@ -90,9 +145,21 @@ extension PurgeDaemon {
         }
     }
 
+    /// Gives the lease up, or gives up after 2 s (a database away must not hold the stop past
+    /// systemd's TimeoutStopSec: the lease then lapses by itself).
     private func releaseLease() async {
-        await fleet?.release(now: clock.wallMilliseconds())
         metrics.fleetSubmitter(false)
+        guard fleet != nil else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.releaseNow() }
+            group.addTask { try? await Task.sleep(for: .seconds(2)) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func releaseNow() async {
+        await fleet?.release(now: clock.wallMilliseconds())
     }
 }
 

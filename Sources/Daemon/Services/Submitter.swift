@@ -32,6 +32,9 @@ final class Submitter: APIStage {
     var readiness: (any PlanReadiness)?
     /// When the URLs ``readiness`` held back are looked at again (wall-clock milliseconds).
     private(set) var readinessLookAgain: Int64?
+    /// In a fleet, whether this daemon still holds the lease: looked at before each batch, since
+    /// a pass may outlast it.
+    var mayStillSend: () -> Bool = { true }
 
     override init(
         store: any QueueStore, provider: (any CDNProvider)?, config: SiteConfig, options: DaemonOptions, clock: DaemonClock,
@@ -146,6 +149,7 @@ final class Submitter: APIStage {
         for batch in due {
             try Task.checkCancellation()
             if let pausedUntil, clock.now() < pausedUntil { break }
+            guard mayStillSend() else { break }
             health.begin(.submitter, now: clock.now())
             defer { health.end(.submitter) }
             try await send(batch)

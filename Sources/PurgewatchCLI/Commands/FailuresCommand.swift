@@ -63,6 +63,9 @@ struct FailuresCommand: AsyncParsableCommand {
                 throw ExitCode.failure
             }
             outcome = parsed
+        } else if config.state.url != nil {
+            Console.err("failures --retry/--forget are not available on a fleet yet; nothing was changed")
+            throw SysExit.unavailable
         } else {
             do {
                 outcome = try Failures.applyDirectly(action, urls: urls, config: config)

@@ -80,6 +80,14 @@ struct Purge: ParsableCommand {
             }
             return
         }
+        if config.state.url != nil {
+            // The fleet's queue is in PostgreSQL: this origin's SQLite file is only its manifest,
+            // and a URL queued there would never be sent.
+            Console.err(
+                "no daemon is running on this origin: start it (systemctl start purgewatch@SITE), or run `purge` on another origin of the fleet; nothing was queued"
+            )
+            throw SysExit.unavailable
+        }
         let added: Int
         do {
             added = try ManualQueue.enqueue(urls, config: config)

@@ -31,6 +31,8 @@ struct Run: AsyncParsableCommand {
         // One network thread: a few requests a second need no more.
         TencentCDNClient.useOneNetworkThread()
         let config = try options.load()
+        // A URL the store cannot read is a config error here (78), never a daemon running alone.
+        _ = try FleetCheck.parse(config)
         if config.state.url != nil, dryRun || once {
             // A dry run works on a copy of its state, which a shared database cannot be; `--once`
             // would send without the fleet's lease. Neither is built for a fleet yet (issue 20).
