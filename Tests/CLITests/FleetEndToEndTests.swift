@@ -13,7 +13,8 @@ struct FleetEndToEndTests {
     /// its heartbeat), with the same `files` in every root (the baseline: nothing purged).
     static func withFleet(
         origins count: Int = 3, converge: String = "60s", originTimeout: String = "3s", files: [String: String],
-        throughProxy: Bool = false, environment: [String: String] = [:], _ body: ([DaemonFixture], TCPProxy?) async throws -> Void
+        throughProxy: Bool = false, environment: [String: String] = [:], requestsPerSecond: Double = 10,
+        _ body: ([DaemonFixture], TCPProxy?) async throws -> Void
     ) async throws {
         let server = try TemporaryPostgres.server()
         let database = try await server.createDatabase()
@@ -27,7 +28,8 @@ struct FleetEndToEndTests {
             origins.append(first)
             for _ in 1..<count { origins.append(try await DaemonFixture(sharing: first.emulator)) }
             for (index, origin) in origins.enumerated() {
-                try origin.writeFleetConfig(url: url, origin: "web\(index + 1)", converge: converge, originTimeout: originTimeout)
+                try origin.writeFleetConfig(
+                    url: url, origin: "web\(index + 1)", converge: converge, originTimeout: originTimeout, requestsPerSecond: requestsPerSecond)
                 for (path, content) in files { try origin.write(path, content) }
                 // Deployed long ago: rsync's quick check (size and mtime to the second) must not
                 // take the new files, written in the same second, for the old ones.
@@ -210,6 +212,38 @@ struct FleetEndToEndTests {
         }
     }
 
+    @Test("3 origins × 20 requests/s configured: the API never sees more than 20 requests of an action in any second")
+    func theAccountsRateHoldsAcrossOrigins() async throws {
+        var before: [String: String] = [:]
+        var after: [String: String] = [:]
+        for index in 0..<300 {
+            before["p/\(index).html"] = "page \(index) v1"
+            after["p/\(index).html"] = "page \(index) v2"
+        }
+        try await Self.withFleet(files: before, requestsPerSecond: 20) { origins, _ in
+            let emulator = origins[0].emulator
+            // Five URLs a request: 300 changed pages are 60 purge requests.
+            for area in ["mainland", "overseas"] { emulator.setQuota(area: area, urls: 10_000, batch: 5) }
+            let staging = try Self.staging(after)
+            defer { try? FileManager.default.removeItem(atPath: staging) }
+            for origin in origins { try await Self.rsync(staging, to: origin) }
+            let purged = await origins[0].eventually(timeout: .seconds(60)) { Set(emulator.acceptedURLs).count >= 300 }
+            #expect(purged, "\(Set(emulator.acceptedURLs).count) of 300 purged")
+            let byAction = Dictionary(grouping: emulator.requests, by: \.action)
+            #expect((byAction["PurgeUrlsCache"]?.count ?? 0) >= 60)
+            // Counted as the API counts them: per second of its clock (one daemon sends, at 20/s).
+            for (action, requests) in byAction {
+                let perSecond = Dictionary(grouping: requests) { Int($0.date.timeIntervalSince1970.rounded(.down)) }
+                for (second, arrivals) in perSecond {
+                    #expect(arrivals.count <= 20, "\(arrivals.count) \(action) requests in second \(second)")
+                }
+            }
+            let senders = origins.filter { $0.daemon?.log.contains("is the submitter of") == true }
+            #expect(senders.count == 1)
+            #expect(Set(emulator.acceptedURLs).count == emulator.acceptedURLs.count, "a URL purged twice")
+        }
+    }
+
     @Test("kill -9 of the submitter: another origin takes over within origin_timeout and sends what was queued")
     func theSubmitterKilledAnotherTakesOver() async throws {
         try await Self.withFleet(originTimeout: "3s", files: Self.before) { origins, _ in
@@ -239,7 +273,9 @@ struct FleetEndToEndTests {
 extension DaemonFixture {
     /// Replaces the config with a fleet origin's: the site's rule, its manifest in its own SQLite
     /// file, the queue in PostgreSQL at `url`.
-    func writeFleetConfig(url: String, origin: String, site name: String = "example", converge: String, originTimeout: String) throws {
+    func writeFleetConfig(
+        url: String, origin: String, site name: String = "example", converge: String, originTimeout: String, requestsPerSecond: Double = 10
+    ) throws {
         try """
         [site]
         root = "site"
@@ -259,7 +295,7 @@ extension DaemonFixture {
         quiet = "300ms"
         max_delay = "5s"
         [purge]
-        requests_per_second = 10
+        requests_per_second = \(requestsPerSecond)
         [tencentcloud]
         endpoint = "\(emulator.endpoint)"
         \(product.configLines)
