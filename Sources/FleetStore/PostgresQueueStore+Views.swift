@@ -114,6 +114,19 @@ extension PostgresQueueStore {
         }
     }
 
+    /// The site's origins with their heartbeats, by name (the fleet stage's metrics).
+    public nonisolated(nonsending) func origins() async throws -> [FleetOrigin] {
+        try await read { unit in
+            var origins: [FleetOrigin] = []
+            for try await (name, first, last) in try await unit.run(
+                "SELECT origin, first_seen, last_seen FROM origins WHERE site = \(site) ORDER BY origin COLLATE \"C\""
+            ).decode((String, Int64, Int64).self) {
+                origins.append(FleetOrigin(name: name, firstSeenMilliseconds: first, lastSeenMilliseconds: last))
+            }
+            return origins
+        }
+    }
+
     /// Every failed URL of the site not retried or forgotten, newest first, with its batch's last
     /// error (`purgewatch failures`).
     public nonisolated(nonsending) func failures() async throws -> [FailureRow] {

@@ -29,7 +29,8 @@ struct FleetEndToEndTests {
             for _ in 1..<count { origins.append(try await DaemonFixture(sharing: first.emulator)) }
             for (index, origin) in origins.enumerated() {
                 try origin.writeFleetConfig(
-                    url: url, origin: "web\(index + 1)", converge: converge, originTimeout: originTimeout, requestsPerSecond: requestsPerSecond)
+                    url: url, origin: "web\(index + 1)", converge: converge, originTimeout: originTimeout, requestsPerSecond: requestsPerSecond,
+                    metricsPort: PostgresServer.freePort())
                 for (path, content) in files { try origin.write(path, content) }
                 // Deployed long ago: rsync's quick check (size and mtime to the second) must not
                 // take the new files, written in the same second, for the old ones.
@@ -88,6 +89,17 @@ struct FleetEndToEndTests {
             var lastDeployStarted = Date()
             var waiting: Task<(PurgewatchProcess.Result, Date), any Error>?
             for (index, origin) in origins.enumerated() {
+                if index == 1 {
+                    // web1 has the new bytes, web2 and web3 not yet: the submitter's planner sees
+                    // them lag (SPEC §9's metrics).
+                    let holder = try #require(Self.holder(of: origins))
+                    let seen = await holder.eventually(timeout: .seconds(3)) {
+                        holder.metric("purgewatch_fleet_origins{state=\"lagging\"}") == 2
+                    }
+                    #expect(seen, "lagging: \(holder.metric("purgewatch_fleet_origins{state=\"lagging\"}") ?? -1)")
+                    #expect(holder.metric("purgewatch_fleet_submitter") == 1)
+                    #expect(origins.filter { $0 !== holder }.allSatisfy { $0.metric("purgewatch_fleet_submitter") == 0 })
+                }
                 if index > 0 { try await Task.sleep(for: .seconds(3)) }
                 lastDeployStarted = Date()
                 try await Self.rsync(staging, to: origin)
@@ -125,6 +137,8 @@ struct FleetEndToEndTests {
             #expect(listed.compactMap { $0["name"] as? String } == ["web1", "web2", "web3"])
             #expect(listed.allSatisfy { $0["live"] as? Bool == true && $0["lagging_paths"] as? Int == 0 })
             #expect(fleet["submitter_live"] as? Bool == true)
+            #expect(origins[1].metric("purgewatch_fleet_origins{state=\"live\"}") == 3)
+            #expect(origins[1].metric("purgewatch_fleet_origins{state=\"gone\"}") == 0)
             #expect((fleet["submitter"] as? String)?.hasPrefix("example/web") == true)
             #expect((status["pending"] as? [String: Any])?["urls"] as? Int == 0)
             let check = try await PurgewatchProcess.runAsync(
@@ -274,7 +288,8 @@ extension DaemonFixture {
     /// Replaces the config with a fleet origin's: the site's rule, its manifest in its own SQLite
     /// file, the queue in PostgreSQL at `url`.
     func writeFleetConfig(
-        url: String, origin: String, site name: String = "example", converge: String, originTimeout: String, requestsPerSecond: Double = 10
+        url: String, origin: String, site name: String = "example", converge: String, originTimeout: String, requestsPerSecond: Double = 10,
+        metricsPort: Int
     ) throws {
         try """
         [site]
@@ -296,9 +311,21 @@ extension DaemonFixture {
         max_delay = "5s"
         [purge]
         requests_per_second = \(requestsPerSecond)
+        [metrics]
+        listen = "127.0.0.1:\(metricsPort)"
         [tencentcloud]
         endpoint = "\(emulator.endpoint)"
         \(product.configLines)
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// The value of `series` (name and labels as exported) on this origin's metrics endpoint.
+    func metric(_ series: String) -> Double? {
+        guard let config = try? String(contentsOfFile: configPath, encoding: .utf8),
+            let line = config.split(separator: "\n").first(where: { $0.hasPrefix("listen = \"127.0.0.1:") }),
+            let port = Int(line.dropFirst("listen = \"127.0.0.1:".count).dropLast()),
+            let (_, body) = try? EndToEnd.MetricsTests.get(port: port, path: "/metrics")
+        else { return nil }
+        return body.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 }

@@ -41,6 +41,9 @@ final class ConvergenceGate: PlanReadiness {
         self.livenessGrace = livenessGrace
     }
 
+    /// The live origins the last look found lagging (none while nothing waits).
+    private(set) var laggards: Set<String> = []
+
     /// How often URLs waiting for the origins are looked at again.
     var pollWhileWaiting: Int64 { min(1_000, identity.heartbeatEvery) }
 
@@ -50,10 +53,23 @@ final class ConvergenceGate: PlanReadiness {
         for row in rows {
             if let path = row.path { byPath[path, default: []].append(row.id) } else { ready.insert(row.id) }
         }
-        guard !byPath.isEmpty else { return (ready, nil) }
+        guard !byPath.isEmpty else {
+            laggards = []
+            return (ready, nil)
+        }
         let reports = try await store.originsObserving(Array(byPath.keys))
         var lookAgain: Int64?
         let grace = livenessGrace(now)
+        var lagging = Set<String>()
+        for (_, origins) in reports {
+            guard let newest = origins.filter({ $0.content != nil }).max(by: { ($0.sinceMilliseconds ?? 0) < ($1.sinceMilliseconds ?? 0) })
+            else { continue }
+            for origin in origins
+            where origin.content != newest.content && origin.lastSeenMilliseconds + identity.originTimeoutMilliseconds > now {
+                lagging.insert(origin.origin)
+            }
+        }
+        laggards = lagging
         for (path, ids) in byPath {
             switch Self.decide(reports[path] ?? [], identity: identity, now: now, graceFrom: grace) {
             case .ready(let laggards, let firstReported):

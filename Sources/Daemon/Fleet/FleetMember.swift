@@ -53,6 +53,8 @@ final class FleetMember {
     private(set) var handedTerm: Int64?
     /// Why the last unit could not reach the database (nil: it could), for `status` and the log.
     private(set) var trouble: String?
+    /// The site's origins as last read (at each heartbeat), for the metrics.
+    private(set) var origins: [FleetOrigin] = []
     /// Who else holds the lease, as last seen (for the log, once per holder).
     private var lastOtherHolder: String?
     /// When a unit last reached the database, and — after an outage — when it was reached again
@@ -96,6 +98,7 @@ final class FleetMember {
             do {
                 try await store.heartbeat(origin: identity.origin, nowMilliseconds: now)
                 nextHeartbeat = now + identity.heartbeatEvery
+                origins = try await store.origins()
             } catch {
                 reached = false
                 noteTrouble(error)

@@ -123,6 +123,10 @@ extension PurgeDaemon {
                 submitterWake.yield()
             }
         }
+        let seenBy = clock.wallMilliseconds() - fleet.identity.originTimeoutMilliseconds
+        let live = fleet.origins.filter { $0.lastSeenMilliseconds > seenBy }.map(\.name)
+        let lagging = (submitter?.readiness as? ConvergenceGate)?.laggards.intersection(live).count ?? 0
+        metrics.fleetOrigins(live: live.count - lagging, lagging: lagging, gone: fleet.origins.count - live.count)
         // `flush --wait` clients: their rows' progress is in the shared state (woken by the control
         // loop while they wait, at least once a second).
         await answerWaitersFromSharedState()

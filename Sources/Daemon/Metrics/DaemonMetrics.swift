@@ -58,6 +58,18 @@ public final class DaemonMetrics: Sendable {
         ).set(to: holds ? 1 : 0)
     }
 
+    /// `purgewatch_fleet_origins{state}`: the site's origins as this daemon sees them (SPEC §9):
+    /// live and holding every version, live but lagging (named by this daemon's planner: only the
+    /// submitter knows), gone (silent for `origin_timeout`).
+    func fleetOrigins(live: Int, lagging: Int, gone: Int) {
+        for (state, count) in [("live", live), ("lagging", lagging), ("gone", gone)] {
+            registry.makeGauge(
+                descriptor: Self.named("purgewatch_fleet_origins", "The site's origins by state (live, lagging, gone)."),
+                labels: [("state", state)]
+            ).set(to: Double(count))
+        }
+    }
+
     /// `purgewatch_converge_seconds`: from the first origin's report of a URL's new version to its
     /// planning for a purge (SPEC §9).
     func converged(seconds: Double) {
