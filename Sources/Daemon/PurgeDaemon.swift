@@ -114,6 +114,11 @@ public actor PurgeDaemon {
     let fleetWake: AsyncStream<Void>.Continuation
     /// Set while a newly granted term plans the previous holder's half-sent batches again.
     var takingOver = false
+    /// The lease holder's work for the account's other sites (their submitters and verifiers).
+    let accountWork = AccountWork()
+    /// The API client the provider wraps: another site of the account sends through it too
+    /// (its rate limiter is the account's). Nil in a dry run.
+    var apiClient: TencentCDNClient?
     let fleetWakes: AsyncStream<Void>
     /// Where the credentials come from (no secret), for the logs.
     var credentialSource: String?
@@ -213,7 +218,7 @@ public actor PurgeDaemon {
         (verifierWakes, verifierWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (fleetWakes, fleetWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         if let text = config.state.url, let fleet = config.fleet {
-            fleetIdentity = FleetIdentity(fleet)
+            fleetIdentity = FleetIdentity(fleet, provider: Self.providerName(config))
             fleetURL = text
             fleetGate = ResourceGate()
             fleetLedger = QuotaLedger(account: fleet.account, provider: Self.providerName(config))
@@ -426,6 +431,8 @@ public actor PurgeDaemon {
     private func submitterPass() async throws {
         guard let submitter, mayWorkTheQueue() else { return }
         do {
+            // The account's other sites first (only the lease holder has any).
+            try await accountWork.submitPasses()
             guard try await submitter.pass() else { return }
             if let summary = submitter.summary { lastBatchSummary = summary }
             if !flush.waiters.isEmpty { inputs.yield(.progress) }
@@ -444,7 +451,13 @@ public actor PurgeDaemon {
     func submitterScheduled() async {
         // A fleet's daemon that does not hold the lease has nothing due: the fleet stage wakes
         // the submitter when it is granted one.
-        submitterDue = mayWorkTheQueue() ? await submitter?.nextDue() : nil
+        if mayWorkTheQueue() {
+            let own = await submitter?.nextDue()
+            let others = await accountWork.nextSubmitDue()
+            submitterDue = [own, others].compactMap { $0 }.min()
+        } else {
+            submitterDue = nil
+        }
         armTimer(now: clock.now())
     }
 
@@ -481,7 +494,9 @@ public actor PurgeDaemon {
             submitRequested = true
             submitterWake.yield()
         }
-        verifierDue = await verifier?.nextDue(pausedUntil: pausedUntil)
+        let own = await verifier?.nextDue(pausedUntil: pausedUntil)
+        let others = await accountWork.nextVerifyDue()
+        verifierDue = [own, others].compactMap { $0 }.min()
         armTimer(now: clock.now())
     }
 
@@ -506,6 +521,7 @@ public actor PurgeDaemon {
     /// waiters.
     func verifierPass() async throws {
         guard let verifier, mayWorkTheQueue() else { return }
+        try await accountWork.verifyPasses()
         let outcome = try await verifier.pass(pausedUntil: pausedUntil)
         if let summary = outcome.summary { lastBatchSummary = summary }
         if outcome.requeued { submitRequested = true }
@@ -593,6 +609,7 @@ public actor PurgeDaemon {
             requestsPerSecond: config.purge.requestsPerSecond, httpClient: http, logger: logger,
             retryPolicy: options.retryPolicy, requestTimeout: options.requestTimeout, now: { [clock] in clock.wall() })
         made.outcomeObserver = { [metrics] action, code in metrics.apiRequest(action: action, code: code) }
+        apiClient = made
         switch product {
         case .cdn:
             provider = TencentCDNProvider(

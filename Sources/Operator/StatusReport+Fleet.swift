@@ -100,7 +100,7 @@ extension StatusReport {
     /// that cannot be read is reported (`unreachable`), not thrown: the origin's own part stands.
     mutating func readFleet(config: SiteConfig, request: OverviewRequest) async {
         guard let text = config.state.url, let settings = config.fleet else { return }
-        let identity = FleetIdentity(settings)
+        let identity = FleetIdentity(settings, provider: PurgeDaemon.providerName(config))
         var fleet = Fleet(
             site: settings.site, origin: settings.origin, account: settings.account, converge: settings.converge.milliseconds,
             originTimeout: settings.originTimeout.milliseconds)

@@ -258,6 +258,67 @@ struct FleetEndToEndTests {
         }
     }
 
+    @Test(
+        "two sites on one account with a URL quota of 100 and 80 changes each: one daemon sends for both, ≤ 100 URLs, the rest wait for the reset, none failed"
+    )
+    func twoSitesShareTheAccountsQuota() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let url = "postgresql://\(PostgresServer.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
+        var account = EmulatorConfiguration()
+        account.knownDomains = ["alpha.example.com", "beta.example.com"]
+        let alpha = try await DaemonFixture(emulator: account)
+        let beta = try await DaemonFixture(sharing: alpha.emulator)
+        let sites = [("alpha", alpha, "https://alpha.example.com/"), ("beta", beta, "https://beta.example.com/")]
+        do {
+            let emulator = alpha.emulator
+            for area in ["mainland", "overseas"] { emulator.setQuota(area: area, urls: 100, paths: 0) }
+            for (name, fixture, base) in sites {
+                try fixture.writeFleetConfig(
+                    url: url, origin: "web1", site: name, converge: "60s", originTimeout: "3s", metricsPort: PostgresServer.freePort(),
+                    base: base)
+                try await fixture.shell("mkdir -p site/p && for i in $(seq 1 80); do echo v1 > site/p/$i.html; done")
+                try await fixture.startDaemon()
+            }
+            // Both sites registered before the deploy (each daemon registers its own at start).
+            let registered = await alpha.eventually(timeout: .seconds(10)) {
+                (try? server.psql(database, "SELECT count(*) FROM sites WHERE account = 'default'")) == "2"
+            }
+            #expect(registered)
+            for (_, fixture, _) in sites { try await fixture.shell("for i in $(seq 1 80); do echo v2 > site/p/$i.html; done") }
+            func waiting() async throws -> Int {
+                var total = 0
+                for (_, fixture, _) in sites {
+                    total += ((try await fixture.status()["waiting_quota"] as? [String: Any])?["urls"] as? Int) ?? 0
+                }
+                return total
+            }
+            let settled = try await alpha.eventually(timeout: .seconds(30)) { try await waiting() == 60 }
+            let waitingNow = try await waiting()
+            #expect(
+                settled,
+                "waiting for the quota: \(waitingNow); accepted \(emulator.acceptedURLs.count); \(emulator.requests.map { "\($0.action) \($0.outcome)" }); logs:\n\(sites.map { $0.1.daemon?.log.suffix(5000) ?? "" }.joined(separator: "\n----\n"))"
+            )
+            #expect(emulator.acceptedURLs.count == 100, "accepted \(emulator.acceptedURLs.count)")
+            #expect(emulator.acceptedURLs.allSatisfy { $0.hasPrefix("https://alpha.") || $0.hasPrefix("https://beta.") })
+            // Never more than the quota asked for: no request the API refused for the day's limit.
+            #expect(!emulator.requests.contains { $0.outcome.contains("ExceedDayLimit") }, "a foreseeable overrun was sent")
+            for (_, fixture, _) in sites {
+                let status = try await fixture.status()
+                #expect((status["failures"] as? [String: Any]).map { ($0["urls"] as? [Any])?.isEmpty ?? false } == true)
+            }
+            let senders = sites.filter { $0.1.daemon?.log.contains("is the submitter of") == true }
+            #expect(senders.count == 1, "one submitter for the account")
+            #expect(senders.first?.1.daemon?.log.contains("sends for site") == true)
+        } catch {
+            await beta.tearDown()
+            await alpha.tearDown()
+            throw error
+        }
+        await beta.tearDown()
+        await alpha.tearDown()
+    }
+
     @Test("kill -9 of the submitter: another origin takes over within origin_timeout and sends what was queued")
     func theSubmitterKilledAnotherTakesOver() async throws {
         try await Self.withFleet(originTimeout: "3s", files: Self.before) { origins, _ in
@@ -289,7 +350,7 @@ extension DaemonFixture {
     /// file, the queue in PostgreSQL at `url`.
     func writeFleetConfig(
         url: String, origin: String, site name: String = "example", converge: String, originTimeout: String, requestsPerSecond: Double = 10,
-        metricsPort: Int
+        metricsPort: Int, base: String = DaemonFixture.www
     ) throws {
         try """
         [site]
@@ -305,7 +366,7 @@ extension DaemonFixture {
         origin_timeout = "\(originTimeout)"
         [[rule]]
         prefix = ""
-        urls = ["\(Self.www)"]
+        urls = ["\(base)"]
         [coalesce]
         quiet = "300ms"
         max_delay = "5s"

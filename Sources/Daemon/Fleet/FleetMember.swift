@@ -14,8 +14,13 @@ public struct FleetIdentity: Sendable, Equatable {
     let holder: String
     let convergeMilliseconds: Int64
     let originTimeoutMilliseconds: Int64
+    /// The provider the site purges through (`cdn`, `edgeone zone-…`: ``PurgeDaemon/providerName(_:)``).
+    let provider: String
 
-    public init(_ fleet: SiteConfig.Fleet, instance: String = String(UInt32.random(in: 0...UInt32.max), radix: 36)) {
+    public init(
+        _ fleet: SiteConfig.Fleet, provider: String = "cdn", instance: String = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    ) {
+        self.provider = provider
         site = fleet.site
         origin = fleet.origin
         account = fleet.account
@@ -24,11 +29,12 @@ public struct FleetIdentity: Sendable, Equatable {
         originTimeoutMilliseconds = fleet.originTimeout.milliseconds
     }
 
-    /// The lease's key. One submitter per site for now: the submitter plans and sends its own
-    /// site's queue, so the sites of an account each have one (their quota is still one ledger,
-    /// ``QuotaLedger``); an account-wide submitter that sends for every site of the account
-    /// (and keeps their summed rate within `requests_per_second`) is the next step (issue 20).
-    public var leaseKey: String { "\(account)/\(site)" }
+    /// The lease's key: one submitter per account and provider. The holder plans and sends for
+    /// every site of the account that purges through the same provider (``AccountWork``), through
+    /// one API client: one rate, one quota ledger (``QuotaLedger``). Sites of one account on
+    /// different EdgeOne zones have a submitter per zone (a zone's API client cannot purge
+    /// another's).
+    public var leaseKey: String { "\(account)/\(provider)" }
 
     /// How often an origin says it is alive: three times per `origin_timeout`, so one late
     /// heartbeat does not make it a laggard or gone.

@@ -1,7 +1,9 @@
 import FleetStore
+import Logging
 import PurgeCore
 import ServiceLifecycle
 import StateStore
+import TencentCDN
 
 /// A fleet's daemon (SPEC §9): the queue, the batches and the quota are the site's in the shared
 /// PostgreSQL state; the manifest stays in this origin's SQLite file (a stat cache of its own
@@ -45,7 +47,8 @@ extension PurgeDaemon {
             site: identity.site, account: identity.account, provider: Self.providerName(config),
             settings: [
                 "area": config.purge.area.rawValue, "requests_per_second": "\(config.purge.requestsPerSecond)",
-                "directory_fallback": "\(config.purge.directoryFallback)",
+                "directory_fallback": "\(config.purge.directoryFallback)", "url_encode": "\(config.purge.urlEncode)",
+                "converge_ms": "\(identity.convergeMilliseconds)", "origin_timeout_ms": "\(identity.originTimeoutMilliseconds)",
             ])
         do {
             if let (previous, origin) = try await shared.registerSite(
@@ -55,10 +58,12 @@ extension PurgeDaemon {
                     "origin \(origin) ran site \(identity.site) with other settings (\(previous.account), \(previous.provider), \(previous.settings.sorted { $0.key < $1.key })): the origins of a site should share one config"
                 )
             }
-            let others = try await shared.sites(account: identity.account).map(\.site).filter { $0 != identity.site }
+            let others = try await shared.sites(account: identity.account).filter {
+                $0.site != identity.site && $0.provider != identity.provider
+            }
             if !others.isEmpty {
-                logger.warning(
-                    "account \(identity.account) also purges for \(others.joined(separator: ", ")): each site has its own submitter in this release, so their requests per second add up; keep their requests_per_second summed within the account's limit"
+                logger.notice(
+                    "account \(identity.account) also purges for \(others.map(\.site).joined(separator: ", ")) through other EdgeOne zones: each zone has its own submitter, so their requests per second add up"
                 )
             }
         } catch {
@@ -112,6 +117,7 @@ extension PurgeDaemon {
             submitterWake.yield()
             verifierWake.yield()
         case .stopped:
+            accountWork.clear()
             metrics.fleetSubmitter(false)
             submitterDue = nil
             verifierDue = nil
@@ -127,12 +133,52 @@ extension PurgeDaemon {
         let live = fleet.origins.filter { $0.lastSeenMilliseconds > seenBy }.map(\.name)
         let lagging = (submitter?.readiness as? ConvergenceGate)?.laggards.intersection(live).count ?? 0
         metrics.fleetOrigins(live: live.count - lagging, lagging: lagging, gone: fleet.origins.count - live.count)
+        if let term = fleet.handedTerm, fleet.maySubmit(now: clock.wallMilliseconds()) {
+            await refreshAccountWork(term: term)
+        }
         // `flush --wait` clients: their rows' progress is in the shared state (woken by the control
         // loop while they wait, at least once a second).
         await answerWaitersFromSharedState()
         fleetDue = clock.instant(atWallMilliseconds: fleet.nextDue(now: clock.wallMilliseconds()))
         updateStatus()
         armTimer(now: clock.now())
+    }
+
+    /// The holder's work for the account's other sites, from the registry (read at each pass:
+    /// a site joins or leaves the account without a restart).
+    private func refreshAccountWork(term: Int64) async {
+        guard let fleet, let shared = fleet.store as PostgresQueueStore?,
+            let registrations = try? await shared.sites(account: fleet.identity.account)
+        else { return }
+        let own = fleet.identity
+        let same = registrations.filter { $0.provider == own.provider }
+        accountWork.refresh(same, own: own.site, term: term) { registration in
+            let siteConfig = AccountWork.config(for: registration, from: config)
+            var siteLogger = logger
+            siteLogger[metadataKey: "purge.site"] = "\(registration.site)"
+            let plain = PostgresQueueStore(
+                client: shared.client, site: registration.site, ledger: shared.ledger, url: shared.url, logger: siteLogger)
+            let fenced = plain.fenced(by: LeaseFence(account: own.leaseKey, holder: own.holder, term: term))
+            var siteProvider = provider
+            if let apiClient, siteConfig.tencentCloud.product == .cdn {
+                // The same client (one rate limiter), with the site's area and URL encoding.
+                siteProvider = TencentCDNProvider(
+                    client: apiClient, area: siteConfig.purge.area == .any ? nil : siteConfig.purge.area.rawValue,
+                    urlEncode: siteConfig.purge.urlEncode)
+            }
+            let submitter = Submitter(
+                store: fenced, provider: siteProvider, config: siteConfig, options: options, clock: clock, logger: siteLogger,
+                health: health)
+            submitter.readiness = ConvergenceGate(
+                store: plain, identity: AccountWork.identity(for: registration, own: own), logger: siteLogger, metrics: metrics,
+                livenessGrace: { fleet.livenessGrace(now: $0) })
+            submitter.mayStillSend = { [clock] in fleet.maySubmit(now: clock.wallMilliseconds()) }
+            let verifier = Verifier(
+                store: fenced, provider: siteProvider, config: siteConfig, options: options, clock: clock, logger: siteLogger,
+                health: health)
+            logger.info("the submitter of \(own.leaseKey) sends for site \(registration.site) too")
+            return AccountWork.Site(submitter: submitter, verifier: verifier, registration: registration)
+        }
     }
 
     /// Batches a previous holder left `sending` (it died, or lost the lease, mid-request): planned

@@ -1,0 +1,95 @@
+import FleetStore
+import Logging
+import PurgeCore
+import StateStore
+import TencentCDN
+
+/// SPEC §9's "one submitter per account": the lease holder plans, sends and polls for every site
+/// of its account (and provider), not only its own, so the account's requests go through one
+/// token bucket and its quota is planned in one place. This is that extra work: a submitter and
+/// a verifier for each other site registered on the account, over the site's rows in the shared
+/// state, fenced by the holder's term, with the site's registered settings, sending through the
+/// holder's API client (one rate limiter for all of them). Run by the submitter and verifier
+/// stages after their own site's pass, one site after another (never two plans at once, so the
+/// account's quota ledger is read after the last acceptance was counted).
+final class AccountWork {
+    struct Site {
+        let submitter: Submitter
+        let verifier: Verifier
+        let registration: SiteRegistration
+    }
+
+    private(set) var sites: [String: Site] = [:]
+    /// The term the sites' stores are fenced by.
+    private(set) var term: Int64?
+
+    /// Makes (or keeps) a worker for each registered site of the account but `own`, fenced by
+    /// `term`; drops those no longer registered. `make` builds one.
+    func refresh(_ registrations: [SiteRegistration], own: String, term: Int64, make: (SiteRegistration) -> Site?) {
+        let others = registrations.filter { $0.site != own }
+        if term != self.term { sites = [:] }
+        self.term = term
+        let wanted = Set(others.map(\.site))
+        sites = sites.filter { wanted.contains($0.key) }
+        for registration in others where sites[registration.site]?.registration != registration {
+            if let site = make(registration) { sites[registration.site] = site }
+        }
+    }
+
+    /// The lease is gone: nothing more is sent for the other sites.
+    func clear() {
+        sites = [:]
+        term = nil
+    }
+
+    /// One submitter pass per site (each plans and sends what is due for its site).
+    nonisolated(nonsending) func submitPasses() async throws {
+        for name in sites.keys.sorted() {
+            guard let site = sites[name] else { continue }
+            site.submitter.request()
+            _ = try await site.submitter.pass()
+        }
+    }
+
+    nonisolated(nonsending) func verifyPasses() async throws {
+        for name in sites.keys.sorted() {
+            guard let site = sites[name] else { continue }
+            _ = try await site.verifier.pass(pausedUntil: site.submitter.pausedUntil)
+        }
+    }
+
+    nonisolated(nonsending) func nextSubmitDue() async -> ContinuousClock.Instant? {
+        var due: [ContinuousClock.Instant] = []
+        for site in sites.values { if let next = await site.submitter.nextDue() { due.append(next) } }
+        return due.min()
+    }
+
+    nonisolated(nonsending) func nextVerifyDue() async -> ContinuousClock.Instant? {
+        var due: [ContinuousClock.Instant] = []
+        for site in sites.values { if let next = await site.verifier.nextDue(pausedUntil: site.submitter.pausedUntil) { due.append(next) } }
+        return due.min()
+    }
+
+    /// The configuration another site of the account is submitted with: this daemon's, with the
+    /// site's registered purge settings (area, URL encoding, directory fallback).
+    static func config(for registration: SiteRegistration, from own: SiteConfig) -> SiteConfig {
+        var config = own
+        if let area = registration.settings["area"].flatMap(SiteConfig.Area.init(rawValue:)) { config.purge.area = area }
+        if let encode = registration.settings["url_encode"].flatMap(Bool.init) { config.purge.urlEncode = encode }
+        if let fallback = registration.settings["directory_fallback"].flatMap(Bool.init) { config.purge.directoryFallback = fallback }
+        return config
+    }
+
+    /// Another site's convergence settings, as its origins registered them.
+    static func identity(for registration: SiteRegistration, own: FleetIdentity) -> FleetIdentity {
+        var fleet = SiteConfig.Fleet(
+            origin: own.origin, site: registration.site, account: own.account,
+            converge: ConfigDuration(milliseconds: own.convergeMilliseconds),
+            originTimeout: ConfigDuration(milliseconds: own.originTimeoutMilliseconds))
+        if let converge = registration.settings["converge_ms"].flatMap(Int64.init) { fleet.converge = ConfigDuration(milliseconds: converge) }
+        if let timeout = registration.settings["origin_timeout_ms"].flatMap(Int64.init) {
+            fleet.originTimeout = ConfigDuration(milliseconds: timeout)
+        }
+        return FleetIdentity(fleet, instance: String(own.holder.split(separator: "/").last ?? ""))
+    }
+}
