@@ -319,6 +319,38 @@ struct FleetEndToEndTests {
         await alpha.tearDown()
     }
 
+    @Test("kill -9 of the submitter mid-batch: the next one finds the batch accepted (DescribePurgeTasks) and does not send it again")
+    func theSubmitterKilledMidBatch() async throws {
+        try await Self.withFleet(originTimeout: "3s", files: Self.before) { origins, _ in
+            let emulator = origins[0].emulator
+            let elected = await origins[0].eventually(timeout: .seconds(10)) { Self.holder(of: origins) != nil }
+            #expect(elected)
+            let holder = try #require(Self.holder(of: origins))
+            // The API takes the purge, and its answer never reaches the holder.
+            emulator.failNext(1, with: .slow(30), action: "PurgeUrlsCache")
+            let staging = try Self.staging(Self.after)
+            defer { try? FileManager.default.removeItem(atPath: staging) }
+            for origin in origins { try await Self.rsync(staging, to: origin) }
+            let inFlight = await holder.eventually(timeout: .seconds(20)) { Self.changed.isSubset(of: Set(emulator.acceptedURLs)) }
+            #expect(inFlight, "the purge never reached the API: \(emulator.requests.map(\.action))")
+            await holder.stopDaemon(signal: SIGKILL)
+            let survivors = origins.filter { $0 !== holder }
+            let found = await survivors[0].eventually(timeout: .seconds(20)) {
+                survivors.contains { $0.daemon?.log.contains("was accepted as task") == true }
+            }
+            #expect(
+                found, "no survivor looked the batch up; logs:\n\(survivors.map { $0.daemon?.log.suffix(3000) ?? "" }.joined(separator: "\n----\n"))")
+            // Polled to the end, never charged twice.
+            let polled = await survivors[0].eventually(timeout: .seconds(20)) {
+                emulator.requests.contains { $0.action == "DescribePurgeTasks" && $0.date > Date().addingTimeInterval(-20) }
+            }
+            #expect(polled)
+            try await Task.sleep(for: .seconds(2))
+            for url in Self.changed { #expect(emulator.acceptedURLs.filter { $0 == url }.count == 1, "\(url) charged twice") }
+            #expect(emulator.requests.filter { $0.action == "PurgeUrlsCache" }.count == 1)
+        }
+    }
+
     @Test("kill -9 of the submitter: another origin takes over within origin_timeout and sends what was queued")
     func theSubmitterKilledAnotherTakesOver() async throws {
         try await Self.withFleet(originTimeout: "3s", files: Self.before) { origins, _ in

@@ -612,3 +612,42 @@ struct ClientEmulatorTests {
         try await http.shutdown()
     }
 }
+
+/// SPEC §9: a batch whose sender died mid-request is looked up with DescribePurgeTasks before it
+/// is sent again (`CDNProvider.acceptedTask`).
+@Suite("Looking an in-flight purge up")
+struct AcceptedTaskLookupTests {
+    @Test("the task of exactly these URLs is found; a batch never sent, or another batch's URLs, is not")
+    func findsTheTaskOfExactlyTheseTargets() async throws {
+        try await withEmulator { emu, http in
+            let provider = TencentCDNProvider(client: try makeClient(emu, http), area: nil, urlEncode: false)
+            let sentAt = Date()
+            let batch = urls(30, prefix: "https://www.example.com/a/")
+            let receipt = try await provider.purge(batch, kind: .urls, deadline: deadline())
+            _ = try await provider.purge(urls(5, prefix: "https://www.example.com/b/"), kind: .urls, deadline: deadline())
+            let found = try await provider.acceptedTask(for: batch.shuffled(), kind: .urls, sentAt: sentAt, deadline: deadline())
+            #expect(found == receipt.taskID)
+            // Not sent: nothing to find. Part of a batch: not that batch.
+            #expect(
+                try await provider.acceptedTask(for: urls(3, prefix: "https://www.example.com/c/"), kind: .urls, sentAt: sentAt, deadline: deadline())
+                    == nil)
+            #expect(try await provider.acceptedTask(for: Array(batch.prefix(10)), kind: .urls, sentAt: sentAt, deadline: deadline()) == nil)
+            // A directory purge of the same target is another kind.
+            #expect(try await provider.acceptedTask(for: batch, kind: .directories, sentAt: sentAt, deadline: deadline()) == nil)
+            // The request carried the API's times, in UTC+8, and the URL as the keyword.
+            #expect(emu.requests.filter { $0.action == "DescribePurgeTasks" }.count >= 4)
+        }
+    }
+
+    @Test("the API's times are UTC+8 `YYYY-MM-DD HH:MM:SS`, as Foundation's formatter writes them")
+    func beijingTimestamps() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(secondsFromGMT: 8 * 3600)
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        for seconds in [0.0, 59.9, 57_599, 57_600, 1_700_000_000, 1_798_761_599, 4_102_444_800] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(QuotaClock.beijingTimestamp(date) == formatter.string(from: date), "\(seconds)")
+        }
+    }
+}

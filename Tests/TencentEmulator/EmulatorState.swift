@@ -456,7 +456,15 @@ struct EmulatorState {
                 )
             )
         }
-        let ids = taskId.map { [$0] } ?? taskOrder.filter { tasks[$0]!.createTime >= startTime! }
+        // `Keyword`: a full URL, or a domain; `PurgeType`: `url` or `path`.
+        let keyword = params["Keyword"] as? String
+        let purgeType = params["PurgeType"] as? String
+        let ids = (taskId.map { [$0] } ?? taskOrder.filter { tasks[$0]!.createTime >= startTime! }).filter { id in
+            guard let task = tasks[id] else { return false }
+            if let purgeType, task.purgeType != purgeType { return false }
+            guard let keyword else { return true }
+            return task.urls.contains { $0 == keyword || URL(string: $0)?.host == keyword }
+        }
         var logs: [[String: Any]] = []
         for id in ids {
             guard let task = tasks[id] else { continue }

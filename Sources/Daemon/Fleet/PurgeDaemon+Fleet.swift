@@ -1,4 +1,5 @@
 import FleetStore
+import Foundation
 import Logging
 import PurgeCore
 import ServiceLifecycle
@@ -144,6 +145,36 @@ extension PurgeDaemon {
         armTimer(now: clock.now())
     }
 
+    /// Whether the provider accepted `batch` before its sender died (DescribePurgeTasks): then it is
+    /// recorded accepted with the task found — polled, not sent again — and true is returned.
+    private func recordIfAccepted(_ batch: BatchRow, through fenced: PostgresQueueStore) async throws -> Bool {
+        guard let provider, let submitter else { return false }
+        let sentAt = Date(timeIntervalSince1970: Double(batch.updatedMilliseconds) / 1_000)
+        let taskID: String?
+        do {
+            taskID = try await provider.acceptedTask(
+                for: batch.targets, kind: batch.action == .urls ? .urls : .directories, sentAt: sentAt,
+                deadline: ContinuousClock.now.advanced(by: .seconds(30)))
+        } catch {
+            logger.warning("cannot look batch \(batch.id) up with DescribePurgeTasks (\(error)): it is sent again")
+            return false
+        }
+        guard let taskID else { return false }
+        let now = clock.wall()
+        let (next, actions) = BatchLifecycle.next(.sending, .accepted(now: now), policy: BatchLifecycle.Policy(options))
+        var firstPoll = now
+        if case .recordAccepted(let at)? = actions.first { firstPoll = at }
+        try await fenced.recordAccepted(
+            batch,
+            acceptance: Acceptance(
+                state: next ?? .accepted, taskID: taskID, requestID: "", acceptedMilliseconds: batch.updatedMilliseconds,
+                firstPollMilliseconds: Int64(firstPoll.timeIntervalSince1970 * 1_000), areas: submitter.quotaAreas,
+                attempts: batch.attempts),
+            nowMilliseconds: clock.wallMilliseconds())
+        logger.notice("batch \(batch.id), in flight when the previous submitter stopped, was accepted as task \(taskID): not sent again")
+        return true
+    }
+
     /// The holder's work for the account's other sites, from the registry (read at each pass:
     /// a site joins or leaves the account without a restart).
     private func refreshAccountWork(term: Int64) async {
@@ -186,9 +217,18 @@ extension PurgeDaemon {
     private func resendInterrupted(through fenced: PostgresQueueStore) async {
         do {
             let interrupted = try await fenced.batches(in: .sending, dueBy: nil)
-            for batch in interrupted { try await fenced.dissolve(batch: batch.id) }
+            var found = 0
+            for batch in interrupted {
+                if try await recordIfAccepted(batch, through: fenced) {
+                    found += 1
+                } else {
+                    try await fenced.dissolve(batch: batch.id)
+                }
+            }
             if !interrupted.isEmpty {
-                logger.warning("\(interrupted.count) batch(es) were being sent by the previous submitter: planning them again")
+                logger.warning(
+                    "\(interrupted.count) batch(es) were being sent by the previous submitter: \(found) found accepted (DescribePurgeTasks), the rest planned again"
+                )
             }
         } catch {
             logger.error("cannot look at the previous submitter's batches now (\(error)); the next term tries again")

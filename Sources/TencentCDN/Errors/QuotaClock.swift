@@ -15,6 +15,12 @@ public enum QuotaClock {
         return Date(timeIntervalSince1970: TimeInterval(reset))
     }
 
+    /// `date` as the API writes its times (DescribePurgeTasks' `StartTime`, `CreateTime`):
+    /// `YYYY-MM-DD HH:MM:SS` in UTC+8.
+    public static func beijingTimestamp(_ date: Date) -> String {
+        UTCDate.dateTime(fromUnixSeconds: Int64(date.timeIntervalSince1970.rounded(.down)) + 8 * 3600)
+    }
+
     /// The UTC+8 calendar day (`YYYY-MM-DD`) that a quota counter for `date` belongs to.
     public static func quotaDay(of date: Date) -> String {
         UTCDate.string(fromUnixSeconds: Int64(date.timeIntervalSince1970.rounded(.down)) + 8 * 3600)

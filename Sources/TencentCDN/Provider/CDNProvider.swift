@@ -36,6 +36,17 @@ public protocol CDNProvider: Sendable {
 
     /// What an error thrown by ``purge(_:kind:deadline:)`` means for the request's targets.
     func classify(_ error: any Error) -> PurgeFailure
+
+    /// The task of a purge of exactly these targets that the provider accepted around `sentAt`,
+    /// if it finds one: a request whose answer was lost (its sender died) is looked up before it
+    /// is sent again (SPEC §9). Nil: none found, or the provider cannot look (send it again).
+    func acceptedTask(for targets: [String], kind: PurgeKind, sentAt: Date, deadline: ContinuousClock.Instant) async throws -> String?
+}
+
+extension CDNProvider {
+    public func acceptedTask(for targets: [String], kind: PurgeKind, sentAt: Date, deadline: ContinuousClock.Instant) async throws
+        -> String?
+    { nil }
 }
 
 /// What one purge request names: single URLs, or directories (every URL under each).

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Tencent Cloud CDN as a ``CDNProvider``: PurgeUrlsCache / PurgePathCache (`flush`),
 /// DescribePurgeQuota per area, DescribePurgeTasks by TaskId, PushUrlsCache within
 /// DescribePushQuota. A request either is accepted whole or fails whole (CDN has no partial
@@ -47,6 +49,20 @@ public struct TencentCDNProvider: CDNProvider {
             case .process, .other: TargetProgress(target: task.url, state: .inProgress)
             }
         }
+    }
+
+    /// DescribePurgeTasks since a minute before `sentAt` (UTC+8, as the API writes `CreateTime`)
+    /// for the first target: a task whose targets are exactly these.
+    public func acceptedTask(for targets: [String], kind: PurgeKind, sentAt: Date, deadline: ContinuousClock.Instant) async throws
+        -> String?
+    {
+        guard let first = targets.first else { return nil }
+        let since = QuotaClock.beijingTimestamp(sentAt.addingTimeInterval(-60))
+        let tasks = try await client.describePurgeTasks(
+            since: since, keyword: first, purgeType: kind == .urls ? "url" : "path", pageSize: Self.describePageSize, deadline: deadline)
+        let wanted = Set(targets)
+        let byTask = Dictionary(grouping: tasks, by: \.taskId).mapValues { Set($0.map(\.url)) }
+        return byTask.first { $0.value == wanted }?.key
     }
 
     /// The push area for the configured purge area: every area pushes `global`.

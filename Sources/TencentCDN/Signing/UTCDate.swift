@@ -29,6 +29,13 @@ enum UTCDate {
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 
+    /// `YYYY-MM-DD HH:MM:SS` of `timestamp` (Unix seconds) in UTC.
+    static func dateTime(fromUnixSeconds timestamp: Int64) -> String {
+        let seconds = timestamp - floorDiv(timestamp, 86_400) * 86_400
+        return string(fromUnixSeconds: timestamp) + " " + pad(seconds / 3600, 2) + ":" + pad(seconds / 60 % 60, 2) + ":"
+            + pad(seconds % 60, 2)
+    }
+
     private static func pad(_ value: Int64, _ width: Int) -> String {
         let s = String(value)
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s

@@ -44,13 +44,29 @@ extension TencentCDNClient {
         pageSize: Int = 100,
         deadline: ContinuousClock.Instant
     ) async throws -> [PurgeTask] {
+        try await describePurgeTasks(pageSize: pageSize, deadline: deadline) { DescribePurgeTasksRequest(taskId: taskId, offset: $0, limit: $1) }
+    }
+
+    /// DescribePurgeTasks for the tasks created since `startTime` (`YYYY-MM-DD HH:MM:SS`, UTC+8)
+    /// that purged `keyword` (a URL, or a domain), of `purgeType` (`url`, `path`), paging through.
+    public func describePurgeTasks(
+        since startTime: String, keyword: String?, purgeType: String?, pageSize: Int = 100, deadline: ContinuousClock.Instant
+    ) async throws -> [PurgeTask] {
+        try await describePurgeTasks(pageSize: pageSize, deadline: deadline) {
+            DescribePurgeTasksRequest(startTime: startTime, keyword: keyword, purgeType: purgeType, offset: $0, limit: $1)
+        }
+    }
+
+    private func describePurgeTasks(
+        pageSize: Int, deadline: ContinuousClock.Instant, request: (_ offset: Int, _ limit: Int) -> DescribePurgeTasksRequest
+    ) async throws -> [PurgeTask] {
         var tasks: [PurgeTask] = []
         var offset = 0
         let limit = max(1, pageSize)
         while true {
             let page = try await perform(
                 .describePurgeTasks,
-                DescribePurgeTasksRequest(taskId: taskId, offset: offset, limit: limit),
+                request(offset, limit),
                 as: DescribePurgeTasksResponse.self,
                 deadline: deadline
             )
