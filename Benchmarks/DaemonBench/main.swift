@@ -69,6 +69,11 @@ struct Options {
     var rest = 30
     /// A Swift program that only sleeps (`bench-idle`): the runtime's own wake-ups at rest.
     var idle: String?
+    /// `--fleet URL`: the fleet's figures instead (`Fleet.swift`), on this PostgreSQL database.
+    var fleet: String?
+    var origins = 3
+    /// Seconds between the deploy's rsync to one origin and the next.
+    var stagger = 2.0
 
     init(arguments: [String], environment: [String: String]) {
         func integer(_ text: String?, _ name: String) -> Int? {
@@ -112,6 +117,11 @@ struct Options {
             case "--log-level": logLevel = value
             case "--rest": rest = integer(value, flag)!
             case "--idle": idle = value
+            case "--fleet": fleet = value
+            case "--origins": origins = integer(value, flag)!
+            case "--stagger":
+                guard let seconds = Double(value), seconds >= 0 else { fail("--stagger: expected seconds, found \(value)") }
+                stagger = seconds
             default: fail("unknown flag \(flag) (see --help)")
             }
             index += 2
@@ -844,7 +854,12 @@ func runBenchmark() async throws -> Bool {
 }
 
 do {
-    if try await !runBenchmark() { exit(1) }
+    let options = Options(arguments: CommandLine.arguments, environment: ProcessInfo.processInfo.environment)
+    if let database = options.fleet {
+        if try await !runFleetBenchmark(options, databaseURL: database) { exit(1) }
+    } else if try await !runBenchmark() {
+        exit(1)
+    }
 } catch {
     fail("\(error)")
 }

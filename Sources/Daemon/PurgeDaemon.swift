@@ -432,8 +432,8 @@ public actor PurgeDaemon {
         guard let submitter, mayWorkTheQueue() else { return }
         do {
             // The account's other sites first (only the lease holder has any).
-            try await accountWork.submitPasses()
-            guard try await submitter.pass() else { return }
+            let othersWorked = try await accountWork.submitPasses()
+            guard try await submitter.pass() || othersWorked else { return }
             if let summary = submitter.summary { lastBatchSummary = summary }
             if !flush.waiters.isEmpty { inputs.yield(.progress) }
             // Batches it got accepted are the verifier's to poll: it looks at its schedule.
@@ -976,6 +976,7 @@ public actor PurgeDaemon {
             // API client with its credential chain is new, and it replaces the old one only once
             // its credentials could be read (not for the instance role, whose read is a request).
             let oldProvider = provider
+            let oldClient = apiClient
             let oldSource = credentialSource
             do {
                 if let httpClient { try makeClient(http: httpClient) }
@@ -983,8 +984,11 @@ public actor PurgeDaemon {
                     try await provider?.loadCredentials()
                 }
                 logger.info("reload: credentials read again from \(credentialSource ?? "?")")
+                // The account's other sites send through the new client too (one rate limiter).
+                accountWork.replaceProviders { siteProvider(for: $0) }
             } catch {
                 provider = oldProvider
+                apiClient = oldClient
                 credentialSource = oldSource
                 logger.error("reload: cannot build the new API client, keeping the old one: \(error)")
             }

@@ -114,6 +114,20 @@ extension PostgresQueueStore {
         }
     }
 
+    /// The task ids recorded on the site's batches updated since `milliseconds`: a lookup of an
+    /// in-flight batch must not take one of them for its own.
+    public nonisolated(nonsending) func recordedTaskIDs(since milliseconds: Int64) async throws -> Set<String> {
+        try await read { unit in
+            var ids = Set<String>()
+            for try await id in try await unit.run(
+                "SELECT task_id FROM batches WHERE site = \(site) AND task_id IS NOT NULL AND updated_at >= \(milliseconds)"
+            ).decode(String.self) {
+                ids.insert(id)
+            }
+            return ids
+        }
+    }
+
     /// The site's origins with their heartbeats, by name (the fleet stage's metrics).
     public nonisolated(nonsending) func origins() async throws -> [FleetOrigin] {
         try await read { unit in

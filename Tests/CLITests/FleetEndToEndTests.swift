@@ -319,6 +319,51 @@ struct FleetEndToEndTests {
         await alpha.tearDown()
     }
 
+    @Test("two sites on one account, kill -9 of the holder mid-batch: the other site's daemon takes over and finds the batch")
+    func anotherSitesDaemonTakesOverMidBatch() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let url = "postgresql://\(PostgresServer.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
+        var account = EmulatorConfiguration()
+        account.knownDomains = ["alpha.example.com", "beta.example.com"]
+        let alpha = try await DaemonFixture(emulator: account)
+        let beta = try await DaemonFixture(sharing: alpha.emulator)
+        let sites = [("alpha", alpha, "https://alpha.example.com/"), ("beta", beta, "https://beta.example.com/")]
+        do {
+            let emulator = alpha.emulator
+            for (name, fixture, base) in sites {
+                try fixture.writeFleetConfig(
+                    url: url, origin: "web1", site: name, converge: "60s", originTimeout: "3s", metricsPort: PostgresServer.freePort(),
+                    base: base)
+                try fixture.write("a.css", "a v1")
+                try await fixture.shell("touch -d '2026-01-01 00:00:00' site/a.css")
+                try await fixture.startDaemon()
+            }
+            let elected = await alpha.eventually(timeout: .seconds(10)) {
+                sites.contains { $0.1.daemon?.log.contains("is the submitter of") == true }
+            }
+            #expect(elected)
+            let (holderName, holder, holderBase) = try #require(sites.first { $0.1.daemon?.log.contains("is the submitter of") == true })
+            let (_, other, _) = try #require(sites.first { $0.0 != holderName })
+            // The holder's own site changes; the API takes the purge and holds its answer.
+            emulator.failNext(1, with: .slow(30), action: "PurgeUrlsCache")
+            try holder.write("a.css", "a v2")
+            let inFlight = await holder.eventually(timeout: .seconds(20)) { emulator.acceptedURLs.contains(holderBase + "a.css") }
+            #expect(inFlight)
+            await holder.stopDaemon(signal: SIGKILL)
+            let found = await other.eventually(timeout: .seconds(20)) { other.daemon?.log.contains("was accepted as task") == true }
+            #expect(found, "the other site's daemon did not look the batch up; log:\n\(other.daemon?.log.suffix(3000) ?? "")")
+            try await Task.sleep(for: .seconds(2))
+            #expect(emulator.acceptedURLs.filter { $0 == holderBase + "a.css" }.count == 1, "charged twice")
+        } catch {
+            await beta.tearDown()
+            await alpha.tearDown()
+            throw error
+        }
+        await beta.tearDown()
+        await alpha.tearDown()
+    }
+
     @Test("kill -9 of the submitter mid-batch: the next one finds the batch accepted (DescribePurgeTasks) and does not send it again")
     func theSubmitterKilledMidBatch() async throws {
         try await Self.withFleet(originTimeout: "3s", files: Self.before) { origins, _ in

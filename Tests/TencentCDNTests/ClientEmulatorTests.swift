@@ -625,15 +625,27 @@ struct AcceptedTaskLookupTests {
             let batch = urls(30, prefix: "https://www.example.com/a/")
             let receipt = try await provider.purge(batch, kind: .urls, deadline: deadline())
             _ = try await provider.purge(urls(5, prefix: "https://www.example.com/b/"), kind: .urls, deadline: deadline())
-            let found = try await provider.acceptedTask(for: batch.shuffled(), kind: .urls, sentAt: sentAt, deadline: deadline())
+            let found = try await provider.acceptedTask(for: batch.shuffled(), kind: .urls, sentAt: sentAt, excluding: [], deadline: deadline())
             #expect(found == receipt.taskID)
             // Not sent: nothing to find. Part of a batch: not that batch.
             #expect(
-                try await provider.acceptedTask(for: urls(3, prefix: "https://www.example.com/c/"), kind: .urls, sentAt: sentAt, deadline: deadline())
+                try await provider.acceptedTask(
+                    for: urls(3, prefix: "https://www.example.com/c/"), kind: .urls, sentAt: sentAt, excluding: [], deadline: deadline())
                     == nil)
-            #expect(try await provider.acceptedTask(for: Array(batch.prefix(10)), kind: .urls, sentAt: sentAt, deadline: deadline()) == nil)
+            #expect(
+                try await provider.acceptedTask(for: Array(batch.prefix(10)), kind: .urls, sentAt: sentAt, excluding: [], deadline: deadline()) == nil
+            )
             // A directory purge of the same target is another kind.
-            #expect(try await provider.acceptedTask(for: batch, kind: .directories, sentAt: sentAt, deadline: deadline()) == nil)
+            #expect(try await provider.acceptedTask(for: batch, kind: .directories, sentAt: sentAt, excluding: [], deadline: deadline()) == nil)
+            // The same URLs purged again (a laggard caught up): the task already recorded for the
+            // first batch is not this one's.
+            let again = try await provider.purge(batch, kind: .urls, deadline: deadline())
+            #expect(
+                try await provider.acceptedTask(for: batch, kind: .urls, sentAt: sentAt, excluding: [receipt.taskID], deadline: deadline())
+                    == again.taskID)
+            #expect(
+                try await provider.acceptedTask(
+                    for: batch, kind: .urls, sentAt: sentAt, excluding: [receipt.taskID, again.taskID], deadline: deadline()) == nil)
             // The request carried the API's times, in UTC+8, and the URL as the keyword.
             #expect(emu.requests.filter { $0.action == "DescribePurgeTasks" }.count >= 4)
         }

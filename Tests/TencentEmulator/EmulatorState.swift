@@ -461,15 +461,15 @@ struct EmulatorState {
         let purgeType = params["PurgeType"] as? String
         let ids = (taskId.map { [$0] } ?? taskOrder.filter { tasks[$0]!.createTime >= startTime! }).filter { id in
             guard let task = tasks[id] else { return false }
-            if let purgeType, task.purgeType != purgeType { return false }
-            guard let keyword else { return true }
-            return task.urls.contains { $0 == keyword || URL(string: $0)?.host == keyword }
+            return purgeType == nil || task.purgeType == purgeType
         }
+        // A record per URL; `Keyword` keeps the records of that URL (or of that domain's URLs).
+        func matches(_ url: String) -> Bool { keyword == nil || url == keyword || URL(string: url)?.host == keyword }
         var logs: [[String: Any]] = []
         for id in ids {
             guard let task = tasks[id] else { continue }
             let finished = arrival - task.created >= config.taskCompletionDelay
-            for url in task.urls {
+            for url in task.urls where matches(url) {
                 var entry: [String: Any] = [
                     "TaskId": task.id, "Url": url, "PurgeType": task.purgeType, "CreateTime": task.createTime,
                     "Status": finished ? (failURLs.contains(url) ? "fail" : "done") : "process",

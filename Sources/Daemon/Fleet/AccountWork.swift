@@ -17,6 +17,8 @@ final class AccountWork {
         let submitter: Submitter
         let verifier: Verifier
         let registration: SiteRegistration
+        /// The site's rows, fenced by the holder's term.
+        let store: PostgresQueueStore
     }
 
     private(set) var sites: [String: Site] = [:]
@@ -24,15 +26,35 @@ final class AccountWork {
     private(set) var term: Int64?
 
     /// Makes (or keeps) a worker for each registered site of the account but `own`, fenced by
-    /// `term`; drops those no longer registered. `make` builds one.
-    func refresh(_ registrations: [SiteRegistration], own: String, term: Int64, make: (SiteRegistration) -> Site?) {
+    /// `term`; drops those no longer registered. `make` builds one. Returns the sites it made
+    /// (their previous holder's half-sent batches are the caller's to look at).
+    @discardableResult
+    func refresh(_ registrations: [SiteRegistration], own: String, term: Int64, make: (SiteRegistration) -> Site?) -> [String] {
         let others = registrations.filter { $0.site != own }
         if term != self.term { sites = [:] }
         self.term = term
         let wanted = Set(others.map(\.site))
         sites = sites.filter { wanted.contains($0.key) }
+        var made: [String] = []
         for registration in others where sites[registration.site]?.registration != registration {
-            if let site = make(registration) { sites[registration.site] = site }
+            let replacing = sites[registration.site] != nil
+            if let site = make(registration) {
+                sites[registration.site] = site
+                // A worker replaced (its settings changed) may still be sending: only a site new to
+                // this term has a previous holder's batches to look at.
+                if !replacing { made.append(registration.site) }
+            }
+        }
+        return made
+    }
+
+    /// A reload built a new API client: every site sends through it (one rate limiter), each
+    /// with its own area and URL encoding (`provider` makes one for a site's configuration).
+    func replaceProviders(_ provider: (SiteConfig) -> (any CDNProvider)?) {
+        for site in sites.values {
+            let made = provider(site.submitter.config)
+            site.submitter.provider = made
+            site.verifier.provider = made
         }
     }
 
@@ -42,13 +64,16 @@ final class AccountWork {
         term = nil
     }
 
-    /// One submitter pass per site (each plans and sends what is due for its site).
-    nonisolated(nonsending) func submitPasses() async throws {
+    /// One submitter pass per site (each plans and sends what is due for its site). Returns
+    /// whether any of them planned and sent (the verifier is then woken).
+    nonisolated(nonsending) func submitPasses() async throws -> Bool {
+        var worked = false
         for name in sites.keys.sorted() {
             guard let site = sites[name] else { continue }
             site.submitter.request()
-            _ = try await site.submitter.pass()
+            if try await site.submitter.pass() { worked = true }
         }
+        return worked
     }
 
     nonisolated(nonsending) func verifyPasses() async throws {

@@ -67,11 +67,16 @@ final class FleetMember {
     /// and when it had last been reached before (``livenessGrace(now:)``).
     private var lastReached: Int64?
     private var outage: (lastReachedBefore: Int64, back: Int64)?
+    /// The wall clock (milliseconds), read when a unit returns: a unit may wait for the pool a
+    /// long time before it succeeds (a database away whose connections are refused is waited out,
+    /// not always failed), and that wait is an outage too.
+    let wallClock: () -> Int64
 
-    init(identity: FleetIdentity, store: PostgresQueueStore, logger: Logger) {
+    init(identity: FleetIdentity, store: PostgresQueueStore, logger: Logger, wallClock: @escaping () -> Int64) {
         self.identity = identity
         self.store = store
         self.logger = logger
+        self.wallClock = wallClock
         self.lease = SubmitterLease(ttlMilliseconds: identity.originTimeoutMilliseconds)
     }
 
@@ -132,12 +137,17 @@ final class FleetMember {
             }
         }
         if reached {
+            let done = wallClock()
             if let was = trouble {
                 trouble = nil
-                outage = (lastReached ?? now, now)
+                outage = (lastReached ?? now, done)
                 logger.notice("the fleet's PostgreSQL state is reachable again (was: \(was))")
+            } else if let last = lastReached, done - last > 2 * identity.heartbeatEvery {
+                // No error, but nothing got through for that long: the units waited for the pool.
+                outage = (last, done)
+                logger.notice("the fleet's PostgreSQL state answered again after \((done - last) / 1_000) s without an answer")
             }
-            lastReached = now
+            lastReached = done
         }
         return handOver(now: now)
     }

@@ -19,7 +19,7 @@ extension PurgeDaemon {
         store = shared
         submitter?.store = shared
         verifier?.store = shared
-        let member = FleetMember(identity: identity, store: shared, logger: logger)
+        let member = FleetMember(identity: identity, store: shared, logger: logger) { [clock] in clock.wallMilliseconds() }
         fleet = member
         submitter?.mayStillSend = { [clock] in member.maySubmit(now: clock.wallMilliseconds()) }
         submitter?.readiness = ConvergenceGate(
@@ -112,7 +112,7 @@ extension PurgeDaemon {
             metrics.fleetSubmitter(true)
             // The previous holder's half-sent batches first: no pass of this term runs meanwhile.
             takingOver = true
-            await resendInterrupted(through: fenced)
+            await resendInterrupted(through: fenced, provider: provider, areas: submitter?.quotaAreas ?? [])
             takingOver = false
             submitRequested = true
             submitterWake.yield()
@@ -147,14 +147,18 @@ extension PurgeDaemon {
 
     /// Whether the provider accepted `batch` before its sender died (DescribePurgeTasks): then it is
     /// recorded accepted with the task found — polled, not sent again — and true is returned.
-    private func recordIfAccepted(_ batch: BatchRow, through fenced: PostgresQueueStore) async throws -> Bool {
-        guard let provider, let submitter else { return false }
+    private func recordIfAccepted(
+        _ batch: BatchRow, through fenced: PostgresQueueStore, provider: (any CDNProvider)?, areas: [String]
+    ) async throws -> Bool {
+        guard let provider else { return false }
         let sentAt = Date(timeIntervalSince1970: Double(batch.updatedMilliseconds) / 1_000)
         let taskID: String?
         do {
+            // Tasks already recorded on the site's batches (an earlier purge of the same URLs) are not this one.
+            let known = try await fenced.recordedTaskIDs(since: batch.updatedMilliseconds - 3_600_000)
             taskID = try await provider.acceptedTask(
-                for: batch.targets, kind: batch.action == .urls ? .urls : .directories, sentAt: sentAt,
-                deadline: ContinuousClock.now.advanced(by: .seconds(30)))
+                for: batch.targets, kind: batch.action == .urls ? .urls : .directories, sentAt: sentAt, excluding: known,
+                deadline: ContinuousClock.now.advanced(by: .seconds(10)))
         } catch {
             logger.warning("cannot look batch \(batch.id) up with DescribePurgeTasks (\(error)): it is sent again")
             return false
@@ -168,7 +172,7 @@ extension PurgeDaemon {
             batch,
             acceptance: Acceptance(
                 state: next ?? .accepted, taskID: taskID, requestID: "", acceptedMilliseconds: batch.updatedMilliseconds,
-                firstPollMilliseconds: Int64(firstPoll.timeIntervalSince1970 * 1_000), areas: submitter.quotaAreas,
+                firstPollMilliseconds: Int64(firstPoll.timeIntervalSince1970 * 1_000), areas: areas,
                 attempts: batch.attempts),
             nowMilliseconds: clock.wallMilliseconds())
         logger.notice("batch \(batch.id), in flight when the previous submitter stopped, was accepted as task \(taskID): not sent again")
@@ -183,20 +187,14 @@ extension PurgeDaemon {
         else { return }
         let own = fleet.identity
         let same = registrations.filter { $0.provider == own.provider }
-        accountWork.refresh(same, own: own.site, term: term) { registration in
+        let added = accountWork.refresh(same, own: own.site, term: term) { registration in
             let siteConfig = AccountWork.config(for: registration, from: config)
             var siteLogger = logger
             siteLogger[metadataKey: "purge.site"] = "\(registration.site)"
             let plain = PostgresQueueStore(
                 client: shared.client, site: registration.site, ledger: shared.ledger, url: shared.url, logger: siteLogger)
             let fenced = plain.fenced(by: LeaseFence(account: own.leaseKey, holder: own.holder, term: term))
-            var siteProvider = provider
-            if let apiClient, siteConfig.tencentCloud.product == .cdn {
-                // The same client (one rate limiter), with the site's area and URL encoding.
-                siteProvider = TencentCDNProvider(
-                    client: apiClient, area: siteConfig.purge.area == .any ? nil : siteConfig.purge.area.rawValue,
-                    urlEncode: siteConfig.purge.urlEncode)
-            }
+            let siteProvider = siteProvider(for: siteConfig)
             let submitter = Submitter(
                 store: fenced, provider: siteProvider, config: siteConfig, options: options, clock: clock, logger: siteLogger,
                 health: health)
@@ -208,18 +206,40 @@ extension PurgeDaemon {
                 store: fenced, provider: siteProvider, config: siteConfig, options: options, clock: clock, logger: siteLogger,
                 health: health)
             logger.info("the submitter of \(own.leaseKey) sends for site \(registration.site) too")
-            return AccountWork.Site(submitter: submitter, verifier: verifier, registration: registration)
+            return AccountWork.Site(submitter: submitter, verifier: verifier, registration: registration, store: fenced)
         }
+        guard !added.isEmpty else { return }
+        // A new term, or a site new to the account: the previous holder's half-sent batches of
+        // that site first (looked up, or planned again), then its queue is worked at once.
+        takingOver = true
+        for name in added {
+            guard let site = accountWork.sites[name] else { continue }
+            await resendInterrupted(through: site.store, provider: site.submitter.provider, areas: site.submitter.quotaAreas)
+        }
+        takingOver = false
+        submitRequested = true
+        submitterWake.yield()
+        verifierWake.yield()
+    }
+
+    /// The provider another site of the account sends through: this daemon's API client (one
+    /// rate limiter), with the site's area and URL encoding (EdgeOne: this daemon's provider, the
+    /// same zone).
+    func siteProvider(for siteConfig: SiteConfig) -> (any CDNProvider)? {
+        guard let apiClient, siteConfig.tencentCloud.product == .cdn else { return provider }
+        return TencentCDNProvider(
+            client: apiClient, area: siteConfig.purge.area == .any ? nil : siteConfig.purge.area.rawValue,
+            urlEncode: siteConfig.purge.urlEncode)
     }
 
     /// Batches a previous holder left `sending` (it died, or lost the lease, mid-request): planned
     /// again, so they are sent again — at most that one batch charged twice (SPEC §9).
-    private func resendInterrupted(through fenced: PostgresQueueStore) async {
+    private func resendInterrupted(through fenced: PostgresQueueStore, provider: (any CDNProvider)?, areas: [String]) async {
         do {
             let interrupted = try await fenced.batches(in: .sending, dueBy: nil)
             var found = 0
             for batch in interrupted {
-                if try await recordIfAccepted(batch, through: fenced) {
+                if try await recordIfAccepted(batch, through: fenced, provider: provider, areas: areas) {
                     found += 1
                 } else {
                     try await fenced.dissolve(batch: batch.id)

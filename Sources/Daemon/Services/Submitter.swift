@@ -171,7 +171,10 @@ final class Submitter: APIStage {
         readinessLookAgain = nil
         if let readiness {
             let pending = try await store.pendingURLs()
-            guard !pending.isEmpty else { return }
+            guard !pending.isEmpty else {
+                _ = try await readiness.ready([], now: now)  // nothing waits: nobody lags
+                return
+            }
             let decided = try await readiness.ready(pending, now: now)
             readinessLookAgain = decided.lookAgain
             guard !decided.ready.isEmpty else { return }

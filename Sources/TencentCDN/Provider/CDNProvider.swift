@@ -40,13 +40,17 @@ public protocol CDNProvider: Sendable {
     /// The task of a purge of exactly these targets that the provider accepted around `sentAt`,
     /// if it finds one: a request whose answer was lost (its sender died) is looked up before it
     /// is sent again (SPEC §9). Nil: none found, or the provider cannot look (send it again).
-    func acceptedTask(for targets: [String], kind: PurgeKind, sentAt: Date, deadline: ContinuousClock.Instant) async throws -> String?
+    /// - Parameter excluding: tasks already recorded for other batches (an earlier purge of the
+    ///   same targets is not this one).
+    func acceptedTask(
+        for targets: [String], kind: PurgeKind, sentAt: Date, excluding known: Set<String>, deadline: ContinuousClock.Instant
+    ) async throws -> String?
 }
 
 extension CDNProvider {
-    public func acceptedTask(for targets: [String], kind: PurgeKind, sentAt: Date, deadline: ContinuousClock.Instant) async throws
-        -> String?
-    { nil }
+    public func acceptedTask(
+        for targets: [String], kind: PurgeKind, sentAt: Date, excluding known: Set<String>, deadline: ContinuousClock.Instant
+    ) async throws -> String? { nil }
 }
 
 /// What one purge request names: single URLs, or directories (every URL under each).

@@ -51,18 +51,26 @@ public struct TencentCDNProvider: CDNProvider {
         }
     }
 
-    /// DescribePurgeTasks since a minute before `sentAt` (UTC+8, as the API writes `CreateTime`)
-    /// for the first target: a task whose targets are exactly these.
-    public func acceptedTask(for targets: [String], kind: PurgeKind, sentAt: Date, deadline: ContinuousClock.Instant) async throws
-        -> String?
-    {
+    /// DescribePurgeTasks for the first target (the API answers a record per URL that matches
+    /// the keyword) created no earlier than a few seconds before `sentAt` (the batch was marked
+    /// sending just before its request: a purge of the same URLs a minute earlier is another
+    /// one), each candidate then read whole by its task id: a task whose targets are exactly
+    /// these, and not one already recorded for another batch.
+    public func acceptedTask(
+        for targets: [String], kind: PurgeKind, sentAt: Date, excluding known: Set<String>, deadline: ContinuousClock.Instant
+    ) async throws -> String? {
         guard let first = targets.first else { return nil }
-        let since = QuotaClock.beijingTimestamp(sentAt.addingTimeInterval(-60))
-        let tasks = try await client.describePurgeTasks(
+        // Whole seconds, UTC+8, as the API writes CreateTime; a little slack for the clocks.
+        let since = QuotaClock.beijingTimestamp(sentAt.addingTimeInterval(-5))
+        let records = try await client.describePurgeTasks(
             since: since, keyword: first, purgeType: kind == .urls ? "url" : "path", pageSize: Self.describePageSize, deadline: deadline)
+        let candidates = Set(records.filter { $0.url == first && ($0.createTime ?? since) >= since }.map(\.taskId)).subtracting(known)
         let wanted = Set(targets)
-        let byTask = Dictionary(grouping: tasks, by: \.taskId).mapValues { Set($0.map(\.url)) }
-        return byTask.first { $0.value == wanted }?.key
+        for taskID in candidates.sorted() {
+            let whole = try await client.describePurgeTasks(taskId: taskID, pageSize: Self.describePageSize, deadline: deadline)
+            if Set(whole.map(\.url)) == wanted { return taskID }
+        }
+        return nil
     }
 
     /// The push area for the configured purge area: every area pushes `global`.
