@@ -7,6 +7,9 @@
 #   Benchmarks/run.sh --files 200000   # one size
 #   Benchmarks/run.sh --scale          # the scale table: 50k and 200k files
 #   Benchmarks/run.sh --scale --million   # … and 1,000,000 (minutes, ~5 GB of disk in $TMPDIR)
+#   Benchmarks/run.sh --fleet          # SPEC §9: 3 origins × 50,000 files on one PostgreSQL, a
+#                                      # 5,000-file deploy rsynced 2 s apart, beside one origin on
+#                                      # SQLite in the same run (needs postgresql's initdb/postgres)
 #
 # Figures (bench-daemon, Benchmarks/DaemonBench): READY cold (empty state: walk + hash + watch)
 # against `find | xargs sha256sum`; READY warm (restart, manifest complete, nothing changed)
@@ -27,11 +30,13 @@ cd "$(dirname "$0")/.."
 sizes=()
 million=0
 scale=0
+fleet=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --files) sizes+=("${2:?--files needs a number}"); shift 2 ;;
         --scale) scale=1; shift ;;
         --million) million=1; shift ;;
+        --fleet) fleet=1; shift ;;
         -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 64 ;;
     esac
@@ -44,6 +49,31 @@ for tool in find xargs sha256sum inotifywait awk; do
     command -v "$tool" >/dev/null 2>&1 || { echo "missing $tool (apt-get install inotify-tools coreutils findutils)" >&2; exit 69; }
 done
 SCRATCH="${SCRATCH:-.build-bench}"
+if [ "$fleet" = 1 ]; then
+    # The fleet's figures: a throwaway PostgreSQL cluster (as the tests start one), the release
+    # daemon and bench-daemon built in one scratch path.
+    pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [ -x "$pgbin/initdb" ] || { echo "run.sh --fleet: PostgreSQL's initdb not found (apt-get install postgresql)" >&2; exit 69; }
+    command -v rsync >/dev/null || { echo "run.sh --fleet: rsync not found" >&2; exit 69; }
+    echo "building purgewatch and bench-daemon (release, $SCRATCH)…" >&2
+    swift build -c release --scratch-path "$SCRATCH" --product purgewatch >&2
+    swift build -c release --scratch-path "$SCRATCH" --product bench-daemon >&2
+    BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)"
+    pgdir=$(mktemp -d /tmp/pw-bench-pg-XXXXXX)
+    asuser=()
+    if [ "$(id -u)" = 0 ]; then chown postgres "$pgdir" 2>/dev/null && asuser=(setpriv --reuid=postgres --regid=postgres --clear-groups --); fi
+    port=$(( 20000 + RANDOM % 20000 ))
+    "${asuser[@]}" "$pgbin/initdb" -D "$pgdir/data" -A trust -U purgewatch --no-sync --no-locale -E UTF8 >/dev/null
+    "${asuser[@]}" "$pgbin/postgres" -D "$pgdir/data" -p "$port" -k "$pgdir" -c listen_addresses=127.0.0.1 >"$pgdir/log" 2>&1 &
+    pgpid=$!
+    trap 'kill -INT $pgpid 2>/dev/null; wait $pgpid 2>/dev/null; rm -rf "$pgdir"' EXIT
+    for _ in $(seq 1 100); do "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
+    "$pgbin/psql" -X -q -h 127.0.0.1 -p "$port" -U purgewatch -d postgres -c "CREATE DATABASE bench" >/dev/null
+    files="${sizes[0]:-50000}"
+    "$BIN/bench-daemon" --fleet "postgresql://purgewatch@127.0.0.1:$port/bench?sslmode=disable" --purgewatch "$BIN/purgewatch" \
+        --files "$files" --dirs $((files / 10)) --changed 5000 --timeout $((120 + files / 500)) --quiet 1s
+    exit $?
+fi
 # purgewatch is built as it ships (scripts/release-flags.sh: static Swift runtime, lld, packed
 # relocations), in the package's scratch path; the measuring tools in their own.
 SHIP_SCRATCH="${SHIP_SCRATCH:-.build-static}"

@@ -230,6 +230,31 @@ struct Site {
     }
 }
 
+/// The benchmark's site config: the whole site under one base URL, `quiet`, the emulator;
+/// `stateExtra` goes in `[state]` after the path (a fleet's url and `[fleet]` table).
+func benchConfig(root: String, state: String, stateExtra: String = "", quiet: String, endpoint: String) -> String {
+    """
+    [site]
+    root = "\(root)"
+
+    [state]
+    path = "\(state)"
+    \(stateExtra)
+
+    [[rule]]
+    prefix = ""
+    urls = ["https://www.example.com/"]
+
+    [coalesce]
+    quiet = "\(quiet)"
+    max_delay = "60s"
+
+    [tencentcloud]
+    endpoint = "\(endpoint)"
+
+    """
+}
+
 // MARK: Processes
 
 /// `purgewatch run` left running, its stdout and stderr in a file.
@@ -489,25 +514,7 @@ func runBenchmark() async throws -> Bool {
 
     // 2. The emulator, the config, the daemon.
     let emulator = try await TencentEmulator.start(EmulatorConfiguration())
-    let config = """
-        [site]
-        root = "\(root)"
-
-        [state]
-        path = "\(directory)/state/site.sqlite"
-
-        [[rule]]
-        prefix = ""
-        urls = ["https://www.example.com/"]
-
-        [coalesce]
-        quiet = "\(options.quiet)"
-        max_delay = "60s"
-
-        [tencentcloud]
-        endpoint = "\(emulator.endpoint)"
-
-        """
+    let config = benchConfig(root: root, state: "\(directory)/state/site.sqlite", quiet: options.quiet, endpoint: emulator.endpoint)
     try config.write(toFile: configPath, atomically: true, encoding: .utf8)
 
     var environment = ProcessInfo.processInfo.environment

@@ -654,13 +654,7 @@ public actor PurgeDaemon {
                 // queued beside it, answered when done.
                 Task { await self.enqueueAndAnswer(items, connection) }
             case .purge(let items):
-                do {
-                    let (added, total) = try await enqueueManual(items)
-                    workQueued()
-                    connection.answer(.queued(added: added, total: total))
-                } catch {
-                    connection.answer(.error(.refused, message: "\(error)"))
-                }
+                await enqueueAndAnswer(items, connection)  // SQLite never suspends
             case .failures where fleetGate != nil:
                 connection.answer(.error(.refused, message: "failures --retry/--forget are not available on a fleet's daemon yet"))
             case .failures(let action, let urls):
@@ -707,7 +701,7 @@ public actor PurgeDaemon {
         }
     }
 
-    /// A fleet's `purge`: queued in the shared state off the control loop's turn.
+    /// `purge` through the socket: queued, and the client told how many were added.
     func enqueueAndAnswer(_ items: [PurgeItem], _ connection: ControlConnection) async {
         do {
             let (added, total) = try await enqueueManual(items)
