@@ -175,6 +175,15 @@ struct FleetEndToEndTests {
             #expect(listed.allSatisfy { $0["live"] as? Bool == true && $0["lagging_paths"] as? Int == 0 })
             #expect(fleet["submitter_live"] as? Bool == true)
             #expect(origins[1].metric("purgewatch_fleet_origins{state=\"live\"}") == 3)
+            // The shipped rules and dashboard name only fleet series a fleet's daemon exports (the
+            // holder's page: the convergence histogram is observed where the planner runs).
+            let holderPage = try #require(Self.holder(of: origins)?.metricsPage())
+            let exported = Set(try EndToEnd.MetricsTests.parse(holderPage).values.flatMap { $0.samples.map(\.name) })
+            for (file, named) in try EndToEnd.MetricsTests.seriesNamedInShippedMonitoring() {
+                for name in named where EndToEnd.MetricsTests.fleetOnly(name) {
+                    #expect(exported.contains(name), "\(file) names \(name), which a fleet's daemon does not export")
+                }
+            }
             #expect(origins[1].metric("purgewatch_fleet_origins{state=\"gone\"}") == 0)
             #expect((fleet["submitter"] as? String)?.hasPrefix("example/web") == true)
             #expect((status["pending"] as? [String: Any])?["urls"] as? Int == 0)
@@ -455,13 +464,18 @@ extension DaemonFixture {
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    /// The value of `series` (name and labels as exported) on this origin's metrics endpoint.
-    func metric(_ series: String) -> Double? {
+    /// This origin's metrics page (nil when it cannot be read).
+    func metricsPage() -> String? {
         guard let config = try? String(contentsOfFile: configPath, encoding: .utf8),
             let line = config.split(separator: "\n").first(where: { $0.hasPrefix("listen = \"127.0.0.1:") }),
             let port = Int(line.dropFirst("listen = \"127.0.0.1:".count).dropLast()),
             let (_, body) = try? EndToEnd.MetricsTests.get(port: port, path: "/metrics")
         else { return nil }
-        return body.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        return body
+    }
+
+    /// The value of `series` (name and labels as exported) on this origin's metrics endpoint.
+    func metric(_ series: String) -> Double? {
+        metricsPage()?.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 }
