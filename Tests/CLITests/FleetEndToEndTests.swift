@@ -87,6 +87,18 @@ struct FleetEndToEndTests {
         await alpha.tearDown()
     }
 
+    /// Confirms a deploy is over for the site: each of `origins` has committed a comparison that
+    /// found changes (its log says so), and the site's shared queue holds nothing unsent (queued,
+    /// planned or being sent: `status`'s pending, read from PostgreSQL). After that no purge of this
+    /// deploy can still come, so counting the purges is final — no sleep needed.
+    static func settled(_ origins: [DaemonFixture]) async -> Bool {
+        await origins[0].eventually(timeout: .seconds(30)) {
+            guard origins.allSatisfy({ $0.daemon?.log.contains(" change(s), ") == true }) else { return false }
+            let status = try? await origins[0].status()
+            return ((status?["pending"] as? [String: Any])?["urls"] as? Int) == 0
+        }
+    }
+
     /// The origin whose daemon says it is the submitter.
     static func holder(of origins: [DaemonFixture]) -> DaemonFixture? {
         origins.first { $0.daemon?.log.contains("is the submitter of") == true }
@@ -152,8 +164,9 @@ struct FleetEndToEndTests {
                 purged,
                 "not every changed URL was purged: \(emulator.acceptedURLs); logs:\n\(origins.map { $0.daemon?.log.suffix(3000) ?? "" }.joined(separator: "\n----\n"))"
             )
-            // Long enough for a second purge by another origin to show.
-            try await Task.sleep(for: .seconds(3))
+            // Every origin has committed the deploy and nothing of the site is left unsent: a second
+            // purge could only come from a row that is not there.
+            #expect(await Self.settled(origins))
             let accepted = emulator.acceptedURLs
             for url in Self.changed {
                 #expect(accepted.filter { $0 == url }.count == 1, "\(url) purged \(accepted.filter { $0 == url }.count) times")
@@ -221,7 +234,7 @@ struct FleetEndToEndTests {
                 Self.changed.allSatisfy { url in emulator.acceptedURLs.filter { $0 == url }.count == 2 }
             }
             #expect(again, "not purged again after the laggard caught up: \(emulator.acceptedURLs)")
-            try await Task.sleep(for: .seconds(2))
+            #expect(await Self.settled(origins))
             for url in Self.changed { #expect(emulator.acceptedURLs.filter { $0 == url }.count == 2) }
             let caughtUp = try await PurgewatchProcess.runAsync(
                 ["status", "--config", origins[0].configPath, "--check"], environment: origins[0].environment)
@@ -263,7 +276,7 @@ struct FleetEndToEndTests {
                 purged,
                 "not everything was sent once the database was back: \(emulator.acceptedURLs); logs:\n\(origins.map { $0.daemon?.log.suffix(4000) ?? "" }.joined(separator: "\n----\n"))"
             )
-            try await Task.sleep(for: .seconds(2))
+            #expect(await Self.settled(origins))
             for url in Self.changed {
                 #expect(
                     emulator.acceptedURLs.filter { $0 == url }.count == 1,
@@ -366,7 +379,7 @@ struct FleetEndToEndTests {
             await holder.stopDaemon(signal: SIGKILL)
             let found = await other.eventually(timeout: .seconds(20)) { other.daemon?.log.contains("was accepted as task") == true }
             #expect(found, "the other site's daemon did not look the batch up; log:\n\(other.daemon?.log.suffix(3000) ?? "")")
-            try await Task.sleep(for: .seconds(2))
+            #expect(await Self.settled([holder]))
             #expect(emulator.acceptedURLs.filter { $0 == holderBase + "a.css" }.count == 1, "charged twice")
         }
     }
@@ -397,7 +410,7 @@ struct FleetEndToEndTests {
                 emulator.requests.contains { $0.action == "DescribePurgeTasks" && $0.date > Date().addingTimeInterval(-20) }
             }
             #expect(polled)
-            try await Task.sleep(for: .seconds(2))
+            #expect(await Self.settled(survivors))
             for url in Self.changed { #expect(emulator.acceptedURLs.filter { $0 == url }.count == 1, "\(url) charged twice") }
             #expect(emulator.requests.filter { $0.action == "PurgeUrlsCache" }.count == 1)
         }
