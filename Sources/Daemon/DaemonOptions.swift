@@ -53,6 +53,10 @@ public struct DaemonOptions: Sendable {
     public var pruneInterval: Duration = .seconds(3_600)
     /// While the state cannot be written (a full disk), each stage tries again this often.
     public var storageRetry: Duration = .seconds(5)
+    /// A fleet's database unreachable at start is tried again after this long, doubling up to
+    /// `fleetConnectRetryMax` (SPEC §9: reconnect with a backoff, watching meanwhile).
+    public var fleetConnectRetryBase: Duration = .seconds(1)
+    public var fleetConnectRetryMax: Duration = .seconds(15)
     /// The longest one comparison of the tree may take before the watchdog stops (a hung hash).
     public var detectBound: Duration = .seconds(30 * 60)
     /// Where every stage reads the time (see ``DaemonClock``).
@@ -80,6 +84,8 @@ public struct DaemonOptions: Sendable {
         options.quotaWaitMax = scaled(quotaWaitMax)
         options.unverifiedAfter = scaled(unverifiedAfter)
         options.storageRetry = max(scaled(storageRetry), .milliseconds(200))
+        options.fleetConnectRetryBase = max(scaled(fleetConnectRetryBase), .milliseconds(100))
+        options.fleetConnectRetryMax = max(scaled(fleetConnectRetryMax), .milliseconds(500))
         options.requestTimeout = max(scaled(requestTimeout), .seconds(2))
         options.detectRetryBase = scaled(detectRetryBase)
         options.detectRetryMax = scaled(detectRetryMax)

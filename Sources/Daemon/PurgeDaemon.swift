@@ -104,7 +104,11 @@ public actor PurgeDaemon {
     /// `[state] url` as written (``FleetStateService`` parses it: a URL it cannot read fails the
     /// start; the daemon never falls back to running alone).
     let fleetURL: String?
-    let fleetGate: ResourceGate<PostgresQueueStore>?
+    /// The first connection attempt's outcome: the store, or nil when the database was away at
+    /// start (the daemon runs without it until ``fleetHandoff`` has it).
+    let fleetGate: ResourceGate<PostgresQueueStore?>?
+    /// The shared store when it connects after the start, and why it has not yet.
+    let fleetHandoff: FleetStateHandoff?
     /// The quota ledger the fleet's store counts against: the account's, for this provider.
     let fleetLedger: QuotaLedger?
     /// The fleet stage's own state: heartbeat and lease (nil until the shared state is open).
@@ -216,17 +220,20 @@ public actor PurgeDaemon {
         (detectorWakes, detectorWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (submitterWakes, submitterWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (verifierWakes, verifierWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        (fleetWakes, fleetWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (fleetWakes, fleetWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (self.fleetWakes, self.fleetWake) = (fleetWakes, fleetWake)
         if let text = config.state.url, let fleet = config.fleet {
             fleetIdentity = FleetIdentity(fleet, provider: Self.providerName(config))
             fleetURL = text
             fleetGate = ResourceGate()
+            fleetHandoff = FleetStateHandoff { fleetWake.yield() }
             fleetLedger = QuotaLedger(account: fleet.account, provider: Self.providerName(config))
         } else {
             fleetLedger = nil
             fleetIdentity = nil
             fleetURL = nil
             fleetGate = nil
+            fleetHandoff = nil
         }
         // The stages that use the state: control loop, detector, submitter, verifier (and the
         // fleet stage).
@@ -277,7 +284,14 @@ public actor PurgeDaemon {
         }
         try adoptState(try await stateGate.waitUntilOpen())
         if let fleetGate {
-            try await adoptFleet(try await fleetGate.waitUntilOpen())
+            // Away at start: the daemon watches and compares without it, queueing nothing (the
+            // detector's commit says the state is unavailable, so the manifest waits), and the
+            // fleet stage joins once ``FleetStateService`` connects.
+            if let shared = try await fleetGate.waitUntilOpen() {
+                try await adoptFleet(shared)
+            } else {
+                metrics.fleetSubmitter(false)
+            }
         } else {
             try await switchProviderIfChanged()
         }
@@ -369,7 +383,10 @@ public actor PurgeDaemon {
                 if case .compared(_, let more) = outcome {
                     // Only a comparison that ran answers the flushes waiting on it, with the
                     // queue as it stands right now (their watermark).
-                    let queued = fleetGate == nil ? try? db.read { try $0.highestQueueID() } : try? await store.highestQueueID()
+                    // (A fleet's daemon not yet on its shared state has no queue to read.)
+                    let queued =
+                        fleetGate == nil
+                        ? try? db.read { try $0.highestQueueID() } : fleet == nil ? nil : try? await store.highestQueueID()
                     flush.detectionFinished(watermark: queued ?? flush.detectionWatermark)
                     // A full walk held back by the rescan backoff: the window opens again for it.
                     if more { coalescer.noteChange(at: started) }
@@ -585,7 +602,9 @@ public actor PurgeDaemon {
             try $0.setMetaValue(Self.compareTroubleKey, .null)
             try $0.setMetaValue(Self.unreadableFilesKey, .null)
         }
-        try detection.open(db)
+        // A fleet's changes are queued in the shared state only: until it is adopted nothing is
+        // committed (the manifest waits, so the change is found again).
+        try detection.open(db, commit: fleetHandoff.map { AwayFleetCommit(handoff: $0) })
         // Rows from before this start belong to no flush of this process: only their failures
         // after a flush arrives count for it (an old failure never fails a later deploy).
         flush = FlushTracker(watermark: (try? db.read { try $0.highestQueueID() }) ?? 0, barrierTimeout: Self.barrierTimeout)
@@ -649,6 +668,14 @@ public actor PurgeDaemon {
                     "purge.peer_pid": "\(connection.peer.map { "\($0.pid)" } ?? "unknown")",
                 ])
             switch connection.command {
+            case .purge where fleetGate != nil && fleet == nil:
+                // Not on the shared state yet (away since the start): nowhere to queue them.
+                connection.answer(
+                    .error(
+                        .refused,
+                        message:
+                            "nothing queued: the fleet's shared state has not been reachable since the daemon started (\(fleetHandoff?.away ?? "connecting")); try again once it is"
+                    ))
             case .purge(let items) where fleetGate != nil:
                 // The shared state is not awaited by the control loop (it may be slow or away):
                 // queued beside it, answered when done.
@@ -1016,11 +1043,15 @@ public actor PurgeDaemon {
             let role = fleet.maySubmit(now: clock.wallMilliseconds()) ? "the submitter" : "watching"
             line = "\(files) files, fleet origin \(fleet.identity.origin) of \(fleet.identity.site): \(role), last batch \(lastBatchSummary)"
             if let trouble = fleet.trouble { line += ", DEGRADED: the fleet's state cannot be reached (\(trouble.prefix(120)))" }
+        } else if let fleetIdentity, let away = fleetHandoff?.away {
+            line =
+                "\(files) files, fleet origin \(fleetIdentity.origin) of \(fleetIdentity.site): DEGRADED: the fleet's state has not been reachable since the start (\(away.prefix(120))); watching, nothing queued yet"
         }
         if monitor?.status.isDegraded == true { line += ", DEGRADED: watch limit reached" }
         if let waitingForRoot = detection.waitingForRoot { line += ", WAITING for the site root \(waitingForRoot) to exist" }
         if detection.waitingForRoot == nil, detection.failure != nil { line += ", TROUBLE: cannot compare the tree now (see the log)" }
-        if storageDegraded != nil { line += ", DEGRADED: cannot write the state (disk full?)" }
+        if storageDegraded != nil, fleetGate == nil { line += ", DEGRADED: cannot write the state (disk full?)" }
+        if let storageDegraded, fleet != nil { line += ", DEGRADED: cannot queue (\(storageDegraded.prefix(120)))" }
         if options.dryRun { line = "dry run: " + line }
         // Recorded once sent: a line that could not go out is sent again at the next update.
         if line != lastStatusLine, (try? notifier.status(line)) != nil { lastStatusLine = line }

@@ -285,6 +285,79 @@ struct FleetEndToEndTests {
         }
     }
 
+    @Test(
+        "PostgreSQL away when the origins restart: they start anyway (READY, watchdog), watch, say why, refuse `purge`, and send a deploy made meanwhile once it is back"
+    )
+    func theDatabaseAwayAtStart() async throws {
+        try await Self.withFleet(origins: 2, files: Self.before, throughProxy: true, environment: ["WATCHDOG_USEC": "2000000"]) {
+            origins, proxy in
+            let proxy = try #require(proxy)
+            let emulator = origins[0].emulator
+            let staging = try Self.staging(Self.after)
+            defer { try? FileManager.default.removeItem(atPath: staging) }
+            // The origins reboot while the database is down: each starts without it.
+            proxy.cut()
+            for origin in origins {
+                #expect(await origin.stopDaemon() == 0)
+                try await origin.startDaemon(environment: ["WATCHDOG_USEC": "2000000"])  // waits for READY=1
+            }
+            for origin in origins { try await Self.rsync(staging, to: origin) }
+            for origin in origins {
+                let ping = await origin.notify?.message(timeout: .seconds(5)) { $0.contains("WATCHDOG=1") }
+                #expect(ping != nil, "no WATCHDOG=1 while the database is away since the start")
+                let saysWhy: @Sendable (String) -> Bool = { $0.contains("STATUS=") && $0.contains("has not been reachable since the start") }
+                let said = origin.notify?.messages.contains(where: saysWhy) == true
+                let saysNow = said ? nil : await origin.notify?.message(timeout: .seconds(5), where: saysWhy)
+                #expect(said || saysNow != nil, "STATUS= does not say why: \(origin.notify?.messages ?? [])")
+                #expect(origin.daemon?.isRunning == true)
+            }
+            let check = try await PurgewatchProcess.runAsync(
+                ["status", "--config", origins[0].configPath, "--check"], environment: origins[0].environment)
+            #expect(check.status == 2, "\(check.stdout)")
+            #expect(check.stdout.contains("the fleet's shared state cannot be read"), "\(check.stdout)")
+            // Nowhere to queue a manual purge: refused with the reason, not queued in the origin's
+            // own SQLite file (which a fleet never sends from).
+            let purge = try await PurgewatchProcess.runAsync(
+                ["purge", "--config", origins[0].configPath, DaemonFixture.www + "manual.html"], environment: origins[0].environment)
+            #expect(purge.status != 0, "\(purge.stdout)")
+            #expect(purge.stderr.contains("has not been reachable since the daemon started"), "\(purge.stderr)")
+            // A few reconnection attempts go by; nothing can be sent meanwhile.
+            try await Task.sleep(for: .seconds(3))
+            #expect(emulator.acceptedURLs.isEmpty)
+            try proxy.restore()
+            let purged = await origins[0].eventually(timeout: .seconds(60)) { Self.changed.isSubset(of: Set(emulator.acceptedURLs)) }
+            #expect(
+                purged,
+                "the deploy made while the database was away was not sent once it was back: \(emulator.acceptedURLs); logs:\n\(origins.map { $0.daemon?.log.suffix(4000) ?? "" }.joined(separator: "\n----\n"))"
+            )
+            #expect(await Self.settled(origins))
+            for origin in origins { #expect(origin.daemon?.log.contains("joined the fleet's shared state") == true) }
+            for url in Self.changed { #expect(emulator.acceptedURLs.filter { $0 == url }.count == 1, "\(url)") }
+            #expect(!emulator.acceptedURLs.contains(DaemonFixture.www + "b.css"), "must not: an unchanged file purged")
+            #expect(!emulator.acceptedURLs.contains(DaemonFixture.www + "manual.html"), "must not: a refused purge sent")
+        }
+    }
+
+    @Test("a database that answers but refuses (no such database): the start fails with 75, the database named, never the password")
+    func aRefusingDatabaseFailsTheStart() async throws {
+        let server = try TemporaryPostgres.server()
+        let fixture = try await DaemonFixture()
+        defer { Task { await fixture.tearDown() } }
+        let url = "postgresql://\(PostgresServer.user)@127.0.0.1:\(server.port)/no_such_database?sslmode=disable"
+        try fixture.writeFleetConfig(url: url, origin: "web1", converge: "60s", originTimeout: "3s", metricsPort: PostgresServer.freePort())
+        let secret = "s3cret-\(UUID().uuidString.prefix(6))"
+        var environment = fixture.environment
+        environment["PGPASSWORD"] = secret
+        let process = try RunningProcess.start(
+            ["run", "--config", fixture.configPath], environment: environment, logPath: fixture.directory + "/refused.log")
+        let exited = await fixture.eventually(timeout: .seconds(30)) { !process.isRunning }
+        #expect(exited, "must not: a daemon running on a database that refuses it; log:\n\(process.log)")
+        if !exited { _ = process.stop(signal: SIGKILL) }
+        #expect(process.exitStatus == 75, "\(process.log)")
+        #expect(process.log.contains("no_such_database") && process.log.contains("cannot open the fleet's shared state"), "\(process.log)")
+        #expect(!process.log.contains(secret), "must not: the password printed")
+    }
+
     @Test("3 origins × 20 requests/s configured: the API never sees more than 20 requests of an action in any second")
     func theAccountsRateHoldsAcrossOrigins() async throws {
         var before: [String: String] = [:]

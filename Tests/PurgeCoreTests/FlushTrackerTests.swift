@@ -28,6 +28,26 @@ import Testing
         #expect(tracker.waiters.isEmpty && tracker.flushWatermark == 112)
     }
 
+    /// A fleet's daemon that started while its database was away takes the shared queue on later
+    /// (SPEC §9): a flush that waited meanwhile answers for the shared rows after that moment,
+    /// never for rows other origins queued before it.
+    @Test func aRebaseMovesTheWaitingFlushesRowsToTheSharedQueue() {
+        var tracker = Tracker(watermark: 0)
+        let id = tracker.wait(behind: nil, nowMilliseconds: 1)
+        tracker.detectionStarted()  // fails: nowhere to queue yet (no detectionFinished)
+        tracker.rebase(watermark: 5_000)
+        tracker.detectionStarted()
+        tracker.detectionFinished(watermark: 5_012)
+        #expect(tracker.settledWindows() == [Tracker.Window(id: id, upTo: 5_012, after: 5_000, since: 1)])
+        tracker.answered(id, upTo: 5_012)
+        #expect(tracker.flushWatermark == 5_012)
+        // A later flush starts from there, as after any answer.
+        let next = tracker.wait(behind: nil, nowMilliseconds: 2)
+        tracker.detectionStarted()
+        tracker.detectionFinished(watermark: 5_020)
+        #expect(tracker.settledWindows() == [Tracker.Window(id: next, upTo: 5_020, after: 5_012, since: 2)])
+    }
+
     @Test func aFullFlushTakesTheNextComparisonThatStarts() {
         var tracker = Tracker(watermark: 0)
         tracker.detectionStarted()  // running when the flush arrives

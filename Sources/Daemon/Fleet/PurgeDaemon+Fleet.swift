@@ -15,7 +15,11 @@ extension PurgeDaemon {
     /// this origin's reports, then the manifest), the planner waits for convergence, and the
     /// submitter and the verifier work the queue only while this daemon holds the lease.
     func adoptFleet(_ shared: PostgresQueueStore) async throws {
-        guard let identity = fleetIdentity else { return }
+        guard let identity = fleetIdentity, fleet == nil else { return }
+        // Rows already in the shared queue belong to no flush of this process (read first: what
+        // follows takes the store on without a suspension, so no stage sees half of it).
+        let watermark = try await shared.highestQueueID()
+        flush.rebase(watermark: watermark)
         store = shared
         submitter?.store = shared
         verifier?.store = shared
@@ -27,8 +31,6 @@ extension PurgeDaemon {
         detection.changeCommit = QueueFirstCommit(
             queue: shared, manifest: db, observer: QueueFirstCommit.FleetObserver(store: shared, origin: identity.origin))
         metrics.fleetSubmitter(false)
-        // Rows already in the shared queue belong to no flush of this process.
-        flush = FlushTracker(watermark: try await shared.highestQueueID(), barrierTimeout: Self.barrierTimeout)
         await register(identity, in: shared)
         if let left = try? db.read({ try $0.unsentURLCount() }), left > 0 {
             logger.warning(
@@ -95,10 +97,32 @@ extension PurgeDaemon {
         defer { resourceUsers.leave() }
         for await _ in fleetWakes {
             if Task.isCancelled { break }
+            if fleet == nil, let shared = fleetHandoff?.take() { await joinLate(shared) }
             await fleetPass()
         }
         // Cancelled: the release must still reach the database.
         await Task { await self.releaseLease() }.value
+    }
+
+    /// The shared state connected after the start (it was away then): the daemon takes it on now,
+    /// and the detector compares what it could not commit meanwhile (``AwayFleetCommit`` refused
+    /// it, so the paths — the start's whole walk included — are still owed and the manifest
+    /// still holds their old state).
+    private func joinLate(_ shared: PostgresQueueStore) async {
+        do {
+            try await adoptFleet(shared)
+        } catch {
+            // The database went away again at once: the next attempt is the next heartbeat's.
+            fleetHandoff?.putBack(shared)
+            logger.warning("cannot join the fleet's shared state yet (\(error)); trying again shortly")
+            fleetDue = clock.now().advanced(by: options.fleetConnectRetryBase)
+            armTimer(now: clock.now())
+            return
+        }
+        logger.notice("joined the fleet's shared state: what was detected while it was away is queued now")
+        if !detection.isIdle { coalescer.noteChange(at: clock.now()) }
+        armTimer(now: clock.now())
+        fleetWake.yield()
     }
 
     func fleetPass() async {

@@ -76,3 +76,27 @@ struct QueueFirstCommit: ChangeCommit {
         }
     }
 }
+
+/// A fleet's commit before its shared state is reachable (it was away at start): nothing is
+/// queued and the manifest does not move, so every change is found again once the store is
+/// adopted (``QueueFirstCommit`` replaces this one). Never the origin's own SQLite queue: its
+/// rows would never be sent.
+struct AwayFleetCommit: ChangeCommit {
+    let handoff: FleetStateHandoff
+
+    nonisolated(nonsending) func commit(_ detection: Detection, by detector: Detector, urls: [NewQueueRow], nowMilliseconds: Int64)
+        async throws -> Int
+    {
+        throw FleetStateAway(reason: handoff.away ?? "not connected yet")
+    }
+}
+
+/// The fleet's shared state has not been reached since the start: storage trouble that lasts
+/// until it is (the stages retry; nothing is lost).
+struct FleetStateAway: StoreTrouble {
+    let reason: String
+    var isBusy: Bool { false }
+    var isUnavailable: Bool { true }
+    var remedy: String { "start the fleet's PostgreSQL server or make [state] url reachable; the daemon connects by itself" }
+    var description: String { "the fleet's shared state has not been reachable since the start: \(reason)" }
+}

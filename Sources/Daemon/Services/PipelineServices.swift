@@ -15,7 +15,7 @@ import ServiceLifecycle
 /// | ``VerifierService`` | polls the tasks of accepted batches, prefetches, prunes history | the API (bounded) |
 /// | ``TimerService`` | wakes the control loop at its next deadline (coalescing, watchdog, retries, polls), never at rest | ``DeadlineTimer`` |
 /// | ``FleetService`` | a fleet's daemon (SPEC §9): heartbeats and the submitter lease; gives the lease up at the stop | PostgreSQL |
-/// | ``FleetStateService`` | owns a fleet's shared PostgreSQL state: connects and migrates at start (unreachable: exit 75), closes it after every stage | PostgreSQL |
+/// | ``FleetStateService`` | owns a fleet's shared PostgreSQL state: connects and migrates at start (unreachable: the daemon starts degraded and it retries with a backoff; refused or newer: exit 75), closes it after every stage | PostgreSQL |
 /// | ``StateService`` | owns the state's lock and connection: opens them first (a second daemon is refused here), closes them after every stage | SQLite |
 /// | ``HTTPClientService`` | owns the HTTP client the API client and the credentials share: made at start, shut down after the stages that send | — |
 /// | ``ControlService`` | owns the control socket: opens it once the state is held, hands each command to the control loop, closes it | its own thread (``ControlServer``) |
@@ -35,11 +35,12 @@ extension PurgeDaemon {
         var stages: [any Service] = [
             StateService(path: statePath, dryRunOf: options.dryRun ? realStatePath : nil, gate: stateGate, users: resourceUsers)
         ]
-        if let fleetGate, let fleetURL, let fleetIdentity, let fleetLedger {
+        if let fleetGate, let fleetHandoff, let fleetURL, let fleetIdentity, let fleetLedger {
             stages.append(
                 FleetStateService(
                     url: fleetURL, identity: fleetIdentity, ledger: fleetLedger, environment: environment, logger: logger,
-                    gate: fleetGate, users: resourceUsers))
+                    gate: fleetGate, handoff: fleetHandoff, users: resourceUsers, clock: clock,
+                    retryBase: options.fleetConnectRetryBase, retryMax: options.fleetConnectRetryMax))
         }
         if let httpGate { stages.append(HTTPClientService(gate: httpGate, users: resourceUsers)) }
         stages += [control, ControlLoopService(daemon: self), WatcherService(daemon: self), DetectorService(daemon: self)]

@@ -26,7 +26,7 @@ public struct FlushTracker<Instant: InstantProtocol>: Sendable where Instant.Dur
         /// Wall-clock ms of the flush: older rows' failures before it belong to earlier deploys.
         public let since: Int64
         /// The previous flush's watermark: rows after it are this deploy's own.
-        public let after: Int64
+        public fileprivate(set) var after: Int64
         /// The highest queue id covered, fixed when `afterDetection` has finished.
         public fileprivate(set) var upTo: Int64?
     }
@@ -56,6 +56,15 @@ public struct FlushTracker<Instant: InstantProtocol>: Sendable where Instant.Dur
         self.detectionWatermark = watermark
         self.flushWatermark = watermark
         self.barrierTimeout = barrierTimeout
+    }
+
+    /// The queue's rows start over at `watermark` (a fleet's daemon took its shared queue on after
+    /// the start): rows up to it belong to no flush of this process, and the waiters not yet
+    /// answered count only the rows after it.
+    public mutating func rebase(watermark: Int64) {
+        detectionWatermark = watermark
+        flushWatermark = watermark
+        for index in waiters.indices where waiters[index].upTo == nil { waiters[index].after = watermark }
     }
 
     /// The id the next barrier will carry (asked of the watcher before ``barrierAsked(at:)``).
