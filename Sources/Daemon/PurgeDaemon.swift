@@ -143,6 +143,8 @@ public actor PurgeDaemon {
     let inputStream: AsyncStream<Input>
     /// Set once the first reconcile is queued and READY=1 sent.
     var started = false
+    /// When this process began its start (wall-clock milliseconds).
+    var startedWallMilliseconds: Int64 = 0
 
     var coalescer: Coalescer<ContinuousClock.Instant>
     /// The detector stage: the touched paths, the comparisons and their commit, and their trouble.
@@ -274,6 +276,7 @@ public actor PurgeDaemon {
     /// runs it first; the other stages wait on their wake-ups, which nothing sends before it has
     /// finished.
     func start() async throws {
+        startedWallMilliseconds = clock.wallMilliseconds()
         for note in config.notes { logger.warning("\(note)") }
         metrics.provider(config.tencentCloud.product.rawValue)
         // A start that ends before the socket and the endpoint were allowed (an error, a stop)
@@ -291,6 +294,7 @@ public actor PurgeDaemon {
                 try await adoptFleet(shared)
             } else {
                 metrics.fleetSubmitter(false)
+                metrics.sharedQueueExpected()
             }
         } else {
             try await switchProviderIfChanged()

@@ -31,47 +31,7 @@ extension PostgresQueueStore {
     ) async throws -> (queue: StateOverview, origins: [FleetOrigin], lease: LeaseClaim?) {
         try await transaction(fenced: false) { unit in
             try await unit.run("SET TRANSACTION READ ONLY, ISOLATION LEVEL REPEATABLE READ")
-            var overview = StateOverview()
-            for try await (count, oldest) in try await unit.run(
-                """
-                SELECT count(*), min(q.first_seen) FROM queue q LEFT JOIN batches b ON b.id = q.batch_id
-                WHERE q.site = \(site) AND (q.state = 'pending' OR (q.state = 'batched' AND b.state IN ('planned', 'sending')))
-                """
-            ).decode((Int, Int64?).self) {
-                overview.unsentURLs = count
-                overview.oldestUnsentMilliseconds = oldest
-            }
-            for try await (count, earliest) in try await unit.run(
-                """
-                SELECT count(*), min(b.next_attempt_at) FROM queue q JOIN batches b ON b.id = q.batch_id
-                WHERE q.site = \(site) AND q.state = 'batched' AND b.state = 'waiting-quota'
-                """
-            ).decode((Int, Int64?).self) {
-                overview.waitingQuotaURLs = count
-                overview.earliestQuotaWaitMilliseconds = earliest
-            }
-            for try await (state, count) in try await unit.run(
-                "SELECT state, count(*) FROM queue WHERE site = \(site) AND state IN ('pending', 'batched', 'failed') GROUP BY state"
-            ).decode((String, Int).self) {
-                if let state = QueueState(rawValue: state) { overview.queueCounts[state] = count }
-            }
-            for state in [QueueState.pending, .batched, .failed] where overview.queueCounts[state] == nil { overview.queueCounts[state] = 0 }
-            for try await (state, count, accepted) in try await unit.run(
-                "SELECT state, count(*), max(accepted_at) FROM batches WHERE site = \(site) GROUP BY state"
-            ).decode((String, Int, Int64?).self) {
-                if let state = BatchState(rawValue: state) { overview.batchCounts[state] = count }
-                if let accepted { overview.lastAcceptedMilliseconds = max(overview.lastAcceptedMilliseconds ?? accepted, accepted) }
-            }
-            if let since = request.batchesUpdatedSinceMilliseconds, request.batchLimit > 0 {
-                overview.recentBatches = try await unit.batchRows(
-                    """
-                    SELECT \(unescaped: PostgresUnit.batchColumns) FROM batches WHERE site = \(site) AND (updated_at >= \(since)
-                        OR state IN ('planned', 'sending', 'accepted', 'waiting-quota', 'failed', 'unverified'))
-                    ORDER BY id DESC LIMIT \(request.batchLimit)
-                    """)
-            }
-            if request.failureLimit > 0 { overview.failures = try await unit.failures(limit: request.failureLimit) }
-            overview.quotaRows = try await unit.quotaRows()
+            let overview = try await unit.queueOverview(request)
             var origins: [FleetOrigin] = []
             for try await (name, first, last) in try await unit.run(
                 "SELECT origin, first_seen, last_seen FROM origins WHERE site = \(site) ORDER BY origin COLLATE \"C\""
@@ -111,6 +71,15 @@ extension PostgresQueueStore {
             }
             let lease = try await unit.lease(account: leaseKey)
             return (overview, origins, lease)
+        }
+    }
+
+    /// The site's queue as the metrics endpoint shows it (``fleetOverview(_:leaseKey:convergeMilliseconds:nowMilliseconds:)``'s
+    /// queue part, without the origins' lag): one read-only snapshot.
+    public nonisolated(nonsending) func queueOverview(_ request: OverviewRequest) async throws -> StateOverview {
+        try await transaction(fenced: false) { unit in
+            try await unit.run("SET TRANSACTION READ ONLY, ISOLATION LEVEL REPEATABLE READ")
+            return try await unit.queueOverview(request)
         }
     }
 
@@ -169,5 +138,54 @@ extension PostgresUnit {
                     message: t.11))
         }
         return rows
+    }
+}
+
+extension PostgresUnit {
+    /// The site's queue, batches, failures and the quota rows, as ``StateOverview`` holds a single
+    /// origin's (`filesTracked` and `meta` are the origin's own).
+    func queueOverview(_ request: OverviewRequest) async throws -> StateOverview {
+        var overview = StateOverview()
+        for try await (count, oldest) in try await run(
+            """
+            SELECT count(*), min(q.first_seen) FROM queue q LEFT JOIN batches b ON b.id = q.batch_id
+            WHERE q.site = \(site) AND (q.state = 'pending' OR (q.state = 'batched' AND b.state IN ('planned', 'sending')))
+            """
+        ).decode((Int, Int64?).self) {
+            overview.unsentURLs = count
+            overview.oldestUnsentMilliseconds = oldest
+        }
+        for try await (count, earliest) in try await run(
+            """
+            SELECT count(*), min(b.next_attempt_at) FROM queue q JOIN batches b ON b.id = q.batch_id
+            WHERE q.site = \(site) AND q.state = 'batched' AND b.state = 'waiting-quota'
+            """
+        ).decode((Int, Int64?).self) {
+            overview.waitingQuotaURLs = count
+            overview.earliestQuotaWaitMilliseconds = earliest
+        }
+        for try await (state, count) in try await run(
+            "SELECT state, count(*) FROM queue WHERE site = \(site) AND state IN ('pending', 'batched', 'failed') GROUP BY state"
+        ).decode((String, Int).self) {
+            if let state = QueueState(rawValue: state) { overview.queueCounts[state] = count }
+        }
+        for state in [QueueState.pending, .batched, .failed] where overview.queueCounts[state] == nil { overview.queueCounts[state] = 0 }
+        for try await (state, count, accepted) in try await run(
+            "SELECT state, count(*), max(accepted_at) FROM batches WHERE site = \(site) GROUP BY state"
+        ).decode((String, Int, Int64?).self) {
+            if let state = BatchState(rawValue: state) { overview.batchCounts[state] = count }
+            if let accepted { overview.lastAcceptedMilliseconds = max(overview.lastAcceptedMilliseconds ?? accepted, accepted) }
+        }
+        if let since = request.batchesUpdatedSinceMilliseconds, request.batchLimit > 0 {
+            overview.recentBatches = try await batchRows(
+                """
+                SELECT \(unescaped: PostgresUnit.batchColumns) FROM batches WHERE site = \(site) AND (updated_at >= \(since)
+                    OR state IN ('planned', 'sending', 'accepted', 'waiting-quota', 'failed', 'unverified'))
+                ORDER BY id DESC LIMIT \(request.batchLimit)
+                """)
+        }
+        if request.failureLimit > 0 { overview.failures = try await failures(limit: request.failureLimit) }
+        overview.quotaRows = try await quotaRows()
+        return overview
     }
 }

@@ -298,7 +298,8 @@ struct FleetEndToEndTests {
             // The origins reboot while the database is down: each starts without it.
             proxy.cut()
             for origin in origins {
-                #expect(await origin.stopDaemon() == 0)
+                let stopped = await origin.stopDaemon()
+                #expect(stopped == 0, "stopped with \(String(describing: stopped)); log:\n\(origin.daemon?.log.suffix(3000) ?? "")")
                 try await origin.startDaemon(environment: ["WATCHDOG_USEC": "2000000"])  // waits for READY=1
             }
             for origin in origins { try await Self.rsync(staging, to: origin) }
@@ -422,6 +423,18 @@ struct FleetEndToEndTests {
             for (_, fixture, _) in sites {
                 let status = try await fixture.status()
                 #expect((status["failures"] as? [String: Any]).map { ($0["urls"] as? [Any])?.isEmpty ?? false } == true)
+            }
+            // Each daemon's metrics endpoint shows its site's shared queue (read at each heartbeat),
+            // not the origin's own SQLite file (which holds no queue on a fleet): 60 waiting in all.
+            let gauges = await alpha.eventually(timeout: .seconds(10)) {
+                sites.map { $0.1.metric("purgewatch_queue_urls{state=\"waiting_quota\"}") ?? 0 }.reduce(0, +) == 60
+            }
+            #expect(gauges, "\(sites.map { $0.1.metricsPage() ?? "" })")
+            for (_, fixture, _) in sites {
+                let page = fixture.metricsPage() ?? ""
+                let waiting = ((try await fixture.status()["waiting_quota"] as? [String: Any])?["urls"] as? Int) ?? -1
+                #expect(fixture.metric("purgewatch_queue_urls{state=\"waiting_quota\"}") == Double(waiting), "\(page)")
+                #expect(fixture.metric("purgewatch_files_tracked") == 80, "files tracked: the origin's own manifest")
             }
             let senders = sites.filter { $0.1.daemon?.log.contains("is the submitter of") == true }
             #expect(senders.count == 1, "one submitter for the account")

@@ -163,6 +163,17 @@ final class FleetMember {
         return outage.lastReachedBefore
     }
 
+    /// This daemon joined the shared state after starting without it (away at start, since
+    /// `awaySince`): the other origins may have been as cut off as it was, so their silence says
+    /// nothing either. The database was last reached by anyone about when the newest heartbeat
+    /// older than `awaySince` was left (`origins`, read before this daemon's own); for
+    /// `origin_timeout` from now, origins seen within `origin_timeout` before that count as live,
+    /// as after an outage seen while running (``livenessGrace(now:)``).
+    func joinedLate(origins: [FleetOrigin], awaySince: Int64, now: Int64) {
+        guard let lastReachedByAnyone = origins.map(\.lastSeenMilliseconds).filter({ $0 <= awaySince }).max() else { return }
+        outage = (lastReachedByAnyone, now)
+    }
+
     /// Gives the lease up (a graceful stop): another daemon may take it at once.
     nonisolated(nonsending) func release(now: Int64) async {
         guard let term = lease.term(now: now) else { return }

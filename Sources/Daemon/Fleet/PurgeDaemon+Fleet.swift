@@ -31,6 +31,7 @@ extension PurgeDaemon {
         detection.changeCommit = QueueFirstCommit(
             queue: shared, manifest: db, observer: QueueFirstCommit.FleetObserver(store: shared, origin: identity.origin))
         metrics.fleetSubmitter(false)
+        metrics.sharedQueueExpected()
         await register(identity, in: shared)
         if let left = try? db.read({ try $0.unsentURLCount() }), left > 0 {
             logger.warning(
@@ -110,7 +111,10 @@ extension PurgeDaemon {
     /// still holds their old state).
     private func joinLate(_ shared: PostgresQueueStore) async {
         do {
+            // The origins as the outage left them, before this daemon's own reports land.
+            let origins = try await shared.origins()
             try await adoptFleet(shared)
+            fleet?.joinedLate(origins: origins, awaySince: startedWallMilliseconds, now: clock.wallMilliseconds())
         } catch {
             // The database went away again at once: the next attempt is the next heartbeat's.
             fleetHandoff?.putBack(shared)
@@ -158,6 +162,11 @@ extension PurgeDaemon {
         let live = fleet.origins.filter { $0.lastSeenMilliseconds > seenBy }.map(\.name)
         let lagging = (submitter?.readiness as? ConvergenceGate)?.laggards.intersection(live).count ?? 0
         metrics.fleetOrigins(live: live.count - lagging, lagging: lagging, gone: fleet.origins.count - live.count)
+        if metricsGate != nil {
+            // The endpoint's queue gauges on a fleet: the site's shared queue, read once a heartbeat
+            // (a scrape never waits on PostgreSQL); kept as last read while it cannot be.
+            if let queue = try? await fleet.store.queueOverview(OverviewRequest()) { metrics.sharedQueueRead(queue) }
+        }
         if let term = fleet.handedTerm, fleet.maySubmit(now: clock.wallMilliseconds()) {
             await refreshAccountWork(term: term)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import StateStore
+import Synchronization
 import TencentCDN
 
 /// The daemon's Prometheus series (SPEC §7), in one registry with HELP text for each.
@@ -48,6 +49,31 @@ public final class DaemonMetrics: Sendable {
         for state in Self.queueStates { _ = queueGauge(state) }
         for state in BatchState.allCases { _ = batchGauge(state.rawValue) }
         for reason in ["reconcile", "flush", "overflow", "root_replaced", "watch_failed", "other"] { _ = walkCounter(reason) }
+    }
+
+    /// A fleet's queue, batches and quota as the fleet stage last read them from the shared state
+    /// (SPEC §9); nil for a single origin, whose endpoint reads its own file. The origin's own
+    /// SQLite file holds no queue on a fleet: its rows would read 0.
+    private let sharedQueue = Mutex<StateOverview?>(nil)
+
+    /// A fleet's daemon: until the fleet stage has read the shared queue, its gauges read 0 (never
+    /// the origin's own file).
+    func sharedQueueExpected() {
+        sharedQueue.withLock { $0 = $0 ?? StateOverview() }
+    }
+
+    /// The fleet stage read the site's queue from the shared state (at each heartbeat).
+    func sharedQueueRead(_ overview: StateOverview) {
+        sharedQueue.withLock { $0 = overview }
+    }
+
+    /// The state-derived part of a scrape: `local` (the origin's file: files tracked, meta) with
+    /// the queue, batches and quota a fleet's daemon last read from the shared state.
+    func overview(local: StateOverview) -> StateOverview {
+        guard var shared = sharedQueue.withLock({ $0 }) else { return local }
+        shared.filesTracked = local.filesTracked
+        shared.meta = local.meta
+        return shared
     }
 
     /// `purgewatch_fleet_submitter`: 1 on the daemon that holds its fleet's submitter lease

@@ -8,7 +8,9 @@ import Synchronization
 /// `GET /metrics` in the Prometheus text format (SPEC §3 `[metrics] listen`, §7), on its own
 /// one-thread event loop so a scrape never competes with the API client's I/O. Scrapes read the
 /// store's overview (``StateStore/SQLiteStateViews``: one read-only connection it keeps — no wait
-/// on the daemon's actor, no connection opened per scrape — reopened after an error).
+/// on the daemon's actor, no connection opened per scrape — reopened after an error); a fleet's
+/// daemon puts the site's queue in, as its fleet stage last read it from the shared state
+/// (``DaemonMetrics/overview(local:)``).
 final class MetricsServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
@@ -105,7 +107,7 @@ private final class MetricsHandler: ChannelInboundHandler, RemovableChannelHandl
                     throw MetricsServerError(message: "no state at \(views.path) yet")
                 }
                 guard !overview.notMigrated else { throw StateNotMigrated(path: views.path) }
-                let snapshot = DaemonMetrics.snapshot(of: overview, now: clock.wall())
+                let snapshot = DaemonMetrics.snapshot(of: metrics.overview(local: overview), now: clock.wall())
                 (status, body) = (.ok, metrics.exposition(snapshot))
                 contentType = "text/plain; version=0.0.4; charset=utf-8"
             } catch {

@@ -40,7 +40,9 @@ extension PurgeDaemon {
                 FleetStateService(
                     url: fleetURL, identity: fleetIdentity, ledger: fleetLedger, environment: environment, logger: logger,
                     gate: fleetGate, handoff: fleetHandoff, users: resourceUsers, clock: clock,
-                    retryBase: options.fleetConnectRetryBase, retryMax: options.fleetConnectRetryMax))
+                    // At least once a heartbeat: back within the other origins' grace after an outage.
+                    retryBase: options.fleetConnectRetryBase,
+                    retryMax: min(options.fleetConnectRetryMax, .milliseconds(fleetIdentity.heartbeatEvery))))
         }
         if let httpGate { stages.append(HTTPClientService(gate: httpGate, users: resourceUsers)) }
         stages += [control, ControlLoopService(daemon: self), WatcherService(daemon: self), DetectorService(daemon: self)]
