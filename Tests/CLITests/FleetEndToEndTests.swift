@@ -13,7 +13,7 @@ struct FleetEndToEndTests {
     /// its heartbeat), with the same `files` in every root (the baseline: nothing purged).
     static func withFleet(
         origins count: Int = 3, converge: String = "60s", originTimeout: String = "3s", files: [String: String],
-        throughProxy: Bool = false, environment: [String: String] = [:], requestsPerSecond: Double = 10,
+        throughProxy: Bool = false, environment: [String: String] = [:], requestsPerSecond: Double = 10, product: Product = .cdn,
         _ body: ([DaemonFixture], TCPProxy?) async throws -> Void
     ) async throws {
         let server = try TemporaryPostgres.server()
@@ -24,9 +24,9 @@ struct FleetEndToEndTests {
         let url = "postgresql://\(PostgresServer.user)@127.0.0.1:\(proxy?.port ?? server.port)/\(database)?sslmode=disable"
         var origins: [DaemonFixture] = []
         do {
-            let first = try await DaemonFixture()
+            let first = try await DaemonFixture(product: product)
             origins.append(first)
-            for _ in 1..<count { origins.append(try await DaemonFixture(sharing: first.emulator)) }
+            for _ in 1..<count { origins.append(try await DaemonFixture(sharing: first.emulator, product: product)) }
             for (index, origin) in origins.enumerated() {
                 try origin.writeFleetConfig(
                     url: url, origin: "web\(index + 1)", converge: converge, originTimeout: originTimeout, requestsPerSecond: requestsPerSecond,
@@ -470,15 +470,17 @@ struct FleetEndToEndTests {
         }
     }
 
-    @Test("kill -9 of the submitter mid-batch: the next one finds the batch accepted (DescribePurgeTasks) and does not send it again")
-    func theSubmitterKilledMidBatch() async throws {
-        try await Self.withFleet(originTimeout: "3s", files: Self.before) { origins, _ in
+    @Test(
+        "kill -9 of the submitter mid-batch: the next one finds the batch accepted (DescribePurgeTasks) and does not send it again",
+        arguments: Product.allCases)
+    func theSubmitterKilledMidBatch(product: Product) async throws {
+        try await Self.withFleet(originTimeout: "3s", files: Self.before, product: product) { origins, _ in
             let emulator = origins[0].emulator
             let elected = await origins[0].eventually(timeout: .seconds(10)) { Self.holder(of: origins) != nil }
             #expect(elected)
             let holder = try #require(Self.holder(of: origins))
             // The API takes the purge, and its answer never reaches the holder.
-            emulator.failNext(1, with: .slow(30), action: "PurgeUrlsCache")
+            emulator.failNext(1, with: .slow(30), action: product.urlAction)
             let staging = try Self.staging(Self.after)
             defer { try? FileManager.default.removeItem(atPath: staging) }
             for origin in origins { try await Self.rsync(staging, to: origin) }
@@ -498,7 +500,7 @@ struct FleetEndToEndTests {
             #expect(polled)
             #expect(await Self.settled(survivors))
             for url in Self.changed { #expect(emulator.acceptedURLs.filter { $0 == url }.count == 1, "\(url) charged twice") }
-            #expect(emulator.requests.filter { $0.action == "PurgeUrlsCache" }.count == 1)
+            #expect(emulator.requests.filter { $0.action == product.urlAction }.count == 1)
         }
     }
 

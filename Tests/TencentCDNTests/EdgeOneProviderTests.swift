@@ -106,6 +106,40 @@ import Testing
     }
 
     /// Quota per type, read from the zone; a type the plan lacks is 0, never a default.
+    /// SPEC §9: an in-flight batch is looked up with DescribePurgeTasks before it is sent again —
+    /// EdgeOne's form (a time range in ISO 8601, `target` and `type` filters, the job read whole).
+    @Test func anAcceptedJobIsFoundByItsExactTargetsAndKind() async throws {
+        try await withEmulator { emu, http in
+            let provider = try Self.provider(emu, http)
+            let sentAt = Date()
+            let batch = urls(30, prefix: "https://www.example.com/a/")
+            let receipt = try await provider.purge(batch, kind: .urls, deadline: deadline())
+            _ = try await provider.purge(urls(5, prefix: "https://www.example.com/b/"), kind: .urls, deadline: deadline())
+            #expect(
+                try await provider.acceptedTask(for: batch.shuffled(), kind: .urls, sentAt: sentAt, excluding: [], deadline: deadline())
+                    == receipt.taskID)
+            // Never sent, a part of the batch, or another kind: not found (sent again).
+            #expect(
+                try await provider.acceptedTask(
+                    for: urls(3, prefix: "https://www.example.com/c/"), kind: .urls, sentAt: sentAt, excluding: [], deadline: deadline()) == nil)
+            #expect(
+                try await provider.acceptedTask(for: Array(batch.prefix(10)), kind: .urls, sentAt: sentAt, excluding: [], deadline: deadline()) == nil
+            )
+            #expect(try await provider.acceptedTask(for: batch, kind: .directories, sentAt: sentAt, excluding: [], deadline: deadline()) == nil)
+            // Sent before this batch was marked sending: an earlier purge of the same URLs, not this one.
+            #expect(
+                try await provider.acceptedTask(
+                    for: batch, kind: .urls, sentAt: sentAt.addingTimeInterval(60), excluding: [], deadline: deadline()) == nil)
+            // The same URLs purged again: the job already recorded for the first batch is excluded.
+            let again = try await provider.purge(batch, kind: .urls, deadline: deadline())
+            #expect(
+                try await provider.acceptedTask(for: batch, kind: .urls, sentAt: sentAt, excluding: [receipt.taskID], deadline: deadline())
+                    == again.taskID)
+            let lookups = emu.requests.filter { $0.action == "DescribePurgeTasks" }
+            #expect(lookups.count >= 6 && lookups.allSatisfy { $0.outcome == "ok" || $0.outcome == "accepted" }, "\(lookups.map(\.outcome))")
+        }
+    }
+
     @Test func theQuotaIsTheZonesPerTypeAndAMissingTypeIsNone() async throws {
         var configuration = EmulatorConfiguration()
         configuration.edgeOneQuotas = [EdgeOneQuota(type: "purge_url", batch: 500, daily: 2_000, dailyAvailable: 1_234)]

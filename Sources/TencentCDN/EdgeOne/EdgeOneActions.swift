@@ -56,7 +56,7 @@ struct CreateTaskResponse: Decodable, Sendable {
     }
 }
 
-/// DescribePurgeTasks input, filtered by one job.
+/// DescribePurgeTasks input: filtered by one job, or by a time range and filters.
 struct DescribeEdgeOneTasksRequest: Encodable, Sendable {
     struct Filter: Encodable, Sendable {
         var name: String
@@ -69,12 +69,26 @@ struct DescribeEdgeOneTasksRequest: Encodable, Sendable {
     }
 
     var zoneId: String
+    /// ISO 8601; both or neither (a `job-id` filter needs none).
+    var startTime: String?
+    var endTime: String?
     var offset: Int
     var limit: Int
     var filters: [Filter]
 
+    init(zoneId: String, startTime: String? = nil, endTime: String? = nil, offset: Int, limit: Int, filters: [Filter]) {
+        self.zoneId = zoneId
+        self.startTime = startTime
+        self.endTime = endTime
+        self.offset = offset
+        self.limit = limit
+        self.filters = filters
+    }
+
     enum CodingKeys: String, CodingKey {
         case zoneId = "ZoneId"
+        case startTime = "StartTime"
+        case endTime = "EndTime"
         case offset = "Offset"
         case limit = "Limit"
         case filters = "Filters"

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Tencent Cloud EdgeOne as a ``CDNProvider`` (SPEC §10): CreatePurgeTask on one zone
 /// (`purge_url`, or `purge_prefix` with the configured method), DescribeContentQuota per type,
 /// DescribePurgeTasks by `job-id` with each target's own status, CreatePrefetchTask.
@@ -72,6 +74,41 @@ public struct EdgeOneProvider: CDNProvider {
             offset += tasks.count
             if tasks.isEmpty || offset >= page.totalCount { return progress }
         }
+    }
+
+    /// DescribePurgeTasks for the first target and the kind's type (one task per target: its
+    /// `JobId` is a candidate) created from a few seconds before `sentAt` (the batch was marked
+    /// sending just before its request) to a day after, each candidate job then read whole: a job
+    /// whose targets are exactly these, and not one already recorded for another batch (SPEC §9:
+    /// a request whose answer was lost is looked up before it is sent again).
+    public func acceptedTask(
+        for targets: [String], kind: PurgeKind, sentAt: Date, excluding known: Set<String>, deadline: ContinuousClock.Instant
+    ) async throws -> String? {
+        guard let first = targets.first else { return nil }
+        let formatter = ISO8601DateFormatter()
+        let start = formatter.string(from: sentAt.addingTimeInterval(-5))
+        let end = formatter.string(from: sentAt.addingTimeInterval(86_400))
+        let type = kind == .urls ? "purge_url" : "purge_prefix"
+        var candidates = Set<String>()
+        var offset = 0
+        while true {
+            let page = try await client.perform(
+                action: EdgeOneAction.describePurgeTasks.rawValue,
+                DescribeEdgeOneTasksRequest(
+                    zoneId: zoneID, startTime: start, endTime: end, offset: offset, limit: Self.describePageSize,
+                    filters: [.init(name: "target", values: [first]), .init(name: "type", values: [type])]),
+                as: DescribeEdgeOneTasksResponse.self, deadline: deadline)
+            let tasks = page.tasks ?? []
+            candidates.formUnion(tasks.filter { $0.target == first }.compactMap(\.jobId))
+            offset += tasks.count
+            if tasks.isEmpty || offset >= page.totalCount { break }
+        }
+        let wanted = Set(targets)
+        for job in candidates.subtracting(known).sorted() {
+            let whole = try await purgeProgress(taskID: job, pageSize: Self.describePageSize, deadline: deadline)
+            if Set(whole.map(\.target)) == wanted { return job }
+        }
+        return nil
     }
 
     /// A target's `Status`: `success` is done; `failed`, `timeout` and `canceled` may be sent
