@@ -236,6 +236,24 @@ public final class PostgresQueueStore: QueueStore {
         try await transaction { try await $0.dissolveBatch(id: batch) }
     }
 
+    /// Dissolves `batch` only while it is still `sending`, its row locked meanwhile: a takeover's
+    /// resend of a previous holder's half-sent batch, which a pass of this process may have settled
+    /// in between (an acceptance dissolved would be sent again: charged twice).
+    /// - Returns: whether it was dissolved.
+    public nonisolated(nonsending) func dissolveIfSending(batch: Int64) async throws -> Bool {
+        try await transaction { unit in
+            var state: String?
+            for try await value in try await unit.run(
+                "SELECT state FROM batches WHERE site = \(site) AND id = \(batch) FOR UPDATE"
+            ).decode(String.self) {
+                state = value
+            }
+            guard state == BatchState.sending.rawValue else { return false }
+            try await unit.dissolveBatch(id: batch)
+            return true
+        }
+    }
+
     // MARK: Sending
 
     public nonisolated(nonsending) func markSending(batch: Int64, state: BatchState, attempts: Int, nowMilliseconds: Int64) async throws {

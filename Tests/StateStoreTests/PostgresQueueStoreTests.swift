@@ -167,6 +167,39 @@ import Testing
         await b.close()
     }
 
+    /// A takeover dissolves a previous holder's batch only while it is still `sending`: one that
+    /// was accepted meanwhile keeps its task (dissolved, it would be sent again — charged twice).
+    @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
+    func aTakeoverDissolvesOnlyABatchStillSending() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let store = try await Self.connect(server, database, site: "a.example")
+        for path in ["x", "y"] {
+            #expect(try await store.enqueue(url: Self.www + path, area: "", path: nil, kind: .created, nowMilliseconds: Self.now))
+        }
+        try await store.planBatches(nowMilliseconds: Self.now) { pending in
+            pending.map { NewBatch(action: .urls, area: "", state: .planned, targets: [$0.url], queueIDs: [$0.id], dryRun: false) }
+        }
+        let batches = try await store.batches(in: .planned, dueBy: nil)
+        #expect(batches.count == 2)
+        for batch in batches { try await store.markSending(batch: batch.id, state: .sending, attempts: 1, nowMilliseconds: Self.now) }
+        let accepted = try #require(try await store.batches(in: .sending, dueBy: nil).first)
+        try await store.recordAccepted(
+            accepted,
+            acceptance: Acceptance(
+                state: .accepted, taskID: "task-1", requestID: "r", acceptedMilliseconds: Self.now, firstPollMilliseconds: Self.now,
+                areas: [], attempts: 1),
+            nowMilliseconds: Self.now)
+        let stillSending = try #require(try await store.batches(in: .sending, dueBy: nil).first)
+        #expect(try await store.dissolveIfSending(batch: accepted.id) == false, "must not: an accepted batch dissolved")
+        #expect(try await store.dissolveIfSending(batch: stillSending.id) == true)
+        #expect(
+            try server.psql(database, "SELECT state, task_id FROM batches ORDER BY id") == "accepted|task-1",
+            "psql: the accepted batch and its task kept, the sending one gone")
+        #expect(try await store.pendingURLs().map(\.url) == stillSending.targets, "its URL waits to be planned again")
+        await store.close()
+    }
+
     /// A row released back to pending while another writer queues the same URL in a transaction
     /// not yet committed: the unique index makes the release wait, then refuses it once the writer
     /// commits; the store releases again from its savepoint and supersedes its own row instead of

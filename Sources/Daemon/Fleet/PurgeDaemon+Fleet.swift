@@ -275,7 +275,7 @@ extension PurgeDaemon {
                 if try await recordIfAccepted(batch, through: fenced, provider: provider, areas: areas) {
                     found += 1
                 } else {
-                    try await fenced.dissolve(batch: batch.id)
+                    _ = try await fenced.dissolveIfSending(batch: batch.id)
                 }
             }
             if !interrupted.isEmpty {
