@@ -119,7 +119,7 @@ public actor PurgeDaemon {
     /// Set while a newly granted term plans the previous holder's half-sent batches again.
     var takingOver = false
     /// The lease holder's work for the account's other sites (their submitters and verifiers).
-    let accountWork = AccountWork()
+    let accountWork: AccountWork
     /// The API client the provider wraps: another site of the account sends through it too
     /// (its rate limiter is the account's). Nil in a dry run.
     var apiClient: TencentCDNClient?
@@ -218,6 +218,7 @@ public actor PurgeDaemon {
             config: config, options: options, clock: options.clock, logger: logger, metrics: metrics,
             descriptorReserve: descriptorReserve)
         self.watcher = WatcherStage(config: config, options: options, logger: logger)
+        self.accountWork = AccountWork(logger: logger, clock: options.clock, retryAfter: options.storageRetry)
         (inputStream, inputs) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
         (detectorWakes, detectorWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (submitterWakes, submitterWake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))

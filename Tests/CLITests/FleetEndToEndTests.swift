@@ -54,7 +54,8 @@ struct FleetEndToEndTests {
     /// database and one emulator that serves both domains; `prepare` writes each site's files
     /// before its daemon starts. Torn down whatever `body` does.
     static func withTwoSites(
-        prepare: (DaemonFixture) async throws -> Void, _ body: ([(String, DaemonFixture, String)]) async throws -> Void
+        prepare: (DaemonFixture) async throws -> Void,
+        _ body: ([(String, DaemonFixture, String)], _ psql: (String) throws -> String) async throws -> Void
     ) async throws {
         let server = try TemporaryPostgres.server()
         let database = try await server.createDatabase()
@@ -77,7 +78,7 @@ struct FleetEndToEndTests {
                 (try? server.psql(database, "SELECT count(*) FROM sites WHERE account = 'default'")) == "2"
             }
             #expect(registered)
-            try await body(sites)
+            try await body(sites) { try server.psql(database, $0) }
         } catch {
             await beta.tearDown()
             await alpha.tearDown()
@@ -399,7 +400,7 @@ struct FleetEndToEndTests {
             for area in ["mainland", "overseas"] { fixture.emulator.setQuota(area: area, urls: 100, paths: 0) }
             try await fixture.shell("mkdir -p site/p && for i in $(seq 1 80); do echo v1 > site/p/$i.html; done")
         }
-        try await Self.withTwoSites(prepare: eightyPages) { sites in
+        try await Self.withTwoSites(prepare: eightyPages) { sites, _ in
             let emulator = sites[0].1.emulator
             let alpha = sites[0].1
             for (_, fixture, _) in sites { try await fixture.shell("for i in $(seq 1 80); do echo v2 > site/p/$i.html; done") }
@@ -442,13 +443,58 @@ struct FleetEndToEndTests {
         }
     }
 
+    @Test("two sites on one account: trouble with one site's rows (the database refuses its batches) never holds the other's purges back")
+    func oneSitesTroubleStaysWithIt() async throws {
+        let oneStylesheet: (DaemonFixture) async throws -> Void = { fixture in
+            try fixture.write("a.css", "a v1")
+            try await fixture.shell("touch -d '2026-01-01 00:00:00' site/a.css")
+        }
+        try await Self.withTwoSites(prepare: oneStylesheet) { sites, psql in
+            let emulator = sites[0].1.emulator
+            let elected = await sites[0].1.eventually(timeout: .seconds(10)) {
+                sites.contains { $0.1.daemon?.log.contains("is the submitter of") == true }
+            }
+            #expect(elected)
+            let (_, holder, holderBase) = try #require(sites.first { $0.1.daemon?.log.contains("is the submitter of") == true })
+            let (otherName, other, otherBase) = try #require(sites.first { $0.1 !== holder })
+            let worksBoth = await holder.eventually(timeout: .seconds(10)) {
+                holder.daemon?.log.contains("sends for site \(otherName) too") == true
+            }
+            #expect(worksBoth)
+            // The other site's batches are refused by the database (a statement error, not an
+            // outage); the holder works that site before its own.
+            _ = try psql(
+                """
+                CREATE FUNCTION refuse_site() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RAISE EXCEPTION ''refused by the test''; END';
+                CREATE TRIGGER refuse_site BEFORE INSERT ON batches FOR EACH ROW WHEN (NEW.site = '\(otherName)') EXECUTE FUNCTION refuse_site();
+                """)
+            try other.write("a.css", "a v2")
+            let queued = await holder.eventually(timeout: .seconds(10)) {
+                (try? psql("SELECT count(*) FROM queue WHERE site = '\(otherName)' AND state = 'pending'")) == "1"
+            }
+            #expect(queued)
+            try holder.write("a.css", "a v2")
+            let ownSent = await holder.eventually(timeout: .seconds(20)) { emulator.acceptedURLs.contains(holderBase + "a.css") }
+            #expect(
+                ownSent,
+                "the holder's own purge held back by another site's trouble; log:\n\(holder.daemon?.log.suffix(4000) ?? "")")
+            #expect(holder.daemon?.log.contains("cannot work site \(otherName) of the account") == true, "\(holder.daemon?.log ?? "")")
+            #expect(!emulator.acceptedURLs.contains(otherBase + "a.css"), "must not: a batch the database refused sent")
+            // The trouble ends: the other site's purge goes out, once.
+            _ = try psql("DROP TRIGGER refuse_site ON batches")
+            let otherSent = await holder.eventually(timeout: .seconds(30)) { emulator.acceptedURLs.contains(otherBase + "a.css") }
+            #expect(otherSent, "\(holder.daemon?.log.suffix(3000) ?? "")")
+            for base in [holderBase, otherBase] { #expect(emulator.acceptedURLs.filter { $0 == base + "a.css" }.count == 1) }
+        }
+    }
+
     @Test("two sites on one account, kill -9 of the holder mid-batch: the other site's daemon takes over and finds the batch")
     func anotherSitesDaemonTakesOverMidBatch() async throws {
         let oneStylesheet: (DaemonFixture) async throws -> Void = { fixture in
             try fixture.write("a.css", "a v1")
             try await fixture.shell("touch -d '2026-01-01 00:00:00' site/a.css")
         }
-        try await Self.withTwoSites(prepare: oneStylesheet) { sites in
+        try await Self.withTwoSites(prepare: oneStylesheet) { sites, _ in
             let emulator = sites[0].1.emulator
             let alpha = sites[0].1
             let elected = await alpha.eventually(timeout: .seconds(10)) {

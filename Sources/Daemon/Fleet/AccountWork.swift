@@ -24,6 +24,20 @@ final class AccountWork {
     private(set) var sites: [String: Site] = [:]
     /// The term the sites' stores are fenced by.
     private(set) var term: Int64?
+    /// Sites whose last pass failed on their own rows (a statement refused, a value unreadable),
+    /// skipped until then: one site's trouble never blocks the account's others (nor the
+    /// holder's own site, passed after them).
+    private(set) var troubled: [String: (reason: String, until: ContinuousClock.Instant)] = [:]
+    let logger: Logger
+    let clock: DaemonClock
+    /// How long a site in trouble is left alone before its next pass.
+    let retryAfter: Duration
+
+    init(logger: Logger, clock: DaemonClock, retryAfter: Duration) {
+        self.logger = logger
+        self.clock = clock
+        self.retryAfter = retryAfter
+    }
 
     /// Makes (or keeps) a worker for each registered site of the account but `own`, fenced by
     /// `term`; drops those no longer registered. `make` builds one. Returns the sites it made
@@ -62,6 +76,7 @@ final class AccountWork {
     func clear() {
         sites = [:]
         term = nil
+        troubled = [:]
     }
 
     /// One submitter pass per site (each plans and sends what is due for its site). Returns
@@ -69,30 +84,69 @@ final class AccountWork {
     nonisolated(nonsending) func submitPasses() async throws -> Bool {
         var worked = false
         for name in sites.keys.sorted() {
-            guard let site = sites[name] else { continue }
+            guard let site = sites[name], mayPass(name) else { continue }
             site.submitter.request()
-            if try await site.submitter.pass() { worked = true }
+            do {
+                if try await site.submitter.pass() { worked = true }
+                recovered(name)
+            } catch {
+                try contain(error, of: name)
+            }
         }
         return worked
     }
 
     nonisolated(nonsending) func verifyPasses() async throws {
         for name in sites.keys.sorted() {
-            guard let site = sites[name] else { continue }
-            _ = try await site.verifier.pass(pausedUntil: site.submitter.pausedUntil)
+            guard let site = sites[name], mayPass(name) else { continue }
+            do {
+                _ = try await site.verifier.pass(pausedUntil: site.submitter.pausedUntil)
+                recovered(name)
+            } catch {
+                try contain(error, of: name)
+            }
         }
     }
 
     nonisolated(nonsending) func nextSubmitDue() async -> ContinuousClock.Instant? {
-        var due: [ContinuousClock.Instant] = []
-        for site in sites.values { if let next = await site.submitter.nextDue() { due.append(next) } }
+        var due = troubled.values.map(\.until)
+        for (name, site) in sites where troubled[name] == nil { if let next = await site.submitter.nextDue() { due.append(next) } }
         return due.min()
     }
 
     nonisolated(nonsending) func nextVerifyDue() async -> ContinuousClock.Instant? {
-        var due: [ContinuousClock.Instant] = []
-        for site in sites.values { if let next = await site.verifier.nextDue(pausedUntil: site.submitter.pausedUntil) { due.append(next) } }
+        var due = troubled.values.map(\.until)
+        for (name, site) in sites where troubled[name] == nil {
+            if let next = await site.verifier.nextDue(pausedUntil: site.submitter.pausedUntil) { due.append(next) }
+        }
         return due.min()
+    }
+
+    /// Whether a site's pass may run now (not in trouble, or its retry is due).
+    private func mayPass(_ name: String) -> Bool {
+        guard let trouble = troubled[name] else { return true }
+        return clock.now() >= trouble.until
+    }
+
+    private func recovered(_ name: String) {
+        guard let trouble = troubled.removeValue(forKey: name) else { return }
+        logger.notice("site \(name) of the account is worked again (was: \(trouble.reason))")
+    }
+
+    /// An error of one site's pass: what concerns every site — the lease lost, the database away
+    /// or busy, the stop — goes up to the stage; anything else stays with that site, which is
+    /// left alone for ``retryAfter``.
+    private func contain(_ error: any Error, of name: String) throws {
+        if error is CancellationError { throw error }
+        if let store = error as? PostgresStoreError, store.code == .fenced { throw error }
+        if let trouble = error as? any StoreTrouble, trouble.isUnavailable || trouble.isBusy { throw error }
+        let reason = "\(error)"
+        if troubled[name]?.reason != reason {
+            logger.error(
+                "cannot work site \(name) of the account (\(reason)): its queue waits, the account's other sites go on; tried again every \(retryAfter)"
+            )
+        }
+        troubled[name] = (reason, clock.now().advanced(by: retryAfter))
     }
 
     /// The configuration another site of the account is submitted with: this daemon's, with the
