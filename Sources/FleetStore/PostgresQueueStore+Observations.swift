@@ -69,7 +69,32 @@ extension PostgresQueueStore {
             try await unit.heartbeat(origin: origin, nowMilliseconds: nowMilliseconds)
             let added = urls.isEmpty ? 0 : try await unit.enqueue(urls, nowMilliseconds: nowMilliseconds)
             try await unit.recordObservations(observations, origin: origin, nowMilliseconds: nowMilliseconds)
+            try await unit.notifyQueueChanged()
             return added
+        }
+    }
+
+    /// The channel the store notifies (at commit, the site's name as payload) when it queues URLs,
+    /// records an origin's reports or registers the site: the lease holder listens
+    /// (``listenForQueueChanges(_:)``) and looks at once instead of at its next heartbeat.
+    /// LISTEN/NOTIFY is only a speed-up over that look: a notification lost while no one listens
+    /// (the listener reconnecting, the database away) is found at the next look.
+    public static let queueChannel = "purgewatch_queue"
+
+    /// Calls `changed` with the site named by each notification on ``queueChannel``, on a connection
+    /// of the pool held for it, until that connection ends (it throws) or the task is cancelled.
+    public nonisolated(nonsending) func listenForQueueChanges(_ changed: @escaping @Sendable (String) -> Void) async throws {
+        do {
+            try await client.withConnection { connection in
+                try await connection.listen(on: Self.queueChannel) { notifications in
+                    for try await notification in notifications { changed(notification.payload) }
+                }
+            }
+        } catch is CancellationError {
+            return
+        } catch {
+            if Task.isCancelled { return }
+            throw PostgresStoreError.wrapping(error, url: url)
         }
     }
 
@@ -83,6 +108,12 @@ extension PostgresQueueStore {
 }
 
 extension PostgresUnit {
+    /// Notifies ``PostgresQueueStore/queueChannel`` with the site's name, delivered at commit (the
+    /// same payload twice in one transaction is delivered once).
+    func notifyQueueChanged() async throws {
+        try await run("SELECT pg_notify(\(PostgresQueueStore.queueChannel), \(site))")
+    }
+
     func heartbeat(origin: String, nowMilliseconds: Int64) async throws {
         try await run(
             """

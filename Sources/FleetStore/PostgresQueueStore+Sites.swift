@@ -55,6 +55,8 @@ extension PostgresQueueStore {
                 ON CONFLICT (site) DO UPDATE SET account = excluded.account, provider = excluded.provider, settings = excluded.settings,
                     registered_by = excluded.registered_by, updated_at = excluded.updated_at
                 """)
+            // The account's holder learns of a new site now, not at its next heartbeat.
+            try await unit.notifyQueueChanged()
             guard let previous, previous.0 != registration else { return nil }
             return previous
         }

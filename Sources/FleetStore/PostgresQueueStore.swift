@@ -176,7 +176,11 @@ public final class PostgresQueueStore: QueueStore {
 
     public nonisolated(nonsending) func enqueue(_ urls: [NewQueueRow], nowMilliseconds: Int64) async throws -> Int {
         guard !urls.isEmpty else { return 0 }
-        return try await transaction { try await $0.enqueue(urls, nowMilliseconds: nowMilliseconds) }
+        return try await transaction { unit in
+            let added = try await unit.enqueue(urls, nowMilliseconds: nowMilliseconds)
+            try await unit.notifyQueueChanged()
+            return added
+        }
     }
 
     /// Queues a URL for this site unless the same (url, area) is already pending; returns whether

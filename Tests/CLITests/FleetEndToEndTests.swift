@@ -54,7 +54,7 @@ struct FleetEndToEndTests {
     /// database and one emulator that serves both domains; `prepare` writes each site's files
     /// before its daemon starts. Torn down whatever `body` does.
     static func withTwoSites(
-        prepare: (DaemonFixture) async throws -> Void,
+        originTimeout: String = "3s", prepare: (DaemonFixture) async throws -> Void,
         _ body: ([(String, DaemonFixture, String)], _ psql: (String) throws -> String) async throws -> Void
     ) async throws {
         let server = try TemporaryPostgres.server()
@@ -68,7 +68,7 @@ struct FleetEndToEndTests {
         do {
             for (name, fixture, base) in sites {
                 try fixture.writeFleetConfig(
-                    url: url, origin: "web1", site: name, converge: "60s", originTimeout: "3s", metricsPort: PostgresServer.freePort(),
+                    url: url, origin: "web1", site: name, converge: "60s", originTimeout: originTimeout, metricsPort: PostgresServer.freePort(),
                     base: base)
                 try await prepare(fixture)
                 try await fixture.startDaemon()
@@ -440,6 +440,32 @@ struct FleetEndToEndTests {
             let senders = sites.filter { $0.1.daemon?.log.contains("is the submitter of") == true }
             #expect(senders.count == 1, "one submitter for the account")
             #expect(senders.first?.1.daemon?.log.contains("sends for site") == true)
+        }
+    }
+
+    @Test(
+        "origin_timeout 60 s (a heartbeat every 20 s): another site's registration and deploy reach the holder at once (LISTEN/NOTIFY), not at its next heartbeat"
+    )
+    func theHolderHearsOfAnotherSitesDeployAtOnce() async throws {
+        let oneStylesheet: (DaemonFixture) async throws -> Void = { fixture in
+            try fixture.write("a.css", "a v1")
+            try await fixture.shell("touch -d '2026-01-01 00:00:00' site/a.css")
+        }
+        try await Self.withTwoSites(originTimeout: "60s", prepare: oneStylesheet) { sites, _ in
+            let emulator = sites[0].1.emulator
+            let elected = await sites[0].1.eventually(timeout: .seconds(10)) {
+                sites.contains { $0.1.daemon?.log.contains("is the submitter of") == true }
+            }
+            #expect(elected)
+            let (_, holder, _) = try #require(sites.first { $0.1.daemon?.log.contains("is the submitter of") == true })
+            let (otherName, other, otherBase) = try #require(sites.first { $0.1 !== holder })
+            let knows = await holder.eventually(timeout: .seconds(8)) { holder.daemon?.log.contains("sends for site \(otherName) too") == true }
+            #expect(knows, "the holder learnt of the other site only at a heartbeat; log:\n\(holder.daemon?.log.suffix(3000) ?? "")")
+            let written = ContinuousClock.now
+            try other.write("a.css", "a v2")
+            let sent = await holder.eventually(timeout: .seconds(8)) { emulator.acceptedURLs.contains(otherBase + "a.css") }
+            #expect(sent, "not purged within 8 s of the deploy: the holder waited for its heartbeat; log:\n\(holder.daemon?.log.suffix(3000) ?? "")")
+            if sent { #expect(written.duration(to: .now) < .seconds(8)) }
         }
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import StateStore
+import Synchronization
 import TestPostgres
 import Testing
 
@@ -165,6 +166,46 @@ import Testing
         #expect(try await b.highestQueueID() > 0)
         await a.close()
         await b.close()
+    }
+
+    /// LISTEN/NOTIFY (SPEC §9's speed-up over polling): queueing URLs and recording an origin's
+    /// reports notify the site's name at commit; the holder's own planning does not.
+    @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
+    func queueChangesAreNotifiedAtCommit() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let listener = try await Self.connect(server, database, site: "a.example")
+        let writer = try await Self.connect(server, database, site: "b.example")
+        final class Heard: Sendable { let names = Mutex<[String]>([]) }
+        let heard = Heard()
+        let listening = Task { try await listener.listenForQueueChanges { site in heard.names.withLock { $0.append(site) } } }
+        // LISTEN is in place once the connection shows it.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while try server.psql(database, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'") == "0",
+            ContinuousClock.now < deadline
+        {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        func waitFor(_ count: Int) async throws {
+            let until = ContinuousClock.now.advanced(by: .seconds(10))
+            while heard.names.withLock({ $0.count }) < count, ContinuousClock.now < until { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        _ = try await writer.enqueue(
+            [NewQueueRow(url: Self.www + "x", area: "", path: nil, kind: .created)], nowMilliseconds: Self.now)
+        try await waitFor(1)
+        _ = try await writer.enqueue(
+            [], observations: [Observation(path: Array("x".utf8), content: .deleted)], origin: "web1", nowMilliseconds: Self.now)
+        try await waitFor(2)
+        #expect(heard.names.withLock { $0 } == ["b.example", "b.example"])
+        // A unit that fails rolls its notification back with it.
+        // Planning (the holder's own work) notifies nothing.
+        try await writer.planBatches(nowMilliseconds: Self.now) { _ in [] }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(heard.names.withLock { $0.count } == 2, "must not: a notification for the holder's own planning")
+        listening.cancel()
+        _ = await listening.result
+        await listener.close()
+        await writer.close()
     }
 
     /// A takeover dissolves a previous holder's batch only while it is still `sending`: one that

@@ -96,13 +96,51 @@ extension PurgeDaemon {
     /// graceful stop it gives the lease up so another daemon takes over at once.
     func fleetStage() async throws {
         defer { resourceUsers.leave() }
+        var listener: Task<Void, Never>?
         for await _ in fleetWakes {
             if Task.isCancelled { break }
             if fleet == nil, let shared = fleetHandoff?.take() { await joinLate(shared) }
+            if listener == nil, let store = fleet?.store { listener = listenForQueueChanges(store) }
             await fleetPass()
         }
+        listener?.cancel()
+        await listener?.value
         // Cancelled: the release must still reach the database.
         await Task { await self.releaseLease() }.value
+    }
+
+    /// LISTEN on the shared state's queue channel (a speed-up over the holder's look once a
+    /// heartbeat): another origin queued URLs, reported what it holds or registered a site, so the
+    /// holder's submitter looks now and its fleet stage reads the account's sites again. Other
+    /// daemons' submitters return at once (they do not hold the lease). Reconnects with a backoff
+    /// until the fleet stage ends; a notification missed meanwhile is found at the next look.
+    private func listenForQueueChanges(_ store: PostgresQueueStore) -> Task<Void, Never> {
+        let wakeSubmitter = submitterWake
+        let wakeFleet = fleetWake
+        let clock = clock
+        let logger = logger
+        var retry = RetrySchedule(base: options.fleetConnectRetryBase, max: .milliseconds(fleet?.identity.heartbeatEvery ?? 10_000))
+        return Task.detached {
+            while !Task.isCancelled {
+                let began = clock.now()
+                var reason = "the listening connection ended"
+                do {
+                    try await store.listenForQueueChanges { _ in
+                        wakeSubmitter.yield()
+                        wakeFleet.yield()
+                    }
+                } catch {
+                    reason = "\(error)"
+                }
+                if Task.isCancelled { break }
+                let now = clock.now()
+                // A listen that held for a while starts the backoff over.
+                if began.duration(to: now) > retry.max { retry.succeeded() }
+                let (retryAt, log) = retry.failed(reason, now: now)
+                if log { logger.info("not listening for the fleet's queue changes (\(reason)); looking once a heartbeat meanwhile") }
+                try? await Task.sleep(for: now.duration(to: retryAt))
+            }
+        }
     }
 
     /// The shared state connected after the start (it was away then): the daemon takes it on now,
