@@ -108,6 +108,21 @@ extension PostgresQueueStore {
 }
 
 extension PostgresUnit {
+    /// A fleet's reports do not grow without end (paths come and go with every deploy of a site
+    /// whose file names carry a hash): a path every origin reported deleted, none of them since
+    /// `milliseconds`, has nothing left to converge on and its rows go; an origin silent since
+    /// `milliseconds` (decommissioned) goes with its reports (`ON DELETE CASCADE`) — if it comes
+    /// back it joins anew, and a path it never reported since does not count against it.
+    func pruneObservations(olderThan milliseconds: Int64) async throws {
+        try await run(
+            """
+            DELETE FROM observations WHERE site = \(site) AND path IN (
+                SELECT path FROM observations WHERE site = \(site) GROUP BY path
+                HAVING bool_and(hash IS NULL) AND max(observed_at) < \(milliseconds))
+            """)
+        try await run("DELETE FROM origins WHERE site = \(site) AND last_seen < \(milliseconds)")
+    }
+
     /// Notifies ``PostgresQueueStore/queueChannel`` with the site's name, delivered at commit (the
     /// same payload twice in one transaction is delivered once).
     func notifyQueueChanged() async throws {

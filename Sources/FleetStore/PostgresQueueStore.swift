@@ -459,6 +459,7 @@ public final class PostgresQueueStore: QueueStore {
                     RETURNING 1)
                 SELECT count(*) FROM d
                 """)
+            try await unit.pruneObservations(olderThan: milliseconds)
             return (queue, batches)
         }
     }

@@ -27,6 +27,50 @@ import Testing
         }
     }
 
+    /// The history prune (7 days) takes what has nothing left to converge on: a path deleted on
+    /// every origin before the cutoff, and an origin silent since before it with its reports; a
+    /// path one origin still holds, or deleted after the cutoff, stays.
+    @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
+    func deletedEverywhereAndDecommissionedOriginsArePruned() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let store = try await PostgresQueueStoreTests.connect(server, database, site: "www")
+        let other = try await PostgresQueueStoreTests.connect(server, database, site: "shop")
+        let cutoff = Self.now + 100
+        let fresh = Array("app.v2.css".utf8)
+        for origin in ["web1", "web2"] {
+            // gone: deleted everywhere, long ago; page: web2 still holds bytes; untouched: deleted
+            // everywhere, but only just.
+            try await store.recordObservations(
+                [Observation(path: Self.gone, content: .deleted), Observation(path: fresh, content: .bytes(Self.new))], origin: origin,
+                nowMilliseconds: Self.now)
+            try await store.recordObservations([Observation(path: Self.untouched, content: .deleted)], origin: origin, nowMilliseconds: cutoff + 1)
+        }
+        try await store.recordObservations([Observation(path: Self.page, content: .deleted)], origin: "web1", nowMilliseconds: Self.now)
+        try await store.recordObservations([Observation(path: Self.page, content: .bytes(Self.old))], origin: "web2", nowMilliseconds: Self.now)
+        // web9 was decommissioned: silent since before the cutoff.
+        try await store.recordObservations([Observation(path: fresh, content: .bytes(Self.old))], origin: "web9", nowMilliseconds: Self.now)
+        // Another site's rows are its own prune's.
+        try await other.recordObservations([Observation(path: Self.gone, content: .deleted)], origin: "web1", nowMilliseconds: Self.now)
+        _ = try await store.prune(olderThan: cutoff)
+        #expect(
+            try server.psql(
+                database, "SELECT site, origin, encode(path, 'escape') FROM observations ORDER BY site, origin, path")
+                    == """
+                    shop|web1|old.html
+                    www|web1|about.html
+                    www|web1|app.v2.css
+                    www|web1|blog/post.html
+                    www|web2|about.html
+                    www|web2|app.v2.css
+                    www|web2|blog/post.html
+                    """,
+            "psql: old.html deleted everywhere and web9 are gone; the rest stays")
+        #expect(try server.psql(database, "SELECT origin FROM origins WHERE site = 'www' ORDER BY origin") == "web1\nweb2")
+        await store.close()
+        await other.close()
+    }
+
     @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
     func eachOriginsLatestReportDecidesTheConvergenceOfAPath() async throws {
         let server = try TemporaryPostgres.server()
