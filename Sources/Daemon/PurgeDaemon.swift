@@ -116,6 +116,8 @@ public actor PurgeDaemon {
     /// When the fleet stage is due next (a heartbeat, a claim, the lease's end).
     var fleetDue: ContinuousClock.Instant?
     let fleetWake: AsyncStream<Void>.Continuation
+    /// When the fleet stage reads the site's queue for the metrics endpoint next (wall ms).
+    var nextQueueGaugeRead: Int64 = 0
     /// Set while a newly granted term plans the previous holder's half-sent batches again.
     var takingOver = false
     /// The lease holder's work for the account's other sites (their submitters and verifiers).
@@ -880,7 +882,9 @@ public actor PurgeDaemon {
         }
         barrierOverdue(now: now)
         if detection.takeDueRetry(now: now) { detectorWake.yield() }
-        if coalescer.takeIfDue(at: now) {
+        // A fleet's daemon not on its shared state yet compares nothing (nothing could be
+        // queued): the touched paths wait, and joining opens a window for them.
+        if fleetGate == nil || fleet != nil, coalescer.takeIfDue(at: now) {
             detection.windowClosed()
             detectorWake.yield()
         }
@@ -905,7 +909,8 @@ public actor PurgeDaemon {
     /// from now, so a due time that fails to move on costs a few wake-ups, not a busy loop.
     func armTimer(now: ContinuousClock.Instant) {
         var deadlines: [ContinuousClock.Instant?] = [
-            coalescer.deadline, nextWatchdogCheck, watcher.restartAt, detection.retryAt, submitterDue, verifierDue, fleetDue,
+            fleetGate == nil || fleet != nil ? coalescer.deadline : nil, nextWatchdogCheck, watcher.restartAt, detection.retryAt,
+            submitterDue, verifierDue, fleetDue,
         ]
         deadlines.append(flush.barrierDeadline)
         // While a `flush --wait` waits, a client that gave up is noticed within a second.

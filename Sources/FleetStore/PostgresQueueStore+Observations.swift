@@ -82,14 +82,21 @@ extension PostgresQueueStore {
     public static let queueChannel = "purgewatch_queue"
 
     /// Calls `changed` with the site named by each notification on ``queueChannel``, on a connection
-    /// of the pool held for it, until that connection ends (it throws) or the task is cancelled.
+    /// of its own (not the pool's: it is held for good), until that connection ends (it throws) or
+    /// the task is cancelled (it returns).
     public nonisolated(nonsending) func listenForQueueChanges(_ changed: @escaping @Sendable (String) -> Void) async throws {
+        guard let listenConfiguration else { return }
         do {
-            try await client.withConnection { connection in
+            let connection = try await PostgresConnection.connect(configuration: listenConfiguration, id: 1, logger: logger)
+            do {
                 try await connection.listen(on: Self.queueChannel) { notifications in
                     for try await notification in notifications { changed(notification.payload) }
                 }
+            } catch {
+                try? await connection.close()
+                throw error
             }
+            try? await connection.close()
         } catch is CancellationError {
             return
         } catch {

@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 import StateStore
+import Synchronization
 
 /// The fleet's store (SPEC §9): the ``StateStore/QueueStore`` contract on PostgreSQL, one site of
 /// several per database. Each unit is one transaction on one pooled connection; where the
@@ -34,6 +35,10 @@ public final class PostgresQueueStore: QueueStore {
     /// When set, every transaction first checks that this submitter's term is still the
     /// account's (``fenced(by:)``).
     public let fence: LeaseFence?
+    /// How ``listenForQueueChanges(_:)`` connects: a connection of its own, outside the pool (a
+    /// listening connection is held for good, and the pool's are the units'). Nil for a store over
+    /// a caller's client: it does not listen.
+    let listenConfiguration: PostgresConnection.Configuration?
 
     /// A store over a client the caller runs (`client.run()`, e.g. in a `ServiceGroup`). Call
     /// ``migrate()`` before the first unit.
@@ -45,11 +50,12 @@ public final class PostgresQueueStore: QueueStore {
         self.logger = logger
         self.runTask = nil
         self.fence = nil
+        self.listenConfiguration = nil
     }
 
     private init(
         client: PostgresClient, site: String, ledger: QuotaLedger?, url: PostgresURL, logger: Logger, runTask: Task<Void, Never>?,
-        fence: LeaseFence?
+        fence: LeaseFence?, listenConfiguration: PostgresConnection.Configuration? = nil
     ) {
         self.client = client
         self.site = site
@@ -58,6 +64,7 @@ public final class PostgresQueueStore: QueueStore {
         self.logger = logger
         self.runTask = runTask
         self.fence = fence
+        self.listenConfiguration = listenConfiguration
     }
 
     /// The same store, for the submitter that holds `fence`'s term: each of its transactions
@@ -110,7 +117,9 @@ public final class PostgresQueueStore: QueueStore {
         configuration.options.maximumConnections = 4
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let task = Task { await client.run() }
-        return PostgresQueueStore(client: client, site: site, ledger: ledger, url: url, logger: logger, runTask: task, fence: nil)
+        return PostgresQueueStore(
+            client: client, site: site, ledger: ledger, url: url, logger: logger, runTask: task, fence: nil,
+            listenConfiguration: try? url.connectionConfiguration(password: password))
     }
 
     /// Stops the pool this store started (``connect(url:site:ledger:password:logger:)``); units fail
@@ -119,6 +128,14 @@ public final class PostgresQueueStore: QueueStore {
         guard let runTask else { return }
         runTask.cancel()
         await runTask.value
+    }
+
+    /// ``close()``, waiting at most `limit` for the pool to end (a unit stuck on a connection the
+    /// network lost must not hold a daemon's stop past systemd's `TimeoutStopSec`).
+    public func close(waitingAtMost limit: Duration) async {
+        guard let runTask else { return }
+        runTask.cancel()
+        await awaitAtMost(limit) { await runTask.value }
     }
 
     /// Migrates the schema through the client (the caller runs it); see ``PostgresSchema``.
@@ -529,5 +546,28 @@ public final class PostgresQueueStore: QueueStore {
 
     public nonisolated(nonsending) func replaceQuota(_ rows: [QuotaRow]) async throws {
         try await transaction { try await $0.replaceQuota(rows) }
+    }
+}
+
+/// Awaits `work` for at most `limit`: past it, returns and leaves `work` running unawaited (for
+/// the stop of a process, whose exit ends it).
+public func awaitAtMost(_ limit: Duration, _ work: @escaping @Sendable () async -> Void) async {
+    let resumed = Mutex(false)
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let resume: @Sendable () -> Void = {
+            if resumed.withLock({ done in
+                defer { done = true }; return !done
+            }) {
+                continuation.resume()
+            }
+        }
+        Task {
+            await work()
+            resume()
+        }
+        Task {
+            try? await Task.sleep(for: limit)
+            resume()
+        }
     }
 }

@@ -299,8 +299,9 @@ struct FleetEndToEndTests {
             // The origins reboot while the database is down: each starts without it.
             proxy.cut()
             for origin in origins {
-                let stopped = await origin.stopDaemon()
-                #expect(stopped == 0, "stopped with \(String(describing: stopped)); log:\n\(origin.daemon?.log.suffix(3000) ?? "")")
+                // A reboot: no graceful stop (one right after the database dropped may wait for
+                // its connections until systemd's TimeoutStopSec: see docs/fleet.md).
+                await origin.stopDaemon(signal: SIGKILL)
                 try await origin.startDaemon(environment: ["WATCHDOG_USEC": "2000000"])  // waits for READY=1
             }
             for origin in origins { try await Self.rsync(staging, to: origin) }
@@ -459,13 +460,12 @@ struct FleetEndToEndTests {
             #expect(elected)
             let (_, holder, _) = try #require(sites.first { $0.1.daemon?.log.contains("is the submitter of") == true })
             let (otherName, other, otherBase) = try #require(sites.first { $0.1 !== holder })
-            let knows = await holder.eventually(timeout: .seconds(8)) { holder.daemon?.log.contains("sends for site \(otherName) too") == true }
+            let knows = await holder.eventually(timeout: .seconds(4)) { holder.daemon?.log.contains("sends for site \(otherName) too") == true }
             #expect(knows, "the holder learnt of the other site only at a heartbeat; log:\n\(holder.daemon?.log.suffix(3000) ?? "")")
-            let written = ContinuousClock.now
             try other.write("a.css", "a v2")
-            let sent = await holder.eventually(timeout: .seconds(8)) { emulator.acceptedURLs.contains(otherBase + "a.css") }
-            #expect(sent, "not purged within 8 s of the deploy: the holder waited for its heartbeat; log:\n\(holder.daemon?.log.suffix(3000) ?? "")")
-            if sent { #expect(written.duration(to: .now) < .seconds(8)) }
+            // quiet (300 ms), the other origin's commit, the notification, one plan and request.
+            let sent = await holder.eventually(timeout: .seconds(3)) { emulator.acceptedURLs.contains(otherBase + "a.css") }
+            #expect(sent, "not purged within 3 s of the deploy: the holder waited for its heartbeat; log:\n\(holder.daemon?.log.suffix(3000) ?? "")")
         }
     }
 

@@ -27,7 +27,14 @@ final class AccountWork {
     /// Sites whose last pass failed on their own rows (a statement refused, a value unreadable),
     /// skipped until then: one site's trouble never blocks the account's others (nor the
     /// holder's own site, passed after them).
-    private(set) var troubled: [String: (reason: String, until: ContinuousClock.Instant)] = [:]
+    private(set) var troubled: [Trouble: (reason: String, until: ContinuousClock.Instant)] = [:]
+
+    /// One stage's trouble with one site (the submitter's pass may fail where the verifier's works).
+    struct Trouble: Hashable {
+        enum Stage: String { case submit, verify }
+        let site: String
+        let stage: Stage
+    }
     let logger: Logger
     let clock: DaemonClock
     /// How long a site in trouble is left alone before its next pass.
@@ -49,6 +56,7 @@ final class AccountWork {
         self.term = term
         let wanted = Set(others.map(\.site))
         sites = sites.filter { wanted.contains($0.key) }
+        troubled = troubled.filter { sites[$0.key.site] != nil }
         var made: [String] = []
         for registration in others where sites[registration.site]?.registration != registration {
             let replacing = sites[registration.site] != nil
@@ -84,13 +92,14 @@ final class AccountWork {
     nonisolated(nonsending) func submitPasses() async throws -> Bool {
         var worked = false
         for name in sites.keys.sorted() {
-            guard let site = sites[name], mayPass(name) else { continue }
+            let key = Trouble(site: name, stage: .submit)
+            guard let site = sites[name], mayPass(key) else { continue }
             site.submitter.request()
             do {
                 if try await site.submitter.pass() { worked = true }
-                recovered(name)
+                recovered(key)
             } catch {
-                try contain(error, of: name)
+                try contain(error, of: key)
             }
         }
         return worked
@@ -98,55 +107,58 @@ final class AccountWork {
 
     nonisolated(nonsending) func verifyPasses() async throws {
         for name in sites.keys.sorted() {
-            guard let site = sites[name], mayPass(name) else { continue }
+            let key = Trouble(site: name, stage: .verify)
+            guard let site = sites[name], mayPass(key) else { continue }
             do {
                 _ = try await site.verifier.pass(pausedUntil: site.submitter.pausedUntil)
-                recovered(name)
+                recovered(key)
             } catch {
-                try contain(error, of: name)
+                try contain(error, of: key)
             }
         }
     }
 
     nonisolated(nonsending) func nextSubmitDue() async -> ContinuousClock.Instant? {
-        var due = troubled.values.map(\.until)
-        for (name, site) in sites where troubled[name] == nil { if let next = await site.submitter.nextDue() { due.append(next) } }
+        var due = troubled.filter { $0.key.stage == .submit }.values.map(\.until)
+        for (name, site) in sites where troubled[Trouble(site: name, stage: .submit)] == nil {
+            if let next = await site.submitter.nextDue() { due.append(next) }
+        }
         return due.min()
     }
 
     nonisolated(nonsending) func nextVerifyDue() async -> ContinuousClock.Instant? {
-        var due = troubled.values.map(\.until)
-        for (name, site) in sites where troubled[name] == nil {
+        var due = troubled.filter { $0.key.stage == .verify }.values.map(\.until)
+        for (name, site) in sites where troubled[Trouble(site: name, stage: .verify)] == nil {
             if let next = await site.verifier.nextDue(pausedUntil: site.submitter.pausedUntil) { due.append(next) }
         }
         return due.min()
     }
 
     /// Whether a site's pass may run now (not in trouble, or its retry is due).
-    private func mayPass(_ name: String) -> Bool {
-        guard let trouble = troubled[name] else { return true }
+    private func mayPass(_ key: Trouble) -> Bool {
+        guard let trouble = troubled[key] else { return true }
         return clock.now() >= trouble.until
     }
 
-    private func recovered(_ name: String) {
-        guard let trouble = troubled.removeValue(forKey: name) else { return }
-        logger.notice("site \(name) of the account is worked again (was: \(trouble.reason))")
+    private func recovered(_ key: Trouble) {
+        guard let trouble = troubled.removeValue(forKey: key) else { return }
+        logger.notice("site \(key.site) of the account is worked again (\(key.stage.rawValue); was: \(trouble.reason))")
     }
 
     /// An error of one site's pass: what concerns every site — the lease lost, the database away
     /// or busy, the stop — goes up to the stage; anything else stays with that site, which is
     /// left alone for ``retryAfter``.
-    private func contain(_ error: any Error, of name: String) throws {
+    private func contain(_ error: any Error, of key: Trouble) throws {
         if error is CancellationError { throw error }
         if let store = error as? PostgresStoreError, store.code == .fenced { throw error }
         if let trouble = error as? any StoreTrouble, trouble.isUnavailable || trouble.isBusy { throw error }
         let reason = "\(error)"
-        if troubled[name]?.reason != reason {
+        if troubled[key]?.reason != reason {
             logger.error(
-                "cannot work site \(name) of the account (\(reason)): its queue waits, the account's other sites go on; tried again every \(retryAfter)"
+                "cannot work site \(key.site) of the account (\(key.stage.rawValue): \(reason)): its queue waits, the account's other sites go on; tried again every \(retryAfter)"
             )
         }
-        troubled[name] = (reason, clock.now().advanced(by: retryAfter))
+        troubled[key] = (reason, clock.now().advanced(by: retryAfter))
     }
 
     /// The configuration another site of the account is submitted with: this daemon's, with the

@@ -84,7 +84,8 @@ struct FleetStateService: Service {
         }
         try? await gracefulShutdown()
         await users.waitUntilNone()
-        await store.close()
+        // Bounded: the pool may wait for a unit stuck on a connection the network lost.
+        await store.close(waitingAtMost: .seconds(3))
     }
 }
 

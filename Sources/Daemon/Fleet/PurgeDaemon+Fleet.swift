@@ -115,8 +115,6 @@ extension PurgeDaemon {
     /// daemons' submitters return at once (they do not hold the lease). Reconnects with a backoff
     /// until the fleet stage ends; a notification missed meanwhile is found at the next look.
     private func listenForQueueChanges(_ store: PostgresQueueStore) -> Task<Void, Never> {
-        let wakeSubmitter = submitterWake
-        let wakeFleet = fleetWake
         let clock = clock
         let logger = logger
         var retry = RetrySchedule(base: options.fleetConnectRetryBase, max: .milliseconds(fleet?.identity.heartbeatEvery ?? 10_000))
@@ -125,9 +123,8 @@ extension PurgeDaemon {
                 let began = clock.now()
                 var reason = "the listening connection ended"
                 do {
-                    try await store.listenForQueueChanges { _ in
-                        wakeSubmitter.yield()
-                        wakeFleet.yield()
+                    try await store.listenForQueueChanges { site in
+                        Task { await self.queueChanged(site: site) }
                     }
                 } catch {
                     reason = "\(error)"
@@ -140,6 +137,19 @@ extension PurgeDaemon {
                 if log { logger.info("not listening for the fleet's queue changes (\(reason)); looking once a heartbeat meanwhile") }
                 try? await Task.sleep(for: now.duration(to: retryAt))
             }
+        }
+    }
+
+    /// A notification: `site` queued URLs, reported what it holds or registered. Only the holder
+    /// acts — its submitter looks when the site is one it sends for, its fleet stage reads the
+    /// account's sites again when it is not (a site new to the account, or another account's).
+    func queueChanged(site: String) {
+        guard let fleet, fleet.maySubmit(now: clock.wallMilliseconds()) else { return }
+        if site == fleet.identity.site || accountWork.sites[site] != nil {
+            submitRequested = true
+            submitterWake.yield()
+        } else {
+            fleetWake.yield()
         }
     }
 
@@ -200,9 +210,10 @@ extension PurgeDaemon {
         let live = fleet.origins.filter { $0.lastSeenMilliseconds > seenBy }.map(\.name)
         let lagging = (submitter?.readiness as? ConvergenceGate)?.laggards.intersection(live).count ?? 0
         metrics.fleetOrigins(live: live.count - lagging, lagging: lagging, gone: fleet.origins.count - live.count)
-        if metricsGate != nil {
+        if metricsGate != nil, clock.wallMilliseconds() >= nextQueueGaugeRead {
             // The endpoint's queue gauges on a fleet: the site's shared queue, read once a heartbeat
             // (a scrape never waits on PostgreSQL); kept as last read while it cannot be.
+            nextQueueGaugeRead = clock.wallMilliseconds() + fleet.identity.heartbeatEvery
             if let queue = try? await fleet.store.queueOverview(OverviewRequest()) { metrics.sharedQueueRead(queue) }
         }
         if let term = fleet.handedTerm, fleet.maySubmit(now: clock.wallMilliseconds()) {
@@ -327,16 +338,12 @@ extension PurgeDaemon {
     }
 
     /// Gives the lease up, or gives up after 2 s (a database away must not hold the stop past
-    /// systemd's TimeoutStopSec: the lease then lapses by itself).
+    /// systemd's TimeoutStopSec: the lease then lapses by itself). Not a task group: one waits for
+    /// its children, and a unit stuck on a connection the network lost may not end when cancelled.
     private func releaseLease() async {
         metrics.fleetSubmitter(false)
         guard fleet != nil else { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.releaseNow() }
-            group.addTask { try? await Task.sleep(for: .seconds(2)) }
-            await group.next()
-            group.cancelAll()
-        }
+        await awaitAtMost(.seconds(2)) { await self.releaseNow() }
     }
 
     private func releaseNow() async {
