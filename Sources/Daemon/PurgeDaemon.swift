@@ -400,9 +400,10 @@ public actor PurgeDaemon {
                 }
                 storageRecovered(.detector)
             } catch let error as any StoreTrouble {
-                // The touched paths were put back (detectAndQueue); the window closes again.
+                // The touched paths were put back (detectAndQueue); the window closes again —
+                // not while a fleet's shared state has been away since the start (joining opens it).
                 try await storageTrouble(error, in: .detector)
-                detection.windowClosed()
+                if fleetGate == nil || fleet != nil { detection.windowClosed() }
                 coalescer.noteChange(at: clock.now())
             }
             submitRequested = true

@@ -208,6 +208,50 @@ import Testing
         await writer.close()
     }
 
+    /// A unit in flight when the network drops the server (its connection shut down under it)
+    /// ends with the database-away error, within a bound: it must not wait for ever and wedge the
+    /// stage that awaits it (a stop, or the next pass once the database is back).
+    @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))
+    func aUnitInFlightWhenTheConnectionDropsEnds() async throws {
+        let server = try TemporaryPostgres.server()
+        let database = try await server.createDatabase()
+        let proxy = try TCPProxy(target: server.port, port: PostgresServer.freePort())
+        defer { proxy.cut() }
+        let url = try PostgresURL("postgresql://\(PostgresServer.user)@127.0.0.1:\(proxy.port)/\(database)?sslmode=disable")
+        let store = try await PostgresQueueStore.connect(url: url, site: "a.example", logger: Self.logger)
+        _ = try await store.pendingURLs()  // the pool has its connection
+        // Another session holds the queue locked: the store's read waits on the server.
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: try #require(TemporaryPostgres.binaries) + "/psql")
+        locker.arguments = [
+            "-X", "-q", "-h", "127.0.0.1", "-p", "\(server.port)", "-U", PostgresServer.user, "-d", database, "-c",
+            "BEGIN; LOCK TABLE queue IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(20); COMMIT;",
+        ]
+        try locker.run()
+        defer { locker.terminate() }
+        try await Task.sleep(for: .milliseconds(500))
+        final class Outcome: Sendable { let ended = Mutex<String?>(nil) }
+        let outcome = Outcome()
+        let reading = Task {
+            do {
+                _ = try await store.pendingURLs()
+                outcome.ended.withLock { $0 = "returned" }
+            } catch {
+                outcome.ended.withLock { $0 = "\(error)" }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(outcome.ended.withLock { $0 } == nil, "the read should be waiting on the lock")
+        proxy.cut()
+        let deadline = ContinuousClock.now.advanced(by: .seconds(15))
+        while outcome.ended.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let ended = outcome.ended.withLock { $0 }
+        #expect(ended != nil, "must not: a unit waiting for ever on a connection the network dropped")
+        #expect(ended?.contains("PostgreSQL connection error") == true, "\(ended ?? "")")
+        reading.cancel()
+        await store.close(waitingAtMost: .seconds(3))
+    }
+
     /// A takeover dissolves a previous holder's batch only while it is still `sending`: one that
     /// was accepted meanwhile keeps its task (dissolved, it would be sent again — charged twice).
     @Test(.enabled(if: TemporaryPostgres.runs, Comment(rawValue: TemporaryPostgres.skipMessage)))

@@ -4,21 +4,21 @@ import Glibc
 /// A TCP relay on 127.0.0.1 in front of a server (the tests' PostgreSQL), which a test can cut —
 /// every open connection reset and new ones refused, as a stopped server or a lost network does
 /// to its clients — and restore on the same port. One thread per direction of a connection.
-final class TCPProxy: @unchecked Sendable {
-    let port: Int
-    let target: Int
+package final class TCPProxy: @unchecked Sendable {
+    package let port: Int
+    package let target: Int
     private let lock = NSLock()
     private var listener: Int32 = -1
     private var sockets: Set<Int32> = []
 
-    init(target: Int, port: Int) throws {
+    package init(target: Int, port: Int) throws {
         self.target = target
         self.port = port
         try restore()
     }
 
     /// Resets every relayed connection and stops accepting new ones (connections are refused).
-    func cut() {
+    package func cut() {
         lock.withLock {
             if listener >= 0 {
                 shutdown(listener, Int32(SHUT_RDWR))  // wakes the accepting thread, which closes it
@@ -33,7 +33,7 @@ final class TCPProxy: @unchecked Sendable {
     }
 
     /// Listens again on the same port.
-    func restore() throws {
+    package func restore() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
