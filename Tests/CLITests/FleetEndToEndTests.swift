@@ -123,6 +123,22 @@ struct FleetEndToEndTests {
         return directory
     }
 
+    /// `status --check` on an origin while the database is away: CRITICAL, saying why.
+    static func expectCriticalWhileAway(_ origin: DaemonFixture) async throws {
+        let check = try await PurgewatchProcess.runAsync(["status", "--config", origin.configPath, "--check"], environment: origin.environment)
+        #expect(check.status == 2, "\(check.stdout)")
+        #expect(check.stdout.contains("the fleet's shared state cannot be read"), "\(check.stdout)")
+    }
+
+    /// Once the database is back: every URL of the deploy is sent, and each exactly once.
+    static func expectEachChangeSentOnce(_ origins: [DaemonFixture], _ emulator: TencentEmulator) async {
+        let logs = { origins.map { $0.daemon?.log.suffix(5000) ?? "" }.joined(separator: "\n----\n") }
+        let purged = await origins[0].eventually(timeout: .seconds(60)) { changed.isSubset(of: Set(emulator.acceptedURLs)) }
+        #expect(purged, "not everything was sent once the database was back: \(emulator.acceptedURLs); logs:\n\(logs())")
+        #expect(await settled(origins))
+        for url in changed { #expect(emulator.acceptedURLs.filter { $0 == url }.count == 1, "\(url); logs:\n\(logs())") }
+    }
+
     static let before = ["index.html": "home v1", "a.css": "a v1", "b.css": "b v1", "docs/guide.html": "guide v1"]
     static let after = ["index.html": "home v2", "a.css": "a v2", "b.css": "b v1", "docs/guide.html": "guide v2"]
     /// The URLs of the files the deploy changes (and of the directories their index files are).
@@ -260,10 +276,7 @@ struct FleetEndToEndTests {
                 let ping = await origin.notify?.message(timeout: .seconds(5)) { $0.contains("WATCHDOG=1") }
                 #expect(ping != nil, "no WATCHDOG=1 while the database is away")
             }
-            let check = try await PurgewatchProcess.runAsync(
-                ["status", "--config", origins[0].configPath, "--check"], environment: origins[0].environment)
-            #expect(check.status == 2, "\(check.stdout)")
-            #expect(check.stdout.contains("the fleet's shared state cannot be read"), "\(check.stdout)")
+            try await Self.expectCriticalWhileAway(origins[0])
             try await Task.sleep(until: cut.advanced(by: .seconds(30)))
             for origin in origins {
                 let ping = await origin.notify?.message(timeout: .seconds(5)) { $0.contains("WATCHDOG=1") }
@@ -272,17 +285,7 @@ struct FleetEndToEndTests {
             }
             #expect(emulator.acceptedURLs.isEmpty)
             try proxy.restore()
-            let purged = await origins[0].eventually(timeout: .seconds(60)) { Self.changed.isSubset(of: Set(emulator.acceptedURLs)) }
-            #expect(
-                purged,
-                "not everything was sent once the database was back: \(emulator.acceptedURLs); logs:\n\(origins.map { $0.daemon?.log.suffix(4000) ?? "" }.joined(separator: "\n----\n"))"
-            )
-            #expect(await Self.settled(origins))
-            for url in Self.changed {
-                #expect(
-                    emulator.acceptedURLs.filter { $0 == url }.count == 1,
-                    "\(url); logs:\n\(origins.map { $0.daemon?.log.suffix(6000) ?? "" }.joined(separator: "\n----\n"))")
-            }
+            await Self.expectEachChangeSentOnce(origins, emulator)
         }
     }
 
@@ -314,10 +317,7 @@ struct FleetEndToEndTests {
                 #expect(said || saysNow != nil, "STATUS= does not say why: \(origin.notify?.messages ?? [])")
                 #expect(origin.daemon?.isRunning == true)
             }
-            let check = try await PurgewatchProcess.runAsync(
-                ["status", "--config", origins[0].configPath, "--check"], environment: origins[0].environment)
-            #expect(check.status == 2, "\(check.stdout)")
-            #expect(check.stdout.contains("the fleet's shared state cannot be read"), "\(check.stdout)")
+            try await Self.expectCriticalWhileAway(origins[0])
             // Nowhere to queue a manual purge: refused with the reason, not queued in the origin's
             // own SQLite file (which a fleet never sends from).
             let purge = try await PurgewatchProcess.runAsync(
@@ -328,14 +328,8 @@ struct FleetEndToEndTests {
             try await Task.sleep(for: .seconds(3))
             #expect(emulator.acceptedURLs.isEmpty)
             try proxy.restore()
-            let purged = await origins[0].eventually(timeout: .seconds(60)) { Self.changed.isSubset(of: Set(emulator.acceptedURLs)) }
-            #expect(
-                purged,
-                "the deploy made while the database was away was not sent once it was back: \(emulator.acceptedURLs); logs:\n\(origins.map { $0.daemon?.log.suffix(4000) ?? "" }.joined(separator: "\n----\n"))"
-            )
-            #expect(await Self.settled(origins))
+            await Self.expectEachChangeSentOnce(origins, emulator)
             for origin in origins { #expect(origin.daemon?.log.contains("joined the fleet's shared state") == true) }
-            for url in Self.changed { #expect(emulator.acceptedURLs.filter { $0 == url }.count == 1, "\(url)") }
             #expect(!emulator.acceptedURLs.contains(DaemonFixture.www + "b.css"), "must not: an unchanged file purged")
             #expect(!emulator.acceptedURLs.contains(DaemonFixture.www + "manual.html"), "must not: a refused purge sent")
         }
