@@ -229,7 +229,16 @@ import Testing
         ]
         try locker.run()
         defer { locker.terminate() }
-        try await Task.sleep(for: .milliseconds(500))
+        // Confirmed, not slept for: the lock is held, then the store's read waits on it.
+        func until(_ sql: String, is expected: String) async throws -> Bool {
+            let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+            while ContinuousClock.now < deadline {
+                if try server.psql(database, sql) == expected { return true }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return false
+        }
+        #expect(try await until("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'queue'::regclass", is: "1"))
         final class Outcome: Sendable { let ended = Mutex<String?>(nil) }
         let outcome = Outcome()
         let reading = Task {
@@ -240,7 +249,7 @@ import Testing
                 outcome.ended.withLock { $0 = "\(error)" }
             }
         }
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await until("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = '\(database)'", is: "1"))
         #expect(outcome.ended.withLock { $0 } == nil, "the read should be waiting on the lock")
         proxy.cut()
         let deadline = ContinuousClock.now.advanced(by: .seconds(15))
